@@ -1,0 +1,338 @@
+#include "config/config.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include "base/duration.h"
+#include "base/text.h"
+
+namespace herald::config {
+namespace {
+
+enum class Kind { string, boolean, integer, size, duration, string_list, choice };
+
+struct KeySpec {
+  std::string_view section;
+  std::string_view key;
+  Kind kind;
+  std::string_view def;       // the default, as TOML value text
+  std::string_view comment;
+  std::string_view choices = {};  // for Kind::choice: "a|b|c"
+};
+
+// The one table of every key. Sections listed in kListenerSections share the
+// listener keys below.
+constexpr KeySpec kKeys[] = {
+    {"server", "hostname", Kind::string, R"("")", "name in the greeting, Received and bounces; \"\" = the system's host name"},
+    {"server", "data_dir", Kind::string, R"("var")", "database, blobs and spool; relative to the config file"},
+    {"server", "threads", Kind::integer, "0", "I/O threads, one io_context each; 0 = one per core"},
+    {"log", "file", Kind::string, R"("")", "log file in Postfix line format; \"\" = standard error"},
+    {"log", "level", Kind::choice, R"("info")", "least severe level logged", "debug|info|warning|error"},
+    {"domains", "local", Kind::string_list, "[]", "local domains, besides those added with `herald domain add`"},
+    {"smtp", "max_message_size", Kind::size, R"("25M")", "largest message accepted (SIZE, RFC 1870)"},
+    {"smtp", "max_recipients", Kind::integer, "100", "recipients per message; more get 452 4.5.3 (RFC 5321 4.5.3.1.8)"},
+    {"smtp", "max_line_length", Kind::integer, "1000", "longest text line in DATA, CRLF included (RFC 5321 4.5.3.1.6)"},
+    {"smtp", "max_errors", Kind::integer, "20", "protocol errors before the client gets 421 and is disconnected"},
+    {"smtp", "command_timeout", Kind::duration, R"("5m")", "idle time waiting for a command (RFC 5321 4.5.3.2.7)"},
+    {"smtp", "data_timeout", Kind::duration, R"("3m")", "idle time waiting for a block of DATA (RFC 5321 4.5.3.2.6)"},
+    {"smtp", "pregreet_wait", Kind::duration, R"("0s")", "wait before the greeting; a client that talks first is refused"},
+    {"smtp", "allow_bare_lf", Kind::boolean, "false", "accept bare LF/CR in DATA as CRLF (unsafe: SMTP smuggling)"},
+    {"smtp", "vrfy", Kind::choice, R"("ambiguous")", "VRFY: 252 without lookup, a real lookup, or 502", "ambiguous|verify|disabled"},
+    {"pop3", "idle_timeout", Kind::duration, R"("10m")", "idle time before an autologout (RFC 1939 3)"},
+    {"tls", "cert", Kind::string, R"("")", "PEM certificate chain; \"\" = self-signed pair in data_dir"},
+    {"tls", "key", Kind::string, R"("")", "PEM private key"},
+    {"dns", "servers", Kind::string_list, "[]", "resolvers as \"ip:port\"; [] = /etc/resolv.conf"},
+    {"delivery", "smarthost", Kind::string, R"("")", "relay all outbound mail here; \"[host]:port\" skips the MX lookup"},
+    {"store", "backend", Kind::choice, R"("sqlite")", "metadata store", "sqlite"},
+    {"store", "inline_body_max", Kind::size, R"("128k")", "bodies up to this size live in the database, larger ones in blob files"},
+    {"auth", "failure_delay", Kind::duration, R"("1s")", "delay after a failed login; doubles with each failure in a session"},
+    {"auth", "max_failure_delay", Kind::duration, R"("8s")", "cap of the growing delay after failed logins"},
+};
+
+struct ListenerSection {
+  std::string_view name;
+  std::string_view listen;       // default in etc/herald.toml, for the comment
+  std::string_view max_conn;
+  std::string_view per_client;
+  bool served;                   // false: parsed, but no server behind it yet
+};
+
+constexpr ListenerSection kListenerSections[] = {
+    {"smtp", "127.0.0.1:2525", "1000", "50", true},
+    {"submission", "127.0.0.1:2587", "1000", "50", false},
+    {"smtps", "127.0.0.1:2465", "1000", "50", false},
+    {"pop3", "127.0.0.1:2110", "1000", "20", true},
+    {"pop3s", "127.0.0.1:2995", "1000", "20", false},
+    {"imap", "127.0.0.1:2143", "1000", "20", false},
+    {"imaps", "127.0.0.1:2993", "1000", "20", false},
+    {"admin", "127.0.0.1:8025", "100", "20", false},
+};
+
+struct Spec {
+  std::string section, key;
+  Kind kind;
+  std::string def, comment, choices;
+};
+
+const std::vector<Spec>& all_specs() {
+  static const std::vector<Spec> specs = [] {
+    std::vector<Spec> out;
+    for (const auto& k : kKeys)
+      out.push_back({std::string(k.section), std::string(k.key), k.kind, std::string(k.def),
+                     std::string(k.comment), std::string(k.choices)});
+    for (const auto& l : kListenerSections) {
+      out.push_back({std::string(l.name), "listen", Kind::string_list, "[]",
+                     fmt::format("addresses to listen on, e.g. [\"{}\"]; [] = not listening", l.listen), ""});
+      out.push_back({std::string(l.name), "max_connections", Kind::integer, std::string(l.max_conn),
+                     "simultaneous connections in all; more get refused (421 4.7.0)", ""});
+      out.push_back({std::string(l.name), "max_connections_per_client", Kind::integer,
+                     std::string(l.per_client), "simultaneous connections from one client address", ""});
+    }
+    return out;
+  }();
+  return specs;
+}
+
+const Spec* find_spec(std::string_view section, std::string_view key) {
+  for (const auto& s : all_specs())
+    if (s.section == section && s.key == key) return &s;
+  return nullptr;
+}
+
+bool known_section(std::string_view section) {
+  for (const auto& s : all_specs())
+    if (s.section == section) return true;
+  return false;
+}
+
+class Loader {
+ public:
+  Loader(const toml::table& root, std::string file) : root_(root), file_(std::move(file)) {}
+
+  std::string where(const toml::node& n) const {
+    return fmt::format("{}:{}", file_.empty() ? "<config>" : file_, n.source().begin.line);
+  }
+
+  Status check_shape() {
+    for (const auto& [section, node] : root_) {
+      if (!known_section(section.str())) {
+        return make_error(Errc::invalid, fmt::format("{}: unknown section [{}]", where(node), section.str()));
+      }
+      const toml::table* t = node.as_table();
+      if (!t) return make_error(Errc::invalid, fmt::format("{}: [{}] must be a table", where(node), section.str()));
+      for (const auto& [key, value] : *t) {
+        const Spec* spec = find_spec(section.str(), key.str());
+        if (!spec)
+          return make_error(Errc::invalid, fmt::format("{}: unknown key {}.{}", where(value), section.str(), key.str()));
+        if (auto st = check_value(*spec, value); !st) return st;
+      }
+    }
+    return {};
+  }
+
+  Status check_value(const Spec& s, const toml::node& v) {
+    auto bad = [&](std::string_view why) {
+      return make_error(Errc::invalid, fmt::format("{}: {}.{}: {}", where(v), s.section, s.key, why));
+    };
+    switch (s.kind) {
+      case Kind::string:
+        if (!v.is_string()) return bad("expected a string");
+        break;
+      case Kind::boolean:
+        if (!v.is_boolean()) return bad("expected true or false");
+        break;
+      case Kind::integer:
+        if (!v.is_integer() || v.as_integer()->get() < 0 || v.as_integer()->get() > 1'000'000'000)
+          return bad("expected a whole number from 0 to 1000000000");
+        break;
+      case Kind::size:
+        if (v.is_integer() && v.as_integer()->get() >= 0) break;
+        if (!v.is_string() || !parse_size(v.as_string()->get()))
+          return bad("expected a size such as 10M, 512k or 1G");
+        break;
+      case Kind::duration:
+        if (!v.is_string() || !parse_duration(v.as_string()->get()))
+          return bad("expected a duration such as 500ms, 30s, 5m or 1h");
+        break;
+      case Kind::string_list:
+        if (!v.is_array()) return bad("expected a list of strings");
+        for (const auto& e : *v.as_array())
+          if (!e.is_string()) return bad("expected a list of strings");
+        break;
+      case Kind::choice: {
+        if (!v.is_string()) return bad(fmt::format("expected one of {}", s.choices));
+        bool found = false;
+        for (auto c : split(s.choices, '|'))
+          if (c == v.as_string()->get()) found = true;
+        if (!found) return bad(fmt::format("expected one of {}", s.choices));
+        break;
+      }
+    }
+    return {};
+  }
+
+  // value - the user's node if set, else the parsed default.
+  const toml::node& value(std::string_view section, std::string_view key) {
+    if (const toml::node* n = root_.at_path(fmt::format("{}.{}", section, key)).node()) return *n;
+    const Spec* spec = find_spec(section, key);
+    assert(spec);
+    auto& slot = defaults_[spec];
+    if (!slot) {
+      auto t = toml::parse(fmt::format("v = {}", spec->def));
+      slot = std::make_unique<toml::table>(std::move(t));
+    }
+    return *slot->get("v");
+  }
+
+  std::string str(std::string_view s, std::string_view k) { return value(s, k).as_string()->get(); }
+  bool boolean(std::string_view s, std::string_view k) { return value(s, k).as_boolean()->get(); }
+  std::uint32_t u32(std::string_view s, std::string_view k) {
+    return static_cast<std::uint32_t>(value(s, k).as_integer()->get());
+  }
+  std::uint64_t size(std::string_view s, std::string_view k) {
+    const auto& v = value(s, k);
+    if (v.is_integer()) return static_cast<std::uint64_t>(v.as_integer()->get());
+    return *parse_size(v.as_string()->get());
+  }
+  milliseconds duration(std::string_view s, std::string_view k) {
+    return *parse_duration(value(s, k).as_string()->get());
+  }
+  std::vector<std::string> list(std::string_view s, std::string_view k) {
+    std::vector<std::string> out;
+    for (const auto& e : *value(s, k).as_array()) out.push_back(e.as_string()->get());
+    return out;
+  }
+  ListenerConfig listener(std::string_view s) {
+    ListenerConfig l;
+    // A section left out means "not listening"; the listen default is [].
+    l.listen = list(s, "listen");
+    l.max_connections = u32(s, "max_connections");
+    l.max_connections_per_client = u32(s, "max_connections_per_client");
+    return l;
+  }
+
+ private:
+  const toml::table& root_;
+  std::string file_;
+  std::map<const Spec*, std::unique_ptr<toml::table>> defaults_;
+};
+
+std::string system_hostname() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == 0) return "localhost";
+  return buf;
+}
+
+Status check_listen_address(const std::string& section, const std::string& addr) {
+  auto colon = addr.rfind(':');
+  if (colon == std::string::npos || colon == 0 || !parse_uint(addr.substr(colon + 1)) ||
+      *parse_uint(addr.substr(colon + 1)) > 65535)
+    return make_error(Errc::invalid,
+                      fmt::format("{}.listen: \"{}\" is not host:port", section, addr));
+  return {};
+}
+
+}  // namespace
+
+Result<Config> parse(std::string_view text, const std::filesystem::path& file) {
+  toml::table root;
+  try {
+    root = toml::parse(text, file.string());
+  } catch (const toml::parse_error& e) {
+    return make_error(Errc::invalid, fmt::format("{}:{}: {}", file.string(), e.source().begin.line,
+                                                 e.description()));
+  }
+  Loader in(root, file.string());
+  if (auto st = in.check_shape(); !st) return st.error();
+
+  Config c;
+  c.file = file;
+  c.hostname = in.str("server", "hostname");
+  if (c.hostname.empty()) c.hostname = system_hostname();
+  std::filesystem::path data_dir = in.str("server", "data_dir");
+  if (data_dir.is_relative()) {
+    std::filesystem::path base = file.empty() ? std::filesystem::current_path()
+                                              : std::filesystem::absolute(file).parent_path();
+    data_dir = base / data_dir;
+  }
+  c.data_dir = data_dir.lexically_normal();
+  c.threads = in.u32("server", "threads");
+  c.log_file = in.str("log", "file");
+  c.log_level = in.str("log", "level");
+  for (auto& d : in.list("domains", "local")) c.local_domains.push_back(to_lower(d));
+
+  static_cast<ListenerConfig&>(c.smtp) = in.listener("smtp");
+  c.smtp.max_message_size = in.size("smtp", "max_message_size");
+  c.smtp.max_recipients = in.u32("smtp", "max_recipients");
+  c.smtp.max_line_length = in.u32("smtp", "max_line_length");
+  c.smtp.max_errors = in.u32("smtp", "max_errors");
+  c.smtp.command_timeout = in.duration("smtp", "command_timeout");
+  c.smtp.data_timeout = in.duration("smtp", "data_timeout");
+  c.smtp.pregreet_wait = in.duration("smtp", "pregreet_wait");
+  c.smtp.allow_bare_lf = in.boolean("smtp", "allow_bare_lf");
+  c.smtp.vrfy = in.str("smtp", "vrfy");
+  static_cast<ListenerConfig&>(c.pop3) = in.listener("pop3");
+  c.pop3.idle_timeout = in.duration("pop3", "idle_timeout");
+  c.submission = in.listener("submission");
+  c.smtps = in.listener("smtps");
+  c.pop3s = in.listener("pop3s");
+  c.imap = in.listener("imap");
+  c.imaps = in.listener("imaps");
+  c.admin = in.listener("admin");
+  c.tls_cert = in.str("tls", "cert");
+  c.tls_key = in.str("tls", "key");
+  c.dns_servers = in.list("dns", "servers");
+  c.smarthost = in.str("delivery", "smarthost");
+  c.store_backend = in.str("store", "backend");
+  c.inline_body_max = in.size("store", "inline_body_max");
+  c.auth_failure_delay = in.duration("auth", "failure_delay");
+  c.auth_max_failure_delay = in.duration("auth", "max_failure_delay");
+
+  for (const auto& l : kListenerSections) {
+    for (const auto& addr : in.list(l.name, "listen")) {
+      if (auto st = check_listen_address(std::string(l.name), addr); !st)
+        return make_error(Errc::invalid, fmt::format("{}: {}", file.string(), st.error().message));
+    }
+  }
+  if (c.smtp.max_line_length < 80)
+    return make_error(Errc::invalid, fmt::format("{}: smtp.max_line_length must be at least 80", file.string()));
+  if (c.smtp.max_recipients < 1)
+    return make_error(Errc::invalid, fmt::format("{}: smtp.max_recipients must be at least 1", file.string()));
+  return c;
+}
+
+Result<Config> load(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return make_error(Errc::not_found, fmt::format("{}: cannot read config file", file.string()));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse(ss.str(), file);
+}
+
+std::string defaults_toml() {
+  std::string out = "# Herald configuration: every key with its default.\n";
+  std::vector<std::string> sections;
+  for (const auto& s : all_specs())
+    if (std::find(sections.begin(), sections.end(), s.section) == sections.end())
+      sections.push_back(s.section);
+  for (const auto& section : sections) {
+    out += fmt::format("\n[{}]\n", section);
+    for (const auto& s : all_specs()) {
+      if (s.section != section) continue;
+      std::string line = fmt::format("{} = {}", s.key, s.def);
+      out += line;
+      out += std::string(line.size() < 34 ? 34 - line.size() : 1, ' ');
+      out += fmt::format("# {}\n", s.comment);
+    }
+  }
+  return out;
+}
+
+}  // namespace herald::config

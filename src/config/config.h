@@ -1,0 +1,79 @@
+// config/config.h - Herald's TOML configuration as a typed, validated Config.
+//
+// Every key lives in one table (kKeys in config.cpp) with its type, default
+// and one-line comment; `herald config defaults` prints that table, loading
+// validates against it, so a key has exactly one default in one place.
+// Unknown keys and bad values are errors naming the key, file and line.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+
+namespace herald::config {
+
+using std::chrono::milliseconds;
+
+struct ListenerConfig {
+  std::vector<std::string> listen;  // "host:port" / "[v6]:port"
+  std::uint32_t max_connections = 0;
+  std::uint32_t max_connections_per_client = 0;
+};
+
+struct SmtpConfig : ListenerConfig {
+  std::uint64_t max_message_size = 0;
+  std::uint32_t max_recipients = 0;
+  std::uint32_t max_line_length = 0;
+  std::uint32_t max_errors = 0;
+  milliseconds command_timeout{0};
+  milliseconds data_timeout{0};
+  milliseconds pregreet_wait{0};
+  bool allow_bare_lf = false;
+  std::string vrfy;  // "ambiguous" | "verify" | "disabled"
+};
+
+struct Pop3Config : ListenerConfig {
+  milliseconds idle_timeout{0};
+};
+
+struct Config {
+  std::filesystem::path file;     // where it was loaded from ("" = defaults)
+  // [server]
+  std::string hostname;
+  std::filesystem::path data_dir; // absolute, resolved against the file's folder
+  std::uint32_t threads = 0;      // 0 = one per core
+  // [log]
+  std::string log_file;           // "" = stderr
+  std::string log_level;
+  // [domains]
+  std::vector<std::string> local_domains;  // lower-case
+  // listeners
+  SmtpConfig smtp;
+  Pop3Config pop3;
+  ListenerConfig submission, smtps, pop3s, imap, imaps, admin;  // not served yet
+  // [tls]
+  std::string tls_cert, tls_key;
+  // [dns]
+  std::vector<std::string> dns_servers;
+  // [delivery]
+  std::string smarthost;
+  // [store]
+  std::string store_backend;
+  std::uint64_t inline_body_max = 0;
+  // [auth]
+  milliseconds auth_failure_delay{0};
+  milliseconds auth_max_failure_delay{0};
+};
+
+// load - read and validate a config file.
+Result<Config> load(const std::filesystem::path& file);
+// parse - validate TOML text (file names the source in errors).
+Result<Config> parse(std::string_view toml_text, const std::filesystem::path& file);
+// defaults_toml - every key, its default and a comment, as valid TOML.
+std::string defaults_toml();
+
+}  // namespace herald::config

@@ -1,0 +1,73 @@
+#include "net/listener.h"
+
+#include <sys/socket.h>
+
+#include <fmt/format.h>
+
+#include "base/text.h"
+
+namespace herald::net {
+
+Result<asio::ip::tcp::endpoint> parse_endpoint(const std::string& text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos) return make_error(Errc::invalid, fmt::format("{}: not host:port", text));
+  auto port = parse_uint(text.substr(colon + 1));
+  if (!port || *port > 65535) return make_error(Errc::invalid, fmt::format("{}: bad port", text));
+  std::string host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  asio::ip::address addr;
+  if (host.empty() || host == "*") {
+    addr = asio::ip::address_v6::any();
+  } else {
+    std::error_code ec;
+    addr = asio::ip::make_address(host, ec);
+    if (ec) return make_error(Errc::invalid, fmt::format("{}: not an IP address", text));
+  }
+  return asio::ip::tcp::endpoint(addr, static_cast<unsigned short>(*port));
+}
+
+Result<std::unique_ptr<asio::ip::tcp::acceptor>> open_acceptor(asio::io_context& io,
+                                                                const asio::ip::tcp::endpoint& ep) {
+  auto acc = std::make_unique<asio::ip::tcp::acceptor>(io);
+  std::error_code ec;
+  acc->open(ep.protocol(), ec);
+  if (!ec) acc->set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) {
+    int one = 1;
+    if (::setsockopt(acc->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+      ec = std::error_code(errno, std::system_category());
+  }
+  if (!ec && ep.address().is_v6() && ep.address().is_unspecified()) acc->set_option(asio::ip::v6_only(false), ec);
+  if (!ec) acc->bind(ep, ec);
+  if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec)
+    return make_error(Errc::io, fmt::format("cannot listen on {}:{}: {}", ep.address().to_string(), ep.port(),
+                                            ec.message()));
+  return acc;
+}
+
+ConnectionLimiter::Ticket ConnectionLimiter::acquire(const std::string& client) {
+  std::lock_guard lk(mu_);
+  auto& n = per_client_[client];
+  if (total_ >= max_total_ || n >= max_per_client_) {
+    if (n == 0) per_client_.erase(client);
+    return Ticket();
+  }
+  ++n;
+  ++total_;
+  return Ticket(this, client);
+}
+
+void ConnectionLimiter::release(const std::string& client) {
+  std::lock_guard lk(mu_);
+  --total_;
+  auto it = per_client_.find(client);
+  if (it != per_client_.end() && --it->second == 0) per_client_.erase(it);
+}
+
+std::uint32_t ConnectionLimiter::active() const {
+  std::lock_guard lk(mu_);
+  return total_;
+}
+
+}  // namespace herald::net

@@ -1,0 +1,114 @@
+#include "queue/intake.h"
+
+#include <fmt/format.h>
+
+#include "base/log.h"
+#include "base/text.h"
+
+namespace herald::queue {
+
+std::string header_value(std::string_view message, std::string_view name) {
+  // Bounded: headers are looked at only within the first 64 KiB.
+  std::string_view head = message.substr(0, 64 * 1024);
+  std::size_t pos = 0;
+  while (pos < head.size()) {
+    std::size_t eol = head.find("\r\n", pos);
+    if (eol == std::string_view::npos || eol == pos) break;  // end of the header section
+    std::string_view line = head.substr(pos, eol - pos);
+    if (line.size() > name.size() && line[name.size()] == ':' && iequals(line.substr(0, name.size()), name)) {
+      std::string value(line.substr(name.size() + 1));
+      // RFC 5322 2.2.3: unfold continuation lines.
+      std::size_t next = eol + 2;
+      while (next < head.size() && (head[next] == ' ' || head[next] == '\t')) {
+        std::size_t e = head.find("\r\n", next);
+        if (e == std::string_view::npos) break;
+        value += head.substr(next, e - next);
+        next = e + 2;
+      }
+      return std::string(trim(value));
+    }
+    pos = eol + 2;
+  }
+  return {};
+}
+
+std::string Intake::received_header(const Envelope& env, const std::string& queue_id) const {
+  // RFC 5321 4.4 / RFC 5322 3.6.7. "for" only with a single recipient, so a
+  // copy does not disclose the other (Bcc) recipients.
+  std::string out = fmt::format("Received: from {} ({} [{}])\r\n\tby {} (Herald) with {} id {}",
+                                printable(env.helo, 100), env.client_name, env.client_ip, hostname_,
+                                env.protocol, queue_id);
+  if (env.recipients.size() == 1)
+    out += fmt::format("\r\n\tfor <{}>", printable(env.recipients.front().address, 300));
+  out += fmt::format("; {}\r\n", rfc5322_date(std::chrono::system_clock::now()));
+  return out;
+}
+
+void Intake::submit(Envelope env, std::string body, std::function<void(Result<Accepted>)> done) {
+  store::IncomingMessage m;
+  m.queue_id = ids_.next();
+  m.sender = env.sender;
+  m.client = fmt::format("{}[{}]", env.client_name, env.client_ip);
+  m.message_id = header_value(body, "Message-ID");
+  if (m.message_id.size() > 998) m.message_id.resize(998);
+  m.body = received_header(env, m.queue_id);
+  m.body += body;
+  for (const auto& r : env.recipients) {
+    for (const auto& t : r.targets) {
+      bool dup = false;
+      for (const auto& d : m.deliveries) dup = dup || d.recipient == t.address;
+      if (!dup) m.deliveries.push_back({t.address, to_lower(r.address), t.local});
+    }
+  }
+  auto info = std::make_shared<store::IncomingMessage>();
+  info->queue_id = m.queue_id;
+  info->sender = m.sender;
+  info->client = m.client;
+  info->message_id = m.message_id;
+  info->deliveries = m.deliveries;
+  std::uint64_t size = m.body.size();
+  auto arrived = env.arrived;
+  store_.commit_message(std::move(m), [info, size, arrived, done = std::move(done)](
+                                          Result<store::CommitResult> r) {
+    if (!r) {
+      log::get("cleanup")->warn("{}: queue file write error: {}", info->queue_id, r.error().message);
+      done(r.error());
+      return;
+    }
+    // The Postfix sequence of lines that pflogsumm counts: smtpd client=,
+    // cleanup message-id=, qmgr from=, one line per recipient, removed.
+    log::get("smtpd")->info("{}: client={}", info->queue_id, info->client);
+    log::get("cleanup")->info("{}: message-id={}", info->queue_id, info->message_id);
+    log::get("qmgr")->info("{}: from=<{}>, size={}, nrcpt={} (queue active)", info->queue_id, info->sender, size,
+                           info->deliveries.size());
+    double delay = std::chrono::duration<double>(std::chrono::steady_clock::now() - arrived).count();
+    bool all_done = true;
+    for (std::size_t i = 0; i < info->deliveries.size(); ++i) {
+      const auto& d = info->deliveries[i];
+      const auto& o = r->outcomes[i];
+      std::string orig = d.original != d.recipient ? fmt::format("orig_to=<{}>, ", d.original) : "";
+      switch (o.status) {
+        case store::DeliveryStatus::delivered:
+          log::get("local")->info("{}: to=<{}>, {}relay=local, delay={:.2f}, dsn=2.0.0, status=sent ({})",
+                                  info->queue_id, d.recipient, orig, delay, o.reply);
+          break;
+        case store::DeliveryStatus::deferred:
+          all_done = false;
+          log::get("local")->info("{}: to=<{}>, {}relay=local, delay={:.2f}, dsn=4.2.2, status=deferred ({})",
+                                  info->queue_id, d.recipient, orig, delay, o.reply);
+          break;
+        case store::DeliveryStatus::failed:
+          log::get("local")->info("{}: to=<{}>, {}relay=local, delay={:.2f}, dsn=5.1.1, status=bounced ({})",
+                                  info->queue_id, d.recipient, orig, delay, o.reply);
+          break;
+        case store::DeliveryStatus::pending:
+          all_done = false;
+          break;
+      }
+    }
+    if (all_done) log::get("qmgr")->info("{}: removed", info->queue_id);
+    done(Accepted{info->queue_id});
+  });
+}
+
+}  // namespace herald::queue

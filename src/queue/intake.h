@@ -1,0 +1,63 @@
+// queue/intake.h - the one door every message comes through.
+//
+// Every entry point (SMTP, submission, spool, sendmail, HTTP) hands intake an
+// envelope and a body; intake adds the trace header (RFC 5321 4.4 Received),
+// assigns the queue id, commits the message and its recipients durably (local
+// recipients are delivered in the same transaction) and only then calls back,
+// so the entry point's "yes" always follows stable storage.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "base/ids.h"
+#include "base/result.h"
+#include "queue/resolver.h"
+#include "store/store.h"
+
+namespace herald::queue {
+
+struct EnvelopeRecipient {
+  std::string address;          // as the client gave it
+  std::vector<Target> targets;  // where it resolved to
+};
+
+struct Envelope {
+  std::string sender;  // "" = null reverse-path
+  std::vector<EnvelopeRecipient> recipients;
+  // Where it came from, for Received and the journal.
+  std::string client_ip;
+  std::string client_name;  // reverse DNS or "unknown"
+  std::string helo;
+  std::string protocol;     // Received "with": SMTP, ESMTP, UTF8SMTP, ...
+  std::chrono::steady_clock::time_point arrived = std::chrono::steady_clock::now();
+};
+
+struct Accepted {
+  std::string queue_id;
+};
+
+class Intake {
+ public:
+  Intake(std::string hostname, store::Store& store) : hostname_(std::move(hostname)), store_(store) {}
+
+  // submit - commit body for envelope; done runs on the store's writer
+  // thread after the commit (the caller moves back to its own thread).
+  void submit(Envelope envelope, std::string body, std::function<void(Result<Accepted>)> done);
+
+  // received_header - the trace header for this envelope (RFC 5321 4.4).
+  std::string received_header(const Envelope& envelope, const std::string& queue_id) const;
+
+ private:
+  std::string hostname_;
+  store::Store& store_;
+  QueueIdGenerator ids_;
+};
+
+// header_value - the first header field "name" of a message (unfolded,
+// trimmed), searching the header section only; "" when absent.
+std::string header_value(std::string_view message, std::string_view name);
+
+}  // namespace herald::queue

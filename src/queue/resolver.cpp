@@ -1,0 +1,77 @@
+#include "queue/resolver.h"
+
+#include <algorithm>
+
+#include "base/text.h"
+
+namespace herald::queue {
+
+static std::string domain_of(const std::string& address) {
+  auto at = address.rfind('@');
+  return at == std::string::npos ? std::string() : address.substr(at + 1);
+}
+
+Resolved Resolver::resolve(const std::string& address) {
+  Resolved out;
+  std::string a = to_lower(address);
+  auto local = store_.is_local_domain(domain_of(a));
+  if (!local) {
+    out.status = Resolution::temp_fail;
+    return out;
+  }
+  if (!*local) {
+    out.status = Resolution::not_local;
+    return out;
+  }
+  std::vector<std::string> path;
+  out.status = expand(a, 0, path, out);
+  if (out.status == Resolution::ok && out.targets.empty()) out.status = Resolution::unknown_user;
+  return out;
+}
+
+Resolution Resolver::expand(const std::string& address, int depth, std::vector<std::string>& path,
+                            Resolved& out) {
+  if (std::find(path.begin(), path.end(), address) != path.end() || depth > kMaxDepth)
+    return Resolution::alias_loop;
+  auto add = [&](Target t) {
+    for (const auto& x : out.targets)
+      if (x.address == t.address) return;
+    out.targets.push_back(std::move(t));
+  };
+  auto targets = store_.alias_targets(address);
+  if (!targets) return Resolution::temp_fail;
+  if (!targets->empty()) {
+    path.push_back(address);
+    for (const auto& t : *targets) {
+      if (out.targets.size() >= kMaxTargets) break;
+      // An alias may name itself among its targets to keep a copy
+      // (Postfix's "user: user, other" idiom): that is delivery, not a loop.
+      if (t == address) {
+        auto self = store_.find_user(t);
+        if (!self) return Resolution::temp_fail;
+        if (*self) add({t, true});
+        continue;
+      }
+      auto local = store_.is_local_domain(domain_of(t));
+      if (!local) return Resolution::temp_fail;
+      if (!*local) {
+        add({t, false});
+        continue;
+      }
+      Resolution r = expand(t, depth + 1, path, out);
+      if (r == Resolution::alias_loop || r == Resolution::temp_fail) return r;
+      // An unknown local target inside an alias is skipped; the others still get it.
+    }
+    path.pop_back();
+    return Resolution::ok;
+  }
+  auto user = store_.find_user(address);
+  if (!user) return Resolution::temp_fail;
+  if (!*user) return Resolution::unknown_user;
+  const auto& u = **user;
+  if (depth == 0 && u.quota_bytes > 0 && u.used_bytes >= u.quota_bytes) return Resolution::over_quota;
+  add({address, true});
+  return Resolution::ok;
+}
+
+}  // namespace herald::queue

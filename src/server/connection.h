@@ -1,0 +1,43 @@
+// server/connection.h - the socket helpers every protocol driver shares:
+// reads with an idle deadline, whole writes, and the client's address.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+
+namespace herald::server {
+
+using asio::ip::tcp;
+
+// Deadline - closes the read side of a socket when a read waits too long
+// (RFC 5321 4.5.3.2, RFC 1939 3 autologout timers).
+class Deadline {
+ public:
+  explicit Deadline(tcp::socket& socket) : socket_(socket), timer_(socket.get_executor()) {}
+
+  void arm(std::chrono::milliseconds timeout);
+  void disarm() { timer_.cancel(); }
+  bool expired() const { return expired_; }
+
+ private:
+  tcp::socket& socket_;
+  asio::steady_timer timer_;
+  bool expired_ = false;
+};
+
+// read_some - at most buffer_size octets; 0 on EOF, error or timeout.
+asio::awaitable<std::size_t> read_some(tcp::socket& socket, Deadline& deadline, char* buffer,
+                                       std::size_t buffer_size, std::chrono::milliseconds timeout);
+
+// write_all - false when the peer is gone.
+asio::awaitable<bool> write_all(tcp::socket& socket, const std::string& data);
+
+// client_ip - the peer's address as text ("127.0.0.1", "::1").
+std::string client_ip(const tcp::socket& socket);
+bool is_loopback(const tcp::socket& socket);
+
+}  // namespace herald::server

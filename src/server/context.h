@@ -1,0 +1,56 @@
+// server/context.h - what the protocol drivers share: config, store, intake,
+// limits and the few process-wide tables (connection counts, maildrop locks).
+// Passed by reference to every connection; no globals.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <set>
+
+#include <asio/thread_pool.hpp>
+
+#include "config/config.h"
+#include "net/listener.h"
+#include "pop3/session.h"
+#include "queue/intake.h"
+#include "queue/resolver.h"
+#include "smtp/session.h"
+#include "store/store.h"
+
+namespace herald::server {
+
+// MaildropLocks - RFC 1939 8: one POP3 session per maildrop at a time.
+class MaildropLocks {
+ public:
+  bool try_lock(std::int64_t user_id) {
+    std::lock_guard lk(mu_);
+    return locked_.insert(user_id).second;
+  }
+  void unlock(std::int64_t user_id) {
+    std::lock_guard lk(mu_);
+    locked_.erase(user_id);
+  }
+
+ private:
+  std::mutex mu_;
+  std::set<std::int64_t> locked_;
+};
+
+struct ServerContext {
+  ServerContext(const config::Config& config, store::Store& store);
+
+  const config::Config& config;
+  store::Store& store;
+  queue::Intake intake;
+  queue::Resolver resolver;
+  smtp::SmtpLimits smtp_limits;
+  pop3::Pop3Limits pop3_limits;
+  net::ConnectionLimiter smtp_connections;
+  net::ConnectionLimiter pop3_connections;
+  MaildropLocks maildrop_locks;
+  // Blocking work (password hashing) runs here, never on an I/O thread.
+  asio::thread_pool blocking{2};
+};
+
+}  // namespace herald::server

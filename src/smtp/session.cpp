@@ -1,0 +1,487 @@
+#include "smtp/session.h"
+
+#include <fmt/format.h>
+
+#include "base/text.h"
+
+namespace herald::smtp {
+
+const Session::CommandSpec Session::kCommands[] = {
+    {"EHLO", &Session::cmd_ehlo, true},
+    {"HELO", &Session::cmd_helo, true},
+    {"MAIL", &Session::cmd_mail, false},
+    {"RCPT", &Session::cmd_rcpt, false},
+    {"DATA", &Session::cmd_data, true},
+    {"BDAT", &Session::cmd_bdat, false},
+    {"RSET", &Session::cmd_rset, false},
+    {"NOOP", &Session::cmd_noop, false},
+    {"QUIT", &Session::cmd_quit, true},
+    {"HELP", &Session::cmd_help, false},
+    {"VRFY", &Session::cmd_vrfy, true},
+    // RFC 5321 4.5.1 / 7.3: not offered; 502 rather than 500 (known verbs).
+    {"EXPN", &Session::cmd_not_implemented, true},
+    {"SEND", &Session::cmd_not_implemented, false},
+    {"SOML", &Session::cmd_not_implemented, false},
+    {"SAML", &Session::cmd_not_implemented, false},
+    {"TURN", &Session::cmd_not_implemented, true},
+};
+
+Session::Session(const SmtpLimits& limits, std::string hostname, RecipientPolicy& policy)
+    : limits_(limits),
+      hostname_(std::move(hostname)),
+      policy_(policy),
+      reader_(limits.max_command_line) {}
+
+std::string Session::greeting() const {
+  return fmt::format("220 {} ESMTP Herald\r\n", hostname_);
+}
+
+std::string Session::timeout_reply() const {
+  return fmt::format("421 4.4.2 {} Error: timeout exceeded\r\n", hostname_);
+}
+
+std::string Session::too_many_connections_reply() const {
+  return fmt::format("421 4.7.0 {} Error: too many connections\r\n", hostname_);
+}
+
+std::string Session::pregreet_reply() const {
+  return fmt::format("554 5.5.0 {} Error: client talked before the greeting\r\n", hostname_);
+}
+
+std::string Session::with_protocol() const {
+  if (tx_.smtputf8) return "UTF8SMTP";
+  return esmtp_ ? "ESMTP" : "SMTP";
+}
+
+void Session::reply(int code, std::string_view enhanced, std::string_view text) {
+  out_ += fmt::format("{} {} {}\r\n", code, enhanced, text);
+}
+
+// client_error - a reply for the client's mistake; too many and it is gone
+// (Postfix's smtpd_hard_error_limit).
+void Session::client_error(int code, std::string_view enhanced, std::string_view text) {
+  reply(code, enhanced, text);
+  if (++errors_ >= limits_.max_errors) {
+    out_ += fmt::format("421 4.7.0 {} Error: too many errors\r\n", hostname_);
+    closed_ = true;
+    pending_ = Action::close;
+  }
+}
+
+void Session::reset_transaction() {
+  in_mail_ = false;
+  tx_ = Transaction{};
+  mode_ = Mode::command;
+  used_bdat_ = false;
+  reader_.set_max_line(limits_.max_command_line);
+}
+
+bool Session::need_helo() {
+  if (!helo_.empty()) return false;
+  client_error(503, "5.5.1", "Error: send HELO/EHLO first");
+  return true;
+}
+
+Step Session::step() {
+  while (pending_ == Action::need_more && !closed_) {
+    std::size_t before = reader_.buffered();
+    if (mode_ == Mode::data) {
+      run_data();
+    } else if (mode_ == Mode::bdat) {
+      run_bdat();
+    } else {
+      auto line = reader_.next_view();
+      if (!line) break;
+      if (line->too_long) {
+        client_error(500, "5.5.2", "Error: line too long");
+      } else {
+        run_command(line->text);
+      }
+    }
+    if (pending_ == Action::need_more && reader_.buffered() == before && mode_ != Mode::command) break;
+  }
+  Step s;
+  s.output = std::move(out_);
+  out_.clear();
+  s.action = closed_ ? Action::close : pending_;
+  if (pending_ == Action::submit) pending_ = Action::need_more;  // the driver now owns it
+  return s;
+}
+
+void Session::run_command(std::string_view line) {
+  if (line.find('\0') != std::string_view::npos) {
+    client_error(500, "5.5.2", "Error: NUL character in command");
+    return;
+  }
+  std::string_view verb = line.substr(0, line.find(' '));
+  std::string_view args = verb.size() < line.size() ? line.substr(verb.size() + 1) : std::string_view();
+  const CommandSpec* spec = nullptr;
+  for (const auto& c : kCommands)
+    if (iequals(c.verb, verb)) spec = &c;
+  // RFC 2920 3.1 and Postfix's smtpd_forbid_unauth_pipelining: before the
+  // client has read our EHLO reply, and after EHLO/HELO, nothing may follow
+  // in the same group; a client that does so is a spam engine or a smuggler.
+  bool pipelined = reader_.buffered() > 0;
+  if (pipelined && (helo_.empty() || !esmtp_ || (spec && (spec->verb == "EHLO" || spec->verb == "HELO")))) {
+    out_ += fmt::format("554 5.5.0 {} Error: SMTP protocol synchronization\r\n", hostname_);
+    closed_ = true;
+    return;
+  }
+  if (!spec) {
+    client_error(500, "5.5.2", "Error: command not recognized");
+    return;
+  }
+  (this->*spec->handler)(args);
+}
+
+void Session::cmd_ehlo(std::string_view args) {
+  args = trim(args);
+  if (args.empty()) {
+    client_error(501, "5.5.4", "Syntax: EHLO hostname");
+    return;
+  }
+  reset_transaction();
+  helo_ = std::string(args);
+  esmtp_ = true;
+  out_ += fmt::format("250-{}\r\n", hostname_);
+  out_ += "250-PIPELINING\r\n";
+  out_ += fmt::format("250-SIZE {}\r\n", limits_.max_message_size);
+  if (limits_.vrfy != VrfyMode::disabled) out_ += "250-VRFY\r\n";
+  out_ += "250-8BITMIME\r\n";
+  out_ += "250-ENHANCEDSTATUSCODES\r\n";
+  out_ += "250-SMTPUTF8\r\n";
+  out_ += "250 CHUNKING\r\n";
+}
+
+void Session::cmd_helo(std::string_view args) {
+  args = trim(args);
+  if (args.empty()) {
+    client_error(501, "5.5.4", "Syntax: HELO hostname");
+    return;
+  }
+  reset_transaction();
+  helo_ = std::string(args);
+  esmtp_ = false;
+  reply(250, "2.0.0", hostname_);
+}
+
+void Session::cmd_mail(std::string_view args) {
+  if (need_helo()) return;
+  if (in_mail_) {
+    client_error(503, "5.5.1", "Error: nested MAIL command");
+    return;
+  }
+  if (!istarts_with(args, "FROM:")) {
+    client_error(501, "5.5.4", "Syntax: MAIL FROM:<address>");
+    return;
+  }
+  ParsedPath p = parse_path(args.substr(5), /*allow_null=*/true, limits_.address);
+  switch (p.error) {
+    case PathError::none: break;
+    case PathError::syntax: client_error(501, "5.1.7", "Bad sender address syntax"); return;
+    case PathError::too_long: client_error(501, "5.1.7", "Sender address too long"); return;
+    case PathError::needs_utf8:
+      client_error(553, "5.6.7", "Non-ASCII address requires SMTPUTF8");
+      return;
+  }
+  if (!p.null_path && p.mailbox.domain.empty()) {
+    client_error(501, "5.1.7", "Bad sender address syntax");
+    return;
+  }
+  Transaction tx;
+  for (const auto& param : p.params) {
+    if (!esmtp_) {
+      client_error(555, "5.5.4", "Error: parameters need EHLO");
+      return;
+    }
+    if (param.keyword == "SIZE") {
+      // RFC 1870 6: refuse at MAIL what will not fit.
+      auto size = parse_uint(param.value);
+      if (!size) {
+        client_error(501, "5.5.4", "Bad SIZE parameter");
+        return;
+      }
+      if (*size > limits_.max_message_size) {
+        client_error(552, "5.3.4", "Message size exceeds fixed limit");
+        return;
+      }
+    } else if (param.keyword == "BODY") {
+      if (iequals(param.value, "8BITMIME")) {
+        tx.body_8bit = true;
+      } else if (!iequals(param.value, "7BIT")) {
+        client_error(555, "5.5.4", "Unsupported BODY parameter");
+        return;
+      }
+    } else if (param.keyword == "SMTPUTF8" && param.value.empty()) {
+      tx.smtputf8 = true;
+    } else {
+      client_error(555, "5.5.4", fmt::format("Unsupported parameter {}", printable(param.keyword, 40)));
+      return;
+    }
+  }
+  tx.null_sender = p.null_path;
+  tx.reverse_path = std::move(p.mailbox);
+  tx_ = std::move(tx);
+  in_mail_ = true;
+  reply(250, "2.1.0", "Ok");
+}
+
+void Session::cmd_rcpt(std::string_view args) {
+  if (need_helo()) return;
+  if (!in_mail_) {
+    client_error(503, "5.5.1", "Error: need MAIL command");
+    return;
+  }
+  if (!istarts_with(args, "TO:")) {
+    client_error(501, "5.5.4", "Syntax: RCPT TO:<address>");
+    return;
+  }
+  ParsedPath p = parse_path(args.substr(3), /*allow_null=*/false, limits_.address);
+  switch (p.error) {
+    case PathError::none: break;
+    case PathError::syntax: client_error(501, "5.1.3", "Bad recipient address syntax"); return;
+    case PathError::too_long: client_error(501, "5.1.3", "Recipient address too long"); return;
+    case PathError::needs_utf8:
+      client_error(553, "5.6.7", "Non-ASCII address requires SMTPUTF8");
+      return;
+  }
+  if (!p.params.empty()) {
+    client_error(555, "5.5.4", fmt::format("Unsupported parameter {}", printable(p.params[0].keyword, 40)));
+    return;
+  }
+  if (tx_.recipients.size() >= limits_.max_recipients) {
+    // RFC 5321 4.5.3.1.10: 452, and the client sends the rest later.
+    reply(452, "4.5.3", "Error: too many recipients");
+    return;
+  }
+  RcptDecision d = policy_.check_recipient(p.mailbox);
+  std::string who = printable(p.mailbox.str(), 300);
+  switch (d.status) {
+    case RcptStatus::ok:
+      tx_.recipients.push_back(Recipient{std::move(p.mailbox), std::move(d.deliver_to)});
+      reply(250, "2.1.5", "Ok");
+      return;
+    case RcptStatus::unknown_user:
+      client_error(550, "5.1.1", fmt::format("<{}>: Recipient address rejected: User unknown", who));
+      return;
+    case RcptStatus::relay_denied:
+      client_error(554, "5.7.1", fmt::format("<{}>: Relay access denied", who));
+      return;
+    case RcptStatus::over_quota:
+      reply(452, "4.2.2", fmt::format("<{}>: Mailbox full", who));
+      return;
+    case RcptStatus::alias_loop:
+      client_error(550, "5.4.6", fmt::format("<{}>: Alias expansion loop", who));
+      return;
+    case RcptStatus::temp_fail:
+      reply(451, "4.3.0", fmt::format("<{}>: Temporary lookup failure", who));
+      return;
+  }
+}
+
+void Session::cmd_data(std::string_view args) {
+  if (need_helo()) return;
+  if (!trim(args).empty()) {
+    client_error(501, "5.5.4", "Syntax: DATA");
+    return;
+  }
+  if (used_bdat_) {
+    // RFC 3030 2: DATA and BDAT may not be mixed in one transaction.
+    client_error(503, "5.5.1", "Error: DATA after BDAT");
+    return;
+  }
+  if (!in_mail_) {
+    client_error(503, "5.5.1", "Error: need MAIL command");
+    return;
+  }
+  if (tx_.recipients.empty()) {
+    client_error(503, "5.5.1", "Error: need RCPT command");
+    return;
+  }
+  mode_ = Mode::data;
+  prev_line_crlf_ = true;
+  over_size_ = bare_line_end_ = nul_seen_ = line_too_long_ = false;
+  reader_.set_max_line(limits_.max_text_line);
+  // No enhanced code on 354: RFC 2034 puts them on 2xx, 4xx and 5xx only.
+  out_ += "354 End data with <CR><LF>.<CR><LF>\r\n";
+}
+
+// run_data - consume DATA lines up to CRLF.CRLF (RFC 5321 4.1.1.4).
+void Session::run_data() {
+  while (auto line = reader_.next_view()) {
+    std::string_view text = line->text;
+    if (text == "." && !line->bare_lf && prev_line_crlf_) {
+      finish_data();
+      return;
+    }
+    prev_line_crlf_ = !line->bare_lf;
+    if (line->too_long) line_too_long_ = true;
+    // RFC 5321 4.5.2: a leading "." was doubled by the client.
+    if (!text.empty() && text.front() == '.') text.remove_prefix(1);
+    bool bare_cr = text.find('\r') != std::string_view::npos;
+    if (line->bare_lf || bare_cr) bare_line_end_ = true;
+    if (text.find('\0') != std::string_view::npos) nul_seen_ = true;
+    if (over_size_) continue;
+    std::size_t before = tx_.data.size();
+    if (bare_cr && limits_.allow_bare_lf) {
+      // Compatibility mode: each lone CR becomes a line end.
+      for (char c : text) {
+        if (c == '\r') tx_.data += "\r\n";
+        else tx_.data += c;
+      }
+    } else {
+      tx_.data.append(text);
+    }
+    tx_.data += "\r\n";
+    if (tx_.data.size() > limits_.max_message_size) {
+      over_size_ = true;
+      tx_.data.resize(before);
+      tx_.data.shrink_to_fit();
+    }
+  }
+}
+
+void Session::finish_data() {
+  mode_ = Mode::command;
+  reader_.set_max_line(limits_.max_command_line);
+  if (over_size_) {
+    reply(552, "5.3.4", "Error: message file too big");
+  } else if (bare_line_end_ && !limits_.allow_bare_lf) {
+    client_error(550, "5.5.2", "Error: bare <CR> or <LF> in message data");
+  } else if (nul_seen_) {
+    client_error(554, "5.6.0", "Error: NUL character in message data");
+  } else if (line_too_long_) {
+    client_error(500, "5.5.2", fmt::format("Error: message line longer than {} octets",
+                                           limits_.max_text_line));
+  } else {
+    pending_ = Action::submit;
+    return;
+  }
+  reset_transaction();
+}
+
+void Session::on_submitted(SubmitOutcome outcome, std::string_view detail) {
+  switch (outcome) {
+    case SubmitOutcome::queued:
+      reply(250, "2.0.0", fmt::format("Ok: queued as {}", detail));
+      break;
+    case SubmitOutcome::temp_fail:
+      reply(451, "4.3.0", fmt::format("Error: queue file write error ({})", detail));
+      break;
+    case SubmitOutcome::rejected:
+      reply(554, "5.7.1", detail);
+      break;
+  }
+  reset_transaction();
+}
+
+// cmd_bdat - RFC 3030 2: "BDAT size [LAST]"; the chunk follows at once.
+void Session::cmd_bdat(std::string_view args) {
+  auto words = split(trim(args), ' ');
+  std::optional<std::uint64_t> size;
+  bool last = false;
+  if (!words.empty()) size = parse_uint(words[0]);
+  if (words.size() == 2 && iequals(words[1], "LAST")) last = true;
+  if (!size || words.size() > 2 || (words.size() == 2 && !last)) {
+    // Without a size we cannot know where the chunk ends: the session is lost.
+    out_ += "501 5.5.4 Syntax: BDAT size [LAST]\r\n";
+    closed_ = true;
+    return;
+  }
+  bdat_remaining_ = *size;
+  bdat_last_ = last;
+  bdat_error_.clear();
+  // Decide now; the octets are consumed either way, so the session stays in step.
+  if (helo_.empty()) bdat_error_ = "503 5.5.1 Error: send HELO/EHLO first";
+  else if (!in_mail_) bdat_error_ = "503 5.5.1 Error: need MAIL command";
+  else if (tx_.recipients.empty()) bdat_error_ = "503 5.5.1 Error: need RCPT command";
+  if (bdat_error_.empty()) {
+    if (!used_bdat_) {
+      used_bdat_ = true;
+      over_size_ = bare_line_end_ = nul_seen_ = line_too_long_ = false;
+    }
+    if (tx_.data.size() + *size > limits_.max_message_size) over_size_ = true;
+  }
+  mode_ = Mode::bdat;
+}
+
+void Session::run_bdat() {
+  while (bdat_remaining_ > 0) {
+    std::string chunk = reader_.take(static_cast<std::size_t>(std::min<std::uint64_t>(bdat_remaining_, 1 << 20)));
+    if (chunk.empty()) return;
+    bdat_remaining_ -= chunk.size();
+    if (bdat_error_.empty() && !over_size_) tx_.data += chunk;
+  }
+  mode_ = Mode::command;
+  if (!bdat_error_.empty()) {
+    out_ += bdat_error_ + "\r\n";
+    if (++errors_ >= limits_.max_errors) {
+      out_ += fmt::format("421 4.7.0 {} Error: too many errors\r\n", hostname_);
+      closed_ = true;
+    }
+    return;
+  }
+  if (over_size_) {
+    // Stalwart's rule: drain the chunk, then refuse the message.
+    if (bdat_last_) {
+      reply(552, "5.3.4", "Error: message file too big");
+      reset_transaction();
+    } else {
+      reply(552, "5.3.4", "Error: message file too big");
+    }
+    return;
+  }
+  if (bdat_last_) {
+    pending_ = Action::submit;
+    return;
+  }
+  reply(250, "2.0.0", fmt::format("{} octets received", tx_.data.size()));
+}
+
+void Session::cmd_rset(std::string_view) {
+  reset_transaction();
+  reply(250, "2.0.0", "Ok");
+}
+
+void Session::cmd_noop(std::string_view) { reply(250, "2.0.0", "Ok"); }
+
+void Session::cmd_quit(std::string_view) {
+  reply(221, "2.0.0", "Bye");
+  closed_ = true;
+}
+
+void Session::cmd_help(std::string_view) {
+  reply(214, "2.0.0", "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT HELP VRFY");
+}
+
+void Session::cmd_vrfy(std::string_view args) {
+  switch (limits_.vrfy) {
+    case VrfyMode::disabled:
+      client_error(502, "5.5.1", "VRFY command is disabled");
+      return;
+    case VrfyMode::ambiguous:
+      // RFC 5321 3.5.3: 252 when the server will not say.
+      reply(252, "2.0.0", "Cannot VRFY user, but will accept message and attempt delivery");
+      return;
+    case VrfyMode::verify: {
+      std::string arg(trim(args));
+      if (arg.empty() || arg.front() != '<') arg = "<" + arg + ">";
+      ParsedPath p = parse_path(arg, false, limits_.address);
+      if (p.error != PathError::none || p.mailbox.domain.empty()) {
+        client_error(501, "5.1.3", "Bad address syntax");
+        return;
+      }
+      RcptDecision d = policy_.check_recipient(p.mailbox);
+      if (d.status == RcptStatus::ok) reply(250, "2.1.5", fmt::format("<{}>", printable(p.mailbox.str())));
+      else if (d.status == RcptStatus::unknown_user) client_error(550, "5.1.1", "User unknown");
+      else reply(252, "2.0.0", "Cannot VRFY user");
+      return;
+    }
+  }
+}
+
+void Session::cmd_not_implemented(std::string_view) {
+  client_error(502, "5.5.1", "Error: command not implemented");
+}
+
+}  // namespace herald::smtp

@@ -1,0 +1,178 @@
+// smtp/session.h - the SMTP server session as a pure state machine.
+//
+// Bytes in, replies and requests out: no sockets, clocks, files, store or
+// queue here (DESIGN.md). The driver in server/smtpd feeds what it reads,
+// writes what step() returns and performs the requested action (submit the
+// message, close). Recipient checks go through the RecipientPolicy interface.
+//
+// Invariants: input is bounded (command lines by max_command_line, text lines
+// by max_text_line, the message by max_message_size; over-size data is
+// consumed and discarded, never buffered); each command is handled by one
+// handler in a table; a transaction (MAIL..end of data) is an object apart
+// from the session and is reset by RSET, HELO/EHLO and the end of data.
+//
+// Security: only CRLF.CRLF ends DATA, and bare CR / LF in DATA are refused
+// unless allow_bare_lf (SMTP smuggling, 2023). Commands pipelined before the
+// client has seen our EHLO reply are refused (as Postfix's
+// smtpd_forbid_unauth_pipelining). Address text is parsed by the RFC grammar.
+//
+// RFCs: 5321 (SMTP), 1870 (SIZE), 2920 (PIPELINING), 6152 (8BITMIME),
+// 2034/3463 (enhanced status codes), 6531 (SMTPUTF8), 3030 (CHUNKING/BDAT).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/line_reader.h"
+#include "base/result.h"
+#include "smtp/address.h"
+
+namespace herald::smtp {
+
+enum class VrfyMode { ambiguous, verify, disabled };
+
+struct SmtpLimits {
+  std::size_t max_command_line = 512;    // RFC 5321 4.5.3.1.4
+  std::size_t max_text_line = 1000;      // RFC 5321 4.5.3.1.6
+  std::uint32_t max_recipients = 100;    // RFC 5321 4.5.3.1.8
+  std::uint64_t max_message_size = 25u << 20;
+  std::uint32_t max_errors = 20;
+  bool allow_bare_lf = false;
+  VrfyMode vrfy = VrfyMode::ambiguous;
+  AddressLimits address;
+};
+
+enum class RcptStatus { ok, unknown_user, relay_denied, over_quota, alias_loop, temp_fail };
+
+struct RcptDecision {
+  RcptStatus status = RcptStatus::ok;
+  std::vector<std::string> deliver_to;  // final addresses after alias expansion
+};
+
+// RecipientPolicy - the session's one question to the world outside.
+class RecipientPolicy {
+ public:
+  virtual ~RecipientPolicy() = default;
+  virtual RcptDecision check_recipient(const Mailbox& forward_path) = 0;
+};
+
+struct Recipient {
+  Mailbox forward_path;                 // as the client gave it
+  std::vector<std::string> deliver_to;  // where it resolves to
+};
+
+// Transaction - one MAIL..end-of-data exchange (RFC 5321 3.3).
+struct Transaction {
+  bool null_sender = false;
+  Mailbox reverse_path;
+  bool smtputf8 = false;
+  bool body_8bit = false;
+  std::vector<Recipient> recipients;
+  std::string data;          // the message, CRLF lines, dot-unstuffed
+  std::string sender() const { return null_sender ? std::string() : reverse_path.str(); }
+};
+
+enum class Action { need_more, submit, close };
+
+struct Step {
+  std::string output;
+  Action action = Action::need_more;
+};
+
+enum class SubmitOutcome { queued, temp_fail, rejected };
+
+class Session {
+ public:
+  Session(const SmtpLimits& limits, std::string hostname, RecipientPolicy& policy);
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  std::string greeting() const;
+
+  void feed(std::string_view bytes) { reader_.feed(bytes); }
+  // step - run buffered input until the driver must act or input runs out.
+  Step step();
+
+  // The transaction to commit after Action::submit.
+  Transaction& transaction() { return tx_; }
+  // on_submitted - the commit's outcome; the reply comes with the next step().
+  void on_submitted(SubmitOutcome outcome, std::string_view queue_id_or_reason);
+
+  bool in_data() const { return mode_ != Mode::command; }
+  const std::string& helo_name() const { return helo_; }
+  // with_protocol - the Received "with" keyword (RFC 3848, RFC 6531 3.7.3).
+  std::string with_protocol() const;
+  // timeout_reply / too_busy_reply - what to send before the driver hangs up.
+  std::string timeout_reply() const;
+  std::string too_many_connections_reply() const;
+  std::string pregreet_reply() const;
+
+  std::uint32_t errors() const { return errors_; }
+
+ private:
+  enum class Mode { command, data, bdat };
+  using Handler = void (Session::*)(std::string_view args);
+  struct CommandSpec {
+    std::string_view verb;
+    Handler handler;
+    bool last_in_group;  // RFC 2920 3.1: must be the last command of a group
+  };
+  static const CommandSpec kCommands[];
+
+  void reply(int code, std::string_view enhanced, std::string_view text);
+  void client_error(int code, std::string_view enhanced, std::string_view text);
+  void reset_transaction();
+  bool need_helo();
+
+  void run_command(std::string_view line);
+  void run_data();
+  void run_bdat();
+  void finish_data();
+
+  void cmd_ehlo(std::string_view args);
+  void cmd_helo(std::string_view args);
+  void cmd_mail(std::string_view args);
+  void cmd_rcpt(std::string_view args);
+  void cmd_data(std::string_view args);
+  void cmd_bdat(std::string_view args);
+  void cmd_rset(std::string_view args);
+  void cmd_noop(std::string_view args);
+  void cmd_quit(std::string_view args);
+  void cmd_help(std::string_view args);
+  void cmd_vrfy(std::string_view args);
+  void cmd_not_implemented(std::string_view args);
+
+  const SmtpLimits& limits_;
+  std::string hostname_;
+  RecipientPolicy& policy_;
+  LineReader reader_;
+  std::string out_;
+  Action pending_ = Action::need_more;
+
+  // Session state.
+  std::string helo_;
+  bool esmtp_ = false;
+  bool closed_ = false;
+  std::uint32_t errors_ = 0;
+
+  // Transaction state.
+  bool in_mail_ = false;
+  Transaction tx_;
+  Mode mode_ = Mode::command;
+  bool used_bdat_ = false;
+  // DATA / BDAT progress.
+  bool prev_line_crlf_ = true;
+  bool over_size_ = false;
+  bool bare_line_end_ = false;
+  bool nul_seen_ = false;
+  bool line_too_long_ = false;
+  std::uint64_t bdat_remaining_ = 0;
+  bool bdat_last_ = false;
+  bool bdat_discard_ = false;  // chunk consumed but not kept (out of sequence)
+  std::string bdat_error_;
+};
+
+}  // namespace herald::smtp

@@ -1,0 +1,106 @@
+// store/schema.h - the versioned schema of the embedded backend.
+//
+// Migrations are applied in order inside one transaction each; the version
+// reached is kept in schema_version. Never edit a released migration: add one.
+#pragma once
+
+namespace herald::store {
+
+inline constexpr const char* kMigrations[] = {
+    // 1: the foundation. The IMAP columns (uidvalidity, uidnext, modseq,
+    //    flags) are here from the start so that IMAP needs no data migration.
+    R"sql(
+CREATE TABLE domains (
+  name     TEXT PRIMARY KEY,
+  created  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE users (
+  id             INTEGER PRIMARY KEY,
+  address        TEXT NOT NULL UNIQUE,
+  password_hash  TEXT NOT NULL,
+  quota_bytes    INTEGER NOT NULL DEFAULT 0,
+  used_bytes     INTEGER NOT NULL DEFAULT 0,
+  created        INTEGER NOT NULL
+);
+CREATE TABLE aliases (
+  address  TEXT NOT NULL,
+  target   TEXT NOT NULL,
+  PRIMARY KEY (address, target)
+) WITHOUT ROWID;
+CREATE TABLE mailboxes (
+  id             INTEGER PRIMARY KEY,
+  user_id        INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  name           TEXT NOT NULL,
+  uidvalidity    INTEGER NOT NULL,
+  uidnext        INTEGER NOT NULL DEFAULT 1,
+  highestmodseq  INTEGER NOT NULL DEFAULT 1,
+  subscribed     INTEGER NOT NULL DEFAULT 1,
+  UNIQUE (user_id, name)
+);
+CREATE TABLE blob_files (
+  sha256    TEXT PRIMARY KEY,
+  size      INTEGER NOT NULL,
+  refcount  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE messages (
+  id          INTEGER PRIMARY KEY,
+  queue_id    TEXT NOT NULL,
+  sender      TEXT NOT NULL,
+  message_id  TEXT NOT NULL DEFAULT '',
+  client      TEXT NOT NULL DEFAULT '',
+  size        INTEGER NOT NULL,
+  received    INTEGER NOT NULL,
+  body        BLOB,                 -- inline body, or NULL when blob_sha is set
+  blob_sha    TEXT REFERENCES blob_files(sha256)
+);
+CREATE INDEX messages_queue_id ON messages(queue_id);
+CREATE TABLE mailbox_messages (
+  mailbox_id    INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+  uid           INTEGER NOT NULL,
+  message       INTEGER NOT NULL REFERENCES messages(id),
+  prefix        TEXT NOT NULL DEFAULT '',  -- Return-Path, Delivered-To of this copy
+  size          INTEGER NOT NULL,          -- octets of prefix + body
+  flags         INTEGER NOT NULL DEFAULT 0,
+  keywords      TEXT NOT NULL DEFAULT '',
+  modseq        INTEGER NOT NULL,
+  internaldate  INTEGER NOT NULL,
+  PRIMARY KEY (mailbox_id, uid)
+) WITHOUT ROWID;
+CREATE INDEX mailbox_messages_message ON mailbox_messages(message);
+CREATE TABLE queue (
+  id                  INTEGER PRIMARY KEY,
+  message             INTEGER NOT NULL REFERENCES messages(id),
+  queue_id            TEXT NOT NULL,
+  recipient           TEXT NOT NULL,
+  original_recipient  TEXT NOT NULL,
+  status              TEXT NOT NULL,  -- pending | deferred | held
+  attempts            INTEGER NOT NULL DEFAULT 0,
+  created             INTEGER NOT NULL,
+  next_attempt        INTEGER NOT NULL,
+  last_reply          TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX queue_due ON queue(status, next_attempt);
+CREATE INDEX queue_queue_id ON queue(queue_id);
+CREATE INDEX queue_message ON queue(message);
+CREATE TABLE journal (
+  id          INTEGER PRIMARY KEY,
+  time_ms     INTEGER NOT NULL,
+  event       TEXT NOT NULL,
+  queue_id    TEXT NOT NULL DEFAULT '',
+  message_id  TEXT NOT NULL DEFAULT '',
+  sender      TEXT NOT NULL DEFAULT '',
+  recipient   TEXT NOT NULL DEFAULT '',
+  client      TEXT NOT NULL DEFAULT '',
+  size        INTEGER NOT NULL DEFAULT 0,
+  reply       TEXT NOT NULL DEFAULT '',
+  detail      TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX journal_time ON journal(time_ms);
+CREATE INDEX journal_queue_id ON journal(queue_id) WHERE queue_id != '';
+CREATE INDEX journal_message_id ON journal(message_id) WHERE message_id != '';
+CREATE INDEX journal_recipient ON journal(recipient) WHERE recipient != '';
+CREATE INDEX journal_sender ON journal(sender) WHERE sender != '';
+)sql",
+};
+
+}  // namespace herald::store

@@ -1,0 +1,614 @@
+"""harness.py - start a real Herald server for end-to-end tests and talk to it.
+
+Each `Herald` owns a fresh temporary directory (config, data_dir, log) and
+free loopback ports found by binding port 0, so suites may run in parallel.
+The binary comes from $HERALD_BIN (ctest sets it to build/herald).
+
+Rules kept here for every suite: stdlib only, 127.0.0.1 only, and no sleeps
+standing in for synchronisation - `wait_for` polls a condition against a
+deadline instead.
+
+    with Herald(config={"smtp": {"max_recipients": 5}}) as h:
+        h.add_user("alice@example.test", "secret")
+        s = SmtpRaw(h.smtp_port)
+        s.expect(220)
+        s.cmd("EHLO client.test").check(250)
+"""
+
+import json
+import os
+import poplib
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+HOST = "127.0.0.1"
+HOSTNAME = "mx.example.test"
+LOCAL_DOMAIN = "example.test"
+QUEUE_ID_RE = re.compile(r"queued as ([0-9A-F]{12})\b")
+
+
+def herald_bin():
+    """herald_bin - the binary under test, from $HERALD_BIN (else build/herald)."""
+    path = os.environ.get("HERALD_BIN")
+    if not path:
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build", "herald")
+    path = os.path.abspath(path)
+    if not os.access(path, os.X_OK):
+        raise unittest.SkipTest(f"herald binary not found or not executable: {path} (set HERALD_BIN)")
+    return path
+
+
+def free_port():
+    """free_port - a loopback port that was free a moment ago (bind port 0)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout=20.0, interval=0.02, message="condition"):
+    """wait_for - poll predicate() until it returns a truthy value or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    last_exc = None
+    while True:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except Exception as exc:  # the condition may raise while not yet true
+            last_exc = exc
+        if time.monotonic() >= deadline:
+            detail = f" (last error: {last_exc!r})" if last_exc else ""
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}{detail}")
+        time.sleep(interval)  # polling interval, not a synchronisation sleep
+
+
+def toml_value(value):
+    """toml_value - a Python value as TOML text (str, bool, int, float, list)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # JSON string escapes are valid TOML
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} as TOML")
+
+
+class ServerError(RuntimeError):
+    pass
+
+
+class Herald:
+    """Herald - one server process with its own temp dir, config and ports.
+
+    config: {section: {key: value}} merged over the harness defaults; a value
+    of None removes a default key. raw_config: TOML text appended verbatim.
+    """
+
+    _counter = 0
+
+    def __init__(self, config=None, raw_config="", start=True, protocols=("smtp", "pop3")):
+        self.bin = herald_bin()
+        self.tmp = tempfile.mkdtemp(prefix="herald-e2e-")
+        self.config_path = os.path.join(self.tmp, "herald.toml")
+        self.data_dir = os.path.join(self.tmp, "data")
+        self.log_path = os.path.join(self.tmp, "herald.log")
+        self.out_path = os.path.join(self.tmp, "server.out")
+        self.protocols = tuple(protocols)
+        self.ports = {}
+        self.extra = config or {}
+        self.raw_config = raw_config
+        self.proc = None
+        self._out = None
+        self.failed = False
+        self._choose_ports()
+        if start:
+            try:
+                self.start()
+            except BaseException:
+                self.dump_log()
+                self._cleanup(keep=True)
+                raise
+
+    # -- configuration ----------------------------------------------------
+
+    @property
+    def smtp_port(self):
+        return self.ports["smtp"]
+
+    @property
+    def pop3_port(self):
+        return self.ports["pop3"]
+
+    def _choose_ports(self):
+        self.ports = {p: free_port() for p in self.protocols}
+        self.write_config()
+
+    def config_sections(self):
+        """config_sections - the merged {section: {key: value}} written to the file."""
+        sections = {
+            "server": {"hostname": HOSTNAME, "data_dir": self.data_dir},
+            "domains": {"local": [LOCAL_DOMAIN]},
+            "log": {"file": self.log_path},
+            "auth": {"failure_delay": "10ms", "max_failure_delay": "100ms"},
+        }
+        for proto, port in self.ports.items():
+            sections.setdefault(proto, {})["listen"] = [f"{HOST}:{port}"]
+        for section, keys in self.extra.items():
+            target = sections.setdefault(section, {})
+            for key, value in keys.items():
+                if value is None:
+                    target.pop(key, None)
+                else:
+                    target[key] = value
+        return sections
+
+    def write_config(self):
+        lines = []
+        for section, keys in self.config_sections().items():
+            lines.append(f"[{section}]")
+            for key, value in keys.items():
+                lines.append(f"{key} = {toml_value(value)}")
+            lines.append("")
+        text = "\n".join(lines) + self.raw_config
+        with open(self.config_path, "w", encoding="utf-8") as f:
+            f.write(text)
+
+    # -- process control --------------------------------------------------
+
+    def start(self, timeout=30.0, port_retries=3):
+        """start - run `herald serve` and wait until every port accepts connections."""
+        for attempt in range(port_retries):
+            try:
+                self._start_once(timeout)
+                return self
+            except ServerError:
+                # Another suite may have taken a port between bind(0) and our
+                # server's bind; pick new ports and try again.
+                if attempt + 1 == port_retries or not self._lost_port_race():
+                    raise
+                self._choose_ports()
+        return self
+
+    def _lost_port_race(self):
+        text = self.output() + self.log()
+        return "in use" in text.lower()
+
+    def _start_once(self, timeout):
+        assert self.proc is None, "server already running"
+        self._out = open(self.out_path, "ab")
+        self.proc = subprocess.Popen(
+            [self.bin, "serve", "--config", self.config_path],
+            stdout=self._out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=self.env(), cwd=self.tmp)
+        deadline = time.monotonic() + timeout
+        pending = dict(self.ports)
+        while pending:
+            code = self.proc.poll()
+            if code is not None:
+                self.proc = None
+                self._out.close()
+                raise ServerError(f"herald serve exited with status {code} before it was ready:\n"
+                                  f"{self.output()}\n{self.log()}")
+            for proto, port in list(pending.items()):
+                try:
+                    with socket.create_connection((HOST, port), timeout=1):
+                        pass
+                    del pending[proto]
+                except OSError:
+                    pass
+            if pending and time.monotonic() > deadline:
+                self.kill()
+                raise ServerError(f"herald did not listen on {pending} within {timeout}s:\n"
+                                  f"{self.output()}\n{self.log()}")
+            if pending:
+                time.sleep(0.02)  # readiness polling interval
+
+    def env(self):
+        env = dict(os.environ)
+        env["HERALD_CONFIG"] = self.config_path
+        return env
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout=20.0):
+        """stop - SIGTERM and wait; returns the exit status (None if not running)."""
+        if self.proc is None:
+            return None
+        proc, self.proc = self.proc, None
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.failed = True
+                sys.stderr.write(f"herald did not stop within {timeout}s of SIGTERM; killing it\n")
+                proc.kill()
+                proc.wait()
+        if self._out:
+            self._out.close()
+            self._out = None
+        return proc.returncode
+
+    def kill(self):
+        """kill - SIGKILL, as a crash: nothing is flushed or shut down."""
+        if self.proc is None:
+            return None
+        proc, self.proc = self.proc, None
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        if self._out:
+            self._out.close()
+            self._out = None
+        return proc.returncode
+
+    def restart(self):
+        """restart - stop (SIGTERM) if running, then start on the same ports and data."""
+        self.stop()
+        self.start(port_retries=1)
+        return self
+
+    def close(self):
+        self.stop()
+        self._cleanup(keep=self.failed or bool(os.environ.get("HERALD_KEEP")))
+
+    def _cleanup(self, keep):
+        if keep:
+            sys.stderr.write(f"(herald test directory kept: {self.tmp})\n")
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None and not issubclass(exc_type, unittest.SkipTest):
+            self.failed = True
+            self.dump_log()
+        self.close()
+        return False
+
+    # -- logs -------------------------------------------------------------
+
+    def log(self):
+        try:
+            with open(self.log_path, "r", encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def output(self):
+        try:
+            with open(self.out_path, "r", encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def dump_log(self, lines=120):
+        """dump_log - print the tail of the server's log and output to stderr."""
+        self.failed = True
+        for title, text in (("log", self.log()), ("stdout/stderr", self.output())):
+            tail = text.splitlines()[-lines:]
+            sys.stderr.write(f"\n----- herald {title} ({self.tmp}) -----\n")
+            sys.stderr.write("\n".join(tail) + "\n")
+        sys.stderr.write("----- end of herald output -----\n")
+
+    # -- command line -----------------------------------------------------
+
+    def cli(self, *args, input=None, check=True, timeout=60):
+        """cli - run `herald ARGS --config F`; returns CompletedProcess (text)."""
+        cmd = [self.bin, *args, "--config", self.config_path]
+        res = subprocess.run(cmd, input=input, capture_output=True, text=True,
+                             timeout=timeout, env=self.env(), cwd=self.tmp)
+        if check and res.returncode != 0:
+            raise AssertionError(f"`herald {' '.join(args)}` exited {res.returncode}\n"
+                                 f"stdout: {res.stdout}\nstderr: {res.stderr}")
+        return res
+
+    def cli_json(self, *args):
+        res = self.cli(*args, "--json")
+        try:
+            return json.loads(res.stdout)
+        except ValueError as exc:
+            raise AssertionError(f"`herald {' '.join(args)} --json` printed invalid JSON ({exc}):\n"
+                                 f"{res.stdout}") from None
+
+    def add_user(self, address, password="secret", quota=None):
+        args = ["user", "add", address, "--password", password]
+        if quota:
+            args += ["--quota", quota]
+        self.cli(*args)
+        return address
+
+    def queue(self):
+        return self.cli_json("queue", "list")
+
+    def journal(self, *filters):
+        return self.cli_json("journal", *filters)
+
+    # -- clients ----------------------------------------------------------
+
+    def smtp_raw(self, **kw):
+        return SmtpRaw(self.smtp_port, **kw)
+
+    def pop3(self, user=None, password="secret", timeout=10):
+        """pop3 - a poplib.POP3 session, logged in when user is given."""
+        p = poplib.POP3(HOST, self.pop3_port, timeout=timeout)
+        if user is not None:
+            p.user(user)
+            p.pass_(password)
+        return p
+
+    def mailbox(self, user, password="secret"):
+        """mailbox - every message of user's INBOX as exact bytes, in order."""
+        p = self.pop3(user, password)
+        try:
+            count, _ = p.stat()
+            return [retr_bytes(p, i) for i in range(1, count + 1)]
+        finally:
+            p.quit()
+
+    def wait_mailbox(self, user, count, password="secret", timeout=20.0):
+        """wait_mailbox - poll until user's INBOX holds at least count messages; returns them."""
+        def ready():
+            msgs = self.mailbox(user, password)
+            return msgs if len(msgs) >= count else None
+        return wait_for(ready, timeout, interval=0.05,
+                        message=f"{count} message(s) in {user}'s mailbox")
+
+    def mailbox_count(self, user, password="secret"):
+        p = self.pop3(user, password)
+        try:
+            return p.stat()[0]
+        finally:
+            p.quit()
+
+
+def retr_bytes(pop, which):
+    """retr_bytes - RETR a message and rebuild its exact octets (poplib strips CRLF and unstuffs dots)."""
+    _, lines, _ = pop.retr(which)
+    return b"".join(line + b"\r\n" for line in lines)
+
+
+def split_trace(message):
+    """split_trace - (trace headers dict-ish list, rest) of a delivered message.
+
+    Herald prepends Return-Path, Delivered-To and one Received header (which
+    may be folded); everything after them must be exactly what was sent.
+    Returns ([(name, full_header_text)], rest_bytes).
+    """
+    headers = []
+    pos = 0
+    for expected in (b"Return-Path", b"Delivered-To", b"Received"):
+        end = message.find(b"\r\n", pos)
+        if end < 0:
+            raise AssertionError(f"message ends inside the trace headers: {message[:400]!r}")
+        # a folded header continues on lines starting with SP or HTAB
+        while message[end + 2:end + 3] in (b" ", b"\t"):
+            end = message.find(b"\r\n", end + 2)
+        field = message[pos:end]
+        name = field.split(b":", 1)[0]
+        if name.lower() != expected.lower():
+            raise AssertionError(f"expected a {expected.decode()} header at offset {pos}, got "
+                                 f"{field[:200]!r}; message starts {message[:400]!r}")
+        headers.append((name.decode(), field))
+        pos = end + 2
+    return headers, message[pos:]
+
+
+def make_message(subject, body="Hello.\r\n", sender="sender@client.test",
+                 to="alice@example.test", extra_headers=""):
+    """make_message - a small RFC 5322 message as CRLF bytes."""
+    text = (f"From: <{sender}>\r\nTo: <{to}>\r\nSubject: {subject}\r\n"
+            f"Message-ID: <{abs(hash((subject, time.time_ns())))}@client.test>\r\n"
+            f"{extra_headers}\r\n{body}")
+    return text.encode("utf-8")
+
+
+class Reply:
+    """Reply - one SMTP reply: code, lines (without code), and the raw text."""
+
+    def __init__(self, code, lines, raw):
+        self.code = code
+        self.lines = lines
+        self.raw = raw
+
+    @property
+    def text(self):
+        return self.raw.decode("utf-8", "replace")
+
+    @property
+    def first(self):
+        return self.raw.split(b"\r\n", 1)[0].decode("utf-8", "replace")
+
+    def matches(self, code):
+        if isinstance(code, int):
+            return self.code == code
+        return self.first.startswith(str(code))
+
+    def check(self, code, what=""):
+        if not self.matches(code):
+            raise AssertionError(f"{what or 'reply'}: expected {code!r}, got {self.text.strip()!r}")
+        return self
+
+    def __repr__(self):
+        return f"Reply({self.text.strip()!r})"
+
+
+class SmtpRaw:
+    """SmtpRaw - a plain socket SMTP client for edge cases smtplib cannot produce.
+
+    send() writes bytes as given (str is UTF-8 encoded); read_reply() reads one
+    complete (possibly multi-line) reply; expect(code) reads one and asserts its
+    code (int) or its first line's prefix (str such as "550 5.5.2" or "5").
+    """
+
+    def __init__(self, port, host=HOST, timeout=10.0, greet=False):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.buf = b""
+        self.peer_closed = False
+        self.timeout = timeout
+        if greet:
+            self.expect(220, "greeting")
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        self.sock.sendall(data)
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError(f"server closed the connection (unread: {self.buf!r})")
+        self.buf += chunk
+
+    def read_line(self):
+        """read_line - one line including its CRLF."""
+        while b"\n" not in self.buf:
+            self._fill()
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line + b"\n"
+
+    def read_reply(self):
+        raw = b""
+        lines = []
+        while True:
+            line = self.read_line()
+            raw += line
+            m = re.match(rb"^(\d{3})([ -])(.*?)\r?\n$", line, re.S)
+            if not m:
+                raise AssertionError(f"malformed SMTP reply line {line!r} (so far {raw!r})")
+            lines.append(m.group(3).decode("utf-8", "replace"))
+            if m.group(2) == b" ":
+                return Reply(int(m.group(1)), lines, raw)
+
+    def expect(self, code, what=""):
+        try:
+            reply = self.read_reply()
+        except (ConnectionError, socket.timeout, OSError) as exc:
+            raise AssertionError(f"{what or 'reply'}: expected {code!r}, got {exc!r}") from None
+        return reply.check(code, what)
+
+    def cmd(self, line):
+        """cmd - send one command line (CRLF added) and read its reply."""
+        if isinstance(line, str):
+            line = line.encode("utf-8")
+        self.send(line + b"\r\n")
+        return self.read_reply()
+
+    def ehlo(self, name="client.test"):
+        return self.cmd(f"EHLO {name}").check(250, "EHLO")
+
+    def data(self, message):
+        """data - DATA, then message (bytes, CRLF lines, dot-stuffed here) and the final dot."""
+        self.cmd("DATA").check(354, "DATA")
+        self.send(dot_stuff(message) + b".\r\n")
+        return self.read_reply()
+
+    def closed(self, timeout=5.0):
+        """closed - True when the server closes the connection within timeout (reads and drops data)."""
+        deadline = time.monotonic() + timeout
+        try:
+            while time.monotonic() < deadline:
+                self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+                chunk = self.sock.recv(65536)
+                if not chunk:
+                    self.peer_closed = True
+                    return True
+                self.buf += chunk
+        except (ConnectionResetError, BrokenPipeError):
+            self.peer_closed = True
+            return True
+        except socket.timeout:
+            return False
+        finally:
+            self.sock.settimeout(self.timeout)
+        return False
+
+    def read_all_replies(self, timeout=5.0):
+        """read_all_replies - replies until the server closes (or timeout); list of Reply.
+
+        Sets peer_closed when the server closed the connection."""
+        self.closed(timeout)
+        replies = []
+        data = self.buf
+        self.buf = b""
+        for m in re.finditer(rb"(?:\d{3}-[^\n]*\n)*\d{3} [^\n]*\n", data):
+            first = m.group(0)
+            last = first.rstrip(b"\r\n").split(b"\n")[-1]
+            replies.append(Reply(int(last[:3]), [], first))
+        return replies
+
+
+def dot_stuff(message):
+    """dot_stuff - RFC 5321 4.5.2 transparency: a line starting with "." gets one more."""
+    if message.startswith(b"."):
+        message = b"." + message
+    return message.replace(b"\r\n.", b"\r\n..")
+
+
+class HeraldTestCase(unittest.TestCase):
+    """HeraldTestCase - prints the server log tail when a test fails or errs.
+
+    A test class may start one shared server in setUpClass (cls.herald) or
+    per test with start_herald(); either is shown on failure, and a per-test
+    server's directory is kept then (removed otherwise).
+    """
+
+    herald = None
+
+    def run(self, result=None):
+        result = result if result is not None else self.defaultTestResult()
+        before = len(result.failures) + len(result.errors)
+        self._heralds = []
+        try:
+            return super().run(result)
+        finally:
+            failed = len(result.failures) + len(result.errors) > before
+            shown = self._heralds or ([type(self).herald] if type(self).herald else [])
+            if failed:
+                sys.stderr.write(f"\n[{self.id()} failed]")
+                for h in shown:
+                    h.dump_log(lines=60)
+            for h in self._heralds:
+                h.stop()
+                h._cleanup(keep=failed or h.failed or bool(os.environ.get("HERALD_KEEP")))
+
+    def start_herald(self, **kw):
+        """start_herald - a server for this test only, stopped at cleanup."""
+        h = Herald(**kw)
+        self._heralds.append(h)
+        self.addCleanup(h.stop)
+        return h
+
+
+_unique = [0]
+
+
+def unique(prefix="u"):
+    """unique - a name unique in this process (for users, subjects, tokens)."""
+    _unique[0] += 1
+    return f"{prefix}{os.getpid()}x{_unique[0]}"
