@@ -1,0 +1,88 @@
+#include "config/config.h"
+
+#include <gtest/gtest.h>
+
+namespace herald::config {
+
+TEST(Config, DefaultsApplyWhenEmpty) {
+  auto c = parse("", "/etc/herald/herald.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->smtp.max_recipients, 100u);
+  EXPECT_EQ(c->smtp.max_message_size, 25u << 20);
+  EXPECT_EQ(c->smtp.max_line_length, 1000u);
+  EXPECT_TRUE(c->smtp.listen.empty());  // a section left out = not listening
+  EXPECT_EQ(c->data_dir, "/etc/herald/var");
+  EXPECT_FALSE(c->hostname.empty());
+}
+
+TEST(Config, ReadsTheContractKeys) {
+  auto c = parse(R"(
+[server]
+hostname = "mx.example.test"
+data_dir = "/srv/mail"
+[domains]
+local = ["Example.TEST"]
+[smtp]
+listen = ["127.0.0.1:2525"]
+max_message_size = "10M"
+[pop3]
+listen = ["127.0.0.1:2110"]
+[tls]
+cert = "cert.pem"
+key = "key.pem"
+[dns]
+servers = ["127.0.0.1:5353"]
+[delivery]
+smarthost = "[127.0.0.1]:2626"
+)", "t.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->hostname, "mx.example.test");
+  EXPECT_EQ(c->data_dir, "/srv/mail");
+  ASSERT_EQ(c->local_domains.size(), 1u);
+  EXPECT_EQ(c->local_domains[0], "example.test");
+  EXPECT_EQ(c->smtp.listen[0], "127.0.0.1:2525");
+  EXPECT_EQ(c->smtp.max_message_size, 10u << 20);
+  EXPECT_EQ(c->smarthost, "[127.0.0.1]:2626");
+}
+
+TEST(Config, UnknownKeyNamesKeyFileAndLine) {
+  auto c = parse("[smtp]\nlisten = []\nmax_recipents = 5\n", "herald.toml");
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().message.find("herald.toml:3"), std::string::npos) << c.error().message;
+  EXPECT_NE(c.error().message.find("smtp.max_recipents"), std::string::npos) << c.error().message;
+}
+
+TEST(Config, UnknownSectionIsAnError) {
+  auto c = parse("[smpt]\nlisten = []\n", "h.toml");
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().message.find("[smpt]"), std::string::npos);
+}
+
+TEST(Config, BadValuesAreNamed) {
+  for (const char* text : {"[smtp]\nmax_message_size = \"lots\"\n", "[smtp]\ncommand_timeout = 5\n",
+                           "[smtp]\nallow_bare_lf = \"yes\"\n", "[smtp]\nvrfy = \"maybe\"\n",
+                           "[smtp]\nlisten = [\"nowhere\"]\n", "[smtp]\nmax_recipients = -1\n"}) {
+    auto c = parse(text, "h.toml");
+    EXPECT_FALSE(c) << text;
+    if (!c) {
+      EXPECT_NE(c.error().message.find("h.toml"), std::string::npos) << c.error().message;
+    }
+  }
+}
+
+TEST(Config, TomlSyntaxErrorHasALine) {
+  auto c = parse("[smtp]\nlisten = [\n", "h.toml");
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().message.find("h.toml:"), std::string::npos);
+}
+
+TEST(Config, DefaultsOutputIsValidAndComplete) {
+  std::string d = defaults_toml();
+  auto c = parse(d, "defaults.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  for (const char* key : {"max_message_size", "max_recipients", "allow_bare_lf", "pregreet_wait",
+                          "inline_body_max", "failure_delay", "max_connections_per_client"})
+    EXPECT_NE(d.find(key), std::string::npos) << key;
+}
+
+}  // namespace herald::config

@@ -1,0 +1,91 @@
+#include "queue/intake.h"
+
+#include <gtest/gtest.h>
+
+#include <future>
+
+namespace herald::queue {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST(HeaderValue, FindsUnfoldedHeaderInHeaderSectionOnly) {
+  std::string msg = "Subject: a\r\nMessage-ID:\r\n <x@y>\r\n\r\nMessage-ID: <body@z>\r\n";
+  EXPECT_EQ(header_value(msg, "message-id"), "<x@y>");
+  EXPECT_EQ(header_value("Subject: a\r\n\r\nMessage-ID: <b>\r\n", "Message-ID"), "");
+}
+
+class IntakeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("herald-intake-test-" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    store::StoreOptions o;
+    o.data_dir = dir_;
+    o.config_domains = {"example.test"};
+    auto s = store::open(o);
+    ASSERT_TRUE(s);
+    store_ = std::move(s.value());
+    ASSERT_TRUE(store_->add_user("alice@example.test", "h", 0));
+    ASSERT_TRUE(store_->add_user("bob@example.test", "h", 0));
+  }
+  void TearDown() override {
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+  fs::path dir_;
+  std::unique_ptr<store::Store> store_;
+};
+
+TEST_F(IntakeTest, ResolverExpandsAliasesAndDetectsLoops) {
+  Resolver r(*store_);
+  ASSERT_TRUE(store_->add_alias("team@example.test", {"alice@example.test", "bob@example.test", "x@remote.test"}));
+  auto res = r.resolve("Team@Example.test");
+  ASSERT_EQ(res.status, Resolution::ok);
+  ASSERT_EQ(res.targets.size(), 3u);
+  EXPECT_TRUE(res.targets[0].local);
+  EXPECT_FALSE(res.targets[2].local);
+
+  ASSERT_TRUE(store_->add_alias("a@example.test", {"b@example.test"}));
+  ASSERT_TRUE(store_->add_alias("b@example.test", {"a@example.test"}));
+  EXPECT_EQ(r.resolve("a@example.test").status, Resolution::alias_loop);
+  EXPECT_EQ(r.resolve("nobody@example.test").status, Resolution::unknown_user);
+  EXPECT_EQ(r.resolve("someone@remote.test").status, Resolution::not_local);
+}
+
+TEST_F(IntakeTest, SubmitAddsReceivedAndDelivers) {
+  Intake intake("mx.example.test", *store_);
+  Envelope env;
+  env.sender = "s@remote.test";
+  env.client_ip = "127.0.0.1";
+  env.client_name = "localhost";
+  env.helo = "client.test";
+  env.protocol = "ESMTP";
+  env.recipients.push_back({"alice@example.test", {{"alice@example.test", true}}});
+  std::promise<Result<Accepted>> p;
+  intake.submit(env, "Message-ID: <m1@x>\r\n\r\nbody\r\n",[&](Result<Accepted> r) { p.set_value(std::move(r)); });
+  auto r = p.get_future().get();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->queue_id.size(), 12u);
+  auto u = *store_->find_user("alice@example.test");
+  auto md = *store_->maildrop(u->id);
+  ASSERT_EQ(md.messages.size(), 1u);
+  auto text = *store_->read_message(md.mailbox_id, md.messages[0].uid);
+  EXPECT_NE(text.find("Received: from client.test (localhost [127.0.0.1])\r\n\tby mx.example.test (Herald) "
+                      "with ESMTP id " + r->queue_id),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("for <alice@example.test>;"), std::string::npos);
+  const std::string body = "Message-ID: <m1@x>\r\n\r\nbody\r\n";
+  ASSERT_GE(text.size(), body.size());
+  EXPECT_EQ(text.substr(text.size() - body.size()), body);
+  store::JournalQuery q;
+  q.message_id = "<m1@x>";
+  auto es = *store_->journal_query(q);
+  ASSERT_EQ(es.size(), 2u);
+  EXPECT_EQ(es[0].event, "received");
+  EXPECT_EQ(es[1].event, "delivered");
+}
+
+}  // namespace
+}  // namespace herald::queue

@@ -1,0 +1,208 @@
+#include "store/store.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <atomic>
+#include <future>
+#include <thread>
+
+namespace herald::store {
+namespace {
+
+namespace fs = std::filesystem;
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("herald-store-test-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    reopen();
+  }
+  void TearDown() override {
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+  void reopen() {
+    store_.reset();
+    StoreOptions o;
+    o.data_dir = dir_;
+    o.inline_body_max = 1024;
+    o.config_domains = {"example.test"};
+    auto s = open(o);
+    ASSERT_TRUE(s) << s.error().message;
+    store_ = std::move(*s);
+  }
+  Result<CommitResult> commit(IncomingMessage m) {
+    std::promise<Result<CommitResult>> p;
+    auto f = p.get_future();
+    store_->commit_message(std::move(m), [&p](Result<CommitResult> r) { p.set_value(std::move(r)); });
+    return f.get();
+  }
+  IncomingMessage message(std::string body, std::vector<std::string> local_rcpts) {
+    IncomingMessage m;
+    m.queue_id = "Q" + std::to_string(++n_);
+    m.sender = "sender@remote.test";
+    m.client = "localhost[127.0.0.1]";
+    m.body = std::move(body);
+    for (auto& r : local_rcpts) m.deliveries.push_back({r, r, true});
+    return m;
+  }
+  std::int64_t user_id(const std::string& a) { return (*store_->find_user(a))->id; }
+
+  fs::path dir_;
+  std::unique_ptr<Store> store_;
+  int n_ = 0;
+};
+
+TEST_F(StoreTest, ConfigDomainsAreLocalAndCannotBeDeleted) {
+  EXPECT_TRUE(*store_->is_local_domain("EXAMPLE.test"));
+  EXPECT_FALSE(*store_->is_local_domain("other.test"));
+  ASSERT_TRUE(store_->add_domain("Other.Test"));
+  EXPECT_TRUE(*store_->is_local_domain("other.test"));
+  EXPECT_FALSE(store_->add_domain("other.test"));  // exists
+  EXPECT_FALSE(store_->del_domain("example.test"));
+  EXPECT_TRUE(store_->del_domain("other.test"));
+  EXPECT_EQ(store_->del_domain("other.test").error().code, Errc::not_found);
+}
+
+TEST_F(StoreTest, DeliveredMessageReadsBackExactlyWithPerRecipientPrefix) {
+  ASSERT_TRUE(store_->add_user("alice@example.test", "h", 0));
+  ASSERT_TRUE(store_->add_user("bob@example.test", "h", 0));
+  std::string body = "Subject: hi\r\n\r\nhello\r\n";
+  auto r = commit(message(body, {"alice@example.test", "bob@example.test"}));
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->outcomes.size(), 2u);
+  EXPECT_EQ(r->outcomes[0].status, DeliveryStatus::delivered);
+
+  auto md = store_->maildrop(user_id("alice@example.test"));
+  ASSERT_TRUE(md);
+  ASSERT_EQ(md->messages.size(), 1u);
+  auto text = store_->read_message(md->mailbox_id, md->messages[0].uid);
+  ASSERT_TRUE(text);
+  EXPECT_EQ(*text, "Return-Path: <sender@remote.test>\r\nDelivered-To: alice@example.test\r\n" + body);
+  EXPECT_EQ(md->messages[0].size, text->size());
+
+  // Single instance: one messages row for both mailboxes.
+  sqlite3* db;
+  ASSERT_EQ(sqlite3_open((dir_ / "herald.db").c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st;
+  sqlite3_prepare_v2(db, "SELECT count(*) FROM messages", -1, &st, nullptr);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(st, 0), 1);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
+TEST_F(StoreTest, UidsAndUidlSurviveReopen) {
+  ASSERT_TRUE(store_->add_user("alice@example.test", "h", 0));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(commit(message("x\r\n", {"alice@example.test"})));
+  auto before = *store_->maildrop(user_id("alice@example.test"));
+  reopen();
+  auto after = *store_->maildrop(user_id("alice@example.test"));
+  ASSERT_EQ(before.messages.size(), 3u);
+  ASSERT_EQ(after.messages.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(before.messages[i].uidl, after.messages[i].uidl);
+  EXPECT_LT(after.messages[0].uid, after.messages[1].uid);
+}
+
+TEST_F(StoreTest, QuotaDefersInsteadOfOverfilling) {
+  ASSERT_TRUE(store_->add_user("small@example.test", "h", 100));
+  auto r = commit(message(std::string(200, 'x'), {"small@example.test"}));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->outcomes[0].status, DeliveryStatus::deferred);
+  EXPECT_EQ(r->outcomes[0].reply.substr(0, 9), "452 4.2.2");
+  EXPECT_TRUE(store_->maildrop(user_id("small@example.test"))->messages.empty());
+  auto q = store_->queue_list();
+  ASSERT_EQ(q->size(), 1u);
+  EXPECT_EQ((*q)[0].status, "deferred");
+}
+
+TEST_F(StoreTest, RemoteRecipientsStayPendingInTheQueue) {
+  IncomingMessage m = message("x\r\n", {});
+  m.deliveries.push_back({"carol@remote.test", "carol@remote.test", false});
+  auto r = commit(std::move(m));
+  ASSERT_TRUE(r);
+  auto q = store_->queue_show("Q1");
+  ASSERT_EQ(q->size(), 1u);
+  EXPECT_EQ((*q)[0].status, "pending");
+  EXPECT_EQ((*q)[0].recipient, "carol@remote.test");
+}
+
+TEST_F(StoreTest, LargeBodiesGoToOneBlobFileRemovedWithTheLastReference) {
+  ASSERT_TRUE(store_->add_user("alice@example.test", "h", 0));
+  ASSERT_TRUE(store_->add_user("bob@example.test", "h", 0));
+  std::string body(5000, 'b');
+  ASSERT_TRUE(commit(message(body, {"alice@example.test", "bob@example.test"})));
+  auto count_blobs = [&] {
+    int n = 0;
+    for (auto& e : fs::recursive_directory_iterator(dir_ / "blobs"))
+      if (e.is_regular_file()) ++n;
+    return n;
+  };
+  EXPECT_EQ(count_blobs(), 1);
+  for (const char* who : {"alice@example.test", "bob@example.test"}) {
+    auto md = *store_->maildrop(user_id(who));
+    auto text = store_->read_message(md.mailbox_id, md.messages[0].uid);
+    ASSERT_TRUE(text);
+    EXPECT_EQ(text->substr(text->size() - body.size()), body);
+    std::promise<Status> p;
+    store_->expunge(user_id(who), md.mailbox_id, {md.messages[0].uid}, [&p](Status s) { p.set_value(s); });
+    ASSERT_TRUE(p.get_future().get());
+  }
+  EXPECT_EQ(count_blobs(), 0);
+  EXPECT_EQ((*store_->find_user("alice@example.test"))->used_bytes, 0u);
+}
+
+TEST_F(StoreTest, ConcurrentCommitsAllLand) {
+  ASSERT_TRUE(store_->add_user("alice@example.test", "h", 0));
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        IncomingMessage m;
+        m.queue_id = "T" + std::to_string(t) + "-" + std::to_string(i);
+        m.body = "x\r\n";
+        m.deliveries.push_back({"alice@example.test", "alice@example.test", true});
+        if (commit(std::move(m))) ++ok;
+      }
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok.load(), 400);
+  auto md = store_->maildrop(user_id("alice@example.test"));
+  EXPECT_EQ(md->messages.size(), 400u);
+}
+
+TEST_F(StoreTest, AliasesAndJournal) {
+  ASSERT_TRUE(store_->add_alias("team@example.test", {"alice@example.test", "Bob@Remote.test"}));
+  auto t = store_->alias_targets("TEAM@example.test");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(*t, (std::vector<std::string>{"alice@example.test", "bob@remote.test"}));
+  ASSERT_TRUE(store_->del_alias("team@example.test"));
+  EXPECT_TRUE(store_->alias_targets("team@example.test")->empty());
+
+  store_->journal({0, "login", "", "", "", "alice@example.test", "localhost[127.0.0.1]", 0, "+OK", "pop3"});
+  ASSERT_TRUE(store_->flush());
+  JournalQuery q;
+  q.address = "alice@example.test";
+  auto es = store_->journal_query(q);
+  ASSERT_TRUE(es);
+  ASSERT_EQ(es->size(), 1u);
+  EXPECT_EQ((*es)[0].event, "login");
+}
+
+TEST_F(StoreTest, DeletingAUserFreesTheirMessages) {
+  ASSERT_TRUE(store_->add_user("alice@example.test", "h", 0));
+  ASSERT_TRUE(commit(message(std::string(5000, 'z'), {"alice@example.test"})));
+  ASSERT_TRUE(store_->del_user("alice@example.test"));
+  EXPECT_FALSE(*store_->find_user("alice@example.test"));
+  int n = 0;
+  for (auto& e : fs::recursive_directory_iterator(dir_ / "blobs"))
+    if (e.is_regular_file()) ++n;
+  EXPECT_EQ(n, 0);
+}
+
+}  // namespace
+}  // namespace herald::store
