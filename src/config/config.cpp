@@ -91,7 +91,7 @@ const std::vector<Spec>& all_specs() {
       out.push_back({std::string(l.name), "listen", Kind::string_list, "[]",
                      fmt::format("addresses to listen on, e.g. [\"{}\"]; [] = not listening", l.listen), ""});
       out.push_back({std::string(l.name), "max_connections", Kind::integer, std::string(l.max_conn),
-                     "simultaneous connections in all; more get refused (421 4.7.0)", ""});
+                     "simultaneous connections in all; more are refused at connect", ""});
       out.push_back({std::string(l.name), "max_connections_per_client", Kind::integer,
                      std::string(l.per_client), "simultaneous connections from one client address", ""});
     }
