@@ -1,5 +1,7 @@
 #include "base/line_reader.h"
 
+#include <algorithm>
+
 namespace herald {
 
 // compact - drop consumed input; only between calls, so views stay valid.
@@ -45,7 +47,7 @@ std::optional<LineView> LineReader::next_view() {
     std::size_t len = end - pos_;
     // max_line_ counts the CRLF, as RFC 5321 4.5.3.1 does.
     line.too_long = len + 2 > max_line_;
-    line.text = std::string_view(buf_).substr(pos_, line.too_long ? max_line_ : len);
+    line.text = std::string_view(buf_).substr(pos_, std::min(len, max_line_));
     line.bare_lf = !crlf;
     pos_ = lf + 1;
     return line;
@@ -53,6 +55,7 @@ std::optional<LineView> LineReader::next_view() {
 }
 
 std::string LineReader::take(std::size_t n) {
+  compact();  // a long BDAT chunk must not pile up consumed input
   std::size_t k = std::min(n, buffered());
   std::string out = buf_.substr(pos_, k);
   pos_ += k;

@@ -1,5 +1,6 @@
 #include "config/config.h"
 
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,7 +17,7 @@
 namespace herald::config {
 namespace {
 
-enum class Kind { string, boolean, integer, size, duration, string_list, choice };
+enum class Kind { string, boolean, integer, size, duration, string_list, choice, network_list };
 
 struct KeySpec {
   std::string_view section;
@@ -44,6 +45,7 @@ constexpr KeySpec kKeys[] = {
     {"smtp", "data_timeout", Kind::duration, R"("3m")", "idle time waiting for a block of DATA (RFC 5321 4.5.3.2.6)"},
     {"smtp", "pregreet_wait", Kind::duration, R"("0s")", "wait before the greeting; a client that talks first is refused"},
     {"smtp", "allow_bare_lf", Kind::boolean, "false", "accept bare LF/CR in DATA as CRLF (unsafe: SMTP smuggling)"},
+    {"smtp", "relay_networks", Kind::network_list, R"(["127.0.0.0/8", "::1/128"])", "clients in these networks may relay to any domain (Postfix's mynetworks)"},
     {"smtp", "vrfy", Kind::choice, R"("ambiguous")", "VRFY: 252 without lookup, a real lookup, or 502", "ambiguous|verify|disabled"},
     {"pop3", "idle_timeout", Kind::duration, R"("10m")", "idle time before an autologout (RFC 1939 3)"},
     {"tls", "cert", Kind::string, R"("")", "PEM certificate chain; \"\" = self-signed pair in data_dir"},
@@ -112,6 +114,20 @@ bool known_section(std::string_view section) {
   return false;
 }
 
+// valid_network - "address/prefix" (or a bare address) for IPv4 or IPv6.
+bool valid_network(const std::string& text) {
+  auto slash = text.find('/');
+  std::string addr = text.substr(0, slash);
+  unsigned char buf[16];
+  int max_prefix;
+  if (inet_pton(AF_INET, addr.c_str(), buf) == 1) max_prefix = 32;
+  else if (inet_pton(AF_INET6, addr.c_str(), buf) == 1) max_prefix = 128;
+  else return false;
+  if (slash == std::string::npos) return true;
+  auto prefix = parse_uint(std::string_view(text).substr(slash + 1));
+  return prefix && *prefix <= static_cast<unsigned>(max_prefix);
+}
+
 class Loader {
  public:
   Loader(const toml::table& root, std::string file) : root_(root), file_(std::move(file)) {}
@@ -165,6 +181,12 @@ class Loader {
         if (!v.is_array()) return bad("expected a list of strings");
         for (const auto& e : *v.as_array())
           if (!e.is_string()) return bad("expected a list of strings");
+        break;
+      case Kind::network_list:
+        if (!v.is_array()) return bad("expected a list of networks such as \"10.0.0.0/8\"");
+        for (const auto& e : *v.as_array())
+          if (!e.is_string() || !valid_network(e.as_string()->get()))
+            return bad("expected a list of networks such as \"10.0.0.0/8\" or \"2001:db8::/32\"");
         break;
       case Kind::choice: {
         if (!v.is_string()) return bad(fmt::format("expected one of {}", s.choices));
@@ -278,6 +300,7 @@ Result<Config> parse(std::string_view text, const std::filesystem::path& file) {
   c.smtp.pregreet_wait = in.duration("smtp", "pregreet_wait");
   c.smtp.allow_bare_lf = in.boolean("smtp", "allow_bare_lf");
   c.smtp.vrfy = in.str("smtp", "vrfy");
+  c.smtp.relay_networks = in.list("smtp", "relay_networks");
   static_cast<ListenerConfig&>(c.pop3) = in.listener("pop3");
   c.pop3.idle_timeout = in.duration("pop3", "idle_timeout");
   c.submission = in.listener("submission");

@@ -34,6 +34,7 @@ struct SmtpConfig : ListenerConfig {
   milliseconds pregreet_wait{0};
   bool allow_bare_lf = false;
   std::string vrfy;  // "ambiguous" | "verify" | "disabled"
+  std::vector<std::string> relay_networks;  // CIDR, validated
 };
 
 struct Pop3Config : ListenerConfig {

@@ -46,6 +46,41 @@ Result<std::unique_ptr<asio::ip::tcp::acceptor>> open_acceptor(asio::io_context&
   return acc;
 }
 
+NetworkList NetworkList::parse(const std::vector<std::string>& cidrs) {
+  NetworkList out;
+  for (const auto& text : cidrs) {
+    std::error_code ec;
+    std::string cidr = text;
+    auto slash = cidr.find('/');
+    auto addr = asio::ip::make_address(cidr.substr(0, slash), ec);
+    if (ec) continue;
+    if (slash == std::string::npos) cidr += addr.is_v4() ? "/32" : "/128";
+    if (addr.is_v4()) {
+      auto n = asio::ip::make_network_v4(cidr, ec);
+      if (!ec) out.v4_.push_back(n.canonical());
+    } else {
+      auto n = asio::ip::make_network_v6(cidr, ec);
+      if (!ec) out.v6_.push_back(n.canonical());
+    }
+  }
+  return out;
+}
+
+bool NetworkList::contains(const asio::ip::address& address) const {
+  asio::ip::address a = address;
+  if (a.is_v6() && a.to_v6().is_v4_mapped()) a = asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6());
+  if (a.is_v4()) {
+    asio::ip::network_v4 host(a.to_v4(), 32);
+    for (const auto& n : v4_)
+      if (host == n || host.is_subnet_of(n)) return true;
+  } else {
+    asio::ip::network_v6 host(a.to_v6(), 128);
+    for (const auto& n : v6_)
+      if (host == n || host.is_subnet_of(n)) return true;
+  }
+  return false;
+}
+
 ConnectionLimiter::Ticket ConnectionLimiter::acquire(const std::string& client) {
   std::lock_guard lk(mu_);
   auto& n = per_client_[client];

@@ -10,7 +10,10 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
+#include <asio/ip/network_v4.hpp>
+#include <asio/ip/network_v6.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/ip/v6_only.hpp>
 
@@ -24,6 +27,18 @@ Result<asio::ip::tcp::endpoint> parse_endpoint(const std::string& text);
 // open_acceptor - bound and listening, with SO_REUSEADDR and SO_REUSEPORT.
 Result<std::unique_ptr<asio::ip::tcp::acceptor>> open_acceptor(asio::io_context& io,
                                                                 const asio::ip::tcp::endpoint& ep);
+
+// NetworkList - client addresses allowed something (relay), from CIDR text.
+class NetworkList {
+ public:
+  // parse - REQUIRES: each entry valid (config validated it); bad ones are skipped.
+  static NetworkList parse(const std::vector<std::string>& cidrs);
+  bool contains(const asio::ip::address& address) const;
+
+ private:
+  std::vector<asio::ip::network_v4> v4_;
+  std::vector<asio::ip::network_v6> v6_;
+};
 
 // ConnectionLimiter - connections in all and per client address, shared by
 // the threads of one listener. acquire() hands out a ticket that gives the

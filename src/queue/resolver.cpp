@@ -11,7 +11,7 @@ static std::string domain_of(const std::string& address) {
   return at == std::string::npos ? std::string() : address.substr(at + 1);
 }
 
-Resolved Resolver::resolve(const std::string& address) {
+Resolved Resolver::resolve(const std::string& address, std::uint64_t declared_size) {
   Resolved out;
   std::string a = to_lower(address);
   auto local = store_.is_local_domain(domain_of(a));
@@ -24,13 +24,13 @@ Resolved Resolver::resolve(const std::string& address) {
     return out;
   }
   std::vector<std::string> path;
-  out.status = expand(a, 0, path, out);
+  out.status = expand(a, 0, path, out, declared_size);
   if (out.status == Resolution::ok && out.targets.empty()) out.status = Resolution::unknown_user;
   return out;
 }
 
 Resolution Resolver::expand(const std::string& address, int depth, std::vector<std::string>& path,
-                            Resolved& out) {
+                            Resolved& out, std::uint64_t declared_size) {
   if (std::find(path.begin(), path.end(), address) != path.end() || depth > kMaxDepth)
     return Resolution::alias_loop;
   auto add = [&](Target t) {
@@ -58,7 +58,7 @@ Resolution Resolver::expand(const std::string& address, int depth, std::vector<s
         add({t, false});
         continue;
       }
-      Resolution r = expand(t, depth + 1, path, out);
+      Resolution r = expand(t, depth + 1, path, out, declared_size);
       if (r == Resolution::alias_loop || r == Resolution::temp_fail) return r;
       // An unknown local target inside an alias is skipped; the others still get it.
     }
@@ -69,7 +69,10 @@ Resolution Resolver::expand(const std::string& address, int depth, std::vector<s
   if (!user) return Resolution::temp_fail;
   if (!*user) return Resolution::unknown_user;
   const auto& u = **user;
-  if (depth == 0 && u.quota_bytes > 0 && u.used_bytes >= u.quota_bytes) return Resolution::over_quota;
+  // Quota at RCPT (the mailbox is full, or this message as declared would
+  // overflow it); delivery checks again with the real size.
+  if (depth == 0 && u.quota_bytes > 0 && u.used_bytes + std::max<std::uint64_t>(declared_size, 1) > u.quota_bytes)
+    return Resolution::over_quota;
   add({address, true});
   return Resolution::ok;
 }

@@ -30,13 +30,16 @@ class Resolver {
  public:
   explicit Resolver(store::Store& store) : store_(store) {}
 
-  Resolved resolve(const std::string& address);
+  // resolve - declared_size (SIZE=, 0 if unknown) lets a mailbox that would
+  // overflow its quota refuse at RCPT rather than after the data.
+  Resolved resolve(const std::string& address, std::uint64_t declared_size = 0);
 
   static constexpr int kMaxDepth = 16;
   static constexpr std::size_t kMaxTargets = 10000;
 
  private:
-  Resolution expand(const std::string& address, int depth, std::vector<std::string>& path, Resolved& out);
+  Resolution expand(const std::string& address, int depth, std::vector<std::string>& path, Resolved& out,
+                    std::uint64_t declared_size);
   store::Store& store_;
 };
 

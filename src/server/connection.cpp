@@ -33,24 +33,20 @@ asio::awaitable<bool> write_all(tcp::socket& socket, const std::string& data) {
   co_return !ec;
 }
 
-std::string client_ip(const tcp::socket& socket) {
+Peer peer_of(const tcp::socket& socket) {
+  Peer p;
   std::error_code ec;
   auto ep = socket.remote_endpoint(ec);
-  if (ec) return "unknown";
-  auto addr = ep.address();
-  if (addr.is_v6() && addr.to_v6().is_v4_mapped())
-    return asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6()).to_string();
-  return addr.to_string();
-}
-
-bool is_loopback(const tcp::socket& socket) {
-  std::error_code ec;
-  auto ep = socket.remote_endpoint(ec);
-  if (ec) return false;
-  auto addr = ep.address();
-  if (addr.is_v6() && addr.to_v6().is_v4_mapped())
-    addr = asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6());
-  return addr.is_loopback();
+  if (ec) {
+    p.ip = p.name = "unknown";
+    return p;
+  }
+  p.address = ep.address();
+  if (p.address.is_v6() && p.address.to_v6().is_v4_mapped())
+    p.address = asio::ip::make_address_v4(asio::ip::v4_mapped, p.address.to_v6());
+  p.ip = p.address.to_string();
+  p.name = p.address.is_loopback() ? "localhost" : "unknown";
+  return p;
 }
 
 }  // namespace herald::server

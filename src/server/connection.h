@@ -36,8 +36,14 @@ asio::awaitable<std::size_t> read_some(tcp::socket& socket, Deadline& deadline, 
 // write_all - false when the peer is gone.
 asio::awaitable<bool> write_all(tcp::socket& socket, const std::string& data);
 
-// client_ip - the peer's address as text ("127.0.0.1", "::1").
-std::string client_ip(const tcp::socket& socket);
-bool is_loopback(const tcp::socket& socket);
+// Peer - who is on the other end, looked up once per connection.
+struct Peer {
+  asio::ip::address address;  // IPv4-mapped IPv6 unwrapped to IPv4
+  std::string ip;             // "127.0.0.1", "::1"
+  std::string name;           // "localhost" for loopback; reverse DNS comes with the dns module
+  std::string display() const { return name + "[" + ip + "]"; }  // Postfix's "name[ip]"
+};
+
+Peer peer_of(const tcp::socket& socket);
 
 }  // namespace herald::server

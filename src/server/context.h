@@ -46,6 +46,7 @@ struct ServerContext {
   queue::Resolver resolver;
   smtp::SmtpLimits smtp_limits;
   pop3::Pop3Limits pop3_limits;
+  net::NetworkList relay_networks;
   net::ConnectionLimiter smtp_connections;
   net::ConnectionLimiter pop3_connections;
   MaildropLocks maildrop_locks;

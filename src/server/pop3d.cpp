@@ -72,8 +72,9 @@ auto async_expunge(store::Store& store, std::int64_t user, std::int64_t mailbox,
 
 asio::awaitable<void> pop3_connection(ServerContext& ctx, tcp::socket socket) {
   auto log = log::get("pop3d");
-  const std::string ip = client_ip(socket);
-  const std::string peer = fmt::format("{}[{}]", is_loopback(socket) ? "localhost" : "unknown", ip);
+  const Peer client = peer_of(socket);
+  const std::string peer = client.display();
+  const std::string& ip = client.ip;
   auto ticket = ctx.pop3_connections.acquire(ip);
   if (!ticket) {
     log->warn("warning: too many connections from {}", peer);

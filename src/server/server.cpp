@@ -26,6 +26,7 @@ ServerContext::ServerContext(const config::Config& cfg, store::Store& st)
       store(st),
       intake(cfg.hostname, st),
       resolver(st),
+      relay_networks(net::NetworkList::parse(cfg.smtp.relay_networks)),
       smtp_connections(cfg.smtp.max_connections, cfg.smtp.max_connections_per_client),
       pop3_connections(cfg.pop3.max_connections, cfg.pop3.max_connections_per_client) {
   smtp_limits.max_message_size = cfg.smtp.max_message_size;

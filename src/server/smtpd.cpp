@@ -14,13 +14,13 @@ namespace herald::server {
 namespace {
 
 // SmtpRecipientPolicy - RCPT checks for one connection: local users and
-// aliases from the store; other domains only for clients that may relay
-// (loopback for now; the full relay policy comes with the policy module).
+// aliases from the store; other domains only for clients in
+// smtp.relay_networks (the full relay policy comes with the policy module).
 class SmtpRecipientPolicy final : public smtp::RecipientPolicy {
  public:
   SmtpRecipientPolicy(ServerContext& ctx, bool may_relay) : ctx_(ctx), may_relay_(may_relay) {}
 
-  smtp::RcptDecision check_recipient(const smtp::Mailbox& rcpt) override {
+  smtp::RcptDecision check_recipient(const smtp::Mailbox& rcpt, std::uint64_t declared_size) override {
     smtp::RcptDecision d;
     std::string address = rcpt.str();
     if (rcpt.domain.empty()) {
@@ -29,7 +29,7 @@ class SmtpRecipientPolicy final : public smtp::RecipientPolicy {
                                                              : ctx_.config.local_domains.front();
       address = "postmaster@" + domain;
     }
-    queue::Resolved r = ctx_.resolver.resolve(address);
+    queue::Resolved r = ctx_.resolver.resolve(address, declared_size);
     switch (r.status) {
       case queue::Resolution::ok:
         targets_[to_lower(rcpt.str())] = r.targets;
@@ -82,11 +82,11 @@ auto async_submit(queue::Intake& intake, queue::Envelope env, std::string body, 
 
 asio::awaitable<void> smtp_connection(ServerContext& ctx, tcp::socket socket) {
   auto log = log::get("smtpd");
-  const std::string ip = client_ip(socket);
-  const std::string peer = fmt::format("{}[{}]", is_loopback(socket) ? "localhost" : "unknown", ip);
+  const Peer client = peer_of(socket);
+  const std::string peer = client.display();
   log->info("connect from {}", peer);
-  auto ticket = ctx.smtp_connections.acquire(ip);
-  SmtpRecipientPolicy policy(ctx, is_loopback(socket));
+  auto ticket = ctx.smtp_connections.acquire(client.ip);
+  SmtpRecipientPolicy policy(ctx, ctx.relay_networks.contains(client.address));
   smtp::Session session(ctx.smtp_limits, ctx.config.hostname, policy);
   Deadline deadline(socket);
 
@@ -140,8 +140,8 @@ asio::awaitable<void> smtp_connection(ServerContext& ctx, tcp::socket socket) {
       smtp::Transaction& tx = session.transaction();
       queue::Envelope env;
       env.sender = tx.sender();
-      env.client_ip = ip;
-      env.client_name = is_loopback(socket) ? "localhost" : "unknown";
+      env.client_ip = client.ip;
+      env.client_name = client.name;
       env.helo = session.helo_name();
       env.protocol = session.with_protocol();
       for (const auto& r : tx.recipients)

@@ -95,7 +95,7 @@ bool valid_domain(std::string_view domain, bool utf8) {
   return true;
 }
 
-ParsedPath parse_path(std::string_view arg, bool allow_null, const AddressLimits& limits) {
+ParsedPath parse_path(std::string_view arg, bool allow_null, const AddressLimits& limits, bool smtputf8) {
   ParsedPath out;
   arg = trim(arg);
   if (arg.empty() || arg.front() != '<') {
@@ -142,7 +142,7 @@ ParsedPath parse_path(std::string_view arg, bool allow_null, const AddressLimits
       }
     out.params.push_back(std::move(p));
   }
-  bool utf8 = false;
+  bool utf8 = smtputf8;
   for (const auto& p : out.params)
     if (p.keyword == "SMTPUTF8") utf8 = true;
 

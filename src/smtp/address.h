@@ -47,8 +47,10 @@ struct AddressLimits {
 // parse_path - the argument of "MAIL FROM:" / "RCPT TO:" after the colon:
 // "<path> [SP params]". Source routes ("<@a,@b:user@d>") are accepted and
 // dropped (RFC 5321 4.1.2, C). A bare "postmaster" is returned with an empty
-// domain. utf8_ok is true when SMTPUTF8 was given on MAIL.
-ParsedPath parse_path(std::string_view arg, bool allow_null, const AddressLimits& limits);
+// domain. smtputf8: the transaction's MAIL carried SMTPUTF8 (RFC 6531 3.4), so
+// UTF-8 is allowed in this path even without its own parameter.
+ParsedPath parse_path(std::string_view arg, bool allow_null, const AddressLimits& limits,
+                      bool smtputf8 = false);
 
 // has_8bit - true when any octet is outside ASCII.
 bool has_8bit(std::string_view s);

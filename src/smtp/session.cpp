@@ -205,6 +205,7 @@ void Session::cmd_mail(std::string_view args) {
         client_error(552, "5.3.4", "Message size exceeds fixed limit");
         return;
       }
+      tx.declared_size = *size;
     } else if (param.keyword == "BODY") {
       if (iequals(param.value, "8BITMIME")) {
         tx.body_8bit = true;
@@ -236,7 +237,7 @@ void Session::cmd_rcpt(std::string_view args) {
     client_error(501, "5.5.4", "Syntax: RCPT TO:<address>");
     return;
   }
-  ParsedPath p = parse_path(args.substr(3), /*allow_null=*/false, limits_.address);
+  ParsedPath p = parse_path(args.substr(3), /*allow_null=*/false, limits_.address, tx_.smtputf8);
   switch (p.error) {
     case PathError::none: break;
     case PathError::syntax: client_error(501, "5.1.3", "Bad recipient address syntax"); return;
@@ -254,7 +255,7 @@ void Session::cmd_rcpt(std::string_view args) {
     reply(452, "4.5.3", "Error: too many recipients");
     return;
   }
-  RcptDecision d = policy_.check_recipient(p.mailbox);
+  RcptDecision d = policy_.check_recipient(p.mailbox, tx_.declared_size);
   std::string who = printable(p.mailbox.str(), 300);
   switch (d.status) {
     case RcptStatus::ok:
@@ -389,6 +390,7 @@ void Session::cmd_bdat(std::string_view args) {
     return;
   }
   bdat_remaining_ = *size;
+  bdat_chunk_ = *size;
   bdat_last_ = last;
   bdat_error_.clear();
   // Decide now; the octets are consumed either way, so the session stays in step.
@@ -400,7 +402,10 @@ void Session::cmd_bdat(std::string_view args) {
       used_bdat_ = true;
       over_size_ = bare_line_end_ = nul_seen_ = line_too_long_ = false;
     }
-    if (tx_.data.size() + *size > limits_.max_message_size) over_size_ = true;
+    // Subtract rather than add: a size near 2^64 must not wrap past the limit.
+    if (tx_.data.size() > limits_.max_message_size ||
+        *size > limits_.max_message_size - tx_.data.size())
+      over_size_ = true;
   }
   mode_ = Mode::bdat;
 }
@@ -435,7 +440,8 @@ void Session::run_bdat() {
     pending_ = Action::submit;
     return;
   }
-  reply(250, "2.0.0", fmt::format("{} octets received", tx_.data.size()));
+  // RFC 3030 4.2: the reply counts the octets of this chunk.
+  reply(250, "2.0.0", fmt::format("{} octets received", bdat_chunk_));
 }
 
 void Session::cmd_rset(std::string_view) {
@@ -471,7 +477,7 @@ void Session::cmd_vrfy(std::string_view args) {
         client_error(501, "5.1.3", "Bad address syntax");
         return;
       }
-      RcptDecision d = policy_.check_recipient(p.mailbox);
+      RcptDecision d = policy_.check_recipient(p.mailbox, 0);
       if (d.status == RcptStatus::ok) reply(250, "2.1.5", fmt::format("<{}>", printable(p.mailbox.str())));
       else if (d.status == RcptStatus::unknown_user) client_error(550, "5.1.1", "User unknown");
       else reply(252, "2.0.0", "Cannot VRFY user");

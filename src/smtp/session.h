@@ -56,7 +56,8 @@ struct RcptDecision {
 class RecipientPolicy {
  public:
   virtual ~RecipientPolicy() = default;
-  virtual RcptDecision check_recipient(const Mailbox& forward_path) = 0;
+  // declared_size: MAIL's SIZE= (RFC 1870), 0 when not given.
+  virtual RcptDecision check_recipient(const Mailbox& forward_path, std::uint64_t declared_size) = 0;
 };
 
 struct Recipient {
@@ -70,6 +71,7 @@ struct Transaction {
   Mailbox reverse_path;
   bool smtputf8 = false;
   bool body_8bit = false;
+  std::uint64_t declared_size = 0;  // SIZE= on MAIL
   std::vector<Recipient> recipients;
   std::string data;          // the message, CRLF lines, dot-unstuffed
   std::string sender() const { return null_sender ? std::string() : reverse_path.str(); }
@@ -170,6 +172,7 @@ class Session {
   bool nul_seen_ = false;
   bool line_too_long_ = false;
   std::uint64_t bdat_remaining_ = 0;
+  std::uint64_t bdat_chunk_ = 0;
   bool bdat_last_ = false;
   bool bdat_discard_ = false;  // chunk consumed but not kept (out of sequence)
   std::string bdat_error_;

@@ -12,7 +12,7 @@ namespace {
 
 class FuzzPolicy final : public herald::smtp::RecipientPolicy {
  public:
-  herald::smtp::RcptDecision check_recipient(const herald::smtp::Mailbox& m) override {
+  herald::smtp::RcptDecision check_recipient(const herald::smtp::Mailbox& m, std::uint64_t) override {
     herald::smtp::RcptDecision d;
     if (m.local_part.size() % 3 == 1) d.status = herald::smtp::RcptStatus::unknown_user;
     else d.deliver_to.push_back(m.str());

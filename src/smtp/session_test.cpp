@@ -1,0 +1,898 @@
+// smtp/session_test.cpp - the SMTP session state machine, driven as the
+// server driver drives it: greeting(), feed(), step() until need_more, and
+// on_submitted() after each Action::submit.
+//
+// Every conversation runs twice (Dovecot's rule for parsers): each client
+// write fed whole, then one byte at a time; both must give the same replies
+// and the same submitted transactions. The one deliberate exception is the
+// pipelining refusal, which only a whole write can show (a byte-at-a-time
+// client is indistinguishable from one that waits for each reply).
+#include "smtp/session.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace herald::smtp {
+namespace {
+
+using namespace std::string_literals;
+
+// FakePolicy - local domain example.test; the local part picks the outcome.
+class FakePolicy : public RecipientPolicy {
+ public:
+  RcptDecision check_recipient(const Mailbox& m, std::uint64_t declared_size) override {
+    asked.push_back(m.str());
+    declared_sizes.push_back(declared_size);
+    if (m.domain.empty()) {  // bare "postmaster" (RFC 5321 4.5.1)
+      return {RcptStatus::ok, {"postmaster@example.test"}};
+    }
+    if (m.domain != "example.test") return {RcptStatus::relay_denied, {}};
+    static const std::map<std::string, RcptStatus> kOutcomes = {
+        {"unknown", RcptStatus::unknown_user},
+        {"full", RcptStatus::over_quota},
+        {"loop", RcptStatus::alias_loop},
+        {"tmp", RcptStatus::temp_fail},
+    };
+    if (auto it = kOutcomes.find(m.local_part); it != kOutcomes.end()) return {it->second, {}};
+    if (m.local_part == "sales") {
+      return {RcptStatus::ok, {"alice@example.test", "bob@example.test"}};
+    }
+    return {RcptStatus::ok, {m.str()}};
+  }
+  std::vector<std::string> asked;
+  std::vector<std::uint64_t> declared_sizes;
+};
+
+enum class Chunking { whole, bytewise };
+
+std::string chunking_name(const ::testing::TestParamInfo<Chunking>& info) {
+  return info.param == Chunking::whole ? "Whole" : "Bytewise";
+}
+
+struct Conversation {
+  std::string output;                 // the greeting and every reply, in order
+  std::vector<Transaction> submitted;  // what each Action::submit handed over
+  bool closed = false;
+};
+
+struct SubmitAnswer {
+  SubmitOutcome outcome = SubmitOutcome::queued;
+  std::string detail = "QUEUEID";
+};
+
+// run - one SMTP conversation. Each string of `writes` is one client write:
+// up to and including EHLO, one command per write (the session refuses
+// anything pipelined earlier, see PipeliningTest); after EHLO a write may
+// hold a pipelined group. Chunking::whole feeds each write at once,
+// Chunking::bytewise one octet at a time; after every feed the session is
+// stepped until it needs more input, answering each submit with `answer`.
+Conversation run(const std::vector<std::string>& writes, Chunking chunking,
+                 const SmtpLimits& limits, const SubmitAnswer& answer = {}) {
+  FakePolicy policy;
+  Session s(limits, "mx.example.test", policy);
+  Conversation c;
+  c.output = s.greeting();
+  auto drive = [&] {
+    for (;;) {
+      Step st = s.step();
+      c.output += st.output;
+      if (st.action == Action::submit) {
+        c.submitted.push_back(s.transaction());
+        s.on_submitted(answer.outcome, answer.detail);
+        continue;  // the reply to the submission comes with the next step
+      }
+      if (st.action == Action::close) c.closed = true;
+      return;
+    }
+  };
+  for (const auto& w : writes) {
+    if (chunking == Chunking::whole) {
+      if (c.closed) break;
+      s.feed(w);
+      drive();
+    } else {
+      for (char ch : w) {
+        if (c.closed) break;
+        s.feed(std::string_view(&ch, 1));
+        drive();
+      }
+    }
+  }
+  return c;
+}
+
+const std::string kGreeting = "220 mx.example.test ESMTP Herald\r\n";
+const std::string kEhlo = "EHLO client.test\r\n";
+const std::string kMailOk = "250 2.1.0 Ok\r\n";
+const std::string kRcptOk = "250 2.1.5 Ok\r\n";
+const std::string kGoAhead = "354 End data with <CR><LF>.<CR><LF>\r\n";
+const std::string kQueued = "250 2.0.0 Ok: queued as QUEUEID\r\n";
+const std::string kOk = "250 2.0.0 Ok\r\n";
+const std::string kBye = "221 2.0.0 Bye\r\n";
+const std::string kNeedMail = "503 5.5.1 Error: need MAIL command\r\n";
+const std::string kNeedRcpt = "503 5.5.1 Error: need RCPT command\r\n";
+const std::string kBareLineEnd = "550 5.5.2 Error: bare <CR> or <LF> in message data\r\n";
+const std::string kTooBig = "552 5.3.4 Error: message file too big\r\n";
+const std::string kSync = "554 5.5.0 mx.example.test Error: SMTP protocol synchronization\r\n";
+
+std::string ehlo_reply(const SmtpLimits& l) {
+  std::string r = "250-mx.example.test\r\n250-PIPELINING\r\n";
+  r += "250-SIZE " + std::to_string(l.max_message_size) + "\r\n";
+  if (l.vrfy != VrfyMode::disabled) r += "250-VRFY\r\n";
+  r += "250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250-SMTPUTF8\r\n250 CHUNKING\r\n";
+  return r;
+}
+
+class SessionTest : public ::testing::TestWithParam<Chunking> {
+ protected:
+  Conversation run(const std::vector<std::string>& writes, const SubmitAnswer& answer = {}) {
+    return smtp::run(writes, GetParam(), limits_, answer);
+  }
+  // run_ehlo - EHLO in its own write, then `writes`.
+  Conversation run_ehlo(std::vector<std::string> writes, const SubmitAnswer& answer = {}) {
+    writes.insert(writes.begin(), kEhlo);
+    return run(writes, answer);
+  }
+  // start - what the server says up to and including its EHLO reply.
+  std::string start() const { return kGreeting + ehlo_reply(limits_); }
+
+  SmtpLimits limits_;
+};
+
+INSTANTIATE_TEST_SUITE_P(WholeAndBytewise, SessionTest,
+                         ::testing::Values(Chunking::whole, Chunking::bytewise), chunking_name);
+
+// --- Session commands ----------------------------------------------------
+
+TEST_P(SessionTest, GreetingAndQuit) {
+  auto c = run({"QUIT\r\n", "NOOP\r\n"});
+  EXPECT_EQ(c.output, kGreeting + kBye);  // nothing after QUIT is answered
+  EXPECT_TRUE(c.closed);
+}
+
+TEST_P(SessionTest, EhloAdvertisesExtensions) {
+  auto c = run({kEhlo});
+  EXPECT_EQ(c.output,
+            "220 mx.example.test ESMTP Herald\r\n"
+            "250-mx.example.test\r\n"
+            "250-PIPELINING\r\n"
+            "250-SIZE 26214400\r\n"
+            "250-VRFY\r\n"
+            "250-8BITMIME\r\n"
+            "250-ENHANCEDSTATUSCODES\r\n"
+            "250-SMTPUTF8\r\n"
+            "250 CHUNKING\r\n");
+  EXPECT_FALSE(c.closed);
+}
+
+TEST_P(SessionTest, EhloSizeFollowsLimitAndVrfyHiddenWhenDisabled) {
+  limits_.max_message_size = 1000;
+  limits_.vrfy = VrfyMode::disabled;
+  auto c = run({kEhlo});
+  EXPECT_EQ(c.output, kGreeting +
+                          "250-mx.example.test\r\n250-PIPELINING\r\n250-SIZE 1000\r\n"
+                          "250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250-SMTPUTF8\r\n"
+                          "250 CHUNKING\r\n");
+}
+
+TEST_P(SessionTest, EhloAndHeloNeedAHostname) {
+  auto c = run({"EHLO\r\n", "HELO  \r\n", kEhlo});
+  EXPECT_EQ(c.output, kGreeting + "501 5.5.4 Syntax: EHLO hostname\r\n" +
+                          "501 5.5.4 Syntax: HELO hostname\r\n" + ehlo_reply(limits_));
+}
+
+TEST_P(SessionTest, HeloTransaction) {
+  // Without EHLO there is no pipelining: one command per write, and no
+  // ESMTP parameters.
+  auto c = run({"HELO client.test\r\n", "MAIL FROM:<alice@example.test> SIZE=10\r\n",
+                "MAIL FROM:<alice@example.test>\r\n", "RCPT TO:<bob@example.test>\r\n",
+                "DATA\r\n", "Hi\r\n.\r\n", "QUIT\r\n"});
+  EXPECT_EQ(c.output, kGreeting + "250 2.0.0 mx.example.test\r\n" +
+                          "555 5.5.4 Error: parameters need EHLO\r\n" + kMailOk + kRcptOk +
+                          kGoAhead + kQueued + kBye);
+  ASSERT_EQ(c.submitted.size(), 1u);
+  EXPECT_EQ(c.submitted[0].data, "Hi\r\n");
+}
+
+TEST_P(SessionTest, NoopRsetHelp) {
+  auto c = run({"NOOP\r\n", "RSET\r\n", "HELP\r\n", "noop ignored args\r\n"});
+  EXPECT_EQ(c.output, kGreeting + kOk + kOk +
+                          "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT "
+                          "HELP VRFY\r\n" +
+                          kOk);
+}
+
+TEST_P(SessionTest, VerbsAreCaseInsensitive) {
+  auto c = run({"ehlo client.test\r\n",
+                "mail from:<alice@example.test>\r\nrcpt to:<bob@example.test>\r\ndata\r\n",
+                "x\r\n.\r\n", "quit\r\n"});
+  EXPECT_EQ(c.output, start() + kMailOk + kRcptOk + kGoAhead + kQueued + kBye);
+}
+
+TEST_P(SessionTest, VrfyAmbiguousByDefault) {
+  auto c = run_ehlo({"VRFY bob@example.test\r\n"});
+  EXPECT_EQ(c.output,
+            start() + "252 2.0.0 Cannot VRFY user, but will accept message and attempt delivery\r\n");
+}
+
+TEST_P(SessionTest, VrfyDisabled) {
+  limits_.vrfy = VrfyMode::disabled;
+  auto c = run_ehlo({"VRFY bob@example.test\r\n"});
+  EXPECT_EQ(c.output, start() + "502 5.5.1 VRFY command is disabled\r\n");
+}
+
+TEST_P(SessionTest, VrfyVerify) {
+  limits_.vrfy = VrfyMode::verify;
+  auto c = run_ehlo({"VRFY bob@example.test\r\n", "VRFY <Bob@Example.TEST>\r\n",
+                     "VRFY unknown@example.test\r\n", "VRFY full@example.test\r\n",
+                     "VRFY ;sleep 1;\r\n"});
+  EXPECT_EQ(c.output, start() + "250 2.1.5 <bob@example.test>\r\n" +
+                          "250 2.1.5 <Bob@example.test>\r\n" + "550 5.1.1 User unknown\r\n" +
+                          "252 2.0.0 Cannot VRFY user\r\n" + "501 5.1.3 Bad address syntax\r\n");
+}
+
+TEST_P(SessionTest, UnofferedVerbsAre502) {
+  // RFC 5321 4.5.1 / 7.3: known verbs we do not implement.
+  auto c = run_ehlo({"EXPN staff\r\n", "SEND FROM:<a@example.test>\r\n",
+                     "SOML FROM:<a@example.test>\r\n", "SAML FROM:<a@example.test>\r\n",
+                     "TURN\r\n", "NOOP\r\n"});
+  std::string e502 = "502 5.5.1 Error: command not implemented\r\n";
+  EXPECT_EQ(c.output, start() + e502 + e502 + e502 + e502 + e502 + kOk);
+  EXPECT_FALSE(c.closed);
+}
+
+TEST_P(SessionTest, UnknownCommandIs500AndSessionContinues) {
+  auto c = run_ehlo({"FOO bar\r\n", "\r\n", "NOOP\r\n"});
+  std::string e500 = "500 5.5.2 Error: command not recognized\r\n";
+  EXPECT_EQ(c.output, start() + e500 + e500 + kOk);
+}
+
+TEST_P(SessionTest, NulInCommand) {
+  auto c = run_ehlo({"NO\0OP\r\n"s, "NOOP\r\n"});
+  EXPECT_EQ(c.output, start() + "500 5.5.2 Error: NUL character in command\r\n" + kOk);
+}
+
+TEST_P(SessionTest, CommandLineLimitIs512OctetsWithCrlf) {
+  // RFC 5321 4.5.3.1.4: 512 octets including CRLF.
+  std::string longest = "NOOP " + std::string(505, 'x') + "\r\n";
+  std::string too_long = "NOOP " + std::string(506, 'x') + "\r\n";
+  ASSERT_EQ(longest.size(), 512u);
+  // The tail of an over-long line must not be run as a command.
+  std::string huge = "NOOP " + std::string(3000, 'x') + " QUIT\r\n";
+  auto c = run_ehlo({longest, too_long, "NOOP\r\n", huge, "NOOP\r\n"});
+  std::string e500 = "500 5.5.2 Error: line too long\r\n";
+  EXPECT_EQ(c.output, start() + kOk + e500 + kOk + e500 + kOk);
+  EXPECT_FALSE(c.closed);
+}
+
+// --- Sequence errors -----------------------------------------------------
+
+TEST_P(SessionTest, MailBeforeEhlo) {
+  auto c = run({"MAIL FROM:<alice@example.test>\r\n", "RCPT TO:<bob@example.test>\r\n",
+                "DATA\r\n", kEhlo});
+  std::string e503 = "503 5.5.1 Error: send HELO/EHLO first\r\n";
+  EXPECT_EQ(c.output, kGreeting + e503 + e503 + e503 + ehlo_reply(limits_));
+}
+
+TEST_P(SessionTest, NestedMail) {
+  auto c = run_ehlo({"MAIL FROM:<alice@example.test>\r\nMAIL FROM:<carol@example.test>\r\n"
+                     "RCPT TO:<bob@example.test>\r\nDATA\r\n",
+                     "x\r\n.\r\n"});
+  EXPECT_EQ(c.output, start() + kMailOk + "503 5.5.1 Error: nested MAIL command\r\n" + kRcptOk +
+                          kGoAhead + kQueued);
+  ASSERT_EQ(c.submitted.size(), 1u);
+  EXPECT_EQ(c.submitted[0].sender(), "alice@example.test");  // the first MAIL stands
+}
+
+TEST_P(SessionTest, RcptAndDataOutOfOrder) {
+  auto c = run_ehlo({"RCPT TO:<bob@example.test>\r\n", "DATA\r\n",
+                     "MAIL FROM:<alice@example.test>\r\n", "DATA\r\n"});
+  EXPECT_EQ(c.output, start() + kNeedMail + kNeedMail + kMailOk + kNeedRcpt);
+}
+
+TEST_P(SessionTest, DataTakesNoArguments) {
+  auto c = run_ehlo({"MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\n",
+                     "DATA now\r\n", "DATA\r\n", "x\r\n.\r\n"});
+  EXPECT_EQ(c.output,
+            start() + kMailOk + kRcptOk + "501 5.5.4 Syntax: DATA\r\n" + kGoAhead + kQueued);
+}
+
+TEST_P(SessionTest, RsetEndsTheTransaction) {
+  auto c = run_ehlo({"MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\nRSET\r\n",
+                     "DATA\r\n", "MAIL FROM:<carol@example.test>\r\n"});
+  EXPECT_EQ(c.output, start() + kMailOk + kRcptOk + kOk + kNeedMail + kMailOk);
+  EXPECT_TRUE(c.submitted.empty());
+}
+
+TEST_P(SessionTest, EhloResetsTheTransaction) {
+  auto c = run_ehlo({"MAIL FROM:<alice@example.test>\r\n", kEhlo, "RCPT TO:<bob@example.test>\r\n"});
+  EXPECT_EQ(c.output, start() + kMailOk + ehlo_reply(limits_) + kNeedMail);
+}
+
+// --- The happy path ------------------------------------------------------
+
+TEST_P(SessionTest, MailRcptDataHappyPath) {
+  auto c = run_ehlo({"MAIL FROM:<alice@example.test>\r\n"
+                     "RCPT TO:<bob@example.test>\r\n"
+                     "RCPT TO:<sales@example.test>\r\n"
+                     "DATA\r\n",
+                     "Subject: hi\r\n"
+                     "\r\n"
+                     "..leading dot\r\n"  // RFC 5321 4.5.2: the client doubled it
+                     "..\r\n"
+                     "...\r\n"
+                     "not.a.dot. line\r\n"
+                     "\r\n"
+                     ".\r\n",
+                     "QUIT\r\n"});
+  EXPECT_EQ(c.output, start() + kMailOk + kRcptOk + kRcptOk + kGoAhead + kQueued + kBye);
+  EXPECT_TRUE(c.closed);
+  ASSERT_EQ(c.submitted.size(), 1u);
+  const Transaction& tx = c.submitted[0];
+  EXPECT_FALSE(tx.null_sender);
+  EXPECT_EQ(tx.sender(), "alice@example.test");
+  EXPECT_FALSE(tx.smtputf8);
+  EXPECT_FALSE(tx.body_8bit);
+  ASSERT_EQ(tx.recipients.size(), 2u);
+  EXPECT_EQ(tx.recipients[0].forward_path.str(), "bob@example.test");
+  EXPECT_EQ(tx.recipients[0].deliver_to, std::vector<std::string>{"bob@example.test"});
+  EXPECT_EQ(tx.recipients[1].forward_path.str(), "sales@example.test");
+  EXPECT_EQ(tx.recipients[1].deliver_to,
+            (std::vector<std::string>{"alice@example.test", "bob@example.test"}));
+  EXPECT_EQ(tx.data,
+            "Subject: hi\r\n"
+            "\r\n"
+            ".leading dot\r\n"
+            ".\r\n"
+            "..\r\n"
+            "not.a.dot. line\r\n"
+            "\r\n");
+}
+
+TEST_P(SessionTest, EmptyMessage) {
+  auto c = run_ehlo({"MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n",
+                     ".\r\n"});
+  EXPECT_EQ(c.output, start() + kMailOk + kRcptOk + kGoAhead + kQueued);
+  ASSERT_EQ(c.submitted.size(), 1u);
+  EXPECT_EQ(c.submitted[0].data, "");
+}
+
+TEST_P(SessionTest, TwoTransactionsInOneSession) {
+  auto c = run_ehlo({"MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n",
+                     "one\r\n.\r\nMAIL FROM:<>\r\nRCPT TO:<carol@example.test>\r\nDATA\r\n",
+                     "two\r\n.\r\nQUIT\r\n"});
+  EXPECT_EQ(c.output, start() + kMailOk + kRcptOk + kGoAhead + kQueued + kMailOk + kRcptOk +
+                          kGoAhead + kQueued + kBye);
+  ASSERT_EQ(c.submitted.size(), 2u);
+  EXPECT_EQ(c.submitted[0].data, "one\r\n");
+  EXPECT_EQ(c.submitted[1].data, "two\r\n");
+  EXPECT_TRUE(c.submitted[1].null_sender);
+  ASSERT_EQ(c.submitted[1].recipients.size(), 1u);  // nothing left from the first
+  EXPECT_EQ(c.submitted[1].recipients[0].forward_path.str(), "carol@example.test");
+}
+
+TEST_P(SessionTest, PipelinedGroupAnsweredInOrder) {
+  // RFC 2920: after EHLO a client may send MAIL, RCPT..., DATA in one write.
+  auto c = run_ehlo({"MAIL FROM:<alice@example.test>\r\n"
+                     "RCPT TO:<unknown@example.test>\r\n"
+                     "RCPT TO:<bob@example.test>\r\n"
+                     "NOOP\r\n"
+                     "DATA\r\n",
+                     "x\r\n.\r\n"});
+  EXPECT_EQ(c.output, start() + kMailOk +
+                          "550 5.1.1 <unknown@example.test>: Recipient address rejected: User "
+                          "unknown\r\n" +
+                          kRcptOk + kOk + kGoAhead + kQueued);
+}
+
+TEST_P(SessionTest, SubmitTempFail) {
+  auto c = run_ehlo({"MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n",
+                     "x\r\n.\r\n", "RCPT TO:<bob@example.test>\r\n"},
+                    {SubmitOutcome::temp_fail, "disk full"});
+  EXPECT_EQ(c.output, start() + kMailOk + kRcptOk + kGoAhead +
+                          "451 4.3.0 Error: queue file write error (disk full)\r\n" + kNeedMail);
+  EXPECT_EQ(c.submitted.size(), 1u);
+}
+
+TEST_P(SessionTest, SubmitRejected) {
+  auto c = run_ehlo({"MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n",
+                     "x\r\n.\r\n"},
+                    {SubmitOutcome::rejected, "Message refused"});
+  EXPECT_EQ(c.output, start() + kMailOk + kRcptOk + kGoAhead + "554 5.7.1 Message refused\r\n");
+}
+
+// --- MAIL and RCPT arguments ---------------------------------------------
+
+TEST_P(SessionTest, BadSenderAddresses) {
+  std::string d256 = std::string(63, 'a') + "." + std::string(63, 'b') + "." +
+                     std::string(63, 'c') + "." + std::string(62, 'd') + ".e";
+  auto c = run_ehlo({"MAIL FROM:<;sleep 1;>\r\n", "MAIL FROM:alice@example.test\r\n",
+                     "MAIL FROM:<" + std::string(65, 'a') + "@example.test>\r\n",
+                     "MAIL FROM:<alice@" + d256 + ">\r\n", "MAIL FROM:<postmaster>\r\n",
+                     "MAIL TO:<alice@example.test>\r\n",
+                     "MAIL FROM:<" + std::string(64, 'a') + "@example.test>\r\n"});
+  EXPECT_EQ(c.output, start() + "501 5.1.7 Bad sender address syntax\r\n" +
+                          "501 5.1.7 Bad sender address syntax\r\n" +
+                          "501 5.1.7 Sender address too long\r\n" +
+                          "501 5.1.7 Sender address too long\r\n" +
+                          "501 5.1.7 Bad sender address syntax\r\n" +
+                          "501 5.5.4 Syntax: MAIL FROM:<address>\r\n" + kMailOk);
+}
+
+TEST_P(SessionTest, BadRecipientAddresses) {
+  std::string d256 = std::string(63, 'a') + "." + std::string(63, 'b') + "." +
+                     std::string(63, 'c') + "." + std::string(62, 'd') + ".e";
+  auto c = run_ehlo({"MAIL FROM:<alice@example.test>\r\n", "RCPT TO:<;sleep 1;>\r\n",
+                     "RCPT TO:bob@example.test\r\n", "RCPT TO:<>\r\n",
+                     "RCPT TO:<" + std::string(65, 'b') + "@example.test>\r\n",
+                     "RCPT TO:<bob@" + d256 + ">\r\n", "RCPT FROM:<bob@example.test>\r\n",
+                     "DATA\r\n"});
+  EXPECT_EQ(c.output, start() + kMailOk + "501 5.1.3 Bad recipient address syntax\r\n" +
+                          "501 5.1.3 Bad recipient address syntax\r\n" +
+                          "501 5.1.3 Bad recipient address syntax\r\n" +
+                          "501 5.1.3 Recipient address too long\r\n" +
+                          "501 5.1.3 Recipient address too long\r\n" +
+                          "501 5.5.4 Syntax: RCPT TO:<address>\r\n" + kNeedRcpt);
+}
+
+TEST_P(SessionTest, NullSender) {
+  auto c = run_ehlo({"MAIL FROM:<>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n", "bounce\r\n.\r\n"});
+  EXPECT_EQ(c.output, start() + kMailOk + kRcptOk + kGoAhead + kQueued);
+  ASSERT_EQ(c.submitted.size(), 1u);
+  EXPECT_TRUE(c.submitted[0].null_sender);
+  EXPECT_EQ(c.submitted[0].sender(), "");
+}
+
+TEST_P(SessionTest, SourceRouteIsIgnored) {
+  auto c = run_ehlo({"MAIL FROM:<@a.example,@b.example:alice@example.test>\r\n"
+                     "RCPT TO:<@relay.example:bob@example.test>\r\nDATA\r\n",
+                     "x\r\n.\r\n"});
+  EXPECT_EQ(c.output, start() + kMailOk + kRcptOk + kGoAhead + kQueued);
+  ASSERT_EQ(c.submitted.size(), 1u);
+  EXPECT_EQ(c.submitted[0].sender(), "alice@example.test");
+  ASSERT_EQ(c.submitted[0].recipients.size(), 1u);
+  EXPECT_EQ(c.submitted[0].recipients[0].forward_path.str(), "bob@example.test");
+}
+
+TEST_P(SessionTest, PostmasterWithoutDomain) {
+  // RFC 5321 4.5.1: RCPT TO:<Postmaster> must be accepted.
+  auto c = run_ehlo({"MAIL FROM:<alice@example.test>\r\nRCPT TO:<Postmaster>\r\nDATA\r\n",
+                     "x\r\n.\r\n"});
+  EXPECT_EQ(c.output, start() + kMailOk + kRcptOk + kGoAhead + kQueued);
+  ASSERT_EQ(c.submitted.size(), 1u);
+  ASSERT_EQ(c.submitted[0].recipients.size(), 1u);
+  EXPECT_EQ(c.submitted[0].recipients[0].forward_path.local_part, "postmaster");
+  EXPECT_EQ(c.submitted[0].recipients[0].forward_path.domain, "");
+  EXPECT_EQ(c.submitted[0].recipients[0].deliver_to,
+            std::vector<std::string>{"postmaster@example.test"});
+}
+
+TEST_P(SessionTest, SizeParameter) {
+  // RFC 1870 6: refuse at MAIL what will not fit.
+  limits_.max_message_size = 1000;
+  auto c = run_ehlo({"MAIL FROM:<alice@example.test> SIZE=1001\r\n",
+                     "MAIL FROM:<alice@example.test> SIZE=99999999999999999999999\r\n",
+                     "MAIL FROM:<alice@example.test> SIZE=\r\n",
+                     "MAIL FROM:<alice@example.test> SIZE=1000\r\n"});
+  EXPECT_EQ(c.output, start() + "552 5.3.4 Message size exceeds fixed limit\r\n" +
+                          "501 5.5.4 Bad SIZE parameter\r\n" +
+                          "501 5.5.4 Bad SIZE parameter\r\n" + kMailOk);
+}
+
+TEST_P(SessionTest, BodyParameter) {
+  auto c = run_ehlo({"MAIL FROM:<alice@example.test> BODY=BINARYMIME\r\n",
+                     "MAIL FROM:<alice@example.test> body=8bitmime\r\n"
+                     "RCPT TO:<bob@example.test>\r\nDATA\r\n",
+                     "caf\xC3\xA9\r\n.\r\n",
+                     "MAIL FROM:<alice@example.test> BODY=7BIT\r\n"
+                     "RCPT TO:<bob@example.test>\r\nDATA\r\n",
+                     "cafe\r\n.\r\n"});
+  EXPECT_EQ(c.output, start() + "555 5.5.4 Unsupported BODY parameter\r\n" + kMailOk + kRcptOk +
+                          kGoAhead + kQueued + kMailOk + kRcptOk + kGoAhead + kQueued);
+  ASSERT_EQ(c.submitted.size(), 2u);
+  EXPECT_TRUE(c.submitted[0].body_8bit);
+  EXPECT_EQ(c.submitted[0].data, "caf\xC3\xA9\r\n");
+  EXPECT_FALSE(c.submitted[1].body_8bit);
+}
+
+TEST_P(SessionTest, UnsupportedParameters) {
+  auto c = run_ehlo({"MAIL FROM:<alice@example.test> RET=HDRS\r\n",
+                     "MAIL FROM:<alice@example.test> SMTPUTF8=yes\r\n",
+                     "MAIL FROM:<alice@example.test>\r\n",
+                     "RCPT TO:<bob@example.test> NOTIFY=NEVER\r\n"});
+  EXPECT_EQ(c.output, start() + "555 5.5.4 Unsupported parameter RET\r\n" +
+                          "555 5.5.4 Unsupported parameter SMTPUTF8\r\n" + kMailOk +
+                          "555 5.5.4 Unsupported parameter NOTIFY\r\n");
+}
+
+TEST_P(SessionTest, Utf8AddressNeedsSmtputf8) {
+  // RFC 6531 3.4: SMTPUTF8 on MAIL covers the whole transaction.
+  auto c = run_ehlo({"MAIL FROM:<j\xC3\xBCrgen@example.test>\r\n",
+                     "MAIL FROM:<alice@example.test>\r\nRCPT TO:<j\xC3\xBCrgen@example.test>\r\n"
+                     "RSET\r\n",
+                     "MAIL FROM:<j\xC3\xBCrgen@example.test> SMTPUTF8\r\n"
+                     "RCPT TO:<bob@example.test>\r\n"
+                     "RCPT TO:<z\xC3\xB6\xC3\xA9@example.test>\r\n"
+                     "DATA\r\n",
+                     "x\r\n.\r\n"});
+  std::string e553 = "553 5.6.7 Non-ASCII address requires SMTPUTF8\r\n";
+  EXPECT_EQ(c.output, start() + e553 + kMailOk + e553 + kOk + kMailOk + kRcptOk + kRcptOk +
+                          kGoAhead + kQueued);
+  ASSERT_EQ(c.submitted.size(), 1u);
+  const Transaction& tx = c.submitted[0];
+  EXPECT_TRUE(tx.smtputf8);
+  EXPECT_EQ(tx.sender(), "j\xC3\xBCrgen@example.test");
+  ASSERT_EQ(tx.recipients.size(), 2u);
+  EXPECT_EQ(tx.recipients[1].forward_path.str(), "z\xC3\xB6\xC3\xA9@example.test");
+}
+
+TEST_P(SessionTest, TooManyRecipients) {
+  // RFC 5321 4.5.3.1.10: 452, not 5xx, and the transaction goes on.
+  limits_.max_recipients = 2;
+  auto c = run_ehlo({"MAIL FROM:<alice@example.test>\r\n"
+                     "RCPT TO:<a@example.test>\r\nRCPT TO:<b@example.test>\r\n"
+                     "RCPT TO:<c@example.test>\r\nDATA\r\n",
+                     "x\r\n.\r\n"});
+  EXPECT_EQ(c.output, start() + kMailOk + kRcptOk + kRcptOk +
+                          "452 4.5.3 Error: too many recipients\r\n" + kGoAhead + kQueued);
+  ASSERT_EQ(c.submitted.size(), 1u);
+  EXPECT_EQ(c.submitted[0].recipients.size(), 2u);
+}
+
+TEST_P(SessionTest, RecipientPolicyOutcomes) {
+  auto c = run_ehlo({"MAIL FROM:<alice@example.test>\r\n"
+                     "RCPT TO:<unknown@example.test>\r\n"
+                     "RCPT TO:<bob@elsewhere.example>\r\n"
+                     "RCPT TO:<full@example.test>\r\n"
+                     "RCPT TO:<loop@example.test>\r\n"
+                     "RCPT TO:<tmp@example.test>\r\n"
+                     "DATA\r\n"});
+  EXPECT_EQ(c.output,
+            start() + kMailOk +
+                "550 5.1.1 <unknown@example.test>: Recipient address rejected: User unknown\r\n" +
+                "554 5.7.1 <bob@elsewhere.example>: Relay access denied\r\n" +
+                "452 4.2.2 <full@example.test>: Mailbox full\r\n" +
+                "550 5.4.6 <loop@example.test>: Alias expansion loop\r\n" +
+                "451 4.3.0 <tmp@example.test>: Temporary lookup failure\r\n" + kNeedRcpt);
+  EXPECT_TRUE(c.submitted.empty());
+}
+
+// --- DATA ----------------------------------------------------------------
+
+// data_with - the writes for a MAIL/RCPT/DATA group followed by `body`.
+std::vector<std::string> data_with(std::string body) {
+  return {"MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n",
+          std::move(body), "NOOP\r\n"};
+}
+
+TEST_P(SessionTest, MessageOverMaxSizeRefusedAfterEndOfData) {
+  limits_.max_message_size = 64;
+  auto c = run_ehlo(data_with(std::string(40, 'a') + "\r\n" + std::string(40, 'b') + "\r\n" +
+                              "QUIT\r\n.\r\n"));
+  // The data is consumed to its end (no reply in the middle), then refused;
+  // the session is still in step, so the NOOP after it is a command.
+  EXPECT_EQ(c.output, start() + kMailOk + kRcptOk + kGoAhead + kTooBig + kOk);
+  EXPECT_TRUE(c.submitted.empty());
+}
+
+TEST_P(SessionTest, MessageOfExactlyMaxSizeIsAccepted) {
+  limits_.max_message_size = 10;
+  auto c = run_ehlo(data_with("12345678\r\n.\r\n"));
+  EXPECT_EQ(c.output, start() + kMailOk + kRcptOk + kGoAhead + kQueued + kOk);
+  ASSERT_EQ(c.submitted.size(), 1u);
+  EXPECT_EQ(c.submitted[0].data, "12345678\r\n");
+}
+
+TEST_P(SessionTest, BareLfInDataRefused) {
+  auto c = run_ehlo(data_with("one\ntwo\r\n.\r\n"));
+  EXPECT_EQ(c.output, start() + kMailOk + kRcptOk + kGoAhead + kBareLineEnd + kOk);
+  EXPECT_TRUE(c.submitted.empty());
+}
+
+TEST_P(SessionTest, BareCrInDataRefused) {
+  auto c = run_ehlo(data_with("one\rtwo\r\n.\r\n"));
+  EXPECT_EQ(c.output, start() + kMailOk + kRcptOk + kGoAhead + kBareLineEnd + kOk);
+  EXPECT_TRUE(c.submitted.empty());
+}
+
+TEST_P(SessionTest, AllowBareLfNormalisesToCrlf) {
+  limits_.allow_bare_lf = true;
+  auto c = run_ehlo(data_with("one\ntwo\rthree\r\n..four\r\n.\r\n"));
+  EXPECT_EQ(c.output, start() + kMailOk + kRcptOk + kGoAhead + kQueued + kOk);
+  ASSERT_EQ(c.submitted.size(), 1u);
+  EXPECT_EQ(c.submitted[0].data, "one\r\ntwo\r\nthree\r\n.four\r\n");
+}
+
+TEST_P(SessionTest, OnlyCrlfDotCrlfEndsData) {
+  // SMTP smuggling (2023): "<LF>.<CR><LF>" and "<CR><LF>.<LF>" must not end
+  // the message, or a second, forged message rides inside the first.
+  for (std::string fake_end : {"\n.\r\n", "\r\n.\n", "\r.\r\n"}) {
+    SCOPED_TRACE(::testing::PrintToString(fake_end));
+    auto c = run_ehlo(data_with("Hello" + fake_end +
+                                "MAIL FROM:<evil@example.test>\r\n"
+                                "RCPT TO:<carol@example.test>\r\n"
+                                "DATA\r\n"
+                                "smuggled\r\n"
+                                ".\r\n"));
+    EXPECT_EQ(c.output, start() + kMailOk + kRcptOk + kGoAhead + kBareLineEnd + kOk);
+    EXPECT_TRUE(c.submitted.empty());
+  }
+}
+
+TEST_P(SessionTest, SmuggledEndStaysInsideTheMessageWithAllowBareLf) {
+  limits_.allow_bare_lf = true;
+  auto c = run_ehlo(data_with("Hello\n.\r\nMAIL FROM:<evil@example.test>\r\nsmuggled\r\n.\r\n"));
+  EXPECT_EQ(c.output, start() + kMailOk + kRcptOk + kGoAhead + kQueued + kOk);
+  ASSERT_EQ(c.submitted.size(), 1u);  // one message, not two
+  const std::string& data = c.submitted[0].data;
+  EXPECT_EQ(data.rfind("Hello\r\n", 0), 0u);
+  EXPECT_NE(data.find("\r\nMAIL FROM:<evil@example.test>\r\nsmuggled\r\n"), std::string::npos);
+}
+
+TEST_P(SessionTest, NulInDataRefused) {
+  auto c = run_ehlo(data_with("a\0b\r\n.\r\n"s));
+  EXPECT_EQ(c.output, start() + kMailOk + kRcptOk + kGoAhead +
+                          "554 5.6.0 Error: NUL character in message data\r\n" + kOk);
+  EXPECT_TRUE(c.submitted.empty());
+}
+
+TEST_P(SessionTest, TextLineLimitIs1000OctetsWithCrlf) {
+  // RFC 5321 4.5.3.1.6.
+  auto ok = run_ehlo(data_with(std::string(998, 'x') + "\r\n.\r\n"));
+  EXPECT_EQ(ok.output, start() + kMailOk + kRcptOk + kGoAhead + kQueued + kOk);
+  ASSERT_EQ(ok.submitted.size(), 1u);
+  EXPECT_EQ(ok.submitted[0].data, std::string(998, 'x') + "\r\n");
+
+  // One octet more is refused at the end of data; a far longer line is cut
+  // (bytewise, before its end arrives) and its tail skipped up to its LF.
+  auto bad = run_ehlo(data_with(std::string(999, 'x') + "\r\n" + std::string(3000, 'y') +
+                                "\r\nafter\r\n.\r\n"));
+  EXPECT_EQ(bad.output, start() + kMailOk + kRcptOk + kGoAhead +
+                            "500 5.5.2 Error: message line longer than 1000 octets\r\n" + kOk);
+  EXPECT_TRUE(bad.submitted.empty());
+}
+
+// --- BDAT (RFC 3030) -----------------------------------------------------
+
+TEST_P(SessionTest, BdatHappyPath) {
+  // Chunks are raw octets: no dot-stuffing, no line-end rules.
+  auto c = run_ehlo({"MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\n"
+                     "BDAT 7\r\n"
+                     "a\r\n.\r\nb",
+                     "BDAT 3\r\n.\r\n",
+                     "BDAT 6 LAST\r\n"
+                     "\nc\0\r\n."s,
+                     "QUIT\r\n"});
+  EXPECT_EQ(c.output, start() + kMailOk + kRcptOk + "250 2.0.0 7 octets received\r\n" +
+                          "250 2.0.0 3 octets received\r\n" +  // RFC 3030 4.2: this chunk's
+                          kQueued + kBye);
+  ASSERT_EQ(c.submitted.size(), 1u);
+  EXPECT_EQ(c.submitted[0].data, "a\r\n.\r\nb.\r\n\nc\0\r\n."s);
+  EXPECT_EQ(c.submitted[0].sender(), "alice@example.test");
+}
+
+TEST_P(SessionTest, BdatZeroLast) {
+  auto c = run_ehlo({"MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\n"
+                     "BDAT 3\r\nabcBDAT 0 last\r\n"});
+  EXPECT_EQ(c.output, start() + kMailOk + kRcptOk + "250 2.0.0 3 octets received\r\n" + kQueued);
+  ASSERT_EQ(c.submitted.size(), 1u);
+  EXPECT_EQ(c.submitted[0].data, "abc");
+}
+
+TEST_P(SessionTest, BdatOutOfSequenceConsumesItsChunk) {
+  // The chunk "QUIT\r\n" must be eaten as data, not run as a command.
+  auto c = run_ehlo({"BDAT 6\r\nQUIT\r\n", "NOOP\r\n",
+                     "MAIL FROM:<alice@example.test>\r\nBDAT 6 LAST\r\nQUIT\r\nNOOP\r\n"});
+  EXPECT_EQ(c.output, start() + kNeedMail + kOk + kMailOk + kNeedRcpt + kOk);
+  EXPECT_FALSE(c.closed);
+  EXPECT_TRUE(c.submitted.empty());
+}
+
+TEST_P(SessionTest, DataAfterBdatRefused) {
+  // RFC 3030 2: DATA and BDAT may not be mixed in one transaction.
+  auto c = run_ehlo({"MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\n"
+                     "BDAT 3\r\nabc",
+                     "DATA\r\n", "BDAT 3 LAST\r\ndef"});
+  EXPECT_EQ(c.output, start() + kMailOk + kRcptOk + "250 2.0.0 3 octets received\r\n" +
+                          "503 5.5.1 Error: DATA after BDAT\r\n" + kQueued);
+  ASSERT_EQ(c.submitted.size(), 1u);
+  EXPECT_EQ(c.submitted[0].data, "abcdef");
+}
+
+TEST_P(SessionTest, BdatOverSizeIsDrainedThenRefused) {
+  limits_.max_message_size = 10;
+  auto c = run_ehlo({"MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\n"
+                     "BDAT 6\r\n123456",
+                     "BDAT 6\r\nQUIT\r\n", "BDAT 2 LAST\r\nab", "NOOP\r\n",
+                     "MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\n"
+                     "BDAT 20 LAST\r\n" +
+                         std::string(20, 'z'),
+                     "NOOP\r\n"});
+  EXPECT_EQ(c.output, start() + kMailOk + kRcptOk + "250 2.0.0 6 octets received\r\n" + kTooBig +
+                          kTooBig + kOk + kMailOk + kRcptOk + kTooBig + kOk);
+  EXPECT_TRUE(c.submitted.empty());
+}
+
+TEST_P(SessionTest, BdatWithoutSizeClosesTheSession) {
+  // Without a size the end of the chunk is unknown: nothing can follow.
+  auto c = run_ehlo({"BDAT LAST\r\n", "NOOP\r\n"});
+  EXPECT_EQ(c.output, start() + "501 5.5.4 Syntax: BDAT size [LAST]\r\n");
+  EXPECT_TRUE(c.closed);
+}
+
+// --- Error limit ---------------------------------------------------------
+
+TEST_P(SessionTest, TooManyErrorsCloses) {
+  limits_.max_errors = 3;
+  auto c = run_ehlo({"FOO\r\n", "RCPT TO:<bob@example.test>\r\n", "BAR\r\n", "NOOP\r\n"});
+  EXPECT_EQ(c.output, start() + "500 5.5.2 Error: command not recognized\r\n" + kNeedMail +
+                          "500 5.5.2 Error: command not recognized\r\n" +
+                          "421 4.7.0 mx.example.test Error: too many errors\r\n");
+  EXPECT_TRUE(c.closed);
+}
+
+TEST_P(SessionTest, TooManyErrorsCountsBdatSequenceErrors) {
+  limits_.max_errors = 2;
+  auto c = run_ehlo({"FOO\r\n", "BDAT 4\r\nabcd", "NOOP\r\n"});
+  EXPECT_EQ(c.output, start() + "500 5.5.2 Error: command not recognized\r\n" + kNeedMail +
+                          "421 4.7.0 mx.example.test Error: too many errors\r\n");
+  EXPECT_TRUE(c.closed);
+}
+
+TEST_P(SessionTest, RejectedRecipientsCountAsErrors) {
+  limits_.max_errors = 2;
+  auto c = run_ehlo({"MAIL FROM:<alice@example.test>\r\n"
+                     "RCPT TO:<full@example.test>\r\n"  // 4xx: not the client's fault
+                     "RCPT TO:<unknown@example.test>\r\n"
+                     "RCPT TO:<bob@elsewhere.example>\r\n"
+                     "NOOP\r\n"});
+  EXPECT_EQ(c.output,
+            start() + kMailOk + "452 4.2.2 <full@example.test>: Mailbox full\r\n" +
+                "550 5.1.1 <unknown@example.test>: Recipient address rejected: User unknown\r\n" +
+                "554 5.7.1 <bob@elsewhere.example>: Relay access denied\r\n" +
+                "421 4.7.0 mx.example.test Error: too many errors\r\n");
+  EXPECT_TRUE(c.closed);
+}
+
+// --- Pipelining refusal (whole writes only) -------------------------------
+
+// RFC 2920 3.1 and Postfix's smtpd_forbid_unauth_pipelining: a client may not
+// send before it has seen the EHLO reply, nor put anything after EHLO/HELO in
+// the same write.
+TEST(PipeliningTest, CommandsBeforeEhloReplyRefused) {
+  SmtpLimits limits;
+  auto c = run({"EHLO client.test\r\nMAIL FROM:<alice@example.test>\r\n"}, Chunking::whole, limits);
+  EXPECT_EQ(c.output, kGreeting + kSync);
+  EXPECT_TRUE(c.closed);
+
+  // Even a partial next line counts.
+  auto partial = run({"EHLO client.test\r\nMA"}, Chunking::whole, limits);
+  EXPECT_EQ(partial.output, kGreeting + kSync);
+
+  // The same octets one at a time are a client that waited: accepted.
+  auto slow = run({"EHLO client.test\r\nMAIL FROM:<alice@example.test>\r\n"}, Chunking::bytewise,
+                  limits);
+  EXPECT_EQ(slow.output, kGreeting + ehlo_reply(limits) + kMailOk);
+}
+
+TEST(PipeliningTest, GroupBeforeEhloRefused) {
+  SmtpLimits limits;
+  auto c = run({"NOOP\r\nNOOP\r\n"}, Chunking::whole, limits);
+  EXPECT_EQ(c.output, kGreeting + kSync);
+  EXPECT_TRUE(c.closed);
+}
+
+TEST(PipeliningTest, HeloSessionMayNotPipeline) {
+  SmtpLimits limits;
+  auto c = run({"HELO client.test\r\n", "MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\n"},
+               Chunking::whole, limits);
+  EXPECT_EQ(c.output, kGreeting + "250 2.0.0 mx.example.test\r\n" + kSync);
+  EXPECT_TRUE(c.closed);
+}
+
+TEST(PipeliningTest, NothingMayFollowASecondEhloInTheSameWrite) {
+  SmtpLimits limits;
+  auto ok = run({kEhlo, "RSET\r\nEHLO again.test\r\n"}, Chunking::whole, limits);
+  EXPECT_EQ(ok.output, kGreeting + ehlo_reply(limits) + kOk + ehlo_reply(limits));
+  auto bad = run({kEhlo, "RSET\r\nEHLO again.test\r\nNOOP\r\n"}, Chunking::whole, limits);
+  EXPECT_EQ(bad.output, kGreeting + ehlo_reply(limits) + kOk + kSync);
+  EXPECT_TRUE(bad.closed);
+}
+
+// --- Driving the session step by step --------------------------------------
+
+class DirectTest : public ::testing::Test {
+ protected:
+  DirectTest() : session_(limits_, "mx.example.test", policy_) {}
+
+  // say - feed whole and take one step.
+  Step say(std::string_view bytes) {
+    session_.feed(bytes);
+    return session_.step();
+  }
+
+  SmtpLimits limits_;
+  FakePolicy policy_;
+  Session session_;
+};
+
+TEST_F(DirectTest, PipelinedGroupIsAnsweredInOneStep) {
+  ASSERT_EQ(say(kEhlo).output, ehlo_reply(limits_));
+  Step s = say("MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n");
+  EXPECT_EQ(s.output, kMailOk + kRcptOk + kGoAhead);
+  EXPECT_EQ(s.action, Action::need_more);
+  EXPECT_TRUE(session_.in_data());
+}
+
+TEST_F(DirectTest, SubmitHandsOverTheTransactionAndWaits) {
+  say(kEhlo);
+  say("MAIL FROM:<alice@example.test> SMTPUTF8\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n");
+  Step s = say("hi\r\n.\r\nNOOP\r\n");
+  EXPECT_EQ(s.output, "");
+  ASSERT_EQ(s.action, Action::submit);
+  EXPECT_EQ(session_.transaction().data, "hi\r\n");
+  EXPECT_EQ(session_.with_protocol(), "UTF8SMTP");
+  // Until the driver answers, the NOOP waits its turn.
+  session_.on_submitted(SubmitOutcome::queued, "Q1");
+  s = session_.step();
+  EXPECT_EQ(s.output, "250 2.0.0 Ok: queued as Q1\r\n" + kOk);
+  EXPECT_EQ(s.action, Action::need_more);
+  EXPECT_FALSE(session_.in_data());
+  EXPECT_EQ(session_.with_protocol(), "ESMTP");
+}
+
+TEST_F(DirectTest, NoReplyBeforeTheEndOfOversizeData) {
+  limits_.max_message_size = 16;
+  say(kEhlo);
+  say("MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n");
+  for (int i = 0; i < 100; ++i) {
+    Step s = say("0123456789abcdef\r\n");
+    ASSERT_EQ(s.output, "");
+    ASSERT_EQ(s.action, Action::need_more);
+    // Over-size data is discarded, never buffered.
+    ASSERT_LE(session_.transaction().data.size(), limits_.max_message_size);
+  }
+  EXPECT_EQ(say(".\r\n").output, kTooBig);
+}
+
+TEST_F(DirectTest, HugeBdatSizeIsNotBuffered) {
+  // A size near 2^64 must not wrap the size check and let the chunk grow the
+  // transaction without bound.
+  limits_.max_message_size = 1000;
+  say(kEhlo);
+  say("MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\nBDAT 5\r\nhello");
+  Step s = say("BDAT 18446744073709551614 LAST\r\n");
+  EXPECT_EQ(s.output, "");
+  for (int i = 0; i < 10; ++i) say(std::string(1000, 'x'));
+  EXPECT_LE(session_.transaction().data.size(), limits_.max_message_size);
+}
+
+TEST_F(DirectTest, PolicySeesTheDeclaredSize) {
+  say(kEhlo);
+  say("MAIL FROM:<alice@example.test> SIZE=1234\r\nRCPT TO:<bob@example.test>\r\nRSET\r\n"
+      "MAIL FROM:<alice@example.test>\r\nRCPT TO:<carol@example.test>\r\n");
+  EXPECT_EQ(policy_.asked, (std::vector<std::string>{"bob@example.test", "carol@example.test"}));
+  EXPECT_EQ(policy_.declared_sizes, (std::vector<std::uint64_t>{1234, 0}));
+}
+
+TEST_F(DirectTest, WithProtocol) {
+  say("HELO client.test\r\n");
+  EXPECT_EQ(session_.with_protocol(), "SMTP");
+  EXPECT_EQ(session_.helo_name(), "client.test");
+  say(kEhlo);
+  EXPECT_EQ(session_.with_protocol(), "ESMTP");
+}
+
+TEST_F(DirectTest, DriverReplies) {
+  EXPECT_EQ(session_.timeout_reply(), "421 4.4.2 mx.example.test Error: timeout exceeded\r\n");
+  EXPECT_EQ(session_.too_many_connections_reply(),
+            "421 4.7.0 mx.example.test Error: too many connections\r\n");
+  EXPECT_EQ(session_.pregreet_reply(),
+            "554 5.5.0 mx.example.test Error: client talked before the greeting\r\n");
+}
+
+}  // namespace
+}  // namespace herald::smtp
