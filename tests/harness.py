@@ -363,8 +363,15 @@ class Herald:
         def ready():
             msgs = self.mailbox(user, password)
             return msgs if len(msgs) >= count else None
-        return wait_for(ready, timeout, interval=0.05,
-                        message=f"{count} message(s) in {user}'s mailbox")
+        try:
+            return wait_for(ready, timeout, interval=0.05,
+                            message=f"{count} message(s) in {user}'s mailbox")
+        except AssertionError as exc:
+            try:
+                rows = [r for r in self.queue() if r.get("recipient") == user]
+            except Exception as e:  # the report must not hide the timeout
+                rows = f"(queue list failed: {e})"
+            raise AssertionError(f"{exc}; queue rows for {user}: {rows}") from None
 
     def mailbox_count(self, user, password="secret"):
         p = self.pop3(user, password)

@@ -9,7 +9,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import smtplib
 import subprocess
 import time

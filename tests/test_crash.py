@@ -19,7 +19,7 @@ import threading
 import time
 import unittest
 
-from harness import HOST, Herald, HeraldTestCase, split_trace, wait_for
+from harness import HOST, HeraldTestCase, split_trace, wait_for
 
 TOTAL = int(os.environ.get("HERALD_CRASH_MESSAGES", "2000"))
 CONNECTIONS = 16

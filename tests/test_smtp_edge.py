@@ -9,11 +9,10 @@ characters in addresses.
 
 import hashlib
 import os
-import socket
 import time
 import unittest
 
-from harness import (HOST, QUEUE_ID_RE, Herald, HeraldTestCase, SmtpRaw, split_trace, unique,
+from harness import (QUEUE_ID_RE, Herald, HeraldTestCase, SmtpRaw, split_trace, unique,
                      wait_for)
 
 
@@ -163,11 +162,15 @@ class DataContentTest(EdgeCase):
         self.start_data(s, rcpt)
         s.send(ok + b".\r\n")
         s.expect("250 2.0.0 Ok: queued as", "a 1000-octet line (CRLF included) is within max_line_length")
-        self.start_data(s, rcpt)
-        s.send(b"Subject: too long\r\n\r\n" + b"b" * 999 + b"\r\n.\r\n")
-        r = s.expect("5", "a 1001-octet text line")
-        self.assertTrue(r.first.startswith("5"), r)
-        self.assert_stays_usable(s, "an overlong text line")
+        for length in (1001, 1002, 5000):
+            with self.subTest(octets=length):
+                self.start_data(s, rcpt)
+                s.send(b"Subject: too long\r\n\r\n" + b"b" * (length - 2) + b"\r\n.\r\n")
+                r = s.read_reply()
+                self.assertTrue(r.first.startswith("5"), f"a {length}-octet text line must get 5xx, got {r}")
+                self.assertNotIn("bare", r.first.lower(),
+                                 f"a {length}-octet line (with a proper CRLF) is reported as bare CR/LF: {r}")
+                self.assert_stays_usable(s, "an overlong text line")
         msgs = self.herald.wait_mailbox(rcpt, 1)
         self.assertEqual(len(msgs), 1, "the message with the overlong line must not be stored")
         self.assertEqual(split_trace(msgs[0])[1], ok)
@@ -331,11 +334,11 @@ class BdatTest(EdgeCase):
         s = self.raw()
         s.ehlo()
         s.send(f"MAIL FROM:<c@client.test>\r\nRCPT TO:<{rcpt}>\r\n".encode()
-               + b"BDAT 9\r\nSubject: \r\nBDAT 12\r\npipelined\r\n\r\nBDAT 0 LAST\r\n")
+               + b"BDAT 9\r\nSubject: BDAT 13\r\npipelined\r\n\r\nBDAT 0 LAST\r\n")
         s.expect("250 2.1.0")
         s.expect("250 2.1.5")
         s.expect("250 2.0.0 9 octets received")
-        s.expect("250 2.0.0 12 octets received")
+        s.expect("250 2.0.0 13 octets received")
         s.expect("250 2.0.0 Ok: queued as", "BDAT 0 LAST")
         self.assertEqual(self.delivered_body(rcpt), b"Subject: pipelined\r\n\r\n")
 
