@@ -378,6 +378,21 @@ class VrfyDisabledTest(SmtpCase):
         self.assertEqual(code, 502, f"VRFY with vrfy=disabled: {code} {msg!r}")
 
 
+class RelayDeniedTest(SmtpCase):
+    """A client outside smtp.relay_networks may send only to local domains."""
+    config = {"smtp": {"relay_networks": ["192.0.2.0/24"]}}
+
+    def test_remote_recipient_is_refused_local_accepted(self):
+        s = self.smtp()
+        s.ehlo()
+        assert_reply(self, s.mail("outsider@client.test"), 250, "2.1.0", "MAIL")
+        assert_reply(self, s.rcpt(f"{unique('far')}@elsewhere.example"), 554, "5.7.1",
+                     "RCPT to a remote domain from a client that may not relay")
+        rcpt = self.new_user()
+        assert_reply(self, s.rcpt(rcpt), 250, "2.1.5", "RCPT to a local user")
+        self.assertEqual(self.herald.queue(), [], "nothing may be queued for relay")
+
+
 class SizeLimitTest(SmtpCase):
     config = {"smtp": {"max_message_size": 10000}}
 
