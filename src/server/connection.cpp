@@ -6,14 +6,53 @@
 
 namespace herald::server {
 
+// The timer's handler shares this state, so it stays valid however late the
+// handler runs; socket is cleared when the Deadline (and its socket) go.
+struct Deadline::State {
+  explicit State(tcp::socket& s) : socket(&s), timer(s.get_executor()) {}
+  tcp::socket* socket;
+  asio::steady_timer timer;
+  std::chrono::steady_clock::time_point deadline;
+  bool reading = false;
+  bool waiting = false;
+  bool expired = false;
+  std::uint64_t generation = 0;  // bumps on every wait; stale handlers see a mismatch
+};
+
+Deadline::Deadline(tcp::socket& socket) : state_(std::make_shared<State>(socket)) {}
+
+Deadline::~Deadline() {
+  state_->socket = nullptr;
+  state_->timer.cancel();
+}
+
 void Deadline::arm(std::chrono::milliseconds timeout) {
-  timer_.expires_after(timeout);
-  timer_.async_wait([this](std::error_code ec) {
-    // operation_aborted: disarmed or destroyed - `this` may be gone.
-    if (ec) return;
-    expired_ = true;
+  state_->deadline = std::chrono::steady_clock::now() + timeout;
+  state_->reading = true;
+  // Re-wait only when idle or when the deadline came nearer (DATA's timeout
+  // can be shorter than the command timeout).
+  if (!state_->waiting || state_->deadline < state_->timer.expiry()) wait(state_);
+}
+
+void Deadline::disarm() { state_->reading = false; }
+
+bool Deadline::expired() const { return state_->expired; }
+
+void Deadline::wait(const std::shared_ptr<State>& state) {
+  std::uint64_t generation = ++state->generation;
+  state->waiting = true;
+  state->timer.expires_at(state->deadline);  // cancels an earlier wait, if any
+  state->timer.async_wait([state, generation](std::error_code ec) {
+    if (generation != state->generation) return;
+    state->waiting = false;
+    if (ec || !state->socket || !state->reading) return;
+    if (std::chrono::steady_clock::now() < state->deadline) {
+      wait(state);  // the deadline moved on since this wait began
+      return;
+    }
+    state->expired = true;
     std::error_code ignored;
-    socket_.cancel(ignored);
+    state->socket->cancel(ignored);
   });
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
 
 #include <asio/awaitable.hpp>
@@ -13,20 +14,26 @@ namespace herald::server {
 
 using asio::ip::tcp;
 
-// Deadline - closes the read side of a socket when a read waits too long
-// (RFC 5321 4.5.3.2, RFC 1939 3 autologout timers).
+// Deadline - cancels a socket's read when it waits too long (RFC 5321
+// 4.5.3.2, RFC 1939 3 autologout timers). A watchdog: arming only moves the
+// deadline forward, and the one timer re-waits when it fires early, so a
+// busy connection costs no timer operation per read.
+// REQUIRES: used from the socket's own (single-threaded) io_context.
 class Deadline {
  public:
-  explicit Deadline(tcp::socket& socket) : socket_(socket), timer_(socket.get_executor()) {}
+  explicit Deadline(tcp::socket& socket);
+  ~Deadline();
+  Deadline(const Deadline&) = delete;
+  Deadline& operator=(const Deadline&) = delete;
 
   void arm(std::chrono::milliseconds timeout);
-  void disarm() { timer_.cancel(); }
-  bool expired() const { return expired_; }
+  void disarm();
+  bool expired() const;
 
  private:
-  tcp::socket& socket_;
-  asio::steady_timer timer_;
-  bool expired_ = false;
+  struct State;
+  static void wait(const std::shared_ptr<State>& state);
+  std::shared_ptr<State> state_;
 };
 
 // read_some - at most buffer_size octets; 0 on EOF, error or timeout.
