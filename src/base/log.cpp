@@ -1,5 +1,7 @@
 #include "base/log.h"
 
+#include <unistd.h>
+
 #include <mutex>
 
 #include <spdlog/sinks/basic_file_sink.h>
@@ -21,6 +23,11 @@ State& state() {
   return s;
 }
 
+// pattern - the pid is written in once: spdlog's %P calls getpid() per line.
+std::string pattern(const std::string& hostname) {
+  return "%b %d %H:%M:%S " + hostname + " herald/%n[" + std::to_string(::getpid()) + "]: %v";
+}
+
 }  // namespace
 
 void setup(const std::string& file, const std::string& level, const std::string& hostname) {
@@ -31,7 +38,7 @@ void setup(const std::string& file, const std::string& level, const std::string&
   s.level = spdlog::level::from_str(level == "warning" ? "warn" : level);
   s.hostname = hostname;
   // %n is the component: "herald/smtpd[pid]" as Postfix writes "postfix/smtpd[pid]".
-  s.sink->set_pattern("%b %d %H:%M:%S " + hostname + " herald/%n[%P]: %v");
+  s.sink->set_pattern(pattern(hostname));
   spdlog::drop_all();
   spdlog::flush_every(std::chrono::seconds(1));
 }
@@ -43,7 +50,7 @@ std::shared_ptr<spdlog::logger> get(const std::string& component) {
   if (auto l = spdlog::get(component)) return l;
   if (!s.sink) {
     s.sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-    s.sink->set_pattern("%b %d %H:%M:%S " + s.hostname + " herald/%n[%P]: %v");
+    s.sink->set_pattern(pattern(s.hostname));
   }
   auto l = std::make_shared<spdlog::logger>(component, s.sink);
   l->set_level(s.level);

@@ -508,6 +508,10 @@ class SqliteStore final : public Store {
     // survives power loss (NORMAL would only survive a process crash).
     db.exec("PRAGMA synchronous = FULL");
     db.exec("PRAGMA foreign_keys = ON");
+    // Each write request runs in a SAVEPOINT; keep those statement journals
+    // in memory rather than in temporary files (they only ever serve a
+    // rollback inside the open transaction, never crash recovery).
+    db.exec("PRAGMA temp_store = MEMORY");
   }
 
   void migrate() {
