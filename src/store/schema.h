@@ -53,7 +53,6 @@ CREATE TABLE messages (
   body        BLOB,                 -- inline body, or NULL when blob_sha is set
   blob_sha    TEXT REFERENCES blob_files(sha256)
 );
-CREATE INDEX messages_queue_id ON messages(queue_id);
 CREATE TABLE mailbox_messages (
   mailbox_id    INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
   uid           INTEGER NOT NULL,
