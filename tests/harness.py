@@ -138,7 +138,9 @@ class Herald:
             "server": {"hostname": HOSTNAME, "data_dir": self.data_dir},
             "domains": {"local": [LOCAL_DOMAIN]},
             "log": {"file": self.log_path},
-            "auth": {"failure_delay": "10ms", "max_failure_delay": "100ms"},
+            # The suites of the core issue log in over plaintext on loopback;
+            # test_tls.py sets allow_plaintext = false to check the default.
+            "auth": {"failure_delay": "10ms", "max_failure_delay": "100ms", "allow_plaintext": True},
         }
         for proto, port in self.ports.items():
             sections.setdefault(proto, {})["listen"] = [f"{HOST}:{port}"]

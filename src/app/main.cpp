@@ -12,7 +12,11 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <openssl/rand.h>
+
 #include "auth/password.h"
+#include "net/tls.h"
+#include "sasl/scram.h"
 #include "base/duration.h"
 #include "base/log.h"
 #include "base/text.h"
@@ -89,14 +93,41 @@ std::string iso_time(std::int64_t ms) {
                      tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
 }
 
+std::unique_ptr<herald::net::TlsServer> make_tls(const config::Config& c) {
+  herald::net::TlsOptions o;
+  if (!c.tls_cert.empty()) o.certificates.push_back({c.tls_cert, c.tls_key});
+  for (const auto& ck : c.tls_certificates) o.certificates.push_back({ck.cert, ck.key});
+  o.self_signed_dir = c.data_dir / "tls";
+  o.hostname = c.hostname;
+  o.min_version = c.tls_min_version;
+  o.ciphers = c.tls_ciphers;
+  o.ciphersuites = c.tls_ciphersuites;
+  return check(herald::net::TlsServer::create(o));
+}
+
+// credentials - what the store keeps for a new password: the argon2id hash
+// for PLAIN/LOGIN/USER and SCRAM-SHA-256 keys (RFC 7677) for SCRAM.
+herald::store::Credentials credentials_for(const std::string& password) {
+  herald::store::Credentials c;
+  c.password_hash = check(herald::auth::hash_password(password));
+  unsigned char salt[16];
+  if (RAND_bytes(salt, sizeof salt) != 1) fail("no randomness for a salt");
+  c.scram_sha256 = herald::sasl::encode_scram_credentials(herald::sasl::make_scram_credentials(
+      password, std::string_view(reinterpret_cast<const char*>(salt), sizeof salt), 4096));
+  return c;
+}
+
 int cmd_serve(const std::string& path) {
   config::Config c = load_config(path);
   herald::log::setup(c.log_file, c.log_level, c.hostname);
   auto st = open_store(c);
-  herald::server::Server server(c, *st);
+  auto tls = make_tls(c);
+  std::vector<std::string> certs = tls->describe();
+  herald::server::Server server(c, *st, std::move(tls));
   check(server.start());
   std::cout << fmt::format("herald {} serving {} (data in {})\n", kVersion, c.hostname, c.data_dir.string());
   for (const auto& l : server.listening()) std::cout << "  listening: " << l << "\n";
+  for (const auto& d : certs) std::cout << "  certificate: " << d << "\n";
   std::cout << fmt::format("add a user:  build/herald user add alice@{} --password-stdin --config {}\n",
                            c.local_domains.empty() ? "example.test" : c.local_domains.front(), path);
   std::cout.flush();
@@ -157,7 +188,11 @@ int main(int argc, char** argv) {
   user_passwd->add_option("--password", password, "the password");
   user_passwd->add_option("--password-hash", password_hash, "an existing hash");
   auto* user_list = user->add_subcommand("list", "list users");
-  for (auto* s : {user_add, user_del, user_passwd, user_list}) add_config(s);
+  std::string send_as_value;
+  auto* user_send_as = user->add_subcommand("send-as", "allow or forbid any envelope sender on submission");
+  user_send_as->add_option("ADDRESS", name)->required();
+  user_send_as->add_option("on|off", send_as_value)->required()->check(CLI::IsMember({"on", "off"}));
+  for (auto* s : {user_add, user_del, user_passwd, user_list, user_send_as}) add_config(s);
   add_json(user_list);
 
   auto* alias = app.add_subcommand("alias", "aliases: one address, many targets");
@@ -239,13 +274,13 @@ int main(int argc, char** argv) {
       require_address(name);
       int sources = int(password_stdin) + int(!password.empty()) + int(!password_hash.empty());
       if (sources != 1) fail("give exactly one of --password-stdin, --password, --password-hash", 2);
-      std::string hash;
+      herald::store::Credentials cred;
       if (!password_hash.empty()) {
         if (!herald::auth::looks_like_hash(password_hash))
           fail("--password-hash: not an argon2id, $6$ or $2y$ hash", 2);
-        hash = password_hash;
+        cred.password_hash = password_hash;  // SCRAM needs the password: not available for imports
       } else {
-        hash = check(herald::auth::hash_password(password_stdin ? read_password_stdin() : password));
+        cred = credentials_for(password_stdin ? read_password_stdin() : password);
       }
       if (*user_add) {
         if (!check(st->is_local_domain(domain_of(name))))
@@ -257,12 +292,14 @@ int main(int argc, char** argv) {
           if (!q) fail(fmt::format("--quota {}: not a size such as 500M or 1G", quota_text), 2);
           quota = *q;
         }
-        auto r = st->add_user(name, hash, quota);
+        auto r = st->add_user(name, cred, quota);
         if (!r && r.error().code == Errc::exists) fail(fmt::format("{}: user exists", name));
         check(r);
       } else {
-        check(st->set_password(name, hash));
+        check(st->set_password(name, cred));
       }
+    } else if (*user_send_as) {
+      check(st->set_send_as_any(name, send_as_value == "on"));
     } else if (*user_del) {
       check(st->del_user(name));
     } else if (*user_list) {
@@ -270,7 +307,8 @@ int main(int argc, char** argv) {
       json out = json::array();
       for (const auto& u : us) {
         if (as_json)
-          out.push_back({{"address", u.address}, {"quota_bytes", u.quota_bytes}, {"used_bytes", u.used_bytes}});
+          out.push_back({{"address", u.address}, {"quota_bytes", u.quota_bytes}, {"used_bytes", u.used_bytes},
+                         {"scram", !u.scram_sha256.empty()}, {"send_as_any", u.send_as_any}});
         else
           std::cout << fmt::format("{}  used {} of {}\n", u.address, herald::format_size(u.used_bytes),
                                    u.quota_bytes ? herald::format_size(u.quota_bytes) : "unlimited");

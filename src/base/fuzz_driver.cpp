@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
@@ -21,9 +22,10 @@ int main(int argc, char** argv) {
   std::mt19937_64 rng(0x4e52414c44ull);  // fixed: the same inputs every run
   for (const auto& s : kFuzzSeeds)
     LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
-  static const char* kTokens[] = {"\r\n", "\n", "\r", ".", "\r\n.\r\n", "\n.\n", std::string(1, '\0').c_str(),
-                                  "MAIL FROM:<", "RCPT TO:<", "DATA\r\n", "BDAT ", " LAST\r\n", "@", ">", "<",
-                                  "\xff", "\xc3\xa9", "99999999999999999999", "RETR 1\r\n", "TOP 1 ", "DELE "};
+  static constexpr std::string_view kTokens[] = {
+      "\r\n", "\n", "\r", ".", "\r\n.\r\n", "\n.\n", std::string_view("\0", 1), "MAIL FROM:<", "RCPT TO:<",
+      "DATA\r\n", "BDAT ", " LAST\r\n", "@", ">", "<", "\xff", "\xc3\xa9", "99999999999999999999", "RETR 1\r\n",
+      "TOP 1 ", "DELE ", "AUTH PLAIN ", "STARTTLS\r\n", "=", "*\r\n"};
   for (long i = 0; i < iterations; ++i) {
     std::string input = kFuzzSeeds[rng() % kFuzzSeeds.size()];
     int edits = 1 + static_cast<int>(rng() % 8);

@@ -17,7 +17,7 @@
 namespace herald::config {
 namespace {
 
-enum class Kind { string, boolean, integer, size, duration, string_list, choice, network_list };
+enum class Kind { string, boolean, integer, size, duration, string_list, choice, network_list, cert_list };
 
 struct KeySpec {
   std::string_view section;
@@ -48,14 +48,25 @@ constexpr KeySpec kKeys[] = {
     {"smtp", "relay_networks", Kind::network_list, R"(["127.0.0.0/8", "::1/128"])", "clients in these networks may relay to any domain (Postfix's mynetworks)"},
     {"smtp", "vrfy", Kind::choice, R"("ambiguous")", "VRFY: 252 without lookup, a real lookup, or 502", "ambiguous|verify|disabled"},
     {"pop3", "idle_timeout", Kind::duration, R"("10m")", "idle time before an autologout (RFC 1939 3)"},
+    {"smtp", "require_auth", Kind::choice, R"("never")", "on port 25: AUTH needed for relaying only, for all mail, or never", "never|relay|always"},
+    {"smtp", "require_tls", Kind::boolean, "false", "on port 25: MAIL needs STARTTLS first (530 5.7.0)"},
     {"tls", "cert", Kind::string, R"("")", "PEM certificate chain; \"\" = self-signed pair in data_dir"},
     {"tls", "key", Kind::string, R"("")", "PEM private key"},
+    {"tls", "certificates", Kind::cert_list, "[]", "more {cert, key} pairs, chosen by SNI from their subjectAltNames"},
+    {"tls", "min_version", Kind::choice, R"("1.2")", "oldest TLS version accepted", "1.2|1.3"},
+    {"tls", "ciphers", Kind::string, R"("")", "TLS 1.2 cipher list (OpenSSL syntax); \"\" = ECDHE with AEAD only"},
+    {"tls", "ciphersuites", Kind::string, R"("")", "TLS 1.3 cipher suites; \"\" = OpenSSL's default"},
+    {"tls", "handshake_timeout", Kind::duration, R"("30s")", "time allowed for a TLS handshake"},
     {"dns", "servers", Kind::string_list, "[]", "resolvers as \"ip:port\"; [] = /etc/resolv.conf"},
     {"delivery", "smarthost", Kind::string, R"("")", "relay all outbound mail here; \"[host]:port\" skips the MX lookup"},
     {"store", "backend", Kind::choice, R"("sqlite")", "metadata store", "sqlite"},
     {"store", "inline_body_max", Kind::size, R"("128k")", "bodies up to this size live in the database, larger ones in blob files"},
     {"auth", "failure_delay", Kind::duration, R"("1s")", "delay after a failed login; doubles with each failure in a session"},
     {"auth", "max_failure_delay", Kind::duration, R"("8s")", "cap of the growing delay after failed logins"},
+    {"auth", "allow_plaintext", Kind::boolean, "false", "offer AUTH and USER/PASS without TLS (only for trusted networks)"},
+    {"auth", "max_failures", Kind::integer, "10", "failed logins per client address or per user within failure_window before a lockout"},
+    {"auth", "failure_window", Kind::duration, R"("15m")", "window in which failed logins are counted"},
+    {"auth", "lockout", Kind::duration, R"("15m")", "how long a locked-out address or user is refused"},
 };
 
 struct ListenerSection {
@@ -188,6 +199,14 @@ class Loader {
           if (!e.is_string() || !valid_network(e.as_string()->get()))
             return bad("expected a list of networks such as \"10.0.0.0/8\" or \"2001:db8::/32\"");
         break;
+      case Kind::cert_list:
+        if (!v.is_array()) return bad("expected a list of {cert = \"...\", key = \"...\"} tables");
+        for (const auto& e : *v.as_array()) {
+          const toml::table* t = e.as_table();
+          if (!t || t->size() != 2 || !t->get_as<std::string>("cert") || !t->get_as<std::string>("key"))
+            return bad("expected a list of {cert = \"...\", key = \"...\"} tables");
+        }
+        break;
       case Kind::choice: {
         if (!v.is_string()) return bad(fmt::format("expected one of {}", s.choices));
         bool found = false;
@@ -309,14 +328,38 @@ Result<Config> parse(std::string_view text, const std::filesystem::path& file) {
   c.imap = in.listener("imap");
   c.imaps = in.listener("imaps");
   c.admin = in.listener("admin");
-  c.tls_cert = in.str("tls", "cert");
-  c.tls_key = in.str("tls", "key");
+  c.smtp.require_auth = in.str("smtp", "require_auth");
+  c.smtp.require_tls = in.boolean("smtp", "require_tls");
+  // Certificate paths are relative to the config file, like data_dir.
+  std::filesystem::path base_dir = file.empty() ? std::filesystem::current_path()
+                                                : std::filesystem::absolute(file).parent_path();
+  auto resolve = [&](const std::string& p) -> std::string {
+    if (p.empty() || std::filesystem::path(p).is_absolute()) return p;
+    return (base_dir / p).lexically_normal().string();
+  };
+  c.tls_cert = resolve(in.str("tls", "cert"));
+  c.tls_key = resolve(in.str("tls", "key"));
+  if (c.tls_cert.empty() != c.tls_key.empty())
+    return make_error(Errc::invalid, fmt::format("{}: tls.cert and tls.key go together", file.string()));
+  for (const auto& e : *in.value("tls", "certificates").as_array()) {
+    const toml::table& t = *e.as_table();
+    c.tls_certificates.push_back({resolve(t.get_as<std::string>("cert")->get()),
+                                  resolve(t.get_as<std::string>("key")->get())});
+  }
+  c.tls_min_version = in.str("tls", "min_version");
+  c.tls_ciphers = in.str("tls", "ciphers");
+  c.tls_ciphersuites = in.str("tls", "ciphersuites");
+  c.tls_handshake_timeout = in.duration("tls", "handshake_timeout");
   c.dns_servers = in.list("dns", "servers");
   c.smarthost = in.str("delivery", "smarthost");
   c.store_backend = in.str("store", "backend");
   c.inline_body_max = in.size("store", "inline_body_max");
   c.auth_failure_delay = in.duration("auth", "failure_delay");
   c.auth_max_failure_delay = in.duration("auth", "max_failure_delay");
+  c.auth_allow_plaintext = in.boolean("auth", "allow_plaintext");
+  c.auth_max_failures = in.u32("auth", "max_failures");
+  c.auth_failure_window = in.duration("auth", "failure_window");
+  c.auth_lockout = in.duration("auth", "lockout");
 
   for (const auto& l : kListenerSections) {
     for (const auto& addr : in.list(l.name, "listen")) {

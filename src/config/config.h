@@ -35,6 +35,8 @@ struct SmtpConfig : ListenerConfig {
   bool allow_bare_lf = false;
   std::string vrfy;  // "ambiguous" | "verify" | "disabled"
   std::vector<std::string> relay_networks;  // CIDR, validated
+  std::string require_auth;  // "never" | "relay" | "always" (port 25)
+  bool require_tls = false;
 };
 
 struct Pop3Config : ListenerConfig {
@@ -56,8 +58,15 @@ struct Config {
   SmtpConfig smtp;
   Pop3Config pop3;
   ListenerConfig submission, smtps, pop3s, imap, imaps, admin;  // not served yet
-  // [tls]
+  // [tls] (paths resolved against the config file's folder)
   std::string tls_cert, tls_key;
+  struct CertKey {
+    std::string cert, key;
+  };
+  std::vector<CertKey> tls_certificates;
+  std::string tls_min_version;
+  std::string tls_ciphers, tls_ciphersuites;
+  milliseconds tls_handshake_timeout{0};
   // [dns]
   std::vector<std::string> dns_servers;
   // [delivery]
@@ -68,6 +77,10 @@ struct Config {
   // [auth]
   milliseconds auth_failure_delay{0};
   milliseconds auth_max_failure_delay{0};
+  bool auth_allow_plaintext = false;
+  std::uint32_t auth_max_failures = 0;
+  milliseconds auth_failure_window{0};
+  milliseconds auth_lockout{0};
 };
 
 // load - read and validate a config file.

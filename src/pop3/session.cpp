@@ -13,18 +13,9 @@ namespace {
 
 constexpr std::string_view kGreeting = "+OK Herald POP3 server ready\r\n";
 constexpr std::string_view kSigningOff = "+OK Herald POP3 server signing off";
-// RFC 2449 5: one capability per line, the list ended like any multi-line reply.
-constexpr std::string_view kCapabilities =
-    "+OK Capability list follows\r\n"
-    "TOP\r\n"
-    "UIDL\r\n"
-    "USER\r\n"
-    "RESP-CODES\r\n"
-    "PIPELINING\r\n"
-    "EXPIRE NEVER\r\n"
-    "AUTH-RESP-CODE\r\n"
-    "IMPLEMENTATION Herald\r\n"
-    ".\r\n";
+// RFC 2595 4 / RFC 5034: plaintext passwords only inside TLS unless allowed.
+constexpr std::string_view kPlaintextDisallowed =
+    "-ERR [AUTH] Plaintext authentication disallowed on non-secure connections.\r\n";
 // RFC 3206 5: [AUTH] says the credentials were refused - and, one fixed text,
 // nothing about whether the user exists.
 constexpr std::string_view kAuthFailed = "-ERR [AUTH] Authentication failed.\r\n";
@@ -158,7 +149,14 @@ Step Session::step() {
     return out;
   }
   while (auto line = reader_.next_line()) {
-    Outcome outcome = dispatch(*line);
+    Outcome outcome;
+    if (exchange_) {
+      // Inside an AUTH exchange every line is a SASL response (RFC 5034 4).
+      outcome = line->too_long ? auth_outcome({sasl::Exchange::Kind::malformed, "", "line too long"})
+                               : auth_outcome(exchange_->respond(line->text));
+    } else {
+      outcome = dispatch(*line);
+    }
     out.output += outcome.reply;
     if (outcome.error && count_error(out.output)) {
       out.action = Action::close;
@@ -193,7 +191,8 @@ Session::Outcome Session::dispatch(const Line& line) {
   // RFC 2449 4 bounds a command line; LineReader already dropped the excess.
   if (line.too_long) return {"-ERR line too long\r\n", Action::need_more, true};
 
-  static constexpr std::array<CommandSpec, 14> kCommands{{
+  static constexpr std::array<CommandSpec, 15> kCommands{{
+      {"STLS", true, false, 0, 0, "STLS", &Session::cmd_stls},
       {"USER", true, false, 1, 1, "USER name", &Session::cmd_user},
       {"PASS", true, false, 1, kAnyArgs, "PASS password", &Session::cmd_pass},
       {"APOP", true, false, 0, kAnyArgs, "", &Session::cmd_apop},
@@ -259,6 +258,7 @@ Session::MessageRef Session::check_message(const Transaction& t, std::string_vie
 // user exists (RFC 1939 7: allowed even when no such mailbox exists), so USER
 // cannot probe for accounts.
 Session::Outcome Session::cmd_user(const Command& c) {
+  if (!auth_.tls_active && !auth_.plaintext_allowed) return {std::string(kPlaintextDisallowed)};
   if (has_control(c.args[0])) return {"-ERR invalid user name\r\n", Action::need_more, true};
   std::get<Authorization>(state_).user = std::string(c.args[0]);
   return {"+OK send PASS\r\n"};
@@ -268,6 +268,7 @@ Session::Outcome Session::cmd_user(const Command& c) {
 Session::Outcome Session::cmd_pass(const Command& c) {
   auto& auth = std::get<Authorization>(state_);
   // RFC 1939 7: PASS only directly after a successful USER.
+  if (!auth_.tls_active && !auth_.plaintext_allowed) return {std::string(kPlaintextDisallowed)};
   if (!auth.user) return {"-ERR send USER first\r\n", Action::need_more, true};
   if (has_control(c.rest)) {
     auth.user.reset();
@@ -275,6 +276,7 @@ Session::Outcome Session::cmd_pass(const Command& c) {
   }
   user_ = std::move(*auth.user);
   auth.user.reset();
+  sasl_verified_ = false;
   wipe(password_);
   password_ = std::string(c.rest);
   pending_ = Pending::authenticate;
@@ -284,15 +286,109 @@ Session::Outcome Session::cmd_pass(const Command& c) {
 // cmd_apop - RFC 1939 7 APOP is optional; not offered (no greeting timestamp).
 Session::Outcome Session::cmd_apop(const Command&) { return {"-ERR APOP not supported\r\n"}; }
 
-// cmd_auth - RFC 5034 SASL is not offered yet; clients fall back to USER/PASS.
-Session::Outcome Session::cmd_auth(const Command&) {
-  return {"-ERR AUTH not supported, use USER and PASS\r\n"};
+// cmd_auth - RFC 5034 4: "AUTH mechanism [initial-response]".
+Session::Outcome Session::cmd_auth(const Command& c) {
+  if (c.args.empty()) {
+    // Pre-CAPA clients ask "AUTH" for the list (as Dovecot answers).
+    std::string out = "+OK\r\n";
+    for (const auto& m : auth_.mechanisms) out += m + "\r\n";
+    return {out + ".\r\n"};
+  }
+  if (c.args.size() > 2) return {"-ERR usage: AUTH mechanism [initial-response]\r\n", Action::need_more, true};
+  if (auth_.mechanisms.empty()) {
+    if (!auth_.tls_active && !auth_.plaintext_allowed) return {std::string(kPlaintextDisallowed)};
+    return {"-ERR AUTH not available\r\n", Action::need_more, true};
+  }
+  std::string mechanism = to_upper(c.args[0]);
+  bool offered = false;
+  for (const auto& m : auth_.mechanisms) offered = offered || m == mechanism;
+  exchange_ = offered ? sasl::Exchange::create(mechanism, channel_binding_, auth_.mechanism_options) : nullptr;
+  if (!exchange_) return {"-ERR Unsupported authentication mechanism.\r\n", Action::need_more, true};
+  std::optional<std::string_view> initial;
+  if (c.args.size() == 2) initial = c.args[1];
+  return auth_outcome(exchange_->start(initial));
+}
+
+// auth_outcome - one step of the exchange as POP3 replies (RFC 5034 4).
+Session::Outcome Session::auth_outcome(sasl::Exchange::Outcome o) {
+  using Kind = sasl::Exchange::Kind;
+  std::string mechanism = exchange_ ? std::string(exchange_->mechanism_name()) : std::string();
+  std::string who = exchange_ ? exchange_->authcid() : std::string();
+  switch (o.kind) {
+    case Kind::challenge:
+      return {"+ " + o.data + "\r\n"};
+    case Kind::check:
+      pending_ = Pending::sasl_check;
+      return {"", Action::sasl_check};
+    case Kind::success:
+      // Verified; the maildrop is opened like after PASS.
+      user_ = exchange_->identity();
+      exchange_.reset();
+      sasl_verified_ = true;
+      auth_event_ = Pop3AuthEvent{true, user_, mechanism, ""};
+      pending_ = Pending::authenticate;
+      return {"", Action::authenticate};
+    case Kind::malformed:
+      exchange_.reset();
+      auth_event_ = Pop3AuthEvent{false, who, mechanism, o.reason};
+      return {"-ERR [AUTH] Invalid base64 data or malformed response.\r\n", Action::need_more, true};
+    case Kind::cancelled:
+      exchange_.reset();
+      return {"-ERR Authentication cancelled.\r\n"};
+    case Kind::failed:
+      exchange_.reset();
+      auth_event_ = Pop3AuthEvent{false, who, mechanism, o.reason};
+      return {std::string(kAuthFailed), Action::need_more, true};
+  }
+  return {std::string(kAuthFailed), Action::need_more, true};
+}
+
+std::string Session::on_auth_checked(sasl::Exchange::Outcome outcome, Action& next) {
+  assert(pending_ == Pending::sasl_check);
+  pending_ = Pending::none;
+  Outcome o = auth_outcome(std::move(outcome));
+  next = o.action;
+  if (o.error) count_error(o.reply);
+  if (closed()) next = Action::close;
+  return o.reply;
+}
+
+// cmd_stls - RFC 2595 4: TLS on the POP3 port, in AUTHORIZATION only.
+Session::Outcome Session::cmd_stls(const Command&) {
+  if (auth_.tls_active) return {"-ERR TLS already active\r\n", Action::need_more, true};
+  if (!auth_.stls_available) return {"-ERR STLS not available\r\n", Action::need_more, true};
+  return {"+OK Begin TLS negotiation\r\n", Action::starttls};
+}
+
+void Session::on_tls_started(Pop3AuthOptions options) {
+  // Whatever was learned in clear is forgotten (RFC 2595 4).
+  state_ = Authorization{};
+  wipe(password_);
+  user_.clear();
+  exchange_.reset();
+  auth_ = std::move(options);
+}
+
+// capabilities - RFC 2449 5, for this connection's state: STLS until TLS is
+// on, USER and SASL only where a password may travel (RFC 2595 4).
+std::string Session::capabilities() const {
+  std::string out = "+OK Capability list follows\r\nTOP\r\nUIDL\r\n";
+  bool secure = auth_.tls_active || auth_.plaintext_allowed;
+  if (secure) out += "USER\r\n";
+  if (!auth_.mechanisms.empty()) {
+    out += "SASL";
+    for (const auto& m : auth_.mechanisms) out += " " + m;
+    out += "\r\n";
+  }
+  if (auth_.stls_available && !auth_.tls_active) out += "STLS\r\n";
+  out += "RESP-CODES\r\nPIPELINING\r\nEXPIRE NEVER\r\nAUTH-RESP-CODE\r\nIMPLEMENTATION Herald\r\n.\r\n";
+  return out;
 }
 
 // ---- both states ----
 
 // cmd_capa - RFC 2449 5: the same list in AUTHORIZATION and TRANSACTION.
-Session::Outcome Session::cmd_capa(const Command&) { return {std::string(kCapabilities)}; }
+Session::Outcome Session::cmd_capa(const Command&) { return {capabilities()}; }
 
 // cmd_quit - AUTHORIZATION: just end (RFC 1939 4). TRANSACTION: enter UPDATE
 // (RFC 1939 6) and let the driver apply the deletions.
@@ -397,6 +493,7 @@ Session::Outcome Session::cmd_uidl(const Command& c) {
 std::string Session::on_authenticated(AuthResult result, std::vector<MaildropEntry> maildrop) {
   assert(pending_ == Pending::authenticate);
   pending_ = Pending::none;
+  sasl_verified_ = false;  // a failed lock must not leave a verified flag behind
   wipe(password_);
   std::string reply;
   switch (result) {

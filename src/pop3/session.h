@@ -41,6 +41,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <utility>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -49,6 +51,7 @@
 
 #include "base/line_reader.h"
 #include "base/result.h"
+#include "sasl/exchange.h"
 
 namespace herald::pop3 {
 
@@ -65,7 +68,28 @@ struct MaildropEntry {
   std::string uidl;
 };
 
-enum class Action { need_more, authenticate, retrieve, update, close };
+// authenticate: check user()/password() (USER/PASS), or - when
+// sasl_verified() - only lock and load user()'s maildrop (AUTH succeeded).
+// starttls: discard_input(), handshake, on_tls_started(). sasl_check: answer
+// auth_exchange()'s Kind::check, then on_auth_checked().
+enum class Action { need_more, authenticate, retrieve, update, close, starttls, sasl_check };
+
+// Pop3AuthOptions - what this connection offers now (RFC 2595, RFC 5034).
+struct Pop3AuthOptions {
+  bool stls_available = false;   // a TLS context exists and TLS is not on yet
+  bool tls_active = false;
+  bool plaintext_allowed = true; // USER/PASS (and AUTH) without TLS
+  std::vector<std::string> mechanisms;  // SASL offered now; empty = no AUTH
+  sasl::MechanismOptions mechanism_options;
+};
+
+// Pop3AuthEvent - a login attempt ended (journal, lockout).
+struct Pop3AuthEvent {
+  bool success = false;
+  std::string user;
+  std::string mechanism;
+  std::string reason;
+};
 
 struct Step {
   std::string output;                 // replies to write before acting
@@ -124,6 +148,20 @@ class Session {
   std::string on_updated(Status result);
 
   bool closed() const;
+
+  // TLS and SASL.
+  void set_auth_options(Pop3AuthOptions options) { auth_ = std::move(options); }
+  void set_channel_binding(sasl::ChannelBinding binding) { channel_binding_ = std::move(binding); }
+  // discard_input - RFC 2595 4: nothing sent in clear after STLS is acted on.
+  void discard_input() { reader_.discard_buffered(); }
+  // on_tls_started - back to a fresh AUTHORIZATION state under TLS.
+  void on_tls_started(Pop3AuthOptions options);
+  sasl::Exchange& auth_exchange() { return *exchange_; }
+  // on_auth_checked - the check's outcome; returns the reply to write (may be
+  // empty when the next action is Action::authenticate).
+  std::string on_auth_checked(sasl::Exchange::Outcome outcome, Action& next);
+  bool sasl_verified() const { return sasl_verified_; }
+  std::optional<Pop3AuthEvent> take_auth_event() { return std::exchange(auth_event_, std::nullopt); }
   // authenticated - a maildrop was granted (true from login until destruction,
   // so the driver knows it holds the maildrop lock).
   bool authenticated() const { return authenticated_; }
@@ -141,7 +179,7 @@ class Session {
   };
   struct Closed {};
 
-  enum class Pending { none, authenticate, retrieve, update };
+  enum class Pending { none, authenticate, retrieve, update, sasl_check };
 
   // A parsed command line; views into the line being handled.
   struct Command {
@@ -185,6 +223,9 @@ class Session {
   Outcome cmd_rset(const Command& c);
   Outcome cmd_top(const Command& c);
   Outcome cmd_uidl(const Command& c);
+  Outcome cmd_stls(const Command& c);
+  Outcome auth_outcome(sasl::Exchange::Outcome o);
+  std::string capabilities() const;
 
   Pop3Limits limits_;
   std::string hostname_;
@@ -197,6 +238,11 @@ class Session {
   std::optional<std::uint64_t> top_lines_;  // set: TOP n; unset: RETR
   std::uint32_t errors_ = 0;
   bool authenticated_ = false;
+  Pop3AuthOptions auth_;
+  sasl::ChannelBinding channel_binding_;
+  std::unique_ptr<sasl::Exchange> exchange_;  // set during an AUTH exchange
+  bool sasl_verified_ = false;
+  std::optional<Pop3AuthEvent> auth_event_;
 };
 
 }  // namespace herald::pop3

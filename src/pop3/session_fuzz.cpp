@@ -35,6 +35,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     switch (step.action) {
       case herald::pop3::Action::need_more:
       case herald::pop3::Action::close:
+      case herald::pop3::Action::starttls:
+      case herald::pop3::Action::sasl_check:
         return 0;
       case herald::pop3::Action::authenticate: {
         std::vector<herald::pop3::MaildropEntry> md;

@@ -256,10 +256,10 @@ TEST(Pop3Session, UserReplacesEarlierUser) {
 }
 
 TEST(Pop3Session, ApopAndAuthNotOffered) {
+  // Without mechanisms (the driver offers none here) AUTH lists nothing.
   Transcript t = converse("APOP alice 0123456789abcdef\r\nAUTH PLAIN\r\nAUTH\r\n");
-  EXPECT_EQ(t.output, kGreeting + "-ERR APOP not supported\r\n" +
-                          "-ERR AUTH not supported, use USER and PASS\r\n" +
-                          "-ERR AUTH not supported, use USER and PASS\r\n");
+  EXPECT_EQ(t.output, kGreeting + "-ERR APOP not supported\r\n" + "-ERR AUTH not available\r\n" +
+                          "+OK\r\n.\r\n");
   EXPECT_TRUE(t.logins.empty());
 }
 
@@ -655,6 +655,90 @@ TEST(Pop3Session, ErrorsInTransactionClose) {
                             "-ERR invalid message number\r\n-ERR too many errors\r\n");
   EXPECT_TRUE(t.closed);
   EXPECT_FALSE(t.applied);  // closed for errors: no UPDATE, nothing removed
+}
+
+}  // namespace
+}  // namespace herald::pop3
+
+namespace herald::pop3 {
+namespace {
+
+// The TLS and SASL paths, driven step by step (RFC 2595, RFC 5034).
+Pop3AuthOptions secure_options(bool tls) {
+  Pop3AuthOptions o;
+  o.stls_available = !tls;
+  o.tls_active = tls;
+  o.plaintext_allowed = false;
+  if (tls) o.mechanisms = {"PLAIN", "LOGIN"};
+  return o;
+}
+
+TEST(Pop3Tls, PlaintextLoginRefusedBeforeTls) {
+  Session s(Pop3Limits{}, "pop.test");
+  s.set_auth_options(secure_options(false));
+  s.feed("CAPA\r\nUSER alice\r\nAUTH PLAIN\r\n");
+  Step step = s.step();
+  EXPECT_EQ(step.output.find("\r\nUSER\r\n"), std::string::npos) << step.output;
+  EXPECT_NE(step.output.find("\r\nSTLS\r\n"), std::string::npos) << step.output;
+  EXPECT_NE(step.output.find("-ERR [AUTH] Plaintext authentication disallowed"), std::string::npos);
+  EXPECT_EQ(step.action, Action::need_more);
+}
+
+TEST(Pop3Tls, StlsDropsPipelinedCommandsAndResets) {
+  Session s(Pop3Limits{}, "pop.test");
+  s.set_auth_options(secure_options(false));
+  s.feed("STLS\r\nUSER mallory\r\nPASS x\r\n");
+  Step step = s.step();
+  EXPECT_EQ(step.output, "+OK Begin TLS negotiation\r\n");
+  ASSERT_EQ(step.action, Action::starttls);
+  s.discard_input();
+  s.on_tls_started(secure_options(true));
+  EXPECT_EQ(s.step().action, Action::need_more);  // nothing left to run
+  s.feed("STLS\r\n");
+  EXPECT_EQ(s.step().output, "-ERR TLS already active\r\n");
+}
+
+TEST(Pop3Tls, AuthPlainOpensTheMaildrop) {
+  Session s(Pop3Limits{}, "pop.test");
+  s.set_auth_options(secure_options(true));
+  // "\0alice\0secret" in base64.
+  s.feed("AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n");
+  Step step = s.step();
+  ASSERT_EQ(step.action, Action::sasl_check);
+  EXPECT_TRUE(s.auth_exchange().needs_password_check());
+  EXPECT_EQ(s.auth_exchange().authcid(), "alice");
+  EXPECT_EQ(s.auth_exchange().password(), "secret");
+  Action next = Action::need_more;
+  std::string reply = s.on_auth_checked(s.auth_exchange().password_checked(true), next);
+  EXPECT_EQ(reply, "");
+  ASSERT_EQ(next, Action::authenticate);
+  EXPECT_TRUE(s.sasl_verified());
+  EXPECT_EQ(s.user(), "alice");
+  auto ev = s.take_auth_event();
+  ASSERT_TRUE(ev);
+  EXPECT_TRUE(ev->success);
+  EXPECT_EQ(s.on_authenticated(AuthResult::ok, {{10, "u1"}}).rfind("+OK", 0), 0u);
+  EXPECT_FALSE(s.sasl_verified());
+}
+
+TEST(Pop3Tls, AuthFailureAndMalformedResponses) {
+  Session s(Pop3Limits{}, "pop.test");
+  s.set_auth_options(secure_options(true));
+  s.feed("AUTH PLAIN\r\n");
+  Step step = s.step();
+  EXPECT_EQ(step.output, "+ \r\n");  // empty challenge: send the credentials
+  s.feed("AGFsaWNlAHdyb25n\r\n");
+  step = s.step();
+  ASSERT_EQ(step.action, Action::sasl_check);
+  Action next = Action::need_more;
+  EXPECT_EQ(s.on_auth_checked(s.auth_exchange().password_checked(false), next),
+            "-ERR [AUTH] Authentication failed.\r\n");
+  EXPECT_EQ(next, Action::need_more);
+  s.feed("AUTH PLAIN !!!notbase64\r\nAUTH LOGIN\r\n*\r\n");
+  step = s.step();
+  EXPECT_NE(step.output.find("-ERR [AUTH] Invalid base64"), std::string::npos) << step.output;
+  EXPECT_NE(step.output.find("+ VXNlcm5hbWU6\r\n"), std::string::npos) << step.output;  // "Username:"
+  EXPECT_NE(step.output.find("-ERR Authentication cancelled."), std::string::npos) << step.output;
 }
 
 }  // namespace

@@ -35,9 +35,10 @@ std::string header_value(std::string_view message, std::string_view name) {
 std::string Intake::received_header(const Envelope& env, const std::string& queue_id) const {
   // RFC 5321 4.4 / RFC 5322 3.6.7. "for" only with a single recipient, so a
   // copy does not disclose the other (Bcc) recipients.
-  std::string out = fmt::format("Received: from {} ({} [{}])\r\n\tby {} (Herald) with {} id {}",
-                                printable(env.helo, 100), env.client_name, env.client_ip, hostname_,
-                                env.protocol, queue_id);
+  std::string out = fmt::format("Received: from {} ({} [{}])\r\n", printable(env.helo, 100), env.client_name,
+                                env.client_ip);
+  if (!env.tls.empty()) out += fmt::format("\t{}\r\n", env.tls);
+  out += fmt::format("\tby {} (Herald) with {} id {}", hostname_, env.protocol, queue_id);
   if (env.recipients.size() == 1)
     out += fmt::format("\r\n\tfor <{}>", printable(env.recipients.front().address, 300));
   out += fmt::format("; {}\r\n", rfc5322_date(std::chrono::system_clock::now()));
@@ -52,6 +53,15 @@ void Intake::submit(Envelope env, std::string body, std::function<void(Result<Ac
   m.message_id = header_value(body, "Message-ID");
   if (m.message_id.size() > 998) m.message_id.resize(998);
   m.body = received_header(env, m.queue_id);
+  if (env.submission) {
+    // RFC 6409 8.2, 8.3: a submission server adds what the client left out.
+    auto now = std::chrono::system_clock::now();
+    if (header_value(body, "Date").empty()) m.body += fmt::format("Date: {}\r\n", rfc5322_date(now));
+    if (m.message_id.empty()) {
+      m.message_id = fmt::format("<{}@{}>", m.queue_id, hostname_);
+      m.body += fmt::format("Message-ID: {}\r\n", m.message_id);
+    }
+  }
   m.body += body;
   for (const auto& r : env.recipients) {
     for (const auto& t : r.targets) {
@@ -60,7 +70,13 @@ void Intake::submit(Envelope env, std::string body, std::function<void(Result<Ac
       if (!dup) m.deliveries.push_back({t.address, to_lower(r.address), t.local});
     }
   }
-  auto info = std::make_shared<store::IncomingMessage>();
+  // What the log lines need once the commit is done (m itself is moved).
+  struct Trace {
+    std::string queue_id, sender, client, message_id, sasl_user;
+    std::vector<store::Delivery> deliveries;
+  };
+  auto info = std::make_shared<Trace>();
+  info->sasl_user = env.auth_user;
   info->queue_id = m.queue_id;
   info->sender = m.sender;
   info->client = m.client;
@@ -77,7 +93,10 @@ void Intake::submit(Envelope env, std::string body, std::function<void(Result<Ac
     }
     // The Postfix sequence of lines that pflogsumm counts: smtpd client=,
     // cleanup message-id=, qmgr from=, one line per recipient, removed.
-    log::get("smtpd")->info("{}: client={}", info->queue_id, info->client);
+    if (info->sasl_user.empty()) log::get("smtpd")->info("{}: client={}", info->queue_id, info->client);
+    else
+      log::get("smtpd")->info("{}: client={}, sasl_username={}", info->queue_id, info->client,
+                              printable(info->sasl_user, 200));
     log::get("cleanup")->info("{}: message-id={}", info->queue_id, info->message_id);
     log::get("qmgr")->info("{}: from=<{}>, size={}, nrcpt={} (queue active)", info->queue_id, info->sender, size,
                            info->deliveries.size());

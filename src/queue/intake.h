@@ -31,7 +31,10 @@ struct Envelope {
   std::string client_ip;
   std::string client_name;  // reverse DNS or "unknown"
   std::string helo;
-  std::string protocol;     // Received "with": SMTP, ESMTP, UTF8SMTP, ...
+  std::string protocol;     // Received "with": SMTP, ESMTP, ESMTPSA, UTF8SMTP, ... (RFC 3848)
+  std::string tls;          // "(using TLSv1.3 with cipher ...)" or ""
+  bool submission = false;  // from a submission listener (RFC 6409)
+  std::string auth_user;    // the authenticated user, for the log only (never in Received)
   std::chrono::steady_clock::time_point arrived = std::chrono::steady_clock::now();
 };
 

@@ -26,8 +26,8 @@ class IntakeTest : public ::testing::Test {
     auto s = store::open(o);
     ASSERT_TRUE(s);
     store_ = std::move(s.value());
-    ASSERT_TRUE(store_->add_user("alice@example.test", "h", 0));
-    ASSERT_TRUE(store_->add_user("bob@example.test", "h", 0));
+    ASSERT_TRUE(store_->add_user("alice@example.test", {"h", ""}, 0));
+    ASSERT_TRUE(store_->add_user("bob@example.test", {"h", ""}, 0));
   }
   void TearDown() override {
     store_.reset();

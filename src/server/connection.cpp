@@ -56,22 +56,6 @@ void Deadline::wait(const std::shared_ptr<State>& state) {
   });
 }
 
-asio::awaitable<std::size_t> read_some(tcp::socket& socket, Deadline& deadline, char* buffer,
-                                       std::size_t buffer_size, std::chrono::milliseconds timeout) {
-  std::error_code ec;
-  deadline.arm(timeout);
-  std::size_t n = co_await socket.async_read_some(asio::buffer(buffer, buffer_size),
-                                                  asio::redirect_error(asio::use_awaitable, ec));
-  deadline.disarm();
-  co_return ec ? 0 : n;
-}
-
-asio::awaitable<bool> write_all(tcp::socket& socket, const std::string& data) {
-  std::error_code ec;
-  co_await asio::async_write(socket, asio::buffer(data), asio::redirect_error(asio::use_awaitable, ec));
-  co_return !ec;
-}
-
 Peer peer_of(const tcp::socket& socket) {
   Peer p;
   std::error_code ec;
@@ -86,6 +70,59 @@ Peer peer_of(const tcp::socket& socket) {
   p.ip = p.address.to_string();
   p.name = p.address.is_loopback() ? "localhost" : "unknown";
   return p;
+}
+
+}  // namespace herald::server
+
+namespace herald::server {
+
+Connection::Connection(tcp::socket socket)
+    : socket_(std::move(socket)), peer_(peer_of(socket_)), deadline_(socket_) {}
+
+Connection::~Connection() = default;
+
+asio::awaitable<std::size_t> Connection::read_some(char* buffer, std::size_t size,
+                                                   std::chrono::milliseconds timeout) {
+  std::error_code ec;
+  deadline_.arm(timeout);
+  std::size_t n;
+  if (tls_)
+    n = co_await tls_->async_read_some(asio::buffer(buffer, size), asio::redirect_error(asio::use_awaitable, ec));
+  else
+    n = co_await socket_.async_read_some(asio::buffer(buffer, size), asio::redirect_error(asio::use_awaitable, ec));
+  deadline_.disarm();
+  co_return ec ? 0 : n;
+}
+
+asio::awaitable<bool> Connection::write_all(std::string_view data) {
+  std::error_code ec;
+  if (tls_)
+    co_await asio::async_write(*tls_, asio::buffer(data), asio::redirect_error(asio::use_awaitable, ec));
+  else
+    co_await asio::async_write(socket_, asio::buffer(data), asio::redirect_error(asio::use_awaitable, ec));
+  co_return !ec;
+}
+
+asio::awaitable<bool> Connection::start_tls(asio::ssl::context& context, std::chrono::milliseconds timeout) {
+  tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, context);
+  std::error_code ec;
+  deadline_.arm(timeout);
+  co_await tls_->async_handshake(asio::ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec));
+  deadline_.disarm();
+  if (ec) {
+    // Nothing more may be said on this connection, in clear or in TLS.
+    tls_.reset();
+    socket_.close(ec);
+    co_return false;
+  }
+  co_return true;
+}
+
+SSL* Connection::ssl() { return tls_->native_handle(); }
+
+std::size_t Connection::pending_bytes() {
+  std::error_code ec;
+  return socket_.available(ec);
 }
 
 }  // namespace herald::server

@@ -1,13 +1,16 @@
-// server/connection.h - the socket helpers every protocol driver shares:
-// reads with an idle deadline, whole writes, and the client's address.
+// server/connection.h - the socket layer every protocol driver shares:
+// reads with an idle deadline, whole writes, TLS, and the client's address.
 #pragma once
 
 #include <chrono>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/ssl/context.hpp>
+#include <asio/ssl/stream.hpp>
 #include <asio/steady_timer.hpp>
 
 namespace herald::server {
@@ -36,13 +39,6 @@ class Deadline {
   std::shared_ptr<State> state_;
 };
 
-// read_some - at most buffer_size octets; 0 on EOF, error or timeout.
-asio::awaitable<std::size_t> read_some(tcp::socket& socket, Deadline& deadline, char* buffer,
-                                       std::size_t buffer_size, std::chrono::milliseconds timeout);
-
-// write_all - false when the peer is gone.
-asio::awaitable<bool> write_all(tcp::socket& socket, const std::string& data);
-
 // Peer - who is on the other end, looked up once per connection.
 struct Peer {
   asio::ip::address address;  // IPv4-mapped IPv6 unwrapped to IPv4
@@ -52,5 +48,38 @@ struct Peer {
 };
 
 Peer peer_of(const tcp::socket& socket);
+
+// Connection - one client's socket, optionally inside TLS, with its idle
+// deadline. The only place that reads and writes client sockets; protocol
+// drivers see bytes in and bytes out, whether TLS is on or not.
+class Connection {
+ public:
+  explicit Connection(tcp::socket socket);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  const Peer& peer() const { return peer_; }
+  tcp::socket& socket() { return socket_; }
+
+  // read_some - at most size octets; 0 on EOF, error or timeout (see timed_out).
+  asio::awaitable<std::size_t> read_some(char* buffer, std::size_t size, std::chrono::milliseconds timeout);
+  // write_all - false when the peer is gone.
+  asio::awaitable<bool> write_all(std::string_view data);
+  // start_tls - the server side of a TLS handshake (RFC 3207 STARTTLS, RFC
+  // 2595 STLS, or RFC 8314 implicit TLS); false when it failed.
+  asio::awaitable<bool> start_tls(asio::ssl::context& context, std::chrono::milliseconds timeout);
+
+  bool timed_out() const { return deadline_.expired(); }
+  bool tls_active() const { return tls_ != nullptr; }
+  SSL* ssl();  // REQUIRES: tls_active()
+  std::size_t pending_bytes();  // readable now without waiting (pre-greeting check)
+
+ private:
+  tcp::socket socket_;
+  Peer peer_;
+  Deadline deadline_;
+  std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;
+};
 
 }  // namespace herald::server

@@ -10,8 +10,10 @@
 
 #include <asio/thread_pool.hpp>
 
+#include "auth/authenticator.h"
 #include "config/config.h"
 #include "net/listener.h"
+#include "net/tls.h"
 #include "pop3/session.h"
 #include "queue/intake.h"
 #include "queue/resolver.h"
@@ -37,8 +39,17 @@ class MaildropLocks {
   std::set<std::int64_t> locked_;
 };
 
+// Listener - which door a connection came through; it decides TLS and AUTH.
+enum class Listener {
+  smtp,        // port 25: STARTTLS offered, AUTH per smtp.require_auth
+  submission,  // port 587 (RFC 6409): STARTTLS, AUTH before MAIL
+  smtps,       // port 465 (RFC 8314): implicit TLS, AUTH before MAIL
+  pop3,        // port 110: STLS offered
+  pop3s,       // port 995 (RFC 8314): implicit TLS
+};
+
 struct ServerContext {
-  ServerContext(const config::Config& config, store::Store& store);
+  ServerContext(const config::Config& config, store::Store& store, std::unique_ptr<net::TlsServer> tls);
 
   const config::Config& config;
   store::Store& store;
@@ -48,7 +59,11 @@ struct ServerContext {
   pop3::Pop3Limits pop3_limits;
   net::NetworkList relay_networks;
   net::ConnectionLimiter smtp_connections;
+  net::ConnectionLimiter submission_connections;
   net::ConnectionLimiter pop3_connections;
+  std::unique_ptr<net::TlsServer> tls;  // null: no TLS anywhere
+  auth::Authenticator authenticator;
+  sasl::MechanismOptions sasl_options;  // fake-salt secret from data_dir/sasl.secret
   MaildropLocks maildrop_locks;
   // Blocking work (password hashing) runs here, never on an I/O thread.
   asio::thread_pool blocking{2};

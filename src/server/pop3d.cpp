@@ -6,9 +6,9 @@
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 
-#include "auth/password.h"
 #include "base/log.h"
 #include "base/text.h"
+#include "server/auth_driver.h"
 #include "server/connection.h"
 
 namespace herald::server {
@@ -20,36 +20,38 @@ struct Login {
   store::Maildrop maildrop;
 };
 
-// check_login - the password check and maildrop load; runs on the blocking
-// pool because argon2 costs tens of milliseconds of CPU by design.
-Login check_login(ServerContext& ctx, const std::string& user, const std::string& password) {
+// open_maildrop - check the password (unless SASL already did), take the
+// maildrop lock and load the maildrop. Runs on the blocking pool because
+// argon2 costs tens of milliseconds of CPU by design.
+Login open_maildrop(ServerContext& ctx, const std::string& user, const std::string& password, bool verified,
+                    const std::string& client_ip) {
   Login out;
-  auto found = ctx.store.find_user(user);
-  if (!found) {
-    out.result = pop3::AuthResult::temp_fail;
-    return out;
+  std::optional<store::UserRecord> record;
+  if (verified) {
+    auto found = ctx.store.find_user(user);
+    if (!found || !*found) {
+      out.result = pop3::AuthResult::temp_fail;
+      return out;
+    }
+    record = std::move(**found);
+  } else {
+    auto check = ctx.authenticator.check_password(user, password, client_ip);
+    if (check.verdict == auth::Verdict::temp_fail) out.result = pop3::AuthResult::temp_fail;
+    if (check.verdict != auth::Verdict::ok) return out;
+    record = std::move(check.user);
   }
-  if (!*found) {
-    // Same work for an unknown user as for a wrong password, so that the
-    // answer time does not tell which it was.
-    auth::verify_password(password, "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$"
-                                    "dGhpc2lzbm90YXJlYWxoYXNoYXRhbGwuLi4uLi4uLi4");
-    return out;
-  }
-  const auto& u = **found;
-  if (!auth::verify_password(password, u.password_hash)) return out;
-  if (!ctx.maildrop_locks.try_lock(u.id)) {
+  if (!ctx.maildrop_locks.try_lock(record->id)) {
     out.result = pop3::AuthResult::in_use;
     return out;
   }
-  auto md = ctx.store.maildrop(u.id);
+  auto md = ctx.store.maildrop(record->id);
   if (!md) {
-    ctx.maildrop_locks.unlock(u.id);
+    ctx.maildrop_locks.unlock(record->id);
     out.result = pop3::AuthResult::temp_fail;
     return out;
   }
   out.result = pop3::AuthResult::ok;
-  out.user_id = u.id;
+  out.user_id = record->id;
   out.maildrop = std::move(*md);
   return out;
 }
@@ -68,39 +70,55 @@ auto async_expunge(store::Store& store, std::int64_t user, std::int64_t mailbox,
       token, std::move(uids));
 }
 
+pop3::Pop3AuthOptions auth_options(const ServerContext& ctx, Connection& conn) {
+  pop3::Pop3AuthOptions o;
+  o.stls_available = ctx.tls != nullptr && !conn.tls_active();
+  o.tls_active = conn.tls_active();
+  o.plaintext_allowed = ctx.config.auth_allow_plaintext;
+  o.mechanisms = offered_mechanisms(ctx, conn);
+  o.mechanism_options = ctx.sasl_options;
+  return o;
+}
+
 }  // namespace
 
-asio::awaitable<void> pop3_connection(ServerContext& ctx, tcp::socket socket) {
+asio::awaitable<void> pop3_connection(ServerContext& ctx, tcp::socket socket, Listener listener) {
   auto log = log::get("pop3d");
-  const Peer client = peer_of(socket);
+  Connection conn(std::move(socket));
+  const Peer& client = conn.peer();
   const std::string peer = client.display();
-  const std::string& ip = client.ip;
-  auto ticket = ctx.pop3_connections.acquire(ip);
+  auto ticket = ctx.pop3_connections.acquire(client.ip);
   if (!ticket) {
     log->warn("warning: too many connections from {}", peer);
-    co_await write_all(socket, "-ERR [SYS/TEMP] Too many connections, try again later\r\n");
+    co_await conn.write_all("-ERR [SYS/TEMP] Too many connections, try again later\r\n");
+    co_return;
+  }
+  if (listener == Listener::pop3s &&
+      (!ctx.tls || !co_await conn.start_tls(ctx.tls->context(), ctx.config.tls_handshake_timeout))) {
+    log->info("TLS handshake failed: {}", peer);
     co_return;
   }
   pop3::Session session(ctx.pop3_limits, ctx.config.hostname);
-  Deadline deadline(socket);
+  session.set_auth_options(auth_options(ctx, conn));
+  session.set_channel_binding(channel_binding_of(conn));
   std::int64_t locked_user = 0;
   store::Maildrop maildrop;
   std::uint32_t failures = 0;
   auto executor = co_await asio::this_coro::executor;
 
-  if (co_await write_all(socket, session.greeting())) {
+  if (co_await conn.write_all(session.greeting())) {
     char buf[4096];
     bool open = true;
     while (open) {
-      std::size_t n = co_await read_some(socket, deadline, buf, sizeof buf, ctx.config.pop3.idle_timeout);
+      std::size_t n = co_await conn.read_some(buf, sizeof buf, ctx.config.pop3.idle_timeout);
       if (n == 0) {
-        if (deadline.expired()) co_await write_all(socket, "-ERR Autologout; idle for too long\r\n");
+        if (conn.timed_out()) co_await conn.write_all("-ERR Autologout; idle for too long\r\n");
         break;
       }
       session.feed(std::string_view(buf, n));
+      pop3::Step step = session.step();
       for (;;) {
-        pop3::Step step = session.step();
-        if (!step.output.empty() && !co_await write_all(socket, step.output)) {
+        if (!step.output.empty() && !co_await conn.write_all(step.output)) {
           open = false;
           break;
         }
@@ -110,30 +128,38 @@ asio::awaitable<void> pop3_connection(ServerContext& ctx, tcp::socket socket) {
           break;
         }
         std::string reply;
-        if (step.action == pop3::Action::authenticate) {
+        pop3::Action next = pop3::Action::need_more;
+        if (step.action == pop3::Action::starttls) {
+          // RFC 2595 4: commands pipelined behind STLS are dropped, unread.
+          session.discard_input();
+          if (!co_await conn.start_tls(ctx.tls->context(), ctx.config.tls_handshake_timeout)) {
+            open = false;
+            break;
+          }
+          session.on_tls_started(auth_options(ctx, conn));
+          session.set_channel_binding(channel_binding_of(conn));
+          break;
+        } else if (step.action == pop3::Action::sasl_check) {
+          reply = session.on_auth_checked(co_await check_exchange(ctx, session.auth_exchange(), client), next);
+        } else if (step.action == pop3::Action::authenticate) {
           std::string user = session.user(), password = session.password();
+          bool verified = session.sasl_verified();
           co_await asio::post(ctx.blocking, asio::use_awaitable);
-          Login login = check_login(ctx, user, password);
+          Login login = open_maildrop(ctx, user, password, verified, client.ip);
           co_await asio::post(executor, asio::use_awaitable);
           std::vector<pop3::MaildropEntry> entries;
           if (login.result == pop3::AuthResult::ok) {
             locked_user = login.user_id;
             maildrop = std::move(login.maildrop);
             for (const auto& m : maildrop.messages) entries.push_back({m.size, m.uidl});
-            log->info("login: user=<{}>, method=USER, rip={}, mailbox=INBOX, messages={}", user, ip,
-                      entries.size());
-            ctx.store.journal({0, "login", "", "", "", user, peer, 0, "+OK", "pop3"});
-          } else {
-            // A growing delay after each failure slows guessing (Dovecot's
-            // auth_failure_delay); the text is the same whatever failed.
-            ++failures;
-            auto delay = ctx.config.auth_failure_delay * (1u << std::min<std::uint32_t>(failures - 1, 10));
-            delay = std::min(delay, ctx.config.auth_max_failure_delay);
-            log->warn("warning: {}: POP3 authentication failed: user=<{}>", peer, printable(user, 100));
-            ctx.store.journal({0, "login_failed", "", "", "", printable(user, 300), peer, 0, "-ERR", "pop3"});
-            asio::steady_timer t(executor, delay);
-            std::error_code ec;
-            co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            log->info("login: user=<{}>, method={}, rip={}, mailbox=INBOX, messages={}", printable(user, 200),
+                      verified ? "SASL" : "USER", client.ip, entries.size());
+          }
+          if (!verified) {
+            // USER/PASS: an attempt of its own (SASL ones were noted at their end).
+            if (login.result == pop3::AuthResult::ok || login.result == pop3::AuthResult::bad_credentials)
+              co_await note_auth(ctx, client, "pop3", login.result == pop3::AuthResult::ok, user, "USER", "",
+                                 failures);
           }
           reply = session.on_authenticated(login.result, std::move(entries));
         } else if (step.action == pop3::Action::retrieve) {
@@ -150,10 +176,17 @@ asio::awaitable<void> pop3_connection(ServerContext& ctx, tcp::socket socket) {
           if (!st) log->error("error: expunge failed for user id {}: {}", locked_user, st.error().message);
           reply = session.on_updated(st);
         }
-        if (!reply.empty() && !co_await write_all(socket, reply)) {
+        if (auto ev = session.take_auth_event())
+          co_await note_auth(ctx, client, "pop3", ev->success, ev->user, ev->mechanism, ev->reason, failures);
+        if (!reply.empty() && !co_await conn.write_all(reply)) {
           open = false;
           break;
         }
+        if (next != pop3::Action::need_more) {
+          step = pop3::Step{"", next};
+          continue;
+        }
+        step = session.step();
       }
     }
   }

@@ -9,6 +9,6 @@
 
 namespace herald::server {
 
-asio::awaitable<void> pop3_connection(ServerContext& ctx, asio::ip::tcp::socket socket);
+asio::awaitable<void> pop3_connection(ServerContext& ctx, asio::ip::tcp::socket socket, Listener listener);
 
 }  // namespace herald::server

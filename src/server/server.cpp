@@ -1,6 +1,12 @@
 #include "server/server.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <openssl/rand.h>
 
 #include <thread>
 
@@ -10,6 +16,7 @@
 #include <asio/redirect_error.hpp>
 #include <asio/signal_set.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
@@ -21,14 +28,44 @@
 
 namespace herald::server {
 
-ServerContext::ServerContext(const config::Config& cfg, store::Store& st)
+// load_or_create_secret - 32 random octets kept across restarts (mode 0600),
+// so an unknown user's SCRAM salt stays the same and cannot be computed.
+static std::string load_or_create_secret(const std::filesystem::path& path) {
+  std::string secret;
+  if (std::FILE* f = std::fopen(path.c_str(), "rb")) {
+    char buf[64];
+    secret.assign(buf, std::fread(buf, 1, sizeof buf, f));
+    std::fclose(f);
+    if (secret.size() == 32) return secret;
+  }
+  unsigned char fresh[32];
+  if (RAND_bytes(fresh, sizeof fresh) != 1) return {};
+  secret.assign(reinterpret_cast<const char*>(fresh), sizeof fresh);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    bool ok = ::write(fd, secret.data(), secret.size()) == static_cast<ssize_t>(secret.size());
+    ok = ::fsync(fd) == 0 && ok;
+    ::close(fd);
+    if (!ok) std::filesystem::remove(path);
+  }
+  return secret;
+}
+
+ServerContext::ServerContext(const config::Config& cfg, store::Store& st, std::unique_ptr<net::TlsServer> tls_server)
     : config(cfg),
       store(st),
       intake(cfg.hostname, st),
       resolver(st),
       relay_networks(net::NetworkList::parse(cfg.smtp.relay_networks)),
       smtp_connections(cfg.smtp.max_connections, cfg.smtp.max_connections_per_client),
-      pop3_connections(cfg.pop3.max_connections, cfg.pop3.max_connections_per_client) {
+      submission_connections(std::max(cfg.submission.max_connections, cfg.smtps.max_connections),
+                             std::max(cfg.submission.max_connections_per_client,
+                                      cfg.smtps.max_connections_per_client)),
+      pop3_connections(cfg.pop3.max_connections, cfg.pop3.max_connections_per_client),
+      tls(std::move(tls_server)),
+      authenticator(st, auth::AuthLimits{cfg.auth_failure_delay, cfg.auth_max_failure_delay, cfg.auth_max_failures,
+                                         cfg.auth_failure_window, cfg.auth_lockout}) {
+  sasl_options.fake_salt_secret = load_or_create_secret(cfg.data_dir / "sasl.secret");
   smtp_limits.max_message_size = cfg.smtp.max_message_size;
   smtp_limits.max_recipients = cfg.smtp.max_recipients;
   smtp_limits.max_text_line = cfg.smtp.max_line_length;
@@ -39,26 +76,29 @@ ServerContext::ServerContext(const config::Config& cfg, store::Store& st)
                                                    : smtp::VrfyMode::ambiguous;
 }
 
-using ConnectionFn = asio::awaitable<void> (*)(ServerContext&, tcp::socket);
+using ConnectionFn = asio::awaitable<void> (*)(ServerContext&, tcp::socket, Listener);
 
 struct Server::Impl {
-  Impl(const config::Config& c, store::Store& s) : config(c), ctx(c, s) {}
+  Impl(const config::Config& c, store::Store& s, std::unique_ptr<net::TlsServer> tls)
+      : config(c), ctx(c, s, std::move(tls)) {}
 
-  struct Listener {
+  struct Door {
     std::string protocol;
     asio::ip::tcp::endpoint endpoint;
     ConnectionFn serve;
+    Listener kind;
   };
 
   const config::Config& config;
   ServerContext ctx;
   std::vector<std::unique_ptr<asio::io_context>> ios;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
-  std::vector<Listener> listeners;
+  std::vector<Door> listeners;
   std::vector<std::thread> threads;
 };
 
-static asio::awaitable<void> accept_loop(ServerContext& ctx, tcp::acceptor& acceptor, ConnectionFn serve) {
+static asio::awaitable<void> accept_loop(ServerContext& ctx, tcp::acceptor& acceptor, ConnectionFn serve,
+                                         Listener kind) {
   for (;;) {
     std::error_code ec;
     tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
@@ -71,12 +111,38 @@ static asio::awaitable<void> accept_loop(ServerContext& ctx, tcp::acceptor& acce
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
-    asio::co_spawn(acceptor.get_executor(), serve(ctx, std::move(socket)), asio::detached);
+    asio::co_spawn(acceptor.get_executor(), serve(ctx, std::move(socket), kind), asio::detached);
   }
 }
 
-Server::Server(const config::Config& config, store::Store& store)
-    : impl_(std::make_unique<Impl>(config, store)) {}
+// watch_certificates - reload on SIGHUP and when a certificate file changes
+// (checked every few seconds: renewals by certbot and the like just work).
+static asio::awaitable<void> watch_certificates(ServerContext& ctx) {
+  if (!ctx.tls) co_return;
+  auto executor = co_await asio::this_coro::executor;
+  asio::signal_set hup(executor, SIGHUP);
+  bool hup_seen = false;
+  hup.async_wait([&hup_seen](std::error_code ec, int) { if (!ec) hup_seen = true; });
+  asio::steady_timer tick(executor);
+  for (;;) {
+    tick.expires_after(std::chrono::seconds(2));
+    std::error_code ec;
+    co_await tick.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+    if (!hup_seen && !ctx.tls->changed()) continue;
+    if (hup_seen) {
+      hup_seen = false;
+      hup.async_wait([&hup_seen](std::error_code e, int) { if (!e) hup_seen = true; });
+    }
+    if (auto st = ctx.tls->reload(); !st)
+      log::get("master")->error("error: certificate reload failed, keeping the old ones: {}", st.error().message);
+    else
+      for (const auto& d : ctx.tls->describe()) log::get("master")->info("certificate reloaded: {}", d);
+  }
+}
+
+Server::Server(const config::Config& config, store::Store& store, std::unique_ptr<net::TlsServer> tls)
+    : impl_(std::make_unique<Impl>(config, store, std::move(tls))) {}
 
 Server::~Server() {
   stop();
@@ -86,18 +152,22 @@ Server::~Server() {
 
 Status Server::start() {
   auto& im = *impl_;
-  auto add = [&](const char* protocol, const std::vector<std::string>& addrs, ConnectionFn fn) -> Status {
+  auto add = [&](const char* protocol, const std::vector<std::string>& addrs, ConnectionFn fn,
+                 Listener kind) -> Status {
     for (const auto& a : addrs) {
       auto ep = net::parse_endpoint(a);
       if (!ep) return ep.error();
-      im.listeners.push_back({protocol, *ep, fn});
+      im.listeners.push_back({protocol, *ep, fn, kind});
     }
     return {};
   };
-  if (auto st = add("smtp", im.config.smtp.listen, &smtp_connection); !st) return st;
-  if (auto st = add("pop3", im.config.pop3.listen, &pop3_connection); !st) return st;
-  for (auto [name, l] : {std::pair{"submission", &im.config.submission}, {"smtps", &im.config.smtps},
-                         {"pop3s", &im.config.pop3s}, {"imap", &im.config.imap}, {"imaps", &im.config.imaps},
+  if (auto st = add("smtp", im.config.smtp.listen, &smtp_connection, Listener::smtp); !st) return st;
+  if (auto st = add("submission", im.config.submission.listen, &smtp_connection, Listener::submission); !st)
+    return st;
+  if (auto st = add("smtps", im.config.smtps.listen, &smtp_connection, Listener::smtps); !st) return st;
+  if (auto st = add("pop3", im.config.pop3.listen, &pop3_connection, Listener::pop3); !st) return st;
+  if (auto st = add("pop3s", im.config.pop3s.listen, &pop3_connection, Listener::pop3s); !st) return st;
+  for (auto [name, l] : {std::pair{"imap", &im.config.imap}, {"imaps", &im.config.imaps},
                          {"admin", &im.config.admin}}) {
     if (!l->listen.empty())
       log::get("master")->warn("warning: [{}] is configured but not served by this version of herald", name);
@@ -108,7 +178,7 @@ Status Server::start() {
     for (const auto& l : im.listeners) {
       auto acc = net::open_acceptor(*io, l.endpoint);
       if (!acc) return acc.error();
-      asio::co_spawn(*io, accept_loop(im.ctx, **acc, l.serve), asio::detached);
+      asio::co_spawn(*io, accept_loop(im.ctx, **acc, l.serve, l.kind), asio::detached);
       im.acceptors.push_back(std::move(*acc));
     }
     im.ios.push_back(std::move(io));
@@ -131,6 +201,9 @@ void Server::run() {
     log::get("master")->info("terminating on signal {}", sig);
     stop();
   });
+  // SIGHUP, or a changed certificate file, reloads the certificates; new
+  // handshakes use them, established connections keep theirs.
+  asio::co_spawn(*im.ios.front(), watch_certificates(im.ctx), asio::detached);
   ::signal(SIGPIPE, SIG_IGN);
   log::get("master")->info("daemon started -- version 0.1.0");
   for (std::size_t i = 1; i < im.ios.size(); ++i)

@@ -7,13 +7,15 @@
 
 #include "base/result.h"
 #include "config/config.h"
+#include "net/tls.h"
 #include "store/store.h"
 
 namespace herald::server {
 
 class Server {
  public:
-  Server(const config::Config& config, store::Store& store);
+  // tls: null = no STARTTLS, and implicit-TLS listeners refuse to start.
+  Server(const config::Config& config, store::Store& store, std::unique_ptr<net::TlsServer> tls);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

@@ -8,6 +8,7 @@
 
 #include "base/log.h"
 #include "base/text.h"
+#include "server/auth_driver.h"
 #include "server/connection.h"
 
 namespace herald::server {
@@ -18,7 +19,11 @@ namespace {
 // smtp.relay_networks (the full relay policy comes with the policy module).
 class SmtpRecipientPolicy final : public smtp::RecipientPolicy {
  public:
-  SmtpRecipientPolicy(ServerContext& ctx, bool may_relay) : ctx_(ctx), may_relay_(may_relay) {}
+  SmtpRecipientPolicy(ServerContext& ctx, bool in_relay_networks, bool relay_needs_auth)
+      : ctx_(ctx), in_relay_networks_(in_relay_networks), relay_needs_auth_(relay_needs_auth) {}
+
+  // Authenticated users may relay (RFC 6409 6.1).
+  void set_authenticated(std::string user) { auth_user_ = std::move(user); }
 
   smtp::RcptDecision check_recipient(const smtp::Mailbox& rcpt, std::uint64_t declared_size) override {
     smtp::RcptDecision d;
@@ -36,7 +41,7 @@ class SmtpRecipientPolicy final : public smtp::RecipientPolicy {
         for (auto& t : r.targets) d.deliver_to.push_back(t.address);
         break;
       case queue::Resolution::not_local:
-        if (may_relay_) {
+        if (!auth_user_.empty() || (in_relay_networks_ && !relay_needs_auth_)) {
           targets_[to_lower(rcpt.str())] = {queue::Target{to_lower(address), false}};
           d.deliver_to.push_back(to_lower(address));
         } else {
@@ -51,6 +56,22 @@ class SmtpRecipientPolicy final : public smtp::RecipientPolicy {
     return d;
   }
 
+  // check_sender - submission's "verify mail from user": the user's own
+  // address, an alias that delivers to them, or anything with send-as rights.
+  bool check_sender(const smtp::Mailbox& reverse_path, bool null_sender, const std::string& user) override {
+    auto u = ctx_.store.find_user(user);
+    if (!u || !*u) return false;
+    if ((*u)->send_as_any) return true;
+    if (null_sender) return false;
+    std::string sender = to_lower(reverse_path.str());
+    if (sender == (*u)->address) return true;
+    auto targets = ctx_.store.alias_targets(sender);
+    if (!targets) return false;
+    for (const auto& t : *targets)
+      if (t == (*u)->address) return true;
+    return false;
+  }
+
   // targets - the resolution kept from RCPT time for this forward-path.
   std::vector<queue::Target> targets(const smtp::Mailbox& rcpt) const {
     auto it = targets_.find(to_lower(rcpt.str()));
@@ -59,7 +80,9 @@ class SmtpRecipientPolicy final : public smtp::RecipientPolicy {
 
  private:
   ServerContext& ctx_;
-  bool may_relay_;
+  bool in_relay_networks_;
+  bool relay_needs_auth_;
+  std::string auth_user_;
   std::map<std::string, std::vector<queue::Target>> targets_;
 };
 
@@ -78,56 +101,97 @@ auto async_submit(queue::Intake& intake, queue::Envelope env, std::string body, 
       token, std::move(env), std::move(body));
 }
 
+// auth_options - what this listener offers and demands in the
+// connection's current state.
+smtp::AuthOptions auth_options(const ServerContext& ctx, Listener listener, Connection& conn) {
+  smtp::AuthOptions o;
+  o.starttls_available = ctx.tls != nullptr && !conn.tls_active();
+  o.mechanisms = offered_mechanisms(ctx, conn);
+  o.mechanism_options = ctx.sasl_options;
+  if (listener == Listener::smtp) {
+    o.auth_required = ctx.config.smtp.require_auth == "always";
+    o.tls_required = ctx.config.smtp.require_tls;
+  } else {
+    o.auth_required = true;  // submission (RFC 6409 4.2)
+  }
+  return o;
+}
+
+std::string tls_note(Connection& conn) {
+  if (!conn.tls_active()) return "";
+  auto info = net::connection_info(conn.ssl());
+  // Postfix's Received wording, which admins grep for.
+  return fmt::format("(using {} with cipher {} ({}/{} bits))", info.version, info.cipher, info.bits, info.bits);
+}
+
 }  // namespace
 
-asio::awaitable<void> smtp_connection(ServerContext& ctx, tcp::socket socket) {
+asio::awaitable<void> smtp_connection(ServerContext& ctx, tcp::socket socket, Listener listener) {
   auto log = log::get("smtpd");
-  const Peer client = peer_of(socket);
+  Connection conn(std::move(socket));
+  const Peer& client = conn.peer();
   const std::string peer = client.display();
   log->info("connect from {}", peer);
-  auto ticket = ctx.smtp_connections.acquire(client.ip);
-  SmtpRecipientPolicy policy(ctx, ctx.relay_networks.contains(client.address));
+  auto& limiter = listener == Listener::smtp ? ctx.smtp_connections : ctx.submission_connections;
+  auto ticket = limiter.acquire(client.ip);
+  SmtpRecipientPolicy policy(ctx, ctx.relay_networks.contains(client.address),
+                             listener == Listener::smtp && ctx.config.smtp.require_auth != "never");
   smtp::Session session(ctx.smtp_limits, ctx.config.hostname, policy);
-  Deadline deadline(socket);
 
   if (!ticket) {
     log->warn("warning: too many connections from {}", peer);
     ctx.store.journal({0, "connection_refused", "", "", "", "", peer, 0, "421 4.7.0", "too many connections"});
-    co_await write_all(socket, session.too_many_connections_reply());
+    co_await conn.write_all(session.too_many_connections_reply());
     co_return;
   }
-  // Pre-greeting traffic: a client that talks before our 220 does not
-  // speak SMTP, or wants to get its spam in before we look (postscreen).
-  if (ctx.config.smtp.pregreet_wait.count() > 0) {
-    asio::steady_timer t(socket.get_executor(), ctx.config.smtp.pregreet_wait);
-    std::error_code ec;
-    co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  if (listener == Listener::smtps) {
+    // RFC 8314 3.3: TLS from the first octet.
+    if (!ctx.tls || !co_await conn.start_tls(ctx.tls->context(), ctx.config.tls_handshake_timeout)) {
+      log->info("lost connection after TLS handshake from {}", peer);
+      co_return;
+    }
+  } else {
+    // Pre-greeting traffic: a client that talks before our 220 does not
+    // speak SMTP, or wants to get its spam in before we look (postscreen).
+    if (ctx.config.smtp.pregreet_wait.count() > 0) {
+      asio::steady_timer t(conn.socket().get_executor(), ctx.config.smtp.pregreet_wait);
+      std::error_code ec;
+      co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (conn.pending_bytes() > 0) {
+      log->info("reject: PREGREET from {}", peer);
+      ctx.store.journal({0, "connection_refused", "", "", "", "", peer, 0, "554 5.5.0", "pregreet"});
+      co_await conn.write_all(session.pregreet_reply());
+      co_return;
+    }
   }
-  std::error_code avail_ec;
-  if (socket.available(avail_ec) > 0) {
-    log->info("reject: PREGREET from {}", peer);
-    ctx.store.journal({0, "connection_refused", "", "", "", "", peer, 0, "554 5.5.0", "pregreet"});
-    co_await write_all(socket, session.pregreet_reply());
-    co_return;
-  }
-  if (!co_await write_all(socket, session.greeting())) co_return;
+  session.set_auth_options(auth_options(ctx, listener, conn));
+  session.set_channel_binding(channel_binding_of(conn));
+  if (!co_await conn.write_all(session.greeting())) co_return;
 
   char buf[8192];
   bool open = true;
+  std::uint32_t auth_failures = 0;
   while (open) {
     auto timeout = session.in_data() ? ctx.config.smtp.data_timeout : ctx.config.smtp.command_timeout;
-    std::size_t n = co_await read_some(socket, deadline, buf, sizeof buf, timeout);
+    std::size_t n = co_await conn.read_some(buf, sizeof buf, timeout);
     if (n == 0) {
-      if (deadline.expired()) {
+      if (conn.timed_out()) {
         log->info("timeout after {} from {}", session.in_data() ? "DATA" : "command", peer);
-        co_await write_all(socket, session.timeout_reply());
+        co_await conn.write_all(session.timeout_reply());
       }
       break;
     }
     session.feed(std::string_view(buf, n));
     for (;;) {
       smtp::Step step = session.step();
-      if (!step.output.empty() && !co_await write_all(socket, step.output)) {
+      if (auto ev = session.take_auth_event()) {
+        // The growing delay comes before the 535 reaches the client.
+        co_await note_auth(ctx, client, listener == Listener::smtp ? "smtp" : "submission", ev->success, ev->user,
+                           ev->mechanism, ev->reason, auth_failures);
+        if (ev->success) policy.set_authenticated(session.authenticated_user());
+      }
+      if (!step.output.empty() && !co_await conn.write_all(step.output)) {
         open = false;
         break;
       }
@@ -135,6 +199,23 @@ asio::awaitable<void> smtp_connection(ServerContext& ctx, tcp::socket socket) {
       if (step.action == smtp::Action::close) {
         open = false;
         break;
+      }
+      if (step.action == smtp::Action::starttls) {
+        // RFC 3207 4.2 / CVE-2011-0411: commands pipelined behind STARTTLS
+        // arrived in clear; they are dropped, never run inside TLS.
+        session.discard_input();
+        if (!co_await conn.start_tls(ctx.tls->context(), ctx.config.tls_handshake_timeout)) {
+          log->info("lost connection after STARTTLS from {}", peer);
+          open = false;
+          break;
+        }
+        session.on_tls_started(auth_options(ctx, listener, conn));
+        session.set_channel_binding(channel_binding_of(conn));
+        break;  // nothing buffered remains; read the client's new EHLO
+      }
+      if (step.action == smtp::Action::authenticate) {
+        session.on_auth_checked(co_await check_exchange(ctx, session.auth_exchange(), client));
+        continue;
       }
       // Action::submit: commit durably, then answer the final dot.
       smtp::Transaction& tx = session.transaction();
@@ -144,6 +225,9 @@ asio::awaitable<void> smtp_connection(ServerContext& ctx, tcp::socket socket) {
       env.client_name = client.name;
       env.helo = session.helo_name();
       env.protocol = session.with_protocol();
+      env.tls = tls_note(conn);
+      env.submission = listener != Listener::smtp;
+      env.auth_user = session.authenticated_user();
       for (const auto& r : tx.recipients)
         env.recipients.push_back({r.forward_path.str(), policy.targets(r.forward_path)});
       auto result = co_await async_submit(ctx.intake, std::move(env), std::move(tx.data), asio::use_awaitable);

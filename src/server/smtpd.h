@@ -1,5 +1,6 @@
-// server/smtpd.h - the SMTP driver: joins smtp::Session to a socket, the
-// recipient resolver and intake (RFC 5321 on the smtp listener).
+// server/smtpd.h - the SMTP driver: joins smtp::Session to a connection,
+// TLS, SASL, the recipient resolver and intake: RFC 5321 on the smtp
+// listener, RFC 6409 submission on 587 and RFC 8314 implicit TLS on 465.
 #pragma once
 
 #include <asio/awaitable.hpp>
@@ -9,6 +10,6 @@
 
 namespace herald::server {
 
-asio::awaitable<void> smtp_connection(ServerContext& ctx, asio::ip::tcp::socket socket);
+asio::awaitable<void> smtp_connection(ServerContext& ctx, asio::ip::tcp::socket socket, Listener listener);
 
 }  // namespace herald::server

@@ -6,6 +6,10 @@
 
 namespace herald::smtp {
 
+namespace {
+constexpr std::size_t kMaxAuthLine = 12288;
+}  // namespace
+
 const Session::CommandSpec Session::kCommands[] = {
     {"EHLO", &Session::cmd_ehlo, true},
     {"HELO", &Session::cmd_helo, true},
@@ -18,6 +22,8 @@ const Session::CommandSpec Session::kCommands[] = {
     {"QUIT", &Session::cmd_quit, true},
     {"HELP", &Session::cmd_help, false},
     {"VRFY", &Session::cmd_vrfy, true},
+    {"STARTTLS", &Session::cmd_starttls, true},
+    {"AUTH", &Session::cmd_auth, false},
     // RFC 5321 4.5.1 / 7.3: not offered; 502 rather than 500 (known verbs).
     {"EXPN", &Session::cmd_not_implemented, true},
     {"SEND", &Session::cmd_not_implemented, false},
@@ -30,7 +36,9 @@ Session::Session(const SmtpLimits& limits, std::string hostname, RecipientPolicy
     : limits_(limits),
       hostname_(std::move(hostname)),
       policy_(policy),
-      reader_(limits.max_command_line) {}
+      // RFC 4954 4: an AUTH line may reach 12288 octets; other commands are
+      // held to max_command_line in run_command.
+      reader_(std::max<std::size_t>(limits.max_command_line, kMaxAuthLine)) {}
 
 std::string Session::greeting() const {
   return fmt::format("220 {} ESMTP Herald\r\n", hostname_);
@@ -49,8 +57,11 @@ std::string Session::pregreet_reply() const {
 }
 
 std::string Session::with_protocol() const {
-  if (tx_.smtputf8) return "UTF8SMTP";
-  return esmtp_ ? "ESMTP" : "SMTP";
+  // RFC 3848: ESMTP + "S" for TLS + "A" for AUTH; RFC 6531 3.7.3: UTF8SMTP.
+  std::string base = tx_.smtputf8 ? "UTF8SMTP" : esmtp_ ? "ESMTP" : "SMTP";
+  if (tls_active_) base += "S";
+  if (!auth_user_.empty()) base += "A";
+  return base;
 }
 
 void Session::reply(int code, std::string_view enhanced, std::string_view text) {
@@ -73,7 +84,7 @@ void Session::reset_transaction() {
   tx_ = Transaction{};
   mode_ = Mode::command;
   used_bdat_ = false;
-  reader_.set_max_line(limits_.max_command_line);
+  reader_.set_max_line(std::max<std::size_t>(limits_.max_command_line, kMaxAuthLine));
 }
 
 bool Session::need_helo() {
@@ -85,7 +96,17 @@ bool Session::need_helo() {
 Step Session::step() {
   while (pending_ == Action::need_more && !closed_) {
     std::size_t before = reader_.buffered();
-    if (mode_ == Mode::data) {
+    if (mode_ == Mode::auth) {
+      auto line = reader_.next_view();
+      if (!line) break;
+      if (line->too_long) {
+        exchange_.reset();
+        mode_ = Mode::command;
+        client_error(500, "5.5.6", "Authentication exchange line is too long");
+      } else {
+        run_auth_line(line->text);
+      }
+    } else if (mode_ == Mode::data) {
       run_data();
     } else if (mode_ == Mode::bdat) {
       run_bdat();
@@ -98,13 +119,15 @@ Step Session::step() {
         run_command(line->text);
       }
     }
-    if (pending_ == Action::need_more && reader_.buffered() == before && mode_ != Mode::command) break;
+    if (pending_ == Action::need_more && reader_.buffered() == before && mode_ != Mode::command &&
+        mode_ != Mode::auth)
+      break;
   }
   Step s;
   s.output = std::move(out_);
   out_.clear();
   s.action = closed_ ? Action::close : pending_;
-  if (pending_ == Action::submit) pending_ = Action::need_more;  // the driver now owns it
+  if (pending_ != Action::close) pending_ = Action::need_more;  // the driver now owns it
   return s;
 }
 
@@ -131,6 +154,10 @@ void Session::run_command(std::string_view line) {
     client_error(500, "5.5.2", "Error: command not recognized");
     return;
   }
+  if (line.size() + 2 > limits_.max_command_line && spec->verb != "AUTH") {
+    client_error(500, "5.5.2", "Error: line too long");
+    return;
+  }
   (this->*spec->handler)(args);
 }
 
@@ -149,6 +176,9 @@ void Session::cmd_ehlo(std::string_view args) {
   if (limits_.vrfy != VrfyMode::disabled) out_ += "250-VRFY\r\n";
   out_ += "250-8BITMIME\r\n";
   out_ += "250-ENHANCEDSTATUSCODES\r\n";
+  if (auth_.starttls_available && !tls_active_) out_ += "250-STARTTLS\r\n";
+  if (!auth_.mechanisms.empty() && auth_user_.empty())
+    out_ += fmt::format("250-AUTH {}\r\n", fmt::join(auth_.mechanisms, " "));
   out_ += "250-SMTPUTF8\r\n";
   out_ += "250 CHUNKING\r\n";
 }
@@ -169,6 +199,14 @@ void Session::cmd_mail(std::string_view args) {
   if (need_helo()) return;
   if (in_mail_) {
     client_error(503, "5.5.1", "Error: nested MAIL command");
+    return;
+  }
+  if (auth_.tls_required && !tls_active_) {
+    client_error(530, "5.7.0", "Must issue a STARTTLS command first");
+    return;
+  }
+  if (auth_.auth_required && auth_user_.empty()) {
+    client_error(530, "5.7.0", "Authentication required");
     return;
   }
   if (!istarts_with(args, "FROM:")) {
@@ -219,6 +257,12 @@ void Session::cmd_mail(std::string_view args) {
       client_error(555, "5.5.4", fmt::format("Unsupported parameter {}", printable(param.keyword, 40)));
       return;
     }
+  }
+  if (!auth_user_.empty() && !policy_.check_sender(p.mailbox, p.null_path, auth_user_)) {
+    client_error(553, "5.7.1",
+                 fmt::format("<{}>: Sender address rejected: not owned by user {}",
+                             printable(p.mailbox.str(), 300), printable(auth_user_, 300)));
+    return;
   }
   tx.null_sender = p.null_path;
   tx.reverse_path = std::move(p.mailbox);
@@ -483,6 +527,121 @@ void Session::cmd_vrfy(std::string_view args) {
       else reply(252, "2.0.0", "Cannot VRFY user");
       return;
     }
+  }
+}
+
+// cmd_starttls - RFC 3207 4.
+void Session::cmd_starttls(std::string_view args) {
+  if (!trim(args).empty()) {
+    client_error(501, "5.5.4", "Syntax: STARTTLS");
+    return;
+  }
+  if (tls_active_) {
+    client_error(503, "5.5.1", "Error: TLS already active");
+    return;
+  }
+  if (!auth_.starttls_available) {
+    client_error(502, "5.5.1", "Error: command not implemented");
+    return;
+  }
+  reply(220, "2.0.0", "Ready to start TLS");
+  pending_ = Action::starttls;
+}
+
+void Session::on_tls_started(AuthOptions options) {
+  // RFC 3207 4.2: discard all knowledge obtained from the client, the
+  // EHLO included; the client must say EHLO again.
+  reset_transaction();
+  helo_.clear();
+  esmtp_ = false;
+  auth_user_.clear();
+  exchange_.reset();
+  tls_active_ = true;
+  auth_ = std::move(options);
+}
+
+// cmd_auth - RFC 4954 4: "AUTH mechanism [initial-response]".
+void Session::cmd_auth(std::string_view args) {
+  if (helo_.empty() || !esmtp_) {
+    client_error(503, "5.5.1", "Error: send EHLO first");
+    return;
+  }
+  if (!auth_user_.empty()) {
+    client_error(503, "5.5.1", "Error: already authenticated");
+    return;
+  }
+  if (in_mail_) {
+    client_error(503, "5.5.1", "Error: AUTH not allowed during a mail transaction");
+    return;
+  }
+  auto words = split(trim(args), ' ');
+  if (words.empty() || words[0].empty() || words.size() > 2) {
+    client_error(501, "5.5.4", "Syntax: AUTH mechanism [initial-response]");
+    return;
+  }
+  if (auth_.mechanisms.empty()) {
+    if (!tls_active_) client_error(538, "5.7.11", "Encryption required for requested authentication mechanism");
+    else client_error(503, "5.5.1", "Error: authentication not enabled");
+    return;
+  }
+  std::string mechanism = to_upper(words[0]);
+  bool offered = false;
+  for (const auto& m : auth_.mechanisms) offered = offered || m == mechanism;
+  auto exchange = offered ? sasl::Exchange::create(mechanism, channel_binding_, auth_.mechanism_options) : nullptr;
+  if (!exchange) {
+    client_error(504, "5.5.4", "Unrecognized authentication type");
+    return;
+  }
+  exchange_ = std::move(exchange);
+  std::optional<std::string_view> initial;
+  if (words.size() == 2) initial = words[1];
+  auth_outcome(exchange_->start(initial));
+}
+
+void Session::run_auth_line(std::string_view line) { auth_outcome(exchange_->respond(line)); }
+
+void Session::on_auth_checked(sasl::Exchange::Outcome outcome) { auth_outcome(std::move(outcome)); }
+
+// auth_outcome - one step of the exchange as SMTP replies (RFC 4954 4, 6).
+void Session::auth_outcome(sasl::Exchange::Outcome o) {
+  using Kind = sasl::Exchange::Kind;
+  switch (o.kind) {
+    case Kind::challenge:
+      mode_ = Mode::auth;
+      out_ += fmt::format("334 {}\r\n", o.data);
+      return;
+    case Kind::check:
+      mode_ = Mode::command;
+      pending_ = Action::authenticate;
+      return;
+    case Kind::success:
+      mode_ = Mode::command;
+      auth_user_ = exchange_->identity();
+      auth_event_ = AuthEvent{true, auth_user_, std::string(exchange_->mechanism_name()), ""};
+      exchange_.reset();
+      // Additional data with success (SCRAM's server-final) came before, as
+      // a 334 challenge the client acknowledged (RFC 4954 4).
+      reply(235, "2.7.0", "Authentication successful");
+      return;
+    case Kind::malformed:
+      mode_ = Mode::command;
+      auth_event_ = AuthEvent{false, exchange_->authcid(), std::string(exchange_->mechanism_name()), o.reason};
+      exchange_.reset();
+      client_error(501, "5.5.2", "Cannot decode response");
+      return;
+    case Kind::cancelled:
+      mode_ = Mode::command;
+      auth_event_ = AuthEvent{false, exchange_->authcid(), std::string(exchange_->mechanism_name()), o.reason};
+      exchange_.reset();
+      client_error(501, "5.0.0", "Authentication aborted");
+      return;
+    case Kind::failed:
+      mode_ = Mode::command;
+      auth_event_ = AuthEvent{false, exchange_->authcid(), std::string(exchange_->mechanism_name()), o.reason};
+      exchange_.reset();
+      // The same answer for an unknown user and a wrong password.
+      client_error(535, "5.7.8", "Error: authentication failed");
+      return;
   }
 }
 

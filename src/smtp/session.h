@@ -21,13 +21,16 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/line_reader.h"
 #include "base/result.h"
+#include "sasl/exchange.h"
 #include "smtp/address.h"
 
 namespace herald::smtp {
@@ -52,12 +55,27 @@ struct RcptDecision {
   std::vector<std::string> deliver_to;  // final addresses after alias expansion
 };
 
-// RecipientPolicy - the session's one question to the world outside.
+// RecipientPolicy - the session's questions to the world outside.
 class RecipientPolicy {
  public:
   virtual ~RecipientPolicy() = default;
   // declared_size: MAIL's SIZE= (RFC 1870), 0 when not given.
   virtual RcptDecision check_recipient(const Mailbox& forward_path, std::uint64_t declared_size) = 0;
+  // check_sender - may this authenticated user (empty: none) use this
+  // reverse-path? (RFC 6409 6.1; submission's "verify mail from user").
+  virtual bool check_sender(const Mailbox& /*reverse_path*/, bool /*null_sender*/,
+                            const std::string& /*authenticated_user*/) {
+    return true;
+  }
+};
+
+// AuthOptions - what this listener offers and demands (RFC 4954, RFC 3207).
+struct AuthOptions {
+  bool starttls_available = false;   // a TLS context exists and TLS is not on yet
+  bool auth_required = false;        // MAIL needs AUTH first (submission, 530 5.7.0)
+  bool tls_required = false;         // MAIL needs TLS first (530 5.7.0)
+  std::vector<std::string> mechanisms;  // SASL mechanisms offered now; empty = no AUTH
+  sasl::MechanismOptions mechanism_options;
 };
 
 struct Recipient {
@@ -77,7 +95,13 @@ struct Transaction {
   std::string sender() const { return null_sender ? std::string() : reverse_path.str(); }
 };
 
-enum class Action { need_more, submit, close };
+enum class Action {
+  need_more,
+  submit,        // commit transaction(), then on_submitted()
+  starttls,      // discard_input(), handshake, then on_tls_started() (or close)
+  authenticate,  // check auth_exchange() credentials, then on_auth_checked()
+  close,
+};
 
 struct Step {
   std::string output;
@@ -85,6 +109,15 @@ struct Step {
 };
 
 enum class SubmitOutcome { queued, temp_fail, rejected };
+
+// AuthEvent - an AUTH attempt ended; the driver journals it and counts
+// failures for the lockout.
+struct AuthEvent {
+  bool success = false;
+  std::string user;       // authcid as given ("" when it never got that far)
+  std::string mechanism;
+  std::string reason;     // for the log
+};
 
 class Session {
  public:
@@ -103,6 +136,23 @@ class Session {
   // on_submitted - the commit's outcome; the reply comes with the next step().
   void on_submitted(SubmitOutcome outcome, std::string_view queue_id_or_reason);
 
+  // TLS and AUTH (set by the driver as the connection's state changes).
+  void set_auth_options(AuthOptions options) { auth_ = std::move(options); }
+  const AuthOptions& auth_options() const { return auth_; }
+  // discard_input - RFC 3207 4.2 / CVE-2011-0411: whatever came after
+  // STARTTLS in clear must never be acted on once TLS is up.
+  void discard_input() { reader_.discard_buffered(); }
+  // on_tls_started - RFC 3207 4.2: forget everything learned in clear.
+  void on_tls_started(AuthOptions options);
+  // set_channel_binding - the TLS channel binding SCRAM-*-PLUS checks.
+  void set_channel_binding(sasl::ChannelBinding binding) { channel_binding_ = std::move(binding); }
+  // The exchange an Action::authenticate is about, and its outcome.
+  sasl::Exchange& auth_exchange() { return *exchange_; }
+  void on_auth_checked(sasl::Exchange::Outcome outcome);
+  const std::string& authenticated_user() const { return auth_user_; }
+  std::optional<AuthEvent> take_auth_event() { return std::exchange(auth_event_, std::nullopt); }
+  bool tls_active() const { return tls_active_; }
+
   bool in_data() const { return mode_ != Mode::command; }
   const std::string& helo_name() const { return helo_; }
   // with_protocol - the Received "with" keyword (RFC 3848, RFC 6531 3.7.3).
@@ -115,7 +165,7 @@ class Session {
   std::uint32_t errors() const { return errors_; }
 
  private:
-  enum class Mode { command, data, bdat };
+  enum class Mode { command, data, bdat, auth };
   using Handler = void (Session::*)(std::string_view args);
   struct CommandSpec {
     std::string_view verb;
@@ -146,6 +196,10 @@ class Session {
   void cmd_help(std::string_view args);
   void cmd_vrfy(std::string_view args);
   void cmd_not_implemented(std::string_view args);
+  void cmd_starttls(std::string_view args);
+  void cmd_auth(std::string_view args);
+  void run_auth_line(std::string_view line);
+  void auth_outcome(sasl::Exchange::Outcome outcome);
 
   const SmtpLimits& limits_;
   std::string hostname_;
@@ -155,6 +209,12 @@ class Session {
   Action pending_ = Action::need_more;
 
   // Session state.
+  AuthOptions auth_;
+  bool tls_active_ = false;
+  std::unique_ptr<sasl::Exchange> exchange_;
+  sasl::ChannelBinding channel_binding_;
+  std::string auth_user_;
+  std::optional<AuthEvent> auth_event_;
   std::string helo_;
   bool esmtp_ = false;
   bool closed_ = false;

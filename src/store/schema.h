@@ -100,6 +100,12 @@ CREATE INDEX journal_message_id ON journal(message_id) WHERE message_id != '';
 CREATE INDEX journal_recipient ON journal(recipient) WHERE recipient != '';
 CREATE INDEX journal_sender ON journal(sender) WHERE sender != '';
 )sql",
+    // 2: SCRAM-SHA-256 credentials (RFC 5802 3: StoredKey/ServerKey, never the
+    //    password) and the right to send as any address (submission).
+    R"sql(
+ALTER TABLE users ADD COLUMN scram_sha256 TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN send_as_any INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 
 }  // namespace herald::store

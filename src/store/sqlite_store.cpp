@@ -184,11 +184,11 @@ class SqliteStore final : public Store {
 
   // ---- users -----------------------------------------------------------
 
-  Status add_user(const std::string& address, const std::string& hash, std::uint64_t quota) override {
+  Status add_user(const std::string& address, const Credentials& cred, std::uint64_t quota) override {
     std::string a = to_lower(address);
-    return write_sync([a, hash, quota](Db& db) {
-      db.prepare("INSERT INTO users(address, password_hash, quota_bytes, created) VALUES(?, ?, ?, ?)")
-          .bind(1, a).bind(2, hash).bind(3, quota).bind(4, now_s()).run();
+    return write_sync([a, cred, quota](Db& db) {
+      db.prepare("INSERT INTO users(address, password_hash, scram_sha256, quota_bytes, created) VALUES(?, ?, ?, ?, ?)")
+          .bind(1, a).bind(2, cred.password_hash).bind(3, cred.scram_sha256).bind(4, quota).bind(5, now_s()).run();
       std::int64_t uid = db.last_insert_rowid();
       // RFC 3501 2.3.1.1: UIDVALIDITY must never repeat for a name; the
       // creation time in seconds plus the user id keeps it unique.
@@ -224,11 +224,23 @@ class SqliteStore final : public Store {
     return st;
   }
 
-  Status set_password(const std::string& address, const std::string& hash) override {
+  Status set_password(const std::string& address, const Credentials& cred) override {
     std::string a = to_lower(address);
     bool found = false;
     auto st = write_sync([&](Db& db) {
-      db.prepare("UPDATE users SET password_hash = ? WHERE address = ?").bind(1, hash).bind(2, a).run();
+      db.prepare("UPDATE users SET password_hash = ?, scram_sha256 = ? WHERE address = ?")
+          .bind(1, cred.password_hash).bind(2, cred.scram_sha256).bind(3, a).run();
+      found = db.changes() > 0;
+    });
+    if (st && !found) return make_error(Errc::not_found, fmt::format("no such user: {}", a));
+    return st;
+  }
+
+  Status set_send_as_any(const std::string& address, bool allowed) override {
+    std::string a = to_lower(address);
+    bool found = false;
+    auto st = write_sync([&](Db& db) {
+      db.prepare("UPDATE users SET send_as_any = ? WHERE address = ?").bind(1, allowed ? 1 : 0).bind(2, a).run();
       found = db.changes() > 0;
     });
     if (st && !found) return make_error(Errc::not_found, fmt::format("no such user: {}", a));
@@ -239,7 +251,7 @@ class SqliteStore final : public Store {
     std::string a = to_lower(address);
     return read([&](Db& db) -> Result<std::optional<UserRecord>> {
       auto st = db.prepare(
-          "SELECT id, address, password_hash, quota_bytes, used_bytes FROM users WHERE address = ?");
+          "SELECT id, address, password_hash, quota_bytes, used_bytes, scram_sha256, send_as_any FROM users WHERE address = ?");
       st.bind(1, a);
       if (!st.step()) return std::optional<UserRecord>();
       return std::optional<UserRecord>(user_from(st));
@@ -250,7 +262,7 @@ class SqliteStore final : public Store {
     return read([&](Db& db) -> Result<std::vector<UserRecord>> {
       std::vector<UserRecord> out;
       auto st = db.prepare(
-          "SELECT id, address, password_hash, quota_bytes, used_bytes FROM users ORDER BY address");
+          "SELECT id, address, password_hash, quota_bytes, used_bytes, scram_sha256, send_as_any FROM users ORDER BY address");
       while (st.step()) out.push_back(user_from(st));
       return out;
     });
@@ -486,6 +498,8 @@ class SqliteStore final : public Store {
     u.password_hash = st.text(2);
     u.quota_bytes = static_cast<std::uint64_t>(st.i64(3));
     u.used_bytes = static_cast<std::uint64_t>(st.i64(4));
+    u.scram_sha256 = st.text(5);
+    u.send_as_any = st.i64(6) != 0;
     return u;
   }
 

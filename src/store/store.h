@@ -48,6 +48,14 @@ struct UserRecord {
   std::string password_hash;
   std::uint64_t quota_bytes = 0;  // 0 = unlimited
   std::uint64_t used_bytes = 0;
+  std::string scram_sha256;       // encoded SCRAM credentials; "" = none (imported hash)
+  bool send_as_any = false;       // may use any envelope sender on submission
+};
+
+// Credentials - what a password change writes.
+struct Credentials {
+  std::string password_hash;  // argon2id, $6$ or $2y$
+  std::string scram_sha256;   // "" when only a hash was imported
 };
 
 struct AliasRecord {
@@ -138,10 +146,11 @@ class Store {
   virtual Result<bool> is_local_domain(const std::string& name) = 0;
 
   // Users. add_user creates the INBOX.
-  virtual Status add_user(const std::string& address, const std::string& password_hash,
+  virtual Status add_user(const std::string& address, const Credentials& credentials,
                           std::uint64_t quota_bytes) = 0;
   virtual Status del_user(const std::string& address) = 0;
-  virtual Status set_password(const std::string& address, const std::string& password_hash) = 0;
+  virtual Status set_password(const std::string& address, const Credentials& credentials) = 0;
+  virtual Status set_send_as_any(const std::string& address, bool allowed) = 0;
   virtual Result<std::optional<UserRecord>> find_user(const std::string& address) = 0;
   virtual Result<std::vector<UserRecord>> list_users() = 0;
 

@@ -68,8 +68,8 @@ TEST_F(StoreTest, ConfigDomainsAreLocalAndCannotBeDeleted) {
 }
 
 TEST_F(StoreTest, DeliveredMessageReadsBackExactlyWithPerRecipientPrefix) {
-  ASSERT_TRUE(store_->add_user("alice@example.test", "h", 0));
-  ASSERT_TRUE(store_->add_user("bob@example.test", "h", 0));
+  ASSERT_TRUE(store_->add_user("alice@example.test", {"h", ""}, 0));
+  ASSERT_TRUE(store_->add_user("bob@example.test", {"h", ""}, 0));
   std::string body = "Subject: hi\r\n\r\nhello\r\n";
   auto r = commit(message(body, {"alice@example.test", "bob@example.test"}));
   ASSERT_TRUE(r) << r.error().message;
@@ -96,7 +96,7 @@ TEST_F(StoreTest, DeliveredMessageReadsBackExactlyWithPerRecipientPrefix) {
 }
 
 TEST_F(StoreTest, UidsAndUidlSurviveReopen) {
-  ASSERT_TRUE(store_->add_user("alice@example.test", "h", 0));
+  ASSERT_TRUE(store_->add_user("alice@example.test", {"h", ""}, 0));
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(commit(message("x\r\n", {"alice@example.test"})));
   auto before = *store_->maildrop(user_id("alice@example.test"));
   reopen();
@@ -108,7 +108,7 @@ TEST_F(StoreTest, UidsAndUidlSurviveReopen) {
 }
 
 TEST_F(StoreTest, QuotaDefersInsteadOfOverfilling) {
-  ASSERT_TRUE(store_->add_user("small@example.test", "h", 100));
+  ASSERT_TRUE(store_->add_user("small@example.test", {"h", ""}, 100));
   auto r = commit(message(std::string(200, 'x'), {"small@example.test"}));
   ASSERT_TRUE(r);
   EXPECT_EQ(r->outcomes[0].status, DeliveryStatus::deferred);
@@ -131,8 +131,8 @@ TEST_F(StoreTest, RemoteRecipientsStayPendingInTheQueue) {
 }
 
 TEST_F(StoreTest, LargeBodiesGoToOneBlobFileRemovedWithTheLastReference) {
-  ASSERT_TRUE(store_->add_user("alice@example.test", "h", 0));
-  ASSERT_TRUE(store_->add_user("bob@example.test", "h", 0));
+  ASSERT_TRUE(store_->add_user("alice@example.test", {"h", ""}, 0));
+  ASSERT_TRUE(store_->add_user("bob@example.test", {"h", ""}, 0));
   std::string body(5000, 'b');
   ASSERT_TRUE(commit(message(body, {"alice@example.test", "bob@example.test"})));
   auto count_blobs = [&] {
@@ -156,7 +156,7 @@ TEST_F(StoreTest, LargeBodiesGoToOneBlobFileRemovedWithTheLastReference) {
 }
 
 TEST_F(StoreTest, ConcurrentCommitsAllLand) {
-  ASSERT_TRUE(store_->add_user("alice@example.test", "h", 0));
+  ASSERT_TRUE(store_->add_user("alice@example.test", {"h", ""}, 0));
   std::atomic<int> ok{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 8; ++t)
@@ -194,7 +194,7 @@ TEST_F(StoreTest, AliasesAndJournal) {
 }
 
 TEST_F(StoreTest, DeletingAUserFreesTheirMessages) {
-  ASSERT_TRUE(store_->add_user("alice@example.test", "h", 0));
+  ASSERT_TRUE(store_->add_user("alice@example.test", {"h", ""}, 0));
   ASSERT_TRUE(commit(message(std::string(5000, 'z'), {"alice@example.test"})));
   ASSERT_TRUE(store_->del_user("alice@example.test"));
   EXPECT_FALSE(*store_->find_user("alice@example.test"));
@@ -202,6 +202,19 @@ TEST_F(StoreTest, DeletingAUserFreesTheirMessages) {
   for (auto& e : fs::recursive_directory_iterator(dir_ / "blobs"))
     if (e.is_regular_file()) ++n;
   EXPECT_EQ(n, 0);
+}
+
+TEST_F(StoreTest, CredentialsAndSendAsSurviveReopen) {
+  ASSERT_TRUE(store_->add_user("alice@example.test", {"hash1", "SCRAM-SHA-256$4096:c2FsdA==$a:b"}, 0));
+  ASSERT_TRUE(store_->set_send_as_any("alice@example.test", true));
+  reopen();
+  auto u = **store_->find_user("alice@example.test");
+  EXPECT_EQ(u.password_hash, "hash1");
+  EXPECT_EQ(u.scram_sha256, "SCRAM-SHA-256$4096:c2FsdA==$a:b");
+  EXPECT_TRUE(u.send_as_any);
+  ASSERT_TRUE(store_->set_password("alice@example.test", {"hash2", ""}));
+  EXPECT_EQ((*store_->find_user("alice@example.test"))->scram_sha256, "");
+  EXPECT_EQ(store_->set_send_as_any("nobody@example.test", true).error().code, Errc::not_found);
 }
 
 }  // namespace

@@ -1,0 +1,96 @@
+#include "auth/authenticator.h"
+
+#include "auth/password.h"
+#include "base/text.h"
+#include "sasl/scram.h"
+
+namespace herald::auth {
+namespace {
+
+// A valid argon2id hash of nothing anyone knows: verified against when the
+// user does not exist, so both cases cost the same time.
+constexpr const char* kDummyHash =
+    "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$dGhpc2lzbm90YXJlYWxoYXNoYXRhbGwuLi4uLi4uLi4";
+
+// The lockout tables are bounded: beyond this many tracked keys, the oldest
+// entries without an active lock are dropped first.
+constexpr std::size_t kMaxTracked = 100000;
+
+}  // namespace
+
+bool Authenticator::locked(Failures& f, Clock::time_point now) { return now < f.locked_until; }
+
+void Authenticator::fail(Failures& f, Clock::time_point now) {
+  f.times.push_back(now);
+  while (!f.times.empty() && now - f.times.front() > limits_.failure_window) f.times.pop_front();
+  if (limits_.max_failures > 0 && f.times.size() >= limits_.max_failures) f.locked_until = now + limits_.lockout;
+}
+
+bool Authenticator::locked_out(const std::string& user, const std::string& client_ip) {
+  std::lock_guard lk(mu_);
+  auto now = Clock::now();
+  auto a = by_address_.find(client_ip);
+  if (a != by_address_.end() && locked(a->second, now)) return true;
+  auto u = by_user_.find(to_lower(user));
+  return u != by_user_.end() && locked(u->second, now);
+}
+
+void Authenticator::record(const std::string& user, const std::string& client_ip, bool success) {
+  std::lock_guard lk(mu_);
+  auto now = Clock::now();
+  std::string u = to_lower(user);
+  if (success) {
+    by_user_.erase(u);
+    return;  // the address keeps its count: one good account must not launder guesses at others
+  }
+  if (by_address_.size() > kMaxTracked) {
+    for (auto it = by_address_.begin(); it != by_address_.end();)
+      it = locked(it->second, now) ? std::next(it) : by_address_.erase(it);
+  }
+  if (by_user_.size() > kMaxTracked) {
+    for (auto it = by_user_.begin(); it != by_user_.end();)
+      it = locked(it->second, now) ? std::next(it) : by_user_.erase(it);
+  }
+  fail(by_address_[client_ip], now);
+  if (!u.empty()) fail(by_user_[u], now);
+}
+
+PasswordCheck Authenticator::check_password(const std::string& user, const std::string& password,
+                                            const std::string& client_ip) {
+  PasswordCheck out;
+  if (locked_out(user, client_ip)) {
+    verify_password(password, kDummyHash);
+    out.verdict = Verdict::locked_out;
+    return out;
+  }
+  auto found = store_.find_user(user);
+  if (!found) {
+    out.verdict = Verdict::temp_fail;
+    return out;
+  }
+  bool ok = false;
+  if (*found) ok = verify_password(password, (*found)->password_hash);
+  else verify_password(password, kDummyHash);
+  record(user, client_ip, ok);
+  if (ok) {
+    out.verdict = Verdict::ok;
+    out.user = std::move(**found);
+  }
+  return out;
+}
+
+std::optional<sasl::ScramCredentials> Authenticator::scram_credentials(const std::string& user,
+                                                                       const std::string& client_ip) {
+  if (locked_out(user, client_ip)) return std::nullopt;
+  auto found = store_.find_user(user);
+  if (!found || !*found || (*found)->scram_sha256.empty()) return std::nullopt;
+  return sasl::decode_scram_credentials((*found)->scram_sha256);
+}
+
+std::chrono::milliseconds Authenticator::failure_delay(std::uint32_t failures) const {
+  if (failures == 0) return std::chrono::milliseconds(0);
+  auto d = limits_.failure_delay * (1u << std::min<std::uint32_t>(failures - 1, 16));
+  return std::min(d, limits_.max_failure_delay);
+}
+
+}  // namespace herald::auth

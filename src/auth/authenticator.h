@@ -1,0 +1,79 @@
+// auth/authenticator.h - who may log in: credentials against the store's
+// users, and the throttles that make guessing slow (one implementation for
+// SMTP AUTH, POP3 and, later, IMAP).
+//
+// Security notes: an unknown user costs the same argon2 work as a wrong
+// password and gets the same answer; a client address or a user with
+// max_failures failures inside failure_window is locked out for `lockout`,
+// during which even the right password is refused (the caller gives the
+// same answer, so the lockout reveals nothing either). Counters live in
+// memory: a restart forgets them, as fail2ban-style tools expect.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "sasl/mechanism.h"
+#include "store/store.h"
+
+namespace herald::auth {
+
+struct AuthLimits {
+  std::chrono::milliseconds failure_delay{1000};
+  std::chrono::milliseconds max_failure_delay{8000};
+  std::uint32_t max_failures = 10;
+  std::chrono::milliseconds failure_window{15 * 60 * 1000};
+  std::chrono::milliseconds lockout{15 * 60 * 1000};
+};
+
+enum class Verdict { ok, bad_credentials, locked_out, temp_fail };
+
+struct PasswordCheck {
+  Verdict verdict = Verdict::bad_credentials;
+  std::optional<store::UserRecord> user;  // set when ok
+};
+
+class Authenticator {
+ public:
+  Authenticator(store::Store& store, AuthLimits limits) : store_(store), limits_(limits) {}
+
+  // check_password - blocking (argon2 by design): run it off the I/O threads.
+  PasswordCheck check_password(const std::string& user, const std::string& password, const std::string& client_ip);
+
+  // scram_credentials - the stored SCRAM-SHA-256 credentials of user, or
+  // nullopt (no such user, none stored, or locked out: the exchange then
+  // fails at its end like a wrong password).
+  std::optional<sasl::ScramCredentials> scram_credentials(const std::string& user, const std::string& client_ip);
+
+  // record - count the outcome of an exchange that ended outside
+  // check_password (SCRAM), for the lockout.
+  void record(const std::string& user, const std::string& client_ip, bool success);
+
+  bool locked_out(const std::string& user, const std::string& client_ip);
+
+  // failure_delay - the wait after the n-th failure of one session:
+  // failure_delay doubling each time, capped (Dovecot's auth_failure_delay).
+  std::chrono::milliseconds failure_delay(std::uint32_t failures_in_session) const;
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  struct Failures {
+    std::deque<Clock::time_point> times;
+    Clock::time_point locked_until{};
+  };
+  bool locked(Failures& f, Clock::time_point now);
+  void fail(Failures& f, Clock::time_point now);
+
+  store::Store& store_;
+  AuthLimits limits_;
+  std::mutex mu_;
+  std::map<std::string, Failures> by_address_;
+  std::map<std::string, Failures> by_user_;
+};
+
+}  // namespace herald::auth

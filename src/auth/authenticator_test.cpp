@@ -1,0 +1,71 @@
+#include "auth/authenticator.h"
+
+#include <gtest/gtest.h>
+
+#include "auth/password.h"
+
+namespace herald::auth {
+namespace {
+
+namespace fs = std::filesystem;
+
+class AuthenticatorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("herald-auth-test-" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    store::StoreOptions o;
+    o.data_dir = dir_;
+    o.config_domains = {"example.test"};
+    auto s = store::open(o);
+    ASSERT_TRUE(s);
+    store_ = std::move(s.value());
+    ASSERT_TRUE(store_->add_user("alice@example.test", {*hash_password("right"), ""}, 0));
+  }
+  void TearDown() override {
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+  fs::path dir_;
+  std::unique_ptr<store::Store> store_;
+};
+
+TEST_F(AuthenticatorTest, UnknownUserAndWrongPasswordLookTheSame) {
+  Authenticator a(*store_, AuthLimits{});
+  EXPECT_EQ(a.check_password("alice@example.test", "right", "192.0.2.1").verdict, Verdict::ok);
+  EXPECT_EQ(a.check_password("alice@example.test", "wrong", "192.0.2.1").verdict, Verdict::bad_credentials);
+  EXPECT_EQ(a.check_password("nobody@example.test", "right", "192.0.2.1").verdict, Verdict::bad_credentials);
+}
+
+TEST_F(AuthenticatorTest, LockoutPerAddressRefusesEvenTheRightPassword) {
+  AuthLimits limits;
+  limits.max_failures = 3;
+  Authenticator a(*store_, limits);
+  for (int i = 0; i < 3; ++i) a.check_password("bob@example.test", "guess", "192.0.2.7");
+  EXPECT_EQ(a.check_password("alice@example.test", "right", "192.0.2.7").verdict, Verdict::locked_out);
+  // Another address is not affected.
+  EXPECT_EQ(a.check_password("alice@example.test", "right", "192.0.2.8").verdict, Verdict::ok);
+}
+
+TEST_F(AuthenticatorTest, LockoutPerUserAcrossAddresses) {
+  AuthLimits limits;
+  limits.max_failures = 3;
+  Authenticator a(*store_, limits);
+  for (int i = 0; i < 3; ++i) a.check_password("alice@example.test", "guess", "192.0.2." + std::to_string(10 + i));
+  EXPECT_EQ(a.check_password("alice@example.test", "right", "192.0.2.99").verdict, Verdict::locked_out);
+}
+
+TEST_F(AuthenticatorTest, FailureDelayGrowsAndIsCapped) {
+  AuthLimits limits;
+  limits.failure_delay = std::chrono::milliseconds(100);
+  limits.max_failure_delay = std::chrono::milliseconds(350);
+  Authenticator a(*store_, limits);
+  EXPECT_EQ(a.failure_delay(0).count(), 0);
+  EXPECT_EQ(a.failure_delay(1).count(), 100);
+  EXPECT_EQ(a.failure_delay(2).count(), 200);
+  EXPECT_EQ(a.failure_delay(3).count(), 350);
+  EXPECT_EQ(a.failure_delay(30).count(), 350);
+}
+
+}  // namespace
+}  // namespace herald::auth

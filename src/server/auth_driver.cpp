@@ -1,0 +1,67 @@
+#include "server/auth_driver.h"
+
+#include <asio/post.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include "base/log.h"
+#include "base/text.h"
+#include "net/tls.h"
+
+namespace herald::server {
+
+sasl::ChannelBinding channel_binding_of(Connection& conn) {
+  if (!conn.tls_active()) return {};
+  auto cb = net::channel_binding(conn.ssl());
+  return sasl::ChannelBinding{cb.type, cb.data};
+}
+
+std::vector<std::string> offered_mechanisms(const ServerContext& ctx, Connection& conn) {
+  if (!conn.tls_active() && !ctx.config.auth_allow_plaintext) return {};
+  return sasl::mechanisms(true, channel_binding_of(conn));
+}
+
+asio::awaitable<sasl::Exchange::Outcome> check_exchange(ServerContext& ctx, sasl::Exchange& exchange,
+                                                        const Peer& peer) {
+  auto executor = co_await asio::this_coro::executor;
+  co_await asio::post(ctx.blocking, asio::use_awaitable);
+  sasl::Exchange::Outcome out;
+  if (exchange.needs_password_check()) {
+    auto check = ctx.authenticator.check_password(exchange.authcid(), exchange.password(), peer.ip);
+    out = exchange.password_checked(check.verdict == auth::Verdict::ok);
+  } else {
+    out = exchange.credentials(ctx.authenticator.scram_credentials(exchange.authcid(), peer.ip));
+    // SCRAM verifies the proof itself: the lockout learns the result from
+    // note_auth, which every ended exchange reaches.
+  }
+  co_await asio::post(executor, asio::use_awaitable);
+  co_return out;
+}
+
+asio::awaitable<void> note_auth(ServerContext& ctx, const Peer& peer, const char* protocol, bool success,
+                                const std::string& user, const std::string& mechanism,
+                                const std::string& reason, std::uint32_t& session_failures) {
+  auto log = log::get(protocol[0] == 'p' ? "pop3d" : "smtpd");
+  std::string who = printable(user, 200);
+  if (success) {
+    log->info("{}: sasl_method={}, sasl_username={}", peer.display(), mechanism, who);
+    ctx.store.journal({0, "login", "", "", "", who, peer.display(), 0, "ok", fmt::format("{} {}", protocol, mechanism)});
+    if (mechanism.rfind("SCRAM", 0) == 0) ctx.authenticator.record(user, peer.ip, true);
+    co_return;
+  }
+  // The shape Postfix logs for SASL failures, which fail2ban's postfix-sasl
+  // filter matches.
+  log->warn("warning: {}: SASL {} authentication failed: authentication failure, sasl_username={}",
+            peer.display(), mechanism, who);
+  ctx.store.journal({0, "login_failed", "", "", "", who, peer.display(), 0, "failed",
+                     fmt::format("{} {} {}", protocol, mechanism, printable(reason, 200))});
+  if (mechanism.rfind("SCRAM", 0) == 0) ctx.authenticator.record(user, peer.ip, false);
+  ++session_failures;
+  asio::steady_timer t(co_await asio::this_coro::executor, ctx.authenticator.failure_delay(session_failures));
+  std::error_code ec;
+  co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+}
+
+}  // namespace herald::server

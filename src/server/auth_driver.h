@@ -1,0 +1,35 @@
+// server/auth_driver.h - the socket side of SASL, shared by the SMTP and
+// POP3 drivers: what to offer on a connection, the credential checks an
+// exchange asks for (off the I/O thread), and the bookkeeping of every
+// attempt (journal, Postfix-shaped log line, lockout, growing delay).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <asio/awaitable.hpp>
+
+#include "sasl/exchange.h"
+#include "server/connection.h"
+#include "server/context.h"
+
+namespace herald::server {
+
+// offered_mechanisms - none over plaintext unless auth.allow_plaintext
+// (RFC 4954 4, RFC 8314); the -PLUS variants only with channel binding.
+std::vector<std::string> offered_mechanisms(const ServerContext& ctx, Connection& conn);
+sasl::ChannelBinding channel_binding_of(Connection& conn);
+
+// check_exchange - answer the exchange's Kind::check (password or SCRAM
+// credentials); argon2 runs on the blocking pool.
+asio::awaitable<sasl::Exchange::Outcome> check_exchange(ServerContext& ctx, sasl::Exchange& exchange,
+                                                        const Peer& peer);
+
+// note_auth - one ended attempt: journal, log, lockout counters; after a
+// failure it waits the growing delay before the caller answers.
+asio::awaitable<void> note_auth(ServerContext& ctx, const Peer& peer, const char* protocol, bool success,
+                                const std::string& user, const std::string& mechanism,
+                                const std::string& reason, std::uint32_t& session_failures);
+
+}  // namespace herald::server
