@@ -103,9 +103,12 @@ Exchange::Outcome Exchange::outcome(Step step) {
       }
       state_ = State::done;
       return Outcome{Kind::success, {}, {}};
-    case Status::failure:
+    case Status::failure: {
       // A SCRAM "e=..." in server_data has no place in SMTP or POP3 replies.
-      return fail(std::move(step.reason));
+      Outcome o = fail(std::move(step.reason));
+      if (step.malformed) o.kind = Kind::malformed;
+      return o;
+    }
   }
   return fail("unknown status");
 }

@@ -51,9 +51,9 @@ TEST(Exchange, ProxyAuthorizationRefusedBeforeAnyCheck) {
 
 TEST(Exchange, EqualsIsAnEmptyInitialResponse) {
   auto x = Exchange::create("PLAIN", {});
-  EXPECT_EQ(x->start("="sv).kind, Kind::failed);  // an empty PLAIN message is malformed
+  EXPECT_EQ(x->start("="sv).kind, Kind::malformed);  // an empty PLAIN message is malformed
   auto login = Exchange::create("LOGIN", {});
-  EXPECT_EQ(login->start("="sv).kind, Kind::failed);  // empty username
+  EXPECT_EQ(login->start("="sv).kind, Kind::malformed);  // empty username
 }
 
 TEST(Exchange, MalformedAndCancelled) {

@@ -66,19 +66,19 @@ class Plain final : public ServerMechanism {
 
   Step message(std::string_view m) {
     state_ = State::done;
-    if (m.size() > kMaxResponse) return fail("PLAIN: message too long");
+    if (m.size() > kMaxResponse) return malformed("PLAIN: message too long");
     std::size_t nul1 = m.find('\0');
     std::size_t nul2 = nul1 == std::string_view::npos ? nul1 : m.find('\0', nul1 + 1);
     if (nul2 == std::string_view::npos || m.find('\0', nul2 + 1) != std::string_view::npos)
-      return fail("PLAIN: message needs exactly two NULs");
+      return malformed("PLAIN: message needs exactly two NULs");
     std::string_view authzid = m.substr(0, nul1);
     std::string_view authcid = m.substr(nul1 + 1, nul2 - nul1 - 1);
     std::string_view passwd = m.substr(nul2 + 1);
-    if (auto why = check_identity(authcid); !why.empty()) return fail(std::string("PLAIN: authcid: ") += why);
+    if (auto why = check_identity(authcid); !why.empty()) return malformed(std::string("PLAIN: authcid: ") += why);
     if (!authzid.empty())
-      if (auto why = check_identity(authzid); !why.empty()) return fail(std::string("PLAIN: authzid: ") += why);
+      if (auto why = check_identity(authzid); !why.empty()) return malformed(std::string("PLAIN: authzid: ") += why);
     if (auto why = check_password(passwd); !why.empty())
-      return fail("PLAIN: " + std::string(why) + " for " + printable(authcid, 64));
+      return malformed("PLAIN: " + std::string(why) + " for " + printable(authcid, 64));
     authcid_ = authcid;
     authzid_ = authzid;
     password_ = passwd;
@@ -126,7 +126,7 @@ class Login final : public ServerMechanism {
 
   Step username(std::string_view u) {
     state_ = State::done;
-    if (auto why = check_identity(u); !why.empty()) return fail(std::string("LOGIN: username: ") += why);
+    if (auto why = check_identity(u); !why.empty()) return malformed(std::string("LOGIN: username: ") += why);
     authcid_ = u;
     state_ = State::wait_password;
     return Step{Status::challenge, "Password:", {}};
@@ -135,7 +135,7 @@ class Login final : public ServerMechanism {
   Step password(std::string_view p) {
     state_ = State::done;
     if (auto why = check_password(p); !why.empty())
-      return fail("LOGIN: " + std::string(why) + " for " + printable(authcid_, 64));
+      return malformed("LOGIN: " + std::string(why) + " for " + printable(authcid_, 64));
     password_ = p;
     state_ = State::wait_check;
     return Step{Status::verify_password, {}, {}};
@@ -157,7 +157,17 @@ Step ServerMechanism::credentials(std::optional<ScramCredentials>) {
 }
 
 Step ServerMechanism::fail(std::string reason, std::string server_data) {
-  return Step{Status::failure, std::move(server_data), std::move(reason)};
+  Step s;
+  s.status = Status::failure;
+  s.server_data = std::move(server_data);
+  s.reason = std::move(reason);
+  return s;
+}
+
+Step ServerMechanism::malformed(std::string reason, std::string server_data) {
+  Step s = fail(std::move(reason), std::move(server_data));
+  s.malformed = true;
+  return s;
 }
 
 void ServerMechanism::wipe_password() {

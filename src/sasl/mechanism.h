@@ -79,6 +79,10 @@ struct Step {
   // failure reply.
   std::string server_data;
   std::string reason;  // for the log on failure, never sent to the client
+  // On failure: the client's message could not be parsed (bad syntax, NUL
+  // or CR/LF where none may be), as opposed to refused credentials. The
+  // protocols answer it differently (SMTP 501 5.5.2, RFC 4954 4).
+  bool malformed = false;
 };
 
 // Options the driver sets once per server (not per connection).
@@ -126,6 +130,7 @@ class ServerMechanism {
 
  protected:
   static Step fail(std::string reason, std::string server_data = {});
+  static Step malformed(std::string reason, std::string server_data = {});
   void wipe_password();
 
   std::string authcid_;

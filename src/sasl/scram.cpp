@@ -181,7 +181,7 @@ Step ScramServer::client_first(std::string_view m) {
   if (m.size() > kMaxResponse) return fail("SCRAM: client-first too long", "e=other-error");
   std::size_t comma1 = m.find(',');
   std::size_t comma2 = comma1 == std::string_view::npos ? comma1 : m.find(',', comma1 + 1);
-  if (comma2 == std::string_view::npos) return fail("SCRAM: no gs2 header", "e=invalid-encoding");
+  if (comma2 == std::string_view::npos) return malformed("SCRAM: no gs2 header", "e=invalid-encoding");
   std::string_view flag = m.substr(0, comma1);
   std::string_view authzid = m.substr(comma1 + 1, comma2 - comma1 - 1);
 
@@ -200,13 +200,13 @@ Step ScramServer::client_first(std::string_view m) {
                   "e=unsupported-channel-binding-type");
     cb_used_ = true;
   } else {
-    return fail("SCRAM: bad gs2-cbind-flag", "e=invalid-encoding");
+    return malformed("SCRAM: bad gs2-cbind-flag", "e=invalid-encoding");
   }
 
   if (!authzid.empty()) {
     auto a = authzid.substr(0, 2) == "a=" ? decode_saslname(authzid.substr(2)) : std::nullopt;
     if (!a || a->empty() || a->size() > kMaxIdentity || !valid_utf8_text(*a))
-      return fail("SCRAM: bad authzid", "e=invalid-username-encoding");
+      return malformed("SCRAM: bad authzid", "e=invalid-username-encoding");
     authzid_ = std::move(*a);
   }
 
@@ -215,15 +215,15 @@ Step ScramServer::client_first(std::string_view m) {
   if (!attrs.empty() && attrs[0].substr(0, 2) == "m=")
     return fail("SCRAM: mandatory extension", "e=extensions-not-supported");
   if (attrs.size() < 2 || attrs[0].substr(0, 2) != "n=" || attrs[1].substr(0, 2) != "r=")
-    return fail("SCRAM: client-first-message-bare needs n= and r=", "e=invalid-encoding");
+    return malformed("SCRAM: client-first-message-bare needs n= and r=", "e=invalid-encoding");
   auto user = decode_saslname(attrs[0].substr(2));
   if (!user || user->empty() || user->size() > kMaxIdentity || !valid_utf8_text(*user))
-    return fail("SCRAM: bad username " + printable(attrs[0], 64), "e=invalid-username-encoding");
+    return malformed("SCRAM: bad username " + printable(attrs[0], 64), "e=invalid-username-encoding");
   std::string_view client_nonce = attrs[1].substr(2);
   if (client_nonce.empty() || !std::all_of(client_nonce.begin(), client_nonce.end(), printable_nonce_char))
-    return fail("SCRAM: bad client nonce", "e=invalid-encoding");
+    return malformed("SCRAM: bad client nonce", "e=invalid-encoding");
   for (std::size_t i = 2; i < attrs.size(); ++i)  // optional extensions: ignored
-    if (!valid_extension(attrs[i])) return fail("SCRAM: bad extension", "e=invalid-encoding");
+    if (!valid_extension(attrs[i])) return malformed("SCRAM: bad extension", "e=invalid-encoding");
 
   if (server_nonce_.empty()) {
     unsigned char random[kNonceOctets];
@@ -278,25 +278,25 @@ Step ScramServer::client_final(std::string_view m) {
   if (m.size() > kMaxResponse) return fail("SCRAM: client-final too long", "e=other-error");
   std::size_t last = m.rfind(',');
   if (last == std::string_view::npos || m.substr(last + 1, 2) != "p=")
-    return fail("SCRAM: client-final without proof", "e=invalid-encoding");
+    return malformed("SCRAM: client-final without proof", "e=invalid-encoding");
   std::string_view without_proof = m.substr(0, last);
   std::vector<std::string_view> attrs = split(without_proof, ',');
   if (attrs.size() < 2 || attrs[0].substr(0, 2) != "c=" || attrs[1].substr(0, 2) != "r=")
-    return fail("SCRAM: client-final needs c= and r=", "e=invalid-encoding");
+    return malformed("SCRAM: client-final needs c= and r=", "e=invalid-encoding");
   for (std::size_t i = 2; i < attrs.size(); ++i)
-    if (!valid_extension(attrs[i])) return fail("SCRAM: bad extension", "e=invalid-encoding");
+    if (!valid_extension(attrs[i])) return malformed("SCRAM: bad extension", "e=invalid-encoding");
 
   // RFC 5802 7: cbind-input = gs2-header [ cbind-data ], the data only when
   // the client asked for binding with "p=".
   auto cbind_input = base64_decode(attrs[0].substr(2));
-  if (!cbind_input) return fail("SCRAM: c= is not base64", "e=invalid-encoding");
+  if (!cbind_input) return malformed("SCRAM: c= is not base64", "e=invalid-encoding");
   std::string expected = gs2_header_;
   if (cb_used_) expected += binding_.data;
   if (*cbind_input != expected)
     return fail("SCRAM: channel binding mismatch for " + printable(authcid_, 64), "e=channel-bindings-dont-match");
   if (attrs[1].substr(2) != nonce_) return fail("SCRAM: nonce mismatch", "e=other-error");
   auto proof = base64_decode(m.substr(last + 3));
-  if (!proof || proof->size() != kKeySize) return fail("SCRAM: bad proof encoding", "e=invalid-encoding");
+  if (!proof || proof->size() != kKeySize) return malformed("SCRAM: bad proof encoding", "e=invalid-encoding");
 
   // RFC 5802 3: AuthMessage = client-first-message-bare "," server-first-message
   // "," client-final-message-without-proof; the server recovers ClientKey as

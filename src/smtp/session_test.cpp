@@ -896,3 +896,136 @@ TEST_F(DirectTest, DriverReplies) {
 
 }  // namespace
 }  // namespace herald::smtp
+
+namespace herald::smtp {
+namespace {
+
+// STARTTLS (RFC 3207) and AUTH (RFC 4954), driven step by step as the
+// driver does: the handshake and the credential check happen outside.
+class OwnerPolicy : public RecipientPolicy {
+ public:
+  RcptDecision check_recipient(const Mailbox& m, std::uint64_t) override { return {RcptStatus::ok, {m.str()}}; }
+  bool check_sender(const Mailbox& m, bool null_sender, const std::string& user) override {
+    return !null_sender && m.str() == user;
+  }
+};
+
+AuthOptions submission(bool tls) {
+  AuthOptions o;
+  o.starttls_available = !tls;
+  o.auth_required = true;
+  if (tls) o.mechanisms = {"PLAIN", "LOGIN"};
+  return o;
+}
+
+std::string drain(Session& s, Action expect = Action::need_more) {
+  Step step = s.step();
+  EXPECT_EQ(step.action, expect) << step.output;
+  return step.output;
+}
+
+TEST(SmtpTls, StartTlsDropsWhatWasPipelinedAndForgetsTheEhlo) {
+  SmtpLimits limits;
+  OwnerPolicy policy;
+  Session s(limits, "mx.test", policy);
+  s.set_auth_options(submission(false));
+  s.feed("EHLO c\r\n");
+  std::string ehlo = drain(s);
+  EXPECT_NE(ehlo.find("250-STARTTLS\r\n"), std::string::npos);
+  EXPECT_EQ(ehlo.find("AUTH"), std::string::npos) << "no AUTH in clear";
+  s.feed("STARTTLS\r\nMAIL FROM:<evil@x.test>\r\n");
+  EXPECT_EQ(drain(s, Action::starttls), "220 2.0.0 Ready to start TLS\r\n");
+  s.discard_input();
+  s.on_tls_started(submission(true));
+  EXPECT_EQ(drain(s), "") << "the pipelined MAIL must never run";
+  s.feed("MAIL FROM:<a@b.test>\r\n");
+  EXPECT_EQ(drain(s).substr(0, 9), "503 5.5.1") << "RFC 3207 4.2: EHLO again first";
+  s.feed("EHLO c\r\n");
+  std::string again = drain(s);
+  EXPECT_EQ(again.find("STARTTLS"), std::string::npos);
+  EXPECT_NE(again.find("250-AUTH PLAIN LOGIN\r\n"), std::string::npos);
+  s.feed("STARTTLS\r\n");
+  EXPECT_EQ(drain(s).substr(0, 9), "503 5.5.1");
+  EXPECT_EQ(s.with_protocol(), "ESMTPS");
+}
+
+TEST(SmtpAuth, PlainThenSubmissionRules) {
+  SmtpLimits limits;
+  OwnerPolicy policy;
+  Session s(limits, "mx.test", policy);
+  s.on_tls_started(submission(true));
+  s.feed("EHLO c\r\n");
+  drain(s);
+  s.feed("MAIL FROM:<alice@example.test>\r\n");
+  EXPECT_EQ(drain(s).substr(0, 9), "530 5.7.0");
+  // "\0alice@example.test\0secret"
+  s.feed("AUTH PLAIN AGFsaWNlQGV4YW1wbGUudGVzdABzZWNyZXQ=\r\n");
+  ASSERT_EQ(s.step().action, Action::authenticate);
+  ASSERT_TRUE(s.auth_exchange().needs_password_check());
+  EXPECT_EQ(s.auth_exchange().authcid(), "alice@example.test");
+  s.on_auth_checked(s.auth_exchange().password_checked(true));
+  EXPECT_EQ(drain(s), "235 2.7.0 Authentication successful\r\n");
+  auto ev = s.take_auth_event();
+  ASSERT_TRUE(ev);
+  EXPECT_TRUE(ev->success);
+  EXPECT_EQ(s.authenticated_user(), "alice@example.test");
+  s.feed("MAIL FROM:<mallory@example.test>\r\n");
+  EXPECT_EQ(drain(s).substr(0, 9), "553 5.7.1") << "a forged sender must not pass";
+  s.feed("MAIL FROM:<alice@example.test>\r\n");
+  EXPECT_EQ(drain(s), "250 2.1.0 Ok\r\n");
+  EXPECT_EQ(s.with_protocol(), "ESMTPSA");
+  s.feed("AUTH PLAIN\r\n");
+  EXPECT_EQ(drain(s).substr(0, 9), "503 5.5.1");
+}
+
+TEST(SmtpAuth, FailuresMalformedAndCancel) {
+  SmtpLimits limits;
+  OwnerPolicy policy;
+  Session s(limits, "mx.test", policy);
+  s.on_tls_started(submission(true));
+  s.feed("EHLO c\r\n");
+  drain(s);
+  s.feed("AUTH PLAIN AGFsaWNlAHdyb25n\r\n");
+  ASSERT_EQ(s.step().action, Action::authenticate);
+  s.on_auth_checked(s.auth_exchange().password_checked(false));
+  EXPECT_EQ(drain(s), "535 5.7.8 Error: authentication failed\r\n");
+  for (const char* bad : {"AUTH PLAIN !\r\n", "AUTH PLAIN AGFsaWNl\r\n", "AUTH PLAIN YQ\r\n"}) {
+    s.feed(bad);
+    EXPECT_EQ(drain(s).substr(0, 9), "501 5.5.2") << bad;
+  }
+  s.feed("AUTH LOGIN\r\n");
+  EXPECT_EQ(drain(s), "334 VXNlcm5hbWU6\r\n");
+  s.feed("*\r\n");
+  EXPECT_EQ(drain(s).substr(0, 9), "501 5.0.0");
+  s.feed("AUTH CRAM-MD5\r\n");
+  EXPECT_EQ(drain(s).substr(0, 9), "504 5.5.4");
+  EXPECT_FALSE(s.take_auth_event()->success);
+}
+
+TEST(SmtpAuth, NoAuthInClearWithoutConfiguration) {
+  SmtpLimits limits;
+  OwnerPolicy policy;
+  Session s(limits, "mx.test", policy);
+  s.set_auth_options(submission(false));
+  s.feed("EHLO c\r\n");
+  drain(s);
+  s.feed("AUTH PLAIN AGEAYg==\r\n");
+  EXPECT_EQ(drain(s).substr(0, 10), "538 5.7.11");
+}
+
+TEST(SmtpAuth, LongAuthLineAllowedButOtherCommandsStillBounded) {
+  SmtpLimits limits;
+  OwnerPolicy policy;
+  Session s(limits, "mx.test", policy);
+  s.on_tls_started(submission(true));
+  s.feed("EHLO c\r\n");
+  drain(s);
+  s.feed("NOOP " + std::string(600, 'x') + "\r\n");
+  EXPECT_EQ(drain(s).substr(0, 9), "500 5.5.2");
+  // RFC 4954 4: an AUTH line up to 12288 octets; this one decodes to garbage.
+  s.feed("AUTH PLAIN " + std::string(4000, 'A') + "\r\n");
+  EXPECT_NE(drain(s).substr(0, 3), "500");
+}
+
+}  // namespace
+}  // namespace herald::smtp
