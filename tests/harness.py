@@ -13,15 +13,22 @@ deadline instead.
         s = SmtpRaw(h.smtp_port)
         s.expect(220)
         s.cmd("EHLO client.test").check(250)
+
+TLS: name the listeners in protocols=("smtp", "submission", "smtps", "pop3",
+"pop3s"); tls_client_context() builds client contexts (cafile=h.self_signed_cert
+to verify), SmtpRaw/Pop3Raw.wrap_tls() starts TLS on a raw connection, and
+OpensslClient drives `openssl s_client` line by line.
 """
 
 import json
 import os
 import poplib
 import re
+import select
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -79,6 +86,8 @@ def toml_value(value):
         return json.dumps(value, ensure_ascii=False)  # JSON string escapes are valid TOML
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):  # an inline table, e.g. tls.certificates = [{cert = "..", key = ".."}]
+        return "{" + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + "}"
     raise TypeError(f"cannot write {value!r} as TOML")
 
 
@@ -127,6 +136,25 @@ class Herald:
     @property
     def pop3_port(self):
         return self.ports["pop3"]
+
+    # The TLS listeners exist when named in protocols=(...), e.g.
+    # Herald(protocols=("smtp", "submission", "smtps", "pop3", "pop3s")).
+    @property
+    def submission_port(self):
+        return self.ports["submission"]
+
+    @property
+    def smtps_port(self):
+        return self.ports["smtps"]
+
+    @property
+    def pop3s_port(self):
+        return self.ports["pop3s"]
+
+    @property
+    def self_signed_cert(self):
+        """self_signed_cert - the certificate Herald makes at first start when [tls] names none."""
+        return os.path.join(self.data_dir, "tls", "self-signed.crt")
 
     def _choose_ports(self):
         self.ports = {p: free_port() for p in self.protocols}
@@ -343,27 +371,35 @@ class Herald:
     def smtp_raw(self, **kw):
         return SmtpRaw(self.smtp_port, **kw)
 
-    def pop3(self, user=None, password="secret", timeout=10):
-        """pop3 - a poplib.POP3 session, logged in when user is given."""
-        p = poplib.POP3(HOST, self.pop3_port, timeout=timeout)
+    def pop3(self, user=None, password="secret", timeout=10, tls=False):
+        """pop3 - a poplib.POP3 session, logged in when user is given.
+
+        tls=True: over pop3s when that listener is configured, else STLS on
+        pop3 (for servers with auth.allow_plaintext = false)."""
+        if tls and "pop3s" in self.ports:
+            p = poplib.POP3_SSL(HOST, self.pop3s_port, timeout=timeout, context=tls_client_context())
+        else:
+            p = poplib.POP3(HOST, self.pop3_port, timeout=timeout)
+            if tls:
+                p.stls(context=tls_client_context())
         if user is not None:
             p.user(user)
             p.pass_(password)
         return p
 
-    def mailbox(self, user, password="secret"):
+    def mailbox(self, user, password="secret", tls=False):
         """mailbox - every message of user's INBOX as exact bytes, in order."""
-        p = self.pop3(user, password)
+        p = self.pop3(user, password, tls=tls)
         try:
             count, _ = p.stat()
             return [retr_bytes(p, i) for i in range(1, count + 1)]
         finally:
             p.quit()
 
-    def wait_mailbox(self, user, count, password="secret", timeout=20.0):
+    def wait_mailbox(self, user, count, password="secret", timeout=20.0, tls=False):
         """wait_mailbox - poll until user's INBOX holds at least count messages; returns them."""
         def ready():
-            msgs = self.mailbox(user, password)
+            msgs = self.mailbox(user, password, tls=tls)
             return msgs if len(msgs) >= count else None
         try:
             return wait_for(ready, timeout, interval=0.05,
@@ -462,8 +498,9 @@ class SmtpRaw:
     code (int) or its first line's prefix (str such as "550 5.5.2" or "5").
     """
 
-    def __init__(self, port, host=HOST, timeout=10.0, greet=False):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, port, host=HOST, timeout=10.0, greet=False, source_address=None):
+        # source_address: e.g. ("127.0.0.2", 0) to come from another loopback address
+        self.sock = socket.create_connection((host, port), timeout=timeout, source_address=source_address)
         self.buf = b""
         self.peer_closed = False
         self.timeout = timeout
@@ -530,6 +567,17 @@ class SmtpRaw:
 
     def ehlo(self, name="client.test"):
         return self.cmd(f"EHLO {name}").check(250, "EHLO")
+
+    def wrap_tls(self, context, server_hostname=HOSTNAME):
+        """wrap_tls - TLS handshake on this connection (after 220 to STARTTLS, or at once for smtps).
+
+        Bytes the server sent in clear after its last reply would be taken
+        for TLS records and fail the handshake; bytes already read are an error."""
+        if self.buf:
+            raise AssertionError(f"server sent more in clear before the TLS handshake: {self.buf!r}")
+        self.sock = context.wrap_socket(self.sock, server_hostname=server_hostname)
+        self.sock.settimeout(self.timeout)
+        return self.sock
 
     def data(self, message):
         """data - DATA, then message (bytes, CRLF lines, dot-stuffed here) and the final dot."""
@@ -621,3 +669,144 @@ def unique(prefix="u"):
     """unique - a name unique in this process (for users, subjects, tokens)."""
     _unique[0] += 1
     return f"{prefix}{os.getpid()}x{_unique[0]}"
+
+
+# -- TLS clients ------------------------------------------------------------
+
+def tls_client_context(cafile=None, minimum=None, maximum=None):
+    """tls_client_context - a client SSLContext for Herald's test certificates.
+
+    With cafile the chain is verified against it (the host name is not: the
+    suites connect to 127.0.0.1); without, any certificate is accepted.
+    minimum/maximum are ssl.TLSVersion values."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    if cafile:
+        ctx.load_verify_locations(cafile)
+        ctx.verify_mode = ssl.CERT_REQUIRED
+    else:
+        ctx.verify_mode = ssl.CERT_NONE
+    if minimum is not None:
+        ctx.minimum_version = minimum
+    if maximum is not None:
+        ctx.maximum_version = maximum
+    return ctx
+
+
+class Pop3Raw(SmtpRaw):
+    """Pop3Raw - a plain socket POP3 client (SmtpRaw's socket and line reading).
+
+    cmd() sends a line and returns the status line as str; multi() reads a
+    multi-line body up to the "." line (list of str)."""
+
+    def status(self):
+        return self.read_line().decode("utf-8", "replace").rstrip("\r\n")
+
+    def cmd(self, line):
+        self.send(line + "\r\n")
+        return self.status()
+
+    def multi(self):
+        lines = []
+        while True:
+            line = self.read_line().decode("utf-8", "replace").rstrip("\r\n")
+            if line == ".":
+                return lines
+            lines.append(line[1:] if line.startswith("..") else line)
+
+
+class OpensslClient:
+    """OpensslClient - `openssl s_client` driven line by line, as a person at a terminal would.
+
+    starttls: None (implicit TLS), "smtp" or "pop3". Lines are sent with
+    -crlf (LF becomes CRLF); -nocommands keeps lines such as "RCPT TO" from
+    being taken as s_client's own commands. read_line() waits against a
+    deadline. stderr (verification notes) goes to a file, see stderr()."""
+
+    def __init__(self, port, starttls=None, args=(), quiet=True, timeout=20.0, workdir=None):
+        cmd = ["openssl", "s_client", "-connect", f"{HOST}:{port}", "-ign_eof", "-nocommands", "-crlf"]
+        if starttls:
+            cmd += ["-starttls", starttls]
+        if quiet:
+            cmd += ["-quiet"]
+        cmd += list(args)
+        self.timeout = timeout
+        self._err = tempfile.TemporaryFile(dir=workdir)
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._err)
+        self.buf = b""
+        self.eof = False
+        self.transcript = []
+
+    def send(self, line):
+        self.transcript.append(f"C: {line}")
+        self.proc.stdin.write(line.encode("utf-8") + b"\n")
+        self.proc.stdin.flush()
+
+    def read_line(self, timeout=None):
+        """read_line - the next output line without its line end; None at EOF."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while b"\n" not in self.buf:
+            if self.eof:
+                if self.buf:
+                    line, self.buf = self.buf, b""
+                    return line.decode("utf-8", "replace")
+                return None
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"openssl s_client: no complete line within the deadline; "
+                                     f"unread {self.buf!r}; transcript {self.transcript}; stderr {self.stderr()!r}")
+            ready, _, _ = select.select([self.proc.stdout], [], [], left)
+            if ready:
+                chunk = os.read(self.proc.stdout.fileno(), 65536)
+                if chunk:
+                    self.buf += chunk
+                else:
+                    self.eof = True
+        line, self.buf = self.buf.split(b"\n", 1)
+        text = line.decode("utf-8", "replace").rstrip("\r")
+        self.transcript.append(f"S: {text}")
+        return text
+
+    def read_until(self, predicate, what="a line"):
+        """read_until - lines up to and including the first for which predicate(line) is true."""
+        lines = []
+        while True:
+            line = self.read_line()
+            if line is None:
+                raise AssertionError(f"openssl s_client ended before {what}; transcript {self.transcript}; "
+                                     f"stderr {self.stderr()!r}")
+            lines.append(line)
+            if predicate(line):
+                return lines
+
+    def smtp_reply(self):
+        """smtp_reply - one SMTP reply as (code, [lines]); skips anything that is not a reply line."""
+        lines = []
+        while True:
+            line = self.read_line()
+            if line is None:
+                raise AssertionError(f"connection ended while waiting for a reply; transcript {self.transcript}")
+            m = re.match(r"^(\d{3})([ -])(.*)$", line)
+            if not m:
+                continue
+            lines.append(line)
+            if m.group(2) == " ":
+                return int(m.group(1)), lines
+
+    def stderr(self):
+        self._err.seek(0)
+        return self._err.read().decode("utf-8", "replace")
+
+    def close(self):
+        """close - end stdin, then wait for s_client to finish (killed after the deadline)."""
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
+        self._err.close()

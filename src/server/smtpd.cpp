@@ -165,7 +165,10 @@ asio::awaitable<void> smtp_connection(ServerContext& ctx, tcp::socket socket, Li
       co_return;
     }
   }
-  session.set_auth_options(auth_options(ctx, listener, conn));
+  // On smtps the session starts inside TLS (ESMTPSA in Received, and a
+  // STARTTLS there is refused as "already active").
+  if (conn.tls_active()) session.on_tls_started(auth_options(ctx, listener, conn));
+  else session.set_auth_options(auth_options(ctx, listener, conn));
   session.set_channel_binding(channel_binding_of(conn));
   if (!co_await conn.write_all(session.greeting())) co_return;
 

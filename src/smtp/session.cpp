@@ -253,6 +253,10 @@ void Session::cmd_mail(std::string_view args) {
       }
     } else if (param.keyword == "SMTPUTF8" && param.value.empty()) {
       tx.smtputf8 = true;
+    } else if (param.keyword == "AUTH" && !param.value.empty()) {
+      // RFC 4954 5: the original submitter as another server learned it; a
+      // server that offers AUTH accepts it. Herald keeps nothing of it: the
+      // value is unverified (Postfix also only logs it).
     } else {
       client_error(555, "5.5.4", fmt::format("Unsupported parameter {}", printable(param.keyword, 40)));
       return;

@@ -1029,3 +1029,19 @@ TEST(SmtpAuth, LongAuthLineAllowedButOtherCommandsStillBounded) {
 
 }  // namespace
 }  // namespace herald::smtp
+
+namespace herald::smtp {
+namespace {
+
+TEST(SmtpAuth, MailAuthParameterIsAccepted) {
+  SmtpLimits limits;
+  OwnerPolicy policy;
+  Session s(limits, "mx.test", policy);
+  s.feed("EHLO c\r\n");
+  drain(s);
+  s.feed("MAIL FROM:<a@b.test> AUTH=<>\r\n");
+  EXPECT_EQ(drain(s), "250 2.1.0 Ok\r\n");
+}
+
+}  // namespace
+}  // namespace herald::smtp
