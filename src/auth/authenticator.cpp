@@ -1,5 +1,10 @@
 #include "auth/authenticator.h"
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
 #include "auth/password.h"
 #include "base/text.h"
 #include "sasl/scram.h"
@@ -17,6 +22,48 @@ constexpr const char* kDummyHash =
 constexpr std::size_t kMaxTracked = 100000;
 
 }  // namespace
+
+Authenticator::Authenticator(store::Store& store, AuthLimits limits) : store_(store), limits_(limits) {
+  unsigned char secret[32];
+  if (RAND_bytes(secret, sizeof secret) == 1) cache_secret_.assign(reinterpret_cast<char*>(secret), sizeof secret);
+  else limits_.cache_ttl = std::chrono::milliseconds(0);  // no secret, no cache
+}
+
+std::string Authenticator::cache_key(const std::string& user, const std::string& password,
+                                     const std::string& hash) const {
+  std::string input = to_lower(user);
+  input += '\0';
+  input += password;
+  input += '\0';
+  input += hash;
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), cache_secret_.data(), static_cast<int>(cache_secret_.size()),
+       reinterpret_cast<const unsigned char*>(input.data()), input.size(), md, &len);
+  OPENSSL_cleanse(input.data(), input.size());
+  return std::string(reinterpret_cast<char*>(md), len);
+}
+
+bool Authenticator::cache_hit(const std::string& key) {
+  std::lock_guard lk(mu_);
+  auto it = cache_.find(key);
+  if (it == cache_.end()) return false;
+  if (Clock::now() >= it->second) {
+    cache_.erase(it);
+    return false;
+  }
+  return true;
+}
+
+void Authenticator::cache_put(std::string key) {
+  std::lock_guard lk(mu_);
+  auto now = Clock::now();
+  if (cache_.size() >= kMaxTracked) {
+    for (auto it = cache_.begin(); it != cache_.end();) it = now >= it->second ? cache_.erase(it) : std::next(it);
+    if (cache_.size() >= kMaxTracked) cache_.clear();
+  }
+  cache_[std::move(key)] = now + limits_.cache_ttl;
+}
 
 bool Authenticator::locked(Failures& f, Clock::time_point now) { return now < f.locked_until; }
 
@@ -69,8 +116,17 @@ PasswordCheck Authenticator::check_password(const std::string& user, const std::
     return out;
   }
   bool ok = false;
-  if (*found) ok = verify_password(password, (*found)->password_hash);
-  else verify_password(password, kDummyHash);
+  if (*found) {
+    const bool caching = limits_.cache_ttl.count() > 0;
+    std::string key = caching ? cache_key(user, password, (*found)->password_hash) : std::string();
+    ok = caching && cache_hit(key);
+    if (!ok) {
+      ok = verify_password(password, (*found)->password_hash);
+      if (ok && caching) cache_put(std::move(key));
+    }
+  } else {
+    verify_password(password, kDummyHash);
+  }
   record(user, client_ip, ok);
   if (ok) {
     out.verdict = Verdict::ok;

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "sasl/mechanism.h"
 #include "store/store.h"
@@ -29,6 +30,8 @@ struct AuthLimits {
   std::uint32_t max_failures = 10;
   std::chrono::milliseconds failure_window{15 * 60 * 1000};
   std::chrono::milliseconds lockout{15 * 60 * 1000};
+  // How long a verified (user, password) pair is remembered; 0 = never.
+  std::chrono::milliseconds cache_ttl{60 * 1000};
 };
 
 enum class Verdict { ok, bad_credentials, locked_out, temp_fail };
@@ -40,7 +43,7 @@ struct PasswordCheck {
 
 class Authenticator {
  public:
-  Authenticator(store::Store& store, AuthLimits limits) : store_(store), limits_(limits) {}
+  Authenticator(store::Store& store, AuthLimits limits);
 
   // check_password - blocking (argon2 by design): run it off the I/O threads.
   PasswordCheck check_password(const std::string& user, const std::string& password, const std::string& client_ip);
@@ -69,9 +72,19 @@ class Authenticator {
   bool locked(Failures& f, Clock::time_point now);
   void fail(Failures& f, Clock::time_point now);
 
+  // The verified-credentials cache (Dovecot's auth_cache): mail clients log
+  // in again every few minutes with the same password, and argon2 is meant
+  // to be slow. Keyed by HMAC(process secret, user, password, stored hash):
+  // it holds no password, and a password change (a new stored hash) misses.
+  std::string cache_key(const std::string& user, const std::string& password, const std::string& hash) const;
+  bool cache_hit(const std::string& key);
+  void cache_put(std::string key);
+
   store::Store& store_;
   AuthLimits limits_;
+  std::string cache_secret_;
   std::mutex mu_;
+  std::unordered_map<std::string, Clock::time_point> cache_;  // key -> expiry
   std::map<std::string, Failures> by_address_;
   std::map<std::string, Failures> by_user_;
 };

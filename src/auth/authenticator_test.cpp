@@ -55,6 +55,28 @@ TEST_F(AuthenticatorTest, LockoutPerUserAcrossAddresses) {
   EXPECT_EQ(a.check_password("alice@example.test", "right", "192.0.2.99").verdict, Verdict::locked_out);
 }
 
+TEST_F(AuthenticatorTest, CacheRemembersOnlyTheVerifiedPasswordUntilItChanges) {
+  AuthLimits limits;
+  limits.cache_ttl = std::chrono::minutes(1);
+  Authenticator a(*store_, limits);
+  EXPECT_EQ(a.check_password("alice@example.test", "right", "192.0.2.1").verdict, Verdict::ok);
+  EXPECT_EQ(a.check_password("alice@example.test", "right", "192.0.2.1").verdict, Verdict::ok);  // cached
+  EXPECT_EQ(a.check_password("alice@example.test", "Right", "192.0.2.1").verdict, Verdict::bad_credentials);
+  // A new password (a new stored hash) must not let the old one in.
+  ASSERT_TRUE(store_->set_password("alice@example.test", {*hash_password("new"), ""}));
+  EXPECT_EQ(a.check_password("alice@example.test", "right", "192.0.2.1").verdict, Verdict::bad_credentials);
+  EXPECT_EQ(a.check_password("alice@example.test", "new", "192.0.2.1").verdict, Verdict::ok);
+}
+
+TEST_F(AuthenticatorTest, LockoutWinsOverTheCache) {
+  AuthLimits limits;
+  limits.max_failures = 2;
+  Authenticator a(*store_, limits);
+  EXPECT_EQ(a.check_password("alice@example.test", "right", "192.0.2.1").verdict, Verdict::ok);
+  for (int i = 0; i < 2; ++i) a.check_password("alice@example.test", "guess", "192.0.2.2");
+  EXPECT_EQ(a.check_password("alice@example.test", "right", "192.0.2.1").verdict, Verdict::locked_out);
+}
+
 TEST_F(AuthenticatorTest, FailureDelayGrowsAndIsCapped) {
   AuthLimits limits;
   limits.failure_delay = std::chrono::milliseconds(100);

@@ -67,6 +67,7 @@ constexpr KeySpec kKeys[] = {
     {"auth", "max_failures", Kind::integer, "10", "failed logins per client address or per user within failure_window before a lockout"},
     {"auth", "failure_window", Kind::duration, R"("15m")", "window in which failed logins are counted"},
     {"auth", "lockout", Kind::duration, R"("15m")", "how long a locked-out address or user is refused"},
+    {"auth", "cache_ttl", Kind::duration, R"("1m")", "remember a verified user+password this long (no argon2 rerun); 0s = off"},
 };
 
 struct ListenerSection {
@@ -360,6 +361,7 @@ Result<Config> parse(std::string_view text, const std::filesystem::path& file) {
   c.auth_max_failures = in.u32("auth", "max_failures");
   c.auth_failure_window = in.duration("auth", "failure_window");
   c.auth_lockout = in.duration("auth", "lockout");
+  c.auth_cache_ttl = in.duration("auth", "cache_ttl");
 
   for (const auto& l : kListenerSections) {
     for (const auto& addr : in.list(l.name, "listen")) {

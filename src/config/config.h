@@ -81,6 +81,7 @@ struct Config {
   std::uint32_t auth_max_failures = 0;
   milliseconds auth_failure_window{0};
   milliseconds auth_lockout{0};
+  milliseconds auth_cache_ttl{0};
 };
 
 // load - read and validate a config file.

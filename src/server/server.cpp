@@ -64,7 +64,7 @@ ServerContext::ServerContext(const config::Config& cfg, store::Store& st, std::u
       pop3_connections(cfg.pop3.max_connections, cfg.pop3.max_connections_per_client),
       tls(std::move(tls_server)),
       authenticator(st, auth::AuthLimits{cfg.auth_failure_delay, cfg.auth_max_failure_delay, cfg.auth_max_failures,
-                                         cfg.auth_failure_window, cfg.auth_lockout}) {
+                                         cfg.auth_failure_window, cfg.auth_lockout, cfg.auth_cache_ttl}) {
   sasl_options.fake_salt_secret = load_or_create_secret(cfg.data_dir / "sasl.secret");
   smtp_limits.max_message_size = cfg.smtp.max_message_size;
   smtp_limits.max_recipients = cfg.smtp.max_recipients;
