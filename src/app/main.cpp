@@ -32,7 +32,7 @@ using json = nlohmann::json;
 namespace config = herald::config;
 namespace store = herald::store;
 
-constexpr const char* kVersion = "0.1.0";
+constexpr const char* kVersion = HERALD_VERSION;
 
 struct Failure {
   int code;

@@ -205,7 +205,7 @@ void Server::run() {
   // handshakes use them, established connections keep theirs.
   asio::co_spawn(*im.ios.front(), watch_certificates(im.ctx), asio::detached);
   ::signal(SIGPIPE, SIG_IGN);
-  log::get("master")->info("daemon started -- version 0.1.0");
+  log::get("master")->info("daemon started -- version {}", HERALD_VERSION);
   for (std::size_t i = 1; i < im.ios.size(); ++i)
     im.threads.emplace_back([io = im.ios[i].get()] { io->run(); });
   im.ios.front()->run();
