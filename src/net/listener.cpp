@@ -26,6 +26,19 @@ Result<asio::ip::tcp::endpoint> parse_endpoint(const std::string& text) {
   return asio::ip::tcp::endpoint(addr, static_cast<unsigned short>(*port));
 }
 
+Status check_free(asio::io_context& io, const asio::ip::tcp::endpoint& ep) {
+  asio::ip::tcp::acceptor probe(io);
+  std::error_code ec;
+  probe.open(ep.protocol(), ec);
+  if (!ec) probe.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec && ep.address().is_v6() && ep.address().is_unspecified()) probe.set_option(asio::ip::v6_only(false), ec);
+  if (!ec) probe.bind(ep, ec);
+  if (ec)
+    return make_error(Errc::io, fmt::format("cannot listen on {}:{}: {}", ep.address().to_string(), ep.port(),
+                                            ec.message()));
+  return {};
+}
+
 Result<std::unique_ptr<asio::ip::tcp::acceptor>> open_acceptor(asio::io_context& io,
                                                                 const asio::ip::tcp::endpoint& ep) {
   auto acc = std::make_unique<asio::ip::tcp::acceptor>(io);

@@ -24,6 +24,11 @@ namespace herald::net {
 // parse_endpoint - "127.0.0.1:2525", "[::1]:2525", "*:25" / ":25" (any).
 Result<asio::ip::tcp::endpoint> parse_endpoint(const std::string& text);
 
+// check_free - fails when something already listens on ep. SO_REUSEPORT
+// would otherwise let a second daemon (or a stale one) silently share the
+// port and take half of the connections; a plain bind cannot share it.
+Status check_free(asio::io_context& io, const asio::ip::tcp::endpoint& ep);
+
 // open_acceptor - bound and listening, with SO_REUSEADDR and SO_REUSEPORT.
 Result<std::unique_ptr<asio::ip::tcp::acceptor>> open_acceptor(asio::io_context& io,
                                                                 const asio::ip::tcp::endpoint& ep);

@@ -172,6 +172,11 @@ Status Server::start() {
     if (!l->listen.empty())
       log::get("master")->warn("warning: [{}] is configured but not served by this version of herald", name);
   }
+  {
+    asio::io_context probe_io;
+    for (const auto& l : im.listeners)
+      if (auto st = net::check_free(probe_io, l.endpoint); !st) return st;
+  }
   unsigned n = im.config.threads ? im.config.threads : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < n; ++i) {
     auto io = std::make_unique<asio::io_context>(1);
