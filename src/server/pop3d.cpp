@@ -175,6 +175,10 @@ asio::awaitable<void> pop3_connection(ServerContext& ctx, tcp::socket socket, Li
                                         asio::use_awaitable);
           if (!st) log->error("error: expunge failed for user id {}: {}", locked_user, st.error().message);
           reply = session.on_updated(st);
+          // RFC 1939 6: UPDATE is over; release the maildrop before the
+          // +OK, so a client that reconnects at once never finds it locked.
+          ctx.maildrop_locks.unlock(locked_user);
+          locked_user = 0;
         }
         if (auto ev = session.take_auth_event())
           co_await note_auth(ctx, client, "pop3", ev->success, ev->user, ev->mechanism, ev->reason, failures);
