@@ -61,7 +61,10 @@ TEST(Config, UnknownSectionIsAnError) {
 TEST(Config, BadValuesAreNamed) {
   for (const char* text : {"[smtp]\nmax_message_size = \"lots\"\n", "[smtp]\ncommand_timeout = 5\n",
                            "[smtp]\nallow_bare_lf = \"yes\"\n", "[smtp]\nvrfy = \"maybe\"\n",
-                           "[smtp]\nlisten = [\"nowhere\"]\n", "[smtp]\nmax_recipients = -1\n"}) {
+                           "[smtp]\nlisten = [\"nowhere\"]\n", "[smtp]\nmax_recipients = -1\n",
+                           "[smtp]\nrelay_networks = [\"10.0.0.0/33\"]\n", "[smtp]\nrelay_networks = [\"lan\"]\n",
+                           "[tls]\ncertificates = [{cert = \"a.pem\"}]\n", "[tls]\ncertificates = [\"a.pem\"]\n",
+                           "[tls]\ncert = \"a.pem\"\n", "[auth]\ncache_ttl = \"forever\"\n"}) {
     auto c = parse(text, "h.toml");
     EXPECT_FALSE(c) << text;
     if (!c) {

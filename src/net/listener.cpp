@@ -113,9 +113,5 @@ void ConnectionLimiter::release(const std::string& client) {
   if (it != per_client_.end() && --it->second == 0) per_client_.erase(it);
 }
 
-std::uint32_t ConnectionLimiter::active() const {
-  std::lock_guard lk(mu_);
-  return total_;
-}
 
 }  // namespace herald::net

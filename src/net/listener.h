@@ -71,7 +71,6 @@ class ConnectionLimiter {
 
   // acquire - a ticket, or an empty one when a limit is reached.
   Ticket acquire(const std::string& client);
-  std::uint32_t active() const;
 
  private:
   void release(const std::string& client);

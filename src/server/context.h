@@ -3,6 +3,7 @@
 // Passed by reference to every connection; no globals.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -58,9 +59,9 @@ struct ServerContext {
   smtp::SmtpLimits smtp_limits;
   pop3::Pop3Limits pop3_limits;
   net::NetworkList relay_networks;
-  net::ConnectionLimiter smtp_connections;
-  net::ConnectionLimiter submission_connections;
-  net::ConnectionLimiter pop3_connections;
+  // One per Listener, from that section's max_connections keys.
+  std::array<std::unique_ptr<net::ConnectionLimiter>, 5> limiters;
+  net::ConnectionLimiter& connections(Listener l) { return *limiters[static_cast<std::size_t>(l)]; }
   std::unique_ptr<net::TlsServer> tls;  // null: no TLS anywhere
   auth::Authenticator authenticator;
   sasl::MechanismOptions sasl_options;  // fake-salt secret from data_dir/sasl.secret

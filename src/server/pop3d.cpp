@@ -87,7 +87,7 @@ asio::awaitable<void> pop3_connection(ServerContext& ctx, tcp::socket socket, Li
   Connection conn(std::move(socket));
   const Peer& client = conn.peer();
   const std::string peer = client.display();
-  auto ticket = ctx.pop3_connections.acquire(client.ip);
+  auto ticket = ctx.connections(listener).acquire(client.ip);
   if (!ticket) {
     log->warn("warning: too many connections from {}", peer);
     co_await conn.write_all("-ERR [SYS/TEMP] Too many connections, try again later\r\n");

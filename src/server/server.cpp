@@ -57,15 +57,18 @@ ServerContext::ServerContext(const config::Config& cfg, store::Store& st, std::u
       intake(cfg.hostname, st),
       resolver(st),
       relay_networks(net::NetworkList::parse(cfg.smtp.relay_networks)),
-      smtp_connections(cfg.smtp.max_connections, cfg.smtp.max_connections_per_client),
-      submission_connections(std::max(cfg.submission.max_connections, cfg.smtps.max_connections),
-                             std::max(cfg.submission.max_connections_per_client,
-                                      cfg.smtps.max_connections_per_client)),
-      pop3_connections(cfg.pop3.max_connections, cfg.pop3.max_connections_per_client),
       tls(std::move(tls_server)),
       authenticator(st, auth::AuthLimits{cfg.auth_failure_delay, cfg.auth_max_failure_delay, cfg.auth_max_failures,
                                          cfg.auth_failure_window, cfg.auth_lockout, cfg.auth_cache_ttl}) {
   sasl_options.fake_salt_secret = load_or_create_secret(cfg.data_dir / "sasl.secret");
+  auto limiter = [](const config::ListenerConfig& l) {
+    return std::make_unique<net::ConnectionLimiter>(l.max_connections, l.max_connections_per_client);
+  };
+  limiters[static_cast<std::size_t>(Listener::smtp)] = limiter(cfg.smtp);
+  limiters[static_cast<std::size_t>(Listener::submission)] = limiter(cfg.submission);
+  limiters[static_cast<std::size_t>(Listener::smtps)] = limiter(cfg.smtps);
+  limiters[static_cast<std::size_t>(Listener::pop3)] = limiter(cfg.pop3);
+  limiters[static_cast<std::size_t>(Listener::pop3s)] = limiter(cfg.pop3s);
   smtp_limits.max_message_size = cfg.smtp.max_message_size;
   smtp_limits.max_recipients = cfg.smtp.max_recipients;
   smtp_limits.max_text_line = cfg.smtp.max_line_length;

@@ -132,8 +132,7 @@ asio::awaitable<void> smtp_connection(ServerContext& ctx, tcp::socket socket, Li
   const Peer& client = conn.peer();
   const std::string peer = client.display();
   log->info("connect from {}", peer);
-  auto& limiter = listener == Listener::smtp ? ctx.smtp_connections : ctx.submission_connections;
-  auto ticket = limiter.acquire(client.ip);
+  auto ticket = ctx.connections(listener).acquire(client.ip);
   SmtpRecipientPolicy policy(ctx, ctx.relay_networks.contains(client.address),
                              listener == Listener::smtp && ctx.config.smtp.require_auth != "never");
   smtp::Session session(ctx.smtp_limits, ctx.config.hostname, policy);

@@ -628,25 +628,25 @@ void Session::auth_outcome(sasl::Exchange::Outcome o) {
       reply(235, "2.7.0", "Authentication successful");
       return;
     case Kind::malformed:
-      mode_ = Mode::command;
-      auth_event_ = AuthEvent{false, exchange_->authcid(), std::string(exchange_->mechanism_name()), o.reason};
-      exchange_.reset();
+      end_failed_exchange(o.reason);
       client_error(501, "5.5.2", "Cannot decode response");
       return;
     case Kind::cancelled:
-      mode_ = Mode::command;
-      auth_event_ = AuthEvent{false, exchange_->authcid(), std::string(exchange_->mechanism_name()), o.reason};
-      exchange_.reset();
+      end_failed_exchange(o.reason);
       client_error(501, "5.0.0", "Authentication aborted");
       return;
     case Kind::failed:
-      mode_ = Mode::command;
-      auth_event_ = AuthEvent{false, exchange_->authcid(), std::string(exchange_->mechanism_name()), o.reason};
-      exchange_.reset();
+      end_failed_exchange(o.reason);
       // The same answer for an unknown user and a wrong password.
       client_error(535, "5.7.8", "Error: authentication failed");
       return;
   }
+}
+
+void Session::end_failed_exchange(const std::string& reason) {
+  mode_ = Mode::command;
+  auth_event_ = AuthEvent{false, exchange_->authcid(), std::string(exchange_->mechanism_name()), reason};
+  exchange_.reset();
 }
 
 void Session::cmd_not_implemented(std::string_view) {

@@ -200,6 +200,7 @@ class Session {
   void cmd_auth(std::string_view args);
   void run_auth_line(std::string_view line);
   void auth_outcome(sasl::Exchange::Outcome outcome);
+  void end_failed_exchange(const std::string& reason);
 
   const SmtpLimits& limits_;
   std::string hostname_;
