@@ -104,6 +104,11 @@ class Db {
     return Stmt(it->second);
   }
 
+  // run - a cached statement without parameters, stepped to its end. The
+  // writer's per-job SAVEPOINT/RELEASE go through here: sqlite3_exec would
+  // parse them again for every message.
+  void run(const char* sql) { prepare(sql).run(); }
+
   std::int64_t last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
   int changes() const { return sqlite3_changes(db_); }
 

@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 
 #include "base/text.h"
+#include "store/journal_sql.h"
 #include "store/schema.h"
 #include "store/sqlite_db.h"
 #include "store/store.h"
@@ -439,12 +440,12 @@ class SqliteStore final : public Store {
   Result<std::vector<JournalEntry>> journal_query(const JournalQuery& q) override {
     return read([&](Db& db) -> Result<std::vector<JournalEntry>> {
       std::vector<JournalEntry> out;
-      auto st = db.prepare(
-          "SELECT time_ms, event, queue_id, message_id, sender, recipient, client, size, reply, detail "
-          "FROM journal WHERE time_ms >= ?1 AND (?2 = '' OR queue_id = ?2) AND (?3 = '' OR message_id = ?3) "
-          "AND (?4 = '' OR sender = ?4 OR recipient = ?4) ORDER BY id DESC LIMIT ?5");
-      st.bind(1, q.since_ms).bind(2, q.queue_id).bind(3, q.message_id).bind(4, to_lower(q.address))
-          .bind(5, static_cast<std::int64_t>(q.limit));
+      auto st = db.prepare(journal_select_sql(q));
+      if (q.since_ms > 0) st.bind(1, journal_key(q.since_ms)).bind(6, q.since_ms);
+      if (!q.queue_id.empty()) st.bind(2, q.queue_id);
+      if (!q.message_id.empty()) st.bind(3, q.message_id);
+      if (!q.address.empty()) st.bind(4, to_lower(q.address));
+      st.bind(5, static_cast<std::int64_t>(q.limit));
       while (st.step()) {
         JournalEntry e;
         e.time_ms = st.i64(0);
@@ -504,9 +505,7 @@ class SqliteStore final : public Store {
   }
 
   static void insert_journal(Db& db, const JournalEntry& e) {
-    db.prepare(
-          "INSERT INTO journal(time_ms, event, queue_id, message_id, sender, recipient, client, size, reply, "
-          "detail) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+    db.prepare(kJournalInsert)
         .bind(1, e.time_ms).bind(2, e.event).bind(3, e.queue_id).bind(4, e.message_id).bind(5, e.sender)
         .bind(6, e.recipient).bind(7, e.client).bind(8, e.size).bind(9, e.reply).bind(10, e.detail)
         .run();
@@ -734,20 +733,20 @@ class SqliteStore final : public Store {
       }
     }
     try {
-      wdb_.exec("BEGIN IMMEDIATE");
+      wdb_.run("BEGIN IMMEDIATE");
       for (std::size_t i = 0; i < batch.size(); ++i) {
         if (!results[i]) continue;
-        wdb_.exec("SAVEPOINT job");
+        wdb_.run("SAVEPOINT job");
         try {
           batch[i].apply(wdb_);
-          wdb_.exec("RELEASE job");
+          wdb_.run("RELEASE job");
         } catch (const std::exception& e) {
           results[i] = to_error(e);
-          wdb_.exec("ROLLBACK TO job");
-          wdb_.exec("RELEASE job");
+          wdb_.run("ROLLBACK TO job");
+          wdb_.run("RELEASE job");
         }
       }
-      wdb_.exec("COMMIT");
+      wdb_.run("COMMIT");
     } catch (const std::exception& e) {
       try {
         wdb_.exec("ROLLBACK");

@@ -1,9 +1,13 @@
 #include "store/store.h"
 
+#include "store/journal_sql.h"
+#include "store/schema.h"
+
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
 #include <atomic>
+#include <chrono>
 #include <future>
 #include <thread>
 
@@ -191,6 +195,105 @@ TEST_F(StoreTest, AliasesAndJournal) {
   ASSERT_TRUE(es);
   ASSERT_EQ(es->size(), 1u);
   EXPECT_EQ((*es)[0].event, "login");
+}
+
+// The journal's story of a message: the filters of `herald journal` find every
+// row of the messages they name, and only those.
+TEST_F(StoreTest, JournalQueriesFindEveryRowOfTheMessagesTheyName) {
+  ASSERT_TRUE(store_->add_user("alice@example.test", {"h", ""}, 0));
+  ASSERT_TRUE(store_->add_user("bob@example.test", {"h", ""}, 0));
+  auto m1 = message("Subject: one\r\n\r\nx\r\n", {"alice@example.test", "bob@example.test"});
+  m1.message_id = "<one@remote.test>";
+  auto m2 = message("Subject: two\r\n\r\nx\r\n", {"alice@example.test"});
+  m2.message_id = "<two@remote.test>";
+  m2.sender = "other@remote.test";
+  ASSERT_TRUE(commit(m1));
+  ASSERT_TRUE(commit(m2));
+  store_->journal({0, "login", "", "", "", "carol@example.test", "localhost[127.0.0.1]", 0, "ok", "pop3 PLAIN"});
+  ASSERT_TRUE(store_->flush());
+
+  auto rows = [&](JournalQuery q) {
+    std::vector<std::string> out;
+    auto es = store_->journal_query(q);
+    for (const auto& e : *es) out.push_back(e.event + " " + e.queue_id + " " + e.recipient);
+    return out;
+  };
+  using V = std::vector<std::string>;
+  const std::string q1 = m1.queue_id, q2 = m2.queue_id;
+  EXPECT_EQ(rows({.message_id = "<one@remote.test>"}),
+            (V{"received " + q1 + " ", "delivered " + q1 + " alice@example.test", "delivered " + q1 + " bob@example.test"}));
+  EXPECT_EQ(rows({.queue_id = q2}), (V{"received " + q2 + " ", "delivered " + q2 + " alice@example.test"}));
+  // An address: what it sent (every row of those messages) and what was
+  // delivered to it or logged in as it.
+  EXPECT_EQ(rows({.address = "Other@Remote.test"}), (V{"received " + q2 + " ", "delivered " + q2 + " alice@example.test"}));
+  EXPECT_EQ(rows({.address = "alice@example.test"}),
+            (V{"delivered " + q1 + " alice@example.test", "delivered " + q2 + " alice@example.test"}));
+  EXPECT_EQ(rows({.address = "carol@example.test"}), (V{"login  carol@example.test"}));
+  EXPECT_EQ(rows({.message_id = "<one@remote.test>", .address = "bob@example.test"}),
+            (V{"delivered " + q1 + " bob@example.test"}));
+  EXPECT_TRUE(rows({.message_id = "<none@remote.test>"}).empty());
+  EXPECT_EQ(rows({.limit = 2}), (V{"delivered " + q2 + " alice@example.test", "login  carol@example.test"}));
+}
+
+TEST_F(StoreTest, JournalSinceGoesByEventTime) {
+  const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch()).count();
+  store_->journal({now - 7'200'000, "login", "", "", "", "old@example.test", "", 0, "ok", ""});
+  store_->journal({now, "login", "", "", "", "new@example.test", "", 0, "ok", ""});
+  // Written last but two hours old: its key is the newest, its time is not.
+  store_->journal({now - 7'200'000, "login", "", "", "", "late@example.test", "", 0, "ok", ""});
+  ASSERT_TRUE(store_->flush());
+  auto es = *store_->journal_query({.since_ms = now - 3'600'000});
+  ASSERT_EQ(es.size(), 1u);
+  EXPECT_EQ(es[0].recipient, "new@example.test");
+  EXPECT_EQ(store_->journal_query({})->size(), 3u);
+}
+
+// Every filter of `herald journal` reads an index or a key range, never the
+// whole journal (a full scan of a journal of years would take minutes).
+TEST_F(StoreTest, JournalQueriesReadIndexesNotTheWholeJournal) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "herald.db").c_str(), &db), SQLITE_OK);
+  for (unsigned f = 1; f < 16; ++f) {
+    JournalQuery q;
+    if (f & 1) q.since_ms = 1;
+    if (f & 2) q.queue_id = "Q";
+    if (f & 4) q.message_id = "<m@x>";
+    if (f & 8) q.address = "a@example.test";
+    sqlite3_stmt* st = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, (std::string("EXPLAIN QUERY PLAN ") + journal_select_sql(q)).c_str(), -1, &st,
+                                 nullptr),
+              SQLITE_OK);
+    std::string plan;
+    while (sqlite3_step(st) == SQLITE_ROW) plan += std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 3))) + "; ";
+    sqlite3_finalize(st);
+    EXPECT_EQ(plan.find("SCAN journal"), std::string::npos) << "filters " << f << ": " << plan;
+  }
+  sqlite3_close(db);
+}
+
+// Schema v3 rebuilds the journal: rows of v2 keep their order and are found.
+TEST_F(StoreTest, JournalRowsSurviveTheMigrationToTimeOrderedKeys) {
+  store_.reset();
+  fs::remove_all(dir_);
+  fs::create_directories(dir_);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "herald.db").c_str(), &db), SQLITE_OK);
+  std::string v2 = std::string("CREATE TABLE schema_version (version INTEGER NOT NULL);") + kMigrations[0] +
+                   kMigrations[1] +
+                   "INSERT INTO schema_version VALUES (2);"
+                   "INSERT INTO journal(time_ms, event, queue_id, message_id, sender) VALUES"
+                   " (1000, 'received', 'QA', '<a@x>', 's@x'), (1000, 'delivered', 'QA', '<a@x>', 's@x'),"
+                   " (900, 'login', '', '', ''), (2000, 'received', 'QB', '<b@x>', 's@x');";
+  ASSERT_EQ(sqlite3_exec(db, v2.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  sqlite3_close(db);
+  reopen();
+  std::vector<std::string> all;
+  auto es = store_->journal_query({});
+  for (const auto& e : *es) all.push_back(e.event + " " + e.queue_id);
+  EXPECT_EQ(all, (std::vector<std::string>{"login ", "received QA", "delivered QA", "received QB"}));
+  EXPECT_EQ(store_->journal_query({.message_id = "<a@x>"})->size(), 2u);
+  EXPECT_EQ(store_->journal_query({.address = "s@x"})->size(), 3u);
 }
 
 TEST_F(StoreTest, DeletingAUserFreesTheirMessages) {
