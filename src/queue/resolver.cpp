@@ -38,18 +38,16 @@ Resolution Resolver::expand(const std::string& address, int depth, std::vector<s
       if (x.address == t.address) return;
     out.targets.push_back(std::move(t));
   };
-  auto targets = store_.alias_targets(address);
-  if (!targets) return Resolution::temp_fail;
-  if (!targets->empty()) {
+  auto entry = store_.lookup_address(address);
+  if (!entry) return Resolution::temp_fail;
+  if (!entry->alias_targets.empty()) {
     path.push_back(address);
-    for (const auto& t : *targets) {
+    for (const auto& t : entry->alias_targets) {
       if (out.targets.size() >= kMaxTargets) break;
       // An alias may name itself among its targets to keep a copy
       // (Postfix's "user: user, other" idiom): that is delivery, not a loop.
       if (t == address) {
-        auto self = store_.find_user(t);
-        if (!self) return Resolution::temp_fail;
-        if (*self) add({t, true});
+        if (entry->user) add({t, true});
         continue;
       }
       auto local = store_.is_local_domain(domain_of(t));
@@ -65,10 +63,8 @@ Resolution Resolver::expand(const std::string& address, int depth, std::vector<s
     path.pop_back();
     return Resolution::ok;
   }
-  auto user = store_.find_user(address);
-  if (!user) return Resolution::temp_fail;
-  if (!*user) return Resolution::unknown_user;
-  const auto& u = **user;
+  if (!entry->user) return Resolution::unknown_user;
+  const auto& u = *entry->user;
   // Quota at RCPT (the mailbox is full, or this message as declared would
   // overflow it); delivery checks again with the real size.
   if (depth == 0 && u.quota_bytes > 0 && u.used_bytes + std::max<std::uint64_t>(declared_size, 1) > u.quota_bytes)

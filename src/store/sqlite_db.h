@@ -117,4 +117,23 @@ class Db {
   std::unordered_map<const char*, sqlite3_stmt*> cache_;
 };
 
+// ReadTransaction - BEGIN ... COMMIT around several reads on one connection,
+// so that they see one snapshot; ends even when a read throws, so the
+// connection goes back to its pool outside any transaction.
+class ReadTransaction {
+ public:
+  explicit ReadTransaction(Db& db) : db_(db) { db_.run("BEGIN"); }
+  ReadTransaction(const ReadTransaction&) = delete;
+  ReadTransaction& operator=(const ReadTransaction&) = delete;
+  ~ReadTransaction() {
+    try {
+      db_.run("COMMIT");
+    } catch (...) {  // nothing was written; a failed end of a read changes nothing
+    }
+  }
+
+ private:
+  Db& db_;
+};
+
 }  // namespace herald::store

@@ -104,7 +104,7 @@ bool sync_dir(const fs::path& dir) {
 // A write request for the writer thread.
 struct WriteJob {
   std::function<void()> prepare;       // outside the transaction (blob files); may throw
-  std::function<void(Db&)> apply;      // inside its own savepoint; may throw
+  std::function<void(Db&)> apply;      // inside the batch's transaction; may throw; may run twice
   std::function<void(Status)> done;    // after COMMIT, on the writer thread
 };
 
@@ -203,6 +203,7 @@ class SqliteStore final : public Store {
     bool found = false;
     std::vector<std::string> unlink;
     auto st = write_sync([&](Db& db) {
+      unlink.clear();  // a second run after a rollback starts afresh
       auto u = db.prepare("SELECT id FROM users WHERE address = ?");
       u.bind(1, a);
       if (!u.step()) return;
@@ -270,6 +271,27 @@ class SqliteStore final : public Store {
   }
 
   // ---- aliases ---------------------------------------------------------
+
+  Result<AddressEntry> lookup_address(const std::string& address) override {
+    std::string a = to_lower(address);
+    return read([&](Db& db) -> Result<AddressEntry> {
+      AddressEntry out;
+      // One read transaction for both lookups: each transaction takes the
+      // WAL read lock (two fcntl calls) and, after any commit, starts from
+      // an empty page cache.
+      ReadTransaction txn(db);
+      {
+        auto st = db.prepare("SELECT target FROM aliases WHERE address = ? ORDER BY target");
+        st.bind(1, a);
+        while (st.step()) out.alias_targets.push_back(st.text(0));
+      }
+      auto st = db.prepare(
+          "SELECT id, address, password_hash, quota_bytes, used_bytes, scram_sha256, send_as_any FROM users WHERE address = ?");
+      st.bind(1, a);
+      if (st.step()) out.user = user_from(st);
+      return out;
+    });
+  }
 
   Status add_alias(const std::string& address, const std::vector<std::string>& targets) override {
     std::string a = to_lower(address);
@@ -383,6 +405,7 @@ class SqliteStore final : public Store {
     auto unlink = std::make_shared<std::vector<std::string>>();
     WriteJob job;
     job.apply = [this, user_id, mailbox_id, uids = std::move(uids), unlink](Db& db) {
+      unlink->clear();  // a second run after a rollback starts afresh
       std::int64_t freed = 0, modseq = 0;
       auto mb = db.prepare("UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ? RETURNING highestmodseq");
       mb.bind(1, mailbox_id);
@@ -722,6 +745,12 @@ class SqliteStore final : public Store {
     }
   }
 
+  // run_batch - the whole batch in one transaction, one fsync. Jobs run back
+  // to back without a SAVEPOINT each (a savepoint copies every page it
+  // touches into the statement journal: ~12 us of the writer's CPU per
+  // message, measured). When a job throws, the transaction is rolled back,
+  // that job alone is failed, and the batch runs again without it; so an
+  // apply() may run more than once and must produce its outputs afresh.
   void run_batch(std::vector<WriteJob>& batch) {
     std::vector<Status> results(batch.size());
     for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -732,28 +761,45 @@ class SqliteStore final : public Store {
         results[i] = to_error(e);
       }
     }
-    try {
-      wdb_.run("BEGIN IMMEDIATE");
-      for (std::size_t i = 0; i < batch.size(); ++i) {
+    auto rollback = [this] {
+      try {
+        wdb_.run("ROLLBACK");
+      } catch (...) {  // SQLite may have rolled back already (SQLITE_FULL, SQLITE_IOERR)
+      }
+    };
+    for (bool committed = false; !committed;) {
+      try {
+        wdb_.run("BEGIN IMMEDIATE");
+      } catch (const std::exception& e) {
+        Error err = to_error(e);
+        for (auto& r : results)
+          if (r) r = err;
+        break;
+      }
+      bool job_failed = false;
+      for (std::size_t i = 0; i < batch.size() && !job_failed; ++i) {
         if (!results[i]) continue;
-        wdb_.run("SAVEPOINT job");
         try {
           batch[i].apply(wdb_);
-          wdb_.run("RELEASE job");
         } catch (const std::exception& e) {
           results[i] = to_error(e);
-          wdb_.run("ROLLBACK TO job");
-          wdb_.run("RELEASE job");
+          job_failed = true;
         }
       }
-      wdb_.run("COMMIT");
-    } catch (const std::exception& e) {
-      try {
-        wdb_.exec("ROLLBACK");
-      } catch (...) {
+      if (job_failed) {
+        rollback();
+        continue;  // the failed job is skipped from now on: at most batch.size() rounds
       }
-      Error err = to_error(e);
-      for (auto& r : results) r = err;
+      try {
+        wdb_.run("COMMIT");
+        committed = true;
+      } catch (const std::exception& e) {
+        rollback();
+        Error err = to_error(e);
+        for (auto& r : results)
+          if (r) r = err;
+        break;
+      }
     }
     for (std::size_t i = 0; i < batch.size(); ++i)
       if (batch[i].done) batch[i].done(results[i]);

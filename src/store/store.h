@@ -114,6 +114,11 @@ struct QueueRow {
   std::string last_reply;
 };
 
+struct AddressEntry {
+  std::vector<std::string> alias_targets;  // non-empty: the address is an alias
+  std::optional<UserRecord> user;          // the user of that address, if any
+};
+
 struct JournalEntry {
   std::int64_t time_ms = 0;  // unix milliseconds; 0 = now
   std::string event;         // received, delivered, deferred, login, login_failed, ...
@@ -159,6 +164,11 @@ class Store {
   virtual Status del_alias(const std::string& address) = 0;
   virtual Result<std::vector<std::string>> alias_targets(const std::string& address) = 0;
   virtual Result<std::vector<AliasRecord>> list_aliases() = 0;
+
+  // lookup_address - what a local address is: an alias (its targets), a user,
+  // both (an alias naming itself) or neither, read in one snapshot. The
+  // recipient check at RCPT asks this once per address instead of twice.
+  virtual Result<AddressEntry> lookup_address(const std::string& address) = 0;
 
   // commit_message - durably queue a message and deliver its local
   // recipients in the same transaction; done runs on the store's writer

@@ -179,6 +179,46 @@ TEST_F(StoreTest, ConcurrentCommitsAllLand) {
   EXPECT_EQ(md->messages.size(), 400u);
 }
 
+// A request that fails inside a group commit (here: a duplicate user) fails
+// alone; the messages committed in the same batch still land, exactly once.
+TEST_F(StoreTest, AFailingRequestDoesNotTakeItsBatchDown) {
+  ASSERT_TRUE(store_->add_user("alice@example.test", {"h", ""}, 0));
+  constexpr int kMessages = 300, kDuplicates = 20;
+  std::atomic<int> committed{0}, answered{0};
+  std::promise<void> all;
+  for (int i = 0; i < kMessages; ++i) {
+    IncomingMessage m = message("x\r\n", {"alice@example.test"});
+    store_->commit_message(std::move(m), [&](Result<CommitResult> r) {
+      if (r && r->outcomes.size() == 1 && r->outcomes[0].status == DeliveryStatus::delivered) ++committed;
+      if (++answered == kMessages) all.set_value();
+    });
+  }
+  int refused = 0;
+  for (int i = 0; i < kDuplicates; ++i)
+    if (!store_->add_user("alice@example.test", {"h2", ""}, 0)) ++refused;
+  all.get_future().wait();
+  EXPECT_EQ(committed.load(), kMessages);
+  EXPECT_EQ(refused, kDuplicates);
+  EXPECT_EQ(store_->maildrop(user_id("alice@example.test"))->messages.size(), static_cast<std::size_t>(kMessages));
+  EXPECT_EQ((*store_->find_user("alice@example.test"))->password_hash, "h");
+}
+
+TEST_F(StoreTest, LookupAddressTellsAliasFromUser) {
+  ASSERT_TRUE(store_->add_user("alice@example.test", {"h", ""}, 0));
+  ASSERT_TRUE(store_->add_alias("alice@example.test", {"alice@example.test", "bob@remote.test"}));
+  ASSERT_TRUE(store_->add_alias("team@example.test", {"alice@example.test"}));
+  auto both = *store_->lookup_address("Alice@Example.test");
+  EXPECT_EQ(both.alias_targets, (std::vector<std::string>{"alice@example.test", "bob@remote.test"}));
+  ASSERT_TRUE(both.user);
+  EXPECT_EQ(both.user->address, "alice@example.test");
+  auto alias = *store_->lookup_address("team@example.test");
+  EXPECT_EQ(alias.alias_targets, (std::vector<std::string>{"alice@example.test"}));
+  EXPECT_FALSE(alias.user);
+  auto none = *store_->lookup_address("nobody@example.test");
+  EXPECT_TRUE(none.alias_targets.empty());
+  EXPECT_FALSE(none.user);
+}
+
 TEST_F(StoreTest, AliasesAndJournal) {
   ASSERT_TRUE(store_->add_alias("team@example.test", {"alice@example.test", "Bob@Remote.test"}));
   auto t = store_->alias_targets("TEAM@example.test");
