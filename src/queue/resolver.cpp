@@ -6,31 +6,26 @@
 
 namespace herald::queue {
 
-static std::string domain_of(const std::string& address) {
-  auto at = address.rfind('@');
-  return at == std::string::npos ? std::string() : address.substr(at + 1);
-}
-
 Resolved Resolver::resolve(const std::string& address, std::uint64_t declared_size) {
   Resolved out;
   std::string a = to_lower(address);
-  auto local = store_.is_local_domain(domain_of(a));
-  if (!local) {
+  auto entry = store_.lookup_address(a);
+  if (!entry) {
     out.status = Resolution::temp_fail;
     return out;
   }
-  if (!*local) {
+  if (!entry->local_domain) {
     out.status = Resolution::not_local;
     return out;
   }
   std::vector<std::string> path;
-  out.status = expand(a, 0, path, out, declared_size);
+  out.status = expand(a, *entry, 0, path, out, declared_size);
   if (out.status == Resolution::ok && out.targets.empty()) out.status = Resolution::unknown_user;
   return out;
 }
 
-Resolution Resolver::expand(const std::string& address, int depth, std::vector<std::string>& path,
-                            Resolved& out, std::uint64_t declared_size) {
+Resolution Resolver::expand(const std::string& address, const store::AddressEntry& entry, int depth,
+                            std::vector<std::string>& path, Resolved& out, std::uint64_t declared_size) {
   if (std::find(path.begin(), path.end(), address) != path.end() || depth > kMaxDepth)
     return Resolution::alias_loop;
   auto add = [&](Target t) {
@@ -38,33 +33,31 @@ Resolution Resolver::expand(const std::string& address, int depth, std::vector<s
       if (x.address == t.address) return;
     out.targets.push_back(std::move(t));
   };
-  auto entry = store_.lookup_address(address);
-  if (!entry) return Resolution::temp_fail;
-  if (!entry->alias_targets.empty()) {
+  if (!entry.alias_targets.empty()) {
     path.push_back(address);
-    for (const auto& t : entry->alias_targets) {
+    for (const auto& t : entry.alias_targets) {
       if (out.targets.size() >= kMaxTargets) break;
       // An alias may name itself among its targets to keep a copy
       // (Postfix's "user: user, other" idiom): that is delivery, not a loop.
       if (t == address) {
-        if (entry->user) add({t, true});
+        if (entry.user) add({t, true});
         continue;
       }
-      auto local = store_.is_local_domain(domain_of(t));
-      if (!local) return Resolution::temp_fail;
-      if (!*local) {
+      auto target = store_.lookup_address(t);
+      if (!target) return Resolution::temp_fail;
+      if (!target->local_domain) {
         add({t, false});
         continue;
       }
-      Resolution r = expand(t, depth + 1, path, out, declared_size);
+      Resolution r = expand(t, *target, depth + 1, path, out, declared_size);
       if (r == Resolution::alias_loop || r == Resolution::temp_fail) return r;
       // An unknown local target inside an alias is skipped; the others still get it.
     }
     path.pop_back();
     return Resolution::ok;
   }
-  if (!entry->user) return Resolution::unknown_user;
-  const auto& u = *entry->user;
+  if (!entry.user) return Resolution::unknown_user;
+  const auto& u = *entry.user;
   // Quota at RCPT (the mailbox is full, or this message as declared would
   // overflow it); delivery checks again with the real size.
   if (depth == 0 && u.quota_bytes > 0 && u.used_bytes + std::max<std::uint64_t>(declared_size, 1) > u.quota_bytes)

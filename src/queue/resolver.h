@@ -38,8 +38,8 @@ class Resolver {
   static constexpr std::size_t kMaxTargets = 10000;
 
  private:
-  Resolution expand(const std::string& address, int depth, std::vector<std::string>& path, Resolved& out,
-                    std::uint64_t declared_size);
+  Resolution expand(const std::string& address, const store::AddressEntry& entry, int depth,
+                    std::vector<std::string>& path, Resolved& out, std::uint64_t declared_size);
   store::Store& store_;
 };
 

@@ -280,6 +280,10 @@ class SqliteStore final : public Store {
       // WAL read lock (two fcntl calls) and, after any commit, starts from
       // an empty page cache.
       ReadTransaction txn(db);
+      auto at = a.rfind('@');
+      std::string domain = at == std::string::npos ? std::string() : a.substr(at + 1);
+      out.local_domain = is_config_domain(domain) || db.prepare("SELECT 1 FROM domains WHERE name = ?").bind(1, domain).step();
+      if (!out.local_domain) return out;
       {
         auto st = db.prepare("SELECT target FROM aliases WHERE address = ? ORDER BY target");
         st.bind(1, a);

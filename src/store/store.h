@@ -115,6 +115,7 @@ struct QueueRow {
 };
 
 struct AddressEntry {
+  bool local_domain = false;               // false: nothing else is looked up
   std::vector<std::string> alias_targets;  // non-empty: the address is an alias
   std::optional<UserRecord> user;          // the user of that address, if any
 };
@@ -165,9 +166,10 @@ class Store {
   virtual Result<std::vector<std::string>> alias_targets(const std::string& address) = 0;
   virtual Result<std::vector<AliasRecord>> list_aliases() = 0;
 
-  // lookup_address - what a local address is: an alias (its targets), a user,
-  // both (an alias naming itself) or neither, read in one snapshot. The
-  // recipient check at RCPT asks this once per address instead of twice.
+  // lookup_address - whether the address's domain is local and, if it is,
+  // what the address is there: an alias (its targets), a user, both (an alias
+  // naming itself) or neither; read in one snapshot. The recipient check at
+  // RCPT asks this once per address instead of three times.
   virtual Result<AddressEntry> lookup_address(const std::string& address) = 0;
 
   // commit_message - durably queue a message and deliver its local

@@ -215,8 +215,12 @@ TEST_F(StoreTest, LookupAddressTellsAliasFromUser) {
   EXPECT_EQ(alias.alias_targets, (std::vector<std::string>{"alice@example.test"}));
   EXPECT_FALSE(alias.user);
   auto none = *store_->lookup_address("nobody@example.test");
+  EXPECT_TRUE(none.local_domain);
   EXPECT_TRUE(none.alias_targets.empty());
   EXPECT_FALSE(none.user);
+  EXPECT_FALSE(store_->lookup_address("alice@remote.test")->local_domain);
+  ASSERT_TRUE(store_->add_domain("Added.test"));
+  EXPECT_TRUE(store_->lookup_address("x@added.TEST")->local_domain);
 }
 
 TEST_F(StoreTest, AliasesAndJournal) {
