@@ -252,8 +252,7 @@ class SqliteStore final : public Store {
   Result<std::optional<UserRecord>> find_user(const std::string& address) override {
     std::string a = to_lower(address);
     return read([&](Db& db) -> Result<std::optional<UserRecord>> {
-      auto st = db.prepare(
-          "SELECT id, address, password_hash, quota_bytes, used_bytes, scram_sha256, send_as_any FROM users WHERE address = ?");
+      auto st = db.prepare(kUserByAddress);
       st.bind(1, a);
       if (!st.step()) return std::optional<UserRecord>();
       return std::optional<UserRecord>(user_from(st));
@@ -289,8 +288,7 @@ class SqliteStore final : public Store {
         st.bind(1, a);
         while (st.step()) out.alias_targets.push_back(st.text(0));
       }
-      auto st = db.prepare(
-          "SELECT id, address, password_hash, quota_bytes, used_bytes, scram_sha256, send_as_any FROM users WHERE address = ?");
+      auto st = db.prepare(kUserByAddress);
       st.bind(1, a);
       if (st.step()) out.user = user_from(st);
       return out;
@@ -519,6 +517,10 @@ class SqliteStore final : public Store {
     return r;
   }
 
+  // The columns user_from reads, for one address.
+  static constexpr const char* kUserByAddress =
+      "SELECT id, address, password_hash, quota_bytes, used_bytes, scram_sha256, send_as_any FROM users WHERE address = ?";
+
   static UserRecord user_from(const Stmt& st) {
     UserRecord u;
     u.id = st.i64(0);
@@ -548,9 +550,8 @@ class SqliteStore final : public Store {
     // survives power loss (NORMAL would only survive a process crash).
     db.exec("PRAGMA synchronous = FULL");
     db.exec("PRAGMA foreign_keys = ON");
-    // Each write request runs in a SAVEPOINT; keep those statement journals
-    // in memory rather than in temporary files (they only ever serve a
-    // rollback inside the open transaction, never crash recovery).
+    // Rollback journals of statements, temporary tables and sorts stay in
+    // memory: none of them ever serves crash recovery.
     db.exec("PRAGMA temp_store = MEMORY");
   }
 
