@@ -80,10 +80,10 @@ struct ListenerSection {
 
 constexpr ListenerSection kListenerSections[] = {
     {"smtp", "127.0.0.1:2525", "1000", "50", true},
-    {"submission", "127.0.0.1:2587", "1000", "50", false},
-    {"smtps", "127.0.0.1:2465", "1000", "50", false},
+    {"submission", "127.0.0.1:2587", "1000", "50", true},
+    {"smtps", "127.0.0.1:2465", "1000", "50", true},
     {"pop3", "127.0.0.1:2110", "1000", "20", true},
-    {"pop3s", "127.0.0.1:2995", "1000", "20", false},
+    {"pop3s", "127.0.0.1:2995", "1000", "20", true},
     {"imap", "127.0.0.1:2143", "1000", "20", false},
     {"imaps", "127.0.0.1:2993", "1000", "20", false},
     {"admin", "127.0.0.1:8025", "100", "20", false},
@@ -103,7 +103,9 @@ const std::vector<Spec>& all_specs() {
                      std::string(k.comment), std::string(k.choices)});
     for (const auto& l : kListenerSections) {
       out.push_back({std::string(l.name), "listen", Kind::string_list, "[]",
-                     fmt::format("addresses to listen on, e.g. [\"{}\"]; [] = not listening", l.listen), ""});
+                     fmt::format("addresses to listen on, e.g. [\"{}\"]; [] = not listening{}", l.listen,
+                                 l.served ? "" : " (not served by this version yet)"),
+                     ""});
       out.push_back({std::string(l.name), "max_connections", Kind::integer, std::string(l.max_conn),
                      "simultaneous connections in all; more are refused at connect", ""});
       out.push_back({std::string(l.name), "max_connections_per_client", Kind::integer,

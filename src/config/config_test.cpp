@@ -88,4 +88,21 @@ TEST(Config, DefaultsOutputIsValidAndComplete) {
     EXPECT_NE(d.find(key), std::string::npos) << key;
 }
 
+// An admin reading `config defaults` learns which listeners this version
+// serves: the ones it does not yet are marked, the served ones are not.
+TEST(Config, DefaultsMarkListenersNotServedYet) {
+  std::string d = defaults_toml();
+  auto listen_line = [&](const std::string& section) {
+    auto at = d.find("\nlisten = ", d.find("[" + section + "]\n"));
+    if (at == std::string::npos) return std::string("no listen key");
+    return d.substr(at + 1, d.find('\n', at + 1) - at - 1);
+  };
+  for (const char* served : {"smtp", "submission", "smtps", "pop3", "pop3s"}) {
+    EXPECT_EQ(listen_line(served).rfind("listen = ", 0), 0u) << served;
+    EXPECT_EQ(listen_line(served).find("not served"), std::string::npos) << served;
+  }
+  for (const char* later : {"imap", "imaps", "admin"})
+    EXPECT_NE(listen_line(later).find("not served by this version yet"), std::string::npos) << later;
+}
+
 }  // namespace herald::config
