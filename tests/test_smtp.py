@@ -393,6 +393,22 @@ class RelayDeniedTest(SmtpCase):
         self.assertEqual(self.herald.queue(), [], "nothing may be queued for relay")
 
 
+class AliasLimitTest(SmtpCase):
+    """aliases.max_targets: an alias that expands past it is refused, never cut short."""
+    config = {"aliases": {"max_targets": 2}}
+
+    def test_alias_past_max_targets_is_refused_whole(self):
+        small = f"{unique('pair')}@example.test"
+        big = f"{unique('trio')}@example.test"
+        self.herald.cli("alias", "add", small, *[f"{unique(n)}@elsewhere.example" for n in ("p", "q")])
+        self.herald.cli("alias", "add", big, *[f"{unique(n)}@elsewhere.example" for n in ("x", "y", "z")])
+        s = self.smtp()
+        s.ehlo()
+        assert_reply(self, s.mail("x@client.test"), 250, "2.1.0", "MAIL")
+        assert_reply(self, s.rcpt(big), 550, "5.2.4", "RCPT to an alias of three with max_targets = 2")
+        assert_reply(self, s.rcpt(small), 250, "2.1.5", "RCPT to an alias of two")
+
+
 class SizeLimitTest(SmtpCase):
     config = {"smtp": {"max_message_size": 10000}}
 

@@ -37,6 +37,8 @@ constexpr KeySpec kKeys[] = {
     {"log", "file", Kind::string, R"("")", "log file in Postfix line format; \"\" = standard error"},
     {"log", "level", Kind::choice, R"("info")", "least severe level logged", "debug|info|warning|error"},
     {"domains", "local", Kind::string_list, "[]", "local domains, besides those added with `herald domain add`"},
+    {"aliases", "max_depth", Kind::integer, "16", "aliases followed in a chain; deeper is refused as a loop (550 5.4.6)"},
+    {"aliases", "max_targets", Kind::integer, "10000", "addresses one recipient may expand to; more is refused (550 5.2.4)"},
     {"smtp", "max_message_size", Kind::size, R"("25M")", "largest message accepted (SIZE, RFC 1870)"},
     {"smtp", "max_recipients", Kind::integer, "100", "recipients per message; more get 452 4.5.3 (RFC 5321 4.5.3.1.8)"},
     {"smtp", "max_line_length", Kind::integer, "1000", "longest text line in DATA, CRLF included (RFC 5321 4.5.3.1.6)"},
@@ -364,6 +366,8 @@ Result<Config> parse(std::string_view text, const std::filesystem::path& file) {
   c.auth_failure_window = in.duration("auth", "failure_window");
   c.auth_lockout = in.duration("auth", "lockout");
   c.auth_cache_ttl = in.duration("auth", "cache_ttl");
+  c.alias_max_depth = in.u32("aliases", "max_depth");
+  c.alias_max_targets = in.u32("aliases", "max_targets");
 
   for (const auto& l : kListenerSections) {
     for (const auto& addr : in.list(l.name, "listen")) {
@@ -373,6 +377,11 @@ Result<Config> parse(std::string_view text, const std::filesystem::path& file) {
   }
   if (c.smtp.max_line_length < 80)
     return make_error(Errc::invalid, fmt::format("{}: smtp.max_line_length must be at least 80", file.string()));
+  // The expansion recurses once per level: a bound keeps the stack safe.
+  if (c.alias_max_depth < 1 || c.alias_max_depth > 1000)
+    return make_error(Errc::invalid, fmt::format("{}: aliases.max_depth must be 1 to 1000", file.string()));
+  if (c.alias_max_targets < 1)
+    return make_error(Errc::invalid, fmt::format("{}: aliases.max_targets must be at least 1", file.string()));
   if (c.smtp.max_recipients < 1)
     return make_error(Errc::invalid, fmt::format("{}: smtp.max_recipients must be at least 1", file.string()));
   return c;

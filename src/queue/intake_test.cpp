@@ -53,6 +53,20 @@ TEST_F(IntakeTest, ResolverExpandsAliasesAndDetectsLoops) {
   EXPECT_EQ(r.resolve("someone@remote.test").status, Resolution::not_local);
 }
 
+// Past its bounds an expansion is refused whole: never cut short, which would
+// drop recipients without a word.
+TEST_F(IntakeTest, ResolverRefusesExpansionsPastTheirBounds) {
+  ASSERT_TRUE(store_->add_alias("three@example.test", {"a@remote.test", "b@remote.test", "c@remote.test"}));
+  ASSERT_TRUE(store_->add_alias("outer@example.test", {"middle@example.test"}));
+  ASSERT_TRUE(store_->add_alias("middle@example.test", {"three@example.test"}));
+  EXPECT_EQ(Resolver(*store_, {16, 3}).resolve("outer@example.test").status, Resolution::ok);
+  EXPECT_EQ(Resolver(*store_, {16, 2}).resolve("three@example.test").status, Resolution::alias_too_large);
+  EXPECT_EQ(Resolver(*store_, {16, 2}).resolve("outer@example.test").status, Resolution::alias_too_large);
+  // outer -> middle -> three is two levels below the recipient.
+  EXPECT_EQ(Resolver(*store_, {2, 10}).resolve("outer@example.test").status, Resolution::ok);
+  EXPECT_EQ(Resolver(*store_, {1, 10}).resolve("outer@example.test").status, Resolution::alias_loop);
+}
+
 TEST_F(IntakeTest, SubmitAddsReceivedAndDelivers) {
   Intake intake("mx.example.test", *store_);
   Envelope env;

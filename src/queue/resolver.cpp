@@ -26,31 +26,33 @@ Resolved Resolver::resolve(const std::string& address, std::uint64_t declared_si
 
 Resolution Resolver::expand(const std::string& address, const store::AddressEntry& entry, int depth,
                             std::vector<std::string>& path, Resolved& out, std::uint64_t declared_size) {
-  if (std::find(path.begin(), path.end(), address) != path.end() || depth > kMaxDepth)
+  if (std::find(path.begin(), path.end(), address) != path.end() || depth > limits_.max_depth)
     return Resolution::alias_loop;
+  // add - false when the expansion would pass max_targets.
   auto add = [&](Target t) {
     for (const auto& x : out.targets)
-      if (x.address == t.address) return;
+      if (x.address == t.address) return true;
+    if (out.targets.size() >= limits_.max_targets) return false;
     out.targets.push_back(std::move(t));
+    return true;
   };
   if (!entry.alias_targets.empty()) {
     path.push_back(address);
     for (const auto& t : entry.alias_targets) {
-      if (out.targets.size() >= kMaxTargets) break;
       // An alias may name itself among its targets to keep a copy
       // (Postfix's "user: user, other" idiom): that is delivery, not a loop.
       if (t == address) {
-        if (entry.user) add({t, true});
+        if (entry.user && !add({t, true})) return Resolution::alias_too_large;
         continue;
       }
       auto target = store_.lookup_address(t);
       if (!target) return Resolution::temp_fail;
       if (!target->local_domain) {
-        add({t, false});
+        if (!add({t, false})) return Resolution::alias_too_large;
         continue;
       }
       Resolution r = expand(t, *target, depth + 1, path, out, declared_size);
-      if (r == Resolution::alias_loop || r == Resolution::temp_fail) return r;
+      if (r == Resolution::alias_loop || r == Resolution::alias_too_large || r == Resolution::temp_fail) return r;
       // An unknown local target inside an alias is skipped; the others still get it.
     }
     path.pop_back();
@@ -62,8 +64,7 @@ Resolution Resolver::expand(const std::string& address, const store::AddressEntr
   // overflow it); delivery checks again with the real size.
   if (depth == 0 && u.quota_bytes > 0 && u.used_bytes + std::max<std::uint64_t>(declared_size, 1) > u.quota_bytes)
     return Resolution::over_quota;
-  add({address, true});
-  return Resolution::ok;
+  return add({address, true}) ? Resolution::ok : Resolution::alias_too_large;
 }
 
 }  // namespace herald::queue

@@ -55,7 +55,7 @@ ServerContext::ServerContext(const config::Config& cfg, store::Store& st, std::u
     : config(cfg),
       store(st),
       intake(cfg.hostname, st),
-      resolver(st),
+      resolver(st, {static_cast<int>(cfg.alias_max_depth), cfg.alias_max_targets}),
       relay_networks(net::NetworkList::parse(cfg.smtp.relay_networks)),
       tls(std::move(tls_server)),
       authenticator(st, auth::AuthLimits{cfg.auth_failure_delay, cfg.auth_max_failure_delay, cfg.auth_max_failures,

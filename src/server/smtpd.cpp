@@ -51,6 +51,7 @@ class SmtpRecipientPolicy final : public smtp::RecipientPolicy {
       case queue::Resolution::unknown_user: d.status = smtp::RcptStatus::unknown_user; break;
       case queue::Resolution::over_quota: d.status = smtp::RcptStatus::over_quota; break;
       case queue::Resolution::alias_loop: d.status = smtp::RcptStatus::alias_loop; break;
+      case queue::Resolution::alias_too_large: d.status = smtp::RcptStatus::alias_too_large; break;
       case queue::Resolution::temp_fail: d.status = smtp::RcptStatus::temp_fail; break;
     }
     return d;

@@ -322,6 +322,9 @@ void Session::cmd_rcpt(std::string_view args) {
     case RcptStatus::alias_loop:
       client_error(550, "5.4.6", fmt::format("<{}>: Alias expansion loop", who));
       return;
+    case RcptStatus::alias_too_large:  // RFC 3463 X.2.4: mailing list expansion problem
+      client_error(550, "5.2.4", fmt::format("<{}>: Alias expands to too many recipients", who));
+      return;
     case RcptStatus::temp_fail:
       reply(451, "4.3.0", fmt::format("<{}>: Temporary lookup failure", who));
       return;

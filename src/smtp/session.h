@@ -48,7 +48,7 @@ struct SmtpLimits {
   AddressLimits address;
 };
 
-enum class RcptStatus { ok, unknown_user, relay_denied, over_quota, alias_loop, temp_fail };
+enum class RcptStatus { ok, unknown_user, relay_denied, over_quota, alias_loop, alias_too_large, temp_fail };
 
 struct RcptDecision {
   RcptStatus status = RcptStatus::ok;

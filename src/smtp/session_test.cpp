@@ -34,6 +34,7 @@ class FakePolicy : public RecipientPolicy {
         {"unknown", RcptStatus::unknown_user},
         {"full", RcptStatus::over_quota},
         {"loop", RcptStatus::alias_loop},
+        {"huge", RcptStatus::alias_too_large},
         {"tmp", RcptStatus::temp_fail},
     };
     if (auto it = kOutcomes.find(m.local_part); it != kOutcomes.end()) return {it->second, {}};
@@ -548,6 +549,7 @@ TEST_P(SessionTest, RecipientPolicyOutcomes) {
                      "RCPT TO:<bob@elsewhere.example>\r\n"
                      "RCPT TO:<full@example.test>\r\n"
                      "RCPT TO:<loop@example.test>\r\n"
+                     "RCPT TO:<huge@example.test>\r\n"
                      "RCPT TO:<tmp@example.test>\r\n"
                      "DATA\r\n"});
   EXPECT_EQ(c.output,
@@ -556,6 +558,7 @@ TEST_P(SessionTest, RecipientPolicyOutcomes) {
                 "554 5.7.1 <bob@elsewhere.example>: Relay access denied\r\n" +
                 "452 4.2.2 <full@example.test>: Mailbox full\r\n" +
                 "550 5.4.6 <loop@example.test>: Alias expansion loop\r\n" +
+                "550 5.2.4 <huge@example.test>: Alias expands to too many recipients\r\n" +
                 "451 4.3.0 <tmp@example.test>: Temporary lookup failure\r\n" + kNeedRcpt);
   EXPECT_TRUE(c.submitted.empty());
 }
