@@ -17,10 +17,6 @@ namespace {
 constexpr const char* kDummyHash =
     "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0c2FsdA$dGhpc2lzbm90YXJlYWxoYXNoYXRhbGwuLi4uLi4uLi4";
 
-// The lockout tables are bounded: beyond this many tracked keys, the oldest
-// entries without an active lock are dropped first.
-constexpr std::size_t kMaxTracked = 100000;
-
 }  // namespace
 
 Authenticator::Authenticator(store::Store& store, AuthLimits limits) : store_(store), limits_(limits) {
@@ -58,14 +54,33 @@ bool Authenticator::cache_hit(const std::string& key) {
 void Authenticator::cache_put(std::string key) {
   std::lock_guard lk(mu_);
   auto now = Clock::now();
-  if (cache_.size() >= kMaxTracked) {
+  if (cache_.size() >= limits_.max_tracked) {
     for (auto it = cache_.begin(); it != cache_.end();) it = now >= it->second ? cache_.erase(it) : std::next(it);
-    if (cache_.size() >= kMaxTracked) cache_.clear();
+    if (cache_.size() >= limits_.max_tracked) cache_.clear();  // a miss costs one argon2 run, nothing more
   }
   cache_[std::move(key)] = now + limits_.cache_ttl;
 }
 
-bool Authenticator::locked(Failures& f, Clock::time_point now) { return now < f.locked_until; }
+bool Authenticator::locked(const Failures& f, Clock::time_point now) { return now < f.locked_until; }
+
+// trim - keep a lockout table below max_tracked before it grows by one:
+// entries without an active lock go first, then the locks that end soonest,
+// down to 90 % so that the next trims are not at every failure.
+// A lock dropped early lets that address or user guess again; a table
+// without bound would let an attacker with many addresses (IPv6) exhaust
+// memory.
+void Authenticator::trim(std::map<std::string, Failures>& table, Clock::time_point now) const {
+  if (table.size() < limits_.max_tracked) return;
+  for (auto it = table.begin(); it != table.end();) it = locked(it->second, now) ? std::next(it) : table.erase(it);
+  if (table.size() < limits_.max_tracked) return;
+  std::vector<std::pair<Clock::time_point, std::string>> locks;
+  locks.reserve(table.size());
+  for (const auto& [key, f] : table) locks.emplace_back(f.locked_until, key);
+  std::size_t keep = limits_.max_tracked - limits_.max_tracked / 10 - 1;
+  std::size_t drop = table.size() - keep;
+  std::nth_element(locks.begin(), locks.begin() + static_cast<std::ptrdiff_t>(drop - 1), locks.end());
+  for (std::size_t i = 0; i < drop; ++i) table.erase(locks[i].second);
+}
 
 void Authenticator::fail(Failures& f, Clock::time_point now) {
   f.times.push_back(now);
@@ -90,16 +105,12 @@ void Authenticator::record(const std::string& user, const std::string& client_ip
     by_user_.erase(u);
     return;  // the address keeps its count: one good account must not launder guesses at others
   }
-  if (by_address_.size() > kMaxTracked) {
-    for (auto it = by_address_.begin(); it != by_address_.end();)
-      it = locked(it->second, now) ? std::next(it) : by_address_.erase(it);
-  }
-  if (by_user_.size() > kMaxTracked) {
-    for (auto it = by_user_.begin(); it != by_user_.end();)
-      it = locked(it->second, now) ? std::next(it) : by_user_.erase(it);
-  }
+  if (!by_address_.count(client_ip)) trim(by_address_, now);
   fail(by_address_[client_ip], now);
-  if (!u.empty()) fail(by_user_[u], now);
+  if (!u.empty()) {
+    if (!by_user_.count(u)) trim(by_user_, now);
+    fail(by_user_[u], now);
+  }
 }
 
 PasswordCheck Authenticator::check_password(const std::string& user, const std::string& password,

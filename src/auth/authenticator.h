@@ -32,6 +32,10 @@ struct AuthLimits {
   std::chrono::milliseconds lockout{15 * 60 * 1000};
   // How long a verified (user, password) pair is remembered; 0 = never.
   std::chrono::milliseconds cache_ttl{60 * 1000};
+  // Entries each of the lockout tables (per address, per user) and the
+  // credentials cache may hold: the memory an attacker with many addresses
+  // can make us spend.
+  std::size_t max_tracked = 100000;
 };
 
 enum class Verdict { ok, bad_credentials, locked_out, temp_fail };
@@ -69,8 +73,9 @@ class Authenticator {
     std::deque<Clock::time_point> times;
     Clock::time_point locked_until{};
   };
-  bool locked(Failures& f, Clock::time_point now);
+  static bool locked(const Failures& f, Clock::time_point now);
   void fail(Failures& f, Clock::time_point now);
+  void trim(std::map<std::string, Failures>& table, Clock::time_point now) const;
 
   // The verified-credentials cache (Dovecot's auth_cache): mail clients log
   // in again every few minutes with the same password, and argon2 is meant

@@ -47,6 +47,23 @@ TEST_F(AuthenticatorTest, LockoutPerAddressRefusesEvenTheRightPassword) {
   EXPECT_EQ(a.check_password("alice@example.test", "right", "192.0.2.8").verdict, Verdict::ok);
 }
 
+// The lockout tables are bounded (auth.max_tracked): an attacker with more
+// addresses than that frees the oldest locks, and memory stays bounded.
+TEST_F(AuthenticatorTest, LockoutTablesStayWithinMaxTracked) {
+  AuthLimits limits;
+  limits.max_failures = 1;
+  limits.max_tracked = 4;
+  Authenticator a(*store_, limits);
+  for (int i = 1; i <= 12; ++i) {
+    std::string n = std::to_string(i);
+    a.check_password("guess" + n + "@example.test", "guess", "192.0.2." + n);
+  }
+  EXPECT_EQ(a.check_password("alice@example.test", "right", "192.0.2.12").verdict, Verdict::locked_out)
+      << "the newest lock stays";
+  EXPECT_EQ(a.check_password("alice@example.test", "right", "192.0.2.1").verdict, Verdict::ok)
+      << "the oldest lock was dropped to stay within max_tracked";
+}
+
 TEST_F(AuthenticatorTest, LockoutPerUserAcrossAddresses) {
   AuthLimits limits;
   limits.max_failures = 3;

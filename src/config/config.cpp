@@ -69,6 +69,7 @@ constexpr KeySpec kKeys[] = {
     {"auth", "max_failures", Kind::integer, "10", "failed logins per client address or per user within failure_window before a lockout"},
     {"auth", "failure_window", Kind::duration, R"("15m")", "window in which failed logins are counted"},
     {"auth", "lockout", Kind::duration, R"("15m")", "how long a locked-out address or user is refused"},
+    {"auth", "max_tracked", Kind::integer, "100000", "client addresses and users tracked for lockout, and cached credentials; past it the oldest go"},
     {"auth", "cache_ttl", Kind::duration, R"("1m")", "remember a verified user+password this long (no argon2 rerun); 0s = off"},
 };
 
@@ -366,6 +367,7 @@ Result<Config> parse(std::string_view text, const std::filesystem::path& file) {
   c.auth_failure_window = in.duration("auth", "failure_window");
   c.auth_lockout = in.duration("auth", "lockout");
   c.auth_cache_ttl = in.duration("auth", "cache_ttl");
+  c.auth_max_tracked = in.u32("auth", "max_tracked");
   c.alias_max_depth = in.u32("aliases", "max_depth");
   c.alias_max_targets = in.u32("aliases", "max_targets");
 
@@ -380,6 +382,8 @@ Result<Config> parse(std::string_view text, const std::filesystem::path& file) {
   // The expansion recurses once per level: a bound keeps the stack safe.
   if (c.alias_max_depth < 1 || c.alias_max_depth > 1000)
     return make_error(Errc::invalid, fmt::format("{}: aliases.max_depth must be 1 to 1000", file.string()));
+  if (c.auth_max_tracked < 1)
+    return make_error(Errc::invalid, fmt::format("{}: auth.max_tracked must be at least 1", file.string()));
   if (c.alias_max_targets < 1)
     return make_error(Errc::invalid, fmt::format("{}: aliases.max_targets must be at least 1", file.string()));
   if (c.smtp.max_recipients < 1)

@@ -82,6 +82,7 @@ struct Config {
   milliseconds auth_failure_window{0};
   milliseconds auth_lockout{0};
   milliseconds auth_cache_ttl{0};
+  std::uint32_t auth_max_tracked = 0;
   // [aliases]
   std::uint32_t alias_max_depth = 0;
   std::uint32_t alias_max_targets = 0;

@@ -59,7 +59,8 @@ ServerContext::ServerContext(const config::Config& cfg, store::Store& st, std::u
       relay_networks(net::NetworkList::parse(cfg.smtp.relay_networks)),
       tls(std::move(tls_server)),
       authenticator(st, auth::AuthLimits{cfg.auth_failure_delay, cfg.auth_max_failure_delay, cfg.auth_max_failures,
-                                         cfg.auth_failure_window, cfg.auth_lockout, cfg.auth_cache_ttl}) {
+                                         cfg.auth_failure_window, cfg.auth_lockout, cfg.auth_cache_ttl,
+                                         cfg.auth_max_tracked}) {
   sasl_options.fake_salt_secret = load_or_create_secret(cfg.data_dir / "sasl.secret");
   auto limiter = [](const config::ListenerConfig& l) {
     return std::make_unique<net::ConnectionLimiter>(l.max_connections, l.max_connections_per_client);
