@@ -693,6 +693,32 @@ def tls_client_context(cafile=None, minimum=None, maximum=None):
     return ctx
 
 
+# -- the TLS and AUTH suites' shared server ------------------------------------
+
+ALL_LISTENERS = ("smtp", "submission", "smtps", "pop3", "pop3s")
+# allow_plaintext as shipped; max_failures high so that the failures the
+# suites provoke on purpose never lock out the shared loopback address.
+STRICT = {"auth": {"allow_plaintext": False, "max_failures": 1000}}
+
+
+class SharedServerCase(HeraldTestCase):
+    """One server per test class with every listener and its self-signed pair."""
+
+    config = STRICT
+
+    @classmethod
+    def setUpClass(cls):
+        cls.herald = Herald(config=cls.config, protocols=ALL_LISTENERS)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.herald.close()
+
+    def verified(self, **kw):
+        """verified - a client context that trusts only Herald's generated certificate."""
+        return tls_client_context(cafile=self.herald.self_signed_cert, **kw)
+
+
 class Pop3Raw(SmtpRaw):
     """Pop3Raw - a plain socket POP3 client (SmtpRaw's socket and line reading).
 

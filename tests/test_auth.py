@@ -33,11 +33,9 @@ import subprocess
 import time
 import unittest
 
-from harness import (HOST, HOSTNAME, Herald, HeraldTestCase, OpensslClient, Pop3Raw, SmtpRaw,
-                     make_message, split_trace, tls_client_context, unique, wait_for)
+from harness import (HOST, HOSTNAME, STRICT, HeraldTestCase, OpensslClient, Pop3Raw,
+                     SharedServerCase, SmtpRaw, make_message, split_trace, tls_client_context, unique, wait_for)
 
-ALL_LISTENERS = ("smtp", "submission", "smtps", "pop3", "pop3s")
-STRICT = {"auth": {"allow_plaintext": False, "max_failures": 1000}}
 AUTH_FAILED = "535 5.7.8 Error: authentication failed"
 POP3_AUTH_FAILED = "-ERR [AUTH] Authentication failed."
 POP3_PLAINTEXT_REFUSED = "-ERR [AUTH] Plaintext authentication disallowed on non-secure connections."
@@ -163,26 +161,13 @@ def pop3_tls(port, implicit=False, context=None, source_address=None):
     return p
 
 
-class AuthCase(HeraldTestCase):
+class AuthCase(SharedServerCase):
     """A shared server with every listener, allow_plaintext = false (the default)."""
-
-    config = STRICT
-
-    @classmethod
-    def setUpClass(cls):
-        cls.herald = Herald(config=cls.config, protocols=ALL_LISTENERS)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.herald.close()
 
     def new_user(self, prefix="auth"):
         """new_user - (address, password), both unique."""
         password = f"pw-{unique('p')}"
         return self.herald.add_user(f"{unique(prefix)}@example.test", password), password
-
-    def verified(self, **kw):
-        return tls_client_context(cafile=self.herald.self_signed_cert, **kw)
 
     def session(self, listener="submission", **kw):
         port = self.herald.ports[listener]

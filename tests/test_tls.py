@@ -25,14 +25,9 @@ import tempfile
 import unittest
 import warnings
 
-from harness import (HOST, HOSTNAME, Herald, HeraldTestCase, OpensslClient, Pop3Raw, SmtpRaw,
-                     make_message, split_trace, tls_client_context, unique, wait_for)
+from harness import (HOST, HOSTNAME, STRICT, Herald, HeraldTestCase, OpensslClient, Pop3Raw,
+                     SharedServerCase, SmtpRaw, make_message, split_trace, tls_client_context, unique, wait_for)
 
-ALL_LISTENERS = ("smtp", "submission", "smtps", "pop3", "pop3s")
-# The default (allow_plaintext = false) is what these suites check; many
-# logins come from 127.0.0.1, so the per-address lockout is pushed out of
-# the way here (test_auth.py tests it).
-STRICT = {"auth": {"allow_plaintext": False, "max_failures": 1000}}
 MECHANISMS = "SCRAM-SHA-256-PLUS SCRAM-SHA-256 PLAIN LOGIN"
 POP3_PLAINTEXT_REFUSED = "-ERR [AUTH] Plaintext authentication disallowed on non-secure connections."
 
@@ -98,22 +93,8 @@ def old_tls_context(maximum):
     return ctx
 
 
-class TlsCase(HeraldTestCase):
+class TlsCase(SharedServerCase):
     """A shared server with every listener, the default self-signed pair and allow_plaintext = false."""
-
-    config = STRICT
-
-    @classmethod
-    def setUpClass(cls):
-        cls.herald = Herald(config=cls.config, protocols=ALL_LISTENERS)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.herald.close()
-
-    def verified(self, **kw):
-        """verified - a client context that trusts only Herald's generated certificate."""
-        return tls_client_context(cafile=self.herald.self_signed_cert, **kw)
 
     def new_user(self, prefix="tls", password="secret"):
         return self.herald.add_user(f"{unique(prefix)}@example.test", password)

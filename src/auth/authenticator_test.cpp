@@ -3,31 +3,15 @@
 #include <gtest/gtest.h>
 
 #include "auth/password.h"
+#include "store/scratch_store.h"
 
 namespace herald::auth {
 namespace {
 
-namespace fs = std::filesystem;
-
 class AuthenticatorTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("herald-auth-test-" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    store::StoreOptions o;
-    o.data_dir = dir_;
-    o.config_domains = {"example.test"};
-    auto s = store::open(o);
-    ASSERT_TRUE(s);
-    store_ = std::move(s.value());
-    ASSERT_TRUE(store_->add_user("alice@example.test", {*hash_password("right"), ""}, 0));
-  }
-  void TearDown() override {
-    store_.reset();
-    fs::remove_all(dir_);
-  }
-  fs::path dir_;
-  std::unique_ptr<store::Store> store_;
+  void SetUp() override { ASSERT_TRUE(store_->add_user("alice@example.test", {*hash_password("right"), ""}, 0)); }
+  store::ScratchStore store_{"auth-test"};
 };
 
 TEST_F(AuthenticatorTest, UnknownUserAndWrongPasswordLookTheSame) {

@@ -4,10 +4,11 @@
 
 #include <future>
 
+#include "store/scratch_store.h"
+
 namespace herald::queue {
 namespace {
 
-namespace fs = std::filesystem;
 
 TEST(HeaderValue, FindsUnfoldedHeaderInHeaderSectionOnly) {
   std::string msg = "Subject: a\r\nMessage-ID:\r\n <x@y>\r\n\r\nMessage-ID: <body@z>\r\n";
@@ -18,23 +19,10 @@ TEST(HeaderValue, FindsUnfoldedHeaderInHeaderSectionOnly) {
 class IntakeTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("herald-intake-test-" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    store::StoreOptions o;
-    o.data_dir = dir_;
-    o.config_domains = {"example.test"};
-    auto s = store::open(o);
-    ASSERT_TRUE(s);
-    store_ = std::move(s.value());
     ASSERT_TRUE(store_->add_user("alice@example.test", {"h", ""}, 0));
     ASSERT_TRUE(store_->add_user("bob@example.test", {"h", ""}, 0));
   }
-  void TearDown() override {
-    store_.reset();
-    fs::remove_all(dir_);
-  }
-  fs::path dir_;
-  std::unique_ptr<store::Store> store_;
+  store::ScratchStore store_{"intake-test"};
 };
 
 TEST_F(IntakeTest, ResolverExpandsAliasesAndDetectsLoops) {

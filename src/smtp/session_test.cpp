@@ -927,10 +927,22 @@ std::string drain(Session& s, Action expect = Action::need_more) {
   return step.output;
 }
 
-TEST(SmtpTls, StartTlsDropsWhatWasPipelinedAndForgetsTheEhlo) {
+// A submission session whose owner may send only as themselves.
+class SmtpAuth : public ::testing::Test {
+ protected:
+  // ehlo_inside_tls - the session after a handshake and a new EHLO.
+  void ehlo_inside_tls() {
+    s.on_tls_started(submission(true));
+    s.feed("EHLO c\r\n");
+    drain(s);
+  }
   SmtpLimits limits;
   OwnerPolicy policy;
-  Session s(limits, "mx.test", policy);
+  Session s{limits, "mx.test", policy};
+};
+using SmtpTls = SmtpAuth;
+
+TEST_F(SmtpTls, StartTlsDropsWhatWasPipelinedAndForgetsTheEhlo) {
   s.set_auth_options(submission(false));
   s.feed("EHLO c\r\n");
   std::string ehlo = drain(s);
@@ -952,13 +964,8 @@ TEST(SmtpTls, StartTlsDropsWhatWasPipelinedAndForgetsTheEhlo) {
   EXPECT_EQ(s.with_protocol(), "ESMTPS");
 }
 
-TEST(SmtpAuth, PlainThenSubmissionRules) {
-  SmtpLimits limits;
-  OwnerPolicy policy;
-  Session s(limits, "mx.test", policy);
-  s.on_tls_started(submission(true));
-  s.feed("EHLO c\r\n");
-  drain(s);
+TEST_F(SmtpAuth, PlainThenSubmissionRules) {
+  ehlo_inside_tls();
   s.feed("MAIL FROM:<alice@example.test>\r\n");
   EXPECT_EQ(drain(s).substr(0, 9), "530 5.7.0");
   // "\0alice@example.test\0secret"
@@ -981,13 +988,8 @@ TEST(SmtpAuth, PlainThenSubmissionRules) {
   EXPECT_EQ(drain(s).substr(0, 9), "503 5.5.1");
 }
 
-TEST(SmtpAuth, FailuresMalformedAndCancel) {
-  SmtpLimits limits;
-  OwnerPolicy policy;
-  Session s(limits, "mx.test", policy);
-  s.on_tls_started(submission(true));
-  s.feed("EHLO c\r\n");
-  drain(s);
+TEST_F(SmtpAuth, FailuresMalformedAndCancel) {
+  ehlo_inside_tls();
   s.feed("AUTH PLAIN AGFsaWNlAHdyb25n\r\n");
   ASSERT_EQ(s.step().action, Action::authenticate);
   s.on_auth_checked(s.auth_exchange().password_checked(false));
@@ -1005,10 +1007,7 @@ TEST(SmtpAuth, FailuresMalformedAndCancel) {
   EXPECT_FALSE(s.take_auth_event()->success);
 }
 
-TEST(SmtpAuth, NoAuthInClearWithoutConfiguration) {
-  SmtpLimits limits;
-  OwnerPolicy policy;
-  Session s(limits, "mx.test", policy);
+TEST_F(SmtpAuth, NoAuthInClearWithoutConfiguration) {
   s.set_auth_options(submission(false));
   s.feed("EHLO c\r\n");
   drain(s);
@@ -1016,13 +1015,8 @@ TEST(SmtpAuth, NoAuthInClearWithoutConfiguration) {
   EXPECT_EQ(drain(s).substr(0, 10), "538 5.7.11");
 }
 
-TEST(SmtpAuth, LongAuthLineAllowedButOtherCommandsStillBounded) {
-  SmtpLimits limits;
-  OwnerPolicy policy;
-  Session s(limits, "mx.test", policy);
-  s.on_tls_started(submission(true));
-  s.feed("EHLO c\r\n");
-  drain(s);
+TEST_F(SmtpAuth, LongAuthLineAllowedButOtherCommandsStillBounded) {
+  ehlo_inside_tls();
   s.feed("NOOP " + std::string(600, 'x') + "\r\n");
   EXPECT_EQ(drain(s).substr(0, 9), "500 5.5.2");
   // RFC 4954 4: an AUTH line up to 12288 octets; this one decodes to garbage.
@@ -1030,16 +1024,7 @@ TEST(SmtpAuth, LongAuthLineAllowedButOtherCommandsStillBounded) {
   EXPECT_NE(drain(s).substr(0, 3), "500");
 }
 
-}  // namespace
-}  // namespace herald::smtp
-
-namespace herald::smtp {
-namespace {
-
-TEST(SmtpAuth, MailAuthParameterIsAccepted) {
-  SmtpLimits limits;
-  OwnerPolicy policy;
-  Session s(limits, "mx.test", policy);
+TEST_F(SmtpAuth, MailAuthParameterIsAccepted) {
   s.feed("EHLO c\r\n");
   drain(s);
   s.feed("MAIL FROM:<a@b.test> AUTH=<>\r\n");
