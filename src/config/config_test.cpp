@@ -64,7 +64,9 @@ TEST(Config, BadValuesAreNamed) {
                            "[smtp]\nlisten = [\"nowhere\"]\n", "[smtp]\nmax_recipients = -1\n",
                            "[smtp]\nrelay_networks = [\"10.0.0.0/33\"]\n", "[smtp]\nrelay_networks = [\"lan\"]\n",
                            "[tls]\ncertificates = [{cert = \"a.pem\"}]\n", "[tls]\ncertificates = [\"a.pem\"]\n",
-                           "[tls]\ncert = \"a.pem\"\n", "[auth]\ncache_ttl = \"forever\"\n"}) {
+                           "[tls]\ncert = \"a.pem\"\n", "[auth]\ncache_ttl = \"forever\"\n",
+                           "[auth]\nmax_tracked = 0\n", "[aliases]\nmax_depth = 0\n", "[aliases]\nmax_depth = 1001\n",
+                           "[aliases]\nmax_targets = 0\n", "[aliases]\nmax_targets = -5\n"}) {
     auto c = parse(text, "h.toml");
     EXPECT_FALSE(c) << text;
     if (!c) {

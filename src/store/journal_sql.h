@@ -13,6 +13,7 @@ namespace herald::store {
 // The journal's rowid orders rows by time: (time_ms << 16) + a sequence. A
 // time bound is a key bound, so `--since` reads a key range, no index.
 inline constexpr int kJournalSeqBits = 16;
+static_assert(kJournalSeqBits == 16, "kJournalInsert and migration 3 write the shift as << 16");
 inline std::int64_t journal_key(std::int64_t time_ms) { return time_ms * (std::int64_t{1} << kJournalSeqBits); }
 
 // The insert takes the larger of "after the newest row" and the event's own
