@@ -56,15 +56,9 @@ void Deadline::wait(const std::shared_ptr<State>& state) {
   });
 }
 
-Peer peer_of(const tcp::socket& socket) {
+Peer peer_of(const tcp::endpoint& endpoint) {
   Peer p;
-  std::error_code ec;
-  auto ep = socket.remote_endpoint(ec);
-  if (ec) {
-    p.ip = p.name = "unknown";
-    return p;
-  }
-  p.address = ep.address();
+  p.address = endpoint.address();
   if (p.address.is_v6() && p.address.to_v6().is_v4_mapped())
     p.address = asio::ip::make_address_v4(asio::ip::v4_mapped, p.address.to_v6());
   p.ip = p.address.to_string();
@@ -76,8 +70,8 @@ Peer peer_of(const tcp::socket& socket) {
 
 namespace herald::server {
 
-Connection::Connection(tcp::socket socket)
-    : socket_(std::move(socket)), peer_(peer_of(socket_)), deadline_(socket_) {}
+Connection::Connection(tcp::socket socket, const tcp::endpoint& peer)
+    : socket_(std::move(socket)), peer_(peer_of(peer)), deadline_(socket_) {}
 
 Connection::~Connection() = default;
 

@@ -47,14 +47,15 @@ struct Peer {
   std::string display() const { return name + "[" + ip + "]"; }  // Postfix's "name[ip]"
 };
 
-Peer peer_of(const tcp::socket& socket);
+// peer_of - the client at endpoint, as accept() reported it.
+Peer peer_of(const tcp::endpoint& endpoint);
 
 // Connection - one client's socket, optionally inside TLS, with its idle
 // deadline. The only place that reads and writes client sockets; protocol
 // drivers see bytes in and bytes out, whether TLS is on or not.
 class Connection {
  public:
-  explicit Connection(tcp::socket socket);
+  Connection(tcp::socket socket, const tcp::endpoint& peer);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;

@@ -82,9 +82,10 @@ pop3::Pop3AuthOptions auth_options(const ServerContext& ctx, Connection& conn) {
 
 }  // namespace
 
-asio::awaitable<void> pop3_connection(ServerContext& ctx, tcp::socket socket, Listener listener) {
+asio::awaitable<void> pop3_connection(ServerContext& ctx, tcp::socket socket, tcp::endpoint endpoint,
+                                      Listener listener) {
   auto log = log::get("pop3d");
-  Connection conn(std::move(socket));
+  Connection conn(std::move(socket), endpoint);
   const Peer& client = conn.peer();
   const std::string peer = client.display();
   auto ticket = ctx.connections(listener).acquire(client.ip);

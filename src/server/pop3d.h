@@ -9,6 +9,7 @@
 
 namespace herald::server {
 
-asio::awaitable<void> pop3_connection(ServerContext& ctx, asio::ip::tcp::socket socket, Listener listener);
+asio::awaitable<void> pop3_connection(ServerContext& ctx, asio::ip::tcp::socket socket,
+                                       asio::ip::tcp::endpoint endpoint, Listener listener);
 
 }  // namespace herald::server

@@ -80,7 +80,7 @@ ServerContext::ServerContext(const config::Config& cfg, store::Store& st, std::u
                                                    : smtp::VrfyMode::ambiguous;
 }
 
-using ConnectionFn = asio::awaitable<void> (*)(ServerContext&, tcp::socket, Listener);
+using ConnectionFn = asio::awaitable<void> (*)(ServerContext&, tcp::socket, tcp::endpoint, Listener);
 
 struct Server::Impl {
   Impl(const config::Config& c, store::Store& s, std::unique_ptr<net::TlsServer> tls)
@@ -105,7 +105,8 @@ static asio::awaitable<void> accept_loop(ServerContext& ctx, tcp::acceptor& acce
                                          Listener kind) {
   for (;;) {
     std::error_code ec;
-    tcp::socket socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    tcp::endpoint peer;  // filled by accept() itself: no getpeername() per connection
+    tcp::socket socket = co_await acceptor.async_accept(peer, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
       // EMFILE and friends: log, and keep serving the connections we have.
@@ -114,8 +115,7 @@ static asio::awaitable<void> accept_loop(ServerContext& ctx, tcp::acceptor& acce
       co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
     }
-    socket.set_option(tcp::no_delay(true), ec);
-    asio::co_spawn(acceptor.get_executor(), serve(ctx, std::move(socket), kind), asio::detached);
+    asio::co_spawn(acceptor.get_executor(), serve(ctx, std::move(socket), peer, kind), asio::detached);
   }
 }
 

@@ -127,9 +127,10 @@ std::string tls_note(Connection& conn) {
 
 }  // namespace
 
-asio::awaitable<void> smtp_connection(ServerContext& ctx, tcp::socket socket, Listener listener) {
+asio::awaitable<void> smtp_connection(ServerContext& ctx, tcp::socket socket, tcp::endpoint endpoint,
+                                      Listener listener) {
   auto log = log::get("smtpd");
-  Connection conn(std::move(socket));
+  Connection conn(std::move(socket), endpoint);
   const Peer& client = conn.peer();
   const std::string peer = client.display();
   log->info("connect from {}", peer);

@@ -10,6 +10,7 @@
 
 namespace herald::server {
 
-asio::awaitable<void> smtp_connection(ServerContext& ctx, asio::ip::tcp::socket socket, Listener listener);
+asio::awaitable<void> smtp_connection(ServerContext& ctx, asio::ip::tcp::socket socket,
+                                       asio::ip::tcp::endpoint endpoint, Listener listener);
 
 }  // namespace herald::server
