@@ -32,6 +32,18 @@ std::string header_value(std::string_view message, std::string_view name) {
   return {};
 }
 
+// Intake writes the lines of four Postfix programs; their loggers are looked
+// up here once, not in spdlog's registry (a mutex and a map) for every line.
+struct Intake::Logs {
+  std::shared_ptr<spdlog::logger> smtpd = log::get("smtpd");
+  std::shared_ptr<spdlog::logger> cleanup = log::get("cleanup");
+  std::shared_ptr<spdlog::logger> qmgr = log::get("qmgr");
+  std::shared_ptr<spdlog::logger> local = log::get("local");
+};
+
+Intake::Intake(std::string hostname, store::Store& store)
+    : hostname_(std::move(hostname)), store_(store), logs_(std::make_shared<const Logs>()) {}
+
 std::string Intake::received_header(const Envelope& env, const std::string& queue_id) const {
   // RFC 5321 4.4 / RFC 5322 3.6.7. "for" only with a single recipient, so a
   // copy does not disclose the other (Bcc) recipients.
@@ -84,22 +96,24 @@ void Intake::submit(Envelope env, std::string body, std::function<void(Result<Ac
   info->deliveries = m.deliveries;
   std::uint64_t size = m.body.size();
   auto arrived = env.arrived;
-  store_.commit_message(std::move(m), [info, size, arrived, done = std::move(done)](
+  store_.commit_message(std::move(m), [info, size, arrived, logs = logs_, done = std::move(done)](
                                           Result<store::CommitResult> r) {
     if (!r) {
-      log::get("cleanup")->warn("{}: queue file write error: {}", info->queue_id, r.error().message);
+      logs->cleanup->warn("{}: queue file write error: {}", info->queue_id, r.error().message);
       done(r.error());
       return;
     }
+    // The client's answer first: the lines below are not part of the commit.
+    done(Accepted{info->queue_id});
     // The Postfix sequence of lines that pflogsumm counts: smtpd client=,
     // cleanup message-id=, qmgr from=, one line per recipient, removed.
-    if (info->sasl_user.empty()) log::get("smtpd")->info("{}: client={}", info->queue_id, info->client);
+    if (info->sasl_user.empty()) logs->smtpd->info("{}: client={}", info->queue_id, info->client);
     else
-      log::get("smtpd")->info("{}: client={}, sasl_username={}", info->queue_id, info->client,
-                              printable(info->sasl_user, 200));
-    log::get("cleanup")->info("{}: message-id={}", info->queue_id, info->message_id);
-    log::get("qmgr")->info("{}: from=<{}>, size={}, nrcpt={} (queue active)", info->queue_id, info->sender, size,
-                           info->deliveries.size());
+      logs->smtpd->info("{}: client={}, sasl_username={}", info->queue_id, info->client,
+                        printable(info->sasl_user, 200));
+    logs->cleanup->info("{}: message-id={}", info->queue_id, info->message_id);
+    logs->qmgr->info("{}: from=<{}>, size={}, nrcpt={} (queue active)", info->queue_id, info->sender, size,
+                     info->deliveries.size());
     double delay = std::chrono::duration<double>(std::chrono::steady_clock::now() - arrived).count();
     bool all_done = true;
     for (std::size_t i = 0; i < info->deliveries.size(); ++i) {
@@ -108,25 +122,24 @@ void Intake::submit(Envelope env, std::string body, std::function<void(Result<Ac
       std::string orig = d.original != d.recipient ? fmt::format("orig_to=<{}>, ", d.original) : "";
       switch (o.status) {
         case store::DeliveryStatus::delivered:
-          log::get("local")->info("{}: to=<{}>, {}relay=local, delay={:.2f}, dsn=2.0.0, status=sent ({})",
-                                  info->queue_id, d.recipient, orig, delay, o.reply);
+          logs->local->info("{}: to=<{}>, {}relay=local, delay={:.2f}, dsn=2.0.0, status=sent ({})", info->queue_id,
+                            d.recipient, orig, delay, o.reply);
           break;
         case store::DeliveryStatus::deferred:
           all_done = false;
-          log::get("local")->info("{}: to=<{}>, {}relay=local, delay={:.2f}, dsn=4.2.2, status=deferred ({})",
-                                  info->queue_id, d.recipient, orig, delay, o.reply);
+          logs->local->info("{}: to=<{}>, {}relay=local, delay={:.2f}, dsn=4.2.2, status=deferred ({})",
+                            info->queue_id, d.recipient, orig, delay, o.reply);
           break;
         case store::DeliveryStatus::failed:
-          log::get("local")->info("{}: to=<{}>, {}relay=local, delay={:.2f}, dsn=5.1.1, status=bounced ({})",
-                                  info->queue_id, d.recipient, orig, delay, o.reply);
+          logs->local->info("{}: to=<{}>, {}relay=local, delay={:.2f}, dsn=5.1.1, status=bounced ({})",
+                            info->queue_id, d.recipient, orig, delay, o.reply);
           break;
         case store::DeliveryStatus::pending:
           all_done = false;
           break;
       }
     }
-    if (all_done) log::get("qmgr")->info("{}: removed", info->queue_id);
-    done(Accepted{info->queue_id});
+    if (all_done) logs->qmgr->info("{}: removed", info->queue_id);
   });
 }
 

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -44,7 +45,7 @@ struct Accepted {
 
 class Intake {
  public:
-  Intake(std::string hostname, store::Store& store) : hostname_(std::move(hostname)), store_(store) {}
+  Intake(std::string hostname, store::Store& store);
 
   // submit - commit body for envelope; done runs on the store's writer
   // thread after the commit (the caller moves back to its own thread).
@@ -54,9 +55,12 @@ class Intake {
   std::string received_header(const Envelope& envelope, const std::string& queue_id) const;
 
  private:
+  struct Logs;  // the loggers of the lines intake writes, looked up once
+
   std::string hostname_;
   store::Store& store_;
   QueueIdGenerator ids_;
+  std::shared_ptr<const Logs> logs_;
 };
 
 // header_value - the first header field "name" of a message (unfolded,
