@@ -63,6 +63,7 @@ constexpr KeySpec kKeys[] = {
     {"delivery", "smarthost", Kind::string, R"("")", "relay all outbound mail here; \"[host]:port\" skips the MX lookup"},
     {"store", "backend", Kind::choice, R"("sqlite")", "metadata store", "sqlite"},
     {"store", "inline_body_max", Kind::size, R"("128k")", "bodies up to this size live in the database, larger ones in blob files"},
+    {"store", "commit_wait", Kind::duration, R"("2ms")", "under load, how long a group commit waits for messages being received to join its sync; 0s = never"},
     {"auth", "failure_delay", Kind::duration, R"("1s")", "delay after a failed login; doubles with each failure in a session"},
     {"auth", "max_failure_delay", Kind::duration, R"("8s")", "cap of the growing delay after failed logins"},
     {"auth", "allow_plaintext", Kind::boolean, "false", "offer AUTH and USER/PASS without TLS (only for trusted networks)"},
@@ -360,6 +361,7 @@ Result<Config> parse(std::string_view text, const std::filesystem::path& file) {
   c.smarthost = in.str("delivery", "smarthost");
   c.store_backend = in.str("store", "backend");
   c.inline_body_max = in.size("store", "inline_body_max");
+  c.store_commit_wait = in.duration("store", "commit_wait");
   c.auth_failure_delay = in.duration("auth", "failure_delay");
   c.auth_max_failure_delay = in.duration("auth", "max_failure_delay");
   c.auth_allow_plaintext = in.boolean("auth", "allow_plaintext");
@@ -382,6 +384,9 @@ Result<Config> parse(std::string_view text, const std::filesystem::path& file) {
   // The expansion recurses once per level: a bound keeps the stack safe.
   if (c.alias_max_depth < 1 || c.alias_max_depth > 1000)
     return make_error(Errc::invalid, fmt::format("{}: aliases.max_depth must be 1 to 1000", file.string()));
+  // A commit held back longer would cost every client more than its sync.
+  if (c.store_commit_wait > std::chrono::milliseconds(1000))
+    return make_error(Errc::invalid, fmt::format("{}: store.commit_wait must be at most 1s", file.string()));
   if (c.auth_max_tracked < 1)
     return make_error(Errc::invalid, fmt::format("{}: auth.max_tracked must be at least 1", file.string()));
   if (c.alias_max_targets < 1)

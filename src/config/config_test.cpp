@@ -66,7 +66,8 @@ TEST(Config, BadValuesAreNamed) {
                            "[tls]\ncertificates = [{cert = \"a.pem\"}]\n", "[tls]\ncertificates = [\"a.pem\"]\n",
                            "[tls]\ncert = \"a.pem\"\n", "[auth]\ncache_ttl = \"forever\"\n",
                            "[auth]\nmax_tracked = 0\n", "[aliases]\nmax_depth = 0\n", "[aliases]\nmax_depth = 1001\n",
-                           "[aliases]\nmax_targets = 0\n", "[aliases]\nmax_targets = -5\n"}) {
+                           "[aliases]\nmax_targets = 0\n", "[aliases]\nmax_targets = -5\n",
+                           "[store]\ncommit_wait = \"2s\"\n", "[store]\ncommit_wait = \"soon\"\n"}) {
     auto c = parse(text, "h.toml");
     EXPECT_FALSE(c) << text;
     if (!c) {
@@ -86,7 +87,7 @@ TEST(Config, DefaultsOutputIsValidAndComplete) {
   auto c = parse(d, "defaults.toml");
   ASSERT_TRUE(c) << c.error().message;
   for (const char* key : {"max_message_size", "max_recipients", "allow_bare_lf", "pregreet_wait",
-                          "inline_body_max", "failure_delay", "max_connections_per_client"})
+                          "inline_body_max", "commit_wait", "failure_delay", "max_connections_per_client"})
     EXPECT_NE(d.find(key), std::string::npos) << key;
 }
 

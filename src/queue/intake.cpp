@@ -57,7 +57,7 @@ std::string Intake::received_header(const Envelope& env, const std::string& queu
   return out;
 }
 
-void Intake::submit(Envelope env, std::string body, std::function<void(Result<Accepted>)> done) {
+void Intake::submit(Envelope env, std::string body, std::function<void(Result<Accepted>)> done, Arrival arrival) {
   store::IncomingMessage m;
   m.queue_id = ids_.next();
   m.sender = env.sender;
@@ -141,6 +141,7 @@ void Intake::submit(Envelope env, std::string body, std::function<void(Result<Ac
     }
     if (all_done) logs->qmgr->info("{}: removed", info->queue_id);
   });
+  arrival.reset();  // after the request is queued, so the writer sees it there
 }
 
 }  // namespace herald::queue

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/ids.h"
@@ -43,13 +44,43 @@ struct Accepted {
   std::string queue_id;
 };
 
+// Arrival - a message whose body is being received (DATA or BDAT has
+// begun), so that the store's group commit can wait for it when busy
+// (Store::note_arrivals). It ends when handed to Intake::submit or destroyed.
+class Arrival {
+ public:
+  Arrival() = default;
+  explicit Arrival(store::Store& store) : store_(&store) { store_->note_arrivals(+1); }
+  Arrival(Arrival&& other) noexcept : store_(std::exchange(other.store_, nullptr)) {}
+  Arrival& operator=(Arrival&& other) noexcept {
+    if (this != &other) {
+      reset();
+      store_ = std::exchange(other.store_, nullptr);
+    }
+    return *this;
+  }
+  ~Arrival() { reset(); }
+  explicit operator bool() const { return store_ != nullptr; }
+  void reset() {
+    if (store_) std::exchange(store_, nullptr)->note_arrivals(-1);
+  }
+
+ private:
+  store::Store* store_ = nullptr;
+};
+
 class Intake {
  public:
   Intake(std::string hostname, store::Store& store);
 
+  // arriving - an Arrival for a body that has begun to come in.
+  Arrival arriving() { return Arrival(store_); }
+
   // submit - commit body for envelope; done runs on the store's writer
-  // thread after the commit (the caller moves back to its own thread).
-  void submit(Envelope envelope, std::string body, std::function<void(Result<Accepted>)> done);
+  // thread after the commit (the caller moves back to its own thread). The
+  // message's arrival, if any, ends once the commit request is queued.
+  void submit(Envelope envelope, std::string body, std::function<void(Result<Accepted>)> done,
+              Arrival arrival = {});
 
   // received_header - the trace header for this envelope (RFC 5321 4.4).
   std::string received_header(const Envelope& envelope, const std::string& queue_id) const;

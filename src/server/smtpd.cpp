@@ -90,16 +90,20 @@ class SmtpRecipientPolicy final : public smtp::RecipientPolicy {
 // async_submit - Intake::submit as an awaitable that resumes on the
 // caller's executor (the store calls back on its writer thread).
 template <typename Token>
-auto async_submit(queue::Intake& intake, queue::Envelope env, std::string body, Token&& token) {
+auto async_submit(queue::Intake& intake, queue::Envelope env, std::string body, queue::Arrival arrival,
+                  Token&& token) {
   return asio::async_initiate<Token, void(Result<queue::Accepted>)>(
-      [&intake](auto handler, queue::Envelope env, std::string body) {
+      [&intake](auto handler, queue::Envelope env, std::string body, queue::Arrival arrival) {
         auto ex = asio::get_associated_executor(handler);
         auto h = std::make_shared<decltype(handler)>(std::move(handler));
-        intake.submit(std::move(env), std::move(body), [h, ex](Result<queue::Accepted> r) {
-          asio::post(ex, [h, r = std::move(r)]() mutable { (*h)(std::move(r)); });
-        });
+        intake.submit(
+            std::move(env), std::move(body),
+            [h, ex](Result<queue::Accepted> r) {
+              asio::post(ex, [h, r = std::move(r)]() mutable { (*h)(std::move(r)); });
+            },
+            std::move(arrival));
       },
-      token, std::move(env), std::move(body));
+      token, std::move(env), std::move(body), std::move(arrival));
 }
 
 // auth_options - what this listener offers and demands in the
@@ -176,6 +180,7 @@ asio::awaitable<void> smtp_connection(ServerContext& ctx, tcp::socket socket, tc
   char buf[8192];
   bool open = true;
   std::uint32_t auth_failures = 0;
+  queue::Arrival arrival;  // while a body is on its way in
   while (open) {
     auto timeout = session.in_data() ? ctx.config.smtp.data_timeout : ctx.config.smtp.command_timeout;
     std::size_t n = co_await conn.read_some(buf, sizeof buf, timeout);
@@ -199,7 +204,11 @@ asio::awaitable<void> smtp_connection(ServerContext& ctx, tcp::socket socket, tc
         open = false;
         break;
       }
-      if (step.action == smtp::Action::need_more) break;
+      if (step.action == smtp::Action::need_more) {
+        if (!session.receiving_message()) arrival.reset();  // refused, or between BDAT chunks
+        else if (!arrival) arrival = ctx.intake.arriving();
+        break;
+      }
       if (step.action == smtp::Action::close) {
         open = false;
         break;
@@ -234,7 +243,8 @@ asio::awaitable<void> smtp_connection(ServerContext& ctx, tcp::socket socket, tc
       env.auth_user = session.authenticated_user();
       for (const auto& r : tx.recipients)
         env.recipients.push_back({r.forward_path.str(), policy.targets(r.forward_path)});
-      auto result = co_await async_submit(ctx.intake, std::move(env), std::move(tx.data), asio::use_awaitable);
+      auto result = co_await async_submit(ctx.intake, std::move(env), std::move(tx.data), std::move(arrival),
+                                          asio::use_awaitable);
       if (result) session.on_submitted(smtp::SubmitOutcome::queued, result->queue_id);
       else session.on_submitted(smtp::SubmitOutcome::temp_fail, "try again later");
     }

@@ -154,6 +154,8 @@ class Session {
   bool tls_active() const { return tls_active_; }
 
   bool in_data() const { return mode_ != Mode::command; }
+  // receiving_message - a message body is being read (DATA or a BDAT chunk).
+  bool receiving_message() const { return mode_ == Mode::data || mode_ == Mode::bdat; }
   const std::string& helo_name() const { return helo_; }
   // with_protocol - the Received "with" keyword (RFC 3848, RFC 6531 3.7.3).
   std::string with_protocol() const;

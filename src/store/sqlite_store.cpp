@@ -714,6 +714,8 @@ class SqliteStore final : public Store {
 
   // ---- the writer: group commit -----------------------------------------
 
+  static constexpr std::size_t kMaxBatch = 512;  // requests per transaction, so one stays short
+
   void submit(WriteJob job) {
     {
       std::lock_guard lk(mu_);
@@ -732,15 +734,32 @@ class SqliteStore final : public Store {
     return f.get();
   }
 
+  void note_arrivals(int delta) override {
+    {
+      std::lock_guard lk(mu_);
+      arriving_ += delta;
+    }
+    if (delta < 0) cv_.notify_one();  // an abandoned arrival may end the writer's wait
+  }
+
   void writer_loop() {
     std::vector<WriteJob> batch;
     for (;;) {
       {
         std::unique_lock lk(mu_);
+        // Requests that came while the last batch committed: the server is
+        // busy, and a commit held back a little syncs for many messages.
+        bool busy = !queue_.empty();
         cv_.wait(lk, [&] { return stopping_ || !queue_.empty(); });
         if (queue_.empty() && stopping_) return;
-        // Bound a batch so one transaction stays short.
-        while (!queue_.empty() && batch.size() < 512) {
+        if (busy && arriving_ > 0 && opts_.commit_wait.count() > 0) {
+          // Wait for the messages being received now, not for later ones:
+          // the wait stays as short as their transfer.
+          std::size_t target = std::min(queue_.size() + static_cast<std::size_t>(arriving_), kMaxBatch);
+          cv_.wait_for(lk, opts_.commit_wait,
+                       [&] { return stopping_ || queue_.size() >= target || arriving_ == 0; });
+        }
+        while (!queue_.empty() && batch.size() < kMaxBatch) {
           batch.push_back(std::move(queue_.front()));
           queue_.pop_front();
         }
@@ -843,6 +862,7 @@ class SqliteStore final : public Store {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<WriteJob> queue_;
+  std::int64_t arriving_ = 0;  // messages being received (note_arrivals)
   bool stopping_ = false;
   std::thread writer_;
   std::mutex pool_mu_;

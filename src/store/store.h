@@ -19,6 +19,7 @@
 //   message by mailbox and UID.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -35,6 +36,9 @@ struct StoreOptions {
   std::filesystem::path data_dir;
   std::uint64_t inline_body_max = 128 * 1024;
   std::vector<std::string> config_domains;  // local domains from the config file
+  // Under load, how long a group commit may wait for messages already being
+  // received to join it (0 = never waits). See Store::note_arrivals.
+  std::chrono::milliseconds commit_wait{2};
 };
 
 struct DomainRecord {
@@ -177,6 +181,13 @@ class Store {
   // thread once the commit is on stable storage (or failed).
   virtual void commit_message(IncomingMessage message,
                               std::function<void(Result<CommitResult>)> done) = 0;
+
+  // note_arrivals - messages whose body is being received now: +1 when one
+  // begins, -1 when it has been handed to commit_message or abandoned. Under
+  // load (requests queued while the last commit ran) the writer holds the
+  // next commit back, up to commit_wait, until those already on their way
+  // have joined it: one sync for all of them instead of one each.
+  virtual void note_arrivals(int delta) = 0;
 
   // Maildrop access (POP3 now, IMAP later).
   virtual Result<Maildrop> maildrop(std::int64_t user_id) = 0;
