@@ -54,9 +54,23 @@ def herald_bin():
 
 def free_port():
     """free_port - a loopback port that was free a moment ago (bind port 0)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(n):
+    """free_ports - n distinct loopback ports that were free a moment ago: the
+    sockets are held until all are bound, so the kernel cannot hand out one
+    port twice."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            socks.append(s)
+            s.bind((HOST, 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 def wait_for(predicate, timeout=20.0, interval=0.02, message="condition"):
@@ -157,7 +171,7 @@ class Herald:
         return os.path.join(self.data_dir, "tls", "self-signed.crt")
 
     def _choose_ports(self):
-        self.ports = {p: free_port() for p in self.protocols}
+        self.ports = dict(zip(self.protocols, free_ports(len(self.protocols))))
         self.write_config()
 
     def config_sections(self):

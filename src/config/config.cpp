@@ -373,10 +373,17 @@ Result<Config> parse(std::string_view text, const std::filesystem::path& file) {
   c.alias_max_depth = in.u32("aliases", "max_depth");
   c.alias_max_targets = in.u32("aliases", "max_targets");
 
+  // Each listener binds with SO_REUSEPORT (one acceptor per I/O thread), so
+  // the kernel would let two listeners share an address and split its
+  // clients between two protocols: refused here instead.
+  std::map<std::string, std::string_view> bound;  // address -> its section
   for (const auto& l : kListenerSections) {
     for (const auto& addr : in.list(l.name, "listen")) {
       if (auto st = check_listen_address(std::string(l.name), addr); !st)
         return make_error(Errc::invalid, fmt::format("{}: {}", file.string(), st.error().message));
+      if (auto [it, fresh] = bound.emplace(addr, l.name); !fresh)
+        return make_error(Errc::invalid, fmt::format("{}: {}.listen: \"{}\" is also in {}.listen", file.string(),
+                                                     l.name, addr, it->second));
     }
   }
   if (c.smtp.max_line_length < 80)

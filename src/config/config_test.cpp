@@ -67,7 +67,9 @@ TEST(Config, BadValuesAreNamed) {
                            "[tls]\ncert = \"a.pem\"\n", "[auth]\ncache_ttl = \"forever\"\n",
                            "[auth]\nmax_tracked = 0\n", "[aliases]\nmax_depth = 0\n", "[aliases]\nmax_depth = 1001\n",
                            "[aliases]\nmax_targets = 0\n", "[aliases]\nmax_targets = -5\n",
-                           "[store]\ncommit_wait = \"2s\"\n", "[store]\ncommit_wait = \"soon\"\n"}) {
+                           "[store]\ncommit_wait = \"2s\"\n", "[store]\ncommit_wait = \"soon\"\n",
+                           "[smtp]\nlisten = [\"127.0.0.1:2525\"]\n[pop3s]\nlisten = [\"127.0.0.1:2525\"]\n",
+                           "[smtp]\nlisten = [\"127.0.0.1:2525\", \"127.0.0.1:2525\"]\n"}) {
     auto c = parse(text, "h.toml");
     EXPECT_FALSE(c) << text;
     if (!c) {

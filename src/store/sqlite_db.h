@@ -113,6 +113,7 @@ class Db {
   // parse them again for every message.
   void run(const char* sql) { prepare(sql).run(); }
 
+  sqlite3* handle() { return db_; }
   std::int64_t last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
   int changes() const { return sqlite3_changes(db_); }
 

@@ -790,6 +790,7 @@ class SqliteStore final : public Store {
         wdb_.run("ROLLBACK");
       } catch (...) {  // SQLite may have rolled back already (SQLITE_FULL, SQLITE_IOERR)
       }
+      discard_unsynced_wal(wdb_.handle());  // frames the transaction spilled stay unwritten
     };
     for (bool committed = false; !committed;) {
       try {

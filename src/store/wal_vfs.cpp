@@ -44,10 +44,11 @@ int flush(WalFile* f) {
 
 int x_close(sqlite3_file* file) {
   WalFile* f = wal_file(file);
-  int rc = flush(f);
-  int rc_close = real_methods(f)->xClose(f->real);
+  // Nothing is flushed: every commit was synced, so bytes still pending
+  // belong to a transaction that never committed.
+  int rc = real_methods(f)->xClose(f->real);
   f->~WalFile();
-  return rc != SQLITE_OK ? rc : rc_close;
+  return rc;
 }
 
 int x_read(sqlite3_file* file, void* out, int n, sqlite3_int64 offset) {
@@ -213,7 +214,19 @@ int x_current_time_int64(sqlite3_vfs*, sqlite3_int64* out) { return g_base->xCur
 
 sqlite3_vfs g_vfs;
 
+// The connection's WAL file, when it is one of ours.
+WalFile* wal_of(sqlite3* db) {
+  sqlite3_file* file = nullptr;
+  if (sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &file) != SQLITE_OK || !file) return nullptr;
+  return file->pMethods == &kMethods ? wal_file(file) : nullptr;
+}
+
 }  // namespace
+
+void discard_unsynced_wal(sqlite3* db) {
+  if (WalFile* f = wal_of(db)) f->pending.clear();
+}
+
 
 const char* wal_vfs_name() {
   static const char* name = [] () -> const char* {

@@ -119,5 +119,27 @@ TEST_F(WalVfsTest, ARolledBackTransactionLeavesNothingBehind) {
   sqlite3_close(db);
 }
 
+// Bytes held for a transaction that rolled back are dropped, never written
+// later over what another writer may have put there. The test hands the
+// connection's WAL file a frame as SQLite's spill would.
+TEST_F(WalVfsTest, DiscardDropsTheBytesOfATransactionThatRolledBack) {
+  sqlite3* db = open(wal_vfs_name());
+  insert(db, 1, 100);
+  sqlite3_file* wal = nullptr;
+  ASSERT_EQ(sqlite3_file_control(db, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal), SQLITE_OK);
+  ASSERT_NE(wal, nullptr);
+  sqlite3_int64 size = 0, after = 0;
+  ASSERT_EQ(wal->pMethods->xFileSize(wal, &size), SQLITE_OK);
+  std::string frame(4096 + 24, 'x');
+  ASSERT_EQ(wal->pMethods->xWrite(wal, frame.data(), static_cast<int>(frame.size()), size), SQLITE_OK);
+  discard_unsynced_wal(db);
+  ASSERT_EQ(wal->pMethods->xFileSize(wal, &after), SQLITE_OK);  // would write what is still held
+  EXPECT_EQ(after, size);
+  insert(db, 2, 100);
+  EXPECT_EQ(text(db, "SELECT count(*) || '/' || sum(length(body)) FROM t"), "3/300");
+  EXPECT_EQ(text(db, "PRAGMA integrity_check"), "ok");
+  sqlite3_close(db);
+}
+
 }  // namespace
 }  // namespace herald::store
