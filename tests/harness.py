@@ -52,11 +52,6 @@ def herald_bin():
     return path
 
 
-def free_port():
-    """free_port - a loopback port that was free a moment ago (bind port 0)."""
-    return free_ports(1)[0]
-
-
 def free_ports(n):
     """free_ports - n distinct loopback ports that were free a moment ago: the
     sockets are held until all are bound, so the kernel cannot hand out one

@@ -74,7 +74,7 @@ struct Config {
   // [store]
   std::string store_backend;
   std::uint64_t inline_body_max = 0;
-  std::chrono::milliseconds store_commit_wait{0};
+  milliseconds store_commit_wait{0};
   // [auth]
   milliseconds auth_failure_delay{0};
   milliseconds auth_max_failure_delay{0};
