@@ -2,12 +2,12 @@
 
 #include "store/journal_sql.h"
 #include "store/schema.h"
+#include "store/write_calls.h"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
 #include <atomic>
-#include <fstream>
 #include <chrono>
 #include <future>
 #include <thread>
@@ -78,16 +78,6 @@ class StoreTest : public ::testing::Test {
   int n_ = 0;
 };
 
-// write_calls - this process's write system calls so far; with the WAL VFS
-// every commit of a few small messages is one of them.
-long write_calls() {
-  std::ifstream io("/proc/self/io");
-  std::string key;
-  long value = 0;
-  while (io >> key >> value)
-    if (key == "syscw:") return value;
-  return -1;
-}
 
 TEST_F(StoreTest, ConfigDomainsAreLocalAndCannotBeDeleted) {
   EXPECT_TRUE(*store_->is_local_domain("EXAMPLE.test"));

@@ -1,27 +1,18 @@
 #include "store/wal_vfs.h"
 
+#include "store/write_calls.h"
+
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <string>
 
 namespace herald::store {
 namespace {
 
 namespace fs = std::filesystem;
-
-// write_calls - this process's write system calls so far (pwrite included).
-long write_calls() {
-  std::ifstream io("/proc/self/io");
-  std::string key;
-  long value = 0;
-  while (io >> key >> value)
-    if (key == "syscw:") return value;
-  return -1;
-}
 
 class WalVfsTest : public ::testing::Test {
  protected:
