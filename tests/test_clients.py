@@ -282,6 +282,19 @@ class AdminCliTest(ClientCase):
         res = h.cli("user", "del", user, check=False)
         self.assertEqual(res.returncode, 1)
 
+    def test_user_changes_reach_the_servers_lookup_cache_at_once(self):
+        # Without a quota the server answers RCPT from its cache: the CLI's
+        # change must still show at the very next RCPT, both ways.
+        h = self.herald
+        user = f"{unique('cached')}@example.test"
+        self.rcpt_reply(user).check("550 5.1.1", "not a user yet")
+        self.rcpt_reply(user).check("550 5.1.1", "still not (the answer is cached now)")
+        h.cli("user", "add", user, "--password", "pw-1")
+        self.rcpt_reply(user).check("250 2.1.5", "RCPT right after user add")
+        self.rcpt_reply(user).check("250 2.1.5")
+        h.cli("user", "del", user)
+        self.rcpt_reply(user).check("550 5.1.1", "RCPT right after user del")
+
     def test_aliases(self):
         h = self.herald
         a, b = self.new_user(), self.new_user()

@@ -63,6 +63,7 @@ std::unique_ptr<store::Store> open_store(const config::Config& c) {
   o.data_dir = c.data_dir;
   o.inline_body_max = c.inline_body_max;
   o.commit_wait = c.store_commit_wait;
+  o.directory_cache = c.store_directory_cache;
   o.config_domains = c.local_domains;
   return check(store::open(o));
 }

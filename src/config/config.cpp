@@ -64,6 +64,7 @@ constexpr KeySpec kKeys[] = {
     {"store", "backend", Kind::choice, R"("sqlite")", "metadata store", "sqlite"},
     {"store", "inline_body_max", Kind::size, R"("128k")", "bodies up to this size live in the database, larger ones in blob files"},
     {"store", "commit_wait", Kind::duration, R"("2ms")", "under load, how long a group commit waits for messages being received to join its sync; 0s = never"},
+    {"store", "directory_cache", Kind::integer, "50000", "addresses whose recipient lookup is kept in memory (changes by any process show at once); 0 = off"},
     {"auth", "failure_delay", Kind::duration, R"("1s")", "delay after a failed login; doubles with each failure in a session"},
     {"auth", "max_failure_delay", Kind::duration, R"("8s")", "cap of the growing delay after failed logins"},
     {"auth", "allow_plaintext", Kind::boolean, "false", "offer AUTH and USER/PASS without TLS (only for trusted networks)"},
@@ -362,6 +363,7 @@ Result<Config> parse(std::string_view text, const std::filesystem::path& file) {
   c.store_backend = in.str("store", "backend");
   c.inline_body_max = in.size("store", "inline_body_max");
   c.store_commit_wait = in.duration("store", "commit_wait");
+  c.store_directory_cache = in.u32("store", "directory_cache");
   c.auth_failure_delay = in.duration("auth", "failure_delay");
   c.auth_max_failure_delay = in.duration("auth", "max_failure_delay");
   c.auth_allow_plaintext = in.boolean("auth", "allow_plaintext");
@@ -394,6 +396,9 @@ Result<Config> parse(std::string_view text, const std::filesystem::path& file) {
   // A commit held back longer would cost every client more than its sync.
   if (c.store_commit_wait > std::chrono::milliseconds(1000))
     return make_error(Errc::invalid, fmt::format("{}: store.commit_wait must be at most 1s", file.string()));
+  // Each entry holds a user record (~0.5 KiB): the bound keeps it to ~5 GiB.
+  if (c.store_directory_cache > 10'000'000)
+    return make_error(Errc::invalid, fmt::format("{}: store.directory_cache must be at most 10000000", file.string()));
   if (c.auth_max_tracked < 1)
     return make_error(Errc::invalid, fmt::format("{}: auth.max_tracked must be at least 1", file.string()));
   if (c.alias_max_targets < 1)

@@ -75,6 +75,7 @@ struct Config {
   std::string store_backend;
   std::uint64_t inline_body_max = 0;
   milliseconds store_commit_wait{0};
+  std::uint32_t store_directory_cache = 0;
   // [auth]
   milliseconds auth_failure_delay{0};
   milliseconds auth_max_failure_delay{0};

@@ -14,6 +14,7 @@
 #include <deque>
 #include <fstream>
 #include <future>
+#include <limits>
 #include <mutex>
 #include <thread>
 
@@ -21,6 +22,7 @@
 #include <openssl/evp.h>
 
 #include "base/text.h"
+#include "store/directory_cache.h"
 #include "store/journal_sql.h"
 #include "store/schema.h"
 #include "store/sqlite_db.h"
@@ -110,7 +112,7 @@ struct WriteJob {
 
 class SqliteStore final : public Store {
  public:
-  explicit SqliteStore(StoreOptions opts) : opts_(std::move(opts)) {
+  explicit SqliteStore(StoreOptions opts) : opts_(std::move(opts)), directory_cache_(opts_.directory_cache) {
     for (auto& d : opts_.config_domains) d = to_lower(d);
   }
 
@@ -129,6 +131,9 @@ class SqliteStore final : public Store {
       fs::create_directories(opts_.data_dir / "blobs" / "tmp", ec);
       if (ec) return make_error(Errc::io, fmt::format("cannot create {}: {}", opts_.data_dir.string(), ec.message()));
       db_path_ = (opts_.data_dir / "herald.db").string();
+      auto generation = SharedGeneration::open(opts_.data_dir / "directory.generation");
+      if (!generation) return generation.error();
+      directory_generation_ = std::move(*generation);
       wdb_.open(db_path_);
       configure(wdb_);
       migrate();
@@ -141,7 +146,7 @@ class SqliteStore final : public Store {
 
   Status add_domain(const std::string& name) override {
     std::string d = to_lower(name);
-    return write_sync([d](Db& db) {
+    return write_directory([d](Db& db) {
       auto st = db.prepare("INSERT INTO domains(name, created) VALUES(?, ?)");
       st.bind(1, d).bind(2, now_s()).run();
     });
@@ -152,7 +157,7 @@ class SqliteStore final : public Store {
     if (is_config_domain(d))
       return make_error(Errc::denied, fmt::format("{} is listed in the config file's domains.local", d));
     bool found = false;
-    auto st = write_sync([&found, d](Db& db) {
+    auto st = write_directory([&found, d](Db& db) {
       db.prepare("DELETE FROM domains WHERE name = ?").bind(1, d).run();
       found = db.changes() > 0;
     });
@@ -187,7 +192,7 @@ class SqliteStore final : public Store {
 
   Status add_user(const std::string& address, const Credentials& cred, std::uint64_t quota) override {
     std::string a = to_lower(address);
-    return write_sync([a, cred, quota](Db& db) {
+    return write_directory([a, cred, quota](Db& db) {
       db.prepare("INSERT INTO users(address, password_hash, scram_sha256, quota_bytes, created) VALUES(?, ?, ?, ?, ?)")
           .bind(1, a).bind(2, cred.password_hash).bind(3, cred.scram_sha256).bind(4, quota).bind(5, now_s()).run();
       std::int64_t uid = db.last_insert_rowid();
@@ -202,7 +207,7 @@ class SqliteStore final : public Store {
     std::string a = to_lower(address);
     bool found = false;
     std::vector<std::string> unlink;
-    auto st = write_sync([&](Db& db) {
+    auto st = write_directory([&](Db& db) {
       unlink.clear();  // a second run after a rollback starts afresh
       auto u = db.prepare("SELECT id FROM users WHERE address = ?");
       u.bind(1, a);
@@ -229,7 +234,7 @@ class SqliteStore final : public Store {
   Status set_password(const std::string& address, const Credentials& cred) override {
     std::string a = to_lower(address);
     bool found = false;
-    auto st = write_sync([&](Db& db) {
+    auto st = write_directory([&](Db& db) {
       db.prepare("UPDATE users SET password_hash = ?, scram_sha256 = ? WHERE address = ?")
           .bind(1, cred.password_hash).bind(2, cred.scram_sha256).bind(3, a).run();
       found = db.changes() > 0;
@@ -241,7 +246,7 @@ class SqliteStore final : public Store {
   Status set_send_as_any(const std::string& address, bool allowed) override {
     std::string a = to_lower(address);
     bool found = false;
-    auto st = write_sync([&](Db& db) {
+    auto st = write_directory([&](Db& db) {
       db.prepare("UPDATE users SET send_as_any = ? WHERE address = ?").bind(1, allowed ? 1 : 0).bind(2, a).run();
       found = db.changes() > 0;
     });
@@ -273,6 +278,18 @@ class SqliteStore final : public Store {
 
   Result<AddressEntry> lookup_address(const std::string& address) override {
     std::string a = to_lower(address);
+    // The generation is read before the database: a change committed after
+    // this point bumps it past what the entry is cached under.
+    std::uint64_t generation = directory_generation_->current();
+    if (auto hit = directory_cache_.find(a, generation)) return std::move(*hit);
+    auto entry = read_address(a);
+    // A user with a quota is read afresh each time: the RCPT check compares
+    // its used_bytes, which every delivery and expunge moves.
+    if (entry && !(entry->user && entry->user->quota_bytes > 0)) directory_cache_.put(a, *entry, generation);
+    return entry;
+  }
+
+  Result<AddressEntry> read_address(const std::string& a) {
     return read([&](Db& db) -> Result<AddressEntry> {
       AddressEntry out;
       // One read transaction for both lookups: each transaction takes the
@@ -299,7 +316,7 @@ class SqliteStore final : public Store {
     std::string a = to_lower(address);
     std::vector<std::string> t;
     for (const auto& x : targets) t.push_back(to_lower(x));
-    return write_sync([a, t](Db& db) {
+    return write_directory([a, t](Db& db) {
       for (const auto& target : t)
         db.prepare("INSERT OR IGNORE INTO aliases(address, target) VALUES(?, ?)").bind(1, a).bind(2, target).run();
     });
@@ -308,7 +325,7 @@ class SqliteStore final : public Store {
   Status del_alias(const std::string& address) override {
     std::string a = to_lower(address);
     bool found = false;
-    auto st = write_sync([&](Db& db) {
+    auto st = write_directory([&](Db& db) {
       db.prepare("DELETE FROM aliases WHERE address = ?").bind(1, a).run();
       found = db.changes() > 0;
     });
@@ -716,12 +733,28 @@ class SqliteStore final : public Store {
 
   static constexpr std::size_t kMaxBatch = 512;  // requests per transaction, so one stays short
 
+  // Producers wake the writer only when it waits for what they bring (a
+  // futex wake and two context switches each): the first request when it is
+  // idle, a full batch, or the last of the arrivals a commit is held for.
+  // Everything else is picked up when the writer next takes its batch.
   void submit(WriteJob job) {
+    bool wake;
     {
       std::lock_guard lk(mu_);
       queue_.push_back(std::move(job));
+      wake = queue_.size() >= wake_at_queued_;
     }
-    cv_.notify_one();
+    if (wake) cv_.notify_one();
+  }
+
+  // write_directory - a change to domains, users or aliases: every process's
+  // DirectoryCache learns of it from the generation bumped after the commit.
+  // (A process killed between the two leaves caches stale until the next
+  // change; rerunning the command is one.)
+  Status write_directory(std::function<void(Db&)> apply) {
+    Status st = write_sync(std::move(apply));
+    directory_generation_->bump();
+    return st;
   }
 
   Status write_sync(std::function<void(Db&)> apply) {
@@ -735,30 +768,43 @@ class SqliteStore final : public Store {
   }
 
   void note_arrivals(int delta) override {
+    bool wake = false;
     {
       std::lock_guard lk(mu_);
       arriving_ += delta;
+      if (delta < 0) {
+        arrivals_ended_ += static_cast<std::uint64_t>(-delta);
+        wake = arrivals_ended_ >= wake_at_ended_;
+      }
     }
-    if (delta < 0) cv_.notify_one();  // an abandoned arrival may end the writer's wait
+    if (wake) cv_.notify_one();
   }
 
   void writer_loop() {
     std::vector<WriteJob> batch;
+    bool committed_before = false;
     for (;;) {
       {
         std::unique_lock lk(mu_);
         // Requests that came while the last batch committed: the server is
         // busy, and a commit held back a little syncs for many messages.
-        bool busy = !queue_.empty();
+        bool busy = committed_before && !queue_.empty();
+        wake_at_queued_ = 1;
         cv_.wait(lk, [&] { return stopping_ || !queue_.empty(); });
         if (queue_.empty() && stopping_) return;
-        if (busy && arriving_ > 0 && opts_.commit_wait.count() > 0) {
+        if (busy && arriving_ > 0 && opts_.commit_wait.count() > 0 && queue_.size() < kMaxBatch) {
           // Wait for the messages being received now, not for later ones:
-          // the wait stays as short as their transfer.
-          std::size_t target = std::min(queue_.size() + static_cast<std::size_t>(arriving_), kMaxBatch);
-          cv_.wait_for(lk, opts_.commit_wait,
-                       [&] { return stopping_ || queue_.size() >= target || arriving_ == 0; });
+          // the wait stays as short as their transfer. An arrival ends when
+          // its request is queued, or when it is abandoned.
+          auto awaited = std::min(static_cast<std::size_t>(arriving_), kMaxBatch - queue_.size());
+          wake_at_ended_ = arrivals_ended_ + awaited;
+          wake_at_queued_ = kMaxBatch;
+          cv_.wait_for(lk, opts_.commit_wait, [&] {
+            return stopping_ || arrivals_ended_ >= wake_at_ended_ || queue_.size() >= kMaxBatch;
+          });
+          wake_at_ended_ = kNever;
         }
+        wake_at_queued_ = kNever;  // busy: what comes now waits for the next batch
         while (!queue_.empty() && batch.size() < kMaxBatch) {
           batch.push_back(std::move(queue_.front()));
           queue_.pop_front();
@@ -766,6 +812,7 @@ class SqliteStore final : public Store {
       }
       run_batch(batch);
       batch.clear();
+      committed_before = true;
     }
   }
 
@@ -859,11 +906,19 @@ class SqliteStore final : public Store {
 
   StoreOptions opts_;
   std::string db_path_;
+  std::unique_ptr<SharedGeneration> directory_generation_;
+  DirectoryCache directory_cache_;
   Db wdb_;  // the writer's connection; only the writer thread (or open) uses it
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<WriteJob> queue_;
   std::int64_t arriving_ = 0;  // messages being received (note_arrivals)
+  // When producers notify the writer (see submit): at this many queued
+  // requests, or at this many ended arrivals (a counter that only grows).
+  static constexpr std::uint64_t kNever = std::numeric_limits<std::uint64_t>::max();
+  std::uint64_t wake_at_queued_ = 1;
+  std::uint64_t arrivals_ended_ = 0;
+  std::uint64_t wake_at_ended_ = kNever;
   bool stopping_ = false;
   std::thread writer_;
   std::mutex pool_mu_;

@@ -39,6 +39,8 @@ struct StoreOptions {
   // Under load, how long a group commit may wait for messages already being
   // received to join it (0 = never waits). See Store::note_arrivals.
   std::chrono::milliseconds commit_wait{2};
+  // Addresses whose lookup_address result is kept in memory (0 = none).
+  std::size_t directory_cache = 50000;
 };
 
 struct DomainRecord {
@@ -173,7 +175,10 @@ class Store {
   // lookup_address - whether the address's domain is local and, if it is,
   // what the address is there: an alias (its targets), a user, both (an alias
   // naming itself) or neither; read in one snapshot. The recipient check at
-  // RCPT asks this once per address instead of three times.
+  // RCPT asks this once per address instead of three times. Answers may come
+  // from a cache that every change to the directory, by any process,
+  // invalidates; a user with a quota is always read afresh (its used_bytes),
+  // one without may show an older used_bytes.
   virtual Result<AddressEntry> lookup_address(const std::string& address) = 0;
 
   // commit_message - durably queue a message and deliver its local

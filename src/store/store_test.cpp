@@ -266,15 +266,20 @@ TEST_F(StoreTest, AnArrivalThatNeverComesDelaysACommitOnlyForCommitWait) {
 }
 
 // Without a backlog there is no waiting: a lone message commits at once even
-// while others are being received (a minute's commit_wait would show).
+// while others are being received (a minute's commit_wait would show). No
+// other write may come just before it: a request queued right after a commit
+// (here: by the thread that commit's callback woke) is load to the writer.
 TEST_F(StoreTest, WithoutABacklogNothingWaitsForArrivals) {
   commit_wait_ = std::chrono::milliseconds(60'000);
   reopen();
-  ASSERT_TRUE(store_->add_user("alice@example.test", {"h", ""}, 0));
   store_->note_arrivals(+1);
-  auto lone = commit_async(message("1\r\n", {"alice@example.test"}));
+  auto m = message("1\r\n", {});
+  m.deliveries.push_back({"someone@remote.test", "someone@remote.test", false});
+  auto lone = commit_async(std::move(m));
   ASSERT_EQ(lone.wait_for(std::chrono::seconds(30)), std::future_status::ready);
-  EXPECT_TRUE(delivered(lone.get()));
+  auto r = lone.get();
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->outcomes.at(0).status, DeliveryStatus::pending);
   store_->note_arrivals(-1);
 }
 
@@ -296,6 +301,45 @@ TEST_F(StoreTest, LookupAddressTellsAliasFromUser) {
   EXPECT_FALSE(store_->lookup_address("alice@remote.test")->local_domain);
   ASSERT_TRUE(store_->add_domain("Added.test"));
   EXPECT_TRUE(store_->lookup_address("x@added.TEST")->local_domain);
+}
+
+// The server caches lookups; the CLI is another process with its own store
+// on the same data directory. What it changes must show at the next RCPT.
+TEST_F(StoreTest, LookupsSeeDirectoryChangesMadeByAnotherStoreAtOnce) {
+  StoreOptions o;
+  o.data_dir = dir_;
+  o.config_domains = {"example.test"};
+  auto cli = open(o);
+  ASSERT_TRUE(cli) << cli.error().message;
+  auto& other = **cli;
+
+  EXPECT_FALSE(store_->lookup_address("new@example.test")->user);  // cached: unknown
+  ASSERT_TRUE(other.add_user("new@example.test", {"h", ""}, 0));
+  ASSERT_TRUE(store_->lookup_address("new@example.test")->user) << "a user added by another process";
+
+  EXPECT_TRUE(store_->lookup_address("list@example.test")->alias_targets.empty());
+  ASSERT_TRUE(other.add_alias("list@example.test", {"new@example.test"}));
+  EXPECT_EQ(store_->lookup_address("list@example.test")->alias_targets,
+            (std::vector<std::string>{"new@example.test"}));
+  ASSERT_TRUE(other.del_alias("list@example.test"));
+  EXPECT_TRUE(store_->lookup_address("list@example.test")->alias_targets.empty()) << "a deleted alias";
+
+  EXPECT_FALSE(store_->lookup_address("x@later.test")->local_domain);
+  ASSERT_TRUE(other.add_domain("later.test"));
+  EXPECT_TRUE(store_->lookup_address("x@later.test")->local_domain) << "a domain added by another process";
+
+  ASSERT_TRUE(other.set_send_as_any("new@example.test", true));
+  EXPECT_TRUE(store_->lookup_address("new@example.test")->user->send_as_any);
+  ASSERT_TRUE(other.del_user("new@example.test"));
+  EXPECT_FALSE(store_->lookup_address("new@example.test")->user) << "a deleted user";
+}
+
+// The RCPT quota check compares used_bytes: never from the cache.
+TEST_F(StoreTest, LookupsOfAUserWithAQuotaShowTheSpaceUsedNow) {
+  ASSERT_TRUE(store_->add_user("q@example.test", {"h", ""}, 1000));
+  EXPECT_EQ(store_->lookup_address("q@example.test")->user->used_bytes, 0u);
+  ASSERT_TRUE(delivered(commit(message(std::string(300, 'x'), {"q@example.test"}))));
+  EXPECT_GT(store_->lookup_address("q@example.test")->user->used_bytes, 300u);
 }
 
 TEST_F(StoreTest, AliasesAndJournal) {
