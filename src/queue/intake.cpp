@@ -1,5 +1,7 @@
 #include "queue/intake.h"
 
+#include <iterator>
+
 #include <fmt/format.h>
 
 #include "base/log.h"
@@ -47,13 +49,16 @@ Intake::Intake(std::string hostname, store::Store& store)
 std::string Intake::received_header(const Envelope& env, const std::string& queue_id) const {
   // RFC 5321 4.4 / RFC 5322 3.6.7. "for" only with a single recipient, so a
   // copy does not disclose the other (Bcc) recipients.
-  std::string out = fmt::format("Received: from {} ({} [{}])\r\n", printable(env.helo, 100), env.client_name,
-                                env.client_ip);
-  if (!env.tls.empty()) out += fmt::format("\t{}\r\n", env.tls);
-  out += fmt::format("\tby {} (Herald) with {} id {}", hostname_, env.protocol, queue_id);
+  // Built in one buffer: this runs for every message.
+  std::string out;
+  out.reserve(256);
+  auto to = std::back_inserter(out);
+  fmt::format_to(to, "Received: from {} ({} [{}])\r\n", printable(env.helo, 100), env.client_name, env.client_ip);
+  if (!env.tls.empty()) fmt::format_to(to, "\t{}\r\n", env.tls);
+  fmt::format_to(to, "\tby {} (Herald) with {} id {}", hostname_, env.protocol, queue_id);
   if (env.recipients.size() == 1)
-    out += fmt::format("\r\n\tfor <{}>", printable(env.recipients.front().address, 300));
-  out += fmt::format("; {}\r\n", rfc5322_date(std::chrono::system_clock::now()));
+    fmt::format_to(to, "\r\n\tfor <{}>", printable(env.recipients.front().address, 300));
+  fmt::format_to(to, "; {}\r\n", rfc5322_date(std::chrono::system_clock::now()));
   return out;
 }
 

@@ -482,11 +482,12 @@ class SqliteStore final : public Store {
   Result<std::vector<JournalEntry>> journal_query(const JournalQuery& q) override {
     return read([&](Db& db) -> Result<std::vector<JournalEntry>> {
       std::vector<JournalEntry> out;
+      std::string address = to_lower(q.address);  // bound without a copy: outlives the steps
       auto st = db.prepare(journal_select_sql(q));
       if (q.since_ms > 0) st.bind(1, journal_key(q.since_ms)).bind(6, q.since_ms);
       if (!q.queue_id.empty()) st.bind(2, q.queue_id);
       if (!q.message_id.empty()) st.bind(3, q.message_id);
-      if (!q.address.empty()) st.bind(4, to_lower(q.address));
+      if (!address.empty()) st.bind(4, address);
       st.bind(5, static_cast<std::int64_t>(q.limit));
       while (st.step()) {
         JournalEntry e;
