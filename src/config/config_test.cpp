@@ -68,6 +68,7 @@ TEST(Config, BadValuesAreNamed) {
                            "[auth]\nmax_tracked = 0\n", "[aliases]\nmax_depth = 0\n", "[aliases]\nmax_depth = 1001\n",
                            "[aliases]\nmax_targets = 0\n", "[aliases]\nmax_targets = -5\n",
                            "[store]\ncommit_wait = \"2s\"\n", "[store]\ncommit_wait = \"soon\"\n",
+                           "[store]\ndirectory_cache = 10000001\n", "[store]\ndirectory_cache = -1\n",
                            "[smtp]\nlisten = [\"127.0.0.1:2525\"]\n[pop3s]\nlisten = [\"127.0.0.1:2525\"]\n",
                            "[smtp]\nlisten = [\"127.0.0.1:2525\", \"127.0.0.1:2525\"]\n"}) {
     auto c = parse(text, "h.toml");
@@ -89,7 +90,7 @@ TEST(Config, DefaultsOutputIsValidAndComplete) {
   auto c = parse(d, "defaults.toml");
   ASSERT_TRUE(c) << c.error().message;
   for (const char* key : {"max_message_size", "max_recipients", "allow_bare_lf", "pregreet_wait",
-                          "inline_body_max", "commit_wait", "failure_delay", "max_connections_per_client"})
+                          "inline_body_max", "commit_wait", "directory_cache", "failure_delay", "max_connections_per_client"})
     EXPECT_NE(d.find(key), std::string::npos) << key;
 }
 

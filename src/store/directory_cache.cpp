@@ -26,6 +26,13 @@ Result<std::unique_ptr<SharedGeneration>> SharedGeneration::open(const std::file
     ::close(fd);
     return err;
   }
+  // The CLI run as root must not leave a file the server's user cannot
+  // open: it goes to the data directory's owner (SQLite does the same for
+  // the -wal and -shm files it creates as root).
+  struct stat dir {};
+  if (::geteuid() == 0 && ::stat(path.parent_path().c_str(), &dir) == 0 &&
+      (st.st_uid != dir.st_uid || st.st_gid != dir.st_gid))
+    (void)::fchown(fd, dir.st_uid, dir.st_gid);
   void* p = ::mmap(nullptr, 8, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   ::close(fd);  // the mapping stays
   if (p == MAP_FAILED) return fail("cannot map");

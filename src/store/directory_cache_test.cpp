@@ -1,6 +1,7 @@
 #include "store/directory_cache.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -59,6 +60,24 @@ TEST_F(SharedGenerationTest, AnUnusableFileIsAnError) {
   auto r = SharedGeneration::open(fs::temp_directory_path() / "no-such-dir-herald" / "directory.generation");
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message.find("no-such-dir-herald"), std::string::npos) << r.error().message;
+}
+
+// Run as root (the CLI often is), the file goes to the data directory's
+// owner, or the server running as that user could not open it.
+TEST_F(SharedGenerationTest, CreatedByRootItBelongsToTheDataDirectorysOwner) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  fs::path dir = path_.string() + ".d";
+  fs::create_directories(dir);
+  ASSERT_EQ(::chown(dir.c_str(), 65534, 65534), 0);
+  {
+    auto g = SharedGeneration::open(dir / "directory.generation");
+    ASSERT_TRUE(g) << g.error().message;
+  }
+  struct stat st {};
+  ASSERT_EQ(::stat((dir / "directory.generation").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 65534u);
+  EXPECT_EQ(st.st_gid, 65534u);
+  fs::remove_all(dir);
 }
 
 TEST(DirectoryCacheTest, AnEntryIsServedUntilTheGenerationMoves) {
