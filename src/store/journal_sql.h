@@ -18,11 +18,13 @@ inline std::int64_t journal_key(std::int64_t time_ms) { return time_ms * (std::i
 
 // The insert takes the larger of "after the newest row" and the event's own
 // time, so keys stay unique and ascending even when two processes write or
-// the clock steps back. Parameters: ?1 time_ms, ?2..?10 the other columns.
+// the clock steps back. Parameters: ?1 time_ms, ?2..?10 the other columns,
+// ?11 the key after the newest row (kJournalNextKey, read once per write
+// transaction: no other process can add a row while it holds the lock).
 inline constexpr const char* kJournalInsert =
     "INSERT INTO journal(id, time_ms, event, queue_id, message_id, sender, recipient, client, size, reply, "
-    "detail) VALUES(max(coalesce((SELECT max(id) FROM journal), 0) + 1, ?1 << 16), "
-    "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+    "detail) VALUES(max(?11, ?1 << 16), ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+inline constexpr const char* kJournalNextKey = "SELECT coalesce(max(id), 0) + 1 FROM journal";
 
 // journal_select_sql - the newest `limit` rows matching the query's filters.
 // Parameters: ?1 key bound, ?2 queue id, ?3 Message-ID, ?4 address, ?5 limit,

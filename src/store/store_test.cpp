@@ -412,6 +412,26 @@ TEST_F(StoreTest, JournalSinceGoesByEventTime) {
   EXPECT_EQ(store_->journal_query({})->size(), 3u);
 }
 
+// The server and the CLI both write the journal; each writer learns the next
+// key when its transaction begins. Rows of one millisecond, written by turns
+// from two stores, all land, in the order written.
+TEST_F(StoreTest, JournalKeysStayUniqueWhenTwoStoresWriteByTurns) {
+  StoreOptions o;
+  o.data_dir = dir_;
+  o.config_domains = {"example.test"};
+  auto cli = open(o);
+  ASSERT_TRUE(cli) << cli.error().message;
+  const std::int64_t t = 1'700'000'000'000;
+  for (int i = 0; i < 20; ++i) {
+    Store& s = i % 2 ? **cli : *store_;
+    s.journal({t, "login", "", "", "", "u" + std::to_string(i) + "@example.test", "", 0, "ok", ""});
+    ASSERT_TRUE(s.flush());
+  }
+  auto es = *store_->journal_query({});
+  ASSERT_EQ(es.size(), 20u);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(es[i].recipient, "u" + std::to_string(i) + "@example.test");
+}
+
 // Every filter of `herald journal` reads an index or a key range, never the
 // whole journal (a full scan of a journal of years would take minutes).
 TEST_F(StoreTest, JournalQueriesReadIndexesNotTheWholeJournal) {
