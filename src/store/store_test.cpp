@@ -40,6 +40,16 @@ class StoreTest : public ::testing::Test {
     ASSERT_TRUE(s) << s.error().message;
     store_ = std::move(*s);
   }
+  // cli_store - a second store on this data directory, as the `herald` CLI
+  // opens one beside the running server; null if it cannot be opened.
+  std::unique_ptr<Store> cli_store() {
+    StoreOptions o;
+    o.data_dir = dir_;
+    o.config_domains = {"example.test"};
+    auto s = open(o);
+    EXPECT_TRUE(s) << (s ? "" : s.error().message);
+    return s ? std::move(*s) : nullptr;
+  }
   Result<CommitResult> commit(IncomingMessage m) {
     std::promise<Result<CommitResult>> p;
     auto f = p.get_future();
@@ -306,12 +316,9 @@ TEST_F(StoreTest, LookupAddressTellsAliasFromUser) {
 // The server caches lookups; the CLI is another process with its own store
 // on the same data directory. What it changes must show at the next RCPT.
 TEST_F(StoreTest, LookupsSeeDirectoryChangesMadeByAnotherStoreAtOnce) {
-  StoreOptions o;
-  o.data_dir = dir_;
-  o.config_domains = {"example.test"};
-  auto cli = open(o);
-  ASSERT_TRUE(cli) << cli.error().message;
-  auto& other = **cli;
+  auto cli = cli_store();
+  ASSERT_TRUE(cli);
+  auto& other = *cli;
 
   EXPECT_FALSE(store_->lookup_address("new@example.test")->user);  // cached: unknown
   ASSERT_TRUE(other.add_user("new@example.test", {"h", ""}, 0));
@@ -416,14 +423,11 @@ TEST_F(StoreTest, JournalSinceGoesByEventTime) {
 // key when its transaction begins. Rows of one millisecond, written by turns
 // from two stores, all land, in the order written.
 TEST_F(StoreTest, JournalKeysStayUniqueWhenTwoStoresWriteByTurns) {
-  StoreOptions o;
-  o.data_dir = dir_;
-  o.config_domains = {"example.test"};
-  auto cli = open(o);
-  ASSERT_TRUE(cli) << cli.error().message;
+  auto cli = cli_store();
+  ASSERT_TRUE(cli);
   const std::int64_t t = 1'700'000'000'000;
   for (int i = 0; i < 20; ++i) {
-    Store& s = i % 2 ? **cli : *store_;
+    Store& s = i % 2 ? *cli : *store_;
     s.journal({t, "login", "", "", "", "u" + std::to_string(i) + "@example.test", "", 0, "ok", ""});
     ASSERT_TRUE(s.flush());
   }
