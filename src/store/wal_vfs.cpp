@@ -227,7 +227,6 @@ void discard_unsynced_wal(sqlite3* db) {
   if (WalFile* f = wal_of(db)) f->pending.clear();
 }
 
-
 const char* wal_vfs_name() {
   static const char* name = [] () -> const char* {
     g_base = sqlite3_vfs_find(nullptr);
