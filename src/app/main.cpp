@@ -58,13 +58,15 @@ std::string default_config_path() {
 
 config::Config load_config(const std::string& path) { return check(config::load(path)); }
 
-std::unique_ptr<store::Store> open_store(const config::Config& c) {
+// open_store - sweep_blobs only for the server (see BlobStore::sweep).
+std::unique_ptr<store::Store> open_store(const config::Config& c, bool sweep_blobs = false) {
   store::StoreOptions o;
   o.data_dir = c.data_dir;
   o.inline_body_max = c.inline_body_max;
   o.commit_wait = c.store_commit_wait;
   o.directory_cache = c.store_directory_cache;
   o.config_domains = c.local_domains;
+  o.sweep_blobs = sweep_blobs;
   return check(store::open(o));
 }
 
@@ -122,7 +124,7 @@ herald::store::Credentials credentials_for(const std::string& password) {
 int cmd_serve(const std::string& path) {
   config::Config c = load_config(path);
   herald::log::setup(c.log_file, c.log_level, c.hostname);
-  auto st = open_store(c);
+  auto st = open_store(c, true);
   auto tls = make_tls(c);
   std::vector<std::string> certs = tls->describe();
   herald::server::Server server(c, *st, std::move(tls));
@@ -261,11 +263,11 @@ int main(int argc, char** argv) {
 
     if (*domain_add) {
       require_address("postmaster@" + name);
-      check(st->add_domain(name));
+      check(st->directory().add_domain(name));
     } else if (*domain_del) {
-      check(st->del_domain(name));
+      check(st->directory().del_domain(name));
     } else if (*domain_list) {
-      auto ds = check(st->list_domains());
+      auto ds = check(st->directory().list_domains());
       json out = json::array();
       for (const auto& d : ds) {
         if (as_json) out.push_back({{"name", d.name}, {"source", d.from_config ? "config" : "store"}});
@@ -285,7 +287,7 @@ int main(int argc, char** argv) {
         cred = credentials_for(password_stdin ? read_password_stdin() : password);
       }
       if (*user_add) {
-        if (!check(st->is_local_domain(domain_of(name))))
+        if (!check(st->directory().is_local_domain(domain_of(name))))
           fail(fmt::format("{}: {} is not a local domain (herald domain add {})", name, domain_of(name),
                            domain_of(name)));
         std::uint64_t quota = 0;
@@ -294,18 +296,18 @@ int main(int argc, char** argv) {
           if (!q) fail(fmt::format("--quota {}: not a size such as 500M or 1G", quota_text), 2);
           quota = *q;
         }
-        auto r = st->add_user(name, cred, quota);
+        auto r = st->directory().add_user(name, cred, quota);
         if (!r && r.error().code == Errc::exists) fail(fmt::format("{}: user exists", name));
         check(r);
       } else {
-        check(st->set_password(name, cred));
+        check(st->directory().set_password(name, cred));
       }
     } else if (*user_send_as) {
-      check(st->set_send_as_any(name, send_as_value == "on"));
+      check(st->directory().set_send_as_any(name, send_as_value == "on"));
     } else if (*user_del) {
-      check(st->del_user(name));
+      check(st->directory().del_user(name));
     } else if (*user_list) {
-      auto us = check(st->list_users());
+      auto us = check(st->directory().list_users());
       json out = json::array();
       for (const auto& u : us) {
         if (as_json)
@@ -319,13 +321,13 @@ int main(int argc, char** argv) {
     } else if (*alias_add) {
       require_address(name);
       for (const auto& t : targets) require_address(t);
-      if (!check(st->is_local_domain(domain_of(name))))
+      if (!check(st->directory().is_local_domain(domain_of(name))))
         fail(fmt::format("{}: {} is not a local domain", name, domain_of(name)));
-      check(st->add_alias(name, targets));
+      check(st->directory().add_alias(name, targets));
     } else if (*alias_del) {
-      check(st->del_alias(name));
+      check(st->directory().del_alias(name));
     } else if (*alias_list) {
-      auto as = check(st->list_aliases());
+      auto as = check(st->directory().list_aliases());
       json out = json::array();
       for (const auto& a : as) {
         if (as_json) out.push_back({{"alias", a.address}, {"targets", a.targets}});
@@ -333,17 +335,17 @@ int main(int argc, char** argv) {
       }
       if (as_json) std::cout << out.dump(2) << "\n";
     } else if (*queue_list || *queue_show) {
-      auto rows = *queue_list ? check(st->queue_list()) : check(st->queue_show(name));
+      auto rows = *queue_list ? check(st->queue().list()) : check(st->queue().show(name));
       if (*queue_show && rows.empty()) fail(fmt::format("{}: not in the queue", name));
       json out = json::array();
       for (const auto& r : rows) {
         if (as_json) {
           out.push_back({{"queue_id", r.queue_id}, {"sender", r.sender}, {"recipient", r.recipient},
-                         {"original_recipient", r.original_recipient}, {"status", r.status},
+                         {"original_recipient", r.original_recipient}, {"status", herald::store::to_string(r.state)},
                          {"attempts", r.attempts}, {"created", r.created}, {"next_attempt", r.next_attempt},
                          {"size", r.size}, {"last_reply", r.last_reply}});
         } else {
-          std::cout << fmt::format("{}  {:>8}  {}  <{}> -> <{}>{}\n", r.queue_id, r.size, r.status, r.sender,
+          std::cout << fmt::format("{}  {:>8}  {}  <{}> -> <{}>{}\n", r.queue_id, r.size, herald::store::to_string(r.state), r.sender,
                                    r.recipient, r.last_reply.empty() ? "" : "  (" + r.last_reply + ")");
         }
       }
@@ -362,15 +364,15 @@ int main(int argc, char** argv) {
       q.queue_id = queue_id;
       q.address = address;
       q.limit = limit;
-      auto es = check(st->journal_query(q));
+      auto es = check(st->journal().query(q));
       json out = json::array();
       for (const auto& e : es) {
         if (as_json) {
-          out.push_back({{"time", iso_time(e.time_ms)}, {"event", e.event}, {"queue_id", e.queue_id},
+          out.push_back({{"time", iso_time(e.time_ms)}, {"event", herald::store::to_string(e.event)}, {"queue_id", e.queue_id},
                          {"message_id", e.message_id}, {"sender", e.sender}, {"recipient", e.recipient},
                          {"client", e.client}, {"size", e.size}, {"reply", e.reply}, {"detail", e.detail}});
         } else {
-          std::string line = fmt::format("{} {}", iso_time(e.time_ms), e.event);
+          std::string line = fmt::format("{} {}", iso_time(e.time_ms), herald::store::to_string(e.event));
           if (!e.queue_id.empty()) line += " " + e.queue_id;
           if (!e.sender.empty()) line += fmt::format(" from=<{}>", e.sender);
           if (!e.recipient.empty()) line += fmt::format(" to=<{}>", e.recipient);

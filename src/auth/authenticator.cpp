@@ -1,5 +1,7 @@
 #include "auth/authenticator.h"
 
+#include <algorithm>
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -19,7 +21,7 @@ constexpr const char* kDummyHash =
 
 }  // namespace
 
-Authenticator::Authenticator(store::Store& store, AuthLimits limits) : store_(store), limits_(limits) {
+Authenticator::Authenticator(store::Directory& directory, AuthLimits limits) : directory_(directory), limits_(limits) {
   unsigned char secret[32];
   if (RAND_bytes(secret, sizeof secret) == 1) cache_secret_.assign(reinterpret_cast<char*>(secret), sizeof secret);
   else limits_.cache_ttl = std::chrono::milliseconds(0);  // no secret, no cache
@@ -121,7 +123,7 @@ PasswordCheck Authenticator::check_password(const std::string& user, const std::
     out.verdict = Verdict::locked_out;
     return out;
   }
-  auto found = store_.find_user(user);
+  auto found = directory_.find_user(user);
   if (!found) {
     out.verdict = Verdict::temp_fail;
     return out;
@@ -149,7 +151,7 @@ PasswordCheck Authenticator::check_password(const std::string& user, const std::
 std::optional<sasl::ScramCredentials> Authenticator::scram_credentials(const std::string& user,
                                                                        const std::string& client_ip) {
   if (locked_out(user, client_ip)) return std::nullopt;
-  auto found = store_.find_user(user);
+  auto found = directory_.find_user(user);
   if (!found || !*found || (*found)->scram_sha256.empty()) return std::nullopt;
   return sasl::decode_scram_credentials((*found)->scram_sha256);
 }

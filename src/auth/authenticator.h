@@ -20,7 +20,7 @@
 #include <unordered_map>
 
 #include "sasl/mechanism.h"
-#include "store/store.h"
+#include "store/directory.h"
 
 namespace herald::auth {
 
@@ -47,7 +47,7 @@ struct PasswordCheck {
 
 class Authenticator {
  public:
-  Authenticator(store::Store& store, AuthLimits limits);
+  Authenticator(store::Directory& directory, AuthLimits limits);
 
   // check_password - blocking (argon2 by design): run it off the I/O threads.
   PasswordCheck check_password(const std::string& user, const std::string& password, const std::string& client_ip);
@@ -85,7 +85,7 @@ class Authenticator {
   bool cache_hit(const std::string& key);
   void cache_put(std::string key);
 
-  store::Store& store_;
+  store::Directory& directory_;
   AuthLimits limits_;
   std::string cache_secret_;
   std::mutex mu_;

@@ -10,12 +10,12 @@ namespace {
 
 class AuthenticatorTest : public ::testing::Test {
  protected:
-  void SetUp() override { ASSERT_TRUE(store_->add_user("alice@example.test", {*hash_password("right"), ""}, 0)); }
+  void SetUp() override { ASSERT_TRUE(store_->directory().add_user("alice@example.test", {*hash_password("right"), ""}, 0)); }
   store::ScratchStore store_{"auth-test"};
 };
 
 TEST_F(AuthenticatorTest, UnknownUserAndWrongPasswordLookTheSame) {
-  Authenticator a(*store_, AuthLimits{});
+  Authenticator a(store_->directory(), AuthLimits{});
   EXPECT_EQ(a.check_password("alice@example.test", "right", "192.0.2.1").verdict, Verdict::ok);
   EXPECT_EQ(a.check_password("alice@example.test", "wrong", "192.0.2.1").verdict, Verdict::bad_credentials);
   EXPECT_EQ(a.check_password("nobody@example.test", "right", "192.0.2.1").verdict, Verdict::bad_credentials);
@@ -24,7 +24,7 @@ TEST_F(AuthenticatorTest, UnknownUserAndWrongPasswordLookTheSame) {
 TEST_F(AuthenticatorTest, LockoutPerAddressRefusesEvenTheRightPassword) {
   AuthLimits limits;
   limits.max_failures = 3;
-  Authenticator a(*store_, limits);
+  Authenticator a(store_->directory(), limits);
   for (int i = 0; i < 3; ++i) a.check_password("bob@example.test", "guess", "192.0.2.7");
   EXPECT_EQ(a.check_password("alice@example.test", "right", "192.0.2.7").verdict, Verdict::locked_out);
   // Another address is not affected.
@@ -37,7 +37,7 @@ TEST_F(AuthenticatorTest, LockoutTablesStayWithinMaxTracked) {
   AuthLimits limits;
   limits.max_failures = 1;
   limits.max_tracked = 4;
-  Authenticator a(*store_, limits);
+  Authenticator a(store_->directory(), limits);
   for (int i = 1; i <= 12; ++i) {
     std::string n = std::to_string(i);
     a.check_password("guess" + n + "@example.test", "guess", "192.0.2." + n);
@@ -51,7 +51,7 @@ TEST_F(AuthenticatorTest, LockoutTablesStayWithinMaxTracked) {
 TEST_F(AuthenticatorTest, LockoutPerUserAcrossAddresses) {
   AuthLimits limits;
   limits.max_failures = 3;
-  Authenticator a(*store_, limits);
+  Authenticator a(store_->directory(), limits);
   for (int i = 0; i < 3; ++i) a.check_password("alice@example.test", "guess", "192.0.2." + std::to_string(10 + i));
   EXPECT_EQ(a.check_password("alice@example.test", "right", "192.0.2.99").verdict, Verdict::locked_out);
 }
@@ -59,12 +59,12 @@ TEST_F(AuthenticatorTest, LockoutPerUserAcrossAddresses) {
 TEST_F(AuthenticatorTest, CacheRemembersOnlyTheVerifiedPasswordUntilItChanges) {
   AuthLimits limits;
   limits.cache_ttl = std::chrono::minutes(1);
-  Authenticator a(*store_, limits);
+  Authenticator a(store_->directory(), limits);
   EXPECT_EQ(a.check_password("alice@example.test", "right", "192.0.2.1").verdict, Verdict::ok);
   EXPECT_EQ(a.check_password("alice@example.test", "right", "192.0.2.1").verdict, Verdict::ok);  // cached
   EXPECT_EQ(a.check_password("alice@example.test", "Right", "192.0.2.1").verdict, Verdict::bad_credentials);
   // A new password (a new stored hash) must not let the old one in.
-  ASSERT_TRUE(store_->set_password("alice@example.test", {*hash_password("new"), ""}));
+  ASSERT_TRUE(store_->directory().set_password("alice@example.test", {*hash_password("new"), ""}));
   EXPECT_EQ(a.check_password("alice@example.test", "right", "192.0.2.1").verdict, Verdict::bad_credentials);
   EXPECT_EQ(a.check_password("alice@example.test", "new", "192.0.2.1").verdict, Verdict::ok);
 }
@@ -72,7 +72,7 @@ TEST_F(AuthenticatorTest, CacheRemembersOnlyTheVerifiedPasswordUntilItChanges) {
 TEST_F(AuthenticatorTest, LockoutWinsOverTheCache) {
   AuthLimits limits;
   limits.max_failures = 2;
-  Authenticator a(*store_, limits);
+  Authenticator a(store_->directory(), limits);
   EXPECT_EQ(a.check_password("alice@example.test", "right", "192.0.2.1").verdict, Verdict::ok);
   for (int i = 0; i < 2; ++i) a.check_password("alice@example.test", "guess", "192.0.2.2");
   EXPECT_EQ(a.check_password("alice@example.test", "right", "192.0.2.1").verdict, Verdict::locked_out);
@@ -82,7 +82,7 @@ TEST_F(AuthenticatorTest, FailureDelayGrowsAndIsCapped) {
   AuthLimits limits;
   limits.failure_delay = std::chrono::milliseconds(100);
   limits.max_failure_delay = std::chrono::milliseconds(350);
-  Authenticator a(*store_, limits);
+  Authenticator a(store_->directory(), limits);
   EXPECT_EQ(a.failure_delay(0).count(), 0);
   EXPECT_EQ(a.failure_delay(1).count(), 100);
   EXPECT_EQ(a.failure_delay(2).count(), 200);

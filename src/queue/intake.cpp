@@ -43,8 +43,27 @@ struct Intake::Logs {
   std::shared_ptr<spdlog::logger> local = log::get("local");
 };
 
-Intake::Intake(std::string hostname, store::Store& store)
-    : hostname_(std::move(hostname)), store_(store), logs_(std::make_shared<const Logs>()) {}
+Intake::Intake(std::string hostname, store::Queue& queue, LocalDelivery local)
+    : hostname_(std::move(hostname)), queue_(queue), local_(std::move(local)), logs_(std::make_shared<const Logs>()) {}
+
+namespace {
+
+// dsn_of - the enhanced status code of a reply ("452 4.2.2 Mailbox full"),
+// for the log line's dsn= (RFC 3463).
+std::string_view dsn_of(std::string_view reply) {
+  auto sp = reply.find(' ');
+  if (sp == std::string_view::npos) return "";
+  reply.remove_prefix(sp + 1);
+  return reply.substr(0, reply.find(' '));
+}
+
+// postfix_status - the log line's status= word: Postfix says "sent" for a
+// delivered recipient, and pflogsumm counts that word.
+std::string_view postfix_status(store::RecipientState state) {
+  return state == store::RecipientState::delivered ? "sent" : store::to_string(state);
+}
+
+}  // namespace
 
 std::string Intake::received_header(const Envelope& env, const std::string& queue_id) const {
   // RFC 5321 4.4 / RFC 5322 3.6.7. "for" only with a single recipient, so a
@@ -84,13 +103,20 @@ void Intake::submit(Envelope env, std::string body, std::function<void(Result<Ac
     for (const auto& t : r.targets) {
       bool dup = false;
       for (const auto& d : m.deliveries) dup = dup || d.recipient == t.address;
-      if (!dup) m.deliveries.push_back({t.address, to_lower(r.address), t.local});
+      if (dup) continue;
+      store::Delivery d{t.address, to_lower(r.address), t.local, "", ""};
+      if (d.local) local_.address(d, m.sender);
+      m.deliveries.push_back(std::move(d));
     }
   }
+  m.rules = &local_;
   // What the log lines need once the commit is done (m itself is moved).
   struct Trace {
     std::string queue_id, sender, client, message_id, sasl_user;
-    std::vector<store::Delivery> deliveries;
+    struct Recipient {
+      std::string recipient, original;
+    };
+    std::vector<Recipient> deliveries;
   };
   auto info = std::make_shared<Trace>();
   info->sasl_user = env.auth_user;
@@ -98,10 +124,10 @@ void Intake::submit(Envelope env, std::string body, std::function<void(Result<Ac
   info->sender = m.sender;
   info->client = m.client;
   info->message_id = m.message_id;
-  info->deliveries = m.deliveries;
+  for (const auto& d : m.deliveries) info->deliveries.push_back({d.recipient, d.original});
   std::uint64_t size = m.body.size();
   auto arrived = env.arrived;
-  store_.commit_message(std::move(m), [info, size, arrived, logs = logs_, done = std::move(done)](
+  queue_.commit_message(std::move(m), [info, size, arrived, logs = logs_, done = std::move(done)](
                                           Result<store::CommitResult> r) {
     if (!r) {
       logs->cleanup->warn("{}: queue file write error: {}", info->queue_id, r.error().message);
@@ -125,24 +151,13 @@ void Intake::submit(Envelope env, std::string body, std::function<void(Result<Ac
       const auto& d = info->deliveries[i];
       const auto& o = r->outcomes[i];
       std::string orig = d.original != d.recipient ? fmt::format("orig_to=<{}>, ", d.original) : "";
-      switch (o.status) {
-        case store::DeliveryStatus::delivered:
-          logs->local->info("{}: to=<{}>, {}relay=local, delay={:.2f}, dsn=2.0.0, status=sent ({})", info->queue_id,
-                            d.recipient, orig, delay, o.reply);
-          break;
-        case store::DeliveryStatus::deferred:
-          all_done = false;
-          logs->local->info("{}: to=<{}>, {}relay=local, delay={:.2f}, dsn=4.2.2, status=deferred ({})",
-                            info->queue_id, d.recipient, orig, delay, o.reply);
-          break;
-        case store::DeliveryStatus::failed:
-          logs->local->info("{}: to=<{}>, {}relay=local, delay={:.2f}, dsn=5.1.1, status=bounced ({})",
-                            info->queue_id, d.recipient, orig, delay, o.reply);
-          break;
-        case store::DeliveryStatus::pending:
-          all_done = false;
-          break;
+      if (o.state == store::RecipientState::pending) {
+        all_done = false;  // waits for outbound delivery: its lines come from there
+        continue;
       }
+      all_done = all_done && o.state != store::RecipientState::deferred;
+      logs->local->info("{}: to=<{}>, {}relay=local, delay={:.2f}, dsn={}, status={} ({})", info->queue_id,
+                        d.recipient, orig, delay, dsn_of(o.reply), postfix_status(o.state), o.reply);
     }
     if (all_done) logs->qmgr->info("{}: removed", info->queue_id);
   });

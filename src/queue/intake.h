@@ -16,8 +16,9 @@
 
 #include "base/ids.h"
 #include "base/result.h"
-#include "queue/resolver.h"
-#include "store/store.h"
+#include "queue/alias_expander.h"
+#include "queue/local_delivery.h"
+#include "store/queue.h"
 
 namespace herald::queue {
 
@@ -46,35 +47,36 @@ struct Accepted {
 
 // Arrival - a message whose body is being received (DATA or BDAT has
 // begun), so that the store's group commit can wait for it when busy
-// (Store::note_arrivals). It ends when handed to Intake::submit or destroyed.
+// (store::Queue::note_arrivals). It ends when handed to Intake::submit or
+// destroyed.
 class Arrival {
  public:
   Arrival() = default;
-  explicit Arrival(store::Store& store) : store_(&store) { store_->note_arrivals(+1); }
-  Arrival(Arrival&& other) noexcept : store_(std::exchange(other.store_, nullptr)) {}
+  explicit Arrival(store::Queue& queue) : queue_(&queue) { queue_->note_arrivals(+1); }
+  Arrival(Arrival&& other) noexcept : queue_(std::exchange(other.queue_, nullptr)) {}
   Arrival& operator=(Arrival&& other) noexcept {
     if (this != &other) {
       reset();
-      store_ = std::exchange(other.store_, nullptr);
+      queue_ = std::exchange(other.queue_, nullptr);
     }
     return *this;
   }
   ~Arrival() { reset(); }
-  explicit operator bool() const { return store_ != nullptr; }
+  explicit operator bool() const { return queue_ != nullptr; }
   void reset() {
-    if (store_) std::exchange(store_, nullptr)->note_arrivals(-1);
+    if (queue_) std::exchange(queue_, nullptr)->note_arrivals(-1);
   }
 
  private:
-  store::Store* store_ = nullptr;
+  store::Queue* queue_ = nullptr;
 };
 
 class Intake {
  public:
-  Intake(std::string hostname, store::Store& store);
+  Intake(std::string hostname, store::Queue& queue, LocalDelivery local = LocalDelivery());
 
   // arriving - an Arrival for a body that has begun to come in.
-  Arrival arriving() { return Arrival(store_); }
+  Arrival arriving() { return Arrival(queue_); }
 
   // submit - commit body for envelope; done runs on the store's writer
   // thread after the commit (the caller moves back to its own thread). The
@@ -89,7 +91,8 @@ class Intake {
   struct Logs;  // the loggers of the lines intake writes, looked up once
 
   std::string hostname_;
-  store::Store& store_;
+  store::Queue& queue_;
+  LocalDelivery local_;
   QueueIdGenerator ids_;
   std::shared_ptr<const Logs> logs_;
 };

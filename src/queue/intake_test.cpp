@@ -19,44 +19,44 @@ TEST(HeaderValue, FindsUnfoldedHeaderInHeaderSectionOnly) {
 class IntakeTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(store_->add_user("alice@example.test", {"h", ""}, 0));
-    ASSERT_TRUE(store_->add_user("bob@example.test", {"h", ""}, 0));
+    ASSERT_TRUE(store_->directory().add_user("alice@example.test", {"h", ""}, 0));
+    ASSERT_TRUE(store_->directory().add_user("bob@example.test", {"h", ""}, 0));
   }
   store::ScratchStore store_{"intake-test"};
 };
 
-TEST_F(IntakeTest, ResolverExpandsAliasesAndDetectsLoops) {
-  Resolver r(*store_);
-  ASSERT_TRUE(store_->add_alias("team@example.test", {"alice@example.test", "bob@example.test", "x@remote.test"}));
-  auto res = r.resolve("Team@Example.test");
-  ASSERT_EQ(res.status, Resolution::ok);
+TEST_F(IntakeTest, ExpanderExpandsAliasesAndDetectsLoops) {
+  AliasExpander r(store_->directory());
+  ASSERT_TRUE(store_->directory().add_alias("team@example.test", {"alice@example.test", "bob@example.test", "x@remote.test"}));
+  auto res = r.expand("Team@Example.test");
+  ASSERT_EQ(res.status, ExpansionStatus::ok);
   ASSERT_EQ(res.targets.size(), 3u);
   EXPECT_TRUE(res.targets[0].local);
   EXPECT_FALSE(res.targets[2].local);
 
-  ASSERT_TRUE(store_->add_alias("a@example.test", {"b@example.test"}));
-  ASSERT_TRUE(store_->add_alias("b@example.test", {"a@example.test"}));
-  EXPECT_EQ(r.resolve("a@example.test").status, Resolution::alias_loop);
-  EXPECT_EQ(r.resolve("nobody@example.test").status, Resolution::unknown_user);
-  EXPECT_EQ(r.resolve("someone@remote.test").status, Resolution::not_local);
+  ASSERT_TRUE(store_->directory().add_alias("a@example.test", {"b@example.test"}));
+  ASSERT_TRUE(store_->directory().add_alias("b@example.test", {"a@example.test"}));
+  EXPECT_EQ(r.expand("a@example.test").status, ExpansionStatus::alias_loop);
+  EXPECT_EQ(r.expand("nobody@example.test").status, ExpansionStatus::unknown_user);
+  EXPECT_EQ(r.expand("someone@remote.test").status, ExpansionStatus::not_local);
 }
 
 // Past its bounds an expansion is refused whole: never cut short, which would
 // drop recipients without a word.
-TEST_F(IntakeTest, ResolverRefusesExpansionsPastTheirBounds) {
-  ASSERT_TRUE(store_->add_alias("three@example.test", {"a@remote.test", "b@remote.test", "c@remote.test"}));
-  ASSERT_TRUE(store_->add_alias("outer@example.test", {"middle@example.test"}));
-  ASSERT_TRUE(store_->add_alias("middle@example.test", {"three@example.test"}));
-  EXPECT_EQ(Resolver(*store_, {16, 3}).resolve("outer@example.test").status, Resolution::ok);
-  EXPECT_EQ(Resolver(*store_, {16, 2}).resolve("three@example.test").status, Resolution::alias_too_large);
-  EXPECT_EQ(Resolver(*store_, {16, 2}).resolve("outer@example.test").status, Resolution::alias_too_large);
+TEST_F(IntakeTest, ExpanderRefusesExpansionsPastTheirBounds) {
+  ASSERT_TRUE(store_->directory().add_alias("three@example.test", {"a@remote.test", "b@remote.test", "c@remote.test"}));
+  ASSERT_TRUE(store_->directory().add_alias("outer@example.test", {"middle@example.test"}));
+  ASSERT_TRUE(store_->directory().add_alias("middle@example.test", {"three@example.test"}));
+  EXPECT_EQ(AliasExpander(store_->directory(), {16, 3}).expand("outer@example.test").status, ExpansionStatus::ok);
+  EXPECT_EQ(AliasExpander(store_->directory(), {16, 2}).expand("three@example.test").status, ExpansionStatus::alias_too_large);
+  EXPECT_EQ(AliasExpander(store_->directory(), {16, 2}).expand("outer@example.test").status, ExpansionStatus::alias_too_large);
   // outer -> middle -> three is two levels below the recipient.
-  EXPECT_EQ(Resolver(*store_, {2, 10}).resolve("outer@example.test").status, Resolution::ok);
-  EXPECT_EQ(Resolver(*store_, {1, 10}).resolve("outer@example.test").status, Resolution::alias_loop);
+  EXPECT_EQ(AliasExpander(store_->directory(), {2, 10}).expand("outer@example.test").status, ExpansionStatus::ok);
+  EXPECT_EQ(AliasExpander(store_->directory(), {1, 10}).expand("outer@example.test").status, ExpansionStatus::alias_loop);
 }
 
 TEST_F(IntakeTest, SubmitAddsReceivedAndDelivers) {
-  Intake intake("mx.example.test", *store_);
+  Intake intake("mx.example.test", store_->queue());
   Envelope env;
   env.sender = "s@remote.test";
   env.client_ip = "127.0.0.1";
@@ -69,10 +69,10 @@ TEST_F(IntakeTest, SubmitAddsReceivedAndDelivers) {
   auto r = p.get_future().get();
   ASSERT_TRUE(r);
   EXPECT_EQ(r->queue_id.size(), 12u);
-  auto u = *store_->find_user("alice@example.test");
-  auto md = *store_->maildrop(u->id);
+  auto u = *store_->directory().find_user("alice@example.test");
+  auto md = *store_->mailboxes().maildrop(u->id);
   ASSERT_EQ(md.messages.size(), 1u);
-  auto text = *store_->read_message(md.mailbox_id, md.messages[0].uid);
+  auto text = *store_->mailboxes().read_message(md.mailbox_id, md.messages[0].uid);
   EXPECT_NE(text.find("Received: from client.test (localhost [127.0.0.1])\r\n\tby mx.example.test (Herald) "
                       "with ESMTP id " + r->queue_id),
             std::string::npos)
@@ -83,10 +83,46 @@ TEST_F(IntakeTest, SubmitAddsReceivedAndDelivers) {
   EXPECT_EQ(text.substr(text.size() - body.size()), body);
   store::JournalQuery q;
   q.message_id = "<m1@x>";
-  auto es = *store_->journal_query(q);
+  auto es = *store_->journal().query(q);
   ASSERT_EQ(es.size(), 2u);
-  EXPECT_EQ(es[0].event, "received");
-  EXPECT_EQ(es[1].event, "delivered");
+  EXPECT_EQ(es[0].event, store::JournalEvent::received);
+  EXPECT_EQ(es[1].event, store::JournalEvent::delivered);
+}
+
+// Local delivery's policy: a copy that fits is delivered, one that would
+// overflow the quota waits (4.2.2, a temporary failure) and is tried again
+// after the retry interval, and a user gone since RCPT bounces.
+TEST(LocalDeliveryTest, DecidesByQuotaAndUser) {
+  LocalDelivery rules(std::chrono::seconds(120));
+  using store::RecipientState;
+  auto fits = rules.decide(store::MailboxUsage{1000, 100}, 900);
+  EXPECT_EQ(fits.state, RecipientState::delivered);
+  EXPECT_EQ(fits.reply.substr(0, 9), "250 2.0.0");
+  auto full = rules.decide(store::MailboxUsage{1000, 100}, 901);
+  EXPECT_EQ(full.state, RecipientState::deferred);
+  EXPECT_EQ(full.reply.substr(0, 9), "452 4.2.2");
+  EXPECT_EQ(full.retry_after, std::chrono::seconds(120));
+  EXPECT_EQ(rules.decide(store::MailboxUsage{0, 1u << 30}, 1u << 30).state, RecipientState::delivered);
+  auto gone = rules.decide(std::nullopt, 10);
+  EXPECT_EQ(gone.state, RecipientState::bounced);
+  EXPECT_EQ(gone.reply.substr(0, 9), "550 5.1.1");
+}
+
+TEST_F(IntakeTest, AQuotaFullRecipientIsDeferredAndQueued) {
+  ASSERT_TRUE(store_->directory().add_user("small@example.test", {"h", ""}, 100));
+  Intake intake("mx.example.test", store_->queue());
+  Envelope env;
+  env.sender = "s@remote.test";
+  env.recipients.push_back({"small@example.test", {{"small@example.test", true}}});
+  std::promise<Result<Accepted>> p;
+  intake.submit(env, std::string(200, 'x') + "\r\n", [&](Result<Accepted> r) { p.set_value(std::move(r)); });
+  auto r = p.get_future().get();
+  ASSERT_TRUE(r);
+  auto rows = *store_->queue().show(r->queue_id);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].state, store::RecipientState::deferred);
+  EXPECT_EQ(rows[0].last_reply.substr(0, 9), "452 4.2.2");
+  EXPECT_GE(rows[0].next_attempt - rows[0].created, 300);
 }
 
 }  // namespace

@@ -47,7 +47,7 @@ asio::awaitable<void> note_auth(ServerContext& ctx, const Peer& peer, const char
   std::string who = printable(user, 200);
   if (success) {
     log->info("{}: sasl_method={}, sasl_username={}", peer.display(), mechanism, who);
-    ctx.store.journal({0, "login", "", "", "", who, peer.display(), 0, "ok", fmt::format("{} {}", protocol, mechanism)});
+    ctx.store.journal().append({0, store::JournalEvent::login, "", "", "", who, peer.display(), 0, "ok", fmt::format("{} {}", protocol, mechanism)});
     if (mechanism.rfind("SCRAM", 0) == 0) ctx.authenticator.record(user, peer.ip, true);
     co_return;
   }
@@ -55,7 +55,7 @@ asio::awaitable<void> note_auth(ServerContext& ctx, const Peer& peer, const char
   // filter matches.
   log->warn("warning: {}: SASL {} authentication failed: authentication failure, sasl_username={}",
             peer.display(), mechanism, who);
-  ctx.store.journal({0, "login_failed", "", "", "", who, peer.display(), 0, "failed",
+  ctx.store.journal().append({0, store::JournalEvent::login_failed, "", "", "", who, peer.display(), 0, "failed",
                      fmt::format("{} {} {}", protocol, mechanism, printable(reason, 200))});
   if (mechanism.rfind("SCRAM", 0) == 0) ctx.authenticator.record(user, peer.ip, false);
   ++session_failures;

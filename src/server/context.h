@@ -6,8 +6,6 @@
 #include <array>
 #include <cstdint>
 #include <memory>
-#include <mutex>
-#include <set>
 
 #include <asio/thread_pool.hpp>
 
@@ -17,28 +15,11 @@
 #include "net/tls.h"
 #include "pop3/session.h"
 #include "queue/intake.h"
-#include "queue/resolver.h"
+#include "queue/alias_expander.h"
 #include "smtp/session.h"
 #include "store/store.h"
 
 namespace herald::server {
-
-// MaildropLocks - RFC 1939 8: one POP3 session per maildrop at a time.
-class MaildropLocks {
- public:
-  bool try_lock(std::int64_t user_id) {
-    std::lock_guard lk(mu_);
-    return locked_.insert(user_id).second;
-  }
-  void unlock(std::int64_t user_id) {
-    std::lock_guard lk(mu_);
-    locked_.erase(user_id);
-  }
-
- private:
-  std::mutex mu_;
-  std::set<std::int64_t> locked_;
-};
 
 // Listener - which door a connection came through; it decides TLS and AUTH.
 enum class Listener {
@@ -55,7 +36,7 @@ struct ServerContext {
   const config::Config& config;
   store::Store& store;
   queue::Intake intake;
-  queue::Resolver resolver;
+  queue::AliasExpander expander;
   smtp::SmtpLimits smtp_limits;
   pop3::Pop3Limits pop3_limits;
   net::NetworkList relay_networks;
@@ -65,7 +46,6 @@ struct ServerContext {
   std::unique_ptr<net::TlsServer> tls;  // null: no TLS anywhere
   auth::Authenticator authenticator;
   sasl::MechanismOptions sasl_options;  // fake-salt secret from data_dir/sasl.secret
-  MaildropLocks maildrop_locks;
   // Blocking work (password hashing) runs here, never on an I/O thread.
   asio::thread_pool blocking{2};
 };

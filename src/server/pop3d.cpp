@@ -17,6 +17,7 @@ namespace {
 struct Login {
   pop3::AuthResult result = pop3::AuthResult::bad_credentials;
   std::int64_t user_id = 0;
+  std::unique_ptr<store::MaildropLock> lock;  // held until UPDATE or the end of the session
   store::Maildrop maildrop;
 };
 
@@ -28,7 +29,7 @@ Login open_maildrop(ServerContext& ctx, const std::string& user, const std::stri
   Login out;
   std::optional<store::UserRecord> record;
   if (verified) {
-    auto found = ctx.store.find_user(user);
+    auto found = ctx.store.directory().find_user(user);
     if (!found || !*found) {
       out.result = pop3::AuthResult::temp_fail;
       return out;
@@ -40,24 +41,29 @@ Login open_maildrop(ServerContext& ctx, const std::string& user, const std::stri
     if (check.verdict != auth::Verdict::ok) return out;
     record = std::move(check.user);
   }
-  if (!ctx.maildrop_locks.try_lock(record->id)) {
+  auto lock = ctx.store.mailboxes().lock_maildrop(record->id);
+  if (!lock) {
+    out.result = pop3::AuthResult::temp_fail;
+    return out;
+  }
+  if (!*lock) {
     out.result = pop3::AuthResult::in_use;
     return out;
   }
-  auto md = ctx.store.maildrop(record->id);
+  auto md = ctx.store.mailboxes().maildrop(record->id);
   if (!md) {
-    ctx.maildrop_locks.unlock(record->id);
-    out.result = pop3::AuthResult::temp_fail;
+    out.result = pop3::AuthResult::temp_fail;  // the lock goes with out
     return out;
   }
   out.result = pop3::AuthResult::ok;
   out.user_id = record->id;
+  out.lock = std::move(*lock);
   out.maildrop = std::move(*md);
   return out;
 }
 
 template <typename Token>
-auto async_expunge(store::Store& store, std::int64_t user, std::int64_t mailbox, std::vector<std::int64_t> uids,
+auto async_expunge(store::Mailboxes& store, std::int64_t user, std::int64_t mailbox, std::vector<std::int64_t> uids,
                    Token&& token) {
   return asio::async_initiate<Token, void(Status)>(
       [&store, user, mailbox](auto handler, std::vector<std::int64_t> uids) {
@@ -103,6 +109,7 @@ asio::awaitable<void> pop3_connection(ServerContext& ctx, tcp::socket socket, tc
   session.set_auth_options(auth_options(ctx, conn));
   session.set_channel_binding(channel_binding_of(conn));
   std::int64_t locked_user = 0;
+  std::unique_ptr<store::MaildropLock> maildrop_lock;  // RAII: released however the session ends
   store::Maildrop maildrop;
   std::uint32_t failures = 0;
   auto executor = co_await asio::this_coro::executor;
@@ -151,6 +158,7 @@ asio::awaitable<void> pop3_connection(ServerContext& ctx, tcp::socket socket, tc
           std::vector<pop3::MaildropEntry> entries;
           if (login.result == pop3::AuthResult::ok) {
             locked_user = login.user_id;
+            maildrop_lock = std::move(login.lock);
             maildrop = std::move(login.maildrop);
             for (const auto& m : maildrop.messages) entries.push_back({m.size, m.uidl});
             log->info("login: user=<{}>, method={}, rip={}, mailbox=INBOX, messages={}", printable(user, 200),
@@ -166,19 +174,19 @@ asio::awaitable<void> pop3_connection(ServerContext& ctx, tcp::socket socket, tc
         } else if (step.action == pop3::Action::retrieve) {
           std::size_t i = session.retrieve_index();
           // A small indexed read; bodies over inline_body_max come from a file.
-          reply = session.on_retrieved(ctx.store.read_message(maildrop.mailbox_id, maildrop.messages.at(i).uid));
+          reply = session.on_retrieved(ctx.store.mailboxes().read_message(maildrop.mailbox_id, maildrop.messages.at(i).uid));
         } else if (step.action == pop3::Action::update) {
           std::vector<std::int64_t> uids;
           for (auto i : session.deleted()) uids.push_back(maildrop.messages.at(i).uid);
           Status st;
           if (!uids.empty())
-            st = co_await async_expunge(ctx.store, locked_user, maildrop.mailbox_id, std::move(uids),
+            st = co_await async_expunge(ctx.store.mailboxes(), locked_user, maildrop.mailbox_id, std::move(uids),
                                         asio::use_awaitable);
           if (!st) log->error("error: expunge failed for user id {}: {}", locked_user, st.error().message);
           reply = session.on_updated(st);
           // RFC 1939 6: UPDATE is over; release the maildrop before the
           // +OK, so a client that reconnects at once never finds it locked.
-          ctx.maildrop_locks.unlock(locked_user);
+          maildrop_lock.reset();
           locked_user = 0;
         }
         if (auto ev = session.take_auth_event())
@@ -195,7 +203,6 @@ asio::awaitable<void> pop3_connection(ServerContext& ctx, tcp::socket socket, tc
       }
     }
   }
-  if (locked_user) ctx.maildrop_locks.unlock(locked_user);
   log->info("disconnect from {}", peer);
 }
 

@@ -54,11 +54,11 @@ static std::string load_or_create_secret(const std::filesystem::path& path) {
 ServerContext::ServerContext(const config::Config& cfg, store::Store& st, std::unique_ptr<net::TlsServer> tls_server)
     : config(cfg),
       store(st),
-      intake(cfg.hostname, st),
-      resolver(st, {static_cast<int>(cfg.alias_max_depth), cfg.alias_max_targets}),
+      intake(cfg.hostname, st.queue()),
+      expander(st.directory(), {static_cast<int>(cfg.alias_max_depth), cfg.alias_max_targets}),
       relay_networks(net::NetworkList::parse(cfg.smtp.relay_networks)),
       tls(std::move(tls_server)),
-      authenticator(st, auth::AuthLimits{cfg.auth_failure_delay, cfg.auth_max_failure_delay, cfg.auth_max_failures,
+      authenticator(st.directory(), auth::AuthLimits{cfg.auth_failure_delay, cfg.auth_max_failure_delay, cfg.auth_max_failures,
                                          cfg.auth_failure_window, cfg.auth_lockout, cfg.auth_cache_ttl,
                                          cfg.auth_max_tracked}) {
   sasl_options.fake_salt_secret = load_or_create_secret(cfg.data_dir / "sasl.secret");

@@ -34,13 +34,13 @@ class SmtpRecipientPolicy final : public smtp::RecipientPolicy {
                                                              : ctx_.config.local_domains.front();
       address = "postmaster@" + domain;
     }
-    queue::Resolved r = ctx_.resolver.resolve(address, declared_size);
+    queue::Expansion r = ctx_.expander.expand(address, declared_size);
     switch (r.status) {
-      case queue::Resolution::ok:
+      case queue::ExpansionStatus::ok:
         targets_[to_lower(rcpt.str())] = r.targets;
         for (auto& t : r.targets) d.deliver_to.push_back(t.address);
         break;
-      case queue::Resolution::not_local:
+      case queue::ExpansionStatus::not_local:
         if (!auth_user_.empty() || (in_relay_networks_ && !relay_needs_auth_)) {
           targets_[to_lower(rcpt.str())] = {queue::Target{to_lower(address), false}};
           d.deliver_to.push_back(to_lower(address));
@@ -48,11 +48,11 @@ class SmtpRecipientPolicy final : public smtp::RecipientPolicy {
           d.status = smtp::RcptStatus::relay_denied;
         }
         break;
-      case queue::Resolution::unknown_user: d.status = smtp::RcptStatus::unknown_user; break;
-      case queue::Resolution::over_quota: d.status = smtp::RcptStatus::over_quota; break;
-      case queue::Resolution::alias_loop: d.status = smtp::RcptStatus::alias_loop; break;
-      case queue::Resolution::alias_too_large: d.status = smtp::RcptStatus::alias_too_large; break;
-      case queue::Resolution::temp_fail: d.status = smtp::RcptStatus::temp_fail; break;
+      case queue::ExpansionStatus::unknown_user: d.status = smtp::RcptStatus::unknown_user; break;
+      case queue::ExpansionStatus::over_quota: d.status = smtp::RcptStatus::over_quota; break;
+      case queue::ExpansionStatus::alias_loop: d.status = smtp::RcptStatus::alias_loop; break;
+      case queue::ExpansionStatus::alias_too_large: d.status = smtp::RcptStatus::alias_too_large; break;
+      case queue::ExpansionStatus::temp_fail: d.status = smtp::RcptStatus::temp_fail; break;
     }
     return d;
   }
@@ -60,13 +60,13 @@ class SmtpRecipientPolicy final : public smtp::RecipientPolicy {
   // check_sender - submission's "verify mail from user": the user's own
   // address, an alias that delivers to them, or anything with send-as rights.
   bool check_sender(const smtp::Mailbox& reverse_path, bool null_sender, const std::string& user) override {
-    auto u = ctx_.store.find_user(user);
+    auto u = ctx_.store.directory().find_user(user);
     if (!u || !*u) return false;
     if ((*u)->send_as_any) return true;
     if (null_sender) return false;
     std::string sender = to_lower(reverse_path.str());
     if (sender == (*u)->address) return true;
-    auto targets = ctx_.store.alias_targets(sender);
+    auto targets = ctx_.store.directory().alias_targets(sender);
     if (!targets) return false;
     for (const auto& t : *targets)
       if (t == (*u)->address) return true;
@@ -145,7 +145,7 @@ asio::awaitable<void> smtp_connection(ServerContext& ctx, tcp::socket socket, tc
 
   if (!ticket) {
     log->warn("warning: too many connections from {}", peer);
-    ctx.store.journal({0, "connection_refused", "", "", "", "", peer, 0, "421 4.7.0", "too many connections"});
+    ctx.store.journal().append({0, store::JournalEvent::connection_refused, "", "", "", "", peer, 0, "421 4.7.0", "too many connections"});
     co_await conn.write_all(session.too_many_connections_reply());
     co_return;
   }
@@ -165,7 +165,7 @@ asio::awaitable<void> smtp_connection(ServerContext& ctx, tcp::socket socket, tc
     }
     if (conn.pending_bytes() > 0) {
       log->info("reject: PREGREET from {}", peer);
-      ctx.store.journal({0, "connection_refused", "", "", "", "", peer, 0, "554 5.5.0", "pregreet"});
+      ctx.store.journal().append({0, store::JournalEvent::connection_refused, "", "", "", "", peer, 0, "554 5.5.0", "pregreet"});
       co_await conn.write_all(session.pregreet_reply());
       co_return;
     }

@@ -138,6 +138,11 @@ CREATE INDEX journal_received_message_id ON journal(message_id) WHERE event = 'r
 CREATE INDEX journal_received_sender ON journal(sender) WHERE event = 'received';
 CREATE INDEX journal_recipient ON journal(recipient) WHERE recipient != '';
 )sql",
+    // 4: one vocabulary for recipient states and journal events
+    //    (recipient_state.h): a recipient that failed for good is "bounced".
+    R"sql(
+UPDATE journal SET event = 'bounced' WHERE event = 'failed';
+)sql",
 };
 
 }  // namespace herald::store

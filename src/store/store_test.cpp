@@ -17,6 +17,25 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// The rules the store tests deliver by: the store applies a verdict; which
+// verdict is queue/'s (queue/local_delivery, tested there).
+class TestRules final : public LocalDeliveryRules {
+ public:
+  LocalVerdict decide(const std::optional<MailboxUsage>& usage, std::uint64_t size) const override {
+    if (!usage) return {RecipientState::bounced, "550 5.1.1 User unknown", {}};
+    if (usage->quota_bytes > 0 && usage->used_bytes + size > usage->quota_bytes)
+      return {RecipientState::deferred, "452 4.2.2 Mailbox full", std::chrono::seconds(300)};
+    return {RecipientState::delivered, "250 2.0.0 delivered", {}};
+  }
+};
+const TestRules kRules;
+
+// local - a copy for recipient's INBOX, headed as local delivery heads it.
+Delivery local(const std::string& recipient, const std::string& sender = "sender@remote.test") {
+  return {recipient, recipient, true, kInbox,
+          "Return-Path: <" + sender + ">\r\nDelivered-To: " + recipient + "\r\n"};
+}
+
 class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -53,7 +72,7 @@ class StoreTest : public ::testing::Test {
   Result<CommitResult> commit(IncomingMessage m) {
     std::promise<Result<CommitResult>> p;
     auto f = p.get_future();
-    store_->commit_message(std::move(m), [&p](Result<CommitResult> r) { p.set_value(std::move(r)); });
+    store_->queue().commit_message(std::move(m), [&p](Result<CommitResult> r) { p.set_value(std::move(r)); });
     return f.get();
   }
   IncomingMessage message(std::string body, std::vector<std::string> local_rcpts) {
@@ -62,24 +81,25 @@ class StoreTest : public ::testing::Test {
     m.sender = "sender@remote.test";
     m.client = "localhost[127.0.0.1]";
     m.body = std::move(body);
-    for (auto& r : local_rcpts) m.deliveries.push_back({r, r, true});
+    m.rules = &kRules;
+    for (auto& r : local_rcpts) m.deliveries.push_back(local(r));
     return m;
   }
-  std::int64_t user_id(const std::string& a) { return (*store_->find_user(a))->id; }
+  std::int64_t user_id(const std::string& a) { return (*store_->directory().find_user(a))->id; }
 
   // commit_async - commit m; the future is ready once done has run.
   std::future<Result<CommitResult>> commit_async(IncomingMessage m,
                                                  std::function<void()> after = nullptr) {
     auto p = std::make_shared<std::promise<Result<CommitResult>>>();
     auto f = p->get_future();
-    store_->commit_message(std::move(m), [p, after](Result<CommitResult> r) {
+    store_->queue().commit_message(std::move(m), [p, after](Result<CommitResult> r) {
       if (after) after();  // on the writer thread, before it takes its next batch
       p->set_value(std::move(r));
     });
     return f;
   }
   static bool delivered(const Result<CommitResult>& r) {
-    return r && r->outcomes.size() == 1 && r->outcomes[0].status == DeliveryStatus::delivered;
+    return r && r->outcomes.size() == 1 && r->outcomes[0].state == RecipientState::delivered;
   }
 
   fs::path dir_;
@@ -90,29 +110,29 @@ class StoreTest : public ::testing::Test {
 
 
 TEST_F(StoreTest, ConfigDomainsAreLocalAndCannotBeDeleted) {
-  EXPECT_TRUE(*store_->is_local_domain("EXAMPLE.test"));
-  EXPECT_FALSE(*store_->is_local_domain("other.test"));
-  ASSERT_TRUE(store_->add_domain("Other.Test"));
-  EXPECT_TRUE(*store_->is_local_domain("other.test"));
-  EXPECT_FALSE(store_->add_domain("other.test"));  // exists
-  EXPECT_FALSE(store_->del_domain("example.test"));
-  EXPECT_TRUE(store_->del_domain("other.test"));
-  EXPECT_EQ(store_->del_domain("other.test").error().code, Errc::not_found);
+  EXPECT_TRUE(*store_->directory().is_local_domain("EXAMPLE.test"));
+  EXPECT_FALSE(*store_->directory().is_local_domain("other.test"));
+  ASSERT_TRUE(store_->directory().add_domain("Other.Test"));
+  EXPECT_TRUE(*store_->directory().is_local_domain("other.test"));
+  EXPECT_FALSE(store_->directory().add_domain("other.test"));  // exists
+  EXPECT_FALSE(store_->directory().del_domain("example.test"));
+  EXPECT_TRUE(store_->directory().del_domain("other.test"));
+  EXPECT_EQ(store_->directory().del_domain("other.test").error().code, Errc::not_found);
 }
 
 TEST_F(StoreTest, DeliveredMessageReadsBackExactlyWithPerRecipientPrefix) {
-  ASSERT_TRUE(store_->add_user("alice@example.test", {"h", ""}, 0));
-  ASSERT_TRUE(store_->add_user("bob@example.test", {"h", ""}, 0));
+  ASSERT_TRUE(store_->directory().add_user("alice@example.test", {"h", ""}, 0));
+  ASSERT_TRUE(store_->directory().add_user("bob@example.test", {"h", ""}, 0));
   std::string body = "Subject: hi\r\n\r\nhello\r\n";
   auto r = commit(message(body, {"alice@example.test", "bob@example.test"}));
   ASSERT_TRUE(r) << r.error().message;
   ASSERT_EQ(r->outcomes.size(), 2u);
-  EXPECT_EQ(r->outcomes[0].status, DeliveryStatus::delivered);
+  EXPECT_EQ(r->outcomes[0].state, RecipientState::delivered);
 
-  auto md = store_->maildrop(user_id("alice@example.test"));
+  auto md = store_->mailboxes().maildrop(user_id("alice@example.test"));
   ASSERT_TRUE(md);
   ASSERT_EQ(md->messages.size(), 1u);
-  auto text = store_->read_message(md->mailbox_id, md->messages[0].uid);
+  auto text = store_->mailboxes().read_message(md->mailbox_id, md->messages[0].uid);
   ASSERT_TRUE(text);
   EXPECT_EQ(*text, "Return-Path: <sender@remote.test>\r\nDelivered-To: alice@example.test\r\n" + body);
   EXPECT_EQ(md->messages[0].size, text->size());
@@ -129,11 +149,11 @@ TEST_F(StoreTest, DeliveredMessageReadsBackExactlyWithPerRecipientPrefix) {
 }
 
 TEST_F(StoreTest, UidsAndUidlSurviveReopen) {
-  ASSERT_TRUE(store_->add_user("alice@example.test", {"h", ""}, 0));
+  ASSERT_TRUE(store_->directory().add_user("alice@example.test", {"h", ""}, 0));
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(commit(message("x\r\n", {"alice@example.test"})));
-  auto before = *store_->maildrop(user_id("alice@example.test"));
+  auto before = *store_->mailboxes().maildrop(user_id("alice@example.test"));
   reopen();
-  auto after = *store_->maildrop(user_id("alice@example.test"));
+  auto after = *store_->mailboxes().maildrop(user_id("alice@example.test"));
   ASSERT_EQ(before.messages.size(), 3u);
   ASSERT_EQ(after.messages.size(), 3u);
   for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(before.messages[i].uidl, after.messages[i].uidl);
@@ -141,31 +161,31 @@ TEST_F(StoreTest, UidsAndUidlSurviveReopen) {
 }
 
 TEST_F(StoreTest, QuotaDefersInsteadOfOverfilling) {
-  ASSERT_TRUE(store_->add_user("small@example.test", {"h", ""}, 100));
+  ASSERT_TRUE(store_->directory().add_user("small@example.test", {"h", ""}, 100));
   auto r = commit(message(std::string(200, 'x'), {"small@example.test"}));
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->outcomes[0].status, DeliveryStatus::deferred);
+  EXPECT_EQ(r->outcomes[0].state, RecipientState::deferred);
   EXPECT_EQ(r->outcomes[0].reply.substr(0, 9), "452 4.2.2");
-  EXPECT_TRUE(store_->maildrop(user_id("small@example.test"))->messages.empty());
-  auto q = store_->queue_list();
+  EXPECT_TRUE(store_->mailboxes().maildrop(user_id("small@example.test"))->messages.empty());
+  auto q = store_->queue().list();
   ASSERT_EQ(q->size(), 1u);
-  EXPECT_EQ((*q)[0].status, "deferred");
+  EXPECT_EQ((*q)[0].state, RecipientState::deferred);
 }
 
 TEST_F(StoreTest, RemoteRecipientsStayPendingInTheQueue) {
   IncomingMessage m = message("x\r\n", {});
-  m.deliveries.push_back({"carol@remote.test", "carol@remote.test", false});
+  m.deliveries.push_back({"carol@remote.test", "carol@remote.test", false, "", ""});
   auto r = commit(std::move(m));
   ASSERT_TRUE(r);
-  auto q = store_->queue_show("Q1");
+  auto q = store_->queue().show("Q1");
   ASSERT_EQ(q->size(), 1u);
-  EXPECT_EQ((*q)[0].status, "pending");
+  EXPECT_EQ((*q)[0].state, RecipientState::pending);
   EXPECT_EQ((*q)[0].recipient, "carol@remote.test");
 }
 
 TEST_F(StoreTest, LargeBodiesGoToOneBlobFileRemovedWithTheLastReference) {
-  ASSERT_TRUE(store_->add_user("alice@example.test", {"h", ""}, 0));
-  ASSERT_TRUE(store_->add_user("bob@example.test", {"h", ""}, 0));
+  ASSERT_TRUE(store_->directory().add_user("alice@example.test", {"h", ""}, 0));
+  ASSERT_TRUE(store_->directory().add_user("bob@example.test", {"h", ""}, 0));
   std::string body(5000, 'b');
   ASSERT_TRUE(commit(message(body, {"alice@example.test", "bob@example.test"})));
   auto count_blobs = [&] {
@@ -176,20 +196,20 @@ TEST_F(StoreTest, LargeBodiesGoToOneBlobFileRemovedWithTheLastReference) {
   };
   EXPECT_EQ(count_blobs(), 1);
   for (const char* who : {"alice@example.test", "bob@example.test"}) {
-    auto md = *store_->maildrop(user_id(who));
-    auto text = store_->read_message(md.mailbox_id, md.messages[0].uid);
+    auto md = *store_->mailboxes().maildrop(user_id(who));
+    auto text = store_->mailboxes().read_message(md.mailbox_id, md.messages[0].uid);
     ASSERT_TRUE(text);
     EXPECT_EQ(text->substr(text->size() - body.size()), body);
     std::promise<Status> p;
-    store_->expunge(user_id(who), md.mailbox_id, {md.messages[0].uid}, [&p](Status s) { p.set_value(s); });
+    store_->mailboxes().expunge(user_id(who), md.mailbox_id, {md.messages[0].uid}, [&p](Status s) { p.set_value(s); });
     ASSERT_TRUE(p.get_future().get());
   }
   EXPECT_EQ(count_blobs(), 0);
-  EXPECT_EQ((*store_->find_user("alice@example.test"))->used_bytes, 0u);
+  EXPECT_EQ((*store_->directory().find_user("alice@example.test"))->used_bytes, 0u);
 }
 
 TEST_F(StoreTest, ConcurrentCommitsAllLand) {
-  ASSERT_TRUE(store_->add_user("alice@example.test", {"h", ""}, 0));
+  ASSERT_TRUE(store_->directory().add_user("alice@example.test", {"h", ""}, 0));
   std::atomic<int> ok{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 8; ++t)
@@ -198,38 +218,39 @@ TEST_F(StoreTest, ConcurrentCommitsAllLand) {
         IncomingMessage m;
         m.queue_id = "T" + std::to_string(t) + "-" + std::to_string(i);
         m.body = "x\r\n";
-        m.deliveries.push_back({"alice@example.test", "alice@example.test", true});
+        m.rules = &kRules;
+        m.deliveries.push_back(local("alice@example.test", ""));
         if (commit(std::move(m))) ++ok;
       }
     });
   for (auto& th : threads) th.join();
   EXPECT_EQ(ok.load(), 400);
-  auto md = store_->maildrop(user_id("alice@example.test"));
+  auto md = store_->mailboxes().maildrop(user_id("alice@example.test"));
   EXPECT_EQ(md->messages.size(), 400u);
 }
 
 // A request that fails inside a group commit (here: a duplicate user) fails
 // alone; the messages committed in the same batch still land, exactly once.
 TEST_F(StoreTest, AFailingRequestDoesNotTakeItsBatchDown) {
-  ASSERT_TRUE(store_->add_user("alice@example.test", {"h", ""}, 0));
+  ASSERT_TRUE(store_->directory().add_user("alice@example.test", {"h", ""}, 0));
   constexpr int kMessages = 300, kDuplicates = 20;
   std::atomic<int> committed{0}, answered{0};
   std::promise<void> all;
   for (int i = 0; i < kMessages; ++i) {
     IncomingMessage m = message("x\r\n", {"alice@example.test"});
-    store_->commit_message(std::move(m), [&](Result<CommitResult> r) {
-      if (r && r->outcomes.size() == 1 && r->outcomes[0].status == DeliveryStatus::delivered) ++committed;
+    store_->queue().commit_message(std::move(m), [&](Result<CommitResult> r) {
+      if (r && r->outcomes.size() == 1 && r->outcomes[0].state == RecipientState::delivered) ++committed;
       if (++answered == kMessages) all.set_value();
     });
   }
   int refused = 0;
   for (int i = 0; i < kDuplicates; ++i)
-    if (!store_->add_user("alice@example.test", {"h2", ""}, 0)) ++refused;
+    if (!store_->directory().add_user("alice@example.test", {"h2", ""}, 0)) ++refused;
   all.get_future().wait();
   EXPECT_EQ(committed.load(), kMessages);
   EXPECT_EQ(refused, kDuplicates);
-  EXPECT_EQ(store_->maildrop(user_id("alice@example.test"))->messages.size(), static_cast<std::size_t>(kMessages));
-  EXPECT_EQ((*store_->find_user("alice@example.test"))->password_hash, "h");
+  EXPECT_EQ(store_->mailboxes().maildrop(user_id("alice@example.test"))->messages.size(), static_cast<std::size_t>(kMessages));
+  EXPECT_EQ((*store_->directory().find_user("alice@example.test"))->password_hash, "h");
 }
 
 // Group commit under load: a request queued while a commit ran marks the
@@ -240,24 +261,24 @@ TEST_F(StoreTest, AFailingRequestDoesNotTakeItsBatchDown) {
 TEST_F(StoreTest, UnderLoadACommitWaitsForTheMessageBeingReceived) {
   commit_wait_ = std::chrono::milliseconds(60'000);  // ends when the message does
   reopen();
-  ASSERT_TRUE(store_->add_user("alice@example.test", {"h", ""}, 0));
+  ASSERT_TRUE(store_->directory().add_user("alice@example.test", {"h", ""}, 0));
   long writes = 0;
   std::future<Result<CommitResult>> queued;
   std::promise<void> first_done;
   auto first = commit_async(message("1\r\n", {"alice@example.test"}), [&] {
     writes = write_calls();
     queued = commit_async(message("2\r\n", {"alice@example.test"}));  // the backlog
-    store_->note_arrivals(+1);                                          // a body on its way
+    store_->queue().note_arrivals(+1);                                          // a body on its way
     first_done.set_value();
   });
   first_done.get_future().wait();
   auto last = commit_async(message("3\r\n", {"alice@example.test"}));  // the body is in
-  store_->note_arrivals(-1);
+  store_->queue().note_arrivals(-1);
   EXPECT_TRUE(delivered(first.get()));
   EXPECT_TRUE(delivered(queued.get()));
   EXPECT_TRUE(delivered(last.get()));
   EXPECT_EQ(write_calls() - writes, 1) << "the queued message waited for the arriving one: one commit, one write";
-  EXPECT_EQ(store_->maildrop(user_id("alice@example.test"))->messages.size(), 3u);
+  EXPECT_EQ(store_->mailboxes().maildrop(user_id("alice@example.test"))->messages.size(), 3u);
 }
 
 // The wait is bounded: a message announced but never handed over (the client
@@ -265,11 +286,11 @@ TEST_F(StoreTest, UnderLoadACommitWaitsForTheMessageBeingReceived) {
 TEST_F(StoreTest, AnArrivalThatNeverComesDelaysACommitOnlyForCommitWait) {
   commit_wait_ = std::chrono::milliseconds(50);
   reopen();
-  ASSERT_TRUE(store_->add_user("alice@example.test", {"h", ""}, 0));
+  ASSERT_TRUE(store_->directory().add_user("alice@example.test", {"h", ""}, 0));
   std::future<Result<CommitResult>> queued;
   auto first = commit_async(message("1\r\n", {"alice@example.test"}), [&] {
     queued = commit_async(message("2\r\n", {"alice@example.test"}));
-    store_->note_arrivals(+1);  // never ends
+    store_->queue().note_arrivals(+1);  // never ends
   });
   EXPECT_TRUE(delivered(first.get()));
   EXPECT_TRUE(delivered(queued.get()));
@@ -282,35 +303,35 @@ TEST_F(StoreTest, AnArrivalThatNeverComesDelaysACommitOnlyForCommitWait) {
 TEST_F(StoreTest, WithoutABacklogNothingWaitsForArrivals) {
   commit_wait_ = std::chrono::milliseconds(60'000);
   reopen();
-  store_->note_arrivals(+1);
+  store_->queue().note_arrivals(+1);
   auto m = message("1\r\n", {});
-  m.deliveries.push_back({"someone@remote.test", "someone@remote.test", false});
+  m.deliveries.push_back({"someone@remote.test", "someone@remote.test", false, "", ""});
   auto lone = commit_async(std::move(m));
   ASSERT_EQ(lone.wait_for(std::chrono::seconds(30)), std::future_status::ready);
   auto r = lone.get();
   ASSERT_TRUE(r) << r.error().message;
-  EXPECT_EQ(r->outcomes.at(0).status, DeliveryStatus::pending);
-  store_->note_arrivals(-1);
+  EXPECT_EQ(r->outcomes.at(0).state, RecipientState::pending);
+  store_->queue().note_arrivals(-1);
 }
 
 TEST_F(StoreTest, LookupAddressTellsAliasFromUser) {
-  ASSERT_TRUE(store_->add_user("alice@example.test", {"h", ""}, 0));
-  ASSERT_TRUE(store_->add_alias("alice@example.test", {"alice@example.test", "bob@remote.test"}));
-  ASSERT_TRUE(store_->add_alias("team@example.test", {"alice@example.test"}));
-  auto both = *store_->lookup_address("Alice@Example.test");
+  ASSERT_TRUE(store_->directory().add_user("alice@example.test", {"h", ""}, 0));
+  ASSERT_TRUE(store_->directory().add_alias("alice@example.test", {"alice@example.test", "bob@remote.test"}));
+  ASSERT_TRUE(store_->directory().add_alias("team@example.test", {"alice@example.test"}));
+  auto both = *store_->directory().lookup_address("Alice@Example.test");
   EXPECT_EQ(both.alias_targets, (std::vector<std::string>{"alice@example.test", "bob@remote.test"}));
   ASSERT_TRUE(both.user);
   EXPECT_EQ(both.user->address, "alice@example.test");
-  auto alias = *store_->lookup_address("team@example.test");
+  auto alias = *store_->directory().lookup_address("team@example.test");
   EXPECT_EQ(alias.alias_targets, (std::vector<std::string>{"alice@example.test"}));
   EXPECT_FALSE(alias.user);
-  auto none = *store_->lookup_address("nobody@example.test");
+  auto none = *store_->directory().lookup_address("nobody@example.test");
   EXPECT_TRUE(none.local_domain);
   EXPECT_TRUE(none.alias_targets.empty());
   EXPECT_FALSE(none.user);
-  EXPECT_FALSE(store_->lookup_address("alice@remote.test")->local_domain);
-  ASSERT_TRUE(store_->add_domain("Added.test"));
-  EXPECT_TRUE(store_->lookup_address("x@added.TEST")->local_domain);
+  EXPECT_FALSE(store_->directory().lookup_address("alice@remote.test")->local_domain);
+  ASSERT_TRUE(store_->directory().add_domain("Added.test"));
+  EXPECT_TRUE(store_->directory().lookup_address("x@added.TEST")->local_domain);
 }
 
 // The server caches lookups; the CLI is another process with its own store
@@ -320,58 +341,58 @@ TEST_F(StoreTest, LookupsSeeDirectoryChangesMadeByAnotherStoreAtOnce) {
   ASSERT_TRUE(cli);
   auto& other = *cli;
 
-  EXPECT_FALSE(store_->lookup_address("new@example.test")->user);  // cached: unknown
-  ASSERT_TRUE(other.add_user("new@example.test", {"h", ""}, 0));
-  ASSERT_TRUE(store_->lookup_address("new@example.test")->user) << "a user added by another process";
+  EXPECT_FALSE(store_->directory().lookup_address("new@example.test")->user);  // cached: unknown
+  ASSERT_TRUE(other.directory().add_user("new@example.test", {"h", ""}, 0));
+  ASSERT_TRUE(store_->directory().lookup_address("new@example.test")->user) << "a user added by another process";
 
-  EXPECT_TRUE(store_->lookup_address("list@example.test")->alias_targets.empty());
-  ASSERT_TRUE(other.add_alias("list@example.test", {"new@example.test"}));
-  EXPECT_EQ(store_->lookup_address("list@example.test")->alias_targets,
+  EXPECT_TRUE(store_->directory().lookup_address("list@example.test")->alias_targets.empty());
+  ASSERT_TRUE(other.directory().add_alias("list@example.test", {"new@example.test"}));
+  EXPECT_EQ(store_->directory().lookup_address("list@example.test")->alias_targets,
             (std::vector<std::string>{"new@example.test"}));
-  ASSERT_TRUE(other.del_alias("list@example.test"));
-  EXPECT_TRUE(store_->lookup_address("list@example.test")->alias_targets.empty()) << "a deleted alias";
+  ASSERT_TRUE(other.directory().del_alias("list@example.test"));
+  EXPECT_TRUE(store_->directory().lookup_address("list@example.test")->alias_targets.empty()) << "a deleted alias";
 
-  EXPECT_FALSE(store_->lookup_address("x@later.test")->local_domain);
-  ASSERT_TRUE(other.add_domain("later.test"));
-  EXPECT_TRUE(store_->lookup_address("x@later.test")->local_domain) << "a domain added by another process";
+  EXPECT_FALSE(store_->directory().lookup_address("x@later.test")->local_domain);
+  ASSERT_TRUE(other.directory().add_domain("later.test"));
+  EXPECT_TRUE(store_->directory().lookup_address("x@later.test")->local_domain) << "a domain added by another process";
 
-  ASSERT_TRUE(other.set_send_as_any("new@example.test", true));
-  EXPECT_TRUE(store_->lookup_address("new@example.test")->user->send_as_any);
-  ASSERT_TRUE(other.del_user("new@example.test"));
-  EXPECT_FALSE(store_->lookup_address("new@example.test")->user) << "a deleted user";
+  ASSERT_TRUE(other.directory().set_send_as_any("new@example.test", true));
+  EXPECT_TRUE(store_->directory().lookup_address("new@example.test")->user->send_as_any);
+  ASSERT_TRUE(other.directory().del_user("new@example.test"));
+  EXPECT_FALSE(store_->directory().lookup_address("new@example.test")->user) << "a deleted user";
 }
 
 // The RCPT quota check compares used_bytes: never from the cache.
 TEST_F(StoreTest, LookupsOfAUserWithAQuotaShowTheSpaceUsedNow) {
-  ASSERT_TRUE(store_->add_user("q@example.test", {"h", ""}, 1000));
-  EXPECT_EQ(store_->lookup_address("q@example.test")->user->used_bytes, 0u);
+  ASSERT_TRUE(store_->directory().add_user("q@example.test", {"h", ""}, 1000));
+  EXPECT_EQ(store_->directory().lookup_address("q@example.test")->user->used_bytes, 0u);
   ASSERT_TRUE(delivered(commit(message(std::string(300, 'x'), {"q@example.test"}))));
-  EXPECT_GT(store_->lookup_address("q@example.test")->user->used_bytes, 300u);
+  EXPECT_GT(store_->directory().lookup_address("q@example.test")->user->used_bytes, 300u);
 }
 
 TEST_F(StoreTest, AliasesAndJournal) {
-  ASSERT_TRUE(store_->add_alias("team@example.test", {"alice@example.test", "Bob@Remote.test"}));
-  auto t = store_->alias_targets("TEAM@example.test");
+  ASSERT_TRUE(store_->directory().add_alias("team@example.test", {"alice@example.test", "Bob@Remote.test"}));
+  auto t = store_->directory().alias_targets("TEAM@example.test");
   ASSERT_TRUE(t);
   EXPECT_EQ(*t, (std::vector<std::string>{"alice@example.test", "bob@remote.test"}));
-  ASSERT_TRUE(store_->del_alias("team@example.test"));
-  EXPECT_TRUE(store_->alias_targets("team@example.test")->empty());
+  ASSERT_TRUE(store_->directory().del_alias("team@example.test"));
+  EXPECT_TRUE(store_->directory().alias_targets("team@example.test")->empty());
 
-  store_->journal({0, "login", "", "", "", "alice@example.test", "localhost[127.0.0.1]", 0, "+OK", "pop3"});
+  store_->journal().append({0, JournalEvent::login, "", "", "", "alice@example.test", "localhost[127.0.0.1]", 0, "+OK", "pop3"});
   ASSERT_TRUE(store_->flush());
   JournalQuery q;
   q.address = "alice@example.test";
-  auto es = store_->journal_query(q);
+  auto es = store_->journal().query(q);
   ASSERT_TRUE(es);
   ASSERT_EQ(es->size(), 1u);
-  EXPECT_EQ((*es)[0].event, "login");
+  EXPECT_EQ((*es)[0].event, JournalEvent::login);
 }
 
 // The journal's story of a message: the filters of `herald journal` find every
 // row of the messages they name, and only those.
 TEST_F(StoreTest, JournalQueriesFindEveryRowOfTheMessagesTheyName) {
-  ASSERT_TRUE(store_->add_user("alice@example.test", {"h", ""}, 0));
-  ASSERT_TRUE(store_->add_user("bob@example.test", {"h", ""}, 0));
+  ASSERT_TRUE(store_->directory().add_user("alice@example.test", {"h", ""}, 0));
+  ASSERT_TRUE(store_->directory().add_user("bob@example.test", {"h", ""}, 0));
   auto m1 = message("Subject: one\r\n\r\nx\r\n", {"alice@example.test", "bob@example.test"});
   m1.message_id = "<one@remote.test>";
   auto m2 = message("Subject: two\r\n\r\nx\r\n", {"alice@example.test"});
@@ -379,13 +400,13 @@ TEST_F(StoreTest, JournalQueriesFindEveryRowOfTheMessagesTheyName) {
   m2.sender = "other@remote.test";
   ASSERT_TRUE(commit(m1));
   ASSERT_TRUE(commit(m2));
-  store_->journal({0, "login", "", "", "", "carol@example.test", "localhost[127.0.0.1]", 0, "ok", "pop3 PLAIN"});
+  store_->journal().append({0, JournalEvent::login, "", "", "", "carol@example.test", "localhost[127.0.0.1]", 0, "ok", "pop3 PLAIN"});
   ASSERT_TRUE(store_->flush());
 
   auto rows = [&](JournalQuery q) {
     std::vector<std::string> out;
-    auto es = store_->journal_query(q);
-    for (const auto& e : *es) out.push_back(e.event + " " + e.queue_id + " " + e.recipient);
+    auto es = store_->journal().query(q);
+    for (const auto& e : *es) out.push_back(std::string(to_string(e.event)) + " " + e.queue_id + " " + e.recipient);
     return out;
   };
   using V = std::vector<std::string>;
@@ -408,15 +429,15 @@ TEST_F(StoreTest, JournalQueriesFindEveryRowOfTheMessagesTheyName) {
 TEST_F(StoreTest, JournalSinceGoesByEventTime) {
   const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
                                std::chrono::system_clock::now().time_since_epoch()).count();
-  store_->journal({now - 7'200'000, "login", "", "", "", "old@example.test", "", 0, "ok", ""});
-  store_->journal({now, "login", "", "", "", "new@example.test", "", 0, "ok", ""});
+  store_->journal().append({now - 7'200'000, JournalEvent::login, "", "", "", "old@example.test", "", 0, "ok", ""});
+  store_->journal().append({now, JournalEvent::login, "", "", "", "new@example.test", "", 0, "ok", ""});
   // Written last but two hours old: its key is the newest, its time is not.
-  store_->journal({now - 7'200'000, "login", "", "", "", "late@example.test", "", 0, "ok", ""});
+  store_->journal().append({now - 7'200'000, JournalEvent::login, "", "", "", "late@example.test", "", 0, "ok", ""});
   ASSERT_TRUE(store_->flush());
-  auto es = *store_->journal_query({.since_ms = now - 3'600'000});
+  auto es = *store_->journal().query({.since_ms = now - 3'600'000});
   ASSERT_EQ(es.size(), 1u);
   EXPECT_EQ(es[0].recipient, "new@example.test");
-  EXPECT_EQ(store_->journal_query({})->size(), 3u);
+  EXPECT_EQ(store_->journal().query({})->size(), 3u);
 }
 
 // The server and the CLI both write the journal; each writer learns the next
@@ -428,10 +449,10 @@ TEST_F(StoreTest, JournalKeysStayUniqueWhenTwoStoresWriteByTurns) {
   const std::int64_t t = 1'700'000'000'000;
   for (int i = 0; i < 20; ++i) {
     Store& s = i % 2 ? *cli : *store_;
-    s.journal({t, "login", "", "", "", "u" + std::to_string(i) + "@example.test", "", 0, "ok", ""});
+    s.journal().append({t, JournalEvent::login, "", "", "", "u" + std::to_string(i) + "@example.test", "", 0, "ok", ""});
     ASSERT_TRUE(s.flush());
   }
-  auto es = *store_->journal_query({});
+  auto es = *store_->journal().query({});
   ASSERT_EQ(es.size(), 20u);
   for (int i = 0; i < 20; ++i) EXPECT_EQ(es[i].recipient, "u" + std::to_string(i) + "@example.test");
 }
@@ -476,18 +497,18 @@ TEST_F(StoreTest, JournalRowsSurviveTheMigrationToTimeOrderedKeys) {
   sqlite3_close(db);
   reopen();
   std::vector<std::string> all;
-  auto es = store_->journal_query({});
-  for (const auto& e : *es) all.push_back(e.event + " " + e.queue_id);
+  auto es = store_->journal().query({});
+  for (const auto& e : *es) all.push_back(std::string(to_string(e.event)) + " " + e.queue_id);
   EXPECT_EQ(all, (std::vector<std::string>{"login ", "received QA", "delivered QA", "received QB"}));
-  EXPECT_EQ(store_->journal_query({.message_id = "<a@x>"})->size(), 2u);
-  EXPECT_EQ(store_->journal_query({.address = "s@x"})->size(), 3u);
+  EXPECT_EQ(store_->journal().query({.message_id = "<a@x>"})->size(), 2u);
+  EXPECT_EQ(store_->journal().query({.address = "s@x"})->size(), 3u);
 }
 
 TEST_F(StoreTest, DeletingAUserFreesTheirMessages) {
-  ASSERT_TRUE(store_->add_user("alice@example.test", {"h", ""}, 0));
+  ASSERT_TRUE(store_->directory().add_user("alice@example.test", {"h", ""}, 0));
   ASSERT_TRUE(commit(message(std::string(5000, 'z'), {"alice@example.test"})));
-  ASSERT_TRUE(store_->del_user("alice@example.test"));
-  EXPECT_FALSE(*store_->find_user("alice@example.test"));
+  ASSERT_TRUE(store_->directory().del_user("alice@example.test"));
+  EXPECT_FALSE(*store_->directory().find_user("alice@example.test"));
   int n = 0;
   for (auto& e : fs::recursive_directory_iterator(dir_ / "blobs"))
     if (e.is_regular_file()) ++n;
@@ -495,16 +516,16 @@ TEST_F(StoreTest, DeletingAUserFreesTheirMessages) {
 }
 
 TEST_F(StoreTest, CredentialsAndSendAsSurviveReopen) {
-  ASSERT_TRUE(store_->add_user("alice@example.test", {"hash1", "SCRAM-SHA-256$4096:c2FsdA==$a:b"}, 0));
-  ASSERT_TRUE(store_->set_send_as_any("alice@example.test", true));
+  ASSERT_TRUE(store_->directory().add_user("alice@example.test", {"hash1", "SCRAM-SHA-256$4096:c2FsdA==$a:b"}, 0));
+  ASSERT_TRUE(store_->directory().set_send_as_any("alice@example.test", true));
   reopen();
-  auto u = **store_->find_user("alice@example.test");
+  auto u = **store_->directory().find_user("alice@example.test");
   EXPECT_EQ(u.password_hash, "hash1");
   EXPECT_EQ(u.scram_sha256, "SCRAM-SHA-256$4096:c2FsdA==$a:b");
   EXPECT_TRUE(u.send_as_any);
-  ASSERT_TRUE(store_->set_password("alice@example.test", {"hash2", ""}));
-  EXPECT_EQ((*store_->find_user("alice@example.test"))->scram_sha256, "");
-  EXPECT_EQ(store_->set_send_as_any("nobody@example.test", true).error().code, Errc::not_found);
+  ASSERT_TRUE(store_->directory().set_password("alice@example.test", {"hash2", ""}));
+  EXPECT_EQ((*store_->directory().find_user("alice@example.test"))->scram_sha256, "");
+  EXPECT_EQ(store_->directory().set_send_as_any("nobody@example.test", true).error().code, Errc::not_found);
 }
 
 }  // namespace

@@ -1,0 +1,29 @@
+// queue/local_delivery.h - the policy of delivering into local mailboxes:
+// which mailbox, the trace lines of each copy, the quota decision, the
+// replies and when a deferred copy is tried again. The store applies it
+// inside the commit (store::LocalDeliveryRules) and keeps no policy itself.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "store/queue.h"
+
+namespace herald::queue {
+
+class LocalDelivery final : public store::LocalDeliveryRules {
+ public:
+  explicit LocalDelivery(std::chrono::seconds retry_after = std::chrono::minutes(5)) : retry_after_(retry_after) {}
+
+  // address - make d a copy for its recipient's INBOX from sender.
+  void address(store::Delivery& d, const std::string& sender) const;
+
+  store::LocalVerdict decide(const std::optional<store::MailboxUsage>& usage, std::uint64_t size) const override;
+
+  std::chrono::seconds retry_after() const { return retry_after_; }
+
+ private:
+  std::chrono::seconds retry_after_;
+};
+
+}  // namespace herald::queue

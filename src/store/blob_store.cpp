@@ -1,0 +1,92 @@
+#include "store/blob_store.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+
+#include <fmt/format.h>
+#include <openssl/evp.h>
+
+namespace herald::store {
+
+namespace fs = std::filesystem;
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * len);
+  for (unsigned i = 0; i < len; ++i) {
+    out += kHex[md[i] >> 4];
+    out += kHex[md[i] & 15];
+  }
+  return out;
+}
+
+Status BlobStore::open() { return env_.create_dirs(dir_ / "tmp"); }
+
+Result<std::string> BlobStore::put(std::string_view body) {
+  std::string sha = sha256_hex(body);
+  fs::path final_path = path_of(sha);
+  // Content-addressed: already there. The touch keeps a sweep (which spares
+  // young files) from taking it before this commit references it.
+  if (env_.exists(final_path) && env_.touch(final_path)) return sha;
+  if (auto st = env_.create_dirs(final_path.parent_path()); !st) return st.error();
+  static std::atomic<std::uint64_t> sequence{0};
+  fs::path tmp = dir_ / "tmp" / fmt::format("{}.{}.{}", sha, ::getpid(), sequence.fetch_add(1));
+  // write -> sync -> rename -> sync dir: a crash leaves a complete file or
+  // none, never a torn one under the final name.
+  auto file = env_.new_writable_file(tmp);
+  if (!file) return file.error();
+  Status st = (*file)->append(body);
+  if (st) st = (*file)->sync();
+  if (Status closed = (*file)->close(); st && !closed) st = closed;
+  if (st) st = env_.rename(tmp, final_path);
+  if (!st) {
+    (void)env_.remove(tmp);
+    return st.error();
+  }
+  if (st = env_.sync_dir(final_path.parent_path()); !st) return st.error();
+  return sha;
+}
+
+Status BlobStore::append_to(const std::string& sha, std::uint64_t size, std::string& out) {
+  const std::size_t before = out.size();
+  if (auto st = env_.append_file(path_of(sha), out); !st) return st;
+  if (out.size() - before != size) {
+    std::size_t got = out.size() - before;
+    out.resize(before);
+    return make_error(Errc::io, fmt::format("blob {}: {} octets where {} were stored", sha, got, size));
+  }
+  return {};
+}
+
+void BlobStore::remove(const std::vector<std::string>& shas) {
+  for (const auto& sha : shas) (void)env_.remove(path_of(sha));
+}
+
+Result<std::size_t> BlobStore::sweep(const std::function<bool(const std::string&)>& is_referenced,
+                                     std::int64_t min_age_s) {
+  std::size_t removed = 0;
+  auto tmp = env_.children(dir_ / "tmp");
+  if (!tmp) return tmp.error();
+  for (const auto& c : *tmp)
+    if (!c.is_dir && c.age_s >= min_age_s && env_.remove(dir_ / "tmp" / c.name)) ++removed;
+  auto fanout = env_.children(dir_);
+  if (!fanout) return fanout.error();
+  for (const auto& d : *fanout) {
+    if (!d.is_dir || d.name == "tmp") continue;
+    auto files = env_.children(dir_ / d.name);
+    if (!files) return files.error();
+    for (const auto& f : *files) {
+      if (f.is_dir || f.age_s < min_age_s || is_referenced(f.name)) continue;
+      if (env_.remove(dir_ / d.name / f.name)) ++removed;
+    }
+  }
+  return removed;
+}
+
+}  // namespace herald::store

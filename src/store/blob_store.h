@@ -1,0 +1,54 @@
+// store/blob_store.h - message bodies too large to keep in the database, as
+// content-addressed files under data_dir/blobs/ (blobs/ab/abcdef...).
+//
+// A body is written to blobs/tmp, synced, renamed to its final name and
+// the directory synced, all before the transaction that references it
+// commits: a crash leaves a complete file or none under the final name,
+// and at worst a file nothing references, which sweep() collects at the
+// next start. All file I/O goes through an Env, so tests inject faults.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/env.h"
+#include "base/result.h"
+
+namespace herald::store {
+
+class BlobStore {
+ public:
+  BlobStore(Env& env, std::filesystem::path dir) : env_(env), dir_(std::move(dir)) {}
+
+  Status open();  // creates blobs/ and blobs/tmp
+
+  // put - store body durably; its name (the SHA-256 in hex). A body already
+  // there is shared, and touched so that no sweep takes it meanwhile.
+  Result<std::string> put(std::string_view body);
+  // append_to - the body named sha, appended to out; an error unless all
+  // `size` octets were read (never a shorter message served as whole).
+  Status append_to(const std::string& sha, std::uint64_t size, std::string& out);
+  // remove - the files of bodies whose last reference is gone.
+  void remove(const std::vector<std::string>& shas);
+
+  // sweep - at start: empty blobs/tmp, and remove body files that are not
+  // referenced (is_referenced(sha) false) and older than min_age_s, so a
+  // file whose commit is under way in another process stays. The count
+  // of files removed.
+  Result<std::size_t> sweep(const std::function<bool(const std::string&)>& is_referenced, std::int64_t min_age_s);
+
+  std::filesystem::path path_of(const std::string& sha) const { return dir_ / sha.substr(0, 2) / sha; }
+
+ private:
+  Env& env_;
+  std::filesystem::path dir_;
+};
+
+// sha256_hex - the content address of a body.
+std::string sha256_hex(std::string_view data);
+
+}  // namespace herald::store

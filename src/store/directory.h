@@ -1,0 +1,83 @@
+// store/directory.h - who and what is local: domains, users, aliases.
+//
+// One of the store's interfaces (see store.h); a backend implements it.
+// Addresses are compared lower-case; every lookup is by an index.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+
+namespace herald::store {
+
+struct DomainRecord {
+  std::string name;
+  bool from_config = false;
+};
+
+struct UserRecord {
+  std::int64_t id = 0;
+  std::string address;
+  std::string password_hash;
+  std::uint64_t quota_bytes = 0;  // 0 = unlimited
+  std::uint64_t used_bytes = 0;
+  std::string scram_sha256;       // encoded SCRAM credentials; "" = none (imported hash)
+  bool send_as_any = false;       // may use any envelope sender on submission
+};
+
+// Credentials - what a password change writes.
+struct Credentials {
+  std::string password_hash;  // argon2id, $6$ or $2y$
+  std::string scram_sha256;   // "" when only a hash was imported
+};
+
+struct AliasRecord {
+  std::string address;
+  std::vector<std::string> targets;
+};
+
+struct AddressEntry {
+  bool local_domain = false;               // false: nothing else is looked up
+  std::vector<std::string> alias_targets;  // non-empty: the address is an alias
+  std::optional<UserRecord> user;          // the user of that address, if any
+};
+
+class Directory {
+ public:
+  virtual ~Directory() = default;
+
+  // Domains. Config domains are always local and cannot be deleted.
+  virtual Status add_domain(const std::string& name) = 0;
+  virtual Status del_domain(const std::string& name) = 0;
+  virtual Result<std::vector<DomainRecord>> list_domains() = 0;
+  virtual Result<bool> is_local_domain(const std::string& name) = 0;
+
+  // Users. add_user creates the user's INBOX in the same transaction.
+  virtual Status add_user(const std::string& address, const Credentials& credentials,
+                          std::uint64_t quota_bytes) = 0;
+  virtual Status del_user(const std::string& address) = 0;
+  virtual Status set_password(const std::string& address, const Credentials& credentials) = 0;
+  virtual Status set_send_as_any(const std::string& address, bool allowed) = 0;
+  virtual Result<std::optional<UserRecord>> find_user(const std::string& address) = 0;
+  virtual Result<std::vector<UserRecord>> list_users() = 0;
+
+  // Aliases: one alias, many targets (local or remote).
+  virtual Status add_alias(const std::string& address, const std::vector<std::string>& targets) = 0;
+  virtual Status del_alias(const std::string& address) = 0;
+  virtual Result<std::vector<std::string>> alias_targets(const std::string& address) = 0;
+  virtual Result<std::vector<AliasRecord>> list_aliases() = 0;
+
+  // lookup_address - whether the address's domain is local and, if it is,
+  // what the address is there: an alias (its targets), a user, both (an alias
+  // naming itself) or neither; read in one snapshot. The recipient check at
+  // RCPT asks this once per address instead of three times. Answers may come
+  // from a cache that every change to the directory, by any process,
+  // invalidates; a user with a quota is always read afresh (its used_bytes),
+  // one without may show an older used_bytes.
+  virtual Result<AddressEntry> lookup_address(const std::string& address) = 0;
+};
+
+}  // namespace herald::store

@@ -1,0 +1,68 @@
+// store/journal.h - the append-only record of every event: messages
+// received, queued, delivered, deferred, bounced; logins; refusals.
+//
+// One of the store's interfaces (see store.h); a backend implements it.
+// Appends are batched with the next group commit; a failed append is
+// counted and logged, never silent.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "store/recipient_state.h"
+
+namespace herald::store {
+
+enum class JournalEvent {
+  received,            // a message was committed (sender, size, nrcpt)
+  queued,              // a recipient waits for outbound delivery
+  delivered,
+  deferred,
+  bounced,
+  held,
+  login,               // a successful POP3/IMAP/SMTP AUTH login
+  login_failed,
+  connection_refused,  // too many connections, pregreet, ...
+};
+
+std::string_view to_string(JournalEvent event);
+std::optional<JournalEvent> parse_journal_event(std::string_view text);
+// event_for - the event that records a recipient reaching this state.
+JournalEvent event_for(RecipientState state);
+
+struct JournalEntry {
+  std::int64_t time_ms = 0;  // unix milliseconds; 0 = now
+  JournalEvent event = JournalEvent::received;
+  std::string queue_id;
+  std::string message_id;
+  std::string sender;
+  std::string recipient;
+  std::string client;
+  std::uint64_t size = 0;
+  std::string reply;
+  std::string detail;
+};
+
+struct JournalQuery {
+  std::int64_t since_ms = 0;
+  std::string queue_id;
+  std::string message_id;
+  std::string address;  // sender or recipient
+  std::size_t limit = 1000;
+};
+
+class Journal {
+ public:
+  virtual ~Journal() = default;
+  // append - written with the next group commit; a failure is logged and
+  // counted (failed_appends), since nobody waits for it.
+  virtual void append(JournalEntry entry) = 0;
+  virtual Result<std::vector<JournalEntry>> query(const JournalQuery& query) = 0;
+  virtual std::uint64_t failed_appends() const = 0;
+};
+
+}  // namespace herald::store

@@ -1,0 +1,112 @@
+// store/queue.h - messages on their way: the durable commit of an incoming
+// message with its recipients, and the queue rows of those not done yet.
+//
+// One of the store's interfaces (see store.h); a backend implements it.
+// Invariants: a commit reported successful is on stable storage, body and
+// rows alike; local recipients are delivered in the same transaction that
+// queues the message, so a crash never leaves a message half delivered.
+// Mail policy (the quota decision, trace lines, reply texts, retry times)
+// is not the store's: it comes with the message (LocalDeliveryRules).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "store/recipient_state.h"
+
+namespace herald::store {
+
+// MailboxUsage - the space a local recipient has, read inside the commit.
+struct MailboxUsage {
+  std::uint64_t quota_bytes = 0;  // 0 = unlimited
+  std::uint64_t used_bytes = 0;
+};
+
+// LocalVerdict - what becomes of one local recipient.
+struct LocalVerdict {
+  RecipientState state = RecipientState::delivered;  // delivered, deferred or bounced
+  std::string reply;                                 // "250 2.0.0 ...", "452 4.2.2 Mailbox full"
+  std::chrono::seconds retry_after{0};               // deferred: when to try again
+};
+
+// LocalDeliveryRules - the policy a commit consults for each local copy,
+// inside its transaction (queue/local_delivery implements it). Must not
+// block or touch the store: it runs on the writer thread.
+class LocalDeliveryRules {
+ public:
+  virtual ~LocalDeliveryRules() = default;
+  // decide - for a copy of `size` octets (its trace prefix included);
+  // usage is nullopt when the recipient has no such user or mailbox.
+  virtual LocalVerdict decide(const std::optional<MailboxUsage>& usage, std::uint64_t size) const = 0;
+};
+
+// One final recipient of an incoming message.
+struct Delivery {
+  std::string recipient;  // final address, after alias expansion
+  std::string original;   // the address the client gave (ORCPT)
+  bool local = false;
+  // Local only: the mailbox to deliver into, and the trace lines that head
+  // this copy (Return-Path, Delivered-To), kept apart from the shared body.
+  std::string mailbox;
+  std::string prefix;
+};
+
+struct IncomingMessage {
+  std::string queue_id;
+  std::string sender;      // "" = null reverse-path
+  std::string client;      // "host[ip]"
+  std::string message_id;  // Message-ID header, for the journal
+  std::string body;        // the whole message as it will be delivered
+  std::vector<Delivery> deliveries;
+  const LocalDeliveryRules* rules = nullptr;  // REQUIRES: set when any delivery is local
+};
+
+struct DeliveryOutcome {
+  RecipientState state = RecipientState::pending;
+  std::string reply;  // e.g. "452 4.2.2 Mailbox full"
+};
+
+struct CommitResult {
+  std::vector<DeliveryOutcome> outcomes;  // one per IncomingMessage::deliveries
+};
+
+struct QueueRow {
+  std::string queue_id;
+  std::string sender;
+  std::string recipient;
+  std::string original_recipient;
+  RecipientState state = RecipientState::pending;  // pending, deferred or held
+  std::int64_t attempts = 0;
+  std::int64_t created = 0;       // unix seconds
+  std::int64_t next_attempt = 0;  // unix seconds
+  std::uint64_t size = 0;
+  std::string last_reply;
+};
+
+class Queue {
+ public:
+  virtual ~Queue() = default;
+
+  // commit_message - durably queue a message and deliver its local
+  // recipients in the same transaction; done runs on the store's writer
+  // thread once the commit is on stable storage (or failed).
+  virtual void commit_message(IncomingMessage message, std::function<void(Result<CommitResult>)> done) = 0;
+
+  // note_arrivals - messages whose body is being received now: +1 when one
+  // begins, -1 when it has been handed to commit_message or abandoned. Under
+  // load (requests queued while the last commit ran) the writer holds the
+  // next commit back, up to commit_wait, until those already on their way
+  // have joined it: one sync for all of them instead of one each.
+  virtual void note_arrivals(int delta) = 0;
+
+  // Inspection: every row not done yet, or those of one queue id.
+  virtual Result<std::vector<QueueRow>> list() = 0;
+  virtual Result<std::vector<QueueRow>> show(const std::string& queue_id) = 0;
+};
+
+}  // namespace herald::store

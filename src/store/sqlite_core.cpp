@@ -1,0 +1,181 @@
+// store/sqlite_core.cpp - what the embedded backend's concerns share: the
+// database and its schema, the read pool, the writer's transactions, the
+// journal key, the garbage collection of messages and blob files.
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "base/log.h"
+#include "base/text.h"
+#include "store/journal_sql.h"
+#include "store/schema.h"
+#include "store/sqlite_store.h"
+
+namespace herald::store {
+
+std::int64_t now_s() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Error to_error(const std::exception& e) {
+  if (auto* s = dynamic_cast<const SqliteError*>(&e)) {
+    int primary = s->code & 0xff;
+    if (primary == SQLITE_CONSTRAINT) return make_error(Errc::exists, s->what());
+    return make_error(Errc::io, s->what());
+  }
+  return make_error(Errc::internal, e.what());
+}
+
+namespace {
+
+// A blob file younger than this is never swept: its commit may be under
+// way in another process on the same data directory.
+constexpr std::int64_t kSweepMinAgeSeconds = 3600;
+
+void configure(Db& db) {
+  db.exec("PRAGMA journal_mode = WAL");
+  // FULL: the WAL is synced at every commit, so a committed transaction
+  // survives power loss (NORMAL would only survive a process crash).
+  db.exec("PRAGMA synchronous = FULL");
+  db.exec("PRAGMA foreign_keys = ON");
+  // Rollback journals of statements, temporary tables and sorts stay in
+  // memory: none of them ever serves crash recovery.
+  db.exec("PRAGMA temp_store = MEMORY");
+}
+
+}  // namespace
+
+SqliteCore::SqliteCore(StoreOptions options, Env& env)
+    : opts_(std::move(options)), blobs_(env, opts_.data_dir / "blobs") {
+  for (auto& d : opts_.config_domains) d = to_lower(d);
+}
+
+Status SqliteCore::open() {
+  if (auto st = blobs_.open(); !st) return st;
+  try {
+    db_path_ = (opts_.data_dir / "herald.db").string();
+    wdb_.open(db_path_);
+    configure(wdb_);
+    migrate();
+  } catch (const std::exception& e) {
+    return to_error(e);
+  }
+  if (opts_.sweep_blobs)
+    if (auto st = sweep_blobs(); !st) return st;
+  writer_ = std::make_unique<GroupCommit>(*this, opts_.commit_wait);
+  writer_->start();
+  return {};
+}
+
+void SqliteCore::stop() { writer_.reset(); }
+
+// sweep_blobs - files a crash left behind: a body written but never
+// committed (a crash between rename and commit, a failed transaction), or
+// one whose removal after its last reference did not happen.
+Status SqliteCore::sweep_blobs() {
+  auto removed = read([&](Db& db) {
+    return blobs_.sweep(
+        [&db](const std::string& sha) {
+          return db.prepare("SELECT 1 FROM blob_files WHERE sha256 = ?").bind(1, sha).step();
+        },
+        kSweepMinAgeSeconds);
+  });
+  if (!removed) return removed.error();
+  if (*removed > 0) log::get("master")->info("removed {} unreferenced blob files", *removed);
+  return {};
+}
+
+bool SqliteCore::is_config_domain(const std::string& d) const {
+  return std::find(opts_.config_domains.begin(), opts_.config_domains.end(), d) != opts_.config_domains.end();
+}
+
+void SqliteCore::migrate() {
+  wdb_.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+  std::int64_t version = 0;
+  {
+    auto st = wdb_.prepare("SELECT max(version) FROM schema_version");
+    if (st.step()) version = st.i64(0);
+  }
+  constexpr std::int64_t kLatest = std::size(kMigrations);
+  if (version > kLatest)
+    throw SqliteError(SQLITE_ERROR,
+                      fmt::format("database schema version {} is newer than this herald ({})", version, kLatest));
+  for (std::int64_t v = version; v < kLatest; ++v) {
+    wdb_.exec("BEGIN IMMEDIATE");
+    try {
+      wdb_.exec(kMigrations[v]);
+      wdb_.prepare("INSERT INTO schema_version(version) VALUES(?)").bind(1, v + 1).run();
+      wdb_.exec("COMMIT");
+    } catch (...) {
+      wdb_.exec("ROLLBACK");
+      throw;
+    }
+  }
+}
+
+void SqliteCore::submit(std::function<void()> prepare, std::function<void(Db&)> apply,
+                        std::function<void(Status)> done) {
+  WriteJob job;
+  job.prepare = std::move(prepare);
+  job.apply = [this, apply = std::move(apply)] { apply(wdb_); };
+  job.done = std::move(done);
+  writer_->submit(std::move(job));
+}
+
+Status SqliteCore::write_sync(std::function<void(Db&)> apply) {
+  return writer_->run_sync([this, apply = std::move(apply)] { apply(wdb_); });
+}
+
+void SqliteCore::begin() {
+  wdb_.run("BEGIN IMMEDIATE");
+  auto next = wdb_.prepare(kJournalNextKey);
+  next.step();
+  journal_next_key_ = next.i64(0);
+}
+
+void SqliteCore::commit() { wdb_.run("COMMIT"); }
+
+void SqliteCore::rollback() noexcept {
+  try {
+    wdb_.run("ROLLBACK");
+  } catch (...) {  // SQLite may have rolled back already (SQLITE_FULL, SQLITE_IOERR), or never begun
+  }
+  discard_unsynced_wal(wdb_.handle());  // frames the transaction spilled stay unwritten
+}
+
+void SqliteCore::insert_journal(Db& db, const JournalEntry& e) {
+  db.prepare(kJournalInsert)
+      .bind(1, e.time_ms).bind(2, to_string(e.event)).bind(3, e.queue_id).bind(4, e.message_id).bind(5, e.sender)
+      .bind(6, e.recipient).bind(7, e.client).bind(8, e.size).bind(9, e.reply).bind(10, e.detail)
+      .bind(11, journal_next_key_)
+      .run();
+  journal_next_key_ = db.last_insert_rowid() + 1;
+}
+
+void SqliteCore::collect_message(Db& db, std::int64_t message, std::vector<std::string>& unlink) {
+  auto st = db.prepare(
+      "DELETE FROM messages WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM mailbox_messages WHERE message = ?1) "
+      "AND NOT EXISTS (SELECT 1 FROM queue WHERE message = ?1) RETURNING blob_sha");
+  st.bind(1, message);
+  if (!st.step()) return;
+  bool has_blob = !st.is_null(0);
+  std::string sha = st.text(0);
+  while (st.step()) {}
+  if (!has_blob) return;
+  auto rc = db.prepare("UPDATE blob_files SET refcount = refcount - 1 WHERE sha256 = ? RETURNING refcount");
+  rc.bind(1, sha);
+  if (rc.step() && rc.i64(0) <= 0) {
+    while (rc.step()) {}
+    db.prepare("DELETE FROM blob_files WHERE sha256 = ?").bind(1, sha).run();
+    unlink.push_back(sha);
+  }
+}
+
+}  // namespace herald::store

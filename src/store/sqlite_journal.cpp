@@ -1,0 +1,61 @@
+// store/sqlite_journal.cpp - the journal in SQLite: appends ride on the
+// next group commit; queries read an index or a key range (journal_sql.h).
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "base/log.h"
+#include "base/text.h"
+#include "store/journal_sql.h"
+#include "store/sqlite_store.h"
+
+namespace herald::store {
+
+void SqliteJournal::append(JournalEntry e) {
+  if (e.time_ms == 0) e.time_ms = now_ms();
+  auto entry = std::make_shared<JournalEntry>(std::move(e));
+  core_.submit(
+      nullptr, [this, entry](Db& db) { core_.insert_journal(db, *entry); },
+      [this, entry](Status st) {
+        if (st) return;
+        // Nobody waits for an append: the failure is counted and logged
+        // (the log line carries what the journal lost).
+        auto n = ++failed_;
+        log::get("master")->error("error: journal write failed ({} so far): {}: {} {}", n, st.error().message,
+                                  to_string(entry->event), printable(entry->recipient, 200));
+      });
+}
+
+Result<std::vector<JournalEntry>> SqliteJournal::query(const JournalQuery& q) {
+  return core_.read([&](Db& db) -> Result<std::vector<JournalEntry>> {
+    std::vector<JournalEntry> out;
+    std::string address = to_lower(q.address);  // bound without a copy: outlives the steps
+    auto st = db.prepare(journal_select_sql(q));
+    if (q.since_ms > 0) st.bind(1, journal_key(q.since_ms)).bind(6, q.since_ms);
+    if (!q.queue_id.empty()) st.bind(2, q.queue_id);
+    if (!q.message_id.empty()) st.bind(3, q.message_id);
+    if (!address.empty()) st.bind(4, address);
+    st.bind(5, static_cast<std::int64_t>(q.limit));
+    while (st.step()) {
+      JournalEntry e;
+      e.time_ms = st.i64(0);
+      std::string event = st.text(1);
+      auto parsed = parse_journal_event(event);
+      if (!parsed) return make_error(Errc::internal, fmt::format("journal row with unknown event '{}'", event));
+      e.event = *parsed;
+      e.queue_id = st.text(2);
+      e.message_id = st.text(3);
+      e.sender = st.text(4);
+      e.recipient = st.text(5);
+      e.client = st.text(6);
+      e.size = static_cast<std::uint64_t>(st.i64(7));
+      e.reply = st.text(8);
+      e.detail = st.text(9);
+      out.push_back(std::move(e));
+    }
+    std::reverse(out.begin(), out.end());
+    return out;
+  });
+}
+
+}  // namespace herald::store

@@ -1,0 +1,152 @@
+// store/sqlite_queue.cpp - the durable commit of incoming messages and the
+// queue rows of their recipients, in SQLite. Mail policy (quota, replies,
+// retry times) comes with the message: IncomingMessage::rules.
+#include <cassert>
+
+#include <fmt/format.h>
+
+#include "store/sqlite_store.h"
+
+namespace herald::store {
+namespace {
+
+constexpr const char* kQueueAll =
+    "SELECT q.queue_id, m.sender, q.recipient, q.original_recipient, q.status, q.attempts, q.created, "
+    "q.next_attempt, m.size, q.last_reply FROM queue q JOIN messages m ON m.id = q.message "
+    "ORDER BY q.created, q.id";
+constexpr const char* kQueueOne =
+    "SELECT q.queue_id, m.sender, q.recipient, q.original_recipient, q.status, q.attempts, q.created, "
+    "q.next_attempt, m.size, q.last_reply FROM queue q JOIN messages m ON m.id = q.message "
+    "WHERE q.queue_id = ? ORDER BY q.id";
+
+QueueRow queue_from(const Stmt& st) {
+  QueueRow r;
+  r.queue_id = st.text(0);
+  r.sender = st.text(1);
+  r.recipient = st.text(2);
+  r.original_recipient = st.text(3);
+  std::string state = st.text(4);
+  auto parsed = parse_recipient_state(state);
+  if (!parsed) throw SqliteError(SQLITE_CORRUPT, fmt::format("queue row of {}: unknown status '{}'", r.queue_id, state));
+  r.state = *parsed;
+  r.attempts = st.i64(5);
+  r.created = st.i64(6);
+  r.next_attempt = st.i64(7);
+  r.size = static_cast<std::uint64_t>(st.i64(8));
+  r.last_reply = st.text(9);
+  return r;
+}
+
+}  // namespace
+
+void SqliteQueue::commit_message(IncomingMessage msg, std::function<void(Result<CommitResult>)> done) {
+  auto m = std::make_shared<IncomingMessage>(std::move(msg));
+  auto result = std::make_shared<CommitResult>();
+  auto sha = std::make_shared<std::string>();
+  std::function<void()> prepare;
+  if (m->body.size() > core_.options().inline_body_max) {
+    // Large bodies: a content-addressed file, durable before the
+    // transaction that references it commits.
+    prepare = [this, m, sha] {
+      auto put = core_.blobs().put(m->body);
+      if (!put) throw SqliteError(SQLITE_IOERR, put.error().message);
+      *sha = std::move(*put);
+    };
+  }
+  core_.submit(
+      std::move(prepare), [this, m, result, sha](Db& db) { apply_commit(db, *m, *sha, *result); },
+      [done = std::move(done), result](Status st) {
+        if (st) done(std::move(*result));
+        else done(st.error());
+      });
+}
+
+void SqliteQueue::apply_commit(Db& db, const IncomingMessage& m, const std::string& sha, CommitResult& result) {
+  const std::int64_t now = now_s(), now_milli = now_ms();
+  const std::uint64_t size = m.body.size();
+  if (!sha.empty()) {
+    db.prepare("INSERT INTO blob_files(sha256, size, refcount) VALUES(?, ?, 1) "
+               "ON CONFLICT(sha256) DO UPDATE SET refcount = refcount + 1")
+        .bind(1, sha).bind(2, size).run();
+  }
+  {
+    auto st = db.prepare(
+        "INSERT INTO messages(queue_id, sender, message_id, client, size, received, body, blob_sha) "
+        "VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
+    st.bind(1, m.queue_id).bind(2, m.sender).bind(3, m.message_id).bind(4, m.client).bind(5, size).bind(6, now);
+    if (sha.empty()) st.bind_blob(7, m.body).bind_null(8);
+    else st.bind_null(7).bind(8, sha);
+    st.run();
+  }
+  const std::int64_t message = db.last_insert_rowid();
+  core_.insert_journal(db, {now_milli, JournalEvent::received, m.queue_id, m.message_id, m.sender, "", m.client,
+                            size, "", fmt::format("nrcpt={}", m.deliveries.size())});
+
+  result.outcomes.clear();
+  bool referenced = false;
+  for (const auto& d : m.deliveries) {
+    // A remote recipient waits in the queue for its first attempt, now.
+    LocalVerdict v{RecipientState::pending, "", {}};
+    if (d.local) v = deliver_local(db, m, message, d, now);
+    if (v.state == RecipientState::pending || v.state == RecipientState::deferred) {
+      db.prepare("INSERT INTO queue(message, queue_id, recipient, original_recipient, status, created, "
+                 "next_attempt, last_reply) VALUES(?, ?, ?, ?, ?, ?, ?, ?)")
+          .bind(1, message).bind(2, m.queue_id).bind(3, d.recipient).bind(4, d.original)
+          .bind(5, to_string(v.state)).bind(6, now).bind(7, now + v.retry_after.count()).bind(8, v.reply).run();
+    }
+    referenced = referenced || v.state != RecipientState::bounced;
+    core_.insert_journal(db, {now_milli, event_for(v.state), m.queue_id, m.message_id, m.sender, d.recipient,
+                              m.client, size, v.reply, d.original != d.recipient ? "orig_to=" + d.original : ""});
+    result.outcomes.push_back({v.state, std::move(v.reply)});
+  }
+  if (!referenced) {
+    std::vector<std::string> unused;
+    SqliteCore::collect_message(db, message, unused);  // every recipient failed: keep nothing
+  }
+}
+
+// deliver_local - append the copy to the recipient's mailbox if the rules
+// say so, inside the commit's transaction.
+LocalVerdict SqliteQueue::deliver_local(Db& db, const IncomingMessage& m, std::int64_t message, const Delivery& d,
+                                        std::int64_t now) {
+  assert(m.rules != nullptr);
+  const std::uint64_t size = d.prefix.size() + m.body.size();
+  auto u = db.prepare(
+      "SELECT u.id, u.quota_bytes, u.used_bytes, mb.id, mb.uidnext, mb.highestmodseq FROM users u "
+      "JOIN mailboxes mb ON mb.user_id = u.id AND mb.name = ? WHERE u.address = ?");
+  u.bind(1, d.mailbox).bind(2, d.recipient);
+  if (!u.step()) return m.rules->decide(std::nullopt, size);
+  const std::int64_t user = u.i64(0), mailbox = u.i64(3), uid = u.i64(4), modseq = u.i64(5) + 1;
+  LocalVerdict v = m.rules->decide(
+      MailboxUsage{static_cast<std::uint64_t>(u.i64(1)), static_cast<std::uint64_t>(u.i64(2))}, size);
+  if (v.state != RecipientState::delivered) return v;
+  db.prepare("UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = ? WHERE id = ?")
+      .bind(1, modseq).bind(2, mailbox).run();
+  db.prepare("INSERT INTO mailbox_messages(mailbox_id, uid, message, prefix, size, modseq, internaldate) "
+             "VALUES(?, ?, ?, ?, ?, ?, ?)")
+      .bind(1, mailbox).bind(2, uid).bind(3, message).bind(4, d.prefix).bind(5, size).bind(6, modseq)
+      .bind(7, now).run();
+  db.prepare("UPDATE users SET used_bytes = used_bytes + ? WHERE id = ?").bind(1, size).bind(2, user).run();
+  return v;
+}
+
+Result<std::vector<QueueRow>> SqliteQueue::list() {
+  return core_.read([&](Db& db) -> Result<std::vector<QueueRow>> {
+    std::vector<QueueRow> out;
+    auto st = db.prepare(kQueueAll);
+    while (st.step()) out.push_back(queue_from(st));
+    return out;
+  });
+}
+
+Result<std::vector<QueueRow>> SqliteQueue::show(const std::string& queue_id) {
+  return core_.read([&](Db& db) -> Result<std::vector<QueueRow>> {
+    std::vector<QueueRow> out;
+    auto st = db.prepare(kQueueOne);
+    st.bind(1, queue_id);
+    while (st.step()) out.push_back(queue_from(st));
+    return out;
+  });
+}
+
+}  // namespace herald::store

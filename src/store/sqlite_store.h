@@ -1,0 +1,198 @@
+// store/sqlite_store.h - the embedded backend: SQLite (WAL) + blob files.
+// Internal to the store module: one class per interface of store.h, all on
+// one SqliteCore (connections, the writer, the blob store).
+//
+// Writes go through the group-commit writer (group_commit.h), which owns
+// the one write connection; reads use a small pool of connections of their
+// own, which WAL lets run beside the writer.
+//
+// What holds only because this backend is alone on its data directory
+// (a PostgreSQL backend does these differently):
+// - maildrop locks are kept in this process's memory (lock_maildrop), which
+//   is right while one server process serves POP3 for the data directory;
+// - the journal key is read once per write transaction, which is right
+//   because SQLite lets one writer at a time hold the database;
+// - directory changes reach other processes' caches through a shared
+//   memory counter in data_dir (directory_cache.h);
+// - queue ids come from the clock of this host (base/ids.h).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "base/env.h"
+#include "store/blob_store.h"
+#include "store/directory_cache.h"
+#include "store/group_commit.h"
+#include "store/sqlite_db.h"
+#include "store/store.h"
+
+namespace herald::store {
+
+std::int64_t now_s();
+std::int64_t now_ms();
+// to_error - a backend exception as an Error value (a constraint is
+// Errc::exists; any other SQLite failure Errc::io).
+Error to_error(const std::exception& e);
+
+// SqliteCore - what every concern of the backend shares.
+class SqliteCore final : public TransactionControl {
+ public:
+  SqliteCore(StoreOptions options, Env& env);
+
+  Status open();  // directories, schema, blob sweep; then starts the writer
+  void stop();    // runs what was submitted, then stops the writer
+
+  const StoreOptions& options() const { return opts_; }
+  BlobStore& blobs() { return blobs_; }
+  bool is_config_domain(const std::string& lower_case_domain) const;
+
+  // read - fn(Db&) on a pooled read connection; exceptions become errors.
+  template <typename Fn>
+  auto read(Fn&& fn) -> decltype(fn(std::declval<Db&>()));
+
+  // Writes: apply runs on the writer thread, inside the batch's transaction,
+  // with the write connection.
+  void submit(std::function<void()> prepare, std::function<void(Db&)> apply, std::function<void(Status)> done);
+  Status write_sync(std::function<void(Db&)> apply);
+  void note_arrivals(int delta) { writer_->note_arrivals(delta); }
+
+  // Inside a write transaction (the writer thread):
+  // insert_journal - the key follows the one read when the transaction began.
+  void insert_journal(Db& db, const JournalEntry& entry);
+  // collect_message - delete a message no mailbox and no queue row needs;
+  // blob files to remove after the commit go to unlink.
+  static void collect_message(Db& db, std::int64_t message, std::vector<std::string>& unlink);
+
+  // TransactionControl
+  void begin() override;
+  void commit() override;
+  void rollback() noexcept override;
+  Error error_of(const std::exception& e) const override { return to_error(e); }
+
+ private:
+  void migrate();
+  Status sweep_blobs();
+
+  StoreOptions opts_;
+  std::string db_path_;
+  BlobStore blobs_;
+  Db wdb_;                               // the writer's connection
+  std::int64_t journal_next_key_ = 0;    // writer thread, inside its transaction
+  std::mutex pool_mu_;
+  std::vector<std::unique_ptr<Db>> pool_;
+  std::unique_ptr<GroupCommit> writer_;  // last: stops before what it uses goes
+};
+
+class SqliteDirectory final : public Directory {
+ public:
+  explicit SqliteDirectory(SqliteCore& core);
+  Status open();  // maps the shared generation counter
+
+  Status add_domain(const std::string& name) override;
+  Status del_domain(const std::string& name) override;
+  Result<std::vector<DomainRecord>> list_domains() override;
+  Result<bool> is_local_domain(const std::string& name) override;
+  Status add_user(const std::string& address, const Credentials& credentials, std::uint64_t quota_bytes) override;
+  Status del_user(const std::string& address) override;
+  Status set_password(const std::string& address, const Credentials& credentials) override;
+  Status set_send_as_any(const std::string& address, bool allowed) override;
+  Result<std::optional<UserRecord>> find_user(const std::string& address) override;
+  Result<std::vector<UserRecord>> list_users() override;
+  Status add_alias(const std::string& address, const std::vector<std::string>& targets) override;
+  Status del_alias(const std::string& address) override;
+  Result<std::vector<std::string>> alias_targets(const std::string& address) override;
+  Result<std::vector<AliasRecord>> list_aliases() override;
+  Result<AddressEntry> lookup_address(const std::string& address) override;
+
+ private:
+  Result<AddressEntry> read_address(const std::string& lower_case_address);
+  // write_directory - a change every process's cache must learn of.
+  Status write_directory(std::function<void(Db&)> apply);
+  // update_user - one UPDATE of the user row; not_found when there is none.
+  Status update_user(const std::string& address, std::function<void(Db&, const std::string&)> apply);
+
+  SqliteCore& core_;
+  std::unique_ptr<SharedGeneration> generation_;
+  DirectoryCache cache_;
+};
+
+class SqliteMailboxes final : public Mailboxes {
+ public:
+  explicit SqliteMailboxes(SqliteCore& core) : core_(core) {}
+
+  Result<std::unique_ptr<MaildropLock>> lock_maildrop(std::int64_t user_id) override;
+  Result<Maildrop> maildrop(std::int64_t user_id) override;
+  Result<std::string> read_message(std::int64_t mailbox_id, std::int64_t uid) override;
+  void expunge(std::int64_t user_id, std::int64_t mailbox_id, std::vector<std::int64_t> uids,
+               std::function<void(Status)> done) override;
+
+ private:
+  class Lock;
+  SqliteCore& core_;
+  std::mutex locks_mu_;
+  std::set<std::int64_t> locked_;  // user ids whose maildrop a session holds
+};
+
+class SqliteQueue final : public Queue {
+ public:
+  explicit SqliteQueue(SqliteCore& core) : core_(core) {}
+
+  void commit_message(IncomingMessage message, std::function<void(Result<CommitResult>)> done) override;
+  void note_arrivals(int delta) override { core_.note_arrivals(delta); }
+  Result<std::vector<QueueRow>> list() override;
+  Result<std::vector<QueueRow>> show(const std::string& queue_id) override;
+
+ private:
+  void apply_commit(Db& db, const IncomingMessage& m, const std::string& sha, CommitResult& result);
+  LocalVerdict deliver_local(Db& db, const IncomingMessage& m, std::int64_t message, const Delivery& d,
+                                std::int64_t now);
+
+  SqliteCore& core_;
+};
+
+class SqliteJournal final : public Journal {
+ public:
+  explicit SqliteJournal(SqliteCore& core) : core_(core) {}
+
+  void append(JournalEntry entry) override;
+  Result<std::vector<JournalEntry>> query(const JournalQuery& query) override;
+  std::uint64_t failed_appends() const override { return failed_.load(); }
+
+ private:
+  SqliteCore& core_;
+  std::atomic<std::uint64_t> failed_{0};
+};
+
+template <typename Fn>
+auto SqliteCore::read(Fn&& fn) -> decltype(fn(std::declval<Db&>())) {
+  std::unique_ptr<Db> db;
+  {
+    std::lock_guard lk(pool_mu_);
+    if (!pool_.empty()) {
+      db = std::move(pool_.back());
+      pool_.pop_back();
+    }
+  }
+  try {
+    if (!db) {
+      db = std::make_unique<Db>();
+      db->open(db_path_);
+      db->exec("PRAGMA foreign_keys = ON");
+    }
+    auto r = fn(*db);
+    std::lock_guard lk(pool_mu_);
+    pool_.push_back(std::move(db));
+    return r;
+  } catch (const std::exception& e) {
+    return to_error(e);
+  }
+}
+
+}  // namespace herald::store
