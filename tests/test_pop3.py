@@ -8,6 +8,7 @@ quotas.
 """
 
 import json
+import os
 import poplib
 import shutil
 import smtplib
@@ -17,7 +18,7 @@ import time
 import unittest
 import warnings
 
-from harness import (HOST, Herald, HeraldTestCase, retr_bytes, split_trace, unique, wait_for)
+from harness import (HOST, Herald, HeraldTestCase, ServerError, retr_bytes, split_trace, unique, wait_for)
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -459,6 +460,39 @@ class IdleTimeoutTest(Pop3Case):
         self.assertGreaterEqual(time.monotonic() - started, 0.9, "closed before idle_timeout")
         # The lock must be gone: a new session can log in.
         wait_for(lambda: self.herald.mailbox_count(user) == 0, message="a new login after the autologout")
+
+
+class ErrorLimitTest(Pop3Case):
+    config = {"pop3": {"max_errors": 2}}
+
+    def test_max_errors_comes_from_the_config(self):
+        # The default is 10; with pop3.max_errors = 2 the second bad command
+        # ends the session, as Postfix-style hard error limits do.
+        with socket.create_connection((HOST, self.herald.pop3_port), timeout=10) as s:
+            f = s.makefile("rb")
+            self.assertTrue(f.readline().startswith(b"+OK"))
+            s.sendall(b"XYZZY\r\nPLUGH\r\nNOOP\r\n")
+            self.assertEqual(f.readline(), b"-ERR unknown command\r\n")
+            self.assertEqual(f.readline(), b"-ERR unknown command\r\n")
+            self.assertEqual(f.readline(), b"-ERR too many errors\r\n")
+            self.assertEqual(f.readline(), b"", "the session should be closed after max_errors")
+
+
+class SaslSecretTest(HeraldTestCase):
+    def test_a_damaged_sasl_secret_stops_the_server_with_its_name(self):
+        # The fake-salt secret keeps unknown users' SCRAM salts stable; a
+        # damaged one must not be replaced silently (that changes them).
+        h = Herald(start=False)
+        self.addCleanup(h.close)
+        os.makedirs(h.data_dir, exist_ok=True)
+        with open(os.path.join(h.data_dir, "sasl.secret"), "wb") as f:
+            f.write(b"short")
+        h.write_config()
+        with self.assertRaises(ServerError) as e:
+            h.start(port_retries=1)
+        self.assertIn("sasl.secret", str(e.exception))
+        with open(os.path.join(h.data_dir, "sasl.secret"), "rb") as f:
+            self.assertEqual(f.read(), b"short", "the damaged secret was overwritten")
 
 
 if __name__ == "__main__":

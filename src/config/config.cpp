@@ -34,6 +34,7 @@ constexpr KeySpec kKeys[] = {
     {"server", "hostname", Kind::string, R"("")", "name in the greeting, Received and bounces; \"\" = the system's host name"},
     {"server", "data_dir", Kind::string, R"("var")", "database, blobs and spool; relative to the config file"},
     {"server", "threads", Kind::integer, "0", "I/O threads, one io_context each; 0 = one per core"},
+    {"server", "blocking_threads", Kind::integer, "2", "threads for blocking work off the I/O threads: store reads, password hashing (1-256)"},
     {"log", "file", Kind::string, R"("")", "log file in Postfix line format; \"\" = standard error"},
     {"log", "level", Kind::choice, R"("info")", "least severe level logged", "debug|info|warning|error"},
     {"domains", "local", Kind::string_list, "[]", "local domains, besides those added with `herald domain add`"},
@@ -50,6 +51,7 @@ constexpr KeySpec kKeys[] = {
     {"smtp", "relay_networks", Kind::network_list, R"(["127.0.0.0/8", "::1/128"])", "clients in these networks may relay to any domain (Postfix's mynetworks)"},
     {"smtp", "vrfy", Kind::choice, R"("ambiguous")", "VRFY: 252 without lookup, a real lookup, or 502", "ambiguous|verify|disabled"},
     {"pop3", "idle_timeout", Kind::duration, R"("10m")", "idle time before an autologout (RFC 1939 3)"},
+    {"pop3", "max_errors", Kind::integer, "10", "unknown or malformed commands and failed logins before -ERR and disconnect (1-1000)"},
     {"smtp", "require_auth", Kind::choice, R"("never")", "on port 25: AUTH needed for relaying only, for all mail, or never", "never|relay|always"},
     {"smtp", "require_tls", Kind::boolean, "false", "on port 25: MAIL needs STARTTLS first (530 5.7.0)"},
     {"tls", "cert", Kind::string, R"("")", "PEM certificate chain; \"\" = self-signed pair in data_dir"},
@@ -313,6 +315,7 @@ Result<Config> parse(std::string_view text, const std::filesystem::path& file) {
   }
   c.data_dir = data_dir.lexically_normal();
   c.threads = in.u32("server", "threads");
+  c.blocking_threads = in.u32("server", "blocking_threads");
   c.log_file = in.str("log", "file");
   c.log_level = in.str("log", "level");
   for (auto& d : in.list("domains", "local")) c.local_domains.push_back(to_lower(d));
@@ -330,6 +333,7 @@ Result<Config> parse(std::string_view text, const std::filesystem::path& file) {
   c.smtp.relay_networks = in.list("smtp", "relay_networks");
   static_cast<ListenerConfig&>(c.pop3) = in.listener("pop3");
   c.pop3.idle_timeout = in.duration("pop3", "idle_timeout");
+  c.pop3.max_errors = in.u32("pop3", "max_errors");
   c.submission = in.listener("submission");
   c.smtps = in.listener("smtps");
   c.pop3s = in.listener("pop3s");
@@ -391,6 +395,10 @@ Result<Config> parse(std::string_view text, const std::filesystem::path& file) {
   if (c.smtp.max_line_length < 80)
     return make_error(Errc::invalid, fmt::format("{}: smtp.max_line_length must be at least 80", file.string()));
   // The expansion recurses once per level: a bound keeps the stack safe.
+  if (c.pop3.max_errors < 1 || c.pop3.max_errors > 1000)
+    return make_error(Errc::invalid, fmt::format("{}: pop3.max_errors must be 1 to 1000", file.string()));
+  if (c.blocking_threads < 1 || c.blocking_threads > 256)
+    return make_error(Errc::invalid, fmt::format("{}: server.blocking_threads must be 1 to 256", file.string()));
   if (c.alias_max_depth < 1 || c.alias_max_depth > 1000)
     return make_error(Errc::invalid, fmt::format("{}: aliases.max_depth must be 1 to 1000", file.string()));
   // A commit held back longer would cost every client more than its sync.

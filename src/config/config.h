@@ -41,6 +41,7 @@ struct SmtpConfig : ListenerConfig {
 
 struct Pop3Config : ListenerConfig {
   milliseconds idle_timeout{0};
+  std::uint32_t max_errors = 0;
 };
 
 struct Config {
@@ -49,6 +50,7 @@ struct Config {
   std::string hostname;
   std::filesystem::path data_dir; // absolute, resolved against the file's folder
   std::uint32_t threads = 0;      // 0 = one per core
+  std::uint32_t blocking_threads = 0;
   // [log]
   std::string log_file;           // "" = stderr
   std::string log_level;

@@ -10,6 +10,8 @@ TEST(Config, DefaultsApplyWhenEmpty) {
   EXPECT_EQ(c->smtp.max_recipients, 100u);
   EXPECT_EQ(c->smtp.max_message_size, 25u << 20);
   EXPECT_EQ(c->smtp.max_line_length, 1000u);
+  EXPECT_EQ(c->blocking_threads, 2u);
+  EXPECT_EQ(c->pop3.max_errors, 10u);
   EXPECT_TRUE(c->smtp.listen.empty());  // a section left out = not listening
   EXPECT_EQ(c->data_dir, "/etc/herald/var");
   EXPECT_FALSE(c->hostname.empty());
@@ -70,7 +72,9 @@ TEST(Config, BadValuesAreNamed) {
                            "[store]\ncommit_wait = \"2s\"\n", "[store]\ncommit_wait = \"soon\"\n",
                            "[store]\ndirectory_cache = 10000001\n", "[store]\ndirectory_cache = -1\n",
                            "[smtp]\nlisten = [\"127.0.0.1:2525\"]\n[pop3s]\nlisten = [\"127.0.0.1:2525\"]\n",
-                           "[smtp]\nlisten = [\"127.0.0.1:2525\", \"127.0.0.1:2525\"]\n"}) {
+                           "[smtp]\nlisten = [\"127.0.0.1:2525\", \"127.0.0.1:2525\"]\n",
+                           "[server]\nblocking_threads = 0\n", "[server]\nblocking_threads = 257\n",
+                           "[pop3]\nmax_errors = 0\n", "[pop3]\nmax_errors = 1001\n"}) {
     auto c = parse(text, "h.toml");
     EXPECT_FALSE(c) << text;
     if (!c) {
@@ -90,7 +94,8 @@ TEST(Config, DefaultsOutputIsValidAndComplete) {
   auto c = parse(d, "defaults.toml");
   ASSERT_TRUE(c) << c.error().message;
   for (const char* key : {"max_message_size", "max_recipients", "allow_bare_lf", "pregreet_wait",
-                          "inline_body_max", "commit_wait", "directory_cache", "failure_delay", "max_connections_per_client"})
+                          "inline_body_max", "commit_wait", "directory_cache", "failure_delay", "max_connections_per_client",
+                          "blocking_threads", "max_errors"})
     EXPECT_NE(d.find(key), std::string::npos) << key;
 }
 

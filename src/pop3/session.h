@@ -55,9 +55,11 @@
 
 namespace herald::pop3 {
 
+// Pop3Limits - bounds of one session. A bound that is a config key has its
+// default there only (config's key table), none here.
 struct Pop3Limits {
   std::size_t max_line = 255;       // RFC 2449 4: command lines up to 255 octets incl. CRLF
-  std::uint32_t max_errors = 10;    // unknown/bad commands before "-ERR" and close
+  std::uint32_t max_errors = 0;     // pop3.max_errors: unknown/bad commands before "-ERR" and close
 };
 
 // One message of the maildrop: message number = index + 1 (RFC 1939 5).

@@ -25,7 +25,9 @@ void check_replies(const std::string& out, bool multiline_ok) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  herald::pop3::Session s(herald::pop3::Pop3Limits{}, "pop.fuzz.test");
+  herald::pop3::Pop3Limits limits;
+  limits.max_errors = 10;
+  herald::pop3::Session s(limits, "pop.fuzz.test");
   s.feed(std::string_view(reinterpret_cast<const char*>(data), size));
   const std::vector<std::string> messages = {"Subject: a\r\n\r\n.line\r\nbody\r\n", "X: y\r\n\r\n", ""};
   for (int guard = 0; guard < 100000; ++guard) {

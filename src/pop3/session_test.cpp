@@ -63,10 +63,17 @@ struct Transcript {
   std::vector<std::size_t> retrieved;
 };
 
+// test_limits - the bounds the tests run with (the defaults are config's).
+Pop3Limits test_limits() {
+  Pop3Limits l;
+  l.max_errors = 10;
+  return l;
+}
+
 // run - feed input in chunks of `chunk` octets, acting on every step like the
 // driver would; the transcript holds the greeting and every reply in order.
 Transcript run(std::string_view input, std::size_t chunk, FakeDriver driver = {},
-               Pop3Limits limits = {}) {
+               Pop3Limits limits = test_limits()) {
   Session s(limits, "mx.example.test");
   Transcript t;
   t.output = s.greeting();
@@ -122,7 +129,7 @@ Transcript run(std::string_view input, std::size_t chunk, FakeDriver driver = {}
 
 // converse - run the script whole and one octet at a time (STYLE.md: parser
 // tests feed each case both ways); both runs must agree exactly.
-Transcript converse(std::string_view input, FakeDriver driver = {}, Pop3Limits limits = {}) {
+Transcript converse(std::string_view input, FakeDriver driver = {}, Pop3Limits limits = test_limits()) {
   Transcript whole = run(input, input.size() + 1, driver, limits);
   Transcript bytewise = run(input, 1, driver, limits);
   EXPECT_EQ(whole.output, bytewise.output);
@@ -623,7 +630,7 @@ TEST(Pop3Session, ErrorsBelowTheLimitAreTolerated) {
 }
 
 TEST(Pop3Session, EveryKindOfErrorCounts) {
-  Pop3Limits limits;
+  Pop3Limits limits = test_limits();
   limits.max_errors = 5;
   // unknown, wrong state, bad arguments, over-long line, failed login.
   Transcript t = converse("XYZZY\r\nSTAT\r\nUSER\r\n" + std::string(300, 'a') +
@@ -638,7 +645,7 @@ TEST(Pop3Session, EveryKindOfErrorCounts) {
 }
 
 TEST(Pop3Session, RefusalsAboutMessagesDoNotCount) {
-  Pop3Limits limits;
+  Pop3Limits limits = test_limits();
   limits.max_errors = 2;
   Transcript t = converse(kLogin + "DELE 1\r\nDELE 1\r\nRETR 1\r\nLIST 9\r\nNOOP\r\n",
                           FakeDriver{}, limits);
@@ -648,7 +655,7 @@ TEST(Pop3Session, RefusalsAboutMessagesDoNotCount) {
 }
 
 TEST(Pop3Session, ErrorsInTransactionClose) {
-  Pop3Limits limits;
+  Pop3Limits limits = test_limits();
   limits.max_errors = 2;
   Transcript t = converse(kLogin + "DELE 1\r\nFOO\r\nLIST x\r\nQUIT\r\n", FakeDriver{}, limits);
   EXPECT_EQ(after_login(t), "+OK message 1 deleted\r\n-ERR unknown command\r\n"
@@ -674,7 +681,7 @@ Pop3AuthOptions secure_options(bool tls) {
 }
 
 TEST(Pop3Tls, PlaintextLoginRefusedBeforeTls) {
-  Session s(Pop3Limits{}, "pop.test");
+  Session s(test_limits(), "pop.test");
   s.set_auth_options(secure_options(false));
   s.feed("CAPA\r\nUSER alice\r\nAUTH PLAIN\r\n");
   Step step = s.step();
@@ -685,7 +692,7 @@ TEST(Pop3Tls, PlaintextLoginRefusedBeforeTls) {
 }
 
 TEST(Pop3Tls, StlsDropsPipelinedCommandsAndResets) {
-  Session s(Pop3Limits{}, "pop.test");
+  Session s(test_limits(), "pop.test");
   s.set_auth_options(secure_options(false));
   s.feed("STLS\r\nUSER mallory\r\nPASS x\r\n");
   Step step = s.step();
@@ -699,7 +706,7 @@ TEST(Pop3Tls, StlsDropsPipelinedCommandsAndResets) {
 }
 
 TEST(Pop3Tls, AuthPlainOpensTheMaildrop) {
-  Session s(Pop3Limits{}, "pop.test");
+  Session s(test_limits(), "pop.test");
   s.set_auth_options(secure_options(true));
   // "\0alice\0secret" in base64.
   s.feed("AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n");
@@ -722,7 +729,7 @@ TEST(Pop3Tls, AuthPlainOpensTheMaildrop) {
 }
 
 TEST(Pop3Tls, AuthFailureAndMalformedResponses) {
-  Session s(Pop3Limits{}, "pop.test");
+  Session s(test_limits(), "pop.test");
   s.set_auth_options(secure_options(true));
   s.feed("AUTH PLAIN\r\n");
   Step step = s.step();

@@ -1,6 +1,5 @@
 #include "server/auth_driver.h"
 
-#include <asio/post.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
@@ -9,6 +8,7 @@
 #include "base/log.h"
 #include "base/text.h"
 #include "net/tls.h"
+#include "server/offload.h"
 
 namespace herald::server {
 
@@ -25,19 +25,15 @@ std::vector<std::string> offered_mechanisms(const ServerContext& ctx, Connection
 
 asio::awaitable<sasl::Exchange::Outcome> check_exchange(ServerContext& ctx, sasl::Exchange& exchange,
                                                         const Peer& peer) {
-  auto executor = co_await asio::this_coro::executor;
-  co_await asio::post(ctx.blocking, asio::use_awaitable);
-  sasl::Exchange::Outcome out;
-  if (exchange.needs_password_check()) {
-    auto check = ctx.authenticator.check_password(exchange.authcid(), exchange.password(), peer.ip);
-    out = exchange.password_checked(check.verdict == auth::Verdict::ok);
-  } else {
-    out = exchange.credentials(ctx.authenticator.scram_credentials(exchange.authcid(), peer.ip));
+  co_return co_await offload(ctx.blocking, [&ctx, &exchange, &peer] {
+    if (exchange.needs_password_check()) {
+      auto check = ctx.authenticator.check_password(exchange.authcid(), exchange.password(), peer.ip);
+      return exchange.password_checked(check.verdict == auth::Verdict::ok);
+    }
     // SCRAM verifies the proof itself: the lockout learns the result from
     // note_auth, which every ended exchange reaches.
-  }
-  co_await asio::post(executor, asio::use_awaitable);
-  co_return out;
+    return exchange.credentials(ctx.authenticator.scram_credentials(exchange.authcid(), peer.ip));
+  });
 }
 
 asio::awaitable<void> note_auth(ServerContext& ctx, const Peer& peer, const char* protocol, bool success,

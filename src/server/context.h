@@ -31,7 +31,9 @@ enum class Listener {
 };
 
 struct ServerContext {
-  ServerContext(const config::Config& config, store::Store& store, std::unique_ptr<net::TlsServer> tls);
+  // REQUIRES: fake_salt_secret from load_sasl_secret.
+  ServerContext(const config::Config& config, store::Store& store, std::unique_ptr<net::TlsServer> tls,
+                std::string fake_salt_secret);
 
   const config::Config& config;
   store::Store& store;
@@ -46,8 +48,9 @@ struct ServerContext {
   std::unique_ptr<net::TlsServer> tls;  // null: no TLS anywhere
   auth::Authenticator authenticator;
   sasl::MechanismOptions sasl_options;  // fake-salt secret from data_dir/sasl.secret
-  // Blocking work (password hashing) runs here, never on an I/O thread.
-  asio::thread_pool blocking{2};
+  // Blocking work (store reads, password hashing) runs here, never on an
+  // I/O thread (server/offload.h); server.blocking_threads of them.
+  asio::thread_pool blocking;
 };
 
 }  // namespace herald::server

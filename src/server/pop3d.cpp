@@ -1,7 +1,5 @@
 #include "server/pop3d.h"
 
-#include <asio/async_result.hpp>
-#include <asio/post.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
@@ -10,6 +8,7 @@
 #include "base/text.h"
 #include "server/auth_driver.h"
 #include "server/connection.h"
+#include "server/offload.h"
 
 namespace herald::server {
 namespace {
@@ -62,20 +61,6 @@ Login open_maildrop(ServerContext& ctx, const std::string& user, const std::stri
   return out;
 }
 
-template <typename Token>
-auto async_expunge(store::Mailboxes& store, std::int64_t user, std::int64_t mailbox, std::vector<std::int64_t> uids,
-                   Token&& token) {
-  return asio::async_initiate<Token, void(Status)>(
-      [&store, user, mailbox](auto handler, std::vector<std::int64_t> uids) {
-        auto ex = asio::get_associated_executor(handler);
-        auto h = std::make_shared<decltype(handler)>(std::move(handler));
-        store.expunge(user, mailbox, std::move(uids), [h, ex](Status st) {
-          asio::post(ex, [h, st = std::move(st)]() mutable { (*h)(std::move(st)); });
-        });
-      },
-      token, std::move(uids));
-}
-
 pop3::Pop3AuthOptions auth_options(const ServerContext& ctx, Connection& conn) {
   pop3::Pop3AuthOptions o;
   o.stls_available = ctx.tls != nullptr && !conn.tls_active();
@@ -112,7 +97,6 @@ asio::awaitable<void> pop3_connection(ServerContext& ctx, tcp::socket socket, tc
   std::unique_ptr<store::MaildropLock> maildrop_lock;  // RAII: released however the session ends
   store::Maildrop maildrop;
   std::uint32_t failures = 0;
-  auto executor = co_await asio::this_coro::executor;
 
   if (co_await conn.write_all(session.greeting())) {
     char buf[4096];
@@ -152,9 +136,10 @@ asio::awaitable<void> pop3_connection(ServerContext& ctx, tcp::socket socket, tc
         } else if (step.action == pop3::Action::authenticate) {
           std::string user = session.user(), password = session.password();
           bool verified = session.sasl_verified();
-          co_await asio::post(ctx.blocking, asio::use_awaitable);
-          Login login = open_maildrop(ctx, user, password, verified, client.ip);
-          co_await asio::post(executor, asio::use_awaitable);
+          Login login = co_await offload(
+              ctx.blocking, [&ctx, &user, &password, verified, &client] {
+                return open_maildrop(ctx, user, password, verified, client.ip);
+              });
           std::vector<pop3::MaildropEntry> entries;
           if (login.result == pop3::AuthResult::ok) {
             locked_user = login.user_id;
@@ -173,15 +158,25 @@ asio::awaitable<void> pop3_connection(ServerContext& ctx, tcp::socket socket, tc
           reply = session.on_authenticated(login.result, std::move(entries));
         } else if (step.action == pop3::Action::retrieve) {
           std::size_t i = session.retrieve_index();
-          // A small indexed read; bodies over inline_body_max come from a file.
-          reply = session.on_retrieved(ctx.store.mailboxes().read_message(maildrop.mailbox_id, maildrop.messages.at(i).uid));
+          // An indexed read, and bodies over inline_body_max come from a
+          // file: off the I/O thread.
+          auto uid = maildrop.messages.at(i).uid;
+          reply = session.on_retrieved(co_await offload(ctx.blocking, [&ctx, &maildrop, uid] {
+            return ctx.store.mailboxes().read_message(maildrop.mailbox_id, uid);
+          }));
         } else if (step.action == pop3::Action::update) {
           std::vector<std::int64_t> uids;
           for (auto i : session.deleted()) uids.push_back(maildrop.messages.at(i).uid);
           Status st;
-          if (!uids.empty())
-            st = co_await async_expunge(ctx.store.mailboxes(), locked_user, maildrop.mailbox_id, std::move(uids),
-                                        asio::use_awaitable);
+          if (!uids.empty()) {
+            // A named lambda holding references: GCC 12 destroys objects
+            // moved into a temporary lambda's captures inside a co_await
+            // expression twice (a double free seen under ASan).
+            auto expunge = [&ctx, &uids, user = locked_user, mailbox = maildrop.mailbox_id](auto done) {
+              ctx.store.mailboxes().expunge(user, mailbox, std::move(uids), std::move(done));
+            };
+            st = co_await on_completion<Status>(expunge);
+          }
           if (!st) log->error("error: expunge failed for user id {}: {}", locked_user, st.error().message);
           reply = session.on_updated(st);
           // RFC 1939 6: UPDATE is over; release the maildrop before the

@@ -4,7 +4,8 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <cstdio>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <openssl/rand.h>
 
@@ -20,6 +21,7 @@
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
+#include "base/env.h"
 #include "base/log.h"
 #include "server/connection.h"
 #include "server/context.h"
@@ -28,30 +30,38 @@
 
 namespace herald::server {
 
-// load_or_create_secret - 32 random octets kept across restarts (mode 0600),
-// so an unknown user's SCRAM salt stays the same and cannot be computed.
-static std::string load_or_create_secret(const std::filesystem::path& path) {
-  std::string secret;
-  if (std::FILE* f = std::fopen(path.c_str(), "rb")) {
-    char buf[64];
-    secret.assign(buf, std::fread(buf, 1, sizeof buf, f));
-    std::fclose(f);
-    if (secret.size() == 32) return secret;
+// load_sasl_secret - 32 random octets kept across restarts (mode 0600), so
+// an unknown user's SCRAM salt stays the same and cannot be computed. A
+// secret that cannot be made or kept is an error: a public or changing one
+// would let a client tell unknown users from known ones.
+static Result<std::string> load_sasl_secret(const std::filesystem::path& path) {
+  constexpr std::size_t kSize = 32;
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) {
+    auto secret = Env::posix().read_file(path);
+    if (!secret) return secret.error();
+    if (secret->size() != kSize)
+      return make_error(Errc::invalid, fmt::format("{}: {} octets where {} belong; remove it to make a new one "
+                                                   "(the SCRAM salts of unknown users then change once)",
+                                                   path.string(), secret->size(), kSize));
+    return secret;
   }
-  unsigned char fresh[32];
-  if (RAND_bytes(fresh, sizeof fresh) != 1) return {};
-  secret.assign(reinterpret_cast<const char*>(fresh), sizeof fresh);
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd >= 0) {
-    bool ok = ::write(fd, secret.data(), secret.size()) == static_cast<ssize_t>(secret.size());
-    ok = ::fsync(fd) == 0 && ok;
-    ::close(fd);
-    if (!ok) std::filesystem::remove(path);
+  unsigned char fresh[kSize];
+  if (RAND_bytes(fresh, sizeof fresh) != 1) return make_error(Errc::internal, "no randomness for the SASL secret");
+  std::string secret(reinterpret_cast<const char*>(fresh), sizeof fresh);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  bool ok = fd >= 0 && ::write(fd, secret.data(), secret.size()) == static_cast<ssize_t>(secret.size());
+  ok = fd >= 0 && ::fsync(fd) == 0 && ok;
+  if (fd >= 0) ::close(fd);
+  if (!ok) {
+    std::filesystem::remove(path, ec);
+    return make_error(Errc::io, fmt::format("cannot write {}: {}", path.string(), std::strerror(errno)));
   }
   return secret;
 }
 
-ServerContext::ServerContext(const config::Config& cfg, store::Store& st, std::unique_ptr<net::TlsServer> tls_server)
+ServerContext::ServerContext(const config::Config& cfg, store::Store& st, std::unique_ptr<net::TlsServer> tls_server,
+                             std::string fake_salt_secret)
     : config(cfg),
       store(st),
       intake(cfg.hostname, st.queue()),
@@ -60,8 +70,9 @@ ServerContext::ServerContext(const config::Config& cfg, store::Store& st, std::u
       tls(std::move(tls_server)),
       authenticator(st.directory(), auth::AuthLimits{cfg.auth_failure_delay, cfg.auth_max_failure_delay, cfg.auth_max_failures,
                                          cfg.auth_failure_window, cfg.auth_lockout, cfg.auth_cache_ttl,
-                                         cfg.auth_max_tracked}) {
-  sasl_options.fake_salt_secret = load_or_create_secret(cfg.data_dir / "sasl.secret");
+                                         cfg.auth_max_tracked}),
+      blocking(cfg.blocking_threads) {
+  sasl_options.fake_salt_secret = std::move(fake_salt_secret);
   auto limiter = [](const config::ListenerConfig& l) {
     return std::make_unique<net::ConnectionLimiter>(l.max_connections, l.max_connections_per_client);
   };
@@ -70,6 +81,7 @@ ServerContext::ServerContext(const config::Config& cfg, store::Store& st, std::u
   limiters[static_cast<std::size_t>(Listener::smtps)] = limiter(cfg.smtps);
   limiters[static_cast<std::size_t>(Listener::pop3)] = limiter(cfg.pop3);
   limiters[static_cast<std::size_t>(Listener::pop3s)] = limiter(cfg.pop3s);
+  pop3_limits.max_errors = cfg.pop3.max_errors;
   smtp_limits.max_message_size = cfg.smtp.max_message_size;
   smtp_limits.max_recipients = cfg.smtp.max_recipients;
   smtp_limits.max_text_line = cfg.smtp.max_line_length;
@@ -83,8 +95,8 @@ ServerContext::ServerContext(const config::Config& cfg, store::Store& st, std::u
 using ConnectionFn = asio::awaitable<void> (*)(ServerContext&, tcp::socket, tcp::endpoint, Listener);
 
 struct Server::Impl {
-  Impl(const config::Config& c, store::Store& s, std::unique_ptr<net::TlsServer> tls)
-      : config(c), ctx(c, s, std::move(tls)) {}
+  Impl(const config::Config& c, store::Store& s, std::unique_ptr<net::TlsServer> t)
+      : config(c), store(s), tls(std::move(t)) {}
 
   struct Door {
     std::string protocol;
@@ -94,7 +106,9 @@ struct Server::Impl {
   };
 
   const config::Config& config;
-  ServerContext ctx;
+  store::Store& store;
+  std::unique_ptr<net::TlsServer> tls;  // until start() hands it to ctx
+  std::unique_ptr<ServerContext> ctx;
   std::vector<std::unique_ptr<asio::io_context>> ios;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   std::vector<Door> listeners;
@@ -115,7 +129,19 @@ static asio::awaitable<void> accept_loop(ServerContext& ctx, tcp::acceptor& acce
       co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
     }
-    asio::co_spawn(acceptor.get_executor(), serve(ctx, std::move(socket), peer, kind), asio::detached);
+    // A connection that ends by an exception (a bug: drivers answer every
+    // failure with a reply) is logged, never lost without a word; what it
+    // held is released by its destructors.
+    asio::co_spawn(acceptor.get_executor(), serve(ctx, std::move(socket), peer, kind), [](std::exception_ptr e) {
+      if (!e) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& x) {
+        log::get("master")->error("error: connection ended by an exception: {}", x.what());
+      } catch (...) {
+        log::get("master")->error("error: connection ended by an unknown exception");
+      }
+    });
   }
 }
 
@@ -156,6 +182,9 @@ Server::~Server() {
 
 Status Server::start() {
   auto& im = *impl_;
+  auto secret = load_sasl_secret(im.config.data_dir / "sasl.secret");
+  if (!secret) return secret.error();
+  im.ctx = std::make_unique<ServerContext>(im.config, im.store, std::move(im.tls), std::move(*secret));
   auto add = [&](const char* protocol, const std::vector<std::string>& addrs, ConnectionFn fn,
                  Listener kind) -> Status {
     for (const auto& a : addrs) {
@@ -187,7 +216,7 @@ Status Server::start() {
     for (const auto& l : im.listeners) {
       auto acc = net::open_acceptor(*io, l.endpoint);
       if (!acc) return acc.error();
-      asio::co_spawn(*io, accept_loop(im.ctx, **acc, l.serve, l.kind), asio::detached);
+      asio::co_spawn(*io, accept_loop(*im.ctx, **acc, l.serve, l.kind), asio::detached);
       im.acceptors.push_back(std::move(*acc));
     }
     im.ios.push_back(std::move(io));
@@ -212,7 +241,7 @@ void Server::run() {
   });
   // SIGHUP, or a changed certificate file, reloads the certificates; new
   // handshakes use them, established connections keep theirs.
-  asio::co_spawn(*im.ios.front(), watch_certificates(im.ctx), asio::detached);
+  asio::co_spawn(*im.ios.front(), watch_certificates(*im.ctx), asio::detached);
   ::signal(SIGPIPE, SIG_IGN);
   log::get("master")->info("daemon started -- version {}", HERALD_VERSION);
   for (std::size_t i = 1; i < im.ios.size(); ++i)

@@ -1,7 +1,5 @@
 #include "server/smtpd.h"
 
-#include <asio/async_result.hpp>
-#include <asio/post.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
@@ -10,6 +8,7 @@
 #include "base/text.h"
 #include "server/auth_driver.h"
 #include "server/connection.h"
+#include "server/offload.h"
 
 namespace herald::server {
 namespace {
@@ -86,25 +85,6 @@ class SmtpRecipientPolicy final : public smtp::RecipientPolicy {
   std::string auth_user_;
   std::map<std::string, std::vector<queue::Target>> targets_;
 };
-
-// async_submit - Intake::submit as an awaitable that resumes on the
-// caller's executor (the store calls back on its writer thread).
-template <typename Token>
-auto async_submit(queue::Intake& intake, queue::Envelope env, std::string body, queue::Arrival arrival,
-                  Token&& token) {
-  return asio::async_initiate<Token, void(Result<queue::Accepted>)>(
-      [&intake](auto handler, queue::Envelope env, std::string body, queue::Arrival arrival) {
-        auto ex = asio::get_associated_executor(handler);
-        auto h = std::make_shared<decltype(handler)>(std::move(handler));
-        intake.submit(
-            std::move(env), std::move(body),
-            [h, ex](Result<queue::Accepted> r) {
-              asio::post(ex, [h, r = std::move(r)]() mutable { (*h)(std::move(r)); });
-            },
-            std::move(arrival));
-      },
-      token, std::move(env), std::move(body), std::move(arrival));
-}
 
 // auth_options - what this listener offers and demands in the
 // connection's current state.
@@ -243,8 +223,10 @@ asio::awaitable<void> smtp_connection(ServerContext& ctx, tcp::socket socket, tc
       env.auth_user = session.authenticated_user();
       for (const auto& r : tx.recipients)
         env.recipients.push_back({r.forward_path.str(), policy.targets(r.forward_path)});
-      auto result = co_await async_submit(ctx.intake, std::move(env), std::move(tx.data), std::move(arrival),
-                                          asio::use_awaitable);
+      auto result = co_await on_completion<Result<queue::Accepted>>(
+          [&ctx, &env, &tx, &arrival](auto done) {
+            ctx.intake.submit(std::move(env), std::move(tx.data), std::move(done), std::move(arrival));
+          });
       if (result) session.on_submitted(smtp::SubmitOutcome::queued, result->queue_id);
       else session.on_submitted(smtp::SubmitOutcome::temp_fail, "try again later");
     }
