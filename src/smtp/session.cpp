@@ -12,27 +12,39 @@ namespace {
 constexpr std::size_t kMaxAuthLine = 12288;
 }  // namespace
 
+// The command table. Rows name only what differs from CommandSpec's
+// defaults: any phase, any arguments, may be followed in a pipelined group.
 const Session::CommandSpec Session::kCommands[] = {
-    {"EHLO", &Session::cmd_ehlo, true},
-    {"HELO", &Session::cmd_helo, true},
-    {"MAIL", &Session::cmd_mail, false},
-    {"RCPT", &Session::cmd_rcpt, false},
-    {"DATA", &Session::cmd_data, true},
-    {"BDAT", &Session::cmd_bdat, false},
-    {"RSET", &Session::cmd_rset, false},
-    {"NOOP", &Session::cmd_noop, false},
-    {"QUIT", &Session::cmd_quit, true},
-    {"HELP", &Session::cmd_help, false},
-    {"VRFY", &Session::cmd_vrfy, true},
-    {"STARTTLS", &Session::cmd_starttls, true},
-    {"AUTH", &Session::cmd_auth, false},
+    {.verb = "EHLO", .handler = &Session::cmd_ehlo, .group = Group::alone},
+    {.verb = "HELO", .handler = &Session::cmd_helo, .group = Group::alone},
+    {.verb = "MAIL", .handler = &Session::cmd_mail, .needs = Needs::helo, .tx = Tx::opens},
+    {.verb = "RCPT", .handler = &Session::cmd_rcpt, .needs = Needs::helo, .tx = Tx::needs},
+    {.verb = "DATA", .handler = &Session::cmd_data, .needs = Needs::helo, .tx = Tx::needs, .usage = "DATA",
+     .group = Group::last},
+    {.verb = "BDAT", .handler = &Session::cmd_bdat, .needs = Needs::helo, .tx = Tx::needs,
+     .refuse_after_chunk = true},
+    {.verb = "RSET", .handler = &Session::cmd_rset},
+    {.verb = "NOOP", .handler = &Session::cmd_noop},
+    {.verb = "QUIT", .handler = &Session::cmd_quit, .group = Group::last},
+    {.verb = "HELP", .handler = &Session::cmd_help},
+    {.verb = "VRFY", .handler = &Session::cmd_vrfy, .group = Group::last},
+    {.verb = "STARTTLS", .handler = &Session::cmd_starttls, .usage = "STARTTLS", .group = Group::last},
+    // AUTH is refused inside a transaction too (RFC 4954 4), but after its
+    // "already authenticated" check, so cmd_auth says which applies.
+    {.verb = "AUTH", .handler = &Session::cmd_auth, .needs = Needs::ehlo, .long_line = true},
     // RFC 5321 4.5.1 / 7.3: not offered; 502 rather than 500 (known verbs).
-    {"EXPN", &Session::cmd_not_implemented, true},
-    {"SEND", &Session::cmd_not_implemented, false},
-    {"SOML", &Session::cmd_not_implemented, false},
-    {"SAML", &Session::cmd_not_implemented, false},
-    {"TURN", &Session::cmd_not_implemented, true},
+    {.verb = "EXPN", .offered = false, .group = Group::last},
+    {.verb = "SEND", .offered = false},
+    {.verb = "SOML", .offered = false},
+    {.verb = "SAML", .offered = false},
+    {.verb = "TURN", .offered = false, .group = Group::last},
 };
+
+const Session::CommandSpec* Session::find_command(std::string_view verb) {
+  for (const auto& c : kCommands)
+    if (iequals(c.verb, verb)) return &c;
+  return nullptr;
+}
 
 Session::Session(const SmtpLimits& limits, std::string hostname, RecipientPolicy& policy)
     : limits_(limits),
@@ -79,7 +91,7 @@ const std::string& Session::helo_name() const {
 }
 
 bool Session::in_transaction() const {
-  auto* in = std::get_if<Introduced>(&phase_);
+  const Introduced* in = introduced();
   return in && !std::holds_alternative<NoMail>(in->tx);
 }
 
@@ -193,10 +205,20 @@ bool Session::read_sasl_line() {
   return true;
 }
 
-bool Session::need_helo() {
-  if (std::holds_alternative<Introduced>(phase_)) return false;
-  client_error(503, "5.5.1", "Error: send HELO/EHLO first");
-  return true;
+// refusal - the table's rules for this command in this phase, in the order
+// the client should learn of them: what must come first, the syntax, the
+// transaction; nullopt when it may run.
+std::optional<Session::Refusal> Session::refusal(const CommandSpec& spec, std::string_view args) const {
+  const Introduced* in = introduced();
+  if (spec.needs == Needs::helo && !in) return Refusal{503, "5.5.1", "Error: send HELO/EHLO first"};
+  if (spec.needs == Needs::ehlo && !(in && in->helo.esmtp)) return Refusal{503, "5.5.1", "Error: send EHLO first"};
+  if (!spec.usage.empty() && !trim(args).empty())
+    return Refusal{501, "5.5.4", fmt::format("Syntax: {}", spec.usage)};
+  if (spec.tx == Tx::needs && !in_transaction()) return Refusal{503, "5.5.1", "Error: need MAIL command"};
+  // RFC 5321 4.1.4: MAIL may not start a transaction inside another one.
+  if (spec.tx == Tx::opens && in_transaction())
+    return Refusal{503, "5.5.1", fmt::format("Error: nested {} command", spec.verb)};
+  return std::nullopt;
 }
 
 void Session::run_command(std::string_view line) {
@@ -206,15 +228,13 @@ void Session::run_command(std::string_view line) {
   }
   std::string_view verb = line.substr(0, line.find(' '));
   std::string_view args = verb.size() < line.size() ? line.substr(verb.size() + 1) : std::string_view();
-  const CommandSpec* spec = nullptr;
-  for (const auto& c : kCommands)
-    if (iequals(c.verb, verb)) spec = &c;
+  const CommandSpec* spec = find_command(verb);
   // RFC 2920 3.1 and Postfix's smtpd_forbid_unauth_pipelining: before the
   // client has read our EHLO reply, and after EHLO/HELO, nothing may follow
   // in the same group; a client that does so is a spam engine or a smuggler.
-  const Helo* h = std::holds_alternative<Introduced>(phase_) ? helo() : nullptr;
+  const Introduced* in = introduced();
   bool pipelined = reader_.buffered() > 0;
-  if (pipelined && (!h || !h->esmtp || (spec && (spec->verb == "EHLO" || spec->verb == "HELO")))) {
+  if (pipelined && (!in || !in->helo.esmtp || (spec && spec->group == Group::alone))) {
     out_ += fmt::format("554 5.5.0 {} Error: SMTP protocol synchronization\r\n", hostname_);
     close();
     return;
@@ -223,9 +243,19 @@ void Session::run_command(std::string_view line) {
     client_error(500, "5.5.2", "Error: command not recognized");
     return;
   }
-  if (line.size() + 2 > limits_.max_command_line && spec->verb != "AUTH") {
+  if (line.size() + 2 > limits_.max_command_line && !spec->long_line) {
     client_error(500, "5.5.2", "Error: line too long");
     return;
+  }
+  if (!spec->offered) {
+    client_error(502, "5.5.1", "Error: command not implemented");
+    return;
+  }
+  if (!spec->refuse_after_chunk) {
+    if (auto r = refusal(*spec, args)) {
+      client_error(r->code, r->enhanced, r->text);
+      return;
+    }
   }
   (this->*spec->handler)(args);
 }
@@ -308,12 +338,8 @@ void Session::cmd_vrfy(std::string_view args) {
 
 // ---- The transaction: MAIL, RCPT (RFC 5321 4.1.1.2-3) ----
 
+// cmd_mail - REQUIRES (table): HELO/EHLO done, no transaction.
 void Session::cmd_mail(std::string_view args) {
-  if (need_helo()) return;
-  if (in_transaction()) {
-    client_error(503, "5.5.1", "Error: nested MAIL command");
-    return;
-  }
   if (auth_.tls_required && !tls_active_) {
     client_error(530, "5.7.0", "Must issue a STARTTLS command first");
     return;
@@ -389,14 +415,9 @@ void Session::cmd_mail(std::string_view args) {
   reply(250, "2.1.0", "Ok");
 }
 
-// cmd_rcpt - leaves the transaction's phase as it is: a recipient may come
-// between BDAT chunks too.
+// cmd_rcpt - REQUIRES (table): a transaction. Leaves its phase as it is:
+// a recipient may come between BDAT chunks too.
 void Session::cmd_rcpt(std::string_view args) {
-  if (need_helo()) return;
-  if (!in_transaction()) {
-    client_error(503, "5.5.1", "Error: need MAIL command");
-    return;
-  }
   if (!istarts_with(args, "TO:")) {
     client_error(501, "5.5.4", "Syntax: RCPT TO:<address>");
     return;
@@ -449,20 +470,12 @@ void Session::cmd_rcpt(std::string_view args) {
 
 // ---- DATA (RFC 5321 4.1.1.4) ----
 
-void Session::cmd_data(std::string_view args) {
-  if (need_helo()) return;
-  if (!trim(args).empty()) {
-    client_error(501, "5.5.4", "Syntax: DATA");
-    return;
-  }
+// cmd_data - REQUIRES (table): HELO/EHLO, no arguments, a transaction.
+void Session::cmd_data(std::string_view) {
   Introduced& in = *introduced();
   if (std::holds_alternative<Chunking>(in.tx)) {
     // RFC 3030 2: DATA and BDAT may not be mixed in one transaction.
     client_error(503, "5.5.1", "Error: DATA after BDAT");
-    return;
-  }
-  if (!in_transaction()) {
-    client_error(503, "5.5.1", "Error: need MAIL command");
     return;
   }
   if (tx_.recipients.empty()) {
@@ -551,7 +564,7 @@ void Session::on_submitted(SubmitOutcome outcome, std::string_view detail) {
 // ---- BDAT (RFC 3030) ----
 
 // cmd_bdat - RFC 3030 2: "BDAT size [LAST]"; the chunk follows at once, so
-// a refusal waits for its octets.
+// the table's rules are checked here, and a refusal waits for its octets.
 void Session::cmd_bdat(std::string_view args) {
   auto words = split(trim(args), ' ');
   std::optional<std::uint64_t> size;
@@ -564,10 +577,8 @@ void Session::cmd_bdat(std::string_view args) {
     close();
     return;
   }
-  std::optional<Refusal> no;
-  if (!std::holds_alternative<Introduced>(phase_)) no = Refusal{503, "5.5.1", "Error: send HELO/EHLO first"};
-  else if (!in_transaction()) no = Refusal{503, "5.5.1", "Error: need MAIL command"};
-  else if (tx_.recipients.empty()) no = Refusal{503, "5.5.1", "Error: need RCPT command"};
+  std::optional<Refusal> no = refusal(*find_command("BDAT"), args);
+  if (!no && tx_.recipients.empty()) no = Refusal{503, "5.5.1", "Error: need RCPT command"};
   if (no) {
     refused_chunk_ = RefusedChunk{*size, std::move(*no)};
     return;
@@ -623,12 +634,8 @@ void Session::run_refused_chunk() {
 
 // ---- STARTTLS (RFC 3207) and AUTH (RFC 4954) ----
 
-// cmd_starttls - RFC 3207 4.
-void Session::cmd_starttls(std::string_view args) {
-  if (!trim(args).empty()) {
-    client_error(501, "5.5.4", "Syntax: STARTTLS");
-    return;
-  }
+// cmd_starttls - RFC 3207 4. REQUIRES (table): no arguments.
+void Session::cmd_starttls(std::string_view) {
   if (tls_active_) {
     client_error(503, "5.5.1", "Error: TLS already active");
     return;
@@ -651,13 +658,9 @@ void Session::on_tls_started(AuthOptions options) {
   auth_ = std::move(options);
 }
 
-// cmd_auth - RFC 4954 4: "AUTH mechanism [initial-response]".
+// cmd_auth - RFC 4954 4: "AUTH mechanism [initial-response]". REQUIRES
+// (table): EHLO done.
 void Session::cmd_auth(std::string_view args) {
-  auto* in = introduced();
-  if (!in || !in->helo.esmtp) {
-    client_error(503, "5.5.1", "Error: send EHLO first");
-    return;
-  }
   if (!auth_user_.empty()) {
     client_error(503, "5.5.1", "Error: already authenticated");
     return;
@@ -728,10 +731,6 @@ void Session::auth_outcome(sasl::Exchange::Outcome o) {
       client_error(535, "5.7.8", "Error: authentication failed");
       return;
   }
-}
-
-void Session::cmd_not_implemented(std::string_view) {
-  client_error(502, "5.5.1", "Error: command not implemented");
 }
 
 // end_exchange - back to Introduced: AUTH came after EHLO, outside a

@@ -13,8 +13,10 @@
 // Introduced, as its own phase: no MAIL, MAIL given, receiving DATA, between
 // BDAT chunks, receiving a chunk. So "DATA before HELO" or "AUTH inside a
 // transaction" cannot be represented, only refused. Each command has one
-// handler in a table. The envelope and message (Transaction) are an object
-// apart, reset by RSET, HELO/EHLO, STARTTLS and the end of data.
+// handler in a table whose rules (HELO/EHLO first, inside or outside a
+// transaction, no arguments, pipelining) are checked in one place. The
+// envelope and message (Transaction) are an object apart, reset by RSET,
+// HELO/EHLO, STARTTLS and the end of data.
 //
 // Security: only CRLF.CRLF ends DATA, and bare CR / LF in DATA are refused
 // unless allow_bare_lf (SMTP smuggling, 2023). Commands pipelined before the
@@ -250,21 +252,36 @@ class Session {
   // What the next octets from the client are.
   enum class Input { command, sasl, data, chunk, none };
 
+  // ---- The command table (as Postfix's smtpd_cmd_table) ----
+  // Its rules are checked once, in run_command, before the handler runs.
+  enum class Needs { nothing, helo, ehlo };  // RFC 5321 4.1.4; RFC 4954 4: AUTH after EHLO
+  enum class Tx { any, opens, needs };       // MAIL opens a transaction; RCPT, DATA, BDAT need one
+  // RFC 2920 3.1: may_continue, or last in a pipelined group; alone: not
+  // even a partial line may follow in the same write (checked: EHLO, HELO).
+  enum class Group { may_continue, last, alone };
   using Handler = void (Session::*)(std::string_view args);
   struct CommandSpec {
     std::string_view verb;
-    Handler handler;
-    bool last_in_group;  // RFC 2920 3.1: must be the last command of a group
+    Handler handler = nullptr;
+    bool offered = true;            // false: a known verb we refuse (502), counted as an error
+    Needs needs = Needs::nothing;
+    Tx tx = Tx::any;
+    std::string_view usage;         // set: takes no arguments, else 501 "Syntax: <usage>"
+    Group group = Group::may_continue;
+    bool long_line = false;         // RFC 4954 4: up to 12288 octets, not max_command_line
+    bool refuse_after_chunk = false;  // BDAT: a refusal waits for the chunk to be read
   };
   static const CommandSpec kCommands[];
+  static const CommandSpec* find_command(std::string_view verb);
 
   // State queries.
   Introduced* introduced() { return std::get_if<Introduced>(&phase_); }
+  const Introduced* introduced() const { return std::get_if<Introduced>(&phase_); }
   const Helo* helo() const;
   bool closed() const { return std::holds_alternative<Closed>(phase_); }
   bool in_transaction() const;
   Input input() const;
-  bool need_helo();
+  std::optional<Refusal> refusal(const CommandSpec& spec, std::string_view args) const;
 
   void reply(int code, std::string_view enhanced, std::string_view text);
   void client_error(int code, std::string_view enhanced, std::string_view text);
@@ -291,7 +308,6 @@ class Session {
   void cmd_quit(std::string_view args);
   void cmd_help(std::string_view args);
   void cmd_vrfy(std::string_view args);
-  void cmd_not_implemented(std::string_view args);
   void cmd_starttls(std::string_view args);
   void cmd_auth(std::string_view args);
   void auth_outcome(sasl::Exchange::Outcome outcome);
