@@ -1,5 +1,7 @@
 #include "smtp/session.h"
 
+#include <cassert>
+
 #include <fmt/format.h>
 
 #include "base/text.h"
@@ -10,35 +12,52 @@ namespace {
 constexpr std::size_t kMaxAuthLine = 12288;
 }  // namespace
 
+// The command table. Rows name only what differs from CommandSpec's
+// defaults: any phase, any arguments, may be followed in a pipelined group.
 const Session::CommandSpec Session::kCommands[] = {
-    {"EHLO", &Session::cmd_ehlo, true},
-    {"HELO", &Session::cmd_helo, true},
-    {"MAIL", &Session::cmd_mail, false},
-    {"RCPT", &Session::cmd_rcpt, false},
-    {"DATA", &Session::cmd_data, true},
-    {"BDAT", &Session::cmd_bdat, false},
-    {"RSET", &Session::cmd_rset, false},
-    {"NOOP", &Session::cmd_noop, false},
-    {"QUIT", &Session::cmd_quit, true},
-    {"HELP", &Session::cmd_help, false},
-    {"VRFY", &Session::cmd_vrfy, true},
-    {"STARTTLS", &Session::cmd_starttls, true},
-    {"AUTH", &Session::cmd_auth, false},
+    {.verb = "EHLO", .handler = &Session::cmd_ehlo, .group = Group::alone},
+    {.verb = "HELO", .handler = &Session::cmd_helo, .group = Group::alone},
+    {.verb = "MAIL", .handler = &Session::cmd_mail, .needs = Needs::helo, .tx = Tx::opens},
+    {.verb = "RCPT", .handler = &Session::cmd_rcpt, .needs = Needs::helo, .tx = Tx::needs},
+    {.verb = "DATA", .handler = &Session::cmd_data, .needs = Needs::helo, .tx = Tx::needs, .usage = "DATA",
+     .group = Group::last},
+    {.verb = "BDAT", .handler = &Session::cmd_bdat, .needs = Needs::helo, .tx = Tx::needs,
+     .refuse_after_chunk = true},
+    {.verb = "RSET", .handler = &Session::cmd_rset},
+    {.verb = "NOOP", .handler = &Session::cmd_noop},
+    {.verb = "QUIT", .handler = &Session::cmd_quit, .group = Group::last},
+    {.verb = "HELP", .handler = &Session::cmd_help},
+    {.verb = "VRFY", .handler = &Session::cmd_vrfy, .group = Group::last},
+    {.verb = "STARTTLS", .handler = &Session::cmd_starttls, .usage = "STARTTLS", .group = Group::last},
+    // AUTH is refused inside a transaction too (RFC 4954 4), but after its
+    // "already authenticated" check, so cmd_auth says which applies.
+    {.verb = "AUTH", .handler = &Session::cmd_auth, .needs = Needs::ehlo, .long_line = true},
     // RFC 5321 4.5.1 / 7.3: not offered; 502 rather than 500 (known verbs).
-    {"EXPN", &Session::cmd_not_implemented, true},
-    {"SEND", &Session::cmd_not_implemented, false},
-    {"SOML", &Session::cmd_not_implemented, false},
-    {"SAML", &Session::cmd_not_implemented, false},
-    {"TURN", &Session::cmd_not_implemented, true},
+    {.verb = "EXPN", .offered = false, .group = Group::last},
+    {.verb = "SEND", .offered = false},
+    {.verb = "SOML", .offered = false},
+    {.verb = "SAML", .offered = false},
+    {.verb = "TURN", .offered = false, .group = Group::last},
 };
+
+const Session::CommandSpec* Session::find_command(std::string_view verb) {
+  for (const auto& c : kCommands)
+    if (iequals(c.verb, verb)) return &c;
+  return nullptr;
+}
 
 Session::Session(const SmtpLimits& limits, std::string hostname, RecipientPolicy& policy)
     : limits_(limits),
       hostname_(std::move(hostname)),
       policy_(policy),
-      // RFC 4954 4: an AUTH line may reach 12288 octets; other commands are
-      // held to max_command_line in run_command.
       reader_(std::max<std::size_t>(limits.max_command_line, kMaxAuthLine)) {}
+
+// command_line_bound - what the reader allows between messages. RFC 4954 4:
+// an AUTH line may reach 12288 octets; other commands are held to
+// max_command_line in run_command.
+std::size_t Session::command_line_bound() const {
+  return std::max<std::size_t>(limits_.max_command_line, kMaxAuthLine);
+}
 
 std::string Session::greeting() const {
   return fmt::format("220 {} ESMTP Herald\r\n", hostname_);
@@ -56,13 +75,53 @@ std::string Session::pregreet_reply() const {
   return fmt::format("554 5.5.0 {} Error: client talked before the greeting\r\n", hostname_);
 }
 
+// ---- State queries ----
+
+const Session::Helo* Session::helo() const {
+  if (auto* in = std::get_if<Introduced>(&phase_)) return &in->helo;
+  if (auto* a = std::get_if<Authenticating>(&phase_)) return &a->helo;
+  if (auto* c = std::get_if<Closed>(&phase_)) return c->helo ? &*c->helo : nullptr;
+  return nullptr;
+}
+
+const std::string& Session::helo_name() const {
+  static const std::string kNone;
+  const Helo* h = helo();
+  return h ? h->name : kNone;
+}
+
+bool Session::in_transaction() const {
+  const Introduced* in = introduced();
+  return in && !std::holds_alternative<NoMail>(in->tx);
+}
+
+// input - what step() reads next.
+Session::Input Session::input() const {
+  if (refused_chunk_) return Input::chunk;
+  if (auto* a = std::get_if<Authenticating>(&phase_)) return a->checking ? Input::none : Input::sasl;
+  if (auto* in = std::get_if<Introduced>(&phase_)) {
+    if (std::holds_alternative<ReceivingData>(in->tx)) return Input::data;
+    if (std::holds_alternative<ReceivingChunk>(in->tx)) return Input::chunk;
+  }
+  return Input::command;
+}
+
+sasl::Exchange& Session::auth_exchange() {
+  auto* a = std::get_if<Authenticating>(&phase_);
+  assert(a && "auth_exchange() outside an AUTH exchange");
+  return *a->exchange;
+}
+
 std::string Session::with_protocol() const {
   // RFC 3848: ESMTP + "S" for TLS + "A" for AUTH; RFC 6531 3.7.3: UTF8SMTP.
-  std::string base = tx_.smtputf8 ? "UTF8SMTP" : esmtp_ ? "ESMTP" : "SMTP";
+  const Helo* h = helo();
+  std::string base = tx_.smtputf8 ? "UTF8SMTP" : h && h->esmtp ? "ESMTP" : "SMTP";
   if (tls_active_) base += "S";
   if (!auth_user_.empty()) base += "A";
   return base;
 }
+
+// ---- Replies and transitions ----
 
 void Session::reply(int code, std::string_view enhanced, std::string_view text) {
   out_ += fmt::format("{} {} {}\r\n", code, enhanced, text);
@@ -74,61 +133,92 @@ void Session::client_error(int code, std::string_view enhanced, std::string_view
   reply(code, enhanced, text);
   if (++errors_ >= limits_.max_errors) {
     out_ += fmt::format("421 4.7.0 {} Error: too many errors\r\n", hostname_);
-    closed_ = true;
-    pending_ = Action::close;
+    close();
   }
 }
 
-void Session::reset_transaction() {
-  in_mail_ = false;
-  tx_ = Transaction{};
-  mode_ = Mode::command;
-  used_bdat_ = false;
-  reader_.set_max_line(std::max<std::size_t>(limits_.max_command_line, kMaxAuthLine));
+// close - the terminal phase; whatever the client sends after is not read.
+void Session::close() {
+  std::optional<Helo> last;
+  if (const Helo* h = helo()) last = *h;
+  phase_ = Closed{std::move(last)};
 }
 
-bool Session::need_helo() {
-  if (!helo_.empty()) return false;
-  client_error(503, "5.5.1", "Error: send HELO/EHLO first");
-  return true;
+// reset_transaction - RFC 5321 4.1.1.5 / 3.3: back to no transaction.
+void Session::reset_transaction() {
+  tx_ = Transaction{};
+  if (Introduced* in = introduced()) in->tx = NoMail{};
+  refused_chunk_.reset();
+  reader_.set_max_line(command_line_bound());
 }
+
+// ---- The loop ----
 
 Step Session::step() {
-  while (pending_ == Action::need_more && !closed_) {
+  while (pending_ == Action::need_more && !closed()) {
     std::size_t before = reader_.buffered();
-    if (mode_ == Mode::auth) {
-      auto line = reader_.next_view();
-      if (!line) break;
-      if (line->too_long) {
-        exchange_.reset();
-        mode_ = Mode::command;
-        client_error(500, "5.5.6", "Authentication exchange line is too long");
-      } else {
-        run_auth_line(line->text);
-      }
-    } else if (mode_ == Mode::data) {
-      run_data();
-    } else if (mode_ == Mode::bdat) {
-      run_bdat();
-    } else {
-      auto line = reader_.next_view();
-      if (!line) break;
-      if (line->too_long) {
-        client_error(500, "5.5.2", "Error: line too long");
-      } else {
-        run_command(line->text);
-      }
+    bool more = true;
+    switch (input()) {
+      case Input::command: more = read_command(); break;
+      case Input::sasl: more = read_sasl_line(); break;
+      case Input::data: run_data(); break;
+      case Input::chunk:
+        if (refused_chunk_) run_refused_chunk();
+        else run_chunk();
+        break;
+      case Input::none: more = false; break;  // REQUIRES broken: on_auth_checked() first
     }
-    if (pending_ == Action::need_more && reader_.buffered() == before && mode_ != Mode::command &&
-        mode_ != Mode::auth)
+    if (!more) break;
+    // Data and chunks take all there is; without progress, wait for more.
+    Input now = input();
+    if (pending_ == Action::need_more && reader_.buffered() == before &&
+        (now == Input::data || now == Input::chunk))
       break;
   }
   Step s;
   s.output = std::move(out_);
   out_.clear();
-  s.action = closed_ ? Action::close : pending_;
-  if (pending_ != Action::close) pending_ = Action::need_more;  // the driver now owns it
+  s.action = closed() ? Action::close : pending_;
+  pending_ = Action::need_more;  // the driver now owns it
   return s;
+}
+
+// read_command - one command line, or false when none is complete yet.
+bool Session::read_command() {
+  auto line = reader_.next_view();
+  if (!line) return false;
+  if (line->too_long) client_error(500, "5.5.2", "Error: line too long");
+  else run_command(line->text);
+  return true;
+}
+
+// read_sasl_line - one AUTH response line (RFC 4954 4), or false for none.
+bool Session::read_sasl_line() {
+  auto line = reader_.next_view();
+  if (!line) return false;
+  if (line->too_long) {
+    end_exchange();
+    client_error(500, "5.5.6", "Authentication exchange line is too long");
+  } else {
+    auth_outcome(std::get<Authenticating>(phase_).exchange->respond(line->text));
+  }
+  return true;
+}
+
+// refusal - the table's rules for this command in this phase, in the order
+// the client should learn of them: what must come first, the syntax, the
+// transaction; nullopt when it may run.
+std::optional<Session::Refusal> Session::refusal(const CommandSpec& spec, std::string_view args) const {
+  const Introduced* in = introduced();
+  if (spec.needs == Needs::helo && !in) return Refusal{503, "5.5.1", "Error: send HELO/EHLO first"};
+  if (spec.needs == Needs::ehlo && !(in && in->helo.esmtp)) return Refusal{503, "5.5.1", "Error: send EHLO first"};
+  if (!spec.usage.empty() && !trim(args).empty())
+    return Refusal{501, "5.5.4", fmt::format("Syntax: {}", spec.usage)};
+  if (spec.tx == Tx::needs && !in_transaction()) return Refusal{503, "5.5.1", "Error: need MAIL command"};
+  // RFC 5321 4.1.4: MAIL may not start a transaction inside another one.
+  if (spec.tx == Tx::opens && in_transaction())
+    return Refusal{503, "5.5.1", fmt::format("Error: nested {} command", spec.verb)};
+  return std::nullopt;
 }
 
 void Session::run_command(std::string_view line) {
@@ -138,28 +228,39 @@ void Session::run_command(std::string_view line) {
   }
   std::string_view verb = line.substr(0, line.find(' '));
   std::string_view args = verb.size() < line.size() ? line.substr(verb.size() + 1) : std::string_view();
-  const CommandSpec* spec = nullptr;
-  for (const auto& c : kCommands)
-    if (iequals(c.verb, verb)) spec = &c;
+  const CommandSpec* spec = find_command(verb);
   // RFC 2920 3.1 and Postfix's smtpd_forbid_unauth_pipelining: before the
   // client has read our EHLO reply, and after EHLO/HELO, nothing may follow
   // in the same group; a client that does so is a spam engine or a smuggler.
+  const Introduced* in = introduced();
   bool pipelined = reader_.buffered() > 0;
-  if (pipelined && (helo_.empty() || !esmtp_ || (spec && (spec->verb == "EHLO" || spec->verb == "HELO")))) {
+  if (pipelined && (!in || !in->helo.esmtp || (spec && spec->group == Group::alone))) {
     out_ += fmt::format("554 5.5.0 {} Error: SMTP protocol synchronization\r\n", hostname_);
-    closed_ = true;
+    close();
     return;
   }
   if (!spec) {
     client_error(500, "5.5.2", "Error: command not recognized");
     return;
   }
-  if (line.size() + 2 > limits_.max_command_line && spec->verb != "AUTH") {
+  if (line.size() + 2 > limits_.max_command_line && !spec->long_line) {
     client_error(500, "5.5.2", "Error: line too long");
     return;
   }
+  if (!spec->offered) {
+    client_error(502, "5.5.1", "Error: command not implemented");
+    return;
+  }
+  if (!spec->refuse_after_chunk) {
+    if (auto r = refusal(*spec, args)) {
+      client_error(r->code, r->enhanced, r->text);
+      return;
+    }
+  }
   (this->*spec->handler)(args);
 }
+
+// ---- Session commands ----
 
 void Session::cmd_ehlo(std::string_view args) {
   args = trim(args);
@@ -168,8 +269,7 @@ void Session::cmd_ehlo(std::string_view args) {
     return;
   }
   reset_transaction();
-  helo_ = std::string(args);
-  esmtp_ = true;
+  phase_ = Introduced{Helo{std::string(args), true}, NoMail{}};
   out_ += fmt::format("250-{}\r\n", hostname_);
   out_ += "250-PIPELINING\r\n";
   out_ += fmt::format("250-SIZE {}\r\n", limits_.max_message_size);
@@ -190,17 +290,56 @@ void Session::cmd_helo(std::string_view args) {
     return;
   }
   reset_transaction();
-  helo_ = std::string(args);
-  esmtp_ = false;
+  phase_ = Introduced{Helo{std::string(args), false}, NoMail{}};
   reply(250, "2.0.0", hostname_);
 }
 
-void Session::cmd_mail(std::string_view args) {
-  if (need_helo()) return;
-  if (in_mail_) {
-    client_error(503, "5.5.1", "Error: nested MAIL command");
-    return;
+void Session::cmd_rset(std::string_view) {
+  reset_transaction();
+  reply(250, "2.0.0", "Ok");
+}
+
+void Session::cmd_noop(std::string_view) { reply(250, "2.0.0", "Ok"); }
+
+void Session::cmd_quit(std::string_view) {
+  reply(221, "2.0.0", "Bye");
+  close();
+}
+
+void Session::cmd_help(std::string_view) {
+  reply(214, "2.0.0", "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT HELP VRFY");
+}
+
+void Session::cmd_vrfy(std::string_view args) {
+  switch (limits_.vrfy) {
+    case VrfyMode::disabled:
+      client_error(502, "5.5.1", "VRFY command is disabled");
+      return;
+    case VrfyMode::ambiguous:
+      // RFC 5321 3.5.3: 252 when the server will not say.
+      reply(252, "2.0.0", "Cannot VRFY user, but will accept message and attempt delivery");
+      return;
+    case VrfyMode::verify: {
+      std::string arg(trim(args));
+      if (arg.empty() || arg.front() != '<') arg = "<" + arg + ">";
+      ParsedPath p = parse_path(arg, false, limits_.address);
+      if (p.error != PathError::none || p.mailbox.domain.empty()) {
+        client_error(501, "5.1.3", "Bad address syntax");
+        return;
+      }
+      RcptDecision d = policy_.check_recipient(p.mailbox, 0);
+      if (d.status == RcptStatus::ok) reply(250, "2.1.5", fmt::format("<{}>", printable(p.mailbox.str())));
+      else if (d.status == RcptStatus::unknown_user) client_error(550, "5.1.1", "User unknown");
+      else reply(252, "2.0.0", "Cannot VRFY user");
+      return;
+    }
   }
+}
+
+// ---- The transaction: MAIL, RCPT (RFC 5321 4.1.1.2-3) ----
+
+// cmd_mail - REQUIRES (table): HELO/EHLO done, no transaction.
+void Session::cmd_mail(std::string_view args) {
   if (auth_.tls_required && !tls_active_) {
     client_error(530, "5.7.0", "Must issue a STARTTLS command first");
     return;
@@ -226,9 +365,10 @@ void Session::cmd_mail(std::string_view args) {
     client_error(501, "5.1.7", "Bad sender address syntax");
     return;
   }
+  bool esmtp = introduced()->helo.esmtp;
   Transaction tx;
   for (const auto& param : p.params) {
-    if (!esmtp_) {
+    if (!esmtp) {
       client_error(555, "5.5.4", "Error: parameters need EHLO");
       return;
     }
@@ -271,16 +411,13 @@ void Session::cmd_mail(std::string_view args) {
   tx.null_sender = p.null_path;
   tx.reverse_path = std::move(p.mailbox);
   tx_ = std::move(tx);
-  in_mail_ = true;
+  introduced()->tx = MailGiven{};
   reply(250, "2.1.0", "Ok");
 }
 
+// cmd_rcpt - REQUIRES (table): a transaction. Leaves its phase as it is:
+// a recipient may come between BDAT chunks too.
 void Session::cmd_rcpt(std::string_view args) {
-  if (need_helo()) return;
-  if (!in_mail_) {
-    client_error(503, "5.5.1", "Error: need MAIL command");
-    return;
-  }
   if (!istarts_with(args, "TO:")) {
     client_error(501, "5.5.4", "Syntax: RCPT TO:<address>");
     return;
@@ -331,28 +468,21 @@ void Session::cmd_rcpt(std::string_view args) {
   }
 }
 
-void Session::cmd_data(std::string_view args) {
-  if (need_helo()) return;
-  if (!trim(args).empty()) {
-    client_error(501, "5.5.4", "Syntax: DATA");
-    return;
-  }
-  if (used_bdat_) {
+// ---- DATA (RFC 5321 4.1.1.4) ----
+
+// cmd_data - REQUIRES (table): HELO/EHLO, no arguments, a transaction.
+void Session::cmd_data(std::string_view) {
+  Introduced& in = *introduced();
+  if (std::holds_alternative<Chunking>(in.tx)) {
     // RFC 3030 2: DATA and BDAT may not be mixed in one transaction.
     client_error(503, "5.5.1", "Error: DATA after BDAT");
-    return;
-  }
-  if (!in_mail_) {
-    client_error(503, "5.5.1", "Error: need MAIL command");
     return;
   }
   if (tx_.recipients.empty()) {
     client_error(503, "5.5.1", "Error: need RCPT command");
     return;
   }
-  mode_ = Mode::data;
-  prev_line_crlf_ = true;
-  over_size_ = bare_line_end_ = nul_seen_ = line_too_long_ = false;
+  in.tx = ReceivingData{};
   reader_.set_max_line(limits_.max_text_line);
   // No enhanced code on 354: RFC 2034 puts them on 2xx, 4xx and 5xx only.
   out_ += "354 End data with <CR><LF>.<CR><LF>\r\n";
@@ -360,20 +490,21 @@ void Session::cmd_data(std::string_view args) {
 
 // run_data - consume DATA lines up to CRLF.CRLF (RFC 5321 4.1.1.4).
 void Session::run_data() {
+  ReceivingData& d = std::get<ReceivingData>(introduced()->tx);
   while (auto line = reader_.next_view()) {
     std::string_view text = line->text;
-    if (text == "." && !line->bare_lf && prev_line_crlf_) {
+    if (text == "." && !line->bare_lf && d.prev_line_crlf) {
       finish_data();
       return;
     }
-    prev_line_crlf_ = !line->bare_lf;
-    if (line->too_long) line_too_long_ = true;
+    d.prev_line_crlf = !line->bare_lf;
+    if (line->too_long) d.line_too_long = true;
     // RFC 5321 4.5.2: a leading "." was doubled by the client.
     if (!text.empty() && text.front() == '.') text.remove_prefix(1);
     bool bare_cr = text.find('\r') != std::string_view::npos;
-    if (line->bare_lf || bare_cr) bare_line_end_ = true;
-    if (text.find('\0') != std::string_view::npos) nul_seen_ = true;
-    if (over_size_) continue;
+    if (line->bare_lf || bare_cr) d.bare_line_end = true;
+    if (text.find('\0') != std::string_view::npos) d.nul_seen = true;
+    if (d.over_size) continue;
     std::size_t before = tx_.data.size();
     if (bare_cr && limits_.allow_bare_lf) {
       // Compatibility mode: each lone CR becomes a line end.
@@ -386,23 +517,26 @@ void Session::run_data() {
     }
     tx_.data += "\r\n";
     if (tx_.data.size() > limits_.max_message_size) {
-      over_size_ = true;
+      d.over_size = true;
       tx_.data.resize(before);
       tx_.data.shrink_to_fit();
     }
   }
 }
 
+// finish_data - the final dot: submit, or refuse what was seen on the way.
 void Session::finish_data() {
-  mode_ = Mode::command;
-  reader_.set_max_line(limits_.max_command_line);
-  if (over_size_) {
+  Introduced& in = *introduced();
+  ReceivingData d = std::get<ReceivingData>(in.tx);
+  in.tx = MailGiven{};
+  reader_.set_max_line(command_line_bound());
+  if (d.over_size) {
     reply(552, "5.3.4", "Error: message file too big");
-  } else if (bare_line_end_ && !limits_.allow_bare_lf) {
+  } else if (d.bare_line_end && !limits_.allow_bare_lf) {
     client_error(550, "5.5.2", "Error: bare <CR> or <LF> in message data");
-  } else if (nul_seen_) {
+  } else if (d.nul_seen) {
     client_error(554, "5.6.0", "Error: NUL character in message data");
-  } else if (line_too_long_) {
+  } else if (d.line_too_long) {
     client_error(500, "5.5.2", fmt::format("Error: message line longer than {} octets",
                                            limits_.max_text_line));
   } else {
@@ -427,7 +561,10 @@ void Session::on_submitted(SubmitOutcome outcome, std::string_view detail) {
   reset_transaction();
 }
 
-// cmd_bdat - RFC 3030 2: "BDAT size [LAST]"; the chunk follows at once.
+// ---- BDAT (RFC 3030) ----
+
+// cmd_bdat - RFC 3030 2: "BDAT size [LAST]"; the chunk follows at once, so
+// the table's rules are checked here, and a refusal waits for its octets.
 void Session::cmd_bdat(std::string_view args) {
   auto words = split(trim(args), ' ');
   std::optional<std::uint64_t> size;
@@ -436,113 +573,69 @@ void Session::cmd_bdat(std::string_view args) {
   if (words.size() == 2 && iequals(words[1], "LAST")) last = true;
   if (!size || words.size() > 2 || (words.size() == 2 && !last)) {
     // Without a size we cannot know where the chunk ends: the session is lost.
-    out_ += "501 5.5.4 Syntax: BDAT size [LAST]\r\n";
-    closed_ = true;
+    reply(501, "5.5.4", "Syntax: BDAT size [LAST]");
+    close();
     return;
   }
-  bdat_remaining_ = *size;
-  bdat_chunk_ = *size;
-  bdat_last_ = last;
-  bdat_error_.clear();
-  // Decide now; the octets are consumed either way, so the session stays in step.
-  if (helo_.empty()) bdat_error_ = "503 5.5.1 Error: send HELO/EHLO first";
-  else if (!in_mail_) bdat_error_ = "503 5.5.1 Error: need MAIL command";
-  else if (tx_.recipients.empty()) bdat_error_ = "503 5.5.1 Error: need RCPT command";
-  if (bdat_error_.empty()) {
-    if (!used_bdat_) {
-      used_bdat_ = true;
-      over_size_ = bare_line_end_ = nul_seen_ = line_too_long_ = false;
-    }
-    // Subtract rather than add: a size near 2^64 must not wrap past the limit.
-    if (tx_.data.size() > limits_.max_message_size ||
-        *size > limits_.max_message_size - tx_.data.size())
-      over_size_ = true;
+  std::optional<Refusal> no = refusal(*find_command("BDAT"), args);
+  if (!no && tx_.recipients.empty()) no = Refusal{503, "5.5.1", "Error: need RCPT command"};
+  if (no) {
+    refused_chunk_ = RefusedChunk{*size, std::move(*no)};
+    return;
   }
-  mode_ = Mode::bdat;
+  Introduced& in = *introduced();
+  // The first chunk starts the message; later ones keep its over-size mark.
+  auto* so_far = std::get_if<Chunking>(&in.tx);
+  bool over_size = so_far && so_far->over_size;
+  // Subtract rather than add: a size near 2^64 must not wrap past the limit.
+  if (tx_.data.size() > limits_.max_message_size || *size > limits_.max_message_size - tx_.data.size())
+    over_size = true;
+  in.tx = ReceivingChunk{*size, *size, last, over_size};
 }
 
-void Session::run_bdat() {
-  while (bdat_remaining_ > 0) {
-    std::string chunk = reader_.take(static_cast<std::size_t>(std::min<std::uint64_t>(bdat_remaining_, 1 << 20)));
+// run_chunk - the octets of an accepted chunk, then its reply.
+void Session::run_chunk() {
+  Introduced& in = *introduced();
+  ReceivingChunk& c = std::get<ReceivingChunk>(in.tx);
+  while (c.remaining > 0) {
+    std::string chunk = reader_.take(static_cast<std::size_t>(std::min<std::uint64_t>(c.remaining, 1 << 20)));
     if (chunk.empty()) return;
-    bdat_remaining_ -= chunk.size();
-    if (bdat_error_.empty() && !over_size_) tx_.data += chunk;
+    c.remaining -= chunk.size();
+    if (!c.over_size) tx_.data += chunk;
   }
-  mode_ = Mode::command;
-  if (!bdat_error_.empty()) {
-    out_ += bdat_error_ + "\r\n";
-    if (++errors_ >= limits_.max_errors) {
-      out_ += fmt::format("421 4.7.0 {} Error: too many errors\r\n", hostname_);
-      closed_ = true;
-    }
-    return;
-  }
-  if (over_size_) {
+  ReceivingChunk done = c;
+  in.tx = Chunking{done.over_size};
+  if (done.over_size) {
     // Stalwart's rule: drain the chunk, then refuse the message.
-    if (bdat_last_) {
-      reply(552, "5.3.4", "Error: message file too big");
-      reset_transaction();
-    } else {
-      reply(552, "5.3.4", "Error: message file too big");
-    }
+    reply(552, "5.3.4", "Error: message file too big");
+    if (done.last) reset_transaction();
     return;
   }
-  if (bdat_last_) {
+  if (done.last) {
     pending_ = Action::submit;
     return;
   }
   // RFC 3030 4.2: the reply counts the octets of this chunk.
-  reply(250, "2.0.0", fmt::format("{} octets received", bdat_chunk_));
+  reply(250, "2.0.0", fmt::format("{} octets received", done.size));
 }
 
-void Session::cmd_rset(std::string_view) {
-  reset_transaction();
-  reply(250, "2.0.0", "Ok");
-}
-
-void Session::cmd_noop(std::string_view) { reply(250, "2.0.0", "Ok"); }
-
-void Session::cmd_quit(std::string_view) {
-  reply(221, "2.0.0", "Bye");
-  closed_ = true;
-}
-
-void Session::cmd_help(std::string_view) {
-  reply(214, "2.0.0", "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT HELP VRFY");
-}
-
-void Session::cmd_vrfy(std::string_view args) {
-  switch (limits_.vrfy) {
-    case VrfyMode::disabled:
-      client_error(502, "5.5.1", "VRFY command is disabled");
-      return;
-    case VrfyMode::ambiguous:
-      // RFC 5321 3.5.3: 252 when the server will not say.
-      reply(252, "2.0.0", "Cannot VRFY user, but will accept message and attempt delivery");
-      return;
-    case VrfyMode::verify: {
-      std::string arg(trim(args));
-      if (arg.empty() || arg.front() != '<') arg = "<" + arg + ">";
-      ParsedPath p = parse_path(arg, false, limits_.address);
-      if (p.error != PathError::none || p.mailbox.domain.empty()) {
-        client_error(501, "5.1.3", "Bad address syntax");
-        return;
-      }
-      RcptDecision d = policy_.check_recipient(p.mailbox, 0);
-      if (d.status == RcptStatus::ok) reply(250, "2.1.5", fmt::format("<{}>", printable(p.mailbox.str())));
-      else if (d.status == RcptStatus::unknown_user) client_error(550, "5.1.1", "User unknown");
-      else reply(252, "2.0.0", "Cannot VRFY user");
-      return;
-    }
+// run_refused_chunk - drain a refused chunk, then say why it was refused.
+void Session::run_refused_chunk() {
+  RefusedChunk& r = *refused_chunk_;
+  while (r.remaining > 0) {
+    std::string chunk = reader_.take(static_cast<std::size_t>(std::min<std::uint64_t>(r.remaining, 1 << 20)));
+    if (chunk.empty()) return;
+    r.remaining -= chunk.size();
   }
+  Refusal why = std::move(r.refusal);
+  refused_chunk_.reset();
+  client_error(why.code, why.enhanced, why.text);
 }
 
-// cmd_starttls - RFC 3207 4.
-void Session::cmd_starttls(std::string_view args) {
-  if (!trim(args).empty()) {
-    client_error(501, "5.5.4", "Syntax: STARTTLS");
-    return;
-  }
+// ---- STARTTLS (RFC 3207) and AUTH (RFC 4954) ----
+
+// cmd_starttls - RFC 3207 4. REQUIRES (table): no arguments.
+void Session::cmd_starttls(std::string_view) {
   if (tls_active_) {
     client_error(503, "5.5.1", "Error: TLS already active");
     return;
@@ -559,25 +652,20 @@ void Session::on_tls_started(AuthOptions options) {
   // RFC 3207 4.2: discard all knowledge obtained from the client, the
   // EHLO included; the client must say EHLO again.
   reset_transaction();
-  helo_.clear();
-  esmtp_ = false;
+  if (!closed()) phase_ = Greeted{};
   auth_user_.clear();
-  exchange_.reset();
   tls_active_ = true;
   auth_ = std::move(options);
 }
 
-// cmd_auth - RFC 4954 4: "AUTH mechanism [initial-response]".
+// cmd_auth - RFC 4954 4: "AUTH mechanism [initial-response]". REQUIRES
+// (table): EHLO done.
 void Session::cmd_auth(std::string_view args) {
-  if (helo_.empty() || !esmtp_) {
-    client_error(503, "5.5.1", "Error: send EHLO first");
-    return;
-  }
   if (!auth_user_.empty()) {
     client_error(503, "5.5.1", "Error: already authenticated");
     return;
   }
-  if (in_mail_) {
+  if (in_transaction()) {
     client_error(503, "5.5.1", "Error: AUTH not allowed during a mail transaction");
     return;
   }
@@ -599,33 +687,32 @@ void Session::cmd_auth(std::string_view args) {
     client_error(504, "5.5.4", "Unrecognized authentication type");
     return;
   }
-  exchange_ = std::move(exchange);
+  Helo h = std::move(introduced()->helo);
+  phase_ = Authenticating{std::move(h), std::move(exchange)};
   std::optional<std::string_view> initial;
   if (words.size() == 2) initial = words[1];
-  auth_outcome(exchange_->start(initial));
+  auth_outcome(std::get<Authenticating>(phase_).exchange->start(initial));
 }
-
-void Session::run_auth_line(std::string_view line) { auth_outcome(exchange_->respond(line)); }
 
 void Session::on_auth_checked(sasl::Exchange::Outcome outcome) { auth_outcome(std::move(outcome)); }
 
 // auth_outcome - one step of the exchange as SMTP replies (RFC 4954 4, 6).
 void Session::auth_outcome(sasl::Exchange::Outcome o) {
   using Kind = sasl::Exchange::Kind;
+  Authenticating& a = std::get<Authenticating>(phase_);
   switch (o.kind) {
     case Kind::challenge:
-      mode_ = Mode::auth;
+      a.checking = false;
       out_ += fmt::format("334 {}\r\n", o.data);
       return;
     case Kind::check:
-      mode_ = Mode::command;
+      a.checking = true;
       pending_ = Action::authenticate;
       return;
     case Kind::success:
-      mode_ = Mode::command;
-      auth_user_ = exchange_->identity();
-      auth_event_ = AuthEvent{true, auth_user_, std::string(exchange_->mechanism_name()), ""};
-      exchange_.reset();
+      auth_user_ = a.exchange->identity();
+      auth_event_ = AuthEvent{true, auth_user_, std::string(a.exchange->mechanism_name()), ""};
+      end_exchange();
       // Additional data with success (SCRAM's server-final) came before, as
       // a 334 challenge the client acknowledged (RFC 4954 4).
       reply(235, "2.7.0", "Authentication successful");
@@ -646,14 +733,17 @@ void Session::auth_outcome(sasl::Exchange::Outcome o) {
   }
 }
 
-void Session::end_failed_exchange(const std::string& reason) {
-  mode_ = Mode::command;
-  auth_event_ = AuthEvent{false, exchange_->authcid(), std::string(exchange_->mechanism_name()), reason};
-  exchange_.reset();
+// end_exchange - back to Introduced: AUTH came after EHLO, outside a
+// transaction, so that is where the client is again.
+void Session::end_exchange() {
+  Helo h = std::move(std::get<Authenticating>(phase_).helo);
+  phase_ = Introduced{std::move(h), NoMail{}};
 }
 
-void Session::cmd_not_implemented(std::string_view) {
-  client_error(502, "5.5.1", "Error: command not implemented");
+void Session::end_failed_exchange(const std::string& reason) {
+  const sasl::Exchange& e = *std::get<Authenticating>(phase_).exchange;
+  auth_event_ = AuthEvent{false, e.authcid(), std::string(e.mechanism_name()), reason};
+  end_exchange();
 }
 
 }  // namespace herald::smtp

@@ -7,9 +7,16 @@
 //
 // Invariants: input is bounded (command lines by max_command_line, text lines
 // by max_text_line, the message by max_message_size; over-size data is
-// consumed and discarded, never buffered); each command is handled by one
-// handler in a table; a transaction (MAIL..end of data) is an object apart
-// from the session and is reset by RSET, HELO/EHLO and the end of data.
+// consumed and discarded, never buffered). The state is one std::variant of
+// connection phases - Greeted, Introduced (HELO/EHLO done), Authenticating
+// (an AUTH exchange), Closed - and a transaction exists only inside
+// Introduced, as its own phase: no MAIL, MAIL given, receiving DATA, between
+// BDAT chunks, receiving a chunk. So "DATA before HELO" or "AUTH inside a
+// transaction" cannot be represented, only refused. Each command has one
+// handler in a table whose rules (HELO/EHLO first, inside or outside a
+// transaction, no arguments, pipelining) are checked in one place. The
+// envelope and message (Transaction) are an object apart, reset by RSET,
+// HELO/EHLO, STARTTLS and the end of data.
 //
 // Security: only CRLF.CRLF ends DATA, and bare CR / LF in DATA are refused
 // unless allow_bare_lf (SMTP smuggling, 2023). Commands pipelined before the
@@ -17,7 +24,8 @@
 // smtpd_forbid_unauth_pipelining). Address text is parsed by the RFC grammar.
 //
 // RFCs: 5321 (SMTP), 1870 (SIZE), 2920 (PIPELINING), 6152 (8BITMIME),
-// 2034/3463 (enhanced status codes), 6531 (SMTPUTF8), 3030 (CHUNKING/BDAT).
+// 2034/3463 (enhanced status codes), 6531 (SMTPUTF8), 3030 (CHUNKING/BDAT),
+// 3207 (STARTTLS), 4954 (AUTH).
 #pragma once
 
 #include <cstdint>
@@ -26,6 +34,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "base/line_reader.h"
@@ -147,16 +156,20 @@ class Session {
   // set_channel_binding - the TLS channel binding SCRAM-*-PLUS checks.
   void set_channel_binding(sasl::ChannelBinding binding) { channel_binding_ = std::move(binding); }
   // The exchange an Action::authenticate is about, and its outcome.
-  sasl::Exchange& auth_exchange() { return *exchange_; }
+  // REQUIRES: Action::authenticate was returned and not yet answered.
+  sasl::Exchange& auth_exchange();
   void on_auth_checked(sasl::Exchange::Outcome outcome);
   const std::string& authenticated_user() const { return auth_user_; }
   std::optional<AuthEvent> take_auth_event() { return std::exchange(auth_event_, std::nullopt); }
   bool tls_active() const { return tls_active_; }
 
-  bool in_data() const { return mode_ != Mode::command; }
+  // in_data - the client is sending something other than commands: message
+  // data, a BDAT chunk or an AUTH response (the driver's data timeout).
+  bool in_data() const { return input() == Input::sasl || receiving_message(); }
   // receiving_message - a message body is being read (DATA or a BDAT chunk).
-  bool receiving_message() const { return mode_ == Mode::data || mode_ == Mode::bdat; }
-  const std::string& helo_name() const { return helo_; }
+  bool receiving_message() const { return input() == Input::data || input() == Input::chunk; }
+  // helo_name - the HELO/EHLO argument; "" before one (and after STARTTLS).
+  const std::string& helo_name() const;
   // with_protocol - the Received "with" keyword (RFC 3848, RFC 6531 3.7.3).
   std::string with_protocol() const;
   // timeout_reply / too_busy_reply - what to send before the driver hangs up.
@@ -167,23 +180,121 @@ class Session {
   std::uint32_t errors() const { return errors_; }
 
  private:
-  enum class Mode { command, data, bdat, auth };
+  // ---- State ----
+  // Helo - what the client said it is (RFC 5321 4.1.1.1).
+  struct Helo {
+    std::string name;
+    bool esmtp = false;  // EHLO rather than HELO
+  };
+
+  // Transaction phases, MAIL to the end of the data (RFC 5321 3.3). The
+  // envelope and message are tx_; the phase says how far the exchange is.
+  struct NoMail {};
+  struct MailGiven {};  // MAIL accepted: RCPT, then DATA or BDAT
+  // ReceivingData - after DATA's 354, until CRLF.CRLF (RFC 5321 4.1.1.4).
+  // What was seen is decided on at the end, so the client is never answered
+  // in the middle of its data.
+  struct ReceivingData {
+    bool prev_line_crlf = true;  // only a "." after a CRLF ends the data
+    bool over_size = false;      // past max_message_size: read on, keep nothing
+    bool bare_line_end = false;  // a bare CR or LF (SMTP smuggling)
+    bool nul_seen = false;
+    bool line_too_long = false;  // over max_text_line (RFC 5321 4.5.3.1.6)
+  };
+  // Chunking - between BDAT chunks (RFC 3030 2): no DATA in this transaction.
+  struct Chunking {
+    bool over_size = false;  // the message passed the limit: later chunks are drained too
+  };
+  // ReceivingChunk - the octets of an accepted BDAT chunk.
+  struct ReceivingChunk {
+    std::uint64_t remaining = 0;
+    std::uint64_t size = 0;  // for the reply (RFC 3030 4.2)
+    bool last = false;
+    bool over_size = false;
+  };
+  using TxPhase = std::variant<NoMail, MailGiven, ReceivingData, Chunking, ReceivingChunk>;
+
+  // Connection phases. A transaction exists only inside Introduced, so a new
+  // HELO/EHLO (RFC 5321 4.1.4) or STARTTLS (RFC 3207 4.2), which replace
+  // the phase, cannot leave one behind.
+  struct Greeted {};  // before HELO/EHLO, and again after STARTTLS
+  struct Introduced {
+    Helo helo;
+    TxPhase tx;
+  };
+  // Authenticating - an AUTH exchange (RFC 4954 4): every line is a SASL
+  // response until it ends. AUTH needs EHLO and no transaction, so the
+  // exchange returns to Introduced with this Helo and no transaction.
+  struct Authenticating {
+    Helo helo;
+    std::unique_ptr<sasl::Exchange> exchange;
+    bool checking = false;  // Action::authenticate is out: nothing is read
+  };
+  struct Closed {
+    std::optional<Helo> helo;  // helo_name() stays answerable for the driver's log
+  };
+  using Phase = std::variant<Greeted, Introduced, Authenticating, Closed>;
+
+  // Refusal - a reply for the client's mistake, not yet sent.
+  struct Refusal {
+    int code = 0;
+    std::string_view enhanced;
+    std::string text;
+  };
+  // RefusedChunk - a BDAT refused out of sequence. RFC 3030 2: the chunk
+  // follows the command at once, so its octets are read and dropped before
+  // the refusal goes out; the phase stays as it was.
+  struct RefusedChunk {
+    std::uint64_t remaining = 0;
+    Refusal refusal;
+  };
+
+  // What the next octets from the client are.
+  enum class Input { command, sasl, data, chunk, none };
+
+  // ---- The command table (as Postfix's smtpd_cmd_table) ----
+  // Its rules are checked once, in run_command, before the handler runs.
+  enum class Needs { nothing, helo, ehlo };  // RFC 5321 4.1.4; RFC 4954 4: AUTH after EHLO
+  enum class Tx { any, opens, needs };       // MAIL opens a transaction; RCPT, DATA, BDAT need one
+  // RFC 2920 3.1: may_continue, or last in a pipelined group; alone: not
+  // even a partial line may follow in the same write (checked: EHLO, HELO).
+  enum class Group { may_continue, last, alone };
   using Handler = void (Session::*)(std::string_view args);
   struct CommandSpec {
     std::string_view verb;
-    Handler handler;
-    bool last_in_group;  // RFC 2920 3.1: must be the last command of a group
+    Handler handler = nullptr;
+    bool offered = true;            // false: a known verb we refuse (502), counted as an error
+    Needs needs = Needs::nothing;
+    Tx tx = Tx::any;
+    std::string_view usage;         // set: takes no arguments, else 501 "Syntax: <usage>"
+    Group group = Group::may_continue;
+    bool long_line = false;         // RFC 4954 4: up to 12288 octets, not max_command_line
+    bool refuse_after_chunk = false;  // BDAT: a refusal waits for the chunk to be read
   };
   static const CommandSpec kCommands[];
+  static const CommandSpec* find_command(std::string_view verb);
+
+  // State queries.
+  Introduced* introduced() { return std::get_if<Introduced>(&phase_); }
+  const Introduced* introduced() const { return std::get_if<Introduced>(&phase_); }
+  const Helo* helo() const;
+  bool closed() const { return std::holds_alternative<Closed>(phase_); }
+  bool in_transaction() const;
+  Input input() const;
+  std::optional<Refusal> refusal(const CommandSpec& spec, std::string_view args) const;
 
   void reply(int code, std::string_view enhanced, std::string_view text);
   void client_error(int code, std::string_view enhanced, std::string_view text);
+  void close();
   void reset_transaction();
-  bool need_helo();
+  std::size_t command_line_bound() const;
 
+  bool read_command();
+  bool read_sasl_line();
   void run_command(std::string_view line);
   void run_data();
-  void run_bdat();
+  void run_chunk();
+  void run_refused_chunk();
   void finish_data();
 
   void cmd_ehlo(std::string_view args);
@@ -197,11 +308,10 @@ class Session {
   void cmd_quit(std::string_view args);
   void cmd_help(std::string_view args);
   void cmd_vrfy(std::string_view args);
-  void cmd_not_implemented(std::string_view args);
   void cmd_starttls(std::string_view args);
   void cmd_auth(std::string_view args);
-  void run_auth_line(std::string_view line);
   void auth_outcome(sasl::Exchange::Outcome outcome);
+  void end_exchange();
   void end_failed_exchange(const std::string& reason);
 
   const SmtpLimits& limits_;
@@ -209,36 +319,19 @@ class Session {
   RecipientPolicy& policy_;
   LineReader reader_;
   std::string out_;
-  Action pending_ = Action::need_more;
+  Action pending_ = Action::need_more;  // asked of the driver in this step()
 
-  // Session state.
+  Phase phase_;
+  Transaction tx_;  // empty unless the phase holds a transaction
+  std::optional<RefusedChunk> refused_chunk_;
+
+  // Facts about the connection, whatever the phase.
   AuthOptions auth_;
   bool tls_active_ = false;
-  std::unique_ptr<sasl::Exchange> exchange_;
   sasl::ChannelBinding channel_binding_;
-  std::string auth_user_;
+  std::string auth_user_;  // set by a successful AUTH; cleared only by STARTTLS
   std::optional<AuthEvent> auth_event_;
-  std::string helo_;
-  bool esmtp_ = false;
-  bool closed_ = false;
   std::uint32_t errors_ = 0;
-
-  // Transaction state.
-  bool in_mail_ = false;
-  Transaction tx_;
-  Mode mode_ = Mode::command;
-  bool used_bdat_ = false;
-  // DATA / BDAT progress.
-  bool prev_line_crlf_ = true;
-  bool over_size_ = false;
-  bool bare_line_end_ = false;
-  bool nul_seen_ = false;
-  bool line_too_long_ = false;
-  std::uint64_t bdat_remaining_ = 0;
-  std::uint64_t bdat_chunk_ = 0;
-  bool bdat_last_ = false;
-  bool bdat_discard_ = false;  // chunk consumed but not kept (out of sequence)
-  std::string bdat_error_;
 };
 
 }  // namespace herald::smtp
