@@ -143,6 +143,32 @@ CREATE INDEX journal_recipient ON journal(recipient) WHERE recipient != '';
     R"sql(
 UPDATE journal SET event = 'bounced' WHERE event = 'failed';
 )sql",
+    // 5: the mailbox model of IMAP (mailboxes.h): special-use attributes
+    //    (RFC 6154), \Noselect parents, subscriptions as names of their own
+    //    (they need not exist, RFC 9051 6.3.7), the UIDs expunged with their
+    //    MODSEQ (RFC 7162 QRESYNC), and the last UIDVALIDITY given per user
+    //    so that none comes back. No index by MODSEQ: CHANGEDSINCE reads a
+    //    mailbox's range of the primary key, and every index entry is one
+    //    more page each delivery's commit writes.
+    R"sql(
+ALTER TABLE mailboxes ADD COLUMN special_use TEXT NOT NULL DEFAULT '';
+ALTER TABLE mailboxes ADD COLUMN selectable INTEGER NOT NULL DEFAULT 1;
+CREATE TABLE subscriptions (
+  user_id  INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  name     TEXT NOT NULL,
+  PRIMARY KEY (user_id, name)
+) WITHOUT ROWID;
+INSERT INTO subscriptions(user_id, name) SELECT user_id, name FROM mailboxes WHERE subscribed = 1;
+ALTER TABLE mailboxes DROP COLUMN subscribed;
+CREATE TABLE expunged (
+  mailbox_id  INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+  uid         INTEGER NOT NULL,
+  modseq      INTEGER NOT NULL,
+  PRIMARY KEY (mailbox_id, uid)
+) WITHOUT ROWID;
+ALTER TABLE users ADD COLUMN last_uidvalidity INTEGER NOT NULL DEFAULT 0;
+UPDATE users SET last_uidvalidity = (SELECT coalesce(max(uidvalidity), 0) FROM mailboxes WHERE user_id = users.id);
+)sql",
 };
 
 }  // namespace herald::store

@@ -119,10 +119,8 @@ Status SqliteDirectory::add_user(const std::string& address, const Credentials& 
     db.prepare("INSERT INTO users(address, password_hash, scram_sha256, quota_bytes, created) VALUES(?, ?, ?, ?, ?)")
         .bind(1, a).bind(2, cred.password_hash).bind(3, cred.scram_sha256).bind(4, quota).bind(5, now_s()).run();
     std::int64_t uid = db.last_insert_rowid();
-    // RFC 3501 2.3.1.1: UIDVALIDITY must never repeat for a name; the
-    // creation time in seconds plus the user id keeps it unique.
     db.prepare("INSERT INTO mailboxes(user_id, name, uidvalidity) VALUES(?, ?, ?)")
-        .bind(1, uid).bind(2, kInbox).bind(3, (now_s() & 0x3fffffff) + (uid & 0xffff)).run();
+        .bind(1, uid).bind(2, kInbox).bind(3, next_uidvalidity(db, uid)).run();
   });
 }
 

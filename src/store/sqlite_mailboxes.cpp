@@ -1,10 +1,230 @@
-// store/sqlite_mailboxes.cpp - mailboxes and the messages in them, in
-// SQLite; bodies inline or in the blob store.
+// store/sqlite_mailboxes.cpp - users' mailboxes in SQLite: the hierarchy,
+// special use, subscriptions, and the POP3 maildrop and its lock.
 #include <fmt/format.h>
 
+#include "base/text.h"
 #include "store/sqlite_store.h"
 
 namespace herald::store {
+namespace {
+
+#define HERALD_MAILBOX_SELECT                                                                        \
+  "SELECT mb.id, mb.name, mb.special_use, mb.selectable, mb.uidvalidity, mb.uidnext, mb.highestmodseq, " \
+  "(SELECT count(*) FROM mailbox_messages mm WHERE mm.mailbox_id = mb.id) FROM mailboxes mb "
+constexpr const char* kMailboxesOfUser = HERALD_MAILBOX_SELECT "WHERE mb.user_id = ? ORDER BY mb.name";
+constexpr const char* kMailboxByName = HERALD_MAILBOX_SELECT "WHERE mb.user_id = ? AND mb.name = ?";
+#undef HERALD_MAILBOX_SELECT
+
+MailboxRecord mailbox_from(const Stmt& st) {
+  MailboxRecord r;
+  r.id = st.i64(0);
+  r.name = st.text(1);
+  r.special_use = st.text(2);
+  r.selectable = st.i64(3) != 0;
+  r.uidvalidity = st.i64(4);
+  r.uidnext = st.i64(5);
+  r.highestmodseq = st.i64(6);
+  r.messages = static_cast<std::uint64_t>(st.i64(7));
+  return r;
+}
+
+// valid_name - a name the store keeps: not empty, no empty level, no
+// control characters (RFC 9051 5.1: names are UTF-8; the protocol layer
+// decodes modified UTF-7 before it gets here).
+Status check_name(const std::string& name) {
+  bool ok = !name.empty() && name.size() <= 1024 && name.front() != kHierarchyDelimiter &&
+            name.back() != kHierarchyDelimiter && name.find("//") == std::string::npos;
+  for (unsigned char c : name) ok = ok && c >= 0x20 && c != 0x7f;
+  if (!ok) return make_error(Errc::invalid, fmt::format("not a mailbox name: {}", printable(name, 200)));
+  return {};
+}
+
+// The id of a mailbox, or 0.
+std::int64_t mailbox_id(Db& db, std::int64_t user_id, const std::string& name) {
+  auto st = db.prepare("SELECT id FROM mailboxes WHERE user_id = ? AND name = ?");
+  st.bind(1, user_id).bind(2, name);
+  return st.step() ? st.i64(0) : 0;
+}
+
+// children_range - the LIKE-free range of names below name: from
+// "name/" up to (not including) "name0" ('0' follows '/' in ASCII).
+std::pair<std::string, std::string> children_range(const std::string& name) {
+  return {name + kHierarchyDelimiter, name + static_cast<char>(kHierarchyDelimiter + 1)};
+}
+
+bool has_children(Db& db, std::int64_t user_id, const std::string& name) {
+  auto [low, high] = children_range(name);
+  auto st = db.prepare("SELECT 1 FROM mailboxes WHERE user_id = ? AND name >= ? AND name < ? LIMIT 1");
+  st.bind(1, user_id).bind(2, low).bind(3, high);
+  return st.step();
+}
+
+Error no_such_mailbox(const std::string& name) {
+  return make_error(Errc::not_found, fmt::format("no such mailbox: {}", printable(name, 200)));
+}
+
+}  // namespace
+
+std::string canonical_mailbox_name(const std::string& name) {
+  std::string_view first = std::string_view(name).substr(0, name.find(kHierarchyDelimiter));
+  if (!iequals(first, kInbox)) return name;
+  return kInbox + name.substr(first.size());
+}
+
+std::int64_t next_uidvalidity(Db& db, std::int64_t user_id) {
+  auto st = db.prepare(
+      "UPDATE users SET last_uidvalidity = max(last_uidvalidity + 1, ?) WHERE id = ? RETURNING last_uidvalidity");
+  st.bind(1, now_s()).bind(2, user_id);
+  if (!st.step()) throw SqliteError(SQLITE_CONSTRAINT, fmt::format("no user {}", user_id));
+  std::int64_t v = st.i64(0);
+  while (st.step()) {}
+  return v;
+}
+
+Result<std::vector<MailboxRecord>> SqliteMailboxes::list_mailboxes(std::int64_t user_id) {
+  return core_.read([&](Db& db) -> Result<std::vector<MailboxRecord>> {
+    std::vector<MailboxRecord> out;
+    auto st = db.prepare(kMailboxesOfUser);
+    st.bind(1, user_id);
+    while (st.step()) out.push_back(mailbox_from(st));
+    return out;
+  });
+}
+
+Result<std::optional<MailboxRecord>> SqliteMailboxes::find_mailbox(std::int64_t user_id, const std::string& name) {
+  std::string n = canonical_mailbox_name(name);
+  return core_.read([&](Db& db) -> Result<std::optional<MailboxRecord>> {
+    auto st = db.prepare(kMailboxByName);
+    st.bind(1, user_id).bind(2, n);
+    if (!st.step()) return std::optional<MailboxRecord>();
+    return std::optional<MailboxRecord>(mailbox_from(st));
+  });
+}
+
+Status SqliteMailboxes::create_mailbox(std::int64_t user_id, const std::string& name, const std::string& special_use) {
+  std::string n = canonical_mailbox_name(name);
+  if (auto st = check_name(n); !st) return st;
+  bool exists = false;
+  auto st = core_.write_sync([&](Db& db) {
+    exists = false;
+    if (std::int64_t id = mailbox_id(db, user_id, n)) {
+      // A \Noselect parent left by a delete becomes a mailbox again.
+      auto up = db.prepare("UPDATE mailboxes SET selectable = 1, special_use = ? WHERE id = ? AND selectable = 0");
+      up.bind(1, special_use).bind(2, id).run();
+      exists = db.changes() == 0;
+      return;
+    }
+    // RFC 9051 6.3.4: the levels above it are created too.
+    for (std::size_t at = n.find(kHierarchyDelimiter); at != std::string::npos;
+         at = n.find(kHierarchyDelimiter, at + 1)) {
+      std::string parent = n.substr(0, at);
+      if (mailbox_id(db, user_id, parent)) continue;
+      db.prepare("INSERT INTO mailboxes(user_id, name, uidvalidity) VALUES(?, ?, ?)")
+          .bind(1, user_id).bind(2, parent).bind(3, next_uidvalidity(db, user_id)).run();
+    }
+    db.prepare("INSERT INTO mailboxes(user_id, name, uidvalidity, special_use) VALUES(?, ?, ?, ?)")
+        .bind(1, user_id).bind(2, n).bind(3, next_uidvalidity(db, user_id)).bind(4, special_use).run();
+  });
+  if (st && exists) return make_error(Errc::exists, fmt::format("mailbox exists: {}", printable(n, 200)));
+  return st;
+}
+
+Status SqliteMailboxes::delete_mailbox(std::int64_t user_id, const std::string& name) {
+  std::string n = canonical_mailbox_name(name);
+  if (n == kInbox) return make_error(Errc::denied, "INBOX cannot be deleted");
+  Status outcome;
+  std::vector<std::string> unlink;
+  auto st = core_.write_sync([&](Db& db) {
+    outcome = {};
+    unlink.clear();  // a second run after a rollback starts afresh
+    auto mb = db.prepare("SELECT id, selectable FROM mailboxes WHERE user_id = ? AND name = ?");
+    mb.bind(1, user_id).bind(2, n);
+    if (!mb.step()) {
+      outcome = no_such_mailbox(n);
+      return;
+    }
+    const std::int64_t id = mb.i64(0);
+    const bool selectable = mb.i64(1) != 0;
+    const bool parent = has_children(db, user_id, n);
+    if (parent && !selectable) {
+      // RFC 9051 6.3.5: a \Noselect name with children cannot be deleted.
+      outcome = make_error(Errc::denied, fmt::format("{} has children and holds no messages", printable(n, 200)));
+      return;
+    }
+    remove_messages(db, user_id, id, unlink);
+    if (parent)
+      db.prepare("UPDATE mailboxes SET selectable = 0, special_use = '' WHERE id = ?").bind(1, id).run();
+    else
+      db.prepare("DELETE FROM mailboxes WHERE id = ?").bind(1, id).run();
+  });
+  if (!st) return st;
+  core_.blobs().remove(unlink);
+  return outcome;
+}
+
+Status SqliteMailboxes::rename_mailbox(std::int64_t user_id, const std::string& from, const std::string& to) {
+  std::string f = canonical_mailbox_name(from), t = canonical_mailbox_name(to);
+  if (auto st = check_name(t); !st) return st;
+  if (t == kInbox || t.rfind(std::string(kInbox) + kHierarchyDelimiter, 0) == 0)
+    return make_error(Errc::denied, "nothing can be renamed into INBOX");
+  if (t.rfind(f + kHierarchyDelimiter, 0) == 0)
+    return make_error(Errc::invalid, fmt::format("{} cannot move below itself", printable(f, 200)));
+  Status outcome;
+  auto st = core_.write_sync([&](Db& db) {
+    outcome = {};
+    const std::int64_t id = mailbox_id(db, user_id, f);
+    if (!id) {
+      outcome = no_such_mailbox(f);
+      return;
+    }
+    if (mailbox_id(db, user_id, t) || has_children(db, user_id, t)) {
+      outcome = make_error(Errc::exists, fmt::format("mailbox exists: {}", printable(t, 200)));
+      return;
+    }
+    if (f == kInbox) {
+      // RFC 9051 6.3.6: INBOX's messages move to a new mailbox of that name,
+      // INBOX stays, empty; its children are not renamed.
+      db.prepare("INSERT INTO mailboxes(user_id, name, uidvalidity) VALUES(?, ?, ?)")
+          .bind(1, user_id).bind(2, t).bind(3, next_uidvalidity(db, user_id)).run();
+      const std::int64_t to_id = db.last_insert_rowid();
+      db.prepare("UPDATE mailbox_messages SET mailbox_id = ? WHERE mailbox_id = ?").bind(1, to_id).bind(2, id).run();
+      db.prepare("UPDATE mailboxes SET uidnext = (SELECT uidnext FROM mailboxes WHERE id = ?2), "
+                 "highestmodseq = (SELECT highestmodseq FROM mailboxes WHERE id = ?2) WHERE id = ?1")
+          .bind(1, to_id).bind(2, id).run();
+      return;
+    }
+    // The mailbox and every level below it: "from/x" becomes "to/x".
+    auto [low, high] = children_range(f);
+    db.prepare("UPDATE mailboxes SET name = ?3 || substr(name, length(?4) + 1) "
+               "WHERE user_id = ?1 AND (name = ?4 OR (name >= ?5 AND name < ?2))")
+        .bind(1, user_id).bind(2, high).bind(3, t).bind(4, f).bind(5, low).run();
+  });
+  if (!st) return st;
+  return outcome;
+}
+
+Status SqliteMailboxes::set_subscribed(std::int64_t user_id, const std::string& name, bool subscribed) {
+  std::string n = canonical_mailbox_name(name);
+  if (auto st = check_name(n); !st) return st;
+  return core_.write_sync([&](Db& db) {
+    if (subscribed)
+      db.prepare("INSERT OR IGNORE INTO subscriptions(user_id, name) VALUES(?, ?)").bind(1, user_id).bind(2, n).run();
+    else
+      db.prepare("DELETE FROM subscriptions WHERE user_id = ? AND name = ?").bind(1, user_id).bind(2, n).run();
+  });
+}
+
+Result<std::vector<std::string>> SqliteMailboxes::subscriptions(std::int64_t user_id) {
+  return core_.read([&](Db& db) -> Result<std::vector<std::string>> {
+    std::vector<std::string> out;
+    auto st = db.prepare("SELECT name FROM subscriptions WHERE user_id = ? ORDER BY name");
+    st.bind(1, user_id);
+    while (st.step()) out.push_back(st.text(0));
+    return out;
+  });
+}
+
+// ---- POP3 ----------------------------------------------------------------
 
 // The lock of one maildrop; gives it back when the session ends.
 class SqliteMailboxes::Lock final : public MaildropLock {
@@ -45,50 +265,6 @@ Result<Maildrop> SqliteMailboxes::maildrop(std::int64_t user_id) {
       out.messages.push_back(std::move(e));
     }
     return out;
-  });
-}
-
-Result<std::string> SqliteMailboxes::read_message(std::int64_t mailbox_id, std::int64_t uid) {
-  return core_.read([&](Db& db) -> Result<std::string> {
-    auto st = db.prepare(
-        "SELECT mm.prefix, m.body, m.blob_sha, m.size FROM mailbox_messages mm JOIN messages m ON m.id = mm.message "
-        "WHERE mm.mailbox_id = ? AND mm.uid = ?");
-    st.bind(1, mailbox_id).bind(2, uid);
-    if (!st.step()) return make_error(Errc::not_found, "no such message");
-    std::string out = st.text(0);
-    if (st.is_null(2)) {
-      out += st.text(1);
-      return out;
-    }
-    if (auto read = core_.blobs().append_to(st.text(2), static_cast<std::uint64_t>(st.i64(3)), out); !read)
-      return read.error();
-    return out;
-  });
-}
-
-void SqliteMailboxes::expunge(std::int64_t user_id, std::int64_t mailbox_id, std::vector<std::int64_t> uids,
-                              std::function<void(Status)> done) {
-  auto unlink = std::make_shared<std::vector<std::string>>();
-  auto apply = [user_id, mailbox_id, uids = std::move(uids), unlink](Db& db) {
-    unlink->clear();  // a second run after a rollback starts afresh
-    std::int64_t freed = 0;
-    // RFC 7162 3.1.8 (CONDSTORE): an expunge is a change of the mailbox, so
-    // its HIGHESTMODSEQ moves on.
-    db.prepare("UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ?").bind(1, mailbox_id).run();
-    for (auto uid : uids) {
-      auto st = db.prepare("DELETE FROM mailbox_messages WHERE mailbox_id = ? AND uid = ? RETURNING message, size");
-      st.bind(1, mailbox_id).bind(2, uid);
-      if (!st.step()) continue;
-      std::int64_t message = st.i64(0);
-      freed += st.i64(1);
-      while (st.step()) {}
-      SqliteCore::collect_message(db, message, *unlink);
-    }
-    db.prepare("UPDATE users SET used_bytes = max(0, used_bytes - ?) WHERE id = ?").bind(1, freed).bind(2, user_id).run();
-  };
-  core_.submit(nullptr, std::move(apply), [this, done = std::move(done), unlink](Status st) {
-    if (st) core_.blobs().remove(*unlink);
-    done(st);
   });
 }
 

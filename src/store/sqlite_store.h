@@ -41,6 +41,12 @@ std::int64_t now_ms();
 // Errc::exists; any other SQLite failure Errc::io).
 Error to_error(const std::exception& e);
 
+// next_uidvalidity - a UIDVALIDITY for a new mailbox of this user, larger
+// than every one it had (RFC 9051 2.3.1.1: a name never gets an earlier one
+// back, even after a delete and a create in the same second). Inside a
+// write transaction.
+std::int64_t next_uidvalidity(Db& db, std::int64_t user_id);
+
 // SqliteCore - what every concern of the backend shares.
 class SqliteCore final : public TransactionControl {
  public:
@@ -127,14 +133,31 @@ class SqliteMailboxes final : public Mailboxes {
  public:
   explicit SqliteMailboxes(SqliteCore& core) : core_(core) {}
 
+  // sqlite_mailboxes.cpp
+  Result<std::vector<MailboxRecord>> list_mailboxes(std::int64_t user_id) override;
+  Result<std::optional<MailboxRecord>> find_mailbox(std::int64_t user_id, const std::string& name) override;
+  Status create_mailbox(std::int64_t user_id, const std::string& name, const std::string& special_use) override;
+  Status delete_mailbox(std::int64_t user_id, const std::string& name) override;
+  Status rename_mailbox(std::int64_t user_id, const std::string& from, const std::string& to) override;
+  Status set_subscribed(std::int64_t user_id, const std::string& name, bool subscribed) override;
+  Result<std::vector<std::string>> subscriptions(std::int64_t user_id) override;
   Result<std::unique_ptr<MaildropLock>> lock_maildrop(std::int64_t user_id) override;
   Result<Maildrop> maildrop(std::int64_t user_id) override;
-  Result<std::string> read_message(std::int64_t mailbox_id, std::int64_t uid) override;
+
+  // sqlite_messages.cpp
+  Result<std::vector<MessageRecord>> messages(std::int64_t mailbox_id, std::int64_t changed_since) override;
+  Result<std::vector<ExpungedRecord>> expunged_since(std::int64_t mailbox_id, std::int64_t modseq) override;
+  Result<std::string> read_message(std::int64_t mailbox_id, std::int64_t uid, ByteRange range) override;
+  void store_flags(std::int64_t mailbox_id, std::vector<std::int64_t> uids, FlagChange change, std::uint32_t flags,
+                   std::vector<std::string> keywords,
+                   std::function<void(Result<std::vector<MessageRecord>>)> done) override;
   void expunge(std::int64_t user_id, std::int64_t mailbox_id, std::vector<std::int64_t> uids,
                std::function<void(Status)> done) override;
 
  private:
   class Lock;
+  // remove_messages - every message of a mailbox, inside a transaction.
+  static void remove_messages(Db& db, std::int64_t user_id, std::int64_t mailbox_id, std::vector<std::string>& unlink);
   SqliteCore& core_;
   std::mutex locks_mu_;
   std::set<std::int64_t> locked_;  // user ids whose maildrop a session holds

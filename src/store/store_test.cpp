@@ -2,6 +2,7 @@
 
 #include "store/journal_sql.h"
 #include "store/schema.h"
+#include "store/test_rules.h"
 #include "store/write_calls.h"
 
 #include <gtest/gtest.h>
@@ -16,25 +17,6 @@ namespace herald::store {
 namespace {
 
 namespace fs = std::filesystem;
-
-// The rules the store tests deliver by: the store applies a verdict; which
-// verdict is queue/'s (queue/local_delivery, tested there).
-class TestRules final : public LocalDeliveryRules {
- public:
-  LocalVerdict decide(const std::optional<MailboxUsage>& usage, std::uint64_t size) const override {
-    if (!usage) return {RecipientState::bounced, "550 5.1.1 User unknown", {}};
-    if (usage->quota_bytes > 0 && usage->used_bytes + size > usage->quota_bytes)
-      return {RecipientState::deferred, "452 4.2.2 Mailbox full", std::chrono::seconds(300)};
-    return {RecipientState::delivered, "250 2.0.0 delivered", {}};
-  }
-};
-const TestRules kRules;
-
-// local - a copy for recipient's INBOX, headed as local delivery heads it.
-Delivery local(const std::string& recipient, const std::string& sender = "sender@remote.test") {
-  return {recipient, recipient, true, kInbox,
-          "Return-Path: <" + sender + ">\r\nDelivered-To: " + recipient + "\r\n"};
-}
 
 class StoreTest : public ::testing::Test {
  protected:
@@ -81,7 +63,7 @@ class StoreTest : public ::testing::Test {
     m.sender = "sender@remote.test";
     m.client = "localhost[127.0.0.1]";
     m.body = std::move(body);
-    m.rules = &kRules;
+    m.rules = &kTestRules;
     for (auto& r : local_rcpts) m.deliveries.push_back(local(r));
     return m;
   }
@@ -218,7 +200,7 @@ TEST_F(StoreTest, ConcurrentCommitsAllLand) {
         IncomingMessage m;
         m.queue_id = "T" + std::to_string(t) + "-" + std::to_string(i);
         m.body = "x\r\n";
-        m.rules = &kRules;
+        m.rules = &kTestRules;
         m.deliveries.push_back(local("alice@example.test", ""));
         if (commit(std::move(m))) ++ok;
       }
