@@ -35,10 +35,6 @@ Error to_error(const std::exception& e) {
 
 namespace {
 
-// A blob file younger than this is never swept: its commit may be under
-// way in another process on the same data directory.
-constexpr std::int64_t kSweepMinAgeSeconds = 3600;
-
 void configure(Db& db) {
   db.exec("PRAGMA journal_mode = WAL");
   // FULL: the WAL is synced at every commit, so a committed transaction
@@ -85,7 +81,7 @@ Status SqliteCore::sweep_blobs() {
         [&db](const std::string& sha) {
           return db.prepare("SELECT 1 FROM blob_files WHERE sha256 = ?").bind(1, sha).step();
         },
-        kSweepMinAgeSeconds);
+        opts_.blob_sweep_min_age.count());
   });
   if (!removed) return removed.error();
   if (*removed > 0) log::get("master")->info("removed {} unreferenced blob files", *removed);
