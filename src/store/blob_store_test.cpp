@@ -350,5 +350,39 @@ TEST_F(BlobStoreTest, TwoMessagesWithOneBodyShareAFileUntilBothAreExpunged) {
   EXPECT_EQ(body_files(), std::vector<std::string>{});
 }
 
+// One batch of the writer: an expunge that drops a body's last reference,
+// then a commit of that same body (its put() found the file and shares
+// it). Catches the expunge's file removal after the commit taking the file
+// the new message now references: an acknowledged message without a body.
+TEST_F(BlobStoreTest, ABodyCommittedInTheBatchThatDropsItsLastReferenceKeepsItsFile) {
+  ASSERT_TRUE(commit(body(1)));
+  auto md = store_->mailboxes().maildrop(alice());
+  ASSERT_TRUE(md);
+
+  // Hold the writer in the prepare of another message's blob, so that the
+  // expunge and the commit queue up behind it and form the next batch.
+  std::promise<void> entered, release;
+  auto released = release.get_future().share();
+  std::atomic<bool> first{true};
+  env_.on_create([&](const fs::path&) {
+    if (!first.exchange(false)) return;
+    entered.set_value();
+    released.wait();
+  });
+  auto holder = commit_async(message(body(2)));
+  entered.get_future().wait();
+  std::promise<Status> expunged;
+  store_->mailboxes().expunge(alice(), md->mailbox_id, {md->messages.at(0).uid},
+                              [&expunged](Status s) { expunged.set_value(s); });
+  auto again = commit_async(message(body(1)));
+  release.set_value();
+  EXPECT_TRUE(acknowledged(holder.get()));
+  EXPECT_TRUE(expunged.get_future().get());
+  EXPECT_TRUE(acknowledged(again.get()));
+  env_.on_create(nullptr);
+
+  EXPECT_EQ(messages(), (std::vector<std::string>{"body 2", "body 1"}));
+}
+
 }  // namespace
 }  // namespace herald::store

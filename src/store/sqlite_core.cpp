@@ -174,4 +174,15 @@ void SqliteCore::collect_message(Db& db, std::int64_t message, std::vector<std::
   }
 }
 
+void SqliteCore::remove_blobs(std::vector<std::string> shas) {
+  std::erase_if(shas, [this](const std::string& sha) {
+    try {
+      return wdb_.prepare("SELECT 1 FROM blob_files WHERE sha256 = ?").bind(1, sha).step();
+    } catch (const std::exception&) {
+      return true;  // keep it: if nothing references it, the sweep at start takes it
+    }
+  });
+  blobs_.remove(shas);
+}
+
 }  // namespace herald::store

@@ -69,6 +69,11 @@ class SqliteCore final : public TransactionControl {
   // collect_message - delete a message no mailbox and no queue row needs;
   // blob files to remove after the commit go to unlink.
   static void collect_message(Db& db, std::int64_t message, std::vector<std::string>& unlink);
+  // remove_blobs - after the commit that collected them: the files of these
+  // bodies, but not of one a later request of the same batch committed
+  // again (its put() found the file and shares it).
+  // REQUIRES: on the writer thread, outside a transaction (a done callback).
+  void remove_blobs(std::vector<std::string> shas);
 
   // TransactionControl
   void begin() override;
