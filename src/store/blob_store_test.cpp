@@ -43,7 +43,12 @@ std::string body(int seed) {
   return out;
 }
 
-std::string test_name() { return ::testing::UnitTest::GetInstance()->current_test_info()->name(); }
+// test_name - of the running test, as one file name ("Case/Param" has a '/').
+std::string test_name() {
+  std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  std::replace(name.begin(), name.end(), '/', '-');
+  return name;
+}
 
 // FaultEnv's model first: the tests below count on crash() taking what was
 // not synced, or they could pass with a store that syncs nothing.
