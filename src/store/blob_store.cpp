@@ -26,15 +26,31 @@ std::string sha256_hex(std::string_view data) {
   return out;
 }
 
-Status BlobStore::open() { return env_.create_dirs(dir_ / "tmp"); }
+// open - blobs/, tmp/ and the 256 fan-out directories, their names synced
+// (in data_dir, in blobs/): a body's file is durable once its own
+// directory is synced, which put() does, only if every directory above it
+// is durable too. Done at each start, so a data directory from before, or
+// a start that failed half way, is made whole.
+Status BlobStore::open() {
+  static constexpr char kHex[] = "0123456789abcdef";
+  if (auto st = env_.create_dirs(dir_ / "tmp"); !st) return st;
+  for (int i = 0; i < 256; ++i)
+    if (auto st = env_.create_dirs(dir_ / std::string{kHex[i >> 4], kHex[i & 15]}); !st) return st;
+  if (auto st = env_.sync_dir(dir_); !st) return st;
+  return env_.sync_dir(dir_.parent_path());
+}
 
 Result<std::string> BlobStore::put(std::string_view body) {
   std::string sha = sha256_hex(body);
   fs::path final_path = path_of(sha);
   // Content-addressed: already there. The touch keeps a sweep (which spares
-  // young files) from taking it before this commit references it.
-  if (env_.exists(final_path) && env_.touch(final_path)) return sha;
-  if (auto st = env_.create_dirs(final_path.parent_path()); !st) return st.error();
+  // young files) from taking it before this commit references it. The
+  // directory is synced again: the file may be there from a put that
+  // failed at that sync, and this commit will count on its name.
+  if (env_.exists(final_path) && env_.touch(final_path)) {
+    if (auto st = env_.sync_dir(final_path.parent_path()); !st) return st.error();
+    return sha;
+  }
   static std::atomic<std::uint64_t> sequence{0};
   fs::path tmp = dir_ / "tmp" / fmt::format("{}.{}.{}", sha, ::getpid(), sequence.fetch_add(1));
   // write -> sync -> rename -> sync dir: a crash leaves a complete file or

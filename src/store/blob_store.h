@@ -24,7 +24,9 @@ class BlobStore {
  public:
   BlobStore(Env& env, std::filesystem::path dir) : env_(env), dir_(std::move(dir)) {}
 
-  Status open();  // creates blobs/ and blobs/tmp
+  // open - creates blobs/, blobs/tmp and the fan-out directories, and
+  // syncs their names, so that put() has only the body's own name to sync.
+  Status open();
 
   // put - store body durably; its name (the SHA-256 in hex). A body already
   // there is shared, and touched so that no sweep takes it meanwhile.

@@ -1,7 +1,6 @@
 #include "store/group_commit.h"
 
 #include <algorithm>
-#include <future>
 
 namespace herald::store {
 
@@ -33,16 +32,6 @@ void GroupCommit::submit(WriteJob job) {
     wake = queue_.size() >= wake_at_queued_;
   }
   if (wake) cv_.notify_one();
-}
-
-Status GroupCommit::run_sync(std::function<void()> apply) {
-  std::promise<Status> p;
-  auto f = p.get_future();
-  WriteJob job;
-  job.apply = std::move(apply);
-  job.done = [&p](Status st) { p.set_value(std::move(st)); };
-  submit(std::move(job));
-  return f.get();
 }
 
 void GroupCommit::note_arrivals(int delta) {

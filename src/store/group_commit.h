@@ -51,8 +51,6 @@ class GroupCommit {
 
   void start();
   void submit(WriteJob job);
-  // run_sync - apply in the next batch and wait for its outcome.
-  Status run_sync(std::function<void()> apply);
   // note_arrivals - see Queue::note_arrivals.
   void note_arrivals(int delta);
 

@@ -2,6 +2,7 @@
 // database and its schema, the read pool, the writer's transactions, the
 // journal key, the garbage collection of messages and blob files.
 #include <algorithm>
+#include <future>
 
 #include <fmt/format.h>
 
@@ -34,10 +35,6 @@ Error to_error(const std::exception& e) {
 }
 
 namespace {
-
-// A blob file younger than this is never swept: its commit may be under
-// way in another process on the same data directory.
-constexpr std::int64_t kSweepMinAgeSeconds = 3600;
 
 void configure(Db& db) {
   db.exec("PRAGMA journal_mode = WAL");
@@ -85,7 +82,7 @@ Status SqliteCore::sweep_blobs() {
         [&db](const std::string& sha) {
           return db.prepare("SELECT 1 FROM blob_files WHERE sha256 = ?").bind(1, sha).step();
         },
-        kSweepMinAgeSeconds);
+        opts_.blob_sweep_min_age.count());
   });
   if (!removed) return removed.error();
   if (*removed > 0) log::get("master")->info("removed {} unreferenced blob files", *removed);
@@ -129,8 +126,14 @@ void SqliteCore::submit(std::function<void()> prepare, std::function<void(Db&)> 
   writer_->submit(std::move(job));
 }
 
-Status SqliteCore::write_sync(std::function<void(Db&)> apply) {
-  return writer_->run_sync([this, apply = std::move(apply)] { apply(wdb_); });
+Status SqliteCore::write_sync(std::function<void(Db&)> apply, std::function<void()> after_commit) {
+  std::promise<Status> p;
+  auto f = p.get_future();
+  submit(nullptr, std::move(apply), [&p, &after_commit](Status st) {
+    if (st && after_commit) after_commit();
+    p.set_value(std::move(st));
+  });
+  return f.get();
 }
 
 void SqliteCore::begin() {
@@ -176,6 +179,17 @@ void SqliteCore::collect_message(Db& db, std::int64_t message, std::vector<std::
     db.prepare("DELETE FROM blob_files WHERE sha256 = ?").bind(1, sha).run();
     unlink.push_back(sha);
   }
+}
+
+void SqliteCore::remove_blobs(std::vector<std::string> shas) {
+  std::erase_if(shas, [this](const std::string& sha) {
+    try {
+      return wdb_.prepare("SELECT 1 FROM blob_files WHERE sha256 = ?").bind(1, sha).step();
+    } catch (const std::exception&) {
+      return true;  // keep it: if nothing references it, the sweep at start takes it
+    }
+  });
+  blobs_.remove(shas);
 }
 
 }  // namespace herald::store

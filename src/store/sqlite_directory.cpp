@@ -51,8 +51,8 @@ Status SqliteDirectory::open() {
 // write_directory - every process's DirectoryCache learns of the change from
 // the generation bumped after the commit. (A process killed between the two
 // leaves caches stale until the next change; rerunning the command is one.)
-Status SqliteDirectory::write_directory(std::function<void(Db&)> apply) {
-  Status st = core_.write_sync(std::move(apply));
+Status SqliteDirectory::write_directory(std::function<void(Db&)> apply, std::function<void()> after_commit) {
+  Status st = core_.write_sync(std::move(apply), std::move(after_commit));
   generation_->bump();
   return st;
 }
@@ -128,7 +128,7 @@ Status SqliteDirectory::del_user(const std::string& address) {
   std::string a = to_lower(address);
   bool found = false;
   std::vector<std::string> unlink;
-  auto st = write_directory([&](Db& db) {
+  auto apply = [&](Db& db) {
     unlink.clear();  // a second run after a rollback starts afresh
     auto u = db.prepare("SELECT id FROM users WHERE address = ?");
     u.bind(1, a);
@@ -146,8 +146,9 @@ Status SqliteDirectory::del_user(const std::string& address) {
     db.prepare("DELETE FROM mailboxes WHERE user_id = ?").bind(1, uid).run();
     db.prepare("DELETE FROM users WHERE id = ?").bind(1, uid).run();
     for (auto id : msgs) SqliteCore::collect_message(db, id, unlink);
-  });
-  if (st) core_.blobs().remove(unlink);
+  };
+  // The files go on the writer thread, before its next batch could share them.
+  auto st = write_directory(apply, [&] { core_.remove_blobs(std::move(unlink)); });
   if (st && !found) return no_such("user", a);
   return st;
 }

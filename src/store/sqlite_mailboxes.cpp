@@ -134,7 +134,7 @@ Status SqliteMailboxes::delete_mailbox(std::int64_t user_id, const std::string& 
   if (n == kInbox) return make_error(Errc::denied, "INBOX cannot be deleted");
   Status outcome;
   std::vector<std::string> unlink;
-  auto st = core_.write_sync([&](Db& db) {
+  auto apply = [&](Db& db) {
     outcome = {};
     unlink.clear();  // a second run after a rollback starts afresh
     auto mb = db.prepare("SELECT id, selectable FROM mailboxes WHERE user_id = ? AND name = ?");
@@ -156,9 +156,10 @@ Status SqliteMailboxes::delete_mailbox(std::int64_t user_id, const std::string& 
       db.prepare("UPDATE mailboxes SET selectable = 0, special_use = '' WHERE id = ?").bind(1, id).run();
     else
       db.prepare("DELETE FROM mailboxes WHERE id = ?").bind(1, id).run();
-  });
+  };
+  // The files go on the writer thread, before its next batch could share them.
+  auto st = core_.write_sync(apply, [&] { core_.remove_blobs(std::move(unlink)); });
   if (!st) return st;
-  core_.blobs().remove(unlink);
   return outcome;
 }
 

@@ -170,7 +170,7 @@ void SqliteMailboxes::expunge(std::int64_t user_id, std::int64_t mailbox_id, std
     db.prepare("UPDATE users SET used_bytes = max(0, used_bytes - ?) WHERE id = ?").bind(1, freed).bind(2, user_id).run();
   };
   core_.submit(nullptr, std::move(apply), [this, done = std::move(done), unlink](Status st) {
-    if (st) core_.blobs().remove(*unlink);
+    if (st) core_.remove_blobs(std::move(*unlink));
     done(st);
   });
 }

@@ -43,6 +43,7 @@ void SqliteQueue::commit_message(IncomingMessage msg, std::function<void(Result<
   auto m = std::make_shared<IncomingMessage>(std::move(msg));
   auto result = std::make_shared<CommitResult>();
   auto sha = std::make_shared<std::string>();
+  auto unlink = std::make_shared<std::vector<std::string>>();  // a body no recipient kept
   std::function<void()> prepare;
   if (m->body.size() > core_.options().inline_body_max) {
     // Large bodies: a content-addressed file, durable before the
@@ -54,14 +55,20 @@ void SqliteQueue::commit_message(IncomingMessage msg, std::function<void(Result<
     };
   }
   core_.submit(
-      std::move(prepare), [this, m, result, sha](Db& db) { apply_commit(db, *m, *sha, *result); },
-      [done = std::move(done), result](Status st) {
+      std::move(prepare),
+      [this, m, result, sha, unlink](Db& db) {
+        unlink->clear();  // a second run after a rollback starts afresh
+        apply_commit(db, *m, *sha, *result, *unlink);
+      },
+      [this, done = std::move(done), result, unlink](Status st) {
+        if (st) core_.remove_blobs(std::move(*unlink));
         if (st) done(std::move(*result));
         else done(st.error());
       });
 }
 
-void SqliteQueue::apply_commit(Db& db, const IncomingMessage& m, const std::string& sha, CommitResult& result) {
+void SqliteQueue::apply_commit(Db& db, const IncomingMessage& m, const std::string& sha, CommitResult& result,
+                               std::vector<std::string>& unlink) {
   const std::int64_t now = now_s(), now_milli = now_ms();
   const std::uint64_t size = m.body.size();
   if (!sha.empty()) {
@@ -99,10 +106,7 @@ void SqliteQueue::apply_commit(Db& db, const IncomingMessage& m, const std::stri
                               m.client, size, v.reply, d.original != d.recipient ? "orig_to=" + d.original : ""});
     result.outcomes.push_back({v.state, std::move(v.reply)});
   }
-  if (!referenced) {
-    std::vector<std::string> unused;
-    SqliteCore::collect_message(db, message, unused);  // every recipient failed: keep nothing
-  }
+  if (!referenced) SqliteCore::collect_message(db, message, unlink);  // every recipient failed: keep nothing
 }
 
 // deliver_local - append the copy to the recipient's mailbox if the rules

@@ -66,7 +66,9 @@ class SqliteCore final : public TransactionControl {
   // Writes: apply runs on the writer thread, inside the batch's transaction,
   // with the write connection.
   void submit(std::function<void()> prepare, std::function<void(Db&)> apply, std::function<void(Status)> done);
-  Status write_sync(std::function<void(Db&)> apply);
+  // write_sync - apply in the next batch and wait for it; after_commit (if
+  // any) runs on the writer thread once the batch is committed.
+  Status write_sync(std::function<void(Db&)> apply, std::function<void()> after_commit = nullptr);
   void note_arrivals(int delta) { writer_->note_arrivals(delta); }
 
   // Inside a write transaction (the writer thread):
@@ -75,6 +77,11 @@ class SqliteCore final : public TransactionControl {
   // collect_message - delete a message no mailbox and no queue row needs;
   // blob files to remove after the commit go to unlink.
   static void collect_message(Db& db, std::int64_t message, std::vector<std::string>& unlink);
+  // remove_blobs - after the commit that collected them: the files of these
+  // bodies, but not of one a later request of the same batch committed
+  // again (its put() found the file and shares it).
+  // REQUIRES: on the writer thread, outside a transaction (a done callback).
+  void remove_blobs(std::vector<std::string> shas);
 
   // TransactionControl
   void begin() override;
@@ -120,7 +127,7 @@ class SqliteDirectory final : public Directory {
  private:
   Result<AddressEntry> read_address(const std::string& lower_case_address);
   // write_directory - a change every process's cache must learn of.
-  Status write_directory(std::function<void(Db&)> apply);
+  Status write_directory(std::function<void(Db&)> apply, std::function<void()> after_commit = nullptr);
   // update_user - one UPDATE of the user row; not_found when there is none.
   Status update_user(const std::string& address, std::function<void(Db&, const std::string&)> apply);
 
@@ -173,7 +180,8 @@ class SqliteQueue final : public Queue {
   Result<std::vector<QueueRow>> show(const std::string& queue_id) override;
 
  private:
-  void apply_commit(Db& db, const IncomingMessage& m, const std::string& sha, CommitResult& result);
+  void apply_commit(Db& db, const IncomingMessage& m, const std::string& sha, CommitResult& result,
+                    std::vector<std::string>& unlink);
   LocalVerdict deliver_local(Db& db, const IncomingMessage& m, std::int64_t message, const Delivery& d,
                                 std::int64_t now);
 

@@ -52,6 +52,9 @@ struct StoreOptions {
   // At open, remove blob files that no message references (what a crash
   // leaves). Only for the server: see BlobStore::sweep.
   bool sweep_blobs = false;
+  // A blob file younger than this is never swept: its commit may be under
+  // way in another process on the same data directory. Tests set 0.
+  std::chrono::seconds blob_sweep_min_age{3600};
   Env* env = nullptr;  // the file system for blob files; null = Env::posix()
 };
 
