@@ -39,10 +39,20 @@ struct AliasRecord {
   std::vector<std::string> targets;
 };
 
+// AddressUser - what a recipient check needs of a user; no credentials,
+// so a cached lookup holds none.
+struct AddressUser {
+  std::int64_t id = 0;
+  std::string address;
+  std::uint64_t quota_bytes = 0;  // 0 = unlimited
+  std::uint64_t used_bytes = 0;
+  bool send_as_any = false;
+};
+
 struct AddressEntry {
   bool local_domain = false;               // false: nothing else is looked up
   std::vector<std::string> alias_targets;  // non-empty: the address is an alias
-  std::optional<UserRecord> user;          // the user of that address, if any
+  std::optional<AddressUser> user;         // the user of that address, if any
 };
 
 class Directory {

@@ -51,35 +51,43 @@ std::uint64_t SharedGeneration::current() const {
 
 void SharedGeneration::bump() { std::atomic_ref<std::uint64_t>(*word_).fetch_add(1, std::memory_order_acq_rel); }
 
+DirectoryCache::Slot* DirectoryCache::slot_of(const std::string& address) {
+  if (slots_.empty()) return nullptr;
+  return &slots_[std::hash<std::string>{}(address) % slots_.size()];
+}
+
 std::optional<AddressEntry> DirectoryCache::find(const std::string& address, std::uint64_t generation) {
   std::lock_guard lk(mu_);
-  if (generation != generation_) {
-    if (generation > generation_) {
-      entries_.clear();
-      generation_ = generation;
-    }
+  if (generation > generation_) generation_ = generation;  // every older slot is stale now
+  Slot* slot = slot_of(address);
+  if (!slot || !slot->used || slot->generation != generation || generation != generation_ || slot->address != address)
     return std::nullopt;
-  }
-  auto it = entries_.find(address);
-  if (it == entries_.end()) return std::nullopt;
-  return it->second;
+  AddressEntry out = slot->entry;
+  if (out.user) out.user->address = address;
+  return out;
 }
 
 void DirectoryCache::put(const std::string& address, const AddressEntry& entry, std::uint64_t generation) {
-  if (capacity_ == 0) return;
   std::lock_guard lk(mu_);
-  if (generation < generation_) return;
-  if (generation > generation_) {
-    entries_.clear();
-    generation_ = generation;
-  }
-  if (entries_.size() >= capacity_) entries_.clear();
-  entries_.insert_or_assign(address, entry);
+  Slot* slot = slot_of(address);
+  if (!slot || generation < generation_) return;
+  generation_ = generation;
+  slot->generation = generation;
+  slot->used = true;
+  slot->address = address;  // assignments reuse the slot's buffers
+  slot->entry.local_domain = entry.local_domain;
+  slot->entry.alias_targets = entry.alias_targets;
+  slot->entry.user = entry.user;
+  if (slot->entry.user) slot->entry.user->address.clear();
 }
+
+std::size_t DirectoryCache::slot_bytes() { return sizeof(Slot); }
 
 std::size_t DirectoryCache::size() {
   std::lock_guard lk(mu_);
-  return entries_.size();
+  std::size_t n = 0;
+  for (const auto& s : slots_) n += s.used && s.generation == generation_;
+  return n;
 }
 
 }  // namespace herald::store

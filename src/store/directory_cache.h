@@ -19,7 +19,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <unordered_map>
+#include <vector>
 
 #include "base/result.h"
 #include "store/store.h"
@@ -45,12 +45,17 @@ class SharedGeneration {
   std::uint64_t* word_;  // 8 bytes of a MAP_SHARED mapping
 };
 
-// DirectoryCache - lookup results by lower-case address, all filled under one
-// generation. Bounded: when full it starts over (recipients of a busy MX
-// repeat; a cleared cache refills at the cost of one read each).
+// DirectoryCache - lookup results by lower-case address, a fixed number of
+// slots chosen by the address's hash (direct-mapped): an entry costs what
+// it holds (the address, the alias targets, a slim user record, no
+// password hashes) in a slot allocated once, a miss costs a hash and a
+// compare, and a put overwrites its slot, so a cache that mostly misses
+// (recipients spread over many more users than slots) costs next to
+// nothing. A slot holds the generation it was read under; a newer
+// generation makes every older slot a miss at once, with nothing to clear.
 class DirectoryCache {
  public:
-  explicit DirectoryCache(std::size_t capacity) : capacity_(capacity) {}
+  explicit DirectoryCache(std::size_t capacity) : slots_(capacity) {}
 
   // find - the entry cached for this address, unless the directory changed
   // since it was read (generation: what SharedGeneration says now).
@@ -60,13 +65,23 @@ class DirectoryCache {
   // has already moved on: the read may predate a change.
   void put(const std::string& address, const AddressEntry& entry, std::uint64_t generation);
 
+  // size - entries valid now (a scan: for tests).
   std::size_t size();
+  // slot_bytes - what one slot takes before anything is put in it.
+  static std::size_t slot_bytes();
 
  private:
-  std::size_t capacity_;
+  struct Slot {
+    std::uint64_t generation = 0;
+    bool used = false;
+    std::string address;
+    AddressEntry entry;  // user->address left empty: it is the slot's address
+  };
+  Slot* slot_of(const std::string& address);
+
   std::mutex mu_;
-  std::uint64_t generation_ = 0;
-  std::unordered_map<std::string, AddressEntry> entries_;
+  std::uint64_t generation_ = 0;  // the newest generation seen
+  std::vector<Slot> slots_;
 };
 
 }  // namespace herald::store

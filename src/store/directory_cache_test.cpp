@@ -13,7 +13,7 @@ namespace fs = std::filesystem;
 AddressEntry user_entry(const std::string& address) {
   AddressEntry e;
   e.local_domain = true;
-  e.user = UserRecord{};
+  e.user = AddressUser{};
   e.user->address = address;
   return e;
 }

@@ -256,9 +256,11 @@ Result<AddressEntry> SqliteDirectory::read_address(const std::string& a) {
         core_.is_config_domain(domain) || db.prepare("SELECT 1 FROM domains WHERE name = ?").bind(1, domain).step();
     if (!out.local_domain) return out;
     out.alias_targets = targets_of(db, a);
-    auto st = db.prepare(kUserByAddress);
+    auto st = db.prepare("SELECT id, quota_bytes, used_bytes, send_as_any FROM users WHERE address = ?");
     st.bind(1, a);
-    if (st.step()) out.user = user_from(st);
+    if (st.step())
+      out.user = AddressUser{st.i64(0), a, static_cast<std::uint64_t>(st.i64(1)), static_cast<std::uint64_t>(st.i64(2)),
+                             st.i64(3) != 0};
     return out;
   });
 }
