@@ -442,6 +442,37 @@ class QuotaTest(Pop3Case):
         self.assertEqual(len(self.herald.wait_mailbox(user, 1)), 1)
 
 
+class QuotaRetryTest(Pop3Case):
+    config = {"queue": {"retry_interval": "1s"}}
+
+    def test_a_copy_deferred_for_a_full_mailbox_arrives_once_there_is_room(self):
+        # Through an alias the RCPT quota check does not apply (the alias has
+        # other members); the full member's copy is deferred, stays visible
+        # in the queue and is tried again until it fits: never stuck.
+        user = self.new_user("qretry", quota="4k")
+        other = self.new_user("qother")
+        alias = f"{unique('qlist')}@example.test"
+        self.herald.cli("alias", "add", alias, user, other)
+        big = b"Subject: big\r\n\r\n" + (b"z" * 98 + b"\r\n") * 25  # about 2.5 kB
+        for subject in (b"first", b"second"):
+            with smtplib.SMTP(HOST, self.herald.smtp_port, local_hostname="client.test", timeout=15) as s:
+                s.sendmail("q@client.test", [alias], big.replace(b"big", subject))
+        self.herald.wait_mailbox(other, 2)
+        self.assertEqual(self.herald.mailbox_count(user), 1)
+        rows = wait_for(lambda: [r for r in self.herald.queue() if r["recipient"] == user] or None,
+                        message="the deferred copy in the queue")
+        self.assertEqual(rows[0]["status"], "deferred")
+        self.assertTrue(rows[0]["last_reply"].startswith("452 4.2.2"), rows[0])
+        p = self.login(user)
+        p.dele(1)
+        p.quit()
+        delivered = self.herald.wait_mailbox(user, 1)
+        self.assertIn(b"Subject: second", delivered[0])
+        wait_for(lambda: not [r for r in self.herald.queue() if r["recipient"] == user],
+                 message="the queue row to go once delivered")
+        self.assertIn(f"to=<{user}>, orig_to=<{alias}>, relay=local", self.herald.log())
+
+
 class IdleTimeoutTest(Pop3Case):
     config = {"pop3": {"idle_timeout": "1s"}}
 

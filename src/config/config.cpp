@@ -63,6 +63,7 @@ constexpr KeySpec kKeys[] = {
     {"tls", "handshake_timeout", Kind::duration, R"("30s")", "time allowed for a TLS handshake"},
     {"dns", "servers", Kind::string_list, "[]", "resolvers as \"ip:port\"; [] = /etc/resolv.conf"},
     {"delivery", "smarthost", Kind::string, R"("")", "relay all outbound mail here; \"[host]:port\" skips the MX lookup"},
+    {"queue", "retry_interval", Kind::duration, R"("5m")", "a local recipient deferred for a full mailbox is tried again after this long (1s-1d)"},
     {"store", "backend", Kind::choice, R"("sqlite")", "metadata store", "sqlite"},
     {"store", "inline_body_max", Kind::size, R"("128k")", "bodies up to this size live in the database, larger ones in blob files"},
     {"store", "commit_wait", Kind::duration, R"("2ms")", "under load, how long a group commit waits for messages being received to join its sync; 0s = never"},
@@ -364,6 +365,7 @@ Result<Config> parse(std::string_view text, const std::filesystem::path& file) {
   c.tls_handshake_timeout = in.duration("tls", "handshake_timeout");
   c.dns_servers = in.list("dns", "servers");
   c.smarthost = in.str("delivery", "smarthost");
+  c.queue_retry_interval = in.duration("queue", "retry_interval");
   c.store_backend = in.str("store", "backend");
   c.inline_body_max = in.size("store", "inline_body_max");
   c.store_commit_wait = in.duration("store", "commit_wait");
@@ -395,6 +397,8 @@ Result<Config> parse(std::string_view text, const std::filesystem::path& file) {
   if (c.smtp.max_line_length < 80)
     return make_error(Errc::invalid, fmt::format("{}: smtp.max_line_length must be at least 80", file.string()));
   // The expansion recurses once per level: a bound keeps the stack safe.
+  if (c.queue_retry_interval < std::chrono::seconds(1) || c.queue_retry_interval > std::chrono::hours(24))
+    return make_error(Errc::invalid, fmt::format("{}: queue.retry_interval must be 1s to 1d", file.string()));
   if (c.pop3.max_errors < 1 || c.pop3.max_errors > 1000)
     return make_error(Errc::invalid, fmt::format("{}: pop3.max_errors must be 1 to 1000", file.string()));
   if (c.blocking_threads < 1 || c.blocking_threads > 256)

@@ -73,6 +73,8 @@ struct Config {
   std::vector<std::string> dns_servers;
   // [delivery]
   std::string smarthost;
+  // [queue]
+  milliseconds queue_retry_interval{0};
   // [store]
   std::string store_backend;
   std::uint64_t inline_body_max = 0;

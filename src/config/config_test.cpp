@@ -74,7 +74,8 @@ TEST(Config, BadValuesAreNamed) {
                            "[smtp]\nlisten = [\"127.0.0.1:2525\"]\n[pop3s]\nlisten = [\"127.0.0.1:2525\"]\n",
                            "[smtp]\nlisten = [\"127.0.0.1:2525\", \"127.0.0.1:2525\"]\n",
                            "[server]\nblocking_threads = 0\n", "[server]\nblocking_threads = 257\n",
-                           "[pop3]\nmax_errors = 0\n", "[pop3]\nmax_errors = 1001\n"}) {
+                           "[pop3]\nmax_errors = 0\n", "[pop3]\nmax_errors = 1001\n",
+                           "[queue]\nretry_interval = \"0s\"\n", "[queue]\nretry_interval = \"2d\"\n"}) {
     auto c = parse(text, "h.toml");
     EXPECT_FALSE(c) << text;
     if (!c) {
@@ -95,7 +96,7 @@ TEST(Config, DefaultsOutputIsValidAndComplete) {
   ASSERT_TRUE(c) << c.error().message;
   for (const char* key : {"max_message_size", "max_recipients", "allow_bare_lf", "pregreet_wait",
                           "inline_body_max", "commit_wait", "directory_cache", "failure_delay", "max_connections_per_client",
-                          "blocking_threads", "max_errors"})
+                          "blocking_threads", "max_errors", "retry_interval"})
     EXPECT_NE(d.find(key), std::string::npos) << key;
 }
 

@@ -34,36 +34,19 @@ std::string header_value(std::string_view message, std::string_view name) {
   return {};
 }
 
-// Intake writes the lines of four Postfix programs; their loggers are looked
-// up here once, not in spdlog's registry (a mutex and a map) for every line.
+// Intake writes the lines of three Postfix programs (and local's, through
+// log_local); their loggers are looked up here once, not in spdlog's
+// registry (a mutex and a map) for every line.
 struct Intake::Logs {
   std::shared_ptr<spdlog::logger> smtpd = log::get("smtpd");
   std::shared_ptr<spdlog::logger> cleanup = log::get("cleanup");
   std::shared_ptr<spdlog::logger> qmgr = log::get("qmgr");
-  std::shared_ptr<spdlog::logger> local = log::get("local");
 };
 
 Intake::Intake(std::string hostname, store::Queue& queue, LocalDelivery local)
     : hostname_(std::move(hostname)), queue_(queue), local_(std::move(local)), logs_(std::make_shared<const Logs>()) {}
 
-namespace {
 
-// dsn_of - the enhanced status code of a reply ("452 4.2.2 Mailbox full"),
-// for the log line's dsn= (RFC 3463).
-std::string_view dsn_of(std::string_view reply) {
-  auto sp = reply.find(' ');
-  if (sp == std::string_view::npos) return "";
-  reply.remove_prefix(sp + 1);
-  return reply.substr(0, reply.find(' '));
-}
-
-// postfix_status - the log line's status= word: Postfix says "sent" for a
-// delivered recipient, and pflogsumm counts that word.
-std::string_view postfix_status(store::RecipientState state) {
-  return state == store::RecipientState::delivered ? "sent" : store::to_string(state);
-}
-
-}  // namespace
 
 std::string Intake::received_header(const Envelope& env, const std::string& queue_id) const {
   // RFC 5321 4.4 / RFC 5322 3.6.7. "for" only with a single recipient, so a
@@ -150,14 +133,12 @@ void Intake::submit(Envelope env, std::string body, std::function<void(Result<Ac
     for (std::size_t i = 0; i < info->deliveries.size(); ++i) {
       const auto& d = info->deliveries[i];
       const auto& o = r->outcomes[i];
-      std::string orig = d.original != d.recipient ? fmt::format("orig_to=<{}>, ", d.original) : "";
       if (o.state == store::RecipientState::pending) {
         all_done = false;  // waits for outbound delivery: its lines come from there
         continue;
       }
       all_done = all_done && o.state != store::RecipientState::deferred;
-      logs->local->info("{}: to=<{}>, {}relay=local, delay={:.2f}, dsn={}, status={} ({})", info->queue_id,
-                        d.recipient, orig, delay, dsn_of(o.reply), postfix_status(o.state), o.reply);
+      log_local(info->queue_id, d.recipient, d.original, delay, o);
     }
     if (all_done) logs->qmgr->info("{}: removed", info->queue_id);
   });

@@ -84,6 +84,9 @@ class Intake {
   void submit(Envelope envelope, std::string body, std::function<void(Result<Accepted>)> done,
               Arrival arrival = {});
 
+  // local_delivery - the policy this intake delivers local copies by.
+  const LocalDelivery& local_delivery() const { return local_; }
+
   // received_header - the trace header for this envelope (RFC 5321 4.4).
   std::string received_header(const Envelope& envelope, const std::string& queue_id) const;
 

@@ -4,6 +4,7 @@
 
 #include <future>
 
+#include "queue/local_retry.h"
 #include "store/scratch_store.h"
 
 namespace herald::queue {
@@ -123,6 +124,51 @@ TEST_F(IntakeTest, AQuotaFullRecipientIsDeferredAndQueued) {
   EXPECT_EQ(rows[0].state, store::RecipientState::deferred);
   EXPECT_EQ(rows[0].last_reply.substr(0, 9), "452 4.2.2");
   EXPECT_GE(rows[0].next_attempt - rows[0].created, 300);
+}
+
+// A copy deferred for a full mailbox is tried again once its time has come,
+// and delivered when space was freed: never left deferred for good.
+TEST_F(IntakeTest, ADeferredLocalCopyIsRetriedAndDeliveredOnceThereIsRoom) {
+  ASSERT_TRUE(store_->directory().add_user("small@example.test", {"h", ""}, 600));
+  ASSERT_TRUE(store_->directory().add_alias("list@example.test", {"small@example.test", "bob@example.test"}));
+  Intake intake("mx.example.test", store_->queue(), LocalDelivery(std::chrono::seconds(60)));
+  auto send = [&](const std::string& to) {
+    Envelope env;
+    env.sender = "s@remote.test";
+    AliasExpander expander(store_->directory());
+    env.recipients.push_back({to, expander.expand(to).targets});
+    std::promise<Result<Accepted>> p;
+    intake.submit(env, std::string(250, 'x') + "\r\n", [&](Result<Accepted> r) { p.set_value(std::move(r)); });
+    return p.get_future().get();
+  };
+  ASSERT_TRUE(send("small@example.test"));
+  auto deferred = send("list@example.test");  // through the alias: no RCPT quota check for small
+  ASSERT_TRUE(deferred);
+  auto rows = *store_->queue().show(deferred->queue_id);
+  ASSERT_EQ(rows.size(), 1u);
+  ASSERT_EQ(rows[0].state, store::RecipientState::deferred);
+
+  LocalRetry retry(store_->queue(), intake.local_delivery());
+  const std::int64_t created = rows[0].created;
+  EXPECT_EQ(retry.run(created)->deferred, 0u) << "not due before its retry time";
+  auto again = *retry.run(created + 60);
+  EXPECT_EQ(again.deferred, 1u) << "due, but the mailbox is still full";
+  EXPECT_EQ(store_->queue().show(deferred->queue_id)->at(0).attempts, 1);
+
+  const auto user = (*store_->directory().find_user("small@example.test"))->id;
+  auto md = *store_->mailboxes().maildrop(user);
+  std::promise<Status> freed;
+  store_->mailboxes().expunge(user, md.mailbox_id, {md.messages[0].uid}, [&](Status s) { freed.set_value(s); });
+  ASSERT_TRUE(freed.get_future().get());
+  auto last = *retry.run(created + 200);
+  EXPECT_EQ(last.delivered, 1u);
+  EXPECT_TRUE(store_->queue().show(deferred->queue_id)->empty());
+  EXPECT_EQ(store_->mailboxes().maildrop(user)->messages.size(), 1u);
+  store::JournalQuery q;
+  q.queue_id = deferred->queue_id;
+  auto events = *store_->journal().query(q);
+  EXPECT_EQ(events.back().event, store::JournalEvent::delivered);
+  EXPECT_EQ(events.back().recipient, "small@example.test");
 }
 
 }  // namespace

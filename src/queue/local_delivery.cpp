@@ -2,9 +2,36 @@
 
 #include <fmt/format.h>
 
+#include "base/log.h"
 #include "store/mailboxes.h"
 
 namespace herald::queue {
+namespace {
+
+// dsn_of - the enhanced status code of a reply ("452 4.2.2 Mailbox full"),
+// for the log line's dsn= (RFC 3463).
+std::string_view dsn_of(std::string_view reply) {
+  auto sp = reply.find(' ');
+  if (sp == std::string_view::npos) return "";
+  reply.remove_prefix(sp + 1);
+  return reply.substr(0, reply.find(' '));
+}
+
+// postfix_status - the status= word: Postfix says "sent" for a delivered
+// recipient, and pflogsumm counts that word.
+std::string_view postfix_status(store::RecipientState state) {
+  return state == store::RecipientState::delivered ? "sent" : store::to_string(state);
+}
+
+}  // namespace
+
+void log_local(const std::string& queue_id, const std::string& recipient, const std::string& original, double delay,
+               const store::DeliveryOutcome& o) {
+  static const auto logger = log::get("local");  // looked up once, not per line
+  std::string orig = original != recipient ? fmt::format("orig_to=<{}>, ", original) : "";
+  logger->info("{}: to=<{}>, {}relay=local, delay={:.2f}, dsn={}, status={} ({})", queue_id, recipient, orig, delay,
+               dsn_of(o.reply), postfix_status(o.state), o.reply);
+}
 
 void LocalDelivery::address(store::Delivery& d, const std::string& sender) const {
   d.mailbox = store::kInbox;

@@ -26,4 +26,10 @@ class LocalDelivery final : public store::LocalDeliveryRules {
   std::chrono::seconds retry_after_;
 };
 
+// log_local - the Postfix line of one local delivery attempt, which
+// pflogsumm counts: "QUEUEID: to=<r>, relay=local, delay=0.12, dsn=2.0.0,
+// status=sent (250 2.0.0 ...)".
+void log_local(const std::string& queue_id, const std::string& recipient, const std::string& original, double delay,
+               const store::DeliveryOutcome& outcome);
+
 }  // namespace herald::queue

@@ -15,6 +15,7 @@
 #include "net/tls.h"
 #include "pop3/session.h"
 #include "queue/intake.h"
+#include "queue/local_retry.h"
 #include "queue/alias_expander.h"
 #include "smtp/session.h"
 #include "store/store.h"
@@ -38,6 +39,7 @@ struct ServerContext {
   const config::Config& config;
   store::Store& store;
   queue::Intake intake;
+  queue::LocalRetry local_retry;  // copies deferred for a full mailbox, tried again
   queue::AliasExpander expander;
   smtp::SmtpLimits smtp_limits;
   pop3::Pop3Limits pop3_limits;

@@ -22,9 +22,11 @@
 #include <fmt/format.h>
 
 #include "base/env.h"
+#include "base/ids.h"
 #include "base/log.h"
 #include "server/connection.h"
 #include "server/context.h"
+#include "server/offload.h"
 #include "server/pop3d.h"
 #include "server/smtpd.h"
 
@@ -64,7 +66,9 @@ ServerContext::ServerContext(const config::Config& cfg, store::Store& st, std::u
                              std::string fake_salt_secret)
     : config(cfg),
       store(st),
-      intake(cfg.hostname, st.queue()),
+      intake(cfg.hostname, st.queue(),
+             queue::LocalDelivery(std::chrono::duration_cast<std::chrono::seconds>(cfg.queue_retry_interval))),
+      local_retry(st.queue(), intake.local_delivery()),
       expander(st.directory(), {static_cast<int>(cfg.alias_max_depth), cfg.alias_max_targets}),
       relay_networks(net::NetworkList::parse(cfg.smtp.relay_networks)),
       tls(std::move(tls_server)),
@@ -171,6 +175,22 @@ static asio::awaitable<void> watch_certificates(ServerContext& ctx) {
   }
 }
 
+// retry_local_deliveries - every queue.retry_interval, another attempt at
+// the local copies deferred for a full mailbox whose time has come.
+static asio::awaitable<void> retry_local_deliveries(ServerContext& ctx) {
+  asio::steady_timer tick(co_await asio::this_coro::executor);
+  for (;;) {
+    tick.expires_after(ctx.config.queue_retry_interval);
+    std::error_code ec;
+    co_await tick.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+    auto pass = co_await offload(ctx.blocking, [&ctx] {
+      return ctx.local_retry.run(unix_seconds(std::chrono::system_clock::now()));
+    });
+    if (!pass) log::get("qmgr")->warn("warning: local retry: {}", pass.error().message);
+  }
+}
+
 Server::Server(const config::Config& config, store::Store& store, std::unique_ptr<net::TlsServer> tls)
     : impl_(std::make_unique<Impl>(config, store, std::move(tls))) {}
 
@@ -242,6 +262,7 @@ void Server::run() {
   // SIGHUP, or a changed certificate file, reloads the certificates; new
   // handshakes use them, established connections keep theirs.
   asio::co_spawn(*im.ios.front(), watch_certificates(*im.ctx), asio::detached);
+  asio::co_spawn(*im.ios.front(), retry_local_deliveries(*im.ctx), asio::detached);
   ::signal(SIGPIPE, SIG_IGN);
   log::get("master")->info("daemon started -- version {}", HERALD_VERSION);
   for (std::size_t i = 1; i < im.ios.size(); ++i)

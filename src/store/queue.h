@@ -88,6 +88,24 @@ struct QueueRow {
   std::string last_reply;
 };
 
+// DueDelivery - a deferred local recipient whose next attempt is due.
+struct DueDelivery {
+  std::int64_t row = 0;  // the queue row
+  std::string queue_id;
+  std::string sender;
+  std::string recipient;
+  std::string original;   // ORCPT, for the log
+  std::int64_t created = 0;  // unix seconds: when the message came
+  std::int64_t attempts = 0;
+};
+
+// Retry - one more attempt at a due local recipient, addressed anew by
+// local delivery (its mailbox and trace prefix).
+struct Retry {
+  std::int64_t row = 0;
+  Delivery delivery;
+};
+
 class Queue {
  public:
   virtual ~Queue() = default;
@@ -103,6 +121,15 @@ class Queue {
   // next commit back, up to commit_wait, until those already on their way
   // have joined it: one sync for all of them instead of one each.
   virtual void note_arrivals(int delta) = 0;
+
+  // Local recipients that were deferred (a full mailbox): due_local lists
+  // those whose next attempt has come, oldest first; retry_local tries them
+  // again in one transaction, each delivered, deferred again (attempts + 1,
+  // next attempt as the rules say) or bounced; done gets one outcome per
+  // retry (a row gone meanwhile counts as delivered by someone else).
+  virtual Result<std::vector<DueDelivery>> due_local(std::int64_t now_s, std::size_t limit) = 0;
+  virtual void retry_local(std::vector<Retry> retries, const LocalDeliveryRules& rules,
+                           std::function<void(Result<std::vector<DeliveryOutcome>>)> done) = 0;
 
   // Inspection: every row not done yet, or those of one queue id.
   virtual Result<std::vector<QueueRow>> list() = 0;

@@ -169,6 +169,13 @@ CREATE TABLE expunged (
 ALTER TABLE users ADD COLUMN last_uidvalidity INTEGER NOT NULL DEFAULT 0;
 UPDATE users SET last_uidvalidity = (SELECT coalesce(max(uidvalidity), 0) FROM mailboxes WHERE user_id = users.id);
 )sql",
+    // 6: queue rows of local recipients are marked, so that a deferred one
+    //    (a full mailbox) is tried again locally. Until now only local
+    //    recipients could be deferred; remote ones wait as 'pending'.
+    R"sql(
+ALTER TABLE queue ADD COLUMN local INTEGER NOT NULL DEFAULT 0;
+UPDATE queue SET local = 1 WHERE status = 'deferred';
+)sql",
 };
 
 }  // namespace herald::store

@@ -94,12 +94,16 @@ void SqliteQueue::apply_commit(Db& db, const IncomingMessage& m, const std::stri
   for (const auto& d : m.deliveries) {
     // A remote recipient waits in the queue for its first attempt, now.
     LocalVerdict v{RecipientState::pending, "", {}};
-    if (d.local) v = deliver_local(db, m, message, d, now);
+    if (d.local) {
+      assert(m.rules != nullptr);
+      v = deliver_local(db, *m.rules, size, message, d, now);
+    }
     if (v.state == RecipientState::pending || v.state == RecipientState::deferred) {
       db.prepare("INSERT INTO queue(message, queue_id, recipient, original_recipient, status, created, "
-                 "next_attempt, last_reply) VALUES(?, ?, ?, ?, ?, ?, ?, ?)")
+                 "next_attempt, last_reply, local) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)")
           .bind(1, message).bind(2, m.queue_id).bind(3, d.recipient).bind(4, d.original)
-          .bind(5, to_string(v.state)).bind(6, now).bind(7, now + v.retry_after.count()).bind(8, v.reply).run();
+          .bind(5, to_string(v.state)).bind(6, now).bind(7, now + v.retry_after.count()).bind(8, v.reply)
+          .bind(9, d.local ? 1 : 0).run();
     }
     referenced = referenced || v.state != RecipientState::bounced;
     core_.insert_journal(db, {now_milli, event_for(v.state), m.queue_id, m.message_id, m.sender, d.recipient,
@@ -111,17 +115,16 @@ void SqliteQueue::apply_commit(Db& db, const IncomingMessage& m, const std::stri
 
 // deliver_local - append the copy to the recipient's mailbox if the rules
 // say so, inside the commit's transaction.
-LocalVerdict SqliteQueue::deliver_local(Db& db, const IncomingMessage& m, std::int64_t message, const Delivery& d,
-                                        std::int64_t now) {
-  assert(m.rules != nullptr);
-  const std::uint64_t size = d.prefix.size() + m.body.size();
+LocalVerdict SqliteQueue::deliver_local(Db& db, const LocalDeliveryRules& rules, std::uint64_t body_size,
+                                        std::int64_t message, const Delivery& d, std::int64_t now) {
+  const std::uint64_t size = d.prefix.size() + body_size;
   auto u = db.prepare(
       "SELECT u.id, u.quota_bytes, u.used_bytes, mb.id, mb.uidnext, mb.highestmodseq FROM users u "
       "JOIN mailboxes mb ON mb.user_id = u.id AND mb.name = ? WHERE u.address = ?");
   u.bind(1, d.mailbox).bind(2, d.recipient);
-  if (!u.step()) return m.rules->decide(std::nullopt, size);
+  if (!u.step()) return rules.decide(std::nullopt, size);
   const std::int64_t user = u.i64(0), mailbox = u.i64(3), uid = u.i64(4), modseq = u.i64(5) + 1;
-  LocalVerdict v = m.rules->decide(
+  LocalVerdict v = rules.decide(
       MailboxUsage{static_cast<std::uint64_t>(u.i64(1)), static_cast<std::uint64_t>(u.i64(2))}, size);
   if (v.state != RecipientState::delivered) return v;
   db.prepare("UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = ? WHERE id = ?")
@@ -151,6 +154,62 @@ Result<std::vector<QueueRow>> SqliteQueue::show(const std::string& queue_id) {
     while (st.step()) out.push_back(queue_from(st));
     return out;
   });
+}
+
+Result<std::vector<DueDelivery>> SqliteQueue::due_local(std::int64_t now, std::size_t limit) {
+  return core_.read([&](Db& db) -> Result<std::vector<DueDelivery>> {
+    std::vector<DueDelivery> out;
+    // queue_due(status, next_attempt) serves it.
+    auto st = db.prepare(
+        "SELECT q.id, q.queue_id, m.sender, q.recipient, q.original_recipient, q.created, q.attempts "
+        "FROM queue q JOIN messages m ON m.id = q.message "
+        "WHERE q.status = 'deferred' AND q.next_attempt <= ? AND q.local = 1 ORDER BY q.next_attempt LIMIT ?");
+    st.bind(1, now).bind(2, static_cast<std::int64_t>(limit));
+    while (st.step()) out.push_back({st.i64(0), st.text(1), st.text(2), st.text(3), st.text(4), st.i64(5), st.i64(6)});
+    return out;
+  });
+}
+
+void SqliteQueue::retry_local(std::vector<Retry> retries, const LocalDeliveryRules& rules,
+                              std::function<void(Result<std::vector<DeliveryOutcome>>)> done) {
+  auto outcomes = std::make_shared<std::vector<DeliveryOutcome>>();
+  auto unlink = std::make_shared<std::vector<std::string>>();
+  auto apply = [this, &rules, retries = std::move(retries), outcomes, unlink](Db& db) {
+    outcomes->clear();  // a second run after a rollback starts afresh
+    unlink->clear();
+    const std::int64_t now = now_s();
+    for (const auto& r : retries) outcomes->push_back(apply_retry(db, r, rules, now, *unlink));
+  };
+  core_.submit(nullptr, std::move(apply), [this, done = std::move(done), outcomes, unlink](Status st) {
+    if (st) core_.remove_blobs(std::move(*unlink));
+    if (st) done(std::move(*outcomes));
+    else done(st.error());
+  });
+}
+
+DeliveryOutcome SqliteQueue::apply_retry(Db& db, const Retry& r, const LocalDeliveryRules& rules, std::int64_t now,
+                                         std::vector<std::string>& unlink) {
+  auto q = db.prepare(
+      "SELECT q.message, m.size, q.queue_id, m.message_id, m.sender, m.client, q.original_recipient "
+      "FROM queue q JOIN messages m ON m.id = q.message WHERE q.id = ? AND q.status = 'deferred'");
+  q.bind(1, r.row);
+  if (!q.step()) return {RecipientState::delivered, ""};  // done meanwhile (another process, the operator)
+  const std::int64_t message = q.i64(0);
+  const auto body_size = static_cast<std::uint64_t>(q.i64(1));
+  const std::string queue_id = q.text(2), message_id = q.text(3), sender = q.text(4), client = q.text(5),
+                    original = q.text(6);
+  LocalVerdict v = deliver_local(db, rules, body_size, message, r.delivery, now);
+  if (v.state == RecipientState::deferred) {
+    db.prepare("UPDATE queue SET attempts = attempts + 1, next_attempt = ?, last_reply = ? WHERE id = ?")
+        .bind(1, now + v.retry_after.count()).bind(2, v.reply).bind(3, r.row).run();
+  } else {
+    db.prepare("DELETE FROM queue WHERE id = ?").bind(1, r.row).run();
+    SqliteCore::collect_message(db, message, unlink);  // the last recipient may be done
+  }
+  const std::string& rcpt = r.delivery.recipient;
+  core_.insert_journal(db, {now_ms(), event_for(v.state), queue_id, message_id, sender, rcpt, client,
+                            body_size, v.reply, original != rcpt ? "orig_to=" + original : ""});
+  return {v.state, std::move(v.reply)};
 }
 
 }  // namespace herald::store

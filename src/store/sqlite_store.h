@@ -178,12 +178,19 @@ class SqliteQueue final : public Queue {
   void note_arrivals(int delta) override { core_.note_arrivals(delta); }
   Result<std::vector<QueueRow>> list() override;
   Result<std::vector<QueueRow>> show(const std::string& queue_id) override;
+  Result<std::vector<DueDelivery>> due_local(std::int64_t now_s, std::size_t limit) override;
+  void retry_local(std::vector<Retry> retries, const LocalDeliveryRules& rules,
+                   std::function<void(Result<std::vector<DeliveryOutcome>>)> done) override;
 
  private:
+  DeliveryOutcome apply_retry(Db& db, const Retry& retry, const LocalDeliveryRules& rules, std::int64_t now,
+                              std::vector<std::string>& unlink);
   void apply_commit(Db& db, const IncomingMessage& m, const std::string& sha, CommitResult& result,
                     std::vector<std::string>& unlink);
-  LocalVerdict deliver_local(Db& db, const IncomingMessage& m, std::int64_t message, const Delivery& d,
-                                std::int64_t now);
+  // deliver_local - a copy of message (body_size octets) into d's mailbox
+  // if rules say so.
+  static LocalVerdict deliver_local(Db& db, const LocalDeliveryRules& rules, std::uint64_t body_size,
+                                    std::int64_t message, const Delivery& d, std::int64_t now);
 
   SqliteCore& core_;
 };
