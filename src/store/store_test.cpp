@@ -370,6 +370,27 @@ TEST_F(StoreTest, AliasesAndJournal) {
   EXPECT_EQ((*es)[0].event, JournalEvent::login);
 }
 
+// Nobody waits for a journal append; one that fails is counted (and logged),
+// never dropped without a trace, and fails alone in its batch.
+TEST_F(StoreTest, AFailedJournalAppendIsCountedNotSilent) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ / "herald.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "CREATE TRIGGER refuse_failed_logins BEFORE INSERT ON journal WHEN NEW.event = 'login_failed' "
+                         "BEGIN SELECT RAISE(ABORT, 'journal refused'); END;",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  EXPECT_EQ(store_->journal().failed_appends(), 0u);
+  store_->journal().append({0, JournalEvent::login_failed, "", "", "", "a@example.test", "", 0, "failed", ""});
+  store_->journal().append({0, JournalEvent::login, "", "", "", "b@example.test", "", 0, "ok", ""});
+  ASSERT_TRUE(store_->flush());
+  EXPECT_EQ(store_->journal().failed_appends(), 1u);
+  auto es = *store_->journal().query({});
+  ASSERT_EQ(es.size(), 1u);
+  EXPECT_EQ(es[0].recipient, "b@example.test");
+}
+
 // The journal's story of a message: the filters of `herald journal` find every
 // row of the messages they name, and only those.
 TEST_F(StoreTest, JournalQueriesFindEveryRowOfTheMessagesTheyName) {
