@@ -59,7 +59,8 @@ struct Config {
   // listeners
   SmtpConfig smtp;
   Pop3Config pop3;
-  ListenerConfig submission, smtps, pop3s, imap, imaps, admin;  // not served yet
+  ListenerConfig submission, smtps, pop3s;
+  ListenerConfig imap, imaps, admin;  // parsed; not served by this version yet
   // [tls] (paths resolved against the config file's folder)
   std::string tls_cert, tls_key;
   struct CertKey {

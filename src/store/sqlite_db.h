@@ -113,8 +113,8 @@ class Db {
   }
 
   // run - a cached statement without parameters, stepped to its end. The
-  // writer's per-job SAVEPOINT/RELEASE go through here: sqlite3_exec would
-  // parse them again for every message.
+  // writer's BEGIN/COMMIT go through here: sqlite3_exec would parse them
+  // again for every batch.
   void run(const char* sql) { prepare(sql).run(); }
 
   sqlite3* handle() { return db_; }
@@ -124,8 +124,7 @@ class Db {
  private:
   // configure_library - once, before SQLite initialises: no memory
   // statistics. Herald never reads them, and keeping them takes a mutex
-  // shared by every connection on each allocation (most of the ~150 mutex
-  // calls per message that callgrind counted).
+  // shared by every connection on each allocation (bench/RESULTS.md).
   static void configure_library() {
     static std::once_flag once;
     std::call_once(once, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
