@@ -26,6 +26,10 @@ struct KeySpec {
   std::string_view def;       // the default, as TOML value text
   std::string_view comment;
   std::string_view choices = {};  // for Kind::choice: "a|b|c"
+  // For integer, size and duration keys: "min-max", "min-" or "-max" in the
+  // key's own units ("1-256", "1s-1d", "-10000000"); checked once, in
+  // Loader::check_value, and printed by `config defaults`.
+  std::string_view range = {};
 };
 
 // The one table of every key. Sections listed in kListenerSections share the
@@ -34,15 +38,16 @@ constexpr KeySpec kKeys[] = {
     {"server", "hostname", Kind::string, R"("")", "name in the greeting, Received and bounces; \"\" = the system's host name"},
     {"server", "data_dir", Kind::string, R"("var")", "database, blobs and spool; relative to the config file"},
     {"server", "threads", Kind::integer, "0", "I/O threads, one io_context each; 0 = one per core"},
-    {"server", "blocking_threads", Kind::integer, "2", "threads for blocking work off the I/O threads: store reads, password hashing (1-256)"},
+    {"server", "blocking_threads", Kind::integer, "2", "threads for blocking work off the I/O threads: store reads, password hashing", {}, "1-256"},
     {"log", "file", Kind::string, R"("")", "log file in Postfix line format; \"\" = standard error"},
     {"log", "level", Kind::choice, R"("info")", "least severe level logged", "debug|info|warning|error"},
     {"domains", "local", Kind::string_list, "[]", "local domains, besides those added with `herald domain add`"},
-    {"aliases", "max_depth", Kind::integer, "16", "aliases followed in a chain; deeper is refused as a loop (550 5.4.6)"},
-    {"aliases", "max_targets", Kind::integer, "10000", "addresses one recipient may expand to; more is refused (550 5.2.4)"},
+    // The alias expansion recurses once per level: the bound keeps the stack safe.
+    {"aliases", "max_depth", Kind::integer, "16", "aliases followed in a chain; deeper is refused as a loop (550 5.4.6)", {}, "1-1000"},
+    {"aliases", "max_targets", Kind::integer, "10000", "addresses one recipient may expand to; more is refused (550 5.2.4)", {}, "1-"},
     {"smtp", "max_message_size", Kind::size, R"("25M")", "largest message accepted (SIZE, RFC 1870)"},
-    {"smtp", "max_recipients", Kind::integer, "100", "recipients per message; more get 452 4.5.3 (RFC 5321 4.5.3.1.8)"},
-    {"smtp", "max_line_length", Kind::integer, "1000", "longest text line in DATA, CRLF included (RFC 5321 4.5.3.1.6)"},
+    {"smtp", "max_recipients", Kind::integer, "100", "recipients per message; more get 452 4.5.3 (RFC 5321 4.5.3.1.8)", {}, "1-"},
+    {"smtp", "max_line_length", Kind::integer, "1000", "longest text line in DATA, CRLF included (RFC 5321 4.5.3.1.6)", {}, "80-"},
     {"smtp", "max_errors", Kind::integer, "20", "protocol errors before the client gets 421 and is disconnected"},
     {"smtp", "command_timeout", Kind::duration, R"("5m")", "idle time waiting for a command (RFC 5321 4.5.3.2.7)"},
     {"smtp", "data_timeout", Kind::duration, R"("3m")", "idle time waiting for a block of DATA (RFC 5321 4.5.3.2.6)"},
@@ -51,7 +56,7 @@ constexpr KeySpec kKeys[] = {
     {"smtp", "relay_networks", Kind::network_list, R"(["127.0.0.0/8", "::1/128"])", "clients in these networks may relay to any domain (Postfix's mynetworks)"},
     {"smtp", "vrfy", Kind::choice, R"("ambiguous")", "VRFY: 252 without lookup, a real lookup, or 502", "ambiguous|verify|disabled"},
     {"pop3", "idle_timeout", Kind::duration, R"("10m")", "idle time before an autologout (RFC 1939 3)"},
-    {"pop3", "max_errors", Kind::integer, "10", "unknown or malformed commands and failed logins before -ERR and disconnect (1-1000)"},
+    {"pop3", "max_errors", Kind::integer, "10", "unknown or malformed commands and failed logins before -ERR and disconnect", {}, "1-1000"},
     {"smtp", "require_auth", Kind::choice, R"("never")", "on port 25: AUTH needed for relaying only, for all mail, or never", "never|relay|always"},
     {"smtp", "require_tls", Kind::boolean, "false", "on port 25: MAIL needs STARTTLS first (530 5.7.0)"},
     {"tls", "cert", Kind::string, R"("")", "PEM certificate chain; \"\" = self-signed pair in data_dir"},
@@ -63,18 +68,19 @@ constexpr KeySpec kKeys[] = {
     {"tls", "handshake_timeout", Kind::duration, R"("30s")", "time allowed for a TLS handshake"},
     {"dns", "servers", Kind::string_list, "[]", "resolvers as \"ip:port\"; [] = /etc/resolv.conf"},
     {"delivery", "smarthost", Kind::string, R"("")", "relay all outbound mail here; \"[host]:port\" skips the MX lookup"},
-    {"queue", "retry_interval", Kind::duration, R"("5m")", "a local recipient deferred for a full mailbox is tried again after this long (1s-1d)"},
+    {"queue", "retry_interval", Kind::duration, R"("5m")", "a local recipient deferred for a full mailbox is tried again after this long", {}, "1s-1d"},
     {"store", "backend", Kind::choice, R"("sqlite")", "metadata store", "sqlite"},
     {"store", "inline_body_max", Kind::size, R"("128k")", "bodies up to this size live in the database, larger ones in blob files"},
-    {"store", "commit_wait", Kind::duration, R"("2ms")", "under load, how long a group commit waits for messages being received to join its sync; 0s = never"},
-    {"store", "directory_cache", Kind::integer, "50000", "addresses whose recipient lookup is kept in memory (changes by any process show at once); 0 = off"},
+    // A commit held back longer than a second costs every client more than its sync.
+    {"store", "commit_wait", Kind::duration, R"("2ms")", "under load, how long a group commit waits for messages being received to join its sync; 0s = never", {}, "-1s"},
+    {"store", "directory_cache", Kind::integer, "50000", "addresses whose recipient lookup is kept in memory (changes by any process show at once); 0 = off", {}, "-10000000"},
     {"auth", "failure_delay", Kind::duration, R"("1s")", "delay after a failed login; doubles with each failure in a session"},
     {"auth", "max_failure_delay", Kind::duration, R"("8s")", "cap of the growing delay after failed logins"},
     {"auth", "allow_plaintext", Kind::boolean, "false", "offer AUTH and USER/PASS without TLS (only for trusted networks)"},
     {"auth", "max_failures", Kind::integer, "10", "failed logins per client address or per user within failure_window before a lockout"},
     {"auth", "failure_window", Kind::duration, R"("15m")", "window in which failed logins are counted"},
     {"auth", "lockout", Kind::duration, R"("15m")", "how long a locked-out address or user is refused"},
-    {"auth", "max_tracked", Kind::integer, "100000", "client addresses and users tracked for lockout, and cached credentials; past it the oldest go"},
+    {"auth", "max_tracked", Kind::integer, "100000", "client addresses and users tracked for lockout, and cached credentials; past it the oldest go", {}, "1-"},
     {"auth", "cache_ttl", Kind::duration, R"("1m")", "remember a verified user+password this long (no argon2 rerun); 0s = off"},
 };
 
@@ -97,10 +103,19 @@ constexpr ListenerSection kListenerSections[] = {
     {"admin", "127.0.0.1:8025", "100", "20", false},
 };
 
+// range_text - "1 to 256", "at least 80", "at most 1s" for a KeySpec range.
+std::string range_text(std::string_view range) {
+  auto dash = range.find('-');
+  std::string_view low = range.substr(0, dash), high = range.substr(dash + 1);
+  if (low.empty()) return fmt::format("at most {}", high);
+  if (high.empty()) return fmt::format("at least {}", low);
+  return fmt::format("{} to {}", low, high);
+}
+
 struct Spec {
   std::string section, key;
   Kind kind;
-  std::string def, comment, choices;
+  std::string def, comment, choices, range;
 };
 
 const std::vector<Spec>& all_specs() {
@@ -108,7 +123,7 @@ const std::vector<Spec>& all_specs() {
     std::vector<Spec> out;
     for (const auto& k : kKeys)
       out.push_back({std::string(k.section), std::string(k.key), k.kind, std::string(k.def),
-                     std::string(k.comment), std::string(k.choices)});
+                     std::string(k.comment), std::string(k.choices), std::string(k.range)});
     for (const auto& l : kListenerSections) {
       out.push_back({std::string(l.name), "listen", Kind::string_list, "[]",
                      fmt::format("addresses to listen on, e.g. [\"{}\"]; [] = not listening{}", l.listen,
@@ -227,7 +242,26 @@ class Loader {
         break;
       }
     }
-    return {};
+    return s.range.empty() ? Status{} : check_range(s, v);
+  }
+
+  // check_range - a well-formed integer, size or duration within the key's
+  // range ("min-max", either side may be left out).
+  Status check_range(const Spec& s, const toml::node& v) {
+    auto dash = s.range.find('-');
+    std::string low = s.range.substr(0, dash), high = s.range.substr(dash + 1);
+    auto number = [&](const std::string& text) -> std::uint64_t {
+      if (s.kind == Kind::duration) return static_cast<std::uint64_t>(parse_duration(text)->count());
+      if (s.kind == Kind::size) return *parse_size(text);
+      return *parse_uint(text);
+    };
+    std::uint64_t given = s.kind == Kind::duration ? static_cast<std::uint64_t>(parse_duration(v.as_string()->get())->count())
+                          : s.kind == Kind::size && v.is_string() ? *parse_size(v.as_string()->get())
+                                                                   : static_cast<std::uint64_t>(v.as_integer()->get());
+    bool ok = (low.empty() || given >= number(low)) && (high.empty() || given <= number(high));
+    if (ok) return {};
+    return make_error(Errc::invalid,
+                      fmt::format("{}: {}.{} must be {}", where(v), s.section, s.key, range_text(s.range)));
   }
 
   // value - the user's node if set, else the parsed default.
@@ -282,45 +316,8 @@ std::string system_hostname() {
   return buf;
 }
 
-Status check_listen_address(const std::string& section, const std::string& addr) {
-  auto colon = addr.rfind(':');
-  if (colon == std::string::npos || colon == 0 || !parse_uint(addr.substr(colon + 1)) ||
-      *parse_uint(addr.substr(colon + 1)) > 65535)
-    return make_error(Errc::invalid,
-                      fmt::format("{}.listen: \"{}\" is not host:port", section, addr));
-  return {};
-}
-
-}  // namespace
-
-Result<Config> parse(std::string_view text, const std::filesystem::path& file) {
-  toml::table root;
-  try {
-    root = toml::parse(text, file.string());
-  } catch (const toml::parse_error& e) {
-    return make_error(Errc::invalid, fmt::format("{}:{}: {}", file.string(), e.source().begin.line,
-                                                 e.description()));
-  }
-  Loader in(root, file.string());
-  if (auto st = in.check_shape(); !st) return st.error();
-
-  Config c;
-  c.file = file;
-  c.hostname = in.str("server", "hostname");
-  if (c.hostname.empty()) c.hostname = system_hostname();
-  std::filesystem::path data_dir = in.str("server", "data_dir");
-  if (data_dir.is_relative()) {
-    std::filesystem::path base = file.empty() ? std::filesystem::current_path()
-                                              : std::filesystem::absolute(file).parent_path();
-    data_dir = base / data_dir;
-  }
-  c.data_dir = data_dir.lexically_normal();
-  c.threads = in.u32("server", "threads");
-  c.blocking_threads = in.u32("server", "blocking_threads");
-  c.log_file = in.str("log", "file");
-  c.log_level = in.str("log", "level");
-  for (auto& d : in.list("domains", "local")) c.local_domains.push_back(to_lower(d));
-
+// read_listeners - the listener sections and the protocol keys of theirs.
+void read_listeners(Loader& in, Config& c) {
   static_cast<ListenerConfig&>(c.smtp) = in.listener("smtp");
   c.smtp.max_message_size = in.size("smtp", "max_message_size");
   c.smtp.max_recipients = in.u32("smtp", "max_recipients");
@@ -332,6 +329,8 @@ Result<Config> parse(std::string_view text, const std::filesystem::path& file) {
   c.smtp.allow_bare_lf = in.boolean("smtp", "allow_bare_lf");
   c.smtp.vrfy = in.str("smtp", "vrfy");
   c.smtp.relay_networks = in.list("smtp", "relay_networks");
+  c.smtp.require_auth = in.str("smtp", "require_auth");
+  c.smtp.require_tls = in.boolean("smtp", "require_tls");
   static_cast<ListenerConfig&>(c.pop3) = in.listener("pop3");
   c.pop3.idle_timeout = in.duration("pop3", "idle_timeout");
   c.pop3.max_errors = in.u32("pop3", "max_errors");
@@ -341,15 +340,37 @@ Result<Config> parse(std::string_view text, const std::filesystem::path& file) {
   c.imap = in.listener("imap");
   c.imaps = in.listener("imaps");
   c.admin = in.listener("admin");
-  c.smtp.require_auth = in.str("smtp", "require_auth");
-  c.smtp.require_tls = in.boolean("smtp", "require_tls");
-  // Certificate paths are relative to the config file, like data_dir.
-  std::filesystem::path base_dir = file.empty() ? std::filesystem::current_path()
-                                                : std::filesystem::absolute(file).parent_path();
+}
+
+Status check_listen_address(const std::string& section, const std::string& addr) {
+  auto colon = addr.rfind(':');
+  if (colon == std::string::npos || colon == 0 || !parse_uint(addr.substr(colon + 1)) ||
+      *parse_uint(addr.substr(colon + 1)) > 65535)
+    return make_error(Errc::invalid,
+                      fmt::format("{}.listen: \"{}\" is not host:port", section, addr));
+  return {};
+}
+
+// read_config - every key's value (the file's, else its default) into a Config.
+Result<Config> read_config(Loader& in, const std::filesystem::path& file) {
+  Config c;
+  c.file = file;
+  // data_dir and certificate paths are relative to the config file.
+  const std::filesystem::path base_dir =
+      file.empty() ? std::filesystem::current_path() : std::filesystem::absolute(file).parent_path();
   auto resolve = [&](const std::string& p) -> std::string {
     if (p.empty() || std::filesystem::path(p).is_absolute()) return p;
     return (base_dir / p).lexically_normal().string();
   };
+  c.hostname = in.str("server", "hostname");
+  if (c.hostname.empty()) c.hostname = system_hostname();
+  c.data_dir = resolve(in.str("server", "data_dir"));
+  c.threads = in.u32("server", "threads");
+  c.blocking_threads = in.u32("server", "blocking_threads");
+  c.log_file = in.str("log", "file");
+  c.log_level = in.str("log", "level");
+  for (auto& d : in.list("domains", "local")) c.local_domains.push_back(to_lower(d));
+  read_listeners(in, c);
   c.tls_cert = resolve(in.str("tls", "cert"));
   c.tls_key = resolve(in.str("tls", "key"));
   if (c.tls_cert.empty() != c.tls_key.empty())
@@ -380,10 +401,14 @@ Result<Config> parse(std::string_view text, const std::filesystem::path& file) {
   c.auth_max_tracked = in.u32("auth", "max_tracked");
   c.alias_max_depth = in.u32("aliases", "max_depth");
   c.alias_max_targets = in.u32("aliases", "max_targets");
+  return c;
+}
 
-  // Each listener binds with SO_REUSEPORT (one acceptor per I/O thread), so
-  // the kernel would let two listeners share an address and split its
-  // clients between two protocols: refused here instead.
+// check_listen_addresses - each well formed, and in one listener only: each
+// listener binds with SO_REUSEPORT (one acceptor per I/O thread), so the
+// kernel would let two listeners share an address and split its clients
+// between two protocols.
+Status check_listen_addresses(Loader& in, const std::filesystem::path& file) {
   std::map<std::string, std::string_view> bound;  // address -> its section
   for (const auto& l : kListenerSections) {
     for (const auto& addr : in.list(l.name, "listen")) {
@@ -394,30 +419,23 @@ Result<Config> parse(std::string_view text, const std::filesystem::path& file) {
                                                      l.name, addr, it->second));
     }
   }
-  if (c.smtp.max_line_length < 80)
-    return make_error(Errc::invalid, fmt::format("{}: smtp.max_line_length must be at least 80", file.string()));
-  // The expansion recurses once per level: a bound keeps the stack safe.
-  if (c.queue_retry_interval < std::chrono::seconds(1) || c.queue_retry_interval > std::chrono::hours(24))
-    return make_error(Errc::invalid, fmt::format("{}: queue.retry_interval must be 1s to 1d", file.string()));
-  if (c.pop3.max_errors < 1 || c.pop3.max_errors > 1000)
-    return make_error(Errc::invalid, fmt::format("{}: pop3.max_errors must be 1 to 1000", file.string()));
-  if (c.blocking_threads < 1 || c.blocking_threads > 256)
-    return make_error(Errc::invalid, fmt::format("{}: server.blocking_threads must be 1 to 256", file.string()));
-  if (c.alias_max_depth < 1 || c.alias_max_depth > 1000)
-    return make_error(Errc::invalid, fmt::format("{}: aliases.max_depth must be 1 to 1000", file.string()));
-  // A commit held back longer would cost every client more than its sync.
-  if (c.store_commit_wait > std::chrono::milliseconds(1000))
-    return make_error(Errc::invalid, fmt::format("{}: store.commit_wait must be at most 1s", file.string()));
-  // Each entry holds a user record (~0.5 KiB): the bound keeps it to ~5 GiB.
-  if (c.store_directory_cache > 10'000'000)
-    return make_error(Errc::invalid, fmt::format("{}: store.directory_cache must be at most 10000000", file.string()));
-  if (c.auth_max_tracked < 1)
-    return make_error(Errc::invalid, fmt::format("{}: auth.max_tracked must be at least 1", file.string()));
-  if (c.alias_max_targets < 1)
-    return make_error(Errc::invalid, fmt::format("{}: aliases.max_targets must be at least 1", file.string()));
-  if (c.smtp.max_recipients < 1)
-    return make_error(Errc::invalid, fmt::format("{}: smtp.max_recipients must be at least 1", file.string()));
-  return c;
+  return {};
+}
+
+}  // namespace
+
+Result<Config> parse(std::string_view text, const std::filesystem::path& file) {
+  toml::table root;
+  try {
+    root = toml::parse(text, file.string());
+  } catch (const toml::parse_error& e) {
+    return make_error(Errc::invalid, fmt::format("{}:{}: {}", file.string(), e.source().begin.line,
+                                                 e.description()));
+  }
+  Loader in(root, file.string());
+  if (auto st = in.check_shape(); !st) return st.error();  // every key known, typed and in its range
+  if (auto st = check_listen_addresses(in, file); !st) return st.error();
+  return read_config(in, file);
 }
 
 Result<Config> load(const std::filesystem::path& file) {
@@ -441,7 +459,7 @@ std::string defaults_toml() {
       std::string line = fmt::format("{} = {}", s.key, s.def);
       out += line;
       out += std::string(line.size() < 34 ? 34 - line.size() : 1, ' ');
-      out += fmt::format("# {}\n", s.comment);
+      out += fmt::format("# {}{}\n", s.comment, s.range.empty() ? "" : fmt::format(" ({})", range_text(s.range)));
     }
   }
   return out;
