@@ -95,15 +95,11 @@ bool valid_domain(std::string_view domain, bool utf8) {
   return true;
 }
 
-ParsedPath parse_path(std::string_view arg, bool allow_null, const AddressLimits& limits, bool smtputf8) {
-  ParsedPath out;
-  arg = trim(arg);
-  if (arg.empty() || arg.front() != '<') {
-    out.error = PathError::syntax;
-    return out;
-  }
-  // Find the closing '>' outside a quoted local part.
-  std::size_t close = std::string_view::npos;
+namespace {
+
+// closing_bracket - the '>' that ends "<path>", outside a quoted local
+// part; npos when there is none.
+std::size_t closing_bracket(std::string_view arg) {
   bool quoted = false;
   for (std::size_t i = 1; i < arg.size(); ++i) {
     char c = arg[i];
@@ -112,81 +108,86 @@ ParsedPath parse_path(std::string_view arg, bool allow_null, const AddressLimits
       continue;
     }
     if (c == '"') quoted = !quoted;
-    if (!quoted && c == '>') {
-      close = i;
-      break;
-    }
+    if (!quoted && c == '>') return i;
   }
-  if (close == std::string_view::npos) {
-    out.error = PathError::syntax;
-    return out;
-  }
-  std::string_view path = arg.substr(1, close - 1);
-  std::string_view rest = arg.substr(close + 1);
+  return std::string_view::npos;
+}
 
-  // ESMTP parameters: SP-separated keyword[=value] (RFC 5321 4.1.2).
+// parse_params - SP-separated keyword[=value] (RFC 5321 4.1.2); false on a
+// malformed keyword.
+bool parse_params(std::string_view rest, std::vector<PathParam>& out) {
   for (auto word : split(rest, ' ')) {
     if (word.empty()) continue;
     auto eq = word.find('=');
     PathParam p;
     p.keyword = to_upper(word.substr(0, eq));
     if (eq != std::string_view::npos) p.value = std::string(word.substr(eq + 1));
-    if (p.keyword.empty()) {
-      out.error = PathError::syntax;
-      return out;
-    }
+    if (p.keyword.empty()) return false;
     for (char c : p.keyword)
-      if (!(is_alpha(c) || is_digit(c) || c == '-')) {
-        out.error = PathError::syntax;
-        return out;
-      }
-    out.params.push_back(std::move(p));
+      if (!(is_alpha(c) || is_digit(c) || c == '-')) return false;
+    out.push_back(std::move(p));
   }
-  bool utf8 = smtputf8;
-  for (const auto& p : out.params)
-    if (p.keyword == "SMTPUTF8") utf8 = true;
+  return true;
+}
 
-  if (path.empty()) {
-    if (!allow_null) out.error = PathError::syntax;
-    out.null_path = true;
-    return out;
-  }
+// parse_mailbox - local@domain of a non-null path, into out.
+void parse_mailbox(std::string_view path, bool utf8, const AddressLimits& limits, ParsedPath& out) {
   // RFC 5321 4.1.2: A-d-l ":" - a source route, to be ignored.
   if (path.front() == '@') {
     auto colon = path.find(':');
     if (colon == std::string_view::npos) {
       out.error = PathError::syntax;
-      return out;
+      return;
     }
     path = path.substr(colon + 1);
   }
   std::size_t at = path.rfind('@');
   if (at == std::string_view::npos) {
     // RFC 5321 4.5.1: "postmaster" without a domain must be accepted by RCPT.
-    if (iequals(path, "postmaster")) {
-      out.mailbox.local_part = "postmaster";
-      return out;
-    }
-    out.error = PathError::syntax;
-    return out;
+    if (iequals(path, "postmaster")) out.mailbox.local_part = "postmaster";
+    else out.error = PathError::syntax;
+    return;
   }
   std::string_view local = path.substr(0, at);
   std::string_view domain = path.substr(at + 1);
   if (!utf8 && (has_8bit(local) || has_8bit(domain))) {
     out.error = valid_local_part(local, true) && valid_domain(domain, true) ? PathError::needs_utf8
                                                                            : PathError::syntax;
-    return out;
+    return;
   }
   if (!valid_local_part(local, utf8) || !valid_domain(domain, utf8)) {
     out.error = PathError::syntax;
-    return out;
+    return;
   }
   if (local.size() > limits.max_local_part || domain.size() > limits.max_domain) {
     out.error = PathError::too_long;
-    return out;
+    return;
   }
   out.mailbox.local_part = std::string(local);
   out.mailbox.domain = to_lower(domain);
+}
+
+}  // namespace
+
+ParsedPath parse_path(std::string_view arg, bool allow_null, const AddressLimits& limits, bool smtputf8) {
+  ParsedPath out;
+  arg = trim(arg);
+  std::size_t close = arg.empty() || arg.front() != '<' ? std::string_view::npos : closing_bracket(arg);
+  if (close == std::string_view::npos || !parse_params(arg.substr(close + 1), out.params)) {
+    out.error = PathError::syntax;
+    out.params.clear();
+    return out;
+  }
+  std::string_view path = arg.substr(1, close - 1);
+  bool utf8 = smtputf8;
+  for (const auto& p : out.params)
+    if (p.keyword == "SMTPUTF8") utf8 = true;
+  if (path.empty()) {
+    if (!allow_null) out.error = PathError::syntax;
+    out.null_path = true;
+    return out;
+  }
+  parse_mailbox(path, utf8, limits, out);
   return out;
 }
 
