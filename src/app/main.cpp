@@ -267,7 +267,7 @@ int main(int argc, char** argv) {
     } else if (*domain_del) {
       check(st->directory().del_domain(name));
     } else if (*domain_list) {
-      auto ds = check(st->directory().list_domains());
+      auto ds = check(st->directory().list_domains({.limit = SIZE_MAX}));
       json out = json::array();
       for (const auto& d : ds) {
         if (as_json) out.push_back({{"name", d.name}, {"source", d.from_config ? "config" : "store"}});
@@ -307,7 +307,7 @@ int main(int argc, char** argv) {
     } else if (*user_del) {
       check(st->directory().del_user(name));
     } else if (*user_list) {
-      auto us = check(st->directory().list_users());
+      auto us = check(st->directory().list_users({.limit = SIZE_MAX}));
       json out = json::array();
       for (const auto& u : us) {
         if (as_json)
@@ -327,7 +327,7 @@ int main(int argc, char** argv) {
     } else if (*alias_del) {
       check(st->directory().del_alias(name));
     } else if (*alias_list) {
-      auto as = check(st->directory().list_aliases());
+      auto as = check(st->directory().list_aliases({.limit = SIZE_MAX}));
       json out = json::array();
       for (const auto& a : as) {
         if (as_json) out.push_back({{"alias", a.address}, {"targets", a.targets}});
@@ -335,7 +335,7 @@ int main(int argc, char** argv) {
       }
       if (as_json) std::cout << out.dump(2) << "\n";
     } else if (*queue_list || *queue_show) {
-      auto rows = *queue_list ? check(st->queue().list()) : check(st->queue().show(name));
+      auto rows = *queue_list ? check(st->queue().list({.limit = SIZE_MAX})) : check(st->queue().show(name));
       if (*queue_show && rows.empty()) fail(fmt::format("{}: not in the queue", name));
       json out = json::array();
       for (const auto& r : rows) {

@@ -76,6 +76,7 @@ struct CommitResult {
 };
 
 struct QueueRow {
+  std::int64_t row = 0;  // the row's key: queue rows list in this order (arrival)
   std::string queue_id;
   std::string sender;
   std::string recipient;
@@ -86,6 +87,14 @@ struct QueueRow {
   std::int64_t next_attempt = 0;  // unix seconds
   std::uint64_t size = 0;
   std::string last_reply;
+};
+
+// QueueQuery - one page of queue rows in row order, after the row `after`.
+struct QueueQuery {
+  std::int64_t after = 0;                 // only rows after this one (0 = from the first)
+  std::optional<std::string> sender;      // only messages from this sender, any case ("" = null sender)
+  std::optional<std::string> recipient;   // only this recipient, any case
+  std::size_t limit = 100;                // at most this many rows
 };
 
 class Queue {
@@ -104,8 +113,10 @@ class Queue {
   // have joined it: one sync for all of them instead of one each.
   virtual void note_arrivals(int delta) = 0;
 
-  // Inspection: every row not done yet, or those of one queue id.
-  virtual Result<std::vector<QueueRow>> list() = 0;
+  // Inspection: a page of the rows not done yet, read by their key (a
+  // sender or recipient filter is checked on the rows read past), or
+  // every row of one queue id.
+  virtual Result<std::vector<QueueRow>> list(const QueueQuery& query) = 0;
   virtual Result<std::vector<QueueRow>> show(const std::string& queue_id) = 0;
 };
 
