@@ -250,7 +250,7 @@ TEST_P(BlobFaultTest, AFailedBlobWriteIsNotAcknowledgedAndLeavesNoTornBody) {
   auto r = commit_async(message(body(1))).get();
   EXPECT_FALSE(r);
   EXPECT_EQ(messages(), std::vector<std::string>{});
-  EXPECT_TRUE(store_->queue().list()->empty());
+  EXPECT_TRUE(store_->queue().list({})->empty());
   // After a failed sync_dir the body is whole under its name (renamed after
   // its sync): the sweep's to collect, or the retry's to share.
   if (GetParam() != Fault::sync_dir) {

@@ -4,6 +4,7 @@
 // Addresses are compared lower-case; every lookup is by an index.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -49,6 +50,17 @@ struct AddressUser {
   bool send_as_any = false;
 };
 
+// ListQuery - one page of domains, users or aliases, in key order: the
+// domain name or the address as stored (lower-case, compared octet by octet).
+// A page is read from the key's index, starting after `after`: a caller
+// continues a list by passing the last key it was given.
+struct ListQuery {
+  std::string after;        // only keys after this one ("" = from the first)
+  std::string prefix;       // only keys that start with this
+  std::string domain;       // users and aliases: only addresses @domain
+  std::size_t limit = 100;  // at most this many records
+};
+
 struct AddressEntry {
   bool local_domain = false;               // false: nothing else is looked up
   std::vector<std::string> alias_targets;  // non-empty: the address is an alias
@@ -62,7 +74,8 @@ class Directory {
   // Domains. Config domains are always local and cannot be deleted.
   virtual Status add_domain(const std::string& name) = 0;
   virtual Status del_domain(const std::string& name) = 0;
-  virtual Result<std::vector<DomainRecord>> list_domains() = 0;
+  // list_domains - config and store domains merged in name order (ListQuery::domain is ignored).
+  virtual Result<std::vector<DomainRecord>> list_domains(const ListQuery& query) = 0;
   virtual Result<bool> is_local_domain(const std::string& name) = 0;
 
   // Users. add_user creates the user's INBOX in the same transaction.
@@ -72,13 +85,18 @@ class Directory {
   virtual Status set_password(const std::string& address, const Credentials& credentials) = 0;
   virtual Status set_send_as_any(const std::string& address, bool allowed) = 0;
   virtual Result<std::optional<UserRecord>> find_user(const std::string& address) = 0;
-  virtual Result<std::vector<UserRecord>> list_users() = 0;
+  // list_users - a page of users, read from the address index. A domain
+  // filter is checked on that index's entries: its cost follows the users
+  // read past, not those printed (there is no index by domain).
+  virtual Result<std::vector<UserRecord>> list_users(const ListQuery& query) = 0;
 
   // Aliases: one alias, many targets (local or remote).
   virtual Status add_alias(const std::string& address, const std::vector<std::string>& targets) = 0;
   virtual Status del_alias(const std::string& address) = 0;
   virtual Result<std::vector<std::string>> alias_targets(const std::string& address) = 0;
-  virtual Result<std::vector<AliasRecord>> list_aliases() = 0;
+  // list_aliases - a page of aliases (limit counts aliases, each with all
+  // its targets), read from the primary key as list_users reads users.
+  virtual Result<std::vector<AliasRecord>> list_aliases(const ListQuery& query) = 0;
 
   // lookup_address - whether the address's domain is local and, if it is,
   // what the address is there: an alias (its targets), a user, both (an alias

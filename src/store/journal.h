@@ -45,6 +45,7 @@ struct JournalEntry {
   std::uint64_t size = 0;
   std::string reply;
   std::string detail;
+  std::int64_t key = 0;  // read: the row's key, in time order; ignored by append
 };
 
 struct JournalQuery {
@@ -53,6 +54,9 @@ struct JournalQuery {
   std::string message_id;
   std::string address;  // sender or recipient
   std::size_t limit = 1000;
+  // nullopt: the newest `limit` rows. A key: the first `limit` rows after it
+  // (0 = from the oldest), so a reader continues where it stopped.
+  std::optional<std::int64_t> after;
 };
 
 class Journal {
@@ -61,7 +65,12 @@ class Journal {
   // append - written with the next group commit; a failure is logged and
   // counted (failed_appends), since nobody waits for it.
   virtual void append(JournalEntry entry) = 0;
+  // query - the rows the query names, oldest first.
   virtual Result<std::vector<JournalEntry>> query(const JournalQuery& query) = 0;
+  // newest_start - the key after which the newest `limit` rows matching the
+  // query begin (0 when no more rows match), so that they can be read
+  // forward, a page at a time (query with `after`). query.after is ignored.
+  virtual Result<std::int64_t> newest_start(const JournalQuery& query) = 0;
   virtual std::uint64_t failed_appends() const = 0;
 };
 

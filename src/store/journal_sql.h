@@ -26,23 +26,35 @@ inline constexpr const char* kJournalInsert =
     "detail) VALUES(max(?11, ?1 << 16), ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 inline constexpr const char* kJournalNextKey = "SELECT coalesce(max(id), 0) + 1 FROM journal";
 
-// journal_select_sql - the newest `limit` rows matching the query's filters.
+// JournalRead - which rows of those matching a query a statement reads.
+enum class JournalRead {
+  newest,        // the newest ?5, newest first
+  forward,       // the first ?5 with a key above ?7, oldest first
+  newest_start,  // the key of the row just older than the newest ?5 (one row, or none)
+};
+
+// journal_select_sql - the rows matching the query's filters, as `read` says.
 // Parameters: ?1 key bound, ?2 queue id, ?3 Message-ID, ?4 address, ?5 limit,
 // ?6 the time bound itself (a row committed late with an older time_ms has a
-// key above the bound: the key range narrows, time_ms decides).
+// key above the bound: the key range narrows, time_ms decides), ?7 the key
+// to read forward from.
 // Each filter is written so that one of the partial indexes of schema v3
 // serves it (their WHERE clauses are repeated literally: SQLite uses a partial
 // index only when the query implies its condition). A Message-ID or a sender
 // is indexed on the received row only; the other rows of those messages are
 // found through their queue id, which every row of a message carries.
-// The text is one of 16 built once, so Db's statement cache can key on it.
-inline const char* journal_select_sql(const JournalQuery& q) {
+// The text is one of 48 built once, so Db's statement cache can key on it.
+inline const char* journal_select_sql(const JournalQuery& q, JournalRead read = JournalRead::newest) {
   static const auto texts = [] {
-    std::array<std::string, 16> t;
-    for (unsigned f = 0; f < t.size(); ++f) {
-      std::string& sql = t[f];
-      sql = "SELECT time_ms, event, queue_id, message_id, sender, recipient, client, size, reply, detail "
-            "FROM journal WHERE 1";
+    std::array<std::string, 48> t;
+    for (unsigned i = 0; i < t.size(); ++i) {
+      const unsigned f = i % 16;
+      const auto r = static_cast<JournalRead>(i / 16);
+      std::string& sql = t[i];
+      sql = r == JournalRead::newest_start
+                ? "SELECT id FROM journal WHERE 1"
+                : "SELECT time_ms, event, queue_id, message_id, sender, recipient, client, size, reply, detail, id "
+                  "FROM journal WHERE 1";
       if (f & 1) sql += " AND id >= ?1 AND time_ms >= ?6";
       if (f & 2) sql += " AND queue_id = ?2 AND queue_id != ''";
       if (f & 4)
@@ -51,13 +63,15 @@ inline const char* journal_select_sql(const JournalQuery& q) {
       if (f & 8)
         sql += " AND ((recipient = ?4 AND recipient != '') OR (queue_id != '' AND queue_id IN "
                "(SELECT queue_id FROM journal WHERE event = 'received' AND sender = ?4)))";
-      sql += " ORDER BY id DESC LIMIT ?5";
+      if (r == JournalRead::newest) sql += " ORDER BY id DESC LIMIT ?5";
+      if (r == JournalRead::forward) sql += " AND id > ?7 ORDER BY id LIMIT ?5";
+      if (r == JournalRead::newest_start) sql += " ORDER BY id DESC LIMIT 1 OFFSET ?5";
     }
     return t;
   }();
   unsigned f = (q.since_ms > 0 ? 1u : 0u) | (q.queue_id.empty() ? 0u : 2u) | (q.message_id.empty() ? 0u : 4u) |
                (q.address.empty() ? 0u : 8u);
-  return texts[f].c_str();
+  return texts[static_cast<unsigned>(read) * 16 + f].c_str();
 }
 
 }  // namespace herald::store

@@ -76,6 +76,7 @@ struct CommitResult {
 };
 
 struct QueueRow {
+  std::int64_t row = 0;  // the row's key: queue rows list in this order (arrival)
   std::string queue_id;
   std::string sender;
   std::string recipient;
@@ -106,6 +107,14 @@ struct Retry {
   Delivery delivery;
 };
 
+// QueueQuery - one page of queue rows in row order, after the row `after`.
+struct QueueQuery {
+  std::int64_t after = 0;                 // only rows after this one (0 = from the first)
+  std::optional<std::string> sender;      // only messages from this sender, any case ("" = null sender)
+  std::optional<std::string> recipient;   // only this recipient, any case
+  std::size_t limit = 100;                // at most this many rows
+};
+
 class Queue {
  public:
   virtual ~Queue() = default;
@@ -131,8 +140,10 @@ class Queue {
   virtual void retry_local(std::vector<Retry> retries, const LocalDeliveryRules& rules,
                            std::function<void(Result<std::vector<DeliveryOutcome>>)> done) = 0;
 
-  // Inspection: every row not done yet, or those of one queue id.
-  virtual Result<std::vector<QueueRow>> list() = 0;
+  // Inspection: a page of the rows not done yet, read by their key (a
+  // sender or recipient filter is checked on the rows read past), or
+  // every row of one queue id.
+  virtual Result<std::vector<QueueRow>> list(const QueueQuery& query) = 0;
   virtual Result<std::vector<QueueRow>> show(const std::string& queue_id) = 0;
 };
 

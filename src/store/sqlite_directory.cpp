@@ -1,8 +1,11 @@
 // store/sqlite_directory.cpp - domains, users and aliases in SQLite, with
 // the recipient lookups cached across processes (directory_cache.h).
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "base/text.h"
+#include "store/list_sql.h"
 #include "store/mailboxes.h"
 #include "store/sqlite_store.h"
 
@@ -32,6 +35,20 @@ std::vector<std::string> targets_of(Db& db, const std::string& address) {
   while (st.step()) out.push_back(st.text(0));
   return out;
 }
+
+// PageBounds - a ListQuery's key range, lower-cased as keys are stored; the
+// strings are bound without a copy, so they live as long as the statement runs.
+struct PageBounds {
+  explicit PageBounds(const ListQuery& q)
+      : range(key_range(to_lower(q.after), to_lower(q.prefix))), domain(to_lower(q.domain)) {}
+  void bind(Stmt& st) const {
+    st.bind(1, range.from);
+    if (range.to) st.bind(2, *range.to);
+    if (!domain.empty()) st.bind(3, domain);
+  }
+  KeyRange range;
+  std::string domain;
+};
 
 Error no_such(const char* what, const std::string& name) {
   return make_error(Errc::not_found, fmt::format("no such {}: {}", what, name));
@@ -90,14 +107,30 @@ Status SqliteDirectory::del_domain(const std::string& name) {
   return st;
 }
 
-Result<std::vector<DomainRecord>> SqliteDirectory::list_domains() {
+// list_domains - the config's domains (few, in memory) merged with a page
+// of the store's, both in name order; a name in both is a config domain.
+Result<std::vector<DomainRecord>> SqliteDirectory::list_domains(const ListQuery& q) {
+  PageBounds b(q);
+  std::vector<std::string> config;
+  for (const auto& d : core_.options().config_domains)
+    if (d >= b.range.from && (!b.range.to || d < *b.range.to)) config.push_back(d);
+  std::sort(config.begin(), config.end());
+  config.erase(std::unique(config.begin(), config.end()), config.end());
   return core_.read([&](Db& db) -> Result<std::vector<DomainRecord>> {
     std::vector<DomainRecord> out;
-    for (const auto& d : core_.options().config_domains) out.push_back({d, true});
-    auto st = db.prepare("SELECT name FROM domains ORDER BY name");
-    while (st.step()) {
-      std::string n = st.text(0);
-      if (!core_.is_config_domain(n)) out.push_back({n, false});
+    auto st = db.prepare(domain_page_sql(b.range));
+    b.bind(st);
+    st.bind(4, static_cast<std::int64_t>(q.limit));
+    auto c = config.begin();
+    bool more = st.step();
+    while (out.size() < q.limit && (more || c != config.end())) {
+      if (more && (c == config.end() || st.text(0) < *c)) {
+        out.push_back({st.text(0), false});
+        more = st.step();
+      } else {
+        if (more && st.text(0) == *c) more = st.step();
+        out.push_back({*c++, true});
+      }
     }
     return out;
   });
@@ -176,12 +209,13 @@ Result<std::optional<UserRecord>> SqliteDirectory::find_user(const std::string& 
   });
 }
 
-Result<std::vector<UserRecord>> SqliteDirectory::list_users() {
+Result<std::vector<UserRecord>> SqliteDirectory::list_users(const ListQuery& q) {
+  PageBounds b(q);
   return core_.read([&](Db& db) -> Result<std::vector<UserRecord>> {
     std::vector<UserRecord> out;
-    auto st = db.prepare(
-        "SELECT id, address, password_hash, quota_bytes, used_bytes, scram_sha256, send_as_any FROM users "
-        "ORDER BY address");
+    auto st = db.prepare(user_page_sql(b.range, q));
+    b.bind(st);
+    st.bind(4, static_cast<std::int64_t>(q.limit));
     while (st.step()) out.push_back(user_from(st));
     return out;
   });
@@ -215,13 +249,21 @@ Result<std::vector<std::string>> SqliteDirectory::alias_targets(const std::strin
   return core_.read([&](Db& db) -> Result<std::vector<std::string>> { return targets_of(db, a); });
 }
 
-Result<std::vector<AliasRecord>> SqliteDirectory::list_aliases() {
+// list_aliases - rows of the primary key, one per target, grouped by alias;
+// the page ends at the first row of the alias past the limit.
+Result<std::vector<AliasRecord>> SqliteDirectory::list_aliases(const ListQuery& q) {
+  PageBounds b(q);
   return core_.read([&](Db& db) -> Result<std::vector<AliasRecord>> {
     std::vector<AliasRecord> out;
-    auto st = db.prepare("SELECT address, target FROM aliases ORDER BY address, target");
+    if (q.limit == 0) return out;
+    auto st = db.prepare(alias_page_sql(b.range, q));
+    b.bind(st);
     while (st.step()) {
       std::string a = st.text(0);
-      if (out.empty() || out.back().address != a) out.push_back({a, {}});
+      if (out.empty() || out.back().address != a) {
+        if (out.size() == q.limit) break;
+        out.push_back({std::move(a), {}});
+      }
       out.back().targets.push_back(st.text(1));
     }
     return out;

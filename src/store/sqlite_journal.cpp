@@ -26,35 +26,67 @@ void SqliteJournal::append(JournalEntry e) {
       });
 }
 
-Result<std::vector<JournalEntry>> SqliteJournal::query(const JournalQuery& q) {
-  return core_.read([&](Db& db) -> Result<std::vector<JournalEntry>> {
-    std::vector<JournalEntry> out;
-    std::string address = to_lower(q.address);  // bound without a copy: outlives the steps
-    auto st = db.prepare(journal_select_sql(q));
+namespace {
+
+// QueryParams - a query's filters bound to a statement; the lower-cased
+// address is bound without a copy, so it lives as long as the statement runs.
+struct QueryParams {
+  explicit QueryParams(const JournalQuery& q) : q(q), address(to_lower(q.address)) {}
+  void bind(Stmt& st) const {
     if (q.since_ms > 0) st.bind(1, journal_key(q.since_ms)).bind(6, q.since_ms);
     if (!q.queue_id.empty()) st.bind(2, q.queue_id);
     if (!q.message_id.empty()) st.bind(3, q.message_id);
     if (!address.empty()) st.bind(4, address);
     st.bind(5, static_cast<std::int64_t>(q.limit));
+  }
+  const JournalQuery& q;
+  std::string address;
+};
+
+Result<JournalEntry> entry_from(const Stmt& st) {
+  JournalEntry e;
+  e.time_ms = st.i64(0);
+  std::string event = st.text(1);
+  auto parsed = parse_journal_event(event);
+  if (!parsed) return make_error(Errc::internal, fmt::format("journal row with unknown event '{}'", event));
+  e.event = *parsed;
+  e.queue_id = st.text(2);
+  e.message_id = st.text(3);
+  e.sender = st.text(4);
+  e.recipient = st.text(5);
+  e.client = st.text(6);
+  e.size = static_cast<std::uint64_t>(st.i64(7));
+  e.reply = st.text(8);
+  e.detail = st.text(9);
+  e.key = st.i64(10);
+  return e;
+}
+
+}  // namespace
+
+Result<std::vector<JournalEntry>> SqliteJournal::query(const JournalQuery& q) {
+  return core_.read([&](Db& db) -> Result<std::vector<JournalEntry>> {
+    std::vector<JournalEntry> out;
+    QueryParams params(q);
+    auto st = db.prepare(journal_select_sql(q, q.after ? JournalRead::forward : JournalRead::newest));
+    params.bind(st);
+    if (q.after) st.bind(7, *q.after);
     while (st.step()) {
-      JournalEntry e;
-      e.time_ms = st.i64(0);
-      std::string event = st.text(1);
-      auto parsed = parse_journal_event(event);
-      if (!parsed) return make_error(Errc::internal, fmt::format("journal row with unknown event '{}'", event));
-      e.event = *parsed;
-      e.queue_id = st.text(2);
-      e.message_id = st.text(3);
-      e.sender = st.text(4);
-      e.recipient = st.text(5);
-      e.client = st.text(6);
-      e.size = static_cast<std::uint64_t>(st.i64(7));
-      e.reply = st.text(8);
-      e.detail = st.text(9);
-      out.push_back(std::move(e));
+      auto e = entry_from(st);
+      if (!e) return e.error();
+      out.push_back(std::move(*e));
     }
-    std::reverse(out.begin(), out.end());
+    if (!q.after) std::reverse(out.begin(), out.end());
     return out;
+  });
+}
+
+Result<std::int64_t> SqliteJournal::newest_start(const JournalQuery& q) {
+  return core_.read([&](Db& db) -> Result<std::int64_t> {
+    QueryParams params(q);
+    auto st = db.prepare(journal_select_sql(q, JournalRead::newest_start));
+    params.bind(st);
+    return st.step() ? st.i64(0) : std::int64_t{0};
   });
 }
 

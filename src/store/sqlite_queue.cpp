@@ -5,35 +5,34 @@
 
 #include <fmt/format.h>
 
+#include "store/list_sql.h"
 #include "store/sqlite_store.h"
 
 namespace herald::store {
 namespace {
 
-constexpr const char* kQueueAll =
-    "SELECT q.queue_id, m.sender, q.recipient, q.original_recipient, q.status, q.attempts, q.created, "
-    "q.next_attempt, m.size, q.last_reply FROM queue q JOIN messages m ON m.id = q.message "
-    "ORDER BY q.created, q.id";
+// The columns queue_from reads (list_sql.h's queue pages read the same).
 constexpr const char* kQueueOne =
-    "SELECT q.queue_id, m.sender, q.recipient, q.original_recipient, q.status, q.attempts, q.created, "
+    "SELECT q.id, q.queue_id, m.sender, q.recipient, q.original_recipient, q.status, q.attempts, q.created, "
     "q.next_attempt, m.size, q.last_reply FROM queue q JOIN messages m ON m.id = q.message "
     "WHERE q.queue_id = ? ORDER BY q.id";
 
 QueueRow queue_from(const Stmt& st) {
   QueueRow r;
-  r.queue_id = st.text(0);
-  r.sender = st.text(1);
-  r.recipient = st.text(2);
-  r.original_recipient = st.text(3);
-  std::string state = st.text(4);
+  r.row = st.i64(0);
+  r.queue_id = st.text(1);
+  r.sender = st.text(2);
+  r.recipient = st.text(3);
+  r.original_recipient = st.text(4);
+  std::string state = st.text(5);
   auto parsed = parse_recipient_state(state);
   if (!parsed) throw SqliteError(SQLITE_CORRUPT, fmt::format("queue row of {}: unknown status '{}'", r.queue_id, state));
   r.state = *parsed;
-  r.attempts = st.i64(5);
-  r.created = st.i64(6);
-  r.next_attempt = st.i64(7);
-  r.size = static_cast<std::uint64_t>(st.i64(8));
-  r.last_reply = st.text(9);
+  r.attempts = st.i64(6);
+  r.created = st.i64(7);
+  r.next_attempt = st.i64(8);
+  r.size = static_cast<std::uint64_t>(st.i64(9));
+  r.last_reply = st.text(10);
   return r;
 }
 
@@ -137,10 +136,14 @@ LocalVerdict SqliteQueue::deliver_local(Db& db, const LocalDeliveryRules& rules,
   return v;
 }
 
-Result<std::vector<QueueRow>> SqliteQueue::list() {
+Result<std::vector<QueueRow>> SqliteQueue::list(const QueueQuery& q) {
   return core_.read([&](Db& db) -> Result<std::vector<QueueRow>> {
     std::vector<QueueRow> out;
-    auto st = db.prepare(kQueueAll);
+    auto st = db.prepare(queue_page_sql(q));
+    st.bind(1, q.after);
+    if (q.sender) st.bind(2, *q.sender);
+    if (q.recipient) st.bind(3, *q.recipient);
+    st.bind(4, static_cast<std::int64_t>(q.limit));
     while (st.step()) out.push_back(queue_from(st));
     return out;
   });

@@ -110,18 +110,18 @@ class SqliteDirectory final : public Directory {
 
   Status add_domain(const std::string& name) override;
   Status del_domain(const std::string& name) override;
-  Result<std::vector<DomainRecord>> list_domains() override;
+  Result<std::vector<DomainRecord>> list_domains(const ListQuery& query) override;
   Result<bool> is_local_domain(const std::string& name) override;
   Status add_user(const std::string& address, const Credentials& credentials, std::uint64_t quota_bytes) override;
   Status del_user(const std::string& address) override;
   Status set_password(const std::string& address, const Credentials& credentials) override;
   Status set_send_as_any(const std::string& address, bool allowed) override;
   Result<std::optional<UserRecord>> find_user(const std::string& address) override;
-  Result<std::vector<UserRecord>> list_users() override;
+  Result<std::vector<UserRecord>> list_users(const ListQuery& query) override;
   Status add_alias(const std::string& address, const std::vector<std::string>& targets) override;
   Status del_alias(const std::string& address) override;
   Result<std::vector<std::string>> alias_targets(const std::string& address) override;
-  Result<std::vector<AliasRecord>> list_aliases() override;
+  Result<std::vector<AliasRecord>> list_aliases(const ListQuery& query) override;
   Result<AddressEntry> lookup_address(const std::string& address) override;
 
  private:
@@ -176,7 +176,7 @@ class SqliteQueue final : public Queue {
 
   void commit_message(IncomingMessage message, std::function<void(Result<CommitResult>)> done) override;
   void note_arrivals(int delta) override { core_.note_arrivals(delta); }
-  Result<std::vector<QueueRow>> list() override;
+  Result<std::vector<QueueRow>> list(const QueueQuery& query) override;
   Result<std::vector<QueueRow>> show(const std::string& queue_id) override;
   Result<std::vector<DueDelivery>> due_local(std::int64_t now_s, std::size_t limit) override;
   void retry_local(std::vector<Retry> retries, const LocalDeliveryRules& rules,
@@ -201,6 +201,7 @@ class SqliteJournal final : public Journal {
 
   void append(JournalEntry entry) override;
   Result<std::vector<JournalEntry>> query(const JournalQuery& query) override;
+  Result<std::int64_t> newest_start(const JournalQuery& query) override;
   std::uint64_t failed_appends() const override { return failed_.load(); }
 
  private:

@@ -1,0 +1,135 @@
+// admin/commands.h - the operator commands: one implementation each, for
+// every door. The `herald` CLI prints what they return (render.h); the HTTP
+// API will serve the same data. Nothing here prints or parses a command
+// line: app/main.cpp does that and wires.
+//
+// Errors: Errc::invalid when the request itself is wrong (an address that
+// is no address, a quota that is no size: the CLI's usage error, exit 2);
+// otherwise what the store reports (not_found, exists, denied, io).
+//
+// Lists stream: rows reach the caller's sink as they are read, a page of at
+// most kPageRows at a time from an index range of the store (store/list_sql.h),
+// so memory stays bounded and the first row comes at once however long the
+// list. A page is its own read: no read transaction stays open while the
+// caller writes rows out. A row changed while a list runs shows at most
+// once, as it was when its page was read.
+//
+// Security: passwords are hashed here (argon2id, and SCRAM-SHA-256 keys per
+// RFC 7677) and never kept or returned in the clear; user rows leave without
+// their hashes (UserInfo).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "base/result.h"
+#include "store/store.h"
+
+namespace herald::admin {
+
+// Rows per store read while a list streams.
+inline constexpr std::size_t kPageRows = 500;
+
+// Sink - takes one row of a list; false stops the list (the reader went away).
+template <typename Row>
+using Sink = std::function<bool(const Row&)>;
+
+// ListRequest - which rows of a domain, user or alias list, in key order:
+// the domain name or the address, lower-case.
+struct ListRequest {
+  std::size_t limit = 0;  // at most this many; 0 = all
+  std::string after;      // only keys after this one: the last key of the previous page
+  std::string prefix;     // only keys that start with this
+  std::string domain;     // users and aliases: only addresses of this domain
+};
+
+// ListEnd - how a list ended.
+struct ListEnd {
+  std::size_t rows = 0;  // rows given to the sink
+  std::string last;      // the key of the last one ("" when none)
+  bool more = false;     // the limit left rows out: continue after `last`
+};
+
+// ---- domains -----------------------------------------------------------
+
+Status domain_add(store::Store& store, const std::string& name);
+// domain_del - a domain of the config file is refused (Errc::denied).
+Status domain_del(store::Store& store, const std::string& name);
+Result<ListEnd> domain_list(store::Store& store, const ListRequest& request, const Sink<store::DomainRecord>& row);
+
+// ---- users -------------------------------------------------------------
+
+// NewPassword - a password to hash, or a hash imported from another server
+// (argon2id, $6$ SHA512-CRYPT, $2y$ bcrypt; no SCRAM keys then: those need
+// the password).
+struct NewPassword {
+  enum class Kind { plaintext, hash };
+  Kind kind = Kind::plaintext;
+  std::string text;
+};
+
+struct UserAdd {
+  std::string address;   // local@domain, the domain local
+  NewPassword password;
+  std::string quota;     // "500M", "1G"; "" = none
+};
+
+// UserInfo - a user as the commands show one: no credentials.
+struct UserInfo {
+  std::string address;
+  std::uint64_t quota_bytes = 0;  // 0 = unlimited
+  std::uint64_t used_bytes = 0;
+  bool scram = false;             // SCRAM-SHA-256 keys are kept (not for imported hashes)
+  bool send_as_any = false;
+};
+
+// user_add - the user and their INBOX; Errc::exists when the user exists.
+Status user_add(store::Store& store, const UserAdd& request);
+Status user_del(store::Store& store, const std::string& address);
+Status user_passwd(store::Store& store, const std::string& address, const NewPassword& password);
+// user_send_as - allow or forbid any envelope sender on submission.
+Status user_send_as(store::Store& store, const std::string& address, bool allowed);
+Result<ListEnd> user_list(store::Store& store, const ListRequest& request, const Sink<UserInfo>& row);
+
+// ---- aliases -----------------------------------------------------------
+
+// alias_add - adds targets (local or remote addresses) to the alias, whose
+// domain must be local.
+Status alias_add(store::Store& store, const std::string& alias, const std::vector<std::string>& targets);
+Status alias_del(store::Store& store, const std::string& alias);
+// alias_list - limit counts aliases, each given with all its targets.
+Result<ListEnd> alias_list(store::Store& store, const ListRequest& request, const Sink<store::AliasRecord>& row);
+
+// ---- the queue ---------------------------------------------------------
+
+// QueueListRequest - queue rows in arrival order; the key is the row number
+// (QueueRow::row), as text.
+struct QueueListRequest {
+  std::size_t limit = 0;  // 0 = all
+  std::string after;      // a row number: only rows after it
+  std::string sender;     // only messages from this sender, any case; "<>" = the null sender
+  std::string recipient;  // only this recipient, any case
+};
+
+Result<ListEnd> queue_list(store::Store& store, const QueueListRequest& request, const Sink<store::QueueRow>& row);
+// queue_show - the rows of one queue id; Errc::not_found when it has none.
+Result<std::vector<store::QueueRow>> queue_show(store::Store& store, const std::string& queue_id);
+
+// ---- the journal -------------------------------------------------------
+
+// JournalRequest - events, oldest first; the key is JournalEntry::key, as text.
+struct JournalRequest {
+  std::string since;       // only events newer than this: "30m", "2h", "1d"
+  std::string message_id;  // only the events of this message
+  std::string queue_id;
+  std::string address;     // only events with this sender or recipient
+  std::size_t limit = 1000;  // 0 = all
+  std::string after;       // a key: the first `limit` events after it; "" = the newest `limit`
+};
+
+Result<ListEnd> journal(store::Store& store, const JournalRequest& request, const Sink<store::JournalEntry>& row);
+
+}  // namespace herald::admin

@@ -1,0 +1,99 @@
+// admin/render.cpp - text lines and JSON objects of the command rows.
+#include "admin/render.h"
+
+#include <ctime>
+
+#include <fmt/format.h>
+
+#include "base/text.h"
+
+namespace herald::admin {
+
+std::string iso_time(std::int64_t ms) {
+  std::time_t t = ms / 1000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                     tm.tm_hour, tm.tm_min, tm.tm_sec, ms % 1000);
+}
+
+std::string text_line(const store::DomainRecord& d) { return d.name + (d.from_config ? "  (config)" : ""); }
+
+std::string text_line(const UserInfo& u) {
+  return fmt::format("{}  used {} of {}", u.address, format_size(u.used_bytes),
+                     u.quota_bytes ? format_size(u.quota_bytes) : "unlimited");
+}
+
+std::string text_line(const store::AliasRecord& a) {
+  return fmt::format("{}: {}", a.address, fmt::join(a.targets, ", "));
+}
+
+std::string text_line(const store::QueueRow& r) {
+  return fmt::format("{}  {:>8}  {}  <{}> -> <{}>{}", r.queue_id, r.size, store::to_string(r.state), r.sender,
+                     r.recipient, r.last_reply.empty() ? "" : "  (" + r.last_reply + ")");
+}
+
+std::string text_line(const store::JournalEntry& e) {
+  std::string line = fmt::format("{} {}", iso_time(e.time_ms), store::to_string(e.event));
+  if (!e.queue_id.empty()) line += " " + e.queue_id;
+  if (!e.sender.empty()) line += fmt::format(" from=<{}>", e.sender);
+  if (!e.recipient.empty()) line += fmt::format(" to=<{}>", e.recipient);
+  if (!e.client.empty()) line += " client=" + e.client;
+  if (e.size) line += fmt::format(" size={}", e.size);
+  if (!e.message_id.empty()) line += " message-id=" + e.message_id;
+  if (!e.reply.empty()) line += fmt::format(" ({})", e.reply);
+  if (!e.detail.empty()) line += " " + e.detail;
+  return line;
+}
+
+nlohmann::json to_json(const store::DomainRecord& d) {
+  return {{"name", d.name}, {"source", d.from_config ? "config" : "store"}};
+}
+
+nlohmann::json to_json(const UserInfo& u) {
+  return {{"address", u.address}, {"quota_bytes", u.quota_bytes}, {"used_bytes", u.used_bytes},
+          {"scram", u.scram},     {"send_as_any", u.send_as_any}};
+}
+
+nlohmann::json to_json(const store::AliasRecord& a) { return {{"alias", a.address}, {"targets", a.targets}}; }
+
+nlohmann::json to_json(const store::QueueRow& r) {
+  return {{"row", r.row},
+          {"queue_id", r.queue_id},
+          {"sender", r.sender},
+          {"recipient", r.recipient},
+          {"original_recipient", r.original_recipient},
+          {"status", store::to_string(r.state)},
+          {"attempts", r.attempts},
+          {"created", r.created},
+          {"next_attempt", r.next_attempt},
+          {"size", r.size},
+          {"last_reply", r.last_reply}};
+}
+
+nlohmann::json to_json(const store::JournalEntry& e) {
+  return {{"key", std::to_string(e.key)}, {"time", iso_time(e.time_ms)}, {"event", store::to_string(e.event)},
+          {"queue_id", e.queue_id},       {"message_id", e.message_id},  {"sender", e.sender},
+          {"recipient", e.recipient},     {"client", e.client},          {"size", e.size},
+          {"reply", e.reply},             {"detail", e.detail}};
+}
+
+// element - one element of the array at dump(2)'s indentation: its lines one
+// level in. A dumped JSON value has no raw line end inside a string.
+void RowWriter::element(const std::string& dumped) {
+  std::string text = first_ ? "[\n  " : ",\n  ";
+  first_ = false;
+  text.reserve(text.size() + dumped.size() + 64);
+  for (char c : dumped) {
+    text += c;
+    if (c == '\n') text += "  ";
+  }
+  out_ << text;
+}
+
+void RowWriter::finish() {
+  if (!json_) return;
+  out_ << (first_ ? "[]\n" : "\n]\n");
+}
+
+}  // namespace herald::admin

@@ -1,0 +1,68 @@
+// admin/render.h - what the operator commands return, as the `herald` CLI
+// prints it: one text line per row, or JSON (CONTRACT.md: lists take
+// --json). A list is written as its rows come (RowWriter), never gathered
+// first; its JSON is one array, byte for byte what nlohmann's dump(2) of
+// the whole array would be, so scripts see the same output as before.
+#pragma once
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "admin/commands.h"
+
+namespace herald::admin {
+
+// iso_time - unix milliseconds as "2026-11-23T22:08:33.120Z".
+std::string iso_time(std::int64_t ms);
+
+// text_line - one row as the text listing shows it, without the line end.
+std::string text_line(const store::DomainRecord& d);
+std::string text_line(const UserInfo& u);
+std::string text_line(const store::AliasRecord& a);
+std::string text_line(const store::QueueRow& r);
+std::string text_line(const store::JournalEntry& e);
+
+// to_json - one row as a JSON object. Keys: the list's key is among them
+// (name, address, alias, row, key); the journal's key is a string, since it
+// exceeds what a JSON number holds exactly in most readers (2^53).
+nlohmann::json to_json(const store::DomainRecord& d);
+nlohmann::json to_json(const UserInfo& u);
+nlohmann::json to_json(const store::AliasRecord& a);
+nlohmann::json to_json(const store::QueueRow& r);
+nlohmann::json to_json(const store::JournalEntry& e);
+
+// RowWriter - rows to `out` as they come, as text lines or as the elements
+// of one JSON array that finish() closes. A list that fails half way is left
+// unclosed on purpose: invalid JSON, not a shorter list that looks whole.
+class RowWriter {
+ public:
+  RowWriter(std::ostream& out, bool json) : out_(out), json_(json) {}
+  RowWriter(const RowWriter&) = delete;
+  RowWriter& operator=(const RowWriter&) = delete;
+
+  // write - false once the stream has failed (the reader went away).
+  template <typename Row>
+  bool write(const Row& row) {
+    if (json_) element(to_json(row).dump(2));
+    else out_ << text_line(row) << '\n';
+    return static_cast<bool>(out_);
+  }
+  // sink - write as a Sink of a list command.
+  template <typename Row>
+  Sink<Row> sink() {
+    return [this](const Row& row) { return write(row); };
+  }
+  void finish();  // JSON: "]" ("[]" for no rows) and the line end; text: nothing
+
+ private:
+  void element(const std::string& dumped);
+
+  std::ostream& out_;
+  bool json_;
+  bool first_ = true;
+};
+
+}  // namespace herald::admin

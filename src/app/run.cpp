@@ -1,0 +1,87 @@
+// app/run.cpp - the daemon and the store, wired from the configuration;
+// passwords and rows between the terminal and the operator commands.
+#include "app/run.h"
+
+#include <iostream>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "base/log.h"
+#include "net/tls.h"
+#include "server/server.h"
+
+namespace herald::app {
+namespace {
+
+std::unique_ptr<net::TlsServer> make_tls(const config::Config& c) {
+  net::TlsOptions o;
+  if (!c.tls_cert.empty()) o.certificates.push_back({c.tls_cert, c.tls_key});
+  for (const auto& ck : c.tls_certificates) o.certificates.push_back({ck.cert, ck.key});
+  o.self_signed_dir = c.data_dir / "tls";
+  o.hostname = c.hostname;
+  o.min_version = c.tls_min_version;
+  o.ciphers = c.tls_ciphers;
+  o.ciphersuites = c.tls_ciphersuites;
+  return check(net::TlsServer::create(o));
+}
+
+}  // namespace
+
+admin::NewPassword read_new_password(bool from_stdin, const std::string& password, const std::string& hash) {
+  int sources = int(from_stdin) + int(!password.empty()) + int(!hash.empty());
+  if (sources != 1) fail("give exactly one of --password-stdin, --password, --password-hash", 2);
+  if (!hash.empty()) return {admin::NewPassword::Kind::hash, hash};
+  if (!from_stdin) return {admin::NewPassword::Kind::plaintext, password};
+  std::string pw;
+  std::getline(std::cin, pw);
+  if (!pw.empty() && pw.back() == '\r') pw.pop_back();
+  if (pw.empty()) fail("no password on standard input", 2);
+  return {admin::NewPassword::Kind::plaintext, pw};
+}
+
+void print_queue_list(store::Store& st, const admin::QueueListRequest& q, bool json) {
+  auto end = print_list(st, q, json, admin::queue_list);
+  if (!json && end.rows == 0 && q.after.empty() && q.sender.empty() && q.recipient.empty())
+    std::cout << "Mail queue is empty\n";
+}
+
+void print_queue_show(store::Store& st, const std::string& queue_id, bool json) {
+  auto rows = check_request(admin::queue_show(st, queue_id));
+  admin::RowWriter out(std::cout, json);
+  for (const auto& r : rows) out.write(r);
+  out.finish();
+}
+
+std::unique_ptr<store::Store> open_store(const config::Config& c, bool sweep_blobs) {
+  store::StoreOptions o;
+  o.data_dir = c.data_dir;
+  o.inline_body_max = c.inline_body_max;
+  o.commit_wait = c.store_commit_wait;
+  o.directory_cache = c.store_directory_cache;
+  o.config_domains = c.local_domains;
+  o.sweep_blobs = sweep_blobs;
+  return check(store::open(o));
+}
+
+int serve(const std::string& path) {
+  config::Config c = check(config::load(path));
+  log::setup(c.log_file, c.log_level, c.hostname);
+  auto st = open_store(c, true);
+  auto tls = make_tls(c);
+  std::vector<std::string> certs = tls->describe();
+  server::Server server(c, *st, std::move(tls));
+  check(server.start());
+  std::cout << fmt::format("herald {} serving {} (data in {})\n", HERALD_VERSION, c.hostname, c.data_dir.string());
+  for (const auto& l : server.listening()) std::cout << "  listening: " << l << "\n";
+  for (const auto& d : certs) std::cout << "  certificate: " << d << "\n";
+  std::cout << fmt::format("add a user:  build/herald user add alice@{} --password-stdin --config {}\n",
+                           c.local_domains.empty() ? "example.test" : c.local_domains.front(), path);
+  std::cout.flush();
+  server.run();
+  log::get("master")->info("stopped");
+  log::flush();
+  return 0;
+}
+
+}  // namespace herald::app

@@ -1,0 +1,76 @@
+// app/run.h - what the herald command runs once main() has parsed its
+// arguments: the daemon, and the store the operator commands work on. A
+// Failure ends the command with its exit status (CONTRACT.md: 1 failed,
+// 2 usage error) and its message on stderr.
+#pragma once
+
+#include <iostream>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "admin/commands.h"
+#include "admin/render.h"
+#include "base/result.h"
+#include "config/config.h"
+#include "store/store.h"
+
+namespace herald::app {
+
+struct Failure {
+  int code;
+  std::string message;
+};
+
+[[noreturn]] inline void fail(const std::string& message, int code = 1) { throw Failure{code, message}; }
+
+// check - the configuration, the store, the listeners: any error is a failure (1).
+template <typename T>
+T check(Result<T> r) {
+  if (!r) fail(r.error().message);
+  return std::move(*r);
+}
+inline void check(const Status& st) {
+  if (!st) fail(st.error().message);
+}
+
+// check_request - an operator command's answer: a request it calls wrong
+// (Errc::invalid) is a usage error (2), anything else a failure (1).
+template <typename T>
+T check_request(Result<T> r) {
+  if (!r) fail(r.error().message, r.error().code == Errc::invalid ? 2 : 1);
+  return std::move(*r);
+}
+inline void check_request(const Status& st) {
+  if (!st) fail(st.error().message, st.error().code == Errc::invalid ? 2 : 1);
+}
+
+// open_store - the store of this configuration; sweep_blobs only for the
+// server (see BlobStore::sweep).
+std::unique_ptr<store::Store> open_store(const config::Config& c, bool sweep_blobs = false);
+
+// read_new_password - exactly one source: --password-stdin (one line of
+// standard input), --password or --password-hash.
+admin::NewPassword read_new_password(bool from_stdin, const std::string& password, const std::string& hash);
+
+// print_list - a list command's rows on stdout as they come (text or JSON);
+// when its limit left rows out, stderr names the key to continue after.
+template <typename Row, typename Request>
+admin::ListEnd print_list(store::Store& st, const Request& request, bool json,
+                          Result<admin::ListEnd> (*command)(store::Store&, const Request&, const admin::Sink<Row>&)) {
+  admin::RowWriter out(std::cout, json);
+  admin::ListEnd end = check_request(command(st, request, out.sink<Row>()));
+  out.finish();
+  if (end.more) std::cerr << "herald: more follow: continue with --after " << end.last << "\n";
+  return end;
+}
+
+// print_queue_list - print_list, and "Mail queue is empty" (text) for an
+// empty queue (not for an empty page or filter).
+void print_queue_list(store::Store& st, const admin::QueueListRequest& request, bool json);
+void print_queue_show(store::Store& st, const std::string& queue_id, bool json);
+
+// serve - `herald serve`: runs the daemon in the foreground until SIGTERM.
+int serve(const std::string& config_path);
+
+}  // namespace herald::app
