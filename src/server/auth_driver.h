@@ -11,7 +11,7 @@
 #include <asio/awaitable.hpp>
 
 #include "sasl/exchange.h"
-#include "server/connection.h"
+#include "net/connection.h"
 #include "server/context.h"
 
 namespace herald::server {

@@ -11,6 +11,7 @@
 
 #include "auth/authenticator.h"
 #include "config/config.h"
+#include "net/connection.h"
 #include "net/listener.h"
 #include "net/tls.h"
 #include "pop3/session.h"
@@ -20,6 +21,10 @@
 #include "store/store.h"
 
 namespace herald::server {
+
+using asio::ip::tcp;
+using net::Connection;
+using net::Peer;
 
 // Listener - which door a connection came through; it decides TLS and AUTH.
 enum class Listener {

@@ -23,7 +23,7 @@
 
 #include "base/env.h"
 #include "base/log.h"
-#include "server/connection.h"
+#include "net/connection.h"
 #include "server/context.h"
 #include "server/pop3d.h"
 #include "server/smtpd.h"

@@ -7,7 +7,7 @@
 #include "base/log.h"
 #include "base/text.h"
 #include "server/auth_driver.h"
-#include "server/connection.h"
+#include "net/connection.h"
 #include "server/offload.h"
 
 namespace herald::server {
