@@ -673,7 +673,7 @@ namespace {
 // The TLS and SASL paths, driven step by step (RFC 2595, RFC 5034).
 Pop3AuthOptions secure_options(bool tls) {
   Pop3AuthOptions o;
-  o.stls_available = !tls;
+  o.starttls_available = !tls;
   o.tls_active = tls;
   o.plaintext_allowed = false;
   if (tls) o.mechanisms = {"PLAIN", "LOGIN"};

@@ -18,9 +18,13 @@ sasl::ChannelBinding channel_binding_of(Connection& conn) {
   return sasl::ChannelBinding{cb.type, cb.data};
 }
 
-std::vector<std::string> offered_mechanisms(const ServerContext& ctx, Connection& conn) {
-  if (!conn.tls_active() && !ctx.config.auth_allow_plaintext) return {};
-  return sasl::mechanisms(true, channel_binding_of(conn));
+void offer_auth(const ServerContext& ctx, Connection& conn, sasl::AuthOptions& options) {
+  options.tls_active = conn.tls_active();
+  options.starttls_available = ctx.tls != nullptr && !conn.tls_active();
+  options.channel_binding = channel_binding_of(conn);
+  options.mechanisms =
+      sasl::offered_mechanisms(conn.tls_active(), ctx.config.auth_allow_plaintext, options.channel_binding);
+  options.mechanism_options = ctx.sasl_options;
 }
 
 asio::awaitable<sasl::Exchange::Outcome> check_exchange(ServerContext& ctx, sasl::Exchange& exchange,

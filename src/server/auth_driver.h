@@ -11,14 +11,16 @@
 #include <asio/awaitable.hpp>
 
 #include "sasl/exchange.h"
+#include "sasl/protocol.h"
 #include "net/connection.h"
 #include "server/context.h"
 
 namespace herald::server {
 
-// offered_mechanisms - none over plaintext unless auth.allow_plaintext
-// (RFC 4954 4, RFC 8314); the -PLUS variants only with channel binding.
-std::vector<std::string> offered_mechanisms(const ServerContext& ctx, Connection& conn);
+// offer_auth - what AUTH offers on this connection now: TLS state,
+// STARTTLS/STLS, the mechanisms (sasl::offered_mechanisms) and the
+// channel binding for -PLUS.
+void offer_auth(const ServerContext& ctx, Connection& conn, sasl::AuthOptions& options);
 sasl::ChannelBinding channel_binding_of(Connection& conn);
 
 // check_exchange - answer the exchange's Kind::check (password or SCRAM

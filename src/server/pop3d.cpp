@@ -63,11 +63,8 @@ Login open_maildrop(ServerContext& ctx, const std::string& user, const std::stri
 
 pop3::Pop3AuthOptions auth_options(const ServerContext& ctx, Connection& conn) {
   pop3::Pop3AuthOptions o;
-  o.stls_available = ctx.tls != nullptr && !conn.tls_active();
-  o.tls_active = conn.tls_active();
+  offer_auth(ctx, conn, o);
   o.plaintext_allowed = ctx.config.auth_allow_plaintext;
-  o.mechanisms = offered_mechanisms(ctx, conn);
-  o.mechanism_options = ctx.sasl_options;
   return o;
 }
 
@@ -92,7 +89,6 @@ asio::awaitable<void> pop3_connection(ServerContext& ctx, tcp::socket socket, tc
   }
   pop3::Session session(ctx.pop3_limits, ctx.config.hostname);
   session.set_auth_options(auth_options(ctx, conn));
-  session.set_channel_binding(channel_binding_of(conn));
   std::int64_t locked_user = 0;
   std::unique_ptr<store::MaildropLock> maildrop_lock;  // RAII: released however the session ends
   store::Maildrop maildrop;
@@ -129,7 +125,6 @@ asio::awaitable<void> pop3_connection(ServerContext& ctx, tcp::socket socket, tc
             break;
           }
           session.on_tls_started(auth_options(ctx, conn));
-          session.set_channel_binding(channel_binding_of(conn));
           break;
         } else if (step.action == pop3::Action::sasl_check) {
           reply = session.on_auth_checked(co_await check_exchange(ctx, session.auth_exchange(), client), next);

@@ -90,9 +90,7 @@ class SmtpRecipientPolicy final : public smtp::RecipientPolicy {
 // connection's current state.
 smtp::AuthOptions auth_options(const ServerContext& ctx, Listener listener, Connection& conn) {
   smtp::AuthOptions o;
-  o.starttls_available = ctx.tls != nullptr && !conn.tls_active();
-  o.mechanisms = offered_mechanisms(ctx, conn);
-  o.mechanism_options = ctx.sasl_options;
+  offer_auth(ctx, conn, o);
   if (listener == Listener::smtp) {
     o.auth_required = ctx.config.smtp.require_auth == "always";
     o.tls_required = ctx.config.smtp.require_tls;
@@ -154,7 +152,6 @@ asio::awaitable<void> smtp_connection(ServerContext& ctx, tcp::socket socket, tc
   // STARTTLS there is refused as "already active").
   if (conn.tls_active()) session.on_tls_started(auth_options(ctx, listener, conn));
   else session.set_auth_options(auth_options(ctx, listener, conn));
-  session.set_channel_binding(channel_binding_of(conn));
   if (!co_await conn.write_all(session.greeting())) co_return;
 
   char buf[8192];
@@ -203,7 +200,6 @@ asio::awaitable<void> smtp_connection(ServerContext& ctx, tcp::socket socket, tc
           break;
         }
         session.on_tls_started(auth_options(ctx, listener, conn));
-        session.set_channel_binding(channel_binding_of(conn));
         break;  // nothing buffered remains; read the client's new EHLO
       }
       if (step.action == smtp::Action::authenticate) {

@@ -116,7 +116,7 @@ std::string Session::with_protocol() const {
   // RFC 3848: ESMTP + "S" for TLS + "A" for AUTH; RFC 6531 3.7.3: UTF8SMTP.
   const Helo* h = helo();
   std::string base = tx_.smtputf8 ? "UTF8SMTP" : h && h->esmtp ? "ESMTP" : "SMTP";
-  if (tls_active_) base += "S";
+  if (auth_.tls_active) base += "S";
   if (!auth_user_.empty()) base += "A";
   return base;
 }
@@ -276,7 +276,7 @@ void Session::cmd_ehlo(std::string_view args) {
   if (limits_.vrfy != VrfyMode::disabled) out_ += "250-VRFY\r\n";
   out_ += "250-8BITMIME\r\n";
   out_ += "250-ENHANCEDSTATUSCODES\r\n";
-  if (auth_.starttls_available && !tls_active_) out_ += "250-STARTTLS\r\n";
+  if (auth_.starttls_available && !auth_.tls_active) out_ += "250-STARTTLS\r\n";
   if (!auth_.mechanisms.empty() && auth_user_.empty())
     out_ += fmt::format("250-AUTH {}\r\n", fmt::join(auth_.mechanisms, " "));
   out_ += "250-SMTPUTF8\r\n";
@@ -340,7 +340,7 @@ void Session::cmd_vrfy(std::string_view args) {
 
 // cmd_mail - REQUIRES (table): HELO/EHLO done, no transaction.
 void Session::cmd_mail(std::string_view args) {
-  if (auth_.tls_required && !tls_active_) {
+  if (auth_.tls_required && !auth_.tls_active) {
     client_error(530, "5.7.0", "Must issue a STARTTLS command first");
     return;
   }
@@ -636,7 +636,7 @@ void Session::run_refused_chunk() {
 
 // cmd_starttls - RFC 3207 4. REQUIRES (table): no arguments.
 void Session::cmd_starttls(std::string_view) {
-  if (tls_active_) {
+  if (auth_.tls_active) {
     client_error(503, "5.5.1", "Error: TLS already active");
     return;
   }
@@ -654,8 +654,8 @@ void Session::on_tls_started(AuthOptions options) {
   reset_transaction();
   if (!closed()) phase_ = Greeted{};
   auth_user_.clear();
-  tls_active_ = true;
   auth_ = std::move(options);
+  auth_.tls_active = true;
 }
 
 // cmd_auth - RFC 4954 4: "AUTH mechanism [initial-response]". REQUIRES
@@ -675,14 +675,11 @@ void Session::cmd_auth(std::string_view args) {
     return;
   }
   if (auth_.mechanisms.empty()) {
-    if (!tls_active_) client_error(538, "5.7.11", "Encryption required for requested authentication mechanism");
+    if (!auth_.tls_active) client_error(538, "5.7.11", "Encryption required for requested authentication mechanism");
     else client_error(503, "5.5.1", "Error: authentication not enabled");
     return;
   }
-  std::string mechanism = to_upper(words[0]);
-  bool offered = false;
-  for (const auto& m : auth_.mechanisms) offered = offered || m == mechanism;
-  auto exchange = offered ? sasl::Exchange::create(mechanism, channel_binding_, auth_.mechanism_options) : nullptr;
+  auto exchange = sasl::start_exchange(auth_, words[0]);
   if (!exchange) {
     client_error(504, "5.5.4", "Unrecognized authentication type");
     return;
@@ -711,7 +708,7 @@ void Session::auth_outcome(sasl::Exchange::Outcome o) {
       return;
     case Kind::success:
       auth_user_ = a.exchange->identity();
-      auth_event_ = AuthEvent{true, auth_user_, std::string(a.exchange->mechanism_name()), ""};
+      auth_event_ = sasl::AuthEvent{true, auth_user_, std::string(a.exchange->mechanism_name()), ""};
       end_exchange();
       // Additional data with success (SCRAM's server-final) came before, as
       // a 334 challenge the client acknowledged (RFC 4954 4).
@@ -742,7 +739,7 @@ void Session::end_exchange() {
 
 void Session::end_failed_exchange(const std::string& reason) {
   const sasl::Exchange& e = *std::get<Authenticating>(phase_).exchange;
-  auth_event_ = AuthEvent{false, e.authcid(), std::string(e.mechanism_name()), reason};
+  auth_event_ = sasl::AuthEvent{false, e.authcid(), std::string(e.mechanism_name()), reason};
   end_exchange();
 }
 

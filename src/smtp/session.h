@@ -40,6 +40,7 @@
 #include "base/line_reader.h"
 #include "base/result.h"
 #include "sasl/exchange.h"
+#include "sasl/protocol.h"
 #include "smtp/address.h"
 
 namespace herald::smtp {
@@ -78,13 +79,11 @@ class RecipientPolicy {
   }
 };
 
-// AuthOptions - what this listener offers and demands (RFC 4954, RFC 3207).
-struct AuthOptions {
-  bool starttls_available = false;   // a TLS context exists and TLS is not on yet
-  bool auth_required = false;        // MAIL needs AUTH first (submission, 530 5.7.0)
-  bool tls_required = false;         // MAIL needs TLS first (530 5.7.0)
-  std::vector<std::string> mechanisms;  // SASL mechanisms offered now; empty = no AUTH
-  sasl::MechanismOptions mechanism_options;
+// AuthOptions - what this listener offers and demands (RFC 4954, RFC 3207)
+// on top of what every protocol's AUTH offers (sasl::AuthOptions).
+struct AuthOptions : sasl::AuthOptions {
+  bool auth_required = false;  // MAIL needs AUTH first (submission, 530 5.7.0)
+  bool tls_required = false;   // MAIL needs TLS first (530 5.7.0)
 };
 
 struct Recipient {
@@ -119,15 +118,6 @@ struct Step {
 
 enum class SubmitOutcome { queued, temp_fail, rejected };
 
-// AuthEvent - an AUTH attempt ended; the driver journals it and counts
-// failures for the lockout.
-struct AuthEvent {
-  bool success = false;
-  std::string user;       // authcid as given ("" when it never got that far)
-  std::string mechanism;
-  std::string reason;     // for the log
-};
-
 class Session {
  public:
   Session(const SmtpLimits& limits, std::string hostname, RecipientPolicy& policy);
@@ -153,15 +143,13 @@ class Session {
   void discard_input() { reader_.discard_buffered(); }
   // on_tls_started - RFC 3207 4.2: forget everything learned in clear.
   void on_tls_started(AuthOptions options);
-  // set_channel_binding - the TLS channel binding SCRAM-*-PLUS checks.
-  void set_channel_binding(sasl::ChannelBinding binding) { channel_binding_ = std::move(binding); }
   // The exchange an Action::authenticate is about, and its outcome.
   // REQUIRES: Action::authenticate was returned and not yet answered.
   sasl::Exchange& auth_exchange();
   void on_auth_checked(sasl::Exchange::Outcome outcome);
   const std::string& authenticated_user() const { return auth_user_; }
-  std::optional<AuthEvent> take_auth_event() { return std::exchange(auth_event_, std::nullopt); }
-  bool tls_active() const { return tls_active_; }
+  std::optional<sasl::AuthEvent> take_auth_event() { return std::exchange(auth_event_, std::nullopt); }
+  bool tls_active() const { return auth_.tls_active; }
 
   // in_data - the client is sending something other than commands: message
   // data, a BDAT chunk or an AUTH response (the driver's data timeout).
@@ -326,11 +314,9 @@ class Session {
   std::optional<RefusedChunk> refused_chunk_;
 
   // Facts about the connection, whatever the phase.
-  AuthOptions auth_;
-  bool tls_active_ = false;
-  sasl::ChannelBinding channel_binding_;
+  AuthOptions auth_;       // tls_active: TLS is on (RFC 3207)
   std::string auth_user_;  // set by a successful AUTH; cleared only by STARTTLS
-  std::optional<AuthEvent> auth_event_;
+  std::optional<sasl::AuthEvent> auth_event_;
   std::uint32_t errors_ = 0;
 };
 
