@@ -336,6 +336,11 @@ Session::Outcome Session::auth_outcome(sasl::Exchange::Outcome o) {
       exchange_.reset();
       auth_event_ = sasl::AuthEvent{false, who, mechanism, o.reason};
       return {std::string(kAuthFailed), Action::need_more, true};
+    case Kind::temp_failed:
+      // RFC 3206 4: our failure, not the client's; not counted as an error.
+      exchange_.reset();
+      auth_event_ = sasl::AuthEvent{false, who, mechanism, o.reason, true};
+      return {std::string(kTempFail)};
   }
   return {std::string(kAuthFailed), Action::need_more, true};
 }

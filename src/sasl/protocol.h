@@ -45,6 +45,9 @@ struct AuthEvent {
   std::string user;       // authcid as given ("" when it never got that far)
   std::string mechanism;
   std::string reason;     // for the log
+  // The check could not be made (Exchange::Kind::temp_failed): neither
+  // success nor the client's failure, so nothing the lockout may count.
+  bool temporary = false;
 };
 
 }  // namespace herald::sasl

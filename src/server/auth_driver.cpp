@@ -32,19 +32,31 @@ asio::awaitable<sasl::Exchange::Outcome> check_exchange(ServerContext& ctx, sasl
   co_return co_await offload(ctx.blocking, [&ctx, &exchange, &peer] {
     if (exchange.needs_password_check()) {
       auto check = ctx.authenticator.check_password(exchange.authcid(), exchange.password(), peer.ip);
+      if (check.verdict == auth::Verdict::temp_fail) return exchange.temp_failure("user lookup failed");
       return exchange.password_checked(check.verdict == auth::Verdict::ok);
     }
     // SCRAM verifies the proof itself: the lockout learns the result from
     // note_auth, which every ended exchange reaches.
-    return exchange.credentials(ctx.authenticator.scram_credentials(exchange.authcid(), peer.ip));
+    auto creds = ctx.authenticator.scram_credentials(exchange.authcid(), peer.ip);
+    if (!creds) return exchange.temp_failure("credentials lookup failed: " + creds.error().message);
+    return exchange.credentials(std::move(*creds));
   });
 }
 
 asio::awaitable<void> note_auth(ServerContext& ctx, const Peer& peer, const char* protocol, bool success,
                                 const std::string& user, const std::string& mechanism,
-                                const std::string& reason, std::uint32_t& session_failures) {
+                                const std::string& reason, std::uint32_t& session_failures, bool temporary) {
   auto log = log::get(protocol[0] == 'p' ? "pop3d" : "smtpd");
   std::string who = printable(user, 200);
+  if (temporary) {
+    // Our failure, not the client's: no lockout count, no delay, and not
+    // the line fail2ban's postfix-sasl filter bans for.
+    log->warn("warning: {}: SASL {} authentication could not be checked: {}, sasl_username={}",
+              peer.display(), mechanism, printable(reason, 200), who);
+    ctx.store.journal().append({0, store::JournalEvent::login_failed, "", "", "", who, peer.display(), 0, "tempfail",
+                                fmt::format("{} {} {}", protocol, mechanism, printable(reason, 200))});
+    co_return;
+  }
   if (success) {
     log->info("{}: sasl_method={}, sasl_username={}", peer.display(), mechanism, who);
     ctx.store.journal().append({0, store::JournalEvent::login, "", "", "", who, peer.display(), 0, "ok", fmt::format("{} {}", protocol, mechanism)});

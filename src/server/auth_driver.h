@@ -24,14 +24,17 @@ void offer_auth(const ServerContext& ctx, Connection& conn, sasl::AuthOptions& o
 sasl::ChannelBinding channel_binding_of(Connection& conn);
 
 // check_exchange - answer the exchange's Kind::check (password or SCRAM
-// credentials); argon2 runs on the blocking pool.
+// credentials); argon2 runs on the blocking pool. A store that cannot be
+// read ends the exchange with Kind::temp_failed, never as an unknown user.
 asio::awaitable<sasl::Exchange::Outcome> check_exchange(ServerContext& ctx, sasl::Exchange& exchange,
                                                         const Peer& peer);
 
 // note_auth - one ended attempt: journal, log, lockout counters; after a
-// failure it waits the growing delay before the caller answers.
+// failure it waits the growing delay before the caller answers. A
+// temporary one (the check could not be made) is journalled and logged only.
 asio::awaitable<void> note_auth(ServerContext& ctx, const Peer& peer, const char* protocol, bool success,
                                 const std::string& user, const std::string& mechanism,
-                                const std::string& reason, std::uint32_t& session_failures);
+                                const std::string& reason, std::uint32_t& session_failures,
+                                bool temporary = false);
 
 }  // namespace herald::server

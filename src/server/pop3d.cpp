@@ -180,7 +180,8 @@ asio::awaitable<void> pop3_connection(ServerContext& ctx, tcp::socket socket, tc
           locked_user = 0;
         }
         if (auto ev = session.take_auth_event())
-          co_await note_auth(ctx, client, "pop3", ev->success, ev->user, ev->mechanism, ev->reason, failures);
+          co_await note_auth(ctx, client, "pop3", ev->success, ev->user, ev->mechanism, ev->reason, failures,
+                             ev->temporary);
         if (!reply.empty() && !co_await conn.write_all(reply)) {
           open = false;
           break;

@@ -174,7 +174,7 @@ asio::awaitable<void> smtp_connection(ServerContext& ctx, tcp::socket socket, tc
       if (auto ev = session.take_auth_event()) {
         // The growing delay comes before the 535 reaches the client.
         co_await note_auth(ctx, client, listener == Listener::smtp ? "smtp" : "submission", ev->success, ev->user,
-                           ev->mechanism, ev->reason, auth_failures);
+                           ev->mechanism, ev->reason, auth_failures, ev->temporary);
         if (ev->success) policy.set_authenticated(session.authenticated_user());
       }
       if (!step.output.empty() && !co_await conn.write_all(step.output)) {

@@ -727,6 +727,11 @@ void Session::auth_outcome(sasl::Exchange::Outcome o) {
       // The same answer for an unknown user and a wrong password.
       client_error(535, "5.7.8", "Error: authentication failed");
       return;
+    case Kind::temp_failed:
+      // RFC 4954 6: our failure, not the client's; not counted as an error.
+      end_failed_exchange(o.reason, /*temporary=*/true);
+      reply(454, "4.7.0", "Temporary authentication failure");
+      return;
   }
 }
 
@@ -737,9 +742,9 @@ void Session::end_exchange() {
   phase_ = Introduced{std::move(h), NoMail{}};
 }
 
-void Session::end_failed_exchange(const std::string& reason) {
+void Session::end_failed_exchange(const std::string& reason, bool temporary) {
   const sasl::Exchange& e = *std::get<Authenticating>(phase_).exchange;
-  auth_event_ = sasl::AuthEvent{false, e.authcid(), std::string(e.mechanism_name()), reason};
+  auth_event_ = sasl::AuthEvent{false, e.authcid(), std::string(e.mechanism_name()), reason, temporary};
   end_exchange();
 }
 

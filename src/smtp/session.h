@@ -300,7 +300,7 @@ class Session {
   void cmd_auth(std::string_view args);
   void auth_outcome(sasl::Exchange::Outcome outcome);
   void end_exchange();
-  void end_failed_exchange(const std::string& reason);
+  void end_failed_exchange(const std::string& reason, bool temporary = false);
 
   const SmtpLimits& limits_;
   std::string hostname_;

@@ -1007,6 +1007,41 @@ TEST_F(SmtpAuth, FailuresMalformedAndCancel) {
   EXPECT_FALSE(s.take_auth_event()->success);
 }
 
+// RFC 4954 6: a check that could not be made (the store failed) is a
+// temporary failure, not a wrong password: 454 4.7.0, not counted as the
+// client's error, and the client may try again.
+TEST_F(SmtpAuth, StoreFailureIsATemporaryFailure) {
+  limits.max_errors = 1;  // one client error would close the session
+  AuthOptions scram = submission(true);
+  scram.mechanisms.push_back("SCRAM-SHA-256");
+  s.on_tls_started(scram);
+  s.feed("EHLO c\r\n");
+  drain(s);
+  s.feed("AUTH PLAIN AGFsaWNlQGV4YW1wbGUudGVzdABzZWNyZXQ=\r\n");
+  ASSERT_EQ(s.step().action, Action::authenticate);
+  s.on_auth_checked(s.auth_exchange().temp_failure("store: database is locked"));
+  EXPECT_EQ(drain(s), "454 4.7.0 Temporary authentication failure\r\n");
+  auto ev = s.take_auth_event();
+  ASSERT_TRUE(ev);
+  EXPECT_FALSE(ev->success);
+  EXPECT_TRUE(ev->temporary);
+  EXPECT_EQ(ev->user, "alice@example.test");
+  EXPECT_EQ(s.errors(), 0u);
+  EXPECT_EQ(s.authenticated_user(), "");
+  // SCRAM: the credentials lookup fails the same way, unlike an unknown user.
+  s.feed("AUTH SCRAM-SHA-256 " + std::string("biwsbj1hbGljZUBleGFtcGxlLnRlc3Qscj1hYmM=") + "\r\n");
+  ASSERT_EQ(s.step().action, Action::authenticate);
+  ASSERT_FALSE(s.auth_exchange().needs_password_check());
+  s.on_auth_checked(s.auth_exchange().temp_failure("store: disk I/O error"));
+  EXPECT_EQ(drain(s), "454 4.7.0 Temporary authentication failure\r\n");
+  EXPECT_TRUE(s.take_auth_event()->temporary);
+  // Then the store is back.
+  s.feed("AUTH PLAIN AGFsaWNlQGV4YW1wbGUudGVzdABzZWNyZXQ=\r\n");
+  ASSERT_EQ(s.step().action, Action::authenticate);
+  s.on_auth_checked(s.auth_exchange().password_checked(true));
+  EXPECT_EQ(drain(s), "235 2.7.0 Authentication successful\r\n");
+}
+
 TEST_F(SmtpAuth, NoAuthInClearWithoutConfiguration) {
   s.set_auth_options(submission(false));
   s.feed("EHLO c\r\n");
