@@ -88,6 +88,25 @@ class StoreFailureTest(HeraldTestCase):
                          "fail2ban must not ban clients for our store's failure")
         self.assertIn("could not be checked", log)
 
+    def test_submission_sender_lookup_failure_is_451_not_553(self):
+        user, pw = self.new_user()
+        s = self.submission()
+        s.cmd("AUTH PLAIN " + plain(user, pw)).check("235 2.7.0")
+        with BrokenUsers(self.herald):
+            s.cmd(f"MAIL FROM:<{user}>").check("451 4.3.0", "a lookup failure is not a forged sender")
+        s.cmd(f"MAIL FROM:<{user}>").check(250)
+
+    def test_recipient_lookup_failure_is_451(self):
+        user, pw = self.new_user()
+        s = SmtpRaw(self.herald.smtp_port, greet=True)
+        self.addCleanup(s.close)
+        s.ehlo()
+        s.cmd("MAIL FROM:<sender@client.test>").check(250)
+        with BrokenUsers(self.herald):
+            # Never asked before: not in the directory cache.
+            s.cmd(f"RCPT TO:<{user}>").check("451 4.3.0")
+        s.cmd(f"RCPT TO:<{user}>").check(250)
+
     def test_pop3_auth_is_sys_temp(self):
         user, pw = self.new_user()
         p = Pop3Raw(self.herald.pop3_port)

@@ -9,82 +9,14 @@
 #include "server/auth_driver.h"
 #include "net/connection.h"
 #include "server/offload.h"
+#include "server/recipients.h"
 
 namespace herald::server {
 namespace {
 
-// SmtpRecipientPolicy - RCPT checks for one connection: local users and
-// aliases from the store; other domains only for clients in
-// smtp.relay_networks (the full relay policy comes with the policy module).
-class SmtpRecipientPolicy final : public smtp::RecipientPolicy {
- public:
-  SmtpRecipientPolicy(ServerContext& ctx, bool in_relay_networks, bool relay_needs_auth)
-      : ctx_(ctx), in_relay_networks_(in_relay_networks), relay_needs_auth_(relay_needs_auth) {}
-
-  // Authenticated users may relay (RFC 6409 6.1).
-  void set_authenticated(std::string user) { auth_user_ = std::move(user); }
-
-  smtp::RcptDecision check_recipient(const smtp::Mailbox& rcpt, std::uint64_t declared_size) override {
-    smtp::RcptDecision d;
-    std::string address = rcpt.str();
-    if (rcpt.domain.empty()) {
-      // RFC 5321 4.5.1: "postmaster" alone is the postmaster of this host.
-      std::string domain = ctx_.config.local_domains.empty() ? ctx_.config.hostname
-                                                             : ctx_.config.local_domains.front();
-      address = "postmaster@" + domain;
-    }
-    queue::Expansion r = ctx_.expander.expand(address, declared_size);
-    switch (r.status) {
-      case queue::ExpansionStatus::ok:
-        targets_[to_lower(rcpt.str())] = r.targets;
-        for (auto& t : r.targets) d.deliver_to.push_back(t.address);
-        break;
-      case queue::ExpansionStatus::not_local:
-        if (!auth_user_.empty() || (in_relay_networks_ && !relay_needs_auth_)) {
-          targets_[to_lower(rcpt.str())] = {queue::Target{to_lower(address), false}};
-          d.deliver_to.push_back(to_lower(address));
-        } else {
-          d.status = smtp::RcptStatus::relay_denied;
-        }
-        break;
-      case queue::ExpansionStatus::unknown_user: d.status = smtp::RcptStatus::unknown_user; break;
-      case queue::ExpansionStatus::over_quota: d.status = smtp::RcptStatus::over_quota; break;
-      case queue::ExpansionStatus::alias_loop: d.status = smtp::RcptStatus::alias_loop; break;
-      case queue::ExpansionStatus::alias_too_large: d.status = smtp::RcptStatus::alias_too_large; break;
-      case queue::ExpansionStatus::temp_fail: d.status = smtp::RcptStatus::temp_fail; break;
-    }
-    return d;
-  }
-
-  // check_sender - submission's "verify mail from user": the user's own
-  // address, an alias that delivers to them, or anything with send-as rights.
-  bool check_sender(const smtp::Mailbox& reverse_path, bool null_sender, const std::string& user) override {
-    auto u = ctx_.store.directory().find_user(user);
-    if (!u || !*u) return false;
-    if ((*u)->send_as_any) return true;
-    if (null_sender) return false;
-    std::string sender = to_lower(reverse_path.str());
-    if (sender == (*u)->address) return true;
-    auto targets = ctx_.store.directory().alias_targets(sender);
-    if (!targets) return false;
-    for (const auto& t : *targets)
-      if (t == (*u)->address) return true;
-    return false;
-  }
-
-  // targets - the resolution kept from RCPT time for this forward-path.
-  std::vector<queue::Target> targets(const smtp::Mailbox& rcpt) const {
-    auto it = targets_.find(to_lower(rcpt.str()));
-    return it == targets_.end() ? std::vector<queue::Target>{} : it->second;
-  }
-
- private:
-  ServerContext& ctx_;
-  bool in_relay_networks_;
-  bool relay_needs_auth_;
-  std::string auth_user_;
-  std::map<std::string, std::vector<queue::Target>> targets_;
-};
+// Targets - where each accepted recipient of the transaction goes, kept
+// from RCPT time for intake (by lower-cased forward-path).
+using Targets = std::map<std::string, std::vector<queue::Target>>;
 
 // auth_options - what this listener offers and demands in the
 // connection's current state.
@@ -117,9 +49,13 @@ asio::awaitable<void> smtp_connection(ServerContext& ctx, tcp::socket socket, tc
   const std::string peer = client.display();
   log->info("connect from {}", peer);
   auto ticket = ctx.connections(listener).acquire(client.ip);
-  SmtpRecipientPolicy policy(ctx, ctx.relay_networks.contains(client.address),
-                             listener == Listener::smtp && ctx.config.smtp.require_auth != "never");
-  smtp::Session session(ctx.smtp_limits, ctx.config.hostname, policy);
+  const bool in_relay_networks = ctx.relay_networks.contains(client.address);
+  const bool relay_needs_auth = listener == Listener::smtp && ctx.config.smtp.require_auth != "never";
+  const RecipientDirectory directory{ctx.expander, ctx.store.directory(),
+                                     ctx.config.local_domains.empty() ? ctx.config.hostname
+                                                                      : ctx.config.local_domains.front()};
+  Targets targets;
+  smtp::Session session(ctx.smtp_limits, ctx.config.hostname);
 
   if (!ticket) {
     log->warn("warning: too many connections from {}", peer);
@@ -175,7 +111,6 @@ asio::awaitable<void> smtp_connection(ServerContext& ctx, tcp::socket socket, tc
         // The growing delay comes before the 535 reaches the client.
         co_await note_auth(ctx, client, listener == Listener::smtp ? "smtp" : "submission", ev->success, ev->user,
                            ev->mechanism, ev->reason, auth_failures, ev->temporary);
-        if (ev->success) policy.set_authenticated(session.authenticated_user());
       }
       if (!step.output.empty() && !co_await conn.write_all(step.output)) {
         open = false;
@@ -206,6 +141,23 @@ asio::awaitable<void> smtp_connection(ServerContext& ctx, tcp::socket socket, tc
         session.on_auth_checked(co_await check_exchange(ctx, session.auth_exchange(), client));
         continue;
       }
+      if (step.action == smtp::Action::check_recipient) {
+        // Named lambdas capturing by reference: see the GCC 12 note in pop3d.cpp.
+        const smtp::RecipientCheck& check = session.recipient_check();
+        // Authenticated users may relay (RFC 6409 6.1).
+        bool may_relay = !session.authenticated_user().empty() || (in_relay_networks && !relay_needs_auth);
+        auto resolve = [&directory, &check, may_relay] { return resolve_recipient(directory, check, may_relay); };
+        Resolution r = co_await offload(ctx.blocking, resolve);
+        if (r.decision.status == smtp::RcptStatus::ok) targets[to_lower(check.forward_path.str())] = std::move(r.targets);
+        session.on_recipient_checked(std::move(r.decision));
+        continue;
+      }
+      if (step.action == smtp::Action::check_sender) {
+        const smtp::SenderCheck& check = session.sender_check();
+        auto verify = [&ctx, &check] { return check_sender(ctx.store.directory(), check); };
+        session.on_sender_checked(co_await offload(ctx.blocking, verify));
+        continue;
+      }
       // Action::submit: commit durably, then answer the final dot.
       smtp::Transaction& tx = session.transaction();
       queue::Envelope env;
@@ -217,8 +169,10 @@ asio::awaitable<void> smtp_connection(ServerContext& ctx, tcp::socket socket, tc
       env.tls = tls_note(conn);
       env.submission = listener != Listener::smtp;
       env.auth_user = session.authenticated_user();
-      for (const auto& r : tx.recipients)
-        env.recipients.push_back({r.forward_path.str(), policy.targets(r.forward_path)});
+      for (const auto& r : tx.recipients) {
+        auto it = targets.find(to_lower(r.forward_path.str()));
+        env.recipients.push_back({r.forward_path.str(), it == targets.end() ? std::vector<queue::Target>{} : it->second});
+      }
       auto result = co_await on_completion<Result<queue::Accepted>>(
           [&ctx, &env, &tx, &arrival](auto done) {
             ctx.intake.submit(std::move(env), std::move(tx.data), std::move(done), std::move(arrival));

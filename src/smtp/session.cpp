@@ -46,10 +46,9 @@ const Session::CommandSpec* Session::find_command(std::string_view verb) {
   return nullptr;
 }
 
-Session::Session(const SmtpLimits& limits, std::string hostname, RecipientPolicy& policy)
+Session::Session(const SmtpLimits& limits, std::string hostname)
     : limits_(limits),
       hostname_(std::move(hostname)),
-      policy_(policy),
       reader_(std::max<std::size_t>(limits.max_command_line, kMaxAuthLine)) {}
 
 // command_line_bound - what the reader allows between messages. RFC 4954 4:
@@ -97,6 +96,7 @@ bool Session::in_transaction() const {
 
 // input - what step() reads next.
 Session::Input Session::input() const {
+  if (waiting_) return Input::none;
   if (refused_chunk_) return Input::chunk;
   if (auto* a = std::get_if<Authenticating>(&phase_)) return a->checking ? Input::none : Input::sasl;
   if (auto* in = std::get_if<Introduced>(&phase_)) {
@@ -166,7 +166,7 @@ Step Session::step() {
         if (refused_chunk_) run_refused_chunk();
         else run_chunk();
         break;
-      case Input::none: more = false; break;  // REQUIRES broken: on_auth_checked() first
+      case Input::none: more = false; break;  // REQUIRES broken: the driver answers first
     }
     if (!more) break;
     // Data and chunks take all there is; without progress, wait for more.
@@ -327,13 +327,17 @@ void Session::cmd_vrfy(std::string_view args) {
         client_error(501, "5.1.3", "Bad address syntax");
         return;
       }
-      RcptDecision d = policy_.check_recipient(p.mailbox, 0);
-      if (d.status == RcptStatus::ok) reply(250, "2.1.5", fmt::format("<{}>", printable(p.mailbox.str())));
-      else if (d.status == RcptStatus::unknown_user) client_error(550, "5.1.1", "User unknown");
-      else reply(252, "2.0.0", "Cannot VRFY user");
+      waiting_ = RecipientWait{RecipientCheck{std::move(p.mailbox), 0}, /*vrfy=*/true};
+      pending_ = Action::check_recipient;
       return;
     }
   }
+}
+
+void Session::vrfy_checked(const Mailbox& mailbox, const RcptDecision& d) {
+  if (d.status == RcptStatus::ok) reply(250, "2.1.5", fmt::format("<{}>", printable(mailbox.str())));
+  else if (d.status == RcptStatus::unknown_user) client_error(550, "5.1.1", "User unknown");
+  else reply(252, "2.0.0", "Cannot VRFY user");
 }
 
 // ---- The transaction: MAIL, RCPT (RFC 5321 4.1.1.2-3) ----
@@ -402,17 +406,46 @@ void Session::cmd_mail(std::string_view args) {
       return;
     }
   }
-  if (!auth_user_.empty() && !policy_.check_sender(p.mailbox, p.null_path, auth_user_)) {
-    client_error(553, "5.7.1",
-                 fmt::format("<{}>: Sender address rejected: not owned by user {}",
-                             printable(p.mailbox.str(), 300), printable(auth_user_, 300)));
-    return;
-  }
   tx.null_sender = p.null_path;
   tx.reverse_path = std::move(p.mailbox);
+  if (!auth_user_.empty()) {
+    // RFC 6409 6.1: an authenticated user's sender is checked first.
+    waiting_ = SenderWait{SenderCheck{tx.reverse_path, tx.null_sender, auth_user_}, std::move(tx)};
+    pending_ = Action::check_sender;
+    return;
+  }
+  open_transaction(std::move(tx));
+}
+
+void Session::open_transaction(Transaction tx) {
   tx_ = std::move(tx);
   introduced()->tx = MailGiven{};
   reply(250, "2.1.0", "Ok");
+}
+
+const SenderCheck& Session::sender_check() const {
+  assert(waiting_ && std::holds_alternative<SenderWait>(*waiting_) && "sender_check() without Action::check_sender");
+  return std::get<SenderWait>(*waiting_).check;
+}
+
+void Session::on_sender_checked(SenderVerdict verdict) {
+  assert(waiting_ && std::holds_alternative<SenderWait>(*waiting_));
+  SenderWait w = std::get<SenderWait>(std::move(*waiting_));
+  waiting_.reset();
+  std::string who = printable(w.check.reverse_path.str(), 300);
+  switch (verdict) {
+    case SenderVerdict::allowed:
+      open_transaction(std::move(w.tx));
+      return;
+    case SenderVerdict::refused:
+      client_error(553, "5.7.1", fmt::format("<{}>: Sender address rejected: not owned by user {}", who,
+                                             printable(w.check.user, 300)));
+      return;
+    case SenderVerdict::temp_fail:
+      // Not the client's mistake: it may try again (RFC 5321 4.2.5).
+      reply(451, "4.3.0", fmt::format("<{}>: Temporary lookup failure", who));
+      return;
+  }
 }
 
 // cmd_rcpt - REQUIRES (table): a transaction. Leaves its phase as it is:
@@ -440,11 +473,30 @@ void Session::cmd_rcpt(std::string_view args) {
     reply(452, "4.5.3", "Error: too many recipients");
     return;
   }
-  RcptDecision d = policy_.check_recipient(p.mailbox, tx_.declared_size);
-  std::string who = printable(p.mailbox.str(), 300);
+  waiting_ = RecipientWait{RecipientCheck{std::move(p.mailbox), tx_.declared_size}, /*vrfy=*/false};
+  pending_ = Action::check_recipient;
+}
+
+const RecipientCheck& Session::recipient_check() const {
+  assert(waiting_ && std::holds_alternative<RecipientWait>(*waiting_) &&
+         "recipient_check() without Action::check_recipient");
+  return std::get<RecipientWait>(*waiting_).check;
+}
+
+void Session::on_recipient_checked(RcptDecision decision) {
+  assert(waiting_ && std::holds_alternative<RecipientWait>(*waiting_));
+  RecipientWait w = std::get<RecipientWait>(std::move(*waiting_));
+  waiting_.reset();
+  if (w.vrfy) vrfy_checked(w.check.forward_path, decision);
+  else rcpt_checked(std::move(w.check.forward_path), std::move(decision));
+}
+
+// rcpt_checked - RCPT's reply once the recipient is checked.
+void Session::rcpt_checked(Mailbox forward_path, RcptDecision d) {
+  std::string who = printable(forward_path.str(), 300);
   switch (d.status) {
     case RcptStatus::ok:
-      tx_.recipients.push_back(Recipient{std::move(p.mailbox), std::move(d.deliver_to)});
+      tx_.recipients.push_back(Recipient{std::move(forward_path), std::move(d.deliver_to)});
       reply(250, "2.1.5", "Ok");
       return;
     case RcptStatus::unknown_user:
