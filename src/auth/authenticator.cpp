@@ -148,12 +148,14 @@ PasswordCheck Authenticator::check_password(const std::string& user, const std::
   return out;
 }
 
-std::optional<sasl::ScramCredentials> Authenticator::scram_credentials(const std::string& user,
-                                                                       const std::string& client_ip) {
-  if (locked_out(user, client_ip)) return std::nullopt;
+Result<std::optional<sasl::ScramCredentials>> Authenticator::scram_credentials(const std::string& user,
+                                                                               const std::string& client_ip) {
+  using Credentials = std::optional<sasl::ScramCredentials>;
+  if (locked_out(user, client_ip)) return Credentials();
   auto found = directory_.find_user(user);
-  if (!found || !*found || (*found)->scram_sha256.empty()) return std::nullopt;
-  return sasl::decode_scram_credentials((*found)->scram_sha256);
+  if (!found) return found.error();
+  if (!*found || (*found)->scram_sha256.empty()) return Credentials();
+  return Credentials(sasl::decode_scram_credentials((*found)->scram_sha256));
 }
 
 std::chrono::milliseconds Authenticator::failure_delay(std::uint32_t failures) const {

@@ -54,8 +54,11 @@ class Authenticator {
 
   // scram_credentials - the stored SCRAM-SHA-256 credentials of user, or
   // nullopt (no such user, none stored, or locked out: the exchange then
-  // fails at its end like a wrong password).
-  std::optional<sasl::ScramCredentials> scram_credentials(const std::string& user, const std::string& client_ip);
+  // fails at its end like a wrong password); an error when the store could
+  // not be read, which must not look like an unknown user (a temporary
+  // failure, RFC 4954 6). Blocking: run it off the I/O threads.
+  Result<std::optional<sasl::ScramCredentials>> scram_credentials(const std::string& user,
+                                                                  const std::string& client_ip);
 
   // record - count the outcome of an exchange that ended outside
   // check_password (SCRAM), for the lockout.

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "auth/password.h"
+#include "sasl/scram.h"
 #include "store/scratch_store.h"
 
 namespace herald::auth {
@@ -88,6 +89,60 @@ TEST_F(AuthenticatorTest, FailureDelayGrowsAndIsCapped) {
   EXPECT_EQ(a.failure_delay(2).count(), 200);
   EXPECT_EQ(a.failure_delay(3).count(), 350);
   EXPECT_EQ(a.failure_delay(30).count(), 350);
+}
+
+// BrokenDirectory - a Directory whose user lookups fail (a locked or
+// unreadable database) while `broken`; everything else is the real one's.
+class BrokenDirectory final : public store::Directory {
+ public:
+  explicit BrokenDirectory(store::Directory& real) : real_(real) {}
+  bool broken = true;
+
+  Result<std::optional<store::UserRecord>> find_user(const std::string& a) override {
+    if (broken) return make_error(Errc::io, "database is locked");
+    return real_.find_user(a);
+  }
+  Status add_domain(const std::string& n) override { return real_.add_domain(n); }
+  Status del_domain(const std::string& n) override { return real_.del_domain(n); }
+  Result<std::vector<store::DomainRecord>> list_domains(const store::ListQuery& q) override { return real_.list_domains(q); }
+  Result<bool> is_local_domain(const std::string& n) override { return real_.is_local_domain(n); }
+  Status add_user(const std::string& a, const store::Credentials& c, std::uint64_t q) override {
+    return real_.add_user(a, c, q);
+  }
+  Status del_user(const std::string& a) override { return real_.del_user(a); }
+  Status set_password(const std::string& a, const store::Credentials& c) override { return real_.set_password(a, c); }
+  Status set_send_as_any(const std::string& a, bool on) override { return real_.set_send_as_any(a, on); }
+  Result<std::vector<store::UserRecord>> list_users(const store::ListQuery& q) override { return real_.list_users(q); }
+  Status add_alias(const std::string& a, const std::vector<std::string>& t) override { return real_.add_alias(a, t); }
+  Status del_alias(const std::string& a) override { return real_.del_alias(a); }
+  Result<std::vector<std::string>> alias_targets(const std::string& a) override { return real_.alias_targets(a); }
+  Result<std::vector<store::AliasRecord>> list_aliases(const store::ListQuery& q) override { return real_.list_aliases(q); }
+  Result<store::AddressEntry> lookup_address(const std::string& a) override { return real_.lookup_address(a); }
+
+ private:
+  store::Directory& real_;
+};
+
+// A store that cannot be read is a temporary failure, never an unknown
+// user: SCRAM would otherwise go on with a fake salt and answer 535.
+TEST_F(AuthenticatorTest, StoreFailureIsNotAnUnknownUser) {
+  ASSERT_TRUE(store_->directory().set_password("alice@example.test",
+                                               {*hash_password("right"), sasl::encode_scram_credentials(
+                                                   sasl::make_scram_credentials("right", "0123456789abcdef", 4096))}));
+  BrokenDirectory directory(store_->directory());
+  Authenticator a(directory, AuthLimits{});
+  auto creds = a.scram_credentials("alice@example.test", "192.0.2.1");
+  ASSERT_FALSE(creds.ok());
+  EXPECT_EQ(creds.error().code, Errc::io);
+  EXPECT_EQ(a.check_password("alice@example.test", "right", "192.0.2.1").verdict, Verdict::temp_fail);
+
+  directory.broken = false;
+  auto found = a.scram_credentials("alice@example.test", "192.0.2.1");
+  ASSERT_TRUE(found.ok());
+  EXPECT_TRUE(found->has_value());
+  auto unknown = a.scram_credentials("nobody@example.test", "192.0.2.1");
+  ASSERT_TRUE(unknown.ok());
+  EXPECT_FALSE(unknown->has_value());
 }
 
 }  // namespace

@@ -299,10 +299,7 @@ Session::Outcome Session::cmd_auth(const Command& c) {
     if (!auth_.tls_active && !auth_.plaintext_allowed) return {std::string(kPlaintextDisallowed)};
     return {"-ERR AUTH not available\r\n", Action::need_more, true};
   }
-  std::string mechanism = to_upper(c.args[0]);
-  bool offered = false;
-  for (const auto& m : auth_.mechanisms) offered = offered || m == mechanism;
-  exchange_ = offered ? sasl::Exchange::create(mechanism, channel_binding_, auth_.mechanism_options) : nullptr;
+  exchange_ = sasl::start_exchange(auth_, c.args[0]);
   if (!exchange_) return {"-ERR Unsupported authentication mechanism.\r\n", Action::need_more, true};
   std::optional<std::string_view> initial;
   if (c.args.size() == 2) initial = c.args[1];
@@ -325,20 +322,25 @@ Session::Outcome Session::auth_outcome(sasl::Exchange::Outcome o) {
       user_ = exchange_->identity();
       exchange_.reset();
       sasl_verified_ = true;
-      auth_event_ = Pop3AuthEvent{true, user_, mechanism, ""};
+      auth_event_ = sasl::AuthEvent{true, user_, mechanism, ""};
       pending_ = Pending::authenticate;
       return {"", Action::authenticate};
     case Kind::malformed:
       exchange_.reset();
-      auth_event_ = Pop3AuthEvent{false, who, mechanism, o.reason};
+      auth_event_ = sasl::AuthEvent{false, who, mechanism, o.reason};
       return {"-ERR [AUTH] Invalid base64 data or malformed response.\r\n", Action::need_more, true};
     case Kind::cancelled:
       exchange_.reset();
       return {"-ERR Authentication cancelled.\r\n"};
     case Kind::failed:
       exchange_.reset();
-      auth_event_ = Pop3AuthEvent{false, who, mechanism, o.reason};
+      auth_event_ = sasl::AuthEvent{false, who, mechanism, o.reason};
       return {std::string(kAuthFailed), Action::need_more, true};
+    case Kind::temp_failed:
+      // RFC 3206 4: our failure, not the client's; not counted as an error.
+      exchange_.reset();
+      auth_event_ = sasl::AuthEvent{false, who, mechanism, o.reason, true};
+      return {std::string(kTempFail)};
   }
   return {std::string(kAuthFailed), Action::need_more, true};
 }
@@ -356,7 +358,7 @@ std::string Session::on_auth_checked(sasl::Exchange::Outcome outcome, Action& ne
 // cmd_stls - RFC 2595 4: TLS on the POP3 port, in AUTHORIZATION only.
 Session::Outcome Session::cmd_stls(const Command&) {
   if (auth_.tls_active) return {"-ERR TLS already active\r\n", Action::need_more, true};
-  if (!auth_.stls_available) return {"-ERR STLS not available\r\n", Action::need_more, true};
+  if (!auth_.starttls_available) return {"-ERR STLS not available\r\n", Action::need_more, true};
   return {"+OK Begin TLS negotiation\r\n", Action::starttls};
 }
 
@@ -367,6 +369,7 @@ void Session::on_tls_started(Pop3AuthOptions options) {
   user_.clear();
   exchange_.reset();
   auth_ = std::move(options);
+  auth_.tls_active = true;
 }
 
 // capabilities - RFC 2449 5, for this connection's state: STLS until TLS is
@@ -380,7 +383,7 @@ std::string Session::capabilities() const {
     for (const auto& m : auth_.mechanisms) out += " " + m;
     out += "\r\n";
   }
-  if (auth_.stls_available && !auth_.tls_active) out += "STLS\r\n";
+  if (auth_.starttls_available && !auth_.tls_active) out += "STLS\r\n";
   out += "RESP-CODES\r\nPIPELINING\r\nEXPIRE NEVER\r\nAUTH-RESP-CODE\r\nIMPLEMENTATION Herald\r\n.\r\n";
   return out;
 }

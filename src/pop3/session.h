@@ -52,6 +52,7 @@
 #include "base/line_reader.h"
 #include "base/result.h"
 #include "sasl/exchange.h"
+#include "sasl/protocol.h"
 
 namespace herald::pop3 {
 
@@ -76,21 +77,10 @@ struct MaildropEntry {
 // auth_exchange()'s Kind::check, then on_auth_checked().
 enum class Action { need_more, authenticate, retrieve, update, close, starttls, sasl_check };
 
-// Pop3AuthOptions - what this connection offers now (RFC 2595, RFC 5034).
-struct Pop3AuthOptions {
-  bool stls_available = false;   // a TLS context exists and TLS is not on yet
-  bool tls_active = false;
-  bool plaintext_allowed = true; // USER/PASS (and AUTH) without TLS
-  std::vector<std::string> mechanisms;  // SASL offered now; empty = no AUTH
-  sasl::MechanismOptions mechanism_options;
-};
-
-// Pop3AuthEvent - a login attempt ended (journal, lockout).
-struct Pop3AuthEvent {
-  bool success = false;
-  std::string user;
-  std::string mechanism;
-  std::string reason;
+// Pop3AuthOptions - what this connection offers now (RFC 2595, RFC 5034):
+// sasl::AuthOptions (starttls_available: STLS) and USER/PASS's rule.
+struct Pop3AuthOptions : sasl::AuthOptions {
+  bool plaintext_allowed = true;  // USER/PASS (and AUTH) without TLS
 };
 
 struct Step {
@@ -153,7 +143,6 @@ class Session {
 
   // TLS and SASL.
   void set_auth_options(Pop3AuthOptions options) { auth_ = std::move(options); }
-  void set_channel_binding(sasl::ChannelBinding binding) { channel_binding_ = std::move(binding); }
   // discard_input - RFC 2595 4: nothing sent in clear after STLS is acted on.
   void discard_input() { reader_.discard_buffered(); }
   // on_tls_started - back to a fresh AUTHORIZATION state under TLS.
@@ -163,7 +152,7 @@ class Session {
   // empty when the next action is Action::authenticate).
   std::string on_auth_checked(sasl::Exchange::Outcome outcome, Action& next);
   bool sasl_verified() const { return sasl_verified_; }
-  std::optional<Pop3AuthEvent> take_auth_event() { return std::exchange(auth_event_, std::nullopt); }
+  std::optional<sasl::AuthEvent> take_auth_event() { return std::exchange(auth_event_, std::nullopt); }
   // authenticated - a maildrop was granted (true from login until destruction,
   // so the driver knows it holds the maildrop lock).
   bool authenticated() const { return authenticated_; }
@@ -241,10 +230,9 @@ class Session {
   std::uint32_t errors_ = 0;
   bool authenticated_ = false;
   Pop3AuthOptions auth_;
-  sasl::ChannelBinding channel_binding_;
   std::unique_ptr<sasl::Exchange> exchange_;  // set during an AUTH exchange
   bool sasl_verified_ = false;
-  std::optional<Pop3AuthEvent> auth_event_;
+  std::optional<sasl::AuthEvent> auth_event_;
 };
 
 }  // namespace herald::pop3

@@ -673,7 +673,7 @@ namespace {
 // The TLS and SASL paths, driven step by step (RFC 2595, RFC 5034).
 Pop3AuthOptions secure_options(bool tls) {
   Pop3AuthOptions o;
-  o.stls_available = !tls;
+  o.starttls_available = !tls;
   o.tls_active = tls;
   o.plaintext_allowed = false;
   if (tls) o.mechanisms = {"PLAIN", "LOGIN"};
@@ -746,6 +746,41 @@ TEST(Pop3Tls, AuthFailureAndMalformedResponses) {
   EXPECT_NE(step.output.find("-ERR [AUTH] Invalid base64"), std::string::npos) << step.output;
   EXPECT_NE(step.output.find("+ VXNlcm5hbWU6\r\n"), std::string::npos) << step.output;  // "Username:"
   EXPECT_NE(step.output.find("-ERR Authentication cancelled."), std::string::npos) << step.output;
+}
+
+// RFC 3206 4: a check that could not be made (the store failed) is
+// [SYS/TEMP], not [AUTH]: not counted as an error, and the client may try
+// again, with a password or with SCRAM.
+TEST(Pop3Tls, StoreFailureIsATemporaryFailure) {
+  Pop3Limits limits = test_limits();
+  limits.max_errors = 1;  // one error would close the session
+  Session s(limits, "pop.test");
+  Pop3AuthOptions options = secure_options(true);
+  options.mechanisms.push_back("SCRAM-SHA-256");
+  s.set_auth_options(options);
+  s.feed("AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n");
+  ASSERT_EQ(s.step().action, Action::sasl_check);
+  Action next = Action::need_more;
+  EXPECT_EQ(s.on_auth_checked(s.auth_exchange().temp_failure("store: database is locked"), next),
+            "-ERR [SYS/TEMP] Temporary failure, try again later.\r\n");
+  EXPECT_EQ(next, Action::need_more);
+  auto ev = s.take_auth_event();
+  ASSERT_TRUE(ev);
+  EXPECT_FALSE(ev->success);
+  EXPECT_TRUE(ev->temporary);
+  EXPECT_EQ(ev->user, "alice");
+  // "n,,n=alice,r=abc"
+  s.feed("AUTH SCRAM-SHA-256 biwsbj1hbGljZSxyPWFiYw==\r\n");
+  ASSERT_EQ(s.step().action, Action::sasl_check);
+  ASSERT_FALSE(s.auth_exchange().needs_password_check());
+  EXPECT_EQ(s.on_auth_checked(s.auth_exchange().temp_failure("store: disk I/O error"), next),
+            "-ERR [SYS/TEMP] Temporary failure, try again later.\r\n");
+  EXPECT_TRUE(s.take_auth_event()->temporary);
+  EXPECT_FALSE(s.closed());
+  s.feed("AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n");
+  ASSERT_EQ(s.step().action, Action::sasl_check);
+  EXPECT_EQ(s.on_auth_checked(s.auth_exchange().password_checked(true), next), "");
+  EXPECT_EQ(next, Action::authenticate);
 }
 
 }  // namespace

@@ -82,6 +82,16 @@ Exchange::Outcome Exchange::credentials(std::optional<ScramCredentials> creds) {
   return outcome(mechanism_->credentials(std::move(creds)));
 }
 
+Exchange::Outcome Exchange::temp_failure(std::string reason) {
+  if (state_ == State::wait_password) {
+    (void)mechanism_->password_checked(false);  // wipes the password now; the mechanism is done
+  } else if (state_ != State::wait_credentials) {
+    return fail("temp_failure out of order");
+  }
+  state_ = State::done;
+  return Outcome{Kind::temp_failed, {}, std::move(reason)};
+}
+
 // outcome - a mechanism's Step as the wire sees it.
 Exchange::Outcome Exchange::outcome(Step step) {
   switch (step.status) {

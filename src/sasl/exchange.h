@@ -31,11 +31,15 @@ class Exchange {
     malformed,  // not base64 (SMTP 501 5.5.2)
     cancelled,  // the client sent "*" (SMTP 501 5.0.0)
     failed,     // authentication failed: the same reply for every cause
+    // The check could not be made (the store failed): not the client's
+    // failure, so not counted as one (SMTP 454 4.7.0, RFC 4954 6; POP3
+    // -ERR [SYS/TEMP], RFC 3206 4).
+    temp_failed,
   };
   struct Outcome {
     Kind kind = Kind::failed;
     std::string data;    // challenge: base64 text, possibly empty
-    std::string reason;  // malformed / failed: for the log only
+    std::string reason;  // malformed / failed / temp_failed: for the log only
   };
 
   // create - an exchange for a mechanism name (case-insensitive); nullptr if
@@ -61,6 +65,9 @@ class Exchange {
   const std::string& password() const { return mechanism_->password(); }
   Outcome password_checked(bool ok);
   Outcome credentials(std::optional<ScramCredentials> creds);
+  // temp_failure - instead of password_checked() or credentials(): the
+  // check could not be made; the exchange ends with Kind::temp_failed.
+  Outcome temp_failure(std::string reason);
 
   // identity - after Kind::success: the authenticated user.
   const std::string& identity() const { return mechanism_->authcid(); }

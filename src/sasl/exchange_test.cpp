@@ -143,5 +143,26 @@ TEST(Exchange, OutOfOrder) {
   EXPECT_EQ(z->password_checked(true).kind, Kind::failed);  // SCRAM wants credentials()
 }
 
+// A store that cannot be read is not an unknown user: the exchange ends
+// with temp_failed (SMTP 454 4.7.0, POP3 [SYS/TEMP]), and nothing more.
+TEST(Exchange, TemporaryFailureInsteadOfTheCheck) {
+  auto plain = Exchange::create("PLAIN", {});
+  ASSERT_EQ(plain->start(b64("\0tim\0tanstaaf"sv)).kind, Kind::check);
+  auto o = plain->temp_failure("store: disk I/O error");
+  EXPECT_EQ(o.kind, Kind::temp_failed);
+  EXPECT_EQ(o.reason, "store: disk I/O error");
+  EXPECT_EQ(plain->password(), "") << "the password is wiped at once";
+  EXPECT_EQ(plain->password_checked(true).kind, Kind::failed) << "over: no late success";
+
+  auto scram = Exchange::create("SCRAM-SHA-256", {});
+  ASSERT_EQ(scram->start(b64("n,,n=user,r=abc")).kind, Kind::check);
+  EXPECT_EQ(scram->temp_failure("store down").kind, Kind::temp_failed);
+  EXPECT_EQ(scram->respond(b64("c=biws,r=abc,p=xxxx")).kind, Kind::failed);
+
+  auto early = Exchange::create("LOGIN", {});
+  ASSERT_EQ(early->start(std::nullopt).kind, Kind::challenge);
+  EXPECT_EQ(early->temp_failure("no check was asked for").kind, Kind::failed) << "out of order";
+}
+
 }  // namespace
 }  // namespace herald::sasl

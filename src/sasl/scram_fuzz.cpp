@@ -77,6 +77,11 @@ int run_exchange(std::unique_ptr<herald::sasl::ServerMechanism> m, const std::ve
         o = x.respond(wire(messages[next++]));
         break;
       case Kind::check:
+        if ((options & 0x14) == 0x14) {  // both bits: the store failed
+          o = x.temp_failure("store down");
+          if (o.kind != Kind::temp_failed) std::abort();
+          break;
+        }
         o = x.needs_password_check() ? x.password_checked(options & 0x10)
                                      : x.credentials((options & 4) ? std::nullopt : std::optional(pencil()));
         break;
@@ -86,6 +91,7 @@ int run_exchange(std::unique_ptr<herald::sasl::ServerMechanism> m, const std::ve
       case Kind::malformed:
       case Kind::cancelled:
       case Kind::failed:
+      case Kind::temp_failed:
         if (x.respond("").kind != Kind::failed) std::abort();
         return 0;
     }

@@ -1,58 +1,66 @@
-// server/context.h - what the protocol drivers share: config, store, intake,
-// limits and the few process-wide tables (connection counts, maildrop locks).
-// Passed by reference to every connection; no globals.
+// server/context.h - what each protocol driver is given: references to
+// exactly the parts of the server it uses, no more (the server, in
+// server.cpp, owns them). Passed by reference to every connection; no
+// globals.
 #pragma once
 
-#include <array>
-#include <cstdint>
-#include <memory>
+#include <chrono>
+#include <string>
 
 #include <asio/thread_pool.hpp>
 
-#include "auth/authenticator.h"
 #include "config/config.h"
 #include "net/listener.h"
 #include "net/tls.h"
 #include "pop3/session.h"
 #include "queue/intake.h"
-#include "queue/local_retry.h"
-#include "queue/alias_expander.h"
+#include "server/auth_driver.h"
+#include "server/recipients.h"
 #include "smtp/session.h"
-#include "store/store.h"
+#include "store/journal.h"
+#include "store/mailboxes.h"
 
 namespace herald::server {
 
-// Listener - which door a connection came through; it decides TLS and AUTH.
-enum class Listener {
-  smtp,        // port 25: STARTTLS offered, AUTH per smtp.require_auth
-  submission,  // port 587 (RFC 6409): STARTTLS, AUTH before MAIL
-  smtps,       // port 465 (RFC 8314): implicit TLS, AUTH before MAIL
-  pop3,        // port 110: STLS offered
-  pop3s,       // port 995 (RFC 8314): implicit TLS
+// TlsSetup - the server's TLS context (null: no STARTTLS/STLS, and
+// implicit-TLS listeners refuse connections) and how long a handshake may
+// take.
+struct TlsSetup {
+  net::TlsServer* server = nullptr;
+  std::chrono::milliseconds handshake_timeout{0};
 };
 
-struct ServerContext {
-  // REQUIRES: fake_salt_secret from load_sasl_secret.
-  ServerContext(const config::Config& config, store::Store& store, std::unique_ptr<net::TlsServer> tls,
-                std::string fake_salt_secret);
+// SmtpDriverContext - smtpd and submission (RFC 5321, RFC 6409, RFC 8314).
+struct SmtpDriverContext {
+  const config::SmtpConfig& config;  // [smtp]: timeouts, pregreet, require_auth, require_tls
+  const smtp::SmtpLimits& limits;
+  const std::string& hostname;
+  const net::NetworkList& relay_networks;
+  RecipientDirectory recipients;  // RCPT and sender checks (blocking)
+  queue::Intake& intake;
+  store::Journal& journal;        // refused connections
+  asio::thread_pool& blocking;
+  TlsSetup tls;
+  const AuthContext& auth;
+};
 
-  const config::Config& config;
-  store::Store& store;
-  queue::Intake intake;
-  queue::LocalRetry local_retry;  // copies deferred for a full mailbox, tried again
-  queue::AliasExpander expander;
-  smtp::SmtpLimits smtp_limits;
-  pop3::Pop3Limits pop3_limits;
-  net::NetworkList relay_networks;
-  // One per Listener, from that section's max_connections keys.
-  std::array<std::unique_ptr<net::ConnectionLimiter>, 5> limiters;
-  net::ConnectionLimiter& connections(Listener l) { return *limiters[static_cast<std::size_t>(l)]; }
-  std::unique_ptr<net::TlsServer> tls;  // null: no TLS anywhere
-  auth::Authenticator authenticator;
-  sasl::MechanismOptions sasl_options;  // fake-salt secret from data_dir/sasl.secret
-  // Blocking work (store reads, password hashing) runs here, never on an
-  // I/O thread (server/offload.h); server.blocking_threads of them.
-  asio::thread_pool blocking;
+// Pop3DriverContext - pop3d (RFC 1939, RFC 2449, RFC 8314).
+struct Pop3DriverContext {
+  const config::Pop3Config& config;  // [pop3]: idle_timeout
+  const pop3::Pop3Limits& limits;
+  const std::string& hostname;
+  store::Directory& directory;    // the user record after a SASL login
+  store::Mailboxes& mailboxes;    // maildrop lock, messages, expunge
+  asio::thread_pool& blocking;
+  TlsSetup tls;
+  const AuthContext& auth;        // its authenticator checks USER/PASS too
+};
+
+// Drivers - every driver's context, from which a listener's entry picks
+// its own (server/listeners.h).
+struct Drivers {
+  SmtpDriverContext smtp;
+  Pop3DriverContext pop3;
 };
 
 }  // namespace herald::server

@@ -24,13 +24,17 @@
 #include "base/env.h"
 #include "base/ids.h"
 #include "base/log.h"
-#include "server/connection.h"
+#include "net/connection.h"
+#include "queue/local_retry.h"
 #include "server/context.h"
 #include "server/offload.h"
+#include "server/recipients.h"
 #include "server/pop3d.h"
 #include "server/smtpd.h"
 
 namespace herald::server {
+
+using asio::ip::tcp;
 
 // load_sasl_secret - 32 random octets kept across restarts (mode 0600), so
 // an unknown user's SCRAM salt stays the same and cannot be computed. A
@@ -62,41 +66,102 @@ static Result<std::string> load_sasl_secret(const std::filesystem::path& path) {
   return secret;
 }
 
-ServerContext::ServerContext(const config::Config& cfg, store::Store& st, std::unique_ptr<net::TlsServer> tls_server,
-                             std::string fake_salt_secret)
-    : config(cfg),
-      store(st),
-      intake(cfg.hostname, st.queue(),
-             queue::LocalDelivery(std::chrono::duration_cast<std::chrono::seconds>(cfg.queue_retry_interval))),
-      local_retry(st.queue(), intake.local_delivery()),
-      expander(st.directory(), {static_cast<int>(cfg.alias_max_depth), cfg.alias_max_targets}),
-      relay_networks(net::NetworkList::parse(cfg.smtp.relay_networks)),
-      tls(std::move(tls_server)),
-      authenticator(st.directory(), auth::AuthLimits{cfg.auth_failure_delay, cfg.auth_max_failure_delay, cfg.auth_max_failures,
-                                         cfg.auth_failure_window, cfg.auth_lockout, cfg.auth_cache_ttl,
-                                         cfg.auth_max_tracked}),
-      blocking(cfg.blocking_threads) {
-  sasl_options.fake_salt_secret = std::move(fake_salt_secret);
-  auto limiter = [](const config::ListenerConfig& l) {
-    return std::make_unique<net::ConnectionLimiter>(l.max_connections, l.max_connections_per_client);
-  };
-  limiters[static_cast<std::size_t>(Listener::smtp)] = limiter(cfg.smtp);
-  limiters[static_cast<std::size_t>(Listener::submission)] = limiter(cfg.submission);
-  limiters[static_cast<std::size_t>(Listener::smtps)] = limiter(cfg.smtps);
-  limiters[static_cast<std::size_t>(Listener::pop3)] = limiter(cfg.pop3);
-  limiters[static_cast<std::size_t>(Listener::pop3s)] = limiter(cfg.pop3s);
-  pop3_limits.max_errors = cfg.pop3.max_errors;
-  smtp_limits.max_message_size = cfg.smtp.max_message_size;
-  smtp_limits.max_recipients = cfg.smtp.max_recipients;
-  smtp_limits.max_text_line = cfg.smtp.max_line_length;
-  smtp_limits.max_errors = cfg.smtp.max_errors;
-  smtp_limits.allow_bare_lf = cfg.smtp.allow_bare_lf;
-  smtp_limits.vrfy = cfg.smtp.vrfy == "verify"     ? smtp::VrfyMode::verify
-                     : cfg.smtp.vrfy == "disabled" ? smtp::VrfyMode::disabled
-                                                   : smtp::VrfyMode::ambiguous;
+// Listener - which door a connection came through; it decides TLS and AUTH.
+enum class Listener {
+  smtp,        // port 25: STARTTLS offered, AUTH per smtp.require_auth
+  submission,  // port 587 (RFC 6409): STARTTLS, AUTH before MAIL
+  smtps,       // port 465 (RFC 8314): implicit TLS, AUTH before MAIL
+  pop3,        // port 110: STLS offered
+  pop3s,       // port 995 (RFC 8314): implicit TLS
+};
+
+// smtp_limits - [smtp] as the session's bounds.
+static smtp::SmtpLimits smtp_limits(const config::SmtpConfig& c) {
+  smtp::SmtpLimits l;
+  l.max_message_size = c.max_message_size;
+  l.max_recipients = c.max_recipients;
+  l.max_text_line = c.max_line_length;
+  l.max_errors = c.max_errors;
+  l.allow_bare_lf = c.allow_bare_lf;
+  l.vrfy = c.vrfy == "verify"     ? smtp::VrfyMode::verify
+           : c.vrfy == "disabled" ? smtp::VrfyMode::disabled
+                                  : smtp::VrfyMode::ambiguous;
+  return l;
 }
 
+// ServerContext - what the server owns for its drivers: intake, the alias
+// expander, the authenticator, the blocking pool, TLS, limits and
+// connection counts. Each driver sees only its part (context.h).
+struct ServerContext {
+  // REQUIRES: fake_salt_secret from load_sasl_secret.
+  ServerContext(const config::Config& cfg, store::Store& st, std::unique_ptr<net::TlsServer> tls_server,
+                std::string fake_salt_secret)
+      : config(cfg),
+        intake(cfg.hostname, st.queue(),
+               queue::LocalDelivery(std::chrono::duration_cast<std::chrono::seconds>(cfg.queue_retry_interval))),
+        local_retry(st.queue(), intake.local_delivery()),
+        expander(st.directory(), {static_cast<int>(cfg.alias_max_depth), cfg.alias_max_targets}),
+        smtp_limits(server::smtp_limits(cfg.smtp)),
+        pop3_limits{.max_errors = cfg.pop3.max_errors},
+        relay_networks(net::NetworkList::parse(cfg.smtp.relay_networks)),
+        tls(std::move(tls_server)),
+        authenticator(st.directory(),
+                      auth::AuthLimits{cfg.auth_failure_delay, cfg.auth_max_failure_delay, cfg.auth_max_failures,
+                                       cfg.auth_failure_window, cfg.auth_lockout, cfg.auth_cache_ttl,
+                                       cfg.auth_max_tracked}),
+        sasl_options{.fake_salt_secret = std::move(fake_salt_secret)},
+        blocking(cfg.blocking_threads),
+        auth{authenticator, st.journal(), blocking, sasl_options, cfg.auth_allow_plaintext, tls != nullptr},
+        drivers{SmtpDriverContext{cfg.smtp, smtp_limits, cfg.hostname, relay_networks,
+                                  RecipientDirectory{expander, st.directory(),
+                                                     cfg.local_domains.empty() ? cfg.hostname
+                                                                               : cfg.local_domains.front()},
+                                  intake, st.journal(), blocking, TlsSetup{tls.get(), cfg.tls_handshake_timeout},
+                                  auth},
+                Pop3DriverContext{cfg.pop3, pop3_limits, cfg.hostname, st.directory(), st.mailboxes(), blocking,
+                                  TlsSetup{tls.get(), cfg.tls_handshake_timeout}, auth}} {
+    auto limiter = [](const config::ListenerConfig& l) {
+      return std::make_unique<net::ConnectionLimiter>(l.max_connections, l.max_connections_per_client);
+    };
+    limiters[static_cast<std::size_t>(Listener::smtp)] = limiter(cfg.smtp);
+    limiters[static_cast<std::size_t>(Listener::submission)] = limiter(cfg.submission);
+    limiters[static_cast<std::size_t>(Listener::smtps)] = limiter(cfg.smtps);
+    limiters[static_cast<std::size_t>(Listener::pop3)] = limiter(cfg.pop3);
+    limiters[static_cast<std::size_t>(Listener::pop3s)] = limiter(cfg.pop3s);
+  }
+  net::ConnectionLimiter& connections(Listener l) { return *limiters[static_cast<std::size_t>(l)]; }
+
+  const config::Config& config;
+  queue::Intake intake;
+  queue::LocalRetry local_retry;  // copies deferred for a full mailbox, tried again
+  queue::AliasExpander expander;
+  const smtp::SmtpLimits smtp_limits;
+  const pop3::Pop3Limits pop3_limits;
+  const net::NetworkList relay_networks;
+  // One per Listener, from that section's max_connections keys.
+  std::array<std::unique_ptr<net::ConnectionLimiter>, 5> limiters;
+  std::unique_ptr<net::TlsServer> tls;  // null: no TLS anywhere
+  auth::Authenticator authenticator;
+  const sasl::MechanismOptions sasl_options;  // fake-salt secret from data_dir/sasl.secret
+  // Blocking work (store reads, password hashing) runs here, never on an
+  // I/O thread (server/offload.h); server.blocking_threads of them.
+  asio::thread_pool blocking;
+  const AuthContext auth;
+  Drivers drivers;
+};
+
 using ConnectionFn = asio::awaitable<void> (*)(ServerContext&, tcp::socket, tcp::endpoint, Listener);
+
+static asio::awaitable<void> serve_smtp(ServerContext& ctx, tcp::socket socket, tcp::endpoint peer,
+                                             Listener l) {
+  return smtp_connection(ctx.drivers.smtp, std::move(socket), peer, ctx.connections(l), l == Listener::smtps,
+                         l != Listener::smtp);
+}
+
+static asio::awaitable<void> serve_pop3(ServerContext& ctx, tcp::socket socket, tcp::endpoint peer,
+                                             Listener l) {
+  return pop3_connection(ctx.drivers.pop3, std::move(socket), peer, ctx.connections(l), l == Listener::pop3s);
+}
 
 struct Server::Impl {
   Impl(const config::Config& c, store::Store& s, std::unique_ptr<net::TlsServer> t)
@@ -214,12 +279,12 @@ Status Server::start() {
     }
     return {};
   };
-  if (auto st = add("smtp", im.config.smtp.listen, &smtp_connection, Listener::smtp); !st) return st;
-  if (auto st = add("submission", im.config.submission.listen, &smtp_connection, Listener::submission); !st)
+  if (auto st = add("smtp", im.config.smtp.listen, &serve_smtp, Listener::smtp); !st) return st;
+  if (auto st = add("submission", im.config.submission.listen, &serve_smtp, Listener::submission); !st)
     return st;
-  if (auto st = add("smtps", im.config.smtps.listen, &smtp_connection, Listener::smtps); !st) return st;
-  if (auto st = add("pop3", im.config.pop3.listen, &pop3_connection, Listener::pop3); !st) return st;
-  if (auto st = add("pop3s", im.config.pop3s.listen, &pop3_connection, Listener::pop3s); !st) return st;
+  if (auto st = add("smtps", im.config.smtps.listen, &serve_smtp, Listener::smtps); !st) return st;
+  if (auto st = add("pop3", im.config.pop3.listen, &serve_pop3, Listener::pop3); !st) return st;
+  if (auto st = add("pop3s", im.config.pop3s.listen, &serve_pop3, Listener::pop3s); !st) return st;
   for (auto [name, l] : {std::pair{"imap", &im.config.imap}, {"imaps", &im.config.imaps},
                          {"admin", &im.config.admin}}) {
     if (!l->listen.empty())

@@ -1,236 +1,224 @@
 #include "server/smtpd.h"
 
+#include <map>
+
 #include <asio/redirect_error.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 
 #include "base/log.h"
 #include "base/text.h"
-#include "server/auth_driver.h"
-#include "server/connection.h"
+#include "server/driver.h"
 #include "server/offload.h"
 
 namespace herald::server {
 namespace {
 
-// SmtpRecipientPolicy - RCPT checks for one connection: local users and
-// aliases from the store; other domains only for clients in
-// smtp.relay_networks (the full relay policy comes with the policy module).
-class SmtpRecipientPolicy final : public smtp::RecipientPolicy {
- public:
-  SmtpRecipientPolicy(ServerContext& ctx, bool in_relay_networks, bool relay_needs_auth)
-      : ctx_(ctx), in_relay_networks_(in_relay_networks), relay_needs_auth_(relay_needs_auth) {}
-
-  // Authenticated users may relay (RFC 6409 6.1).
-  void set_authenticated(std::string user) { auth_user_ = std::move(user); }
-
-  smtp::RcptDecision check_recipient(const smtp::Mailbox& rcpt, std::uint64_t declared_size) override {
-    smtp::RcptDecision d;
-    std::string address = rcpt.str();
-    if (rcpt.domain.empty()) {
-      // RFC 5321 4.5.1: "postmaster" alone is the postmaster of this host.
-      std::string domain = ctx_.config.local_domains.empty() ? ctx_.config.hostname
-                                                             : ctx_.config.local_domains.front();
-      address = "postmaster@" + domain;
-    }
-    queue::Expansion r = ctx_.expander.expand(address, declared_size);
-    switch (r.status) {
-      case queue::ExpansionStatus::ok:
-        targets_[to_lower(rcpt.str())] = r.targets;
-        for (auto& t : r.targets) d.deliver_to.push_back(t.address);
-        break;
-      case queue::ExpansionStatus::not_local:
-        if (!auth_user_.empty() || (in_relay_networks_ && !relay_needs_auth_)) {
-          targets_[to_lower(rcpt.str())] = {queue::Target{to_lower(address), false}};
-          d.deliver_to.push_back(to_lower(address));
-        } else {
-          d.status = smtp::RcptStatus::relay_denied;
-        }
-        break;
-      case queue::ExpansionStatus::unknown_user: d.status = smtp::RcptStatus::unknown_user; break;
-      case queue::ExpansionStatus::over_quota: d.status = smtp::RcptStatus::over_quota; break;
-      case queue::ExpansionStatus::alias_loop: d.status = smtp::RcptStatus::alias_loop; break;
-      case queue::ExpansionStatus::alias_too_large: d.status = smtp::RcptStatus::alias_too_large; break;
-      case queue::ExpansionStatus::temp_fail: d.status = smtp::RcptStatus::temp_fail; break;
-    }
-    return d;
-  }
-
-  // check_sender - submission's "verify mail from user": the user's own
-  // address, an alias that delivers to them, or anything with send-as rights.
-  bool check_sender(const smtp::Mailbox& reverse_path, bool null_sender, const std::string& user) override {
-    auto u = ctx_.store.directory().find_user(user);
-    if (!u || !*u) return false;
-    if ((*u)->send_as_any) return true;
-    if (null_sender) return false;
-    std::string sender = to_lower(reverse_path.str());
-    if (sender == (*u)->address) return true;
-    auto targets = ctx_.store.directory().alias_targets(sender);
-    if (!targets) return false;
-    for (const auto& t : *targets)
-      if (t == (*u)->address) return true;
-    return false;
-  }
-
-  // targets - the resolution kept from RCPT time for this forward-path.
-  std::vector<queue::Target> targets(const smtp::Mailbox& rcpt) const {
-    auto it = targets_.find(to_lower(rcpt.str()));
-    return it == targets_.end() ? std::vector<queue::Target>{} : it->second;
-  }
-
- private:
-  ServerContext& ctx_;
-  bool in_relay_networks_;
-  bool relay_needs_auth_;
-  std::string auth_user_;
-  std::map<std::string, std::vector<queue::Target>> targets_;
-};
-
-// auth_options - what this listener offers and demands in the
-// connection's current state.
-smtp::AuthOptions auth_options(const ServerContext& ctx, Listener listener, Connection& conn) {
-  smtp::AuthOptions o;
-  o.starttls_available = ctx.tls != nullptr && !conn.tls_active();
-  o.mechanisms = offered_mechanisms(ctx, conn);
-  o.mechanism_options = ctx.sasl_options;
-  if (listener == Listener::smtp) {
-    o.auth_required = ctx.config.smtp.require_auth == "always";
-    o.tls_required = ctx.config.smtp.require_tls;
-  } else {
-    o.auth_required = true;  // submission (RFC 6409 4.2)
-  }
-  return o;
-}
-
-std::string tls_note(Connection& conn) {
+// tls_note - the Received clause for a message that came over TLS.
+std::string tls_note(net::Connection& conn) {
   if (!conn.tls_active()) return "";
   auto info = net::connection_info(conn.ssl());
   // Postfix's Received wording, which admins grep for.
   return fmt::format("(using {} with cipher {} ({}/{} bits))", info.version, info.cipher, info.bits, info.bits);
 }
 
+// SmtpProtocol - smtp::Session as the driver loop runs it (server/driver.h),
+// with SMTP's own actions: the recipient and sender checks on the blocking
+// pool, and the durable commit through intake.
+class SmtpProtocol {
+ public:
+  static constexpr std::size_t kReadBuffer = 8192;
+
+  SmtpProtocol(const SmtpDriverContext& ctx, net::Connection& conn, ConnectionAuth& auth, bool submission)
+      : ctx_(ctx),
+        conn_(conn),
+        auth_(auth),
+        submission_(submission),
+        in_relay_networks_(ctx.relay_networks.contains(conn.peer().address)),
+        session_(ctx.limits, ctx.hostname) {}
+
+  smtp::Session& session() { return session_; }
+
+  // auth_options - what this listener offers and demands in the
+  // connection's current state.
+  smtp::AuthOptions auth_options() const {
+    smtp::AuthOptions o;
+    auth_.offer(conn_, o);
+    if (submission_) {
+      o.auth_required = true;  // RFC 6409 4.2
+    } else {
+      o.auth_required = ctx_.config.require_auth == "always";
+      o.tls_required = ctx_.config.require_tls;
+    }
+    return o;
+  }
+
+  std::chrono::milliseconds read_timeout() const {
+    return session_.in_data() ? ctx_.config.data_timeout : ctx_.config.command_timeout;
+  }
+  std::string on_timeout() {
+    log::get("smtpd")->info("timeout after {} from {}", session_.in_data() ? "DATA" : "command",
+                            conn_.peer().display());
+    return session_.timeout_reply();
+  }
+  void feed(std::string_view bytes) { session_.feed(bytes); }
+
+  DriverStep step() {
+    smtp::Step s = session_.step();
+    action_ = s.action;
+    DriverStep out{std::move(s.output), Turn::read};
+    switch (s.action) {
+      case smtp::Action::need_more:
+        // The store's group commit may wait for a body on its way in.
+        if (!session_.receiving_message()) arrival_.reset();  // refused, or between BDAT chunks
+        else if (!arrival_) arrival_ = ctx_.intake.arriving();
+        break;
+      case smtp::Action::close: out.turn = Turn::close; break;
+      case smtp::Action::starttls: out.turn = Turn::starttls; break;
+      case smtp::Action::authenticate: out.turn = Turn::sasl_check; break;
+      case smtp::Action::check_recipient:
+      case smtp::Action::check_sender: out.turn = Turn::lookup; break;
+      case smtp::Action::submit: out.turn = Turn::act; break;
+    }
+    return out;
+  }
+
+  std::optional<sasl::AuthEvent> take_auth_event() { return session_.take_auth_event(); }
+  sasl::Exchange& auth_exchange() { return session_.auth_exchange(); }
+  std::string on_auth_checked(sasl::Exchange::Outcome outcome) {
+    session_.on_auth_checked(std::move(outcome));
+    return {};  // the reply comes with the next step
+  }
+  void discard_input() { session_.discard_input(); }
+  void on_tls_started() { session_.on_tls_started(auth_options()); }
+
+  asio::awaitable<std::string> act() {
+    switch (action_) {
+      case smtp::Action::check_recipient: co_await check_recipient(); break;
+      case smtp::Action::check_sender: co_await check_sender(); break;
+      case smtp::Action::submit: co_await submit(); break;
+      default: break;
+    }
+    co_return std::string();  // replies come with the next step
+  }
+
+ private:
+  // check_recipient - RCPT (and VRFY) against the directory, off the I/O thread.
+  asio::awaitable<void> check_recipient() {
+    const smtp::RecipientCheck& check = session_.recipient_check();
+    // Authenticated users may relay (RFC 6409 6.1); so may relay_networks
+    // where relaying needs no AUTH.
+    bool relay_needs_auth = !submission_ && ctx_.config.require_auth != "never";
+    bool may_relay = !session_.authenticated_user().empty() || (in_relay_networks_ && !relay_needs_auth);
+    // Named lambdas capturing by reference: see the GCC 12 note in driver.h.
+    auto resolve = [&dir = ctx_.recipients, &check, may_relay] { return resolve_recipient(dir, check, may_relay); };
+    Resolution r = co_await offload(ctx_.blocking, resolve);
+    if (r.decision.status == smtp::RcptStatus::ok) targets_[to_lower(check.forward_path.str())] = std::move(r.targets);
+    session_.on_recipient_checked(std::move(r.decision));
+  }
+
+  // check_sender - submission's "verify mail from user" (RFC 6409 6.1).
+  asio::awaitable<void> check_sender() {
+    const smtp::SenderCheck& check = session_.sender_check();
+    auto verify = [&dir = ctx_.recipients.directory, &check] { return server::check_sender(dir, check); };
+    smtp::SenderVerdict verdict = co_await offload(ctx_.blocking, verify);
+    session_.on_sender_checked(verdict);
+  }
+
+  // submit - commit the message durably, then answer the final dot.
+  asio::awaitable<void> submit() {
+    smtp::Transaction& tx = session_.transaction();
+    const net::Peer& client = conn_.peer();
+    queue::Envelope env;
+    env.sender = tx.sender();
+    env.client_ip = client.ip;
+    env.client_name = client.name;
+    env.helo = session_.helo_name();
+    env.protocol = session_.with_protocol();
+    env.tls = tls_note(conn_);
+    env.submission = submission_;
+    env.auth_user = session_.authenticated_user();
+    for (const auto& r : tx.recipients) {
+      auto it = targets_.find(to_lower(r.forward_path.str()));
+      env.recipients.push_back({r.forward_path.str(), it == targets_.end() ? std::vector<queue::Target>{} : it->second});
+    }
+    auto commit = [&intake = ctx_.intake, &env, &tx, &arrival = arrival_](auto done) {
+      intake.submit(std::move(env), std::move(tx.data), std::move(done), std::move(arrival));
+    };
+    auto result = co_await on_completion<Result<queue::Accepted>>(commit);
+    if (result) session_.on_submitted(smtp::SubmitOutcome::queued, result->queue_id);
+    else session_.on_submitted(smtp::SubmitOutcome::temp_fail, "try again later");
+  }
+
+  const SmtpDriverContext& ctx_;
+  net::Connection& conn_;
+  ConnectionAuth& auth_;
+  const bool submission_;
+  const bool in_relay_networks_;
+  smtp::Session session_;
+  smtp::Action action_ = smtp::Action::need_more;  // the one act() carries out
+  queue::Arrival arrival_;                          // while a body is on its way in
+  // Where each accepted recipient goes, from RCPT time, for intake.
+  std::map<std::string, std::vector<queue::Target>> targets_;
+};
+
+// refuse_early - the connection is refused before the greeting: a reply,
+// a journal entry, and nothing more.
+asio::awaitable<void> refuse_early(const SmtpDriverContext& ctx, net::Connection& conn, std::string_view reply,
+                                   const char* code, const char* why) {
+  ctx.journal.append({0, store::JournalEvent::connection_refused, "", "", "", "", conn.peer().display(), 0, code, why});
+  co_await conn.write_all(reply);
+}
+
+// pregreeted - a client that talks before our 220 does not speak SMTP, or
+// wants to get its spam in before we look (postscreen's PREGREET test).
+asio::awaitable<bool> pregreeted(const SmtpDriverContext& ctx, net::Connection& conn) {
+  if (ctx.config.pregreet_wait.count() > 0) {
+    asio::steady_timer t(conn.socket().get_executor(), ctx.config.pregreet_wait);
+    std::error_code ec;
+    co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  co_return conn.pending_bytes() > 0;
+}
+
 }  // namespace
 
-asio::awaitable<void> smtp_connection(ServerContext& ctx, tcp::socket socket, tcp::endpoint endpoint,
-                                      Listener listener) {
+asio::awaitable<void> smtp_connection(const SmtpDriverContext& ctx, asio::ip::tcp::socket socket,
+                                      asio::ip::tcp::endpoint endpoint,
+                                      net::ConnectionLimiter& limiter, bool implicit_tls, bool submission) {
   auto log = log::get("smtpd");
-  Connection conn(std::move(socket), endpoint);
-  const Peer& client = conn.peer();
-  const std::string peer = client.display();
+  net::Connection conn(std::move(socket), endpoint);
+  const std::string peer = conn.peer().display();
   log->info("connect from {}", peer);
-  auto ticket = ctx.connections(listener).acquire(client.ip);
-  SmtpRecipientPolicy policy(ctx, ctx.relay_networks.contains(client.address),
-                             listener == Listener::smtp && ctx.config.smtp.require_auth != "never");
-  smtp::Session session(ctx.smtp_limits, ctx.config.hostname, policy);
-
+  auto ticket = limiter.acquire(conn.peer().ip);
+  ConnectionAuth auth(ctx.auth, conn.peer(), submission ? "submission" : "smtp");
+  SmtpProtocol protocol(ctx, conn, auth, submission);
+  smtp::Session& session = protocol.session();
   if (!ticket) {
     log->warn("warning: too many connections from {}", peer);
-    ctx.store.journal().append({0, store::JournalEvent::connection_refused, "", "", "", "", peer, 0, "421 4.7.0", "too many connections"});
-    co_await conn.write_all(session.too_many_connections_reply());
+    std::string reply = session.too_many_connections_reply();
+    co_await refuse_early(ctx, conn, reply, "421 4.7.0", "too many connections");
     co_return;
   }
-  if (listener == Listener::smtps) {
-    // RFC 8314 3.3: TLS from the first octet.
-    if (!ctx.tls || !co_await conn.start_tls(ctx.tls->context(), ctx.config.tls_handshake_timeout)) {
+  if (implicit_tls) {
+    if (!co_await start_implicit_tls(conn, ctx.tls)) {
       log->info("lost connection after TLS handshake from {}", peer);
       co_return;
     }
-  } else {
-    // Pre-greeting traffic: a client that talks before our 220 does not
-    // speak SMTP, or wants to get its spam in before we look (postscreen).
-    if (ctx.config.smtp.pregreet_wait.count() > 0) {
-      asio::steady_timer t(conn.socket().get_executor(), ctx.config.smtp.pregreet_wait);
-      std::error_code ec;
-      co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    }
-    if (conn.pending_bytes() > 0) {
-      log->info("reject: PREGREET from {}", peer);
-      ctx.store.journal().append({0, store::JournalEvent::connection_refused, "", "", "", "", peer, 0, "554 5.5.0", "pregreet"});
-      co_await conn.write_all(session.pregreet_reply());
-      co_return;
-    }
+  } else if (co_await pregreeted(ctx, conn)) {
+    log->info("reject: PREGREET from {}", peer);
+    std::string reply = session.pregreet_reply();
+    co_await refuse_early(ctx, conn, reply, "554 5.5.0", "pregreet");
+    co_return;
   }
   // On smtps the session starts inside TLS (ESMTPSA in Received, and a
   // STARTTLS there is refused as "already active").
-  if (conn.tls_active()) session.on_tls_started(auth_options(ctx, listener, conn));
-  else session.set_auth_options(auth_options(ctx, listener, conn));
-  session.set_channel_binding(channel_binding_of(conn));
-  if (!co_await conn.write_all(session.greeting())) co_return;
-
-  char buf[8192];
-  bool open = true;
-  std::uint32_t auth_failures = 0;
-  queue::Arrival arrival;  // while a body is on its way in
-  while (open) {
-    auto timeout = session.in_data() ? ctx.config.smtp.data_timeout : ctx.config.smtp.command_timeout;
-    std::size_t n = co_await conn.read_some(buf, sizeof buf, timeout);
-    if (n == 0) {
-      if (conn.timed_out()) {
-        log->info("timeout after {} from {}", session.in_data() ? "DATA" : "command", peer);
-        co_await conn.write_all(session.timeout_reply());
-      }
-      break;
-    }
-    session.feed(std::string_view(buf, n));
-    for (;;) {
-      smtp::Step step = session.step();
-      if (auto ev = session.take_auth_event()) {
-        // The growing delay comes before the 535 reaches the client.
-        co_await note_auth(ctx, client, listener == Listener::smtp ? "smtp" : "submission", ev->success, ev->user,
-                           ev->mechanism, ev->reason, auth_failures);
-        if (ev->success) policy.set_authenticated(session.authenticated_user());
-      }
-      if (!step.output.empty() && !co_await conn.write_all(step.output)) {
-        open = false;
-        break;
-      }
-      if (step.action == smtp::Action::need_more) {
-        if (!session.receiving_message()) arrival.reset();  // refused, or between BDAT chunks
-        else if (!arrival) arrival = ctx.intake.arriving();
-        break;
-      }
-      if (step.action == smtp::Action::close) {
-        open = false;
-        break;
-      }
-      if (step.action == smtp::Action::starttls) {
-        // RFC 3207 4.2 / CVE-2011-0411: commands pipelined behind STARTTLS
-        // arrived in clear; they are dropped, never run inside TLS.
-        session.discard_input();
-        if (!co_await conn.start_tls(ctx.tls->context(), ctx.config.tls_handshake_timeout)) {
-          log->info("lost connection after STARTTLS from {}", peer);
-          open = false;
-          break;
-        }
-        session.on_tls_started(auth_options(ctx, listener, conn));
-        session.set_channel_binding(channel_binding_of(conn));
-        break;  // nothing buffered remains; read the client's new EHLO
-      }
-      if (step.action == smtp::Action::authenticate) {
-        session.on_auth_checked(co_await check_exchange(ctx, session.auth_exchange(), client));
-        continue;
-      }
-      // Action::submit: commit durably, then answer the final dot.
-      smtp::Transaction& tx = session.transaction();
-      queue::Envelope env;
-      env.sender = tx.sender();
-      env.client_ip = client.ip;
-      env.client_name = client.name;
-      env.helo = session.helo_name();
-      env.protocol = session.with_protocol();
-      env.tls = tls_note(conn);
-      env.submission = listener != Listener::smtp;
-      env.auth_user = session.authenticated_user();
-      for (const auto& r : tx.recipients)
-        env.recipients.push_back({r.forward_path.str(), policy.targets(r.forward_path)});
-      auto result = co_await on_completion<Result<queue::Accepted>>(
-          [&ctx, &env, &tx, &arrival](auto done) {
-            ctx.intake.submit(std::move(env), std::move(tx.data), std::move(done), std::move(arrival));
-          });
-      if (result) session.on_submitted(smtp::SubmitOutcome::queued, result->queue_id);
-      else session.on_submitted(smtp::SubmitOutcome::temp_fail, "try again later");
-    }
-  }
+  if (conn.tls_active()) session.on_tls_started(protocol.auth_options());
+  else session.set_auth_options(protocol.auth_options());
+  std::string greeting = session.greeting();
+  if (!co_await conn.write_all(greeting)) co_return;
+  Ending ending = co_await run_session(conn, protocol, auth, ctx.tls);
+  if (ending == Ending::tls_failed) log->info("lost connection after STARTTLS from {}", peer);
   log->info("disconnect from {}", peer);
 }
 

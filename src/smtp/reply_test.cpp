@@ -337,15 +337,9 @@ TEST(EhloTest, OnlyA250Counts) {
 }
 
 // Our own server's EHLO reply, read by our own client.
-class NoRecipients : public RecipientPolicy {
- public:
-  RcptDecision check_recipient(const Mailbox&, std::uint64_t) override { return {RcptStatus::ok, {}}; }
-};
-
 TEST(EhloTest, ReadsHeraldsOwnReply) {
   SmtpLimits limits;
-  NoRecipients policy;
-  Session s(limits, "mx.example.test", policy);
+  Session s(limits, "mx.example.test");
   s.feed("EHLO client.test\r\n");
   Parsed p = parse(s.step().output, Chunking::whole);
   ASSERT_EQ(p.replies.size(), 1u);
@@ -496,11 +490,12 @@ TEST(DotStuffTest, HeraldsOwnServerReadsItBack) {
   // What dot_stuff sends, the server side unstuffs to the same lines.
   std::string body = "Subject: dots\r\n\r\n.\r\n..\r\n.leading\r\nplain\r\n";
   SmtpLimits limits;
-  NoRecipients policy;
-  Session s(limits, "mx.example.test", policy);
+  Session s(limits, "mx.example.test");
   s.feed("EHLO c\r\n");
   s.step();
   s.feed("MAIL FROM:<a@example.test>\r\nRCPT TO:<b@example.test>\r\nDATA\r\n");
+  ASSERT_EQ(s.step().action, Action::check_recipient);
+  s.on_recipient_checked({RcptStatus::ok, {}});
   s.step();
   s.feed(dot_stuff(body));
   Step st = s.step();

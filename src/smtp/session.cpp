@@ -46,10 +46,9 @@ const Session::CommandSpec* Session::find_command(std::string_view verb) {
   return nullptr;
 }
 
-Session::Session(const SmtpLimits& limits, std::string hostname, RecipientPolicy& policy)
+Session::Session(const SmtpLimits& limits, std::string hostname)
     : limits_(limits),
       hostname_(std::move(hostname)),
-      policy_(policy),
       reader_(std::max<std::size_t>(limits.max_command_line, kMaxAuthLine)) {}
 
 // command_line_bound - what the reader allows between messages. RFC 4954 4:
@@ -97,6 +96,7 @@ bool Session::in_transaction() const {
 
 // input - what step() reads next.
 Session::Input Session::input() const {
+  if (waiting_) return Input::none;
   if (refused_chunk_) return Input::chunk;
   if (auto* a = std::get_if<Authenticating>(&phase_)) return a->checking ? Input::none : Input::sasl;
   if (auto* in = std::get_if<Introduced>(&phase_)) {
@@ -116,7 +116,7 @@ std::string Session::with_protocol() const {
   // RFC 3848: ESMTP + "S" for TLS + "A" for AUTH; RFC 6531 3.7.3: UTF8SMTP.
   const Helo* h = helo();
   std::string base = tx_.smtputf8 ? "UTF8SMTP" : h && h->esmtp ? "ESMTP" : "SMTP";
-  if (tls_active_) base += "S";
+  if (auth_.tls_active) base += "S";
   if (!auth_user_.empty()) base += "A";
   return base;
 }
@@ -166,7 +166,7 @@ Step Session::step() {
         if (refused_chunk_) run_refused_chunk();
         else run_chunk();
         break;
-      case Input::none: more = false; break;  // REQUIRES broken: on_auth_checked() first
+      case Input::none: more = false; break;  // REQUIRES broken: the driver answers first
     }
     if (!more) break;
     // Data and chunks take all there is; without progress, wait for more.
@@ -276,7 +276,7 @@ void Session::cmd_ehlo(std::string_view args) {
   if (limits_.vrfy != VrfyMode::disabled) out_ += "250-VRFY\r\n";
   out_ += "250-8BITMIME\r\n";
   out_ += "250-ENHANCEDSTATUSCODES\r\n";
-  if (auth_.starttls_available && !tls_active_) out_ += "250-STARTTLS\r\n";
+  if (auth_.starttls_available && !auth_.tls_active) out_ += "250-STARTTLS\r\n";
   if (!auth_.mechanisms.empty() && auth_user_.empty())
     out_ += fmt::format("250-AUTH {}\r\n", fmt::join(auth_.mechanisms, " "));
   out_ += "250-SMTPUTF8\r\n";
@@ -327,20 +327,24 @@ void Session::cmd_vrfy(std::string_view args) {
         client_error(501, "5.1.3", "Bad address syntax");
         return;
       }
-      RcptDecision d = policy_.check_recipient(p.mailbox, 0);
-      if (d.status == RcptStatus::ok) reply(250, "2.1.5", fmt::format("<{}>", printable(p.mailbox.str())));
-      else if (d.status == RcptStatus::unknown_user) client_error(550, "5.1.1", "User unknown");
-      else reply(252, "2.0.0", "Cannot VRFY user");
+      waiting_ = RecipientWait{RecipientCheck{std::move(p.mailbox), 0}, /*vrfy=*/true};
+      pending_ = Action::check_recipient;
       return;
     }
   }
+}
+
+void Session::vrfy_checked(const Mailbox& mailbox, const RcptDecision& d) {
+  if (d.status == RcptStatus::ok) reply(250, "2.1.5", fmt::format("<{}>", printable(mailbox.str())));
+  else if (d.status == RcptStatus::unknown_user) client_error(550, "5.1.1", "User unknown");
+  else reply(252, "2.0.0", "Cannot VRFY user");
 }
 
 // ---- The transaction: MAIL, RCPT (RFC 5321 4.1.1.2-3) ----
 
 // cmd_mail - REQUIRES (table): HELO/EHLO done, no transaction.
 void Session::cmd_mail(std::string_view args) {
-  if (auth_.tls_required && !tls_active_) {
+  if (auth_.tls_required && !auth_.tls_active) {
     client_error(530, "5.7.0", "Must issue a STARTTLS command first");
     return;
   }
@@ -402,17 +406,46 @@ void Session::cmd_mail(std::string_view args) {
       return;
     }
   }
-  if (!auth_user_.empty() && !policy_.check_sender(p.mailbox, p.null_path, auth_user_)) {
-    client_error(553, "5.7.1",
-                 fmt::format("<{}>: Sender address rejected: not owned by user {}",
-                             printable(p.mailbox.str(), 300), printable(auth_user_, 300)));
-    return;
-  }
   tx.null_sender = p.null_path;
   tx.reverse_path = std::move(p.mailbox);
+  if (!auth_user_.empty()) {
+    // RFC 6409 6.1: an authenticated user's sender is checked first.
+    waiting_ = SenderWait{SenderCheck{tx.reverse_path, tx.null_sender, auth_user_}, std::move(tx)};
+    pending_ = Action::check_sender;
+    return;
+  }
+  open_transaction(std::move(tx));
+}
+
+void Session::open_transaction(Transaction tx) {
   tx_ = std::move(tx);
   introduced()->tx = MailGiven{};
   reply(250, "2.1.0", "Ok");
+}
+
+const SenderCheck& Session::sender_check() const {
+  assert(waiting_ && std::holds_alternative<SenderWait>(*waiting_) && "sender_check() without Action::check_sender");
+  return std::get<SenderWait>(*waiting_).check;
+}
+
+void Session::on_sender_checked(SenderVerdict verdict) {
+  assert(waiting_ && std::holds_alternative<SenderWait>(*waiting_));
+  SenderWait w = std::get<SenderWait>(std::move(*waiting_));
+  waiting_.reset();
+  std::string who = printable(w.check.reverse_path.str(), 300);
+  switch (verdict) {
+    case SenderVerdict::allowed:
+      open_transaction(std::move(w.tx));
+      return;
+    case SenderVerdict::refused:
+      client_error(553, "5.7.1", fmt::format("<{}>: Sender address rejected: not owned by user {}", who,
+                                             printable(w.check.user, 300)));
+      return;
+    case SenderVerdict::temp_fail:
+      // Not the client's mistake: it may try again (RFC 5321 4.2.5).
+      reply(451, "4.3.0", fmt::format("<{}>: Temporary lookup failure", who));
+      return;
+  }
 }
 
 // cmd_rcpt - REQUIRES (table): a transaction. Leaves its phase as it is:
@@ -440,11 +473,30 @@ void Session::cmd_rcpt(std::string_view args) {
     reply(452, "4.5.3", "Error: too many recipients");
     return;
   }
-  RcptDecision d = policy_.check_recipient(p.mailbox, tx_.declared_size);
-  std::string who = printable(p.mailbox.str(), 300);
+  waiting_ = RecipientWait{RecipientCheck{std::move(p.mailbox), tx_.declared_size}, /*vrfy=*/false};
+  pending_ = Action::check_recipient;
+}
+
+const RecipientCheck& Session::recipient_check() const {
+  assert(waiting_ && std::holds_alternative<RecipientWait>(*waiting_) &&
+         "recipient_check() without Action::check_recipient");
+  return std::get<RecipientWait>(*waiting_).check;
+}
+
+void Session::on_recipient_checked(RcptDecision decision) {
+  assert(waiting_ && std::holds_alternative<RecipientWait>(*waiting_));
+  RecipientWait w = std::get<RecipientWait>(std::move(*waiting_));
+  waiting_.reset();
+  if (w.vrfy) vrfy_checked(w.check.forward_path, decision);
+  else rcpt_checked(std::move(w.check.forward_path), std::move(decision));
+}
+
+// rcpt_checked - RCPT's reply once the recipient is checked.
+void Session::rcpt_checked(Mailbox forward_path, RcptDecision d) {
+  std::string who = printable(forward_path.str(), 300);
   switch (d.status) {
     case RcptStatus::ok:
-      tx_.recipients.push_back(Recipient{std::move(p.mailbox), std::move(d.deliver_to)});
+      tx_.recipients.push_back(Recipient{std::move(forward_path), std::move(d.deliver_to)});
       reply(250, "2.1.5", "Ok");
       return;
     case RcptStatus::unknown_user:
@@ -636,7 +688,7 @@ void Session::run_refused_chunk() {
 
 // cmd_starttls - RFC 3207 4. REQUIRES (table): no arguments.
 void Session::cmd_starttls(std::string_view) {
-  if (tls_active_) {
+  if (auth_.tls_active) {
     client_error(503, "5.5.1", "Error: TLS already active");
     return;
   }
@@ -654,8 +706,8 @@ void Session::on_tls_started(AuthOptions options) {
   reset_transaction();
   if (!closed()) phase_ = Greeted{};
   auth_user_.clear();
-  tls_active_ = true;
   auth_ = std::move(options);
+  auth_.tls_active = true;
 }
 
 // cmd_auth - RFC 4954 4: "AUTH mechanism [initial-response]". REQUIRES
@@ -675,14 +727,11 @@ void Session::cmd_auth(std::string_view args) {
     return;
   }
   if (auth_.mechanisms.empty()) {
-    if (!tls_active_) client_error(538, "5.7.11", "Encryption required for requested authentication mechanism");
+    if (!auth_.tls_active) client_error(538, "5.7.11", "Encryption required for requested authentication mechanism");
     else client_error(503, "5.5.1", "Error: authentication not enabled");
     return;
   }
-  std::string mechanism = to_upper(words[0]);
-  bool offered = false;
-  for (const auto& m : auth_.mechanisms) offered = offered || m == mechanism;
-  auto exchange = offered ? sasl::Exchange::create(mechanism, channel_binding_, auth_.mechanism_options) : nullptr;
+  auto exchange = sasl::start_exchange(auth_, words[0]);
   if (!exchange) {
     client_error(504, "5.5.4", "Unrecognized authentication type");
     return;
@@ -711,7 +760,7 @@ void Session::auth_outcome(sasl::Exchange::Outcome o) {
       return;
     case Kind::success:
       auth_user_ = a.exchange->identity();
-      auth_event_ = AuthEvent{true, auth_user_, std::string(a.exchange->mechanism_name()), ""};
+      auth_event_ = sasl::AuthEvent{true, auth_user_, std::string(a.exchange->mechanism_name()), ""};
       end_exchange();
       // Additional data with success (SCRAM's server-final) came before, as
       // a 334 challenge the client acknowledged (RFC 4954 4).
@@ -730,6 +779,11 @@ void Session::auth_outcome(sasl::Exchange::Outcome o) {
       // The same answer for an unknown user and a wrong password.
       client_error(535, "5.7.8", "Error: authentication failed");
       return;
+    case Kind::temp_failed:
+      // RFC 4954 6: our failure, not the client's; not counted as an error.
+      end_failed_exchange(o.reason, /*temporary=*/true);
+      reply(454, "4.7.0", "Temporary authentication failure");
+      return;
   }
 }
 
@@ -740,9 +794,9 @@ void Session::end_exchange() {
   phase_ = Introduced{std::move(h), NoMail{}};
 }
 
-void Session::end_failed_exchange(const std::string& reason) {
+void Session::end_failed_exchange(const std::string& reason, bool temporary) {
   const sasl::Exchange& e = *std::get<Authenticating>(phase_).exchange;
-  auth_event_ = AuthEvent{false, e.authcid(), std::string(e.mechanism_name()), reason};
+  auth_event_ = sasl::AuthEvent{false, e.authcid(), std::string(e.mechanism_name()), reason, temporary};
   end_exchange();
 }
 

@@ -3,7 +3,11 @@
 // Bytes in, replies and requests out: no sockets, clocks, files, store or
 // queue here (DESIGN.md). The driver in server/smtpd feeds what it reads,
 // writes what step() returns and performs the requested action (submit the
-// message, close). Recipient checks go through the RecipientPolicy interface.
+// message, check a recipient or a sender, close). The checks read the store,
+// so the session asks them as actions and waits for the answer, as it does
+// for AUTH: the driver runs them off its I/O thread, and pipelined commands
+// behind them wait their turn, so replies keep the commands' order
+// (RFC 2920 3.1).
 //
 // Invariants: input is bounded (command lines by max_command_line, text lines
 // by max_text_line, the message by max_message_size; over-size data is
@@ -40,6 +44,7 @@
 #include "base/line_reader.h"
 #include "base/result.h"
 #include "sasl/exchange.h"
+#include "sasl/protocol.h"
 #include "smtp/address.h"
 
 namespace herald::smtp {
@@ -64,27 +69,32 @@ struct RcptDecision {
   std::vector<std::string> deliver_to;  // final addresses after alias expansion
 };
 
-// RecipientPolicy - the session's questions to the world outside.
-class RecipientPolicy {
- public:
-  virtual ~RecipientPolicy() = default;
-  // declared_size: MAIL's SIZE= (RFC 1870), 0 when not given.
-  virtual RcptDecision check_recipient(const Mailbox& forward_path, std::uint64_t declared_size) = 0;
-  // check_sender - may this authenticated user (empty: none) use this
-  // reverse-path? (RFC 6409 6.1; submission's "verify mail from user").
-  virtual bool check_sender(const Mailbox& /*reverse_path*/, bool /*null_sender*/,
-                            const std::string& /*authenticated_user*/) {
-    return true;
-  }
+// RecipientCheck - what Action::check_recipient asks (RCPT, RFC 5321
+// 4.1.1.3; VRFY in VrfyMode::verify): may this forward-path receive mail,
+// and where does it go. The driver answers with on_recipient_checked().
+struct RecipientCheck {
+  Mailbox forward_path;
+  std::uint64_t declared_size = 0;  // MAIL's SIZE= (RFC 1870), 0 when not given
 };
 
-// AuthOptions - what this listener offers and demands (RFC 4954, RFC 3207).
-struct AuthOptions {
-  bool starttls_available = false;   // a TLS context exists and TLS is not on yet
-  bool auth_required = false;        // MAIL needs AUTH first (submission, 530 5.7.0)
-  bool tls_required = false;         // MAIL needs TLS first (530 5.7.0)
-  std::vector<std::string> mechanisms;  // SASL mechanisms offered now; empty = no AUTH
-  sasl::MechanismOptions mechanism_options;
+// SenderCheck - what Action::check_sender asks: may the authenticated user
+// use this reverse-path (RFC 6409 6.1, submission's "verify mail from
+// user")? Answered with on_sender_checked().
+struct SenderCheck {
+  Mailbox reverse_path;
+  bool null_sender = false;
+  std::string user;  // the authenticated user
+};
+
+// SenderVerdict - the answer; temp_fail when the lookup could not be made
+// (451 4.3.0: the client tries again, RFC 5321 4.2.5).
+enum class SenderVerdict { allowed, refused, temp_fail };
+
+// AuthOptions - what this listener offers and demands (RFC 4954, RFC 3207)
+// on top of what every protocol's AUTH offers (sasl::AuthOptions).
+struct AuthOptions : sasl::AuthOptions {
+  bool auth_required = false;  // MAIL needs AUTH first (submission, 530 5.7.0)
+  bool tls_required = false;   // MAIL needs TLS first (530 5.7.0)
 };
 
 struct Recipient {
@@ -106,9 +116,11 @@ struct Transaction {
 
 enum class Action {
   need_more,
-  submit,        // commit transaction(), then on_submitted()
-  starttls,      // discard_input(), handshake, then on_tls_started() (or close)
-  authenticate,  // check auth_exchange() credentials, then on_auth_checked()
+  submit,           // commit transaction(), then on_submitted()
+  starttls,         // discard_input(), handshake, then on_tls_started() (or close)
+  authenticate,     // check auth_exchange() credentials, then on_auth_checked()
+  check_recipient,  // answer recipient_check() with on_recipient_checked()
+  check_sender,     // answer sender_check() with on_sender_checked()
   close,
 };
 
@@ -119,18 +131,9 @@ struct Step {
 
 enum class SubmitOutcome { queued, temp_fail, rejected };
 
-// AuthEvent - an AUTH attempt ended; the driver journals it and counts
-// failures for the lockout.
-struct AuthEvent {
-  bool success = false;
-  std::string user;       // authcid as given ("" when it never got that far)
-  std::string mechanism;
-  std::string reason;     // for the log
-};
-
 class Session {
  public:
-  Session(const SmtpLimits& limits, std::string hostname, RecipientPolicy& policy);
+  Session(const SmtpLimits& limits, std::string hostname);
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
@@ -139,6 +142,14 @@ class Session {
   void feed(std::string_view bytes) { reader_.feed(bytes); }
   // step - run buffered input until the driver must act or input runs out.
   Step step();
+
+  // The question an Action::check_recipient / check_sender is about, and
+  // its answer; the reply comes with the next step().
+  // REQUIRES: that action was returned and not yet answered.
+  const RecipientCheck& recipient_check() const;
+  void on_recipient_checked(RcptDecision decision);
+  const SenderCheck& sender_check() const;
+  void on_sender_checked(SenderVerdict verdict);
 
   // The transaction to commit after Action::submit.
   Transaction& transaction() { return tx_; }
@@ -153,15 +164,13 @@ class Session {
   void discard_input() { reader_.discard_buffered(); }
   // on_tls_started - RFC 3207 4.2: forget everything learned in clear.
   void on_tls_started(AuthOptions options);
-  // set_channel_binding - the TLS channel binding SCRAM-*-PLUS checks.
-  void set_channel_binding(sasl::ChannelBinding binding) { channel_binding_ = std::move(binding); }
   // The exchange an Action::authenticate is about, and its outcome.
   // REQUIRES: Action::authenticate was returned and not yet answered.
   sasl::Exchange& auth_exchange();
   void on_auth_checked(sasl::Exchange::Outcome outcome);
   const std::string& authenticated_user() const { return auth_user_; }
-  std::optional<AuthEvent> take_auth_event() { return std::exchange(auth_event_, std::nullopt); }
-  bool tls_active() const { return tls_active_; }
+  std::optional<sasl::AuthEvent> take_auth_event() { return std::exchange(auth_event_, std::nullopt); }
+  bool tls_active() const { return auth_.tls_active; }
 
   // in_data - the client is sending something other than commands: message
   // data, a BDAT chunk or an AUTH response (the driver's data timeout).
@@ -249,6 +258,18 @@ class Session {
     Refusal refusal;
   };
 
+  // Checks - a command waiting for the driver's answer to its check; until
+  // then nothing more is read. MAIL keeps the transaction it would open.
+  struct RecipientWait {
+    RecipientCheck check;
+    bool vrfy = false;  // VRFY asked, not RCPT
+  };
+  struct SenderWait {
+    SenderCheck check;
+    Transaction tx;
+  };
+  using Waiting = std::variant<RecipientWait, SenderWait>;
+
   // What the next octets from the client are.
   enum class Input { command, sasl, data, chunk, none };
 
@@ -301,6 +322,9 @@ class Session {
   void cmd_helo(std::string_view args);
   void cmd_mail(std::string_view args);
   void cmd_rcpt(std::string_view args);
+  void open_transaction(Transaction tx);
+  void rcpt_checked(Mailbox forward_path, RcptDecision d);
+  void vrfy_checked(const Mailbox& mailbox, const RcptDecision& d);
   void cmd_data(std::string_view args);
   void cmd_bdat(std::string_view args);
   void cmd_rset(std::string_view args);
@@ -312,11 +336,10 @@ class Session {
   void cmd_auth(std::string_view args);
   void auth_outcome(sasl::Exchange::Outcome outcome);
   void end_exchange();
-  void end_failed_exchange(const std::string& reason);
+  void end_failed_exchange(const std::string& reason, bool temporary = false);
 
   const SmtpLimits& limits_;
   std::string hostname_;
-  RecipientPolicy& policy_;
   LineReader reader_;
   std::string out_;
   Action pending_ = Action::need_more;  // asked of the driver in this step()
@@ -324,13 +347,12 @@ class Session {
   Phase phase_;
   Transaction tx_;  // empty unless the phase holds a transaction
   std::optional<RefusedChunk> refused_chunk_;
+  std::optional<Waiting> waiting_;  // a check_recipient / check_sender out
 
   // Facts about the connection, whatever the phase.
-  AuthOptions auth_;
-  bool tls_active_ = false;
-  sasl::ChannelBinding channel_binding_;
+  AuthOptions auth_;       // tls_active: TLS is on (RFC 3207)
   std::string auth_user_;  // set by a successful AUTH; cleared only by STARTTLS
-  std::optional<AuthEvent> auth_event_;
+  std::optional<sasl::AuthEvent> auth_event_;
   std::uint32_t errors_ = 0;
 };
 

@@ -10,15 +10,14 @@
 
 namespace {
 
-class FuzzPolicy final : public herald::smtp::RecipientPolicy {
- public:
-  herald::smtp::RcptDecision check_recipient(const herald::smtp::Mailbox& m, std::uint64_t) override {
-    herald::smtp::RcptDecision d;
-    if (m.local_part.size() % 3 == 1) d.status = herald::smtp::RcptStatus::unknown_user;
-    else d.deliver_to.push_back(m.str());
-    return d;
-  }
-};
+// fuzz_decision - the driver's answer to a recipient check.
+herald::smtp::RcptDecision fuzz_decision(const herald::smtp::Mailbox& m) {
+  herald::smtp::RcptDecision d;
+  if (m.local_part.size() % 3 == 1) d.status = herald::smtp::RcptStatus::unknown_user;
+  else if (m.local_part.size() % 3 == 2 && m.domain.size() % 2) d.status = herald::smtp::RcptStatus::temp_fail;
+  else d.deliver_to.push_back(m.str());
+  return d;
+}
 
 void check_replies(const std::string& out) {
   std::size_t pos = 0;
@@ -49,8 +48,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   limits.max_recipients = 5;
   limits.vrfy = size % 2 ? herald::smtp::VrfyMode::verify : herald::smtp::VrfyMode::ambiguous;
   limits.allow_bare_lf = size % 3 == 0;
-  FuzzPolicy policy;
-  herald::smtp::Session s(limits, "mx.fuzz.test", policy);
+  herald::smtp::Session s(limits, "mx.fuzz.test");
   std::string_view input(reinterpret_cast<const char*>(data), size);
   // Feed line by line (a well-behaved client waits for each reply, so the
   // anti-pipelining rule does not end every session at once), splitting
@@ -65,6 +63,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     for (;;) {
       auto step = s.step();
       check_replies(step.output);
+      if (step.action == herald::smtp::Action::check_recipient) {
+        s.on_recipient_checked(fuzz_decision(s.recipient_check().forward_path));
+        continue;
+      }
       if (step.action == herald::smtp::Action::submit) {
         if (s.transaction().data.size() > limits.max_message_size) std::abort();
         s.on_submitted(herald::smtp::SubmitOutcome::queued, "FUZZ");

@@ -21,9 +21,9 @@ namespace {
 using namespace std::string_literals;
 
 // FakePolicy - local domain example.test; the local part picks the outcome.
-class FakePolicy : public RecipientPolicy {
+class FakePolicy {
  public:
-  RcptDecision check_recipient(const Mailbox& m, std::uint64_t declared_size) override {
+  RcptDecision check_recipient(const Mailbox& m, std::uint64_t declared_size) {
     asked.push_back(m.str());
     declared_sizes.push_back(declared_size);
     if (m.domain.empty()) {  // bare "postmaster" (RFC 5321 4.5.1)
@@ -43,9 +43,31 @@ class FakePolicy : public RecipientPolicy {
     }
     return {RcptStatus::ok, {m.str()}};
   }
+  SenderVerdict check_sender(const Mailbox&, bool, const std::string&) { return SenderVerdict::allowed; }
   std::vector<std::string> asked;
   std::vector<std::uint64_t> declared_sizes;
 };
+
+// answer_checks - the fake driver's part for Action::check_recipient and
+// check_sender: answer from policy (the real driver does it off its I/O
+// thread) and step on, gathering the output, until another action.
+template <typename Policy>
+Step answer_checks(Session& s, Policy& policy, Step step) {
+  for (;;) {
+    if (step.action == Action::check_recipient) {
+      const RecipientCheck& q = s.recipient_check();
+      s.on_recipient_checked(policy.check_recipient(q.forward_path, q.declared_size));
+    } else if (step.action == Action::check_sender) {
+      const SenderCheck& q = s.sender_check();
+      s.on_sender_checked(policy.check_sender(q.reverse_path, q.null_sender, q.user));
+    } else {
+      return step;
+    }
+    Step next = s.step();
+    step.output += next.output;
+    step.action = next.action;
+  }
+}
 
 enum class Chunking { whole, bytewise };
 
@@ -73,12 +95,12 @@ struct SubmitAnswer {
 Conversation run(const std::vector<std::string>& writes, Chunking chunking,
                  const SmtpLimits& limits, const SubmitAnswer& answer = {}) {
   FakePolicy policy;
-  Session s(limits, "mx.example.test", policy);
+  Session s(limits, "mx.example.test");
   Conversation c;
   c.output = s.greeting();
   auto drive = [&] {
     for (;;) {
-      Step st = s.step();
+      Step st = answer_checks(s, policy, s.step());
       c.output += st.output;
       if (st.action == Action::submit) {
         c.submitted.push_back(s.transaction());
@@ -809,12 +831,12 @@ TEST(PipeliningTest, NothingMayFollowASecondEhloInTheSameWrite) {
 
 class DirectTest : public ::testing::Test {
  protected:
-  DirectTest() : session_(limits_, "mx.example.test", policy_) {}
+  DirectTest() : session_(limits_, "mx.example.test") {}
 
-  // say - feed whole and take one step.
+  // say - feed whole and take one step (recipient checks answered).
   Step say(std::string_view bytes) {
     session_.feed(bytes);
-    return session_.step();
+    return answer_checks(session_, policy_, session_.step());
   }
 
   SmtpLimits limits_;
@@ -881,6 +903,50 @@ TEST_F(DirectTest, PolicySeesTheDeclaredSize) {
   EXPECT_EQ(policy_.declared_sizes, (std::vector<std::uint64_t>{1234, 0}));
 }
 
+// The checks read the store, so the session asks them one at a time and
+// reads nothing more until answered: pipelined commands keep their order
+// (RFC 2920 3.1), and the replies gathered so far wait with them.
+TEST_F(DirectTest, RecipientChecksWaitTheirTurn) {
+  say(kEhlo);
+  session_.feed("MAIL FROM:<alice@example.test> SIZE=99\r\nRCPT TO:<bob@example.test>\r\n"
+                "RCPT TO:<unknown@example.test>\r\nDATA\r\n");
+  Step s = session_.step();
+  EXPECT_EQ(s.output, kMailOk);
+  ASSERT_EQ(s.action, Action::check_recipient);
+  EXPECT_EQ(session_.recipient_check().forward_path.str(), "bob@example.test");
+  EXPECT_EQ(session_.recipient_check().declared_size, 99u);
+  // Unanswered, the session waits: nothing is read, nothing is said.
+  s = session_.step();
+  EXPECT_EQ(s.output, "");
+  EXPECT_EQ(s.action, Action::need_more);
+  session_.on_recipient_checked({RcptStatus::ok, {"bob@example.test"}});
+  s = session_.step();
+  EXPECT_EQ(s.output, kRcptOk);
+  ASSERT_EQ(s.action, Action::check_recipient);
+  EXPECT_EQ(session_.recipient_check().forward_path.str(), "unknown@example.test");
+  session_.on_recipient_checked({RcptStatus::unknown_user, {}});
+  s = session_.step();
+  EXPECT_EQ(s.output, "550 5.1.1 <unknown@example.test>: Recipient address rejected: User unknown\r\n" +
+                          kGoAhead);
+  EXPECT_EQ(s.action, Action::need_more);
+  ASSERT_EQ(session_.transaction().recipients.size(), 1u);
+  EXPECT_EQ(session_.transaction().recipients[0].deliver_to, std::vector<std::string>{"bob@example.test"});
+  EXPECT_TRUE(policy_.asked.empty()) << "answered here, not by the fake driver";
+}
+
+TEST_F(DirectTest, VrfyAsksTheRecipientCheck) {
+  limits_.vrfy = VrfyMode::verify;
+  say(kEhlo);
+  session_.feed("VRFY bob@example.test\r\n");
+  Step s = session_.step();
+  ASSERT_EQ(s.action, Action::check_recipient);
+  EXPECT_EQ(session_.recipient_check().forward_path.str(), "bob@example.test");
+  EXPECT_EQ(session_.recipient_check().declared_size, 0u);
+  session_.on_recipient_checked({RcptStatus::ok, {"bob@example.test"}});
+  EXPECT_EQ(session_.step().output, "250 2.1.5 <bob@example.test>\r\n");
+  EXPECT_TRUE(session_.transaction().recipients.empty()) << "VRFY adds no recipient";
+}
+
 TEST_F(DirectTest, WithProtocol) {
   say("HELO client.test\r\n");
   EXPECT_EQ(session_.with_protocol(), "SMTP");
@@ -905,12 +971,14 @@ namespace {
 
 // STARTTLS (RFC 3207) and AUTH (RFC 4954), driven step by step as the
 // driver does: the handshake and the credential check happen outside.
-class OwnerPolicy : public RecipientPolicy {
+class OwnerPolicy {
  public:
-  RcptDecision check_recipient(const Mailbox& m, std::uint64_t) override { return {RcptStatus::ok, {m.str()}}; }
-  bool check_sender(const Mailbox& m, bool null_sender, const std::string& user) override {
-    return !null_sender && m.str() == user;
+  RcptDecision check_recipient(const Mailbox& m, std::uint64_t) { return {RcptStatus::ok, {m.str()}}; }
+  SenderVerdict check_sender(const Mailbox& m, bool null_sender, const std::string& user) {
+    if (store_down) return SenderVerdict::temp_fail;
+    return !null_sender && m.str() == user ? SenderVerdict::allowed : SenderVerdict::refused;
   }
+  bool store_down = false;  // the lookup fails
 };
 
 AuthOptions submission(bool tls) {
@@ -921,15 +989,16 @@ AuthOptions submission(bool tls) {
   return o;
 }
 
-std::string drain(Session& s, Action expect = Action::need_more) {
-  Step step = s.step();
-  EXPECT_EQ(step.action, expect) << step.output;
-  return step.output;
-}
-
 // A submission session whose owner may send only as themselves.
 class SmtpAuth : public ::testing::Test {
  protected:
+  // drain - step (checks answered by policy) and expect an action.
+  std::string drain(Session& session, Action expect = Action::need_more) {
+    Step step = answer_checks(session, policy, session.step());
+    EXPECT_EQ(step.action, expect) << step.output;
+    return step.output;
+  }
+
   // ehlo_inside_tls - the session after a handshake and a new EHLO.
   void ehlo_inside_tls() {
     s.on_tls_started(submission(true));
@@ -938,7 +1007,7 @@ class SmtpAuth : public ::testing::Test {
   }
   SmtpLimits limits;
   OwnerPolicy policy;
-  Session s{limits, "mx.test", policy};
+  Session s{limits, "mx.test"};
 };
 using SmtpTls = SmtpAuth;
 
@@ -988,6 +1057,35 @@ TEST_F(SmtpAuth, PlainThenSubmissionRules) {
   EXPECT_EQ(drain(s).substr(0, 9), "503 5.5.1");
 }
 
+// A sender check that could not be made (the store failed) is a
+// temporary failure, 451 4.3.0, not "not owned by user" 553 5.7.1: the
+// client tries again later and its mail is not bounced. Not counted as the
+// client's error either.
+TEST_F(SmtpAuth, SenderLookupFailureIsTemporary) {
+  ehlo_inside_tls();
+  s.feed("AUTH PLAIN AGFsaWNlQGV4YW1wbGUudGVzdABzZWNyZXQ=\r\n");
+  ASSERT_EQ(s.step().action, Action::authenticate);
+  s.on_auth_checked(s.auth_exchange().password_checked(true));
+  EXPECT_EQ(drain(s), "235 2.7.0 Authentication successful\r\n");
+  s.feed("MAIL FROM:<alice@example.test>\r\n");
+  Step step = s.step();
+  ASSERT_EQ(step.action, Action::check_sender);
+  EXPECT_EQ(s.sender_check().user, "alice@example.test");
+  EXPECT_EQ(s.sender_check().reverse_path.str(), "alice@example.test");
+  EXPECT_FALSE(s.sender_check().null_sender);
+  s.on_sender_checked(SenderVerdict::temp_fail);
+  EXPECT_EQ(drain(s), "451 4.3.0 <alice@example.test>: Temporary lookup failure\r\n");
+  EXPECT_EQ(s.errors(), 0u);
+  policy.store_down = true;
+  s.feed("MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\n");
+  EXPECT_EQ(drain(s), "451 4.3.0 <alice@example.test>: Temporary lookup failure\r\n"
+                      "503 5.5.1 Error: need MAIL command\r\n")
+      << "no transaction was opened";
+  policy.store_down = false;
+  s.feed("MAIL FROM:<alice@example.test>\r\n");
+  EXPECT_EQ(drain(s), "250 2.1.0 Ok\r\n");
+}
+
 TEST_F(SmtpAuth, FailuresMalformedAndCancel) {
   ehlo_inside_tls();
   s.feed("AUTH PLAIN AGFsaWNlAHdyb25n\r\n");
@@ -1005,6 +1103,41 @@ TEST_F(SmtpAuth, FailuresMalformedAndCancel) {
   s.feed("AUTH CRAM-MD5\r\n");
   EXPECT_EQ(drain(s).substr(0, 9), "504 5.5.4");
   EXPECT_FALSE(s.take_auth_event()->success);
+}
+
+// RFC 4954 6: a check that could not be made (the store failed) is a
+// temporary failure, not a wrong password: 454 4.7.0, not counted as the
+// client's error, and the client may try again.
+TEST_F(SmtpAuth, StoreFailureIsATemporaryFailure) {
+  limits.max_errors = 1;  // one client error would close the session
+  AuthOptions scram = submission(true);
+  scram.mechanisms.push_back("SCRAM-SHA-256");
+  s.on_tls_started(scram);
+  s.feed("EHLO c\r\n");
+  drain(s);
+  s.feed("AUTH PLAIN AGFsaWNlQGV4YW1wbGUudGVzdABzZWNyZXQ=\r\n");
+  ASSERT_EQ(s.step().action, Action::authenticate);
+  s.on_auth_checked(s.auth_exchange().temp_failure("store: database is locked"));
+  EXPECT_EQ(drain(s), "454 4.7.0 Temporary authentication failure\r\n");
+  auto ev = s.take_auth_event();
+  ASSERT_TRUE(ev);
+  EXPECT_FALSE(ev->success);
+  EXPECT_TRUE(ev->temporary);
+  EXPECT_EQ(ev->user, "alice@example.test");
+  EXPECT_EQ(s.errors(), 0u);
+  EXPECT_EQ(s.authenticated_user(), "");
+  // SCRAM: the credentials lookup fails the same way, unlike an unknown user.
+  s.feed("AUTH SCRAM-SHA-256 " + std::string("biwsbj1hbGljZUBleGFtcGxlLnRlc3Qscj1hYmM=") + "\r\n");
+  ASSERT_EQ(s.step().action, Action::authenticate);
+  ASSERT_FALSE(s.auth_exchange().needs_password_check());
+  s.on_auth_checked(s.auth_exchange().temp_failure("store: disk I/O error"));
+  EXPECT_EQ(drain(s), "454 4.7.0 Temporary authentication failure\r\n");
+  EXPECT_TRUE(s.take_auth_event()->temporary);
+  // Then the store is back.
+  s.feed("AUTH PLAIN AGFsaWNlQGV4YW1wbGUudGVzdABzZWNyZXQ=\r\n");
+  ASSERT_EQ(s.step().action, Action::authenticate);
+  s.on_auth_checked(s.auth_exchange().password_checked(true));
+  EXPECT_EQ(drain(s), "235 2.7.0 Authentication successful\r\n");
 }
 
 TEST_F(SmtpAuth, NoAuthInClearWithoutConfiguration) {

@@ -1,21 +1,35 @@
-#include "server/connection.h"
+#include "net/connection.h"
+
+#include <algorithm>
 
 #include <asio/redirect_error.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
-namespace herald::server {
+namespace herald::net {
 
 // The timer's handler shares this state, so it stays valid however late the
 // handler runs; socket is cleared when the Deadline (and its socket) go.
 struct Deadline::State {
+  struct Slot {
+    bool armed = false;
+    bool expired = false;
+    Clock::time_point at;
+  };
   explicit State(tcp::socket& s) : socket(&s), timer(s.get_executor()) {}
+  Slot& slot(Op op) { return slots[static_cast<std::size_t>(op)]; }
+  // earliest - the nearest armed deadline, if any.
+  std::optional<Clock::time_point> earliest() const {
+    std::optional<Clock::time_point> out;
+    for (const auto& s : slots)
+      if (s.armed && (!out || s.at < *out)) out = s.at;
+    return out;
+  }
+
   tcp::socket* socket;
   asio::steady_timer timer;
-  std::chrono::steady_clock::time_point deadline;
-  bool reading = false;
+  std::array<Slot, 2> slots;  // indexed by Op
   bool waiting = false;
-  bool expired = false;
   std::uint64_t generation = 0;  // bumps on every wait; stale handlers see a mismatch
 };
 
@@ -26,31 +40,40 @@ Deadline::~Deadline() {
   state_->timer.cancel();
 }
 
-void Deadline::arm(std::chrono::milliseconds timeout) {
-  state_->deadline = std::chrono::steady_clock::now() + timeout;
-  state_->reading = true;
-  // Re-wait only when idle or when the deadline came nearer (DATA's timeout
-  // can be shorter than the command timeout).
-  if (!state_->waiting || state_->deadline < state_->timer.expiry()) wait(state_);
+void Deadline::arm(Op op, Clock::time_point at) {
+  auto& s = state_->slot(op);
+  s.armed = true;
+  s.at = at;
+  // Re-wait only when idle or when a deadline came nearer (DATA's timeout
+  // can be shorter than the command timeout, a write's than the read's).
+  if (!state_->waiting || at < state_->timer.expiry()) wait(state_);
 }
 
-void Deadline::disarm() { state_->reading = false; }
+void Deadline::disarm(Op op) { state_->slot(op).armed = false; }
 
-bool Deadline::expired() const { return state_->expired; }
+bool Deadline::expired() const {
+  return std::any_of(state_->slots.begin(), state_->slots.end(), [](const State::Slot& s) { return s.expired; });
+}
+
+bool Deadline::expired(Op op) const { return state_->slot(op).expired; }
 
 void Deadline::wait(const std::shared_ptr<State>& state) {
   std::uint64_t generation = ++state->generation;
   state->waiting = true;
-  state->timer.expires_at(state->deadline);  // cancels an earlier wait, if any
+  state->timer.expires_at(*state->earliest());  // cancels an earlier wait, if any
   state->timer.async_wait([state, generation](std::error_code ec) {
     if (generation != state->generation) return;
     state->waiting = false;
-    if (ec || !state->socket || !state->reading) return;
-    if (std::chrono::steady_clock::now() < state->deadline) {
-      wait(state);  // the deadline moved on since this wait began
+    if (ec || !state->socket || !state->earliest()) return;
+    auto now = Clock::now();
+    bool passed = false;
+    for (auto& s : state->slots) {
+      if (s.armed && s.at <= now) s.expired = passed = true;
+    }
+    if (!passed) {
+      wait(state);  // the deadlines moved on since this wait began
       return;
     }
-    state->expired = true;
     std::error_code ignored;
     state->socket->cancel(ignored);
   });
@@ -66,10 +89,6 @@ Peer peer_of(const tcp::endpoint& endpoint) {
   return p;
 }
 
-}  // namespace herald::server
-
-namespace herald::server {
-
 Connection::Connection(tcp::socket socket, const tcp::endpoint& peer)
     : socket_(std::move(socket)), peer_(peer_of(peer)), deadline_(socket_) {}
 
@@ -78,31 +97,35 @@ Connection::~Connection() = default;
 asio::awaitable<std::size_t> Connection::read_some(char* buffer, std::size_t size,
                                                    std::chrono::milliseconds timeout) {
   std::error_code ec;
-  deadline_.arm(timeout);
+  deadline_.arm(Deadline::Op::read, timeout);
   std::size_t n;
   if (tls_)
     n = co_await tls_->async_read_some(asio::buffer(buffer, size), asio::redirect_error(asio::use_awaitable, ec));
   else
     n = co_await socket_.async_read_some(asio::buffer(buffer, size), asio::redirect_error(asio::use_awaitable, ec));
-  deadline_.disarm();
+  deadline_.disarm(Deadline::Op::read);
   co_return ec ? 0 : n;
 }
 
-asio::awaitable<bool> Connection::write_all(std::string_view data) {
+asio::awaitable<bool> Connection::write_all(std::string_view data, std::optional<std::chrono::milliseconds> timeout) {
   std::error_code ec;
+  if (timeout) deadline_.arm(Deadline::Op::write, *timeout);
   if (tls_)
     co_await asio::async_write(*tls_, asio::buffer(data), asio::redirect_error(asio::use_awaitable, ec));
   else
     co_await asio::async_write(socket_, asio::buffer(data), asio::redirect_error(asio::use_awaitable, ec));
+  if (timeout) deadline_.disarm(Deadline::Op::write);
   co_return !ec;
 }
 
-asio::awaitable<bool> Connection::start_tls(asio::ssl::context& context, std::chrono::milliseconds timeout) {
+asio::awaitable<bool> Connection::start_tls(asio::ssl::context& context, std::chrono::milliseconds timeout,
+                                            asio::ssl::stream_base::handshake_type side) {
   tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, context);
   std::error_code ec;
-  deadline_.arm(timeout);
-  co_await tls_->async_handshake(asio::ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec));
-  deadline_.disarm();
+  // The handshake waits on the peer as a read does.
+  deadline_.arm(Deadline::Op::read, timeout);
+  co_await tls_->async_handshake(side, asio::redirect_error(asio::use_awaitable, ec));
+  deadline_.disarm(Deadline::Op::read);
   if (ec) {
     // Nothing more may be said on this connection, in clear or in TLS.
     tls_.reset();
@@ -119,4 +142,4 @@ std::size_t Connection::pending_bytes() {
   return socket_.available(ec);
 }
 
-}  // namespace herald::server
+}  // namespace herald::net

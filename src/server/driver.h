@@ -1,0 +1,163 @@
+// server/driver.h - the one loop every protocol driver runs (SMTP and POP3
+// now, IMAP next): read with the session's timeout, feed the session, step
+// it, write its replies, and carry out what it asks - STARTTLS/STLS, a SASL
+// check, a lookup, a protocol action - until it closes or the peer goes.
+//
+// A protocol joins it with an adapter around its session (the Protocol
+// concept below): the adapter turns the session's own actions into Turns
+// and carries out the protocol's actions itself (SMTP's submit, POP3's
+// login, retrieve and update). What every protocol shares - the
+// connection, TLS, SASL checks and their bookkeeping, the write batching -
+// is here once.
+//
+// GCC 12: an object with a destructor made inside a co_await expression
+// (a temporary argument, a lambda's captures) may be destroyed twice, so
+// every such value here and in the adapters is named first.
+//
+// Invariants: replies leave in the order of the commands (the session
+// produces them in order; the loop only appends); replies gathered across
+// lookups go out in one write, so a pipelined group (RFC 2920 3.1, RFC
+// 2449 6.6) costs one write, not one per command; every other action first
+// writes what came before it (STARTTLS's go-ahead must reach the client in
+// clear before the handshake, RFC 3207 4); an AUTH attempt's bookkeeping
+// (and its growing delay) comes before the reply that ends it.
+#pragma once
+
+#include <chrono>
+#include <concepts>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <asio/awaitable.hpp>
+
+#include "net/connection.h"
+#include "sasl/exchange.h"
+#include "sasl/protocol.h"
+#include "server/auth_driver.h"
+#include "server/context.h"
+
+namespace herald::server {
+
+// Turn - what a session asks of the loop after a step.
+enum class Turn {
+  read,        // nothing to do until the client sends more
+  close,       // the session is over
+  starttls,    // discard_input(), handshake, on_tls_started() (RFC 3207, RFC 2595)
+  sasl_check,  // answer auth_exchange()'s check with on_auth_checked()
+  lookup,      // a quick read (RCPT, sender): act(); replies keep gathering
+  act,         // a protocol action: act(), after writing what came before
+};
+
+struct DriverStep {
+  std::string output;
+  Turn turn = Turn::read;
+};
+
+// Protocol - a session adapter the loop can run.
+template <typename P>
+concept Protocol = requires(P& p, std::string_view bytes, sasl::Exchange::Outcome outcome) {
+  { P::kReadBuffer } -> std::convertible_to<std::size_t>;  // octets per read: bounds one step's input
+  { p.read_timeout() } -> std::convertible_to<std::chrono::milliseconds>;
+  { p.on_timeout() } -> std::convertible_to<std::string>;  // the reply before hanging up
+  p.feed(bytes);
+  { p.step() } -> std::same_as<DriverStep>;
+  { p.take_auth_event() } -> std::same_as<std::optional<sasl::AuthEvent>>;
+  { p.auth_exchange() } -> std::same_as<sasl::Exchange&>;
+  { p.on_auth_checked(std::move(outcome)) } -> std::same_as<std::string>;  // more output, maybe empty
+  p.discard_input();
+  p.on_tls_started();
+  { p.act() } -> std::same_as<asio::awaitable<std::string>>;  // more output, maybe empty
+};
+
+// Ending - why run_session returned, for the driver's log.
+enum class Ending { closed, peer_gone, timed_out, tls_failed };
+
+
+// start_implicit_tls - RFC 8314 3.3: TLS from the first octet (smtps,
+// pop3s); false when there is no TLS context or the handshake failed.
+asio::awaitable<bool> start_implicit_tls(net::Connection& conn, const TlsSetup& tls);
+
+namespace detail {
+
+// note_events - an ended AUTH attempt, journalled (and delayed) before the
+// reply that ends it is written.
+template <Protocol P>
+asio::awaitable<void> note_events(P& protocol, ConnectionAuth& auth) {
+  if (auto ev = protocol.take_auth_event()) co_await auth.note(*ev);
+}
+
+// run_turns - step the session over what was fed until it waits for input
+// (true) or the connection ends (false, with why).
+template <Protocol P>
+asio::awaitable<bool> run_turns(net::Connection& conn, P& protocol, ConnectionAuth& auth, const TlsSetup& tls,
+                                Ending& ending) {
+  std::string out;
+  for (;;) {
+    DriverStep step = protocol.step();
+    out += step.output;
+    co_await note_events(protocol, auth);
+    if (step.turn == Turn::lookup) {
+      std::string more = co_await protocol.act();
+      out += more;
+      continue;
+    }
+    if (!out.empty() && !co_await conn.write_all(out)) {
+      ending = Ending::peer_gone;
+      co_return false;
+    }
+    out.clear();
+    switch (step.turn) {
+      case Turn::read:
+        co_return true;
+      case Turn::close:
+        ending = Ending::closed;
+        co_return false;
+      case Turn::starttls:
+        // RFC 3207 4.2 / RFC 2595 4 (CVE-2011-0411): commands pipelined
+        // behind STARTTLS/STLS arrived in clear; dropped, never run in TLS.
+        protocol.discard_input();
+        if (!tls.server || !co_await conn.start_tls(tls.server->context(), tls.handshake_timeout)) {
+          ending = Ending::tls_failed;
+          co_return false;
+        }
+        protocol.on_tls_started();
+        co_return true;  // nothing buffered remains; read the client's next command
+      case Turn::sasl_check: {
+        sasl::Exchange::Outcome checked = co_await auth.check(protocol.auth_exchange());
+        out += protocol.on_auth_checked(std::move(checked));
+        break;
+      }
+      case Turn::lookup:
+      case Turn::act: {
+        std::string more = co_await protocol.act();
+        out += more;
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace detail
+
+// run_session - the loop, from after the greeting until the session or
+// the connection ends.
+template <Protocol P>
+asio::awaitable<Ending> run_session(net::Connection& conn, P& protocol, ConnectionAuth& auth, const TlsSetup& tls) {
+  char buffer[P::kReadBuffer];
+  Ending ending = Ending::closed;
+  for (;;) {
+    std::size_t n = co_await conn.read_some(buffer, sizeof buffer, protocol.read_timeout());
+    if (n == 0) {
+      if (!conn.timed_out()) co_return Ending::peer_gone;
+      std::string bye = protocol.on_timeout();
+      co_await conn.write_all(bye);
+      co_return Ending::timed_out;
+    }
+    protocol.feed(std::string_view(buffer, n));
+    if (!co_await detail::run_turns(conn, protocol, auth, tls, ending)) co_return ending;
+  }
+}
+
+}  // namespace herald::server
