@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "smtp/session.h"
+#include "smtp/test_limits.h"
 
 namespace herald::smtp {
 namespace {
@@ -338,7 +339,7 @@ TEST(EhloTest, OnlyA250Counts) {
 
 // Our own server's EHLO reply, read by our own client.
 TEST(EhloTest, ReadsHeraldsOwnReply) {
-  SmtpLimits limits;
+  SmtpLimits limits = test_limits();
   Session s(limits, "mx.example.test");
   s.feed("EHLO client.test\r\n");
   Parsed p = parse(s.step().output, Chunking::whole);
@@ -489,7 +490,7 @@ TEST(DotStuffTest, BareLineEndsBecomeCrlf) {
 TEST(DotStuffTest, HeraldsOwnServerReadsItBack) {
   // What dot_stuff sends, the server side unstuffs to the same lines.
   std::string body = "Subject: dots\r\n\r\n.\r\n..\r\n.leading\r\nplain\r\n";
-  SmtpLimits limits;
+  SmtpLimits limits = test_limits();
   Session s(limits, "mx.example.test");
   s.feed("EHLO c\r\n");
   s.step();

@@ -51,15 +51,18 @@ namespace herald::smtp {
 
 enum class VrfyMode { ambiguous, verify, disabled };
 
+// SmtpLimits - the session's bounds. Those that are config keys ([smtp])
+// have their defaults in config's key table only, none here; the driver
+// fills them from the config. The rest are the RFC's.
 struct SmtpLimits {
-  std::size_t max_command_line = 512;    // RFC 5321 4.5.3.1.4
-  std::size_t max_text_line = 1000;      // RFC 5321 4.5.3.1.6
-  std::uint32_t max_recipients = 100;    // RFC 5321 4.5.3.1.8
-  std::uint64_t max_message_size = 25u << 20;
-  std::uint32_t max_errors = 20;
-  bool allow_bare_lf = false;
-  VrfyMode vrfy = VrfyMode::ambiguous;
-  AddressLimits address;
+  std::size_t max_command_line = 512;  // RFC 5321 4.5.3.1.4
+  std::size_t max_text_line = 0;       // smtp.max_line_length (RFC 5321 4.5.3.1.6)
+  std::uint32_t max_recipients = 0;    // smtp.max_recipients (RFC 5321 4.5.3.1.8)
+  std::uint64_t max_message_size = 0;  // smtp.max_message_size (RFC 1870)
+  std::uint32_t max_errors = 0;        // smtp.max_errors
+  bool allow_bare_lf = false;          // smtp.allow_bare_lf
+  VrfyMode vrfy = VrfyMode::ambiguous; // smtp.vrfy
+  AddressLimits address;               // RFC 5321 4.5.3.1.1 and 4.5.3.1.2
 };
 
 enum class RcptStatus { ok, unknown_user, relay_denied, over_quota, alias_loop, alias_too_large, temp_fail };

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "smtp/session.h"
+#include "smtp/test_limits.h"
 
 namespace {
 
@@ -43,7 +44,7 @@ const std::vector<std::string> kFuzzSeeds = {
 };
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  herald::smtp::SmtpLimits limits;
+  herald::smtp::SmtpLimits limits = herald::smtp::test_limits();
   limits.max_message_size = 4096;
   limits.max_recipients = 5;
   limits.vrfy = size % 2 ? herald::smtp::VrfyMode::verify : herald::smtp::VrfyMode::ambiguous;

@@ -8,6 +8,7 @@
 // pipelining refusal, which only a whole write can show (a byte-at-a-time
 // client is indistinguishable from one that waits for each reply).
 #include "smtp/session.h"
+#include "smtp/test_limits.h"
 
 #include <gtest/gtest.h>
 
@@ -162,7 +163,7 @@ class SessionTest : public ::testing::TestWithParam<Chunking> {
   // start - what the server says up to and including its EHLO reply.
   std::string start() const { return kGreeting + ehlo_reply(limits_); }
 
-  SmtpLimits limits_;
+  SmtpLimits limits_ = test_limits();
 };
 
 INSTANTIATE_TEST_SUITE_P(WholeAndBytewise, SessionTest,
@@ -788,7 +789,7 @@ TEST_P(SessionTest, RejectedRecipientsCountAsErrors) {
 // send before it has seen the EHLO reply, nor put anything after EHLO/HELO in
 // the same write.
 TEST(PipeliningTest, CommandsBeforeEhloReplyRefused) {
-  SmtpLimits limits;
+  SmtpLimits limits = test_limits();
   auto c = run({"EHLO client.test\r\nMAIL FROM:<alice@example.test>\r\n"}, Chunking::whole, limits);
   EXPECT_EQ(c.output, kGreeting + kSync);
   EXPECT_TRUE(c.closed);
@@ -804,14 +805,14 @@ TEST(PipeliningTest, CommandsBeforeEhloReplyRefused) {
 }
 
 TEST(PipeliningTest, GroupBeforeEhloRefused) {
-  SmtpLimits limits;
+  SmtpLimits limits = test_limits();
   auto c = run({"NOOP\r\nNOOP\r\n"}, Chunking::whole, limits);
   EXPECT_EQ(c.output, kGreeting + kSync);
   EXPECT_TRUE(c.closed);
 }
 
 TEST(PipeliningTest, HeloSessionMayNotPipeline) {
-  SmtpLimits limits;
+  SmtpLimits limits = test_limits();
   auto c = run({"HELO client.test\r\n", "MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\n"},
                Chunking::whole, limits);
   EXPECT_EQ(c.output, kGreeting + "250 2.0.0 mx.example.test\r\n" + kSync);
@@ -819,7 +820,7 @@ TEST(PipeliningTest, HeloSessionMayNotPipeline) {
 }
 
 TEST(PipeliningTest, NothingMayFollowASecondEhloInTheSameWrite) {
-  SmtpLimits limits;
+  SmtpLimits limits = test_limits();
   auto ok = run({kEhlo, "RSET\r\nEHLO again.test\r\n"}, Chunking::whole, limits);
   EXPECT_EQ(ok.output, kGreeting + ehlo_reply(limits) + kOk + ehlo_reply(limits));
   auto bad = run({kEhlo, "RSET\r\nEHLO again.test\r\nNOOP\r\n"}, Chunking::whole, limits);
@@ -839,7 +840,7 @@ class DirectTest : public ::testing::Test {
     return answer_checks(session_, policy_, session_.step());
   }
 
-  SmtpLimits limits_;
+  SmtpLimits limits_ = test_limits();
   FakePolicy policy_;
   Session session_;
 };
@@ -1005,7 +1006,7 @@ class SmtpAuth : public ::testing::Test {
     s.feed("EHLO c\r\n");
     drain(s);
   }
-  SmtpLimits limits;
+  SmtpLimits limits = test_limits();
   OwnerPolicy policy;
   Session s{limits, "mx.test"};
 };
