@@ -201,19 +201,17 @@ class Pop3Protocol {
 
 }  // namespace
 
-asio::awaitable<void> pop3_connection(const Pop3DriverContext& ctx, asio::ip::tcp::socket socket,
-                                      asio::ip::tcp::endpoint endpoint, net::ConnectionLimiter& limiter,
-                                      bool implicit_tls) {
+asio::awaitable<void> pop3_connection(const Pop3DriverContext& ctx, Accepted accepted) {
   auto log = log::get("pop3d");
-  net::Connection conn(std::move(socket), endpoint);
+  net::Connection conn(std::move(accepted.socket), accepted.peer);
   const std::string peer = conn.peer().display();
-  auto ticket = limiter.acquire(conn.peer().ip);
+  auto ticket = accepted.limiter.acquire(conn.peer().ip);
   if (!ticket) {
     log->warn("warning: too many connections from {}", peer);
     co_await conn.write_all("-ERR [SYS/TEMP] Too many connections, try again later\r\n");
     co_return;
   }
-  if (implicit_tls && !co_await start_implicit_tls(conn, ctx.tls)) {
+  if (accepted.kind.implicit_tls && !co_await start_implicit_tls(conn, ctx.tls)) {
     log->info("TLS handshake failed: {}", peer);
     co_return;
   }

@@ -6,14 +6,12 @@
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 
-#include "net/listener.h"
 #include "server/context.h"
+#include "server/listeners.h"
 
 namespace herald::server {
 
 // pop3_connection - one client from accept to disconnect.
-asio::awaitable<void> pop3_connection(const Pop3DriverContext& ctx, asio::ip::tcp::socket socket,
-                                      asio::ip::tcp::endpoint endpoint, net::ConnectionLimiter& limiter,
-                                      bool implicit_tls);
+asio::awaitable<void> pop3_connection(const Pop3DriverContext& ctx, Accepted accepted);
 
 }  // namespace herald::server

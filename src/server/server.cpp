@@ -27,10 +27,9 @@
 #include "net/connection.h"
 #include "queue/local_retry.h"
 #include "server/context.h"
+#include "server/listeners.h"
 #include "server/offload.h"
 #include "server/recipients.h"
-#include "server/pop3d.h"
-#include "server/smtpd.h"
 
 namespace herald::server {
 
@@ -65,15 +64,6 @@ static Result<std::string> load_sasl_secret(const std::filesystem::path& path) {
   }
   return secret;
 }
-
-// Listener - which door a connection came through; it decides TLS and AUTH.
-enum class Listener {
-  smtp,        // port 25: STARTTLS offered, AUTH per smtp.require_auth
-  submission,  // port 587 (RFC 6409): STARTTLS, AUTH before MAIL
-  smtps,       // port 465 (RFC 8314): implicit TLS, AUTH before MAIL
-  pop3,        // port 110: STLS offered
-  pop3s,       // port 995 (RFC 8314): implicit TLS
-};
 
 // smtp_limits - [smtp] as the session's bounds.
 static smtp::SmtpLimits smtp_limits(const config::SmtpConfig& c) {
@@ -120,16 +110,11 @@ struct ServerContext {
                                   auth},
                 Pop3DriverContext{cfg.pop3, pop3_limits, cfg.hostname, st.directory(), st.mailboxes(), blocking,
                                   TlsSetup{tls.get(), cfg.tls_handshake_timeout}, auth}} {
-    auto limiter = [](const config::ListenerConfig& l) {
-      return std::make_unique<net::ConnectionLimiter>(l.max_connections, l.max_connections_per_client);
-    };
-    limiters[static_cast<std::size_t>(Listener::smtp)] = limiter(cfg.smtp);
-    limiters[static_cast<std::size_t>(Listener::submission)] = limiter(cfg.submission);
-    limiters[static_cast<std::size_t>(Listener::smtps)] = limiter(cfg.smtps);
-    limiters[static_cast<std::size_t>(Listener::pop3)] = limiter(cfg.pop3);
-    limiters[static_cast<std::size_t>(Listener::pop3s)] = limiter(cfg.pop3s);
+    for (const ListenerKind& kind : listener_kinds()) {
+      const config::ListenerConfig& l = kind.section(cfg);
+      limiters.push_back(std::make_unique<net::ConnectionLimiter>(l.max_connections, l.max_connections_per_client));
+    }
   }
-  net::ConnectionLimiter& connections(Listener l) { return *limiters[static_cast<std::size_t>(l)]; }
 
   const config::Config& config;
   queue::Intake intake;
@@ -138,8 +123,9 @@ struct ServerContext {
   const smtp::SmtpLimits smtp_limits;
   const pop3::Pop3Limits pop3_limits;
   const net::NetworkList relay_networks;
-  // One per Listener, from that section's max_connections keys.
-  std::array<std::unique_ptr<net::ConnectionLimiter>, 5> limiters;
+  // One per listener kind (the table's order), from its section's
+  // max_connections keys, shared by its addresses and threads.
+  std::vector<std::unique_ptr<net::ConnectionLimiter>> limiters;
   std::unique_ptr<net::TlsServer> tls;  // null: no TLS anywhere
   auth::Authenticator authenticator;
   const sasl::MechanismOptions sasl_options;  // fake-salt secret from data_dir/sasl.secret
@@ -150,28 +136,15 @@ struct ServerContext {
   Drivers drivers;
 };
 
-using ConnectionFn = asio::awaitable<void> (*)(ServerContext&, tcp::socket, tcp::endpoint, Listener);
-
-static asio::awaitable<void> serve_smtp(ServerContext& ctx, tcp::socket socket, tcp::endpoint peer,
-                                             Listener l) {
-  return smtp_connection(ctx.drivers.smtp, std::move(socket), peer, ctx.connections(l), l == Listener::smtps,
-                         l != Listener::smtp);
-}
-
-static asio::awaitable<void> serve_pop3(ServerContext& ctx, tcp::socket socket, tcp::endpoint peer,
-                                             Listener l) {
-  return pop3_connection(ctx.drivers.pop3, std::move(socket), peer, ctx.connections(l), l == Listener::pop3s);
-}
-
 struct Server::Impl {
   Impl(const config::Config& c, store::Store& s, std::unique_ptr<net::TlsServer> t)
       : config(c), store(s), tls(std::move(t)) {}
 
+  // Door - one configured address of one listener kind.
   struct Door {
-    std::string protocol;
+    const ListenerKind* kind;
     asio::ip::tcp::endpoint endpoint;
-    ConnectionFn serve;
-    Listener kind;
+    net::ConnectionLimiter* limiter;
   };
 
   const config::Config& config;
@@ -184,8 +157,8 @@ struct Server::Impl {
   std::vector<std::thread> threads;
 };
 
-static asio::awaitable<void> accept_loop(ServerContext& ctx, tcp::acceptor& acceptor, ConnectionFn serve,
-                                         Listener kind) {
+static asio::awaitable<void> accept_loop(const Drivers& drivers, tcp::acceptor& acceptor, const ListenerKind& kind,
+                                         net::ConnectionLimiter& limiter) {
   for (;;) {
     std::error_code ec;
     tcp::endpoint peer;  // filled by accept() itself: no getpeername() per connection
@@ -201,7 +174,8 @@ static asio::awaitable<void> accept_loop(ServerContext& ctx, tcp::acceptor& acce
     // A connection that ends by an exception (a bug: drivers answer every
     // failure with a reply) is logged, never lost without a word; what it
     // held is released by its destructors.
-    asio::co_spawn(acceptor.get_executor(), serve(ctx, std::move(socket), peer, kind), [](std::exception_ptr e) {
+    auto connection = kind.serve(drivers, Accepted{std::move(socket), peer, kind, limiter});
+    asio::co_spawn(acceptor.get_executor(), std::move(connection), [](std::exception_ptr e) {
       if (!e) return;
       try {
         std::rethrow_exception(e);
@@ -270,26 +244,24 @@ Status Server::start() {
   auto secret = load_sasl_secret(im.config.data_dir / "sasl.secret");
   if (!secret) return secret.error();
   im.ctx = std::make_unique<ServerContext>(im.config, im.store, std::move(im.tls), std::move(*secret));
-  auto add = [&](const char* protocol, const std::vector<std::string>& addrs, ConnectionFn fn,
-                 Listener kind) -> Status {
-    for (const auto& a : addrs) {
-      auto ep = net::parse_endpoint(a);
-      if (!ep) return ep.error();
-      im.listeners.push_back({protocol, *ep, fn, kind});
+  std::span<const ListenerKind> kinds = listener_kinds();
+  for (std::size_t k = 0; k < kinds.size(); ++k) {
+    const auto& addresses = kinds[k].section(im.config).listen;
+    if (!kinds[k].serve) {
+      if (!addresses.empty())
+        log::get("master")->warn("warning: [{}] is configured but not served by this version of herald",
+                                 kinds[k].name);
+      continue;
     }
-    return {};
-  };
-  if (auto st = add("smtp", im.config.smtp.listen, &serve_smtp, Listener::smtp); !st) return st;
-  if (auto st = add("submission", im.config.submission.listen, &serve_smtp, Listener::submission); !st)
-    return st;
-  if (auto st = add("smtps", im.config.smtps.listen, &serve_smtp, Listener::smtps); !st) return st;
-  if (auto st = add("pop3", im.config.pop3.listen, &serve_pop3, Listener::pop3); !st) return st;
-  if (auto st = add("pop3s", im.config.pop3s.listen, &serve_pop3, Listener::pop3s); !st) return st;
-  for (auto [name, l] : {std::pair{"imap", &im.config.imap}, {"imaps", &im.config.imaps},
-                         {"admin", &im.config.admin}}) {
-    if (!l->listen.empty())
-      log::get("master")->warn("warning: [{}] is configured but not served by this version of herald", name);
+    for (const auto& address : addresses) {
+      auto ep = net::parse_endpoint(address);
+      if (!ep) return ep.error();
+      im.listeners.push_back({&kinds[k], *ep, im.ctx->limiters[k].get()});
+    }
   }
+  // The admin listener comes with the admin module, not as a protocol driver.
+  if (!im.config.admin.listen.empty())
+    log::get("master")->warn("warning: [admin] is configured but not served by this version of herald");
   {
     asio::io_context probe_io;
     for (const auto& l : im.listeners)
@@ -301,7 +273,7 @@ Status Server::start() {
     for (const auto& l : im.listeners) {
       auto acc = net::open_acceptor(*io, l.endpoint);
       if (!acc) return acc.error();
-      asio::co_spawn(*io, accept_loop(*im.ctx, **acc, l.serve, l.kind), asio::detached);
+      asio::co_spawn(*io, accept_loop(im.ctx->drivers, **acc, *l.kind, *l.limiter), asio::detached);
       im.acceptors.push_back(std::move(*acc));
     }
     im.ios.push_back(std::move(io));
@@ -312,7 +284,7 @@ Status Server::start() {
 std::vector<std::string> Server::listening() const {
   std::vector<std::string> out;
   for (const auto& l : impl_->listeners)
-    out.push_back(fmt::format("{} {}:{}", l.protocol, l.endpoint.address().to_string(), l.endpoint.port()));
+    out.push_back(fmt::format("{} {}:{}", l.kind->name, l.endpoint.address().to_string(), l.endpoint.port()));
   return out;
 }
 

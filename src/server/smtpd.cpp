@@ -183,14 +183,13 @@ asio::awaitable<bool> pregreeted(const SmtpDriverContext& ctx, net::Connection& 
 
 }  // namespace
 
-asio::awaitable<void> smtp_connection(const SmtpDriverContext& ctx, asio::ip::tcp::socket socket,
-                                      asio::ip::tcp::endpoint endpoint,
-                                      net::ConnectionLimiter& limiter, bool implicit_tls, bool submission) {
+asio::awaitable<void> smtp_connection(const SmtpDriverContext& ctx, Accepted accepted) {
   auto log = log::get("smtpd");
-  net::Connection conn(std::move(socket), endpoint);
+  const bool submission = accepted.kind.role == Role::submission;
+  net::Connection conn(std::move(accepted.socket), accepted.peer);
   const std::string peer = conn.peer().display();
   log->info("connect from {}", peer);
-  auto ticket = limiter.acquire(conn.peer().ip);
+  auto ticket = accepted.limiter.acquire(conn.peer().ip);
   ConnectionAuth auth(ctx.auth, conn.peer(), submission ? "submission" : "smtp");
   SmtpProtocol protocol(ctx, conn, auth, submission);
   smtp::Session& session = protocol.session();
@@ -200,7 +199,7 @@ asio::awaitable<void> smtp_connection(const SmtpDriverContext& ctx, asio::ip::tc
     co_await refuse_early(ctx, conn, reply, "421 4.7.0", "too many connections");
     co_return;
   }
-  if (implicit_tls) {
+  if (accepted.kind.implicit_tls) {
     if (!co_await start_implicit_tls(conn, ctx.tls)) {
       log->info("lost connection after TLS handshake from {}", peer);
       co_return;

@@ -6,15 +6,14 @@
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 
-#include "net/listener.h"
 #include "server/context.h"
+#include "server/listeners.h"
 
 namespace herald::server {
 
-// smtp_connection - one client from accept to disconnect. submission:
-// AUTH before MAIL (RFC 6409 4.2), the sender checked (6.1).
-asio::awaitable<void> smtp_connection(const SmtpDriverContext& ctx, asio::ip::tcp::socket socket,
-                                      asio::ip::tcp::endpoint endpoint, net::ConnectionLimiter& limiter,
-                                      bool implicit_tls, bool submission);
+// smtp_connection - one client from accept to disconnect. On a
+// Role::submission listener AUTH comes before MAIL (RFC 6409 4.2) and the
+// sender is checked (6.1).
+asio::awaitable<void> smtp_connection(const SmtpDriverContext& ctx, Accepted accepted);
 
 }  // namespace herald::server
