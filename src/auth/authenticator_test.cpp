@@ -118,6 +118,7 @@ class BrokenDirectory final : public store::Directory {
   Result<std::vector<std::string>> alias_targets(const std::string& a) override { return real_.alias_targets(a); }
   Result<std::vector<store::AliasRecord>> list_aliases(const store::ListQuery& q) override { return real_.list_aliases(q); }
   Result<store::AddressEntry> lookup_address(const std::string& a) override { return real_.lookup_address(a); }
+  std::optional<store::AddressEntry> cached_address(const std::string& a) override { return real_.cached_address(a); }
 
  private:
   store::Directory& real_;

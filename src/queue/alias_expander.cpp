@@ -7,26 +7,47 @@
 namespace herald::queue {
 
 Expansion AliasExpander::expand(const std::string& address, std::uint64_t declared_size) {
+  Lookup read = [this](const std::string& a) -> std::optional<Result<store::AddressEntry>> {
+    return directory_.lookup_address(a);
+  };
+  return *run(address, declared_size, read);  // a read is never "not in memory"
+}
+
+std::optional<Expansion> AliasExpander::expand_cached(const std::string& address, std::uint64_t declared_size) {
+  Lookup memory = [this](const std::string& a) -> std::optional<Result<store::AddressEntry>> {
+    auto hit = directory_.cached_address(a);
+    if (!hit) return std::nullopt;
+    return Result<store::AddressEntry>(std::move(*hit));
+  };
+  return run(address, declared_size, memory);
+}
+
+std::optional<Expansion> AliasExpander::run(const std::string& address, std::uint64_t declared_size,
+                                            const Lookup& lookup) {
   Expansion out;
   std::string a = to_lower(address);
-  auto entry = directory_.lookup_address(a);
-  if (!entry) {
+  auto entry = lookup(a);
+  if (!entry) return std::nullopt;
+  if (!*entry) {
     out.status = ExpansionStatus::temp_fail;
     return out;
   }
-  if (!entry->local_domain) {
+  if (!(*entry)->local_domain) {
     out.status = ExpansionStatus::not_local;
     return out;
   }
   std::vector<std::string> path;
-  out.status = expand_entry(a, *entry, 0, path, out, declared_size);
+  auto status = expand_entry(a, **entry, 0, path, out, declared_size, lookup);
+  if (!status) return std::nullopt;
+  out.status = *status;
   if (out.status == ExpansionStatus::ok && out.targets.empty()) out.status = ExpansionStatus::unknown_user;
   return out;
 }
 
-ExpansionStatus AliasExpander::expand_entry(const std::string& address, const store::AddressEntry& entry, int depth,
-                                            std::vector<std::string>& path, Expansion& out,
-                                            std::uint64_t declared_size) {
+std::optional<ExpansionStatus> AliasExpander::expand_entry(const std::string& address,
+                                                           const store::AddressEntry& entry, int depth,
+                                                           std::vector<std::string>& path, Expansion& out,
+                                                           std::uint64_t declared_size, const Lookup& lookup) {
   if (std::find(path.begin(), path.end(), address) != path.end() || depth > limits_.max_depth)
     return ExpansionStatus::alias_loop;
   // add - false when the expansion would pass max_targets.
@@ -46,14 +67,17 @@ ExpansionStatus AliasExpander::expand_entry(const std::string& address, const st
         if (entry.user && !add({t, true})) return ExpansionStatus::alias_too_large;
         continue;
       }
-      auto target = directory_.lookup_address(t);
-      if (!target) return ExpansionStatus::temp_fail;
-      if (!target->local_domain) {
+      auto target = lookup(t);
+      if (!target) return std::nullopt;  // not in memory: the caller reads instead
+      if (!*target) return ExpansionStatus::temp_fail;
+      if (!(*target)->local_domain) {
         if (!add({t, false})) return ExpansionStatus::alias_too_large;
         continue;
       }
-      ExpansionStatus r = expand_entry(t, *target, depth + 1, path, out, declared_size);
-      if (r == ExpansionStatus::alias_loop || r == ExpansionStatus::alias_too_large || r == ExpansionStatus::temp_fail) return r;
+      auto r = expand_entry(t, **target, depth + 1, path, out, declared_size, lookup);
+      if (!r || *r == ExpansionStatus::alias_loop || *r == ExpansionStatus::alias_too_large ||
+          *r == ExpansionStatus::temp_fail)
+        return r;
       // An unknown local target inside an alias is skipped; the others still get it.
     }
     path.pop_back();

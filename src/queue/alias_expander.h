@@ -10,9 +10,12 @@
 // store, so drivers run it off their I/O threads.
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "base/result.h"
 #include "store/directory.h"
 
 namespace herald::queue {
@@ -44,10 +47,20 @@ class AliasExpander {
   // expand - declared_size (SIZE=, 0 if unknown) lets a mailbox that would
   // overflow its quota refuse at RCPT rather than after the data.
   Expansion expand(const std::string& address, std::uint64_t declared_size = 0);
+  // expand_cached - the same answer from the directory's memory only, or
+  // nullopt when any address on the way needs a read. Never blocks: an I/O
+  // thread asks this first and leaves only the misses to the blocking pool.
+  std::optional<Expansion> expand_cached(const std::string& address, std::uint64_t declared_size = 0);
 
  private:
-  ExpansionStatus expand_entry(const std::string& address, const store::AddressEntry& entry, int depth,
-                               std::vector<std::string>& path, Expansion& out, std::uint64_t declared_size);
+  // Lookup - an address's entry, an error, or nullopt when it is not in
+  // memory and only memory was asked.
+  using Lookup = std::function<std::optional<Result<store::AddressEntry>>(const std::string&)>;
+  std::optional<Expansion> run(const std::string& address, std::uint64_t declared_size, const Lookup& lookup);
+  // expand_entry - nullopt: a lookup on the way was not in memory.
+  std::optional<ExpansionStatus> expand_entry(const std::string& address, const store::AddressEntry& entry,
+                                              int depth, std::vector<std::string>& path, Expansion& out,
+                                              std::uint64_t declared_size, const Lookup& lookup);
   store::Directory& directory_;
   ExpansionLimits limits_;
 };

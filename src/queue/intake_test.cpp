@@ -42,6 +42,27 @@ TEST_F(IntakeTest, ExpanderExpandsAliasesAndDetectsLoops) {
   EXPECT_EQ(r.expand("someone@remote.test").status, ExpansionStatus::not_local);
 }
 
+// From memory only: nothing until a read has put every address on the way
+// in the directory cache, then the same answer as a read; never for a user
+// with a quota (its used space must be read afresh).
+TEST_F(IntakeTest, ExpanderAnswersFromMemoryOnlyWhatTheCacheHolds) {
+  ASSERT_TRUE(store_->directory().add_alias("pair@example.test", {"alice@example.test", "bob@example.test"}));
+  ASSERT_TRUE(store_->directory().add_user("quota@example.test", {"h", ""}, 1000));
+  AliasExpander r(store_->directory());
+  EXPECT_FALSE(r.expand_cached("pair@example.test")) << "nothing read yet";
+  auto read = r.expand("pair@example.test");
+  auto memory = r.expand_cached("Pair@Example.test");
+  ASSERT_TRUE(memory);
+  EXPECT_EQ(memory->status, read.status);
+  ASSERT_EQ(memory->targets.size(), 2u);
+  EXPECT_EQ(memory->targets[1].address, "bob@example.test");
+  EXPECT_EQ(r.expand_cached("someone@remote.test"), std::nullopt);
+  r.expand("someone@remote.test");
+  EXPECT_EQ(r.expand_cached("someone@remote.test")->status, ExpansionStatus::not_local);
+  r.expand("quota@example.test");
+  EXPECT_FALSE(r.expand_cached("quota@example.test")) << "a user with a quota is always read";
+}
+
 // Past its bounds an expansion is refused whole: never cut short, which would
 // drop recipients without a word.
 TEST_F(IntakeTest, ExpanderRefusesExpansionsPastTheirBounds) {

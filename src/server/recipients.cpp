@@ -4,12 +4,18 @@
 
 namespace herald::server {
 
-Resolution resolve_recipient(const RecipientDirectory& dir, const smtp::RecipientCheck& check, bool may_relay) {
-  Resolution out;
+namespace {
+
+// address_of - the address a check is about; RFC 5321 4.5.1: "postmaster"
+// alone is this host's postmaster.
+std::string address_of(const RecipientDirectory& dir, const smtp::RecipientCheck& check) {
   const smtp::Mailbox& rcpt = check.forward_path;
-  std::string address = rcpt.str();
-  if (rcpt.domain.empty()) address = "postmaster@" + dir.postmaster_domain;  // RFC 5321 4.5.1
-  queue::Expansion r = dir.expander.expand(address, check.declared_size);
+  return rcpt.domain.empty() ? "postmaster@" + dir.postmaster_domain : rcpt.str();
+}
+
+// resolution_of - an expansion as the session's decision.
+Resolution resolution_of(queue::Expansion r, const std::string& address, bool may_relay) {
+  Resolution out;
   smtp::RcptDecision& d = out.decision;
   switch (r.status) {
     case queue::ExpansionStatus::ok:
@@ -31,6 +37,21 @@ Resolution resolve_recipient(const RecipientDirectory& dir, const smtp::Recipien
     case queue::ExpansionStatus::temp_fail: d.status = smtp::RcptStatus::temp_fail; break;
   }
   return out;
+}
+
+}  // namespace
+
+Resolution resolve_recipient(const RecipientDirectory& dir, const smtp::RecipientCheck& check, bool may_relay) {
+  std::string address = address_of(dir, check);
+  return resolution_of(dir.expander.expand(address, check.declared_size), address, may_relay);
+}
+
+std::optional<Resolution> resolve_recipient_cached(const RecipientDirectory& dir, const smtp::RecipientCheck& check,
+                                                   bool may_relay) {
+  std::string address = address_of(dir, check);
+  auto r = dir.expander.expand_cached(address, check.declared_size);
+  if (!r) return std::nullopt;
+  return resolution_of(std::move(*r), address, may_relay);
 }
 
 smtp::SenderVerdict check_sender(store::Directory& directory, const smtp::SenderCheck& check) {

@@ -3,14 +3,16 @@
 // clients allowed to relay (the full relay policy comes with the policy
 // module), and submission's "verify mail from user" (RFC 6409 6.1).
 //
-// Blocking: every answer reads the store (the directory cache answers most
-// recipient lookups from memory, but a miss or a user with a quota is a
-// database read), so the driver calls these on the blocking pool
-// (server/offload.h), never on an I/O thread. The functions keep no state:
+// Blocking: an answer may read the store (a directory cache miss, a user
+// with a quota), so the driver calls resolve_recipient and check_sender on
+// the blocking pool (server/offload.h), never on an I/O thread; it first
+// asks resolve_recipient_cached, which answers from memory or not at all,
+// so a recipient in the cache costs no trip to the pool. The functions keep no state:
 // what a connection remembers (the targets of each recipient) stays with
 // the connection, on its own thread.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +41,11 @@ struct Resolution {
 // client may send to other domains (authenticated, RFC 6409 6.1, or in
 // smtp.relay_networks where relaying needs no AUTH).
 Resolution resolve_recipient(const RecipientDirectory& dir, const smtp::RecipientCheck& check, bool may_relay);
+// resolve_recipient_cached - the same answer from the directory's memory
+// only (never blocks: the I/O thread asks it first), or nullopt when it
+// takes a read, which resolve_recipient then does on the blocking pool.
+std::optional<Resolution> resolve_recipient_cached(const RecipientDirectory& dir, const smtp::RecipientCheck& check,
+                                                   bool may_relay);
 
 // check_sender - the answer to Action::check_sender: the user's own
 // address, an alias that delivers to them, or anything with send-as

@@ -110,9 +110,14 @@ class SmtpProtocol {
     // where relaying needs no AUTH.
     bool relay_needs_auth = !submission_ && ctx_.config.require_auth != "never";
     bool may_relay = !session_.authenticated_user().empty() || (in_relay_networks_ && !relay_needs_auth);
-    // Named lambdas capturing by reference: see the GCC 12 note in driver.h.
+    // From memory when the directory cache knows every address on the way;
+    // otherwise a read, on the blocking pool. Named lambdas capturing by
+    // reference: see the GCC 12 note in driver.h.
+    std::optional<Resolution> cached = resolve_recipient_cached(ctx_.recipients, check, may_relay);
     auto resolve = [&dir = ctx_.recipients, &check, may_relay] { return resolve_recipient(dir, check, may_relay); };
-    Resolution r = co_await offload(ctx_.blocking, resolve);
+    Resolution r;
+    if (cached) r = std::move(*cached);
+    else r = co_await offload(ctx_.blocking, resolve);
     if (r.decision.status == smtp::RcptStatus::ok) targets_[to_lower(check.forward_path.str())] = std::move(r.targets);
     session_.on_recipient_checked(std::move(r.decision));
   }

@@ -106,6 +106,10 @@ class Directory {
   // invalidates; a user with a quota is always read afresh (its used_bytes),
   // one without may show an older used_bytes.
   virtual Result<AddressEntry> lookup_address(const std::string& address) = 0;
+  // cached_address - what lookup_address would answer, from memory only:
+  // nullopt when that takes a read (never blocks, so an I/O thread may ask;
+  // a user with a quota is never in memory).
+  virtual std::optional<AddressEntry> cached_address(const std::string& address) = 0;
 };
 
 }  // namespace herald::store

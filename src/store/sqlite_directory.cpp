@@ -285,6 +285,10 @@ Result<AddressEntry> SqliteDirectory::lookup_address(const std::string& address)
   return entry;
 }
 
+std::optional<AddressEntry> SqliteDirectory::cached_address(const std::string& address) {
+  return cache_.find(to_lower(address), generation_->current());
+}
+
 Result<AddressEntry> SqliteDirectory::read_address(const std::string& a) {
   return core_.read([&](Db& db) -> Result<AddressEntry> {
     AddressEntry out;

@@ -123,6 +123,7 @@ class SqliteDirectory final : public Directory {
   Result<std::vector<std::string>> alias_targets(const std::string& address) override;
   Result<std::vector<AliasRecord>> list_aliases(const ListQuery& query) override;
   Result<AddressEntry> lookup_address(const std::string& address) override;
+  std::optional<AddressEntry> cached_address(const std::string& address) override;
 
  private:
   Result<AddressEntry> read_address(const std::string& lower_case_address);
