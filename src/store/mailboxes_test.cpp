@@ -196,5 +196,19 @@ TEST_F(MailboxesTest, DeletingAMailboxFreesItsMessagesAndQuota) {
   EXPECT_EQ((*store_->directory().find_user("alice@example.test"))->used_bytes, 0u);
 }
 
+// RFC 1939 8: one session at a time has a maildrop; the lock goes with its
+// holder, however the session ends (a driver that throws destroys it too).
+TEST_F(MailboxesTest, AMaildropLockIsHeldUntilItsHolderGoes) {
+  auto first = mb().lock_maildrop(user_);
+  ASSERT_TRUE(first && *first);
+  auto second = mb().lock_maildrop(user_);
+  ASSERT_TRUE(second);
+  EXPECT_FALSE(*second) << "held by the first session";
+  first->reset();
+  auto third = mb().lock_maildrop(user_);
+  ASSERT_TRUE(third);
+  EXPECT_TRUE(*third) << "released when the first session's lock went";
+}
+
 }  // namespace
 }  // namespace herald::store
