@@ -1,5 +1,5 @@
 // admin/render.h - what the operator commands return, as the `herald` CLI
-// prints it: one text line per row, or JSON (CONTRACT.md: lists take
+// prints it: one text line per row, or JSON (the README's CLI section: lists take
 // --json). A list is written as its rows come (RowWriter), never gathered
 // first; its JSON is one array, byte for byte what nlohmann's dump(2) of
 // the whole array would be, so scripts see the same output as before.

@@ -2,7 +2,7 @@
 // wires the configuration, the store and the operator commands of admin/;
 // `serve` runs the daemon. No rules of its own: what a command checks and
 // does is in admin/commands.h, how its rows print in admin/render.h.
-// Exit status (CONTRACT.md): 0 done, 1 failed, 2 usage error.
+// Exit status (the README): 0 done, 1 failed, 2 usage error.
 #include <cstdlib>
 #include <functional>
 #include <iostream>

@@ -1,6 +1,6 @@
 // app/run.h - what the herald command runs once main() has parsed its
 // arguments: the daemon, and the store the operator commands work on. A
-// Failure ends the command with its exit status (CONTRACT.md: 1 failed,
+// Failure ends the command with its exit status (the README: 1 failed,
 // 2 usage error) and its message on stderr.
 #pragma once
 

@@ -2,7 +2,7 @@
 //
 // Environment failures (I/O, a missing row, a full disk) travel as Error with a
 // classified code that the protocol edge maps to 4xx / -ERR / NO. Bugs are
-// asserts; exceptions never cross a module interface (STYLE.md).
+// asserts; exceptions never cross a module interface (docs/ARCHITECTURE.md).
 #pragma once
 
 #include <cassert>

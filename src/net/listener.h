@@ -2,7 +2,7 @@
 //
 // Each I/O thread opens its own acceptor on every address with SO_REUSEPORT,
 // so the kernel spreads connections over the threads and a connection lives
-// on the thread that accepted it (DESIGN.md "Concurrency").
+// on the thread that accepted it (docs/ARCHITECTURE.md "Threads and executors").
 #pragma once
 
 #include <cstdint>

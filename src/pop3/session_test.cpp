@@ -127,7 +127,7 @@ Transcript run(std::string_view input, std::size_t chunk, FakeDriver driver = {}
   return t;
 }
 
-// converse - run the script whole and one octet at a time (STYLE.md: parser
+// converse - run the script whole and one octet at a time (docs/ARCHITECTURE.md: parser
 // tests feed each case both ways); both runs must agree exactly.
 Transcript converse(std::string_view input, FakeDriver driver = {}, Pop3Limits limits = test_limits()) {
   Transcript whole = run(input, input.size() + 1, driver, limits);

@@ -1,7 +1,7 @@
 // smtp/session.h - the SMTP server session as a pure state machine.
 //
 // Bytes in, replies and requests out: no sockets, clocks, files, store or
-// queue here (DESIGN.md). The driver in server/smtpd feeds what it reads,
+// queue here (docs/ARCHITECTURE.md). The driver in server/smtpd feeds what it reads,
 // writes what step() returns and performs the requested action (submit the
 // message, check a recipient or a sender, close). The checks read the store,
 // so the session asks them as actions and waits for the answer, as it does
