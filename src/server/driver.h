@@ -15,12 +15,13 @@
 // every such value here and in the adapters is named first.
 //
 // Invariants: replies leave in the order of the commands (the session
-// produces them in order; the loop only appends); replies gathered across
-// lookups go out in one write, so a pipelined group (RFC 2920 3.1, RFC
-// 2449 6.6) costs one write, not one per command; every other action first
-// writes what came before it (STARTTLS's go-ahead must reach the client in
-// clear before the handshake, RFC 3207 4); an AUTH attempt's bookkeeping
-// (and its growing delay) comes before the reply that ends it.
+// produces them in order; the loop only appends); lookups leave the I/O
+// thread (Lookups below); replies gathered across lookups go out in one
+// write, so a pipelined group (RFC 2920 3.1, RFC 2449 6.6) costs one write,
+// not one per command; every other action first writes what came before
+// it (STARTTLS's go-ahead must reach the client in clear before the
+// handshake, RFC 3207 4); an AUTH attempt's bookkeeping (and its growing
+// delay) comes before the reply that ends it.
 #pragma once
 
 #include <chrono>
@@ -31,12 +32,14 @@
 #include <string_view>
 
 #include <asio/awaitable.hpp>
+#include <asio/thread_pool.hpp>
 
 #include "net/connection.h"
 #include "sasl/exchange.h"
 #include "sasl/protocol.h"
 #include "server/auth_driver.h"
 #include "server/context.h"
+#include "server/offload.h"
 
 namespace herald::server {
 
@@ -46,7 +49,7 @@ enum class Turn {
   close,       // the session is over
   starttls,    // discard_input(), handshake, on_tls_started() (RFC 3207, RFC 2595)
   sasl_check,  // answer auth_exchange()'s check with on_auth_checked()
-  lookup,      // a quick read (RCPT, sender): act(); replies keep gathering
+  lookup,      // a store read (RCPT, sender): lookups(); replies keep gathering
   act,         // a protocol action: act(), after writing what came before
 };
 
@@ -71,9 +74,20 @@ concept Protocol = requires(P& p, std::string_view bytes, sasl::Exchange::Outcom
   { p.act() } -> std::same_as<asio::awaitable<std::string>>;  // more output, maybe empty
 };
 
+// Lookups - a Protocol whose session asks lookups (Turn::lookup), answered
+// by lookups(): blocking, it answers the pending one and steps the session
+// on while it asks more, and returns the step that asks something else,
+// with the output gathered. The loop runs it on the blocking pool while
+// the connection's coroutine waits, so the session has one user at a time
+// (the hand-over is a post either way: no locks), and a pipelined group of
+// RCPTs costs one trip off the I/O thread and back, not one per command.
+template <typename P>
+concept Lookups = Protocol<P> && requires(P& p) {
+  { p.lookups() } -> std::same_as<DriverStep>;
+};
+
 // Ending - why run_session returned, for the driver's log.
 enum class Ending { closed, peer_gone, timed_out, tls_failed };
-
 
 // start_implicit_tls - RFC 8314 3.3: TLS from the first octet (smtps,
 // pop3s); false when there is no TLS context or the handshake failed.
@@ -92,16 +106,19 @@ asio::awaitable<void> note_events(P& protocol, ConnectionAuth& auth) {
 // (true) or the connection ends (false, with why).
 template <Protocol P>
 asio::awaitable<bool> run_turns(net::Connection& conn, P& protocol, ConnectionAuth& auth, const TlsSetup& tls,
-                                Ending& ending) {
+                                asio::thread_pool& blocking, Ending& ending) {
   std::string out;
+  std::optional<DriverStep> carried;  // the step that ended a run of lookups
   for (;;) {
-    DriverStep step = protocol.step();
+    DriverStep step = carried ? std::move(*std::exchange(carried, std::nullopt)) : protocol.step();
     out += step.output;
     co_await note_events(protocol, auth);
-    if (step.turn == Turn::lookup) {
-      std::string more = co_await protocol.act();
-      out += more;
-      continue;
+    if constexpr (Lookups<P>) {
+      if (step.turn == Turn::lookup) {
+        auto run = [&protocol] { return protocol.lookups(); };
+        carried = co_await offload(blocking, run);
+        continue;
+      }
     }
     if (!out.empty() && !co_await conn.write_all(out)) {
       ending = Ending::peer_gone;
@@ -129,7 +146,7 @@ asio::awaitable<bool> run_turns(net::Connection& conn, P& protocol, ConnectionAu
         out += protocol.on_auth_checked(std::move(checked));
         break;
       }
-      case Turn::lookup:
+      case Turn::lookup:  // only from a Protocol without Lookups: a bug
       case Turn::act: {
         std::string more = co_await protocol.act();
         out += more;
@@ -144,7 +161,8 @@ asio::awaitable<bool> run_turns(net::Connection& conn, P& protocol, ConnectionAu
 // run_session - the loop, from after the greeting until the session or
 // the connection ends.
 template <Protocol P>
-asio::awaitable<Ending> run_session(net::Connection& conn, P& protocol, ConnectionAuth& auth, const TlsSetup& tls) {
+asio::awaitable<Ending> run_session(net::Connection& conn, P& protocol, ConnectionAuth& auth, const TlsSetup& tls,
+                                    asio::thread_pool& blocking) {
   char buffer[P::kReadBuffer];
   Ending ending = Ending::closed;
   for (;;) {
@@ -156,7 +174,7 @@ asio::awaitable<Ending> run_session(net::Connection& conn, P& protocol, Connecti
       co_return Ending::timed_out;
     }
     protocol.feed(std::string_view(buffer, n));
-    if (!co_await detail::run_turns(conn, protocol, auth, tls, ending)) co_return ending;
+    if (!co_await detail::run_turns(conn, protocol, auth, tls, blocking, ending)) co_return ending;
   }
 }
 

@@ -7,7 +7,10 @@
 //   commit calls back on its writer thread) into an awaitable that resumes
 //   on the caller's executor.
 //
-// Either way the connection's state is touched only by its own thread.
+// Either way the connection's state is touched by one thread at a time: its
+// own, or, while its coroutine waits for offload(), the pool thread the
+// work was handed to (server/driver.h Lookups); each hand-over is a post,
+// which orders the memory as a lock would.
 #pragma once
 
 #include <exception>

@@ -219,7 +219,7 @@ asio::awaitable<void> pop3_connection(const Pop3DriverContext& ctx, Accepted acc
   Pop3Protocol protocol(ctx, conn, auth);
   protocol.session().set_auth_options(protocol.auth_options());
   std::string greeting = protocol.session().greeting();
-  if (co_await conn.write_all(greeting)) co_await run_session(conn, protocol, auth, ctx.tls);
+  if (co_await conn.write_all(greeting)) co_await run_session(conn, protocol, auth, ctx.tls, ctx.blocking);
   log->info("disconnect from {}", peer);
 }
 

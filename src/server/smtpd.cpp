@@ -23,8 +23,8 @@ std::string tls_note(net::Connection& conn) {
 }
 
 // SmtpProtocol - smtp::Session as the driver loop runs it (server/driver.h),
-// with SMTP's own actions: the recipient and sender checks on the blocking
-// pool, and the durable commit through intake.
+// with SMTP's own actions: the recipient and sender checks (lookups(), run
+// on the blocking pool) and the durable commit through intake.
 class SmtpProtocol {
  public:
   static constexpr std::size_t kReadBuffer = 8192;
@@ -63,8 +63,64 @@ class SmtpProtocol {
   }
   void feed(std::string_view bytes) { session_.feed(bytes); }
 
+  // step - the session's next step; RCPTs the directory cache answers from
+  // memory are answered here, on the I/O thread, and only a miss becomes a
+  // Turn::lookup for the blocking pool.
   DriverStep step() {
-    smtp::Step s = session_.step();
+    std::string gathered;
+    for (;;) {
+      DriverStep next = turn_of(session_.step());
+      gathered += next.output;
+      // An AUTH attempt that ended on the way is noted before its reply
+      // leaves (as in lookups()).
+      held_event_ = session_.take_auth_event();
+      if (action_ != smtp::Action::check_recipient || held_event_ || !answer_from_cache()) {
+        next.output = std::move(gathered);
+        return next;
+      }
+    }
+  }
+
+  // lookups - answer the pending check and those the session asks next
+  // (driver.h Lookups: on the blocking pool, while the connection waits).
+  DriverStep lookups() {
+    std::string gathered;
+    for (;;) {
+      if (action_ == smtp::Action::check_recipient) check_recipient();
+      else check_sender();
+      DriverStep next = turn_of(session_.step());
+      gathered += next.output;
+      // An AUTH attempt that ended on the way (a malformed response) is
+      // noted before its reply leaves, and before any other could end.
+      held_event_ = session_.take_auth_event();
+      if (next.turn != Turn::lookup || held_event_) {
+        next.output = std::move(gathered);
+        return next;
+      }
+    }
+  }
+
+  std::optional<sasl::AuthEvent> take_auth_event() {
+    if (held_event_) return std::exchange(held_event_, std::nullopt);
+    return session_.take_auth_event();
+  }
+  sasl::Exchange& auth_exchange() { return session_.auth_exchange(); }
+  std::string on_auth_checked(sasl::Exchange::Outcome outcome) {
+    session_.on_auth_checked(std::move(outcome));
+    return {};  // the reply comes with the next step
+  }
+  void discard_input() { session_.discard_input(); }
+  void on_tls_started() { session_.on_tls_started(auth_options()); }
+
+  // act - Action::submit: commit durably, then answer the final dot.
+  asio::awaitable<std::string> act() {
+    co_await submit();
+    co_return std::string();  // the reply comes with the next step
+  }
+
+ private:
+  // turn_of - a session step as the loop's DriverStep.
+  DriverStep turn_of(smtp::Step s) {
     action_ = s.action;
     DriverStep out{std::move(s.output), Turn::read};
     switch (s.action) {
@@ -83,51 +139,39 @@ class SmtpProtocol {
     return out;
   }
 
-  std::optional<sasl::AuthEvent> take_auth_event() { return session_.take_auth_event(); }
-  sasl::Exchange& auth_exchange() { return session_.auth_exchange(); }
-  std::string on_auth_checked(sasl::Exchange::Outcome outcome) {
-    session_.on_auth_checked(std::move(outcome));
-    return {};  // the reply comes with the next step
-  }
-  void discard_input() { session_.discard_input(); }
-  void on_tls_started() { session_.on_tls_started(auth_options()); }
-
-  asio::awaitable<std::string> act() {
-    switch (action_) {
-      case smtp::Action::check_recipient: co_await check_recipient(); break;
-      case smtp::Action::check_sender: co_await check_sender(); break;
-      case smtp::Action::submit: co_await submit(); break;
-      default: break;
-    }
-    co_return std::string();  // replies come with the next step
-  }
-
- private:
-  // check_recipient - RCPT (and VRFY) against the directory, off the I/O thread.
-  asio::awaitable<void> check_recipient() {
-    const smtp::RecipientCheck& check = session_.recipient_check();
-    // Authenticated users may relay (RFC 6409 6.1); so may relay_networks
-    // where relaying needs no AUTH.
+  // may_relay - authenticated users may relay (RFC 6409 6.1); so may
+  // relay_networks where relaying needs no AUTH.
+  bool may_relay() const {
     bool relay_needs_auth = !submission_ && ctx_.config.require_auth != "never";
-    bool may_relay = !session_.authenticated_user().empty() || (in_relay_networks_ && !relay_needs_auth);
-    // From memory when the directory cache knows every address on the way;
-    // otherwise a read, on the blocking pool. Named lambdas capturing by
-    // reference: see the GCC 12 note in driver.h.
-    std::optional<Resolution> cached = resolve_recipient_cached(ctx_.recipients, check, may_relay);
-    auto resolve = [&dir = ctx_.recipients, &check, may_relay] { return resolve_recipient(dir, check, may_relay); };
-    Resolution r;
-    if (cached) r = std::move(*cached);
-    else r = co_await offload(ctx_.blocking, resolve);
+    return !session_.authenticated_user().empty() || (in_relay_networks_ && !relay_needs_auth);
+  }
+
+  // answer - the pending RCPT's answer, and where its recipient goes.
+  void answer(const smtp::RecipientCheck& check, Resolution r) {
     if (r.decision.status == smtp::RcptStatus::ok) targets_[to_lower(check.forward_path.str())] = std::move(r.targets);
     session_.on_recipient_checked(std::move(r.decision));
   }
 
-  // check_sender - submission's "verify mail from user" (RFC 6409 6.1).
-  asio::awaitable<void> check_sender() {
-    const smtp::SenderCheck& check = session_.sender_check();
-    auto verify = [&dir = ctx_.recipients.directory, &check] { return server::check_sender(dir, check); };
-    smtp::SenderVerdict verdict = co_await offload(ctx_.blocking, verify);
-    session_.on_sender_checked(verdict);
+  // answer_from_cache - the pending RCPT answered from the directory
+  // cache's memory, on the I/O thread; false when that takes a read (the
+  // loop then sends the group to the blocking pool: lookups()).
+  bool answer_from_cache() {
+    const smtp::RecipientCheck& check = session_.recipient_check();
+    std::optional<Resolution> r = resolve_recipient_cached(ctx_.recipients, check, may_relay());
+    if (!r) return false;
+    answer(check, std::move(*r));
+    return true;
+  }
+
+  // check_recipient - RCPT (and VRFY) against the directory. Blocking.
+  void check_recipient() {
+    const smtp::RecipientCheck& check = session_.recipient_check();
+    answer(check, resolve_recipient(ctx_.recipients, check, may_relay()));
+  }
+
+  // check_sender - submission's "verify mail from user" (RFC 6409 6.1). Blocking.
+  void check_sender() {
+    session_.on_sender_checked(server::check_sender(ctx_.recipients.directory, session_.sender_check()));
   }
 
   // submit - commit the message durably, then answer the final dot.
@@ -161,7 +205,8 @@ class SmtpProtocol {
   const bool submission_;
   const bool in_relay_networks_;
   smtp::Session session_;
-  smtp::Action action_ = smtp::Action::need_more;  // the one act() carries out
+  smtp::Action action_ = smtp::Action::need_more;  // the one act() or lookups() carries out
+  std::optional<sasl::AuthEvent> held_event_;       // taken by lookups(), not yet noted
   queue::Arrival arrival_;                          // while a body is on its way in
   // Where each accepted recipient goes, from RCPT time, for intake.
   std::map<std::string, std::vector<queue::Target>> targets_;
@@ -221,7 +266,7 @@ asio::awaitable<void> smtp_connection(const SmtpDriverContext& ctx, Accepted acc
   else session.set_auth_options(protocol.auth_options());
   std::string greeting = session.greeting();
   if (!co_await conn.write_all(greeting)) co_return;
-  Ending ending = co_await run_session(conn, protocol, auth, ctx.tls);
+  Ending ending = co_await run_session(conn, protocol, auth, ctx.tls, ctx.blocking);
   if (ending == Ending::tls_failed) log->info("lost connection after STARTTLS from {}", peer);
   log->info("disconnect from {}", peer);
 }
