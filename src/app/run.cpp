@@ -61,6 +61,8 @@ std::unique_ptr<store::Store> open_store(const config::Config& c, bool sweep_blo
   o.directory_cache = c.store_directory_cache;
   o.config_domains = c.local_domains;
   o.sweep_blobs = sweep_blobs;
+  for (const auto& name : c.journal_skip)
+    if (auto event = store::parse_journal_event(name)) o.journal_skip.push_back(*event);
   return check(store::open(o));
 }
 

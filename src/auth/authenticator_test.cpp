@@ -113,6 +113,7 @@ class BrokenDirectory final : public store::Directory {
   Status set_password(const std::string& a, const store::Credentials& c) override { return real_.set_password(a, c); }
   Status set_send_as_any(const std::string& a, bool on) override { return real_.set_send_as_any(a, on); }
   Result<std::vector<store::UserRecord>> list_users(const store::ListQuery& q) override { return real_.list_users(q); }
+  Result<std::optional<std::string>> first_user() override { return real_.first_user(); }
   Status add_alias(const std::string& a, const std::vector<std::string>& t) override { return real_.add_alias(a, t); }
   Status del_alias(const std::string& a) override { return real_.del_alias(a); }
   Result<std::vector<std::string>> alias_targets(const std::string& a) override { return real_.alias_targets(a); }

@@ -23,5 +23,6 @@ std::string rfc5322_date(std::chrono::system_clock::time_point t);
 std::string syslog_time(std::chrono::system_clock::time_point t);
 
 std::int64_t unix_seconds(std::chrono::system_clock::time_point t);
+std::int64_t unix_millis(std::chrono::system_clock::time_point t);
 
 }  // namespace herald

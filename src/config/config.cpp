@@ -38,6 +38,7 @@ constexpr KeySpec kKeys[] = {
     {"server", "hostname", Kind::string, R"("")", "name in the greeting, Received and bounces; \"\" = the system's host name"},
     {"server", "data_dir", Kind::string, R"("var")", "database, blobs and spool; relative to the config file"},
     {"server", "threads", Kind::integer, "0", "I/O threads, one io_context each; 0 = one per core"},
+    {"server", "postmaster", Kind::string, R"("")", "where mail to <postmaster> and postmaster@ a local domain without such a user or alias goes (RFC 5321 4.5.1); \"\" = the user added first"},
     {"server", "blocking_threads", Kind::integer, "2", "threads for blocking work off the I/O threads: store reads, password hashing", {}, "1-256"},
     {"log", "file", Kind::string, R"("")", "log file in Postfix line format; \"\" = standard error"},
     {"log", "level", Kind::choice, R"("info")", "least severe level logged", "debug|info|warning|error"},
@@ -49,6 +50,8 @@ constexpr KeySpec kKeys[] = {
     {"smtp", "max_recipients", Kind::integer, "100", "recipients per message; more get 452 4.5.3 (RFC 5321 4.5.3.1.8)", {}, "1-"},
     {"smtp", "max_line_length", Kind::integer, "1000", "longest text line in DATA, CRLF included (RFC 5321 4.5.3.1.6)", {}, "80-"},
     {"smtp", "max_errors", Kind::integer, "20", "protocol errors before the client gets 421 and is disconnected"},
+    {"smtp", "junk_command_limit", Kind::integer, "100", "NOOP, RSET, VRFY and HELP allowed before each counts as an error (Postfix's smtpd_junk_command_limit); reset by a delivered message", {}, "1-100000"},
+    {"smtp", "recipient_overshoot_limit", Kind::integer, "1000", "RCPTs past max_recipients (each answered 452) before each counts as an error", {}, "0-100000"},
     {"smtp", "command_timeout", Kind::duration, R"("5m")", "idle time waiting for a command (RFC 5321 4.5.3.2.7)"},
     {"smtp", "data_timeout", Kind::duration, R"("3m")", "idle time waiting for a block of DATA (RFC 5321 4.5.3.2.6)"},
     {"smtp", "pregreet_wait", Kind::duration, R"("0s")", "wait before the greeting; a client that talks first is refused"},
@@ -69,9 +72,12 @@ constexpr KeySpec kKeys[] = {
     {"dns", "servers", Kind::string_list, "[]", "resolvers as \"ip:port\"; [] = /etc/resolv.conf"},
     {"delivery", "smarthost", Kind::string, R"("")", "relay all outbound mail here; \"[host]:port\" skips the MX lookup"},
     {"queue", "retry_interval", Kind::duration, R"("5m")", "a local recipient deferred for a full mailbox is tried again after this long", {}, "1s-1d"},
+    {"journal", "keep", Kind::duration, R"("30d")", "journal rows older than this are pruned in the background; 0s = kept for ever", {}, "0s-36500d"},
+    {"journal", "skip", Kind::string_list, "[]", "event kinds not journalled at all, e.g. [\"connection_refused\", \"rejected\"]", "received|queued|delivered|deferred|bounced|held|login|login_failed|connection_refused|rejected"},
     {"store", "backend", Kind::choice, R"("sqlite")", "metadata store", "sqlite"},
     {"store", "inline_body_max", Kind::size, R"("128k")", "bodies up to this size live in the database, larger ones in blob files"},
     // A commit held back longer than a second costs every client more than its sync.
+    {"store", "min_free_space", Kind::size, R"("0")", "below this much free space in data_dir, MAIL gets 452 4.3.1 until there is room (Postfix's queue_minfree); 0 = 1.5 x smtp.max_message_size"},
     {"store", "commit_wait", Kind::duration, R"("2ms")", "under load, how long a group commit waits for messages being received to join its sync; 0s = never", {}, "-1s"},
     {"store", "directory_cache", Kind::integer, "50000", "addresses whose recipient lookup is kept in memory (changes by any process show at once); 0 = off", {}, "-10000000"},
     {"auth", "failure_delay", Kind::duration, R"("1s")", "delay after a failed login; doubles with each failure in a session"},
@@ -216,8 +222,13 @@ class Loader {
         break;
       case Kind::string_list:
         if (!v.is_array()) return bad("expected a list of strings");
-        for (const auto& e : *v.as_array())
+        for (const auto& e : *v.as_array()) {
           if (!e.is_string()) return bad("expected a list of strings");
+          bool found = s.choices.empty();
+          for (auto c : split(s.choices, '|'))
+            if (c == e.as_string()->get()) found = true;
+          if (!found) return bad(fmt::format("expected a list of {}", s.choices));
+        }
         break;
       case Kind::network_list:
         if (!v.is_array()) return bad("expected a list of networks such as \"10.0.0.0/8\"");
@@ -323,6 +334,8 @@ void read_listeners(Loader& in, Config& c) {
   c.smtp.max_recipients = in.u32("smtp", "max_recipients");
   c.smtp.max_line_length = in.u32("smtp", "max_line_length");
   c.smtp.max_errors = in.u32("smtp", "max_errors");
+  c.smtp.junk_command_limit = in.u32("smtp", "junk_command_limit");
+  c.smtp.recipient_overshoot_limit = in.u32("smtp", "recipient_overshoot_limit");
   c.smtp.command_timeout = in.duration("smtp", "command_timeout");
   c.smtp.data_timeout = in.duration("smtp", "data_timeout");
   c.smtp.pregreet_wait = in.duration("smtp", "pregreet_wait");
@@ -365,6 +378,13 @@ Result<Config> read_config(Loader& in, const std::filesystem::path& file) {
   c.hostname = in.str("server", "hostname");
   if (c.hostname.empty()) c.hostname = system_hostname();
   c.data_dir = resolve(in.str("server", "data_dir"));
+  c.postmaster = to_lower(in.str("server", "postmaster"));
+  if (auto at = c.postmaster.find('@'); !c.postmaster.empty() &&
+      (at == 0 || at == std::string::npos || at + 1 == c.postmaster.size() ||
+       c.postmaster.find_first_of(" \t\r\n<>@", at + 1) != std::string::npos))
+    return make_error(Errc::invalid,
+                      fmt::format("{}: server.postmaster: \"{}\" is not an address (local@domain)", file.string(),
+                                  c.postmaster));
   c.threads = in.u32("server", "threads");
   c.blocking_threads = in.u32("server", "blocking_threads");
   c.log_file = in.str("log", "file");
@@ -387,9 +407,16 @@ Result<Config> read_config(Loader& in, const std::filesystem::path& file) {
   c.dns_servers = in.list("dns", "servers");
   c.smarthost = in.str("delivery", "smarthost");
   c.queue_retry_interval = in.duration("queue", "retry_interval");
+  c.journal_keep = in.duration("journal", "keep");
+  c.journal_skip = in.list("journal", "skip");
   c.store_backend = in.str("store", "backend");
   c.inline_body_max = in.size("store", "inline_body_max");
   c.store_commit_wait = in.duration("store", "commit_wait");
+  c.store_min_free_space = in.size("store", "min_free_space");
+  if (c.store_min_free_space == 0) {
+    std::uint64_t m = c.smtp.max_message_size;
+    c.store_min_free_space = m > UINT64_MAX / 3 * 2 ? UINT64_MAX : m / 2 * 3;
+  }
   c.store_directory_cache = in.u32("store", "directory_cache");
   c.auth_failure_delay = in.duration("auth", "failure_delay");
   c.auth_max_failure_delay = in.duration("auth", "max_failure_delay");

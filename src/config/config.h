@@ -29,6 +29,8 @@ struct SmtpConfig : ListenerConfig {
   std::uint32_t max_recipients = 0;
   std::uint32_t max_line_length = 0;
   std::uint32_t max_errors = 0;
+  std::uint32_t junk_command_limit = 0;
+  std::uint32_t recipient_overshoot_limit = 0;
   milliseconds command_timeout{0};
   milliseconds data_timeout{0};
   milliseconds pregreet_wait{0};
@@ -51,6 +53,7 @@ struct Config {
   std::filesystem::path data_dir; // absolute, resolved against the file's folder
   std::uint32_t threads = 0;      // 0 = one per core
   std::uint32_t blocking_threads = 0;
+  std::string postmaster;         // lower-case; "" = the user added first
   // [log]
   std::string log_file;           // "" = stderr
   std::string log_level;
@@ -76,10 +79,14 @@ struct Config {
   std::string smarthost;
   // [queue]
   milliseconds queue_retry_interval{0};
+  // [journal]
+  milliseconds journal_keep{0};  // 0 = for ever
+  std::vector<std::string> journal_skip;  // event names, validated
   // [store]
   std::string store_backend;
   std::uint64_t inline_body_max = 0;
   milliseconds store_commit_wait{0};
+  std::uint64_t store_min_free_space = 0;  // resolved: never 0
   std::uint32_t store_directory_cache = 0;
   // [auth]
   milliseconds auth_failure_delay{0};

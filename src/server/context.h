@@ -15,6 +15,7 @@
 #include "pop3/session.h"
 #include "queue/intake.h"
 #include "server/auth_driver.h"
+#include "server/free_space.h"
 #include "server/recipients.h"
 #include "smtp/session.h"
 #include "store/journal.h"
@@ -38,7 +39,8 @@ struct SmtpDriverContext {
   const net::NetworkList& relay_networks;
   RecipientDirectory recipients;  // RCPT and sender checks (blocking)
   queue::Intake& intake;
-  store::Journal& journal;        // refused connections
+  store::Journal& journal;        // refused connections and commands
+  const FreeSpace& free_space;    // MAIL is refused while data_dir is short of room
   asio::thread_pool& blocking;
   TlsSetup tls;
   const AuthContext& auth;

@@ -6,12 +6,8 @@ namespace herald::server {
 
 namespace {
 
-// address_of - the address a check is about; RFC 5321 4.5.1: "postmaster"
-// alone is this host's postmaster.
-std::string address_of(const RecipientDirectory& dir, const smtp::RecipientCheck& check) {
-  const smtp::Mailbox& rcpt = check.forward_path;
-  return rcpt.domain.empty() ? "postmaster@" + dir.postmaster_domain : rcpt.str();
-}
+// is_postmaster - RFC 5321 4.5.1: "Postmaster", case-insensitive.
+bool is_postmaster(const smtp::Mailbox& m) { return iequals(m.local_part, "postmaster"); }
 
 // resolution_of - an expansion as the session's decision.
 Resolution resolution_of(queue::Expansion r, const std::string& address, bool may_relay) {
@@ -42,13 +38,31 @@ Resolution resolution_of(queue::Expansion r, const std::string& address, bool ma
 }  // namespace
 
 Resolution resolve_recipient(const RecipientDirectory& dir, const smtp::RecipientCheck& check, bool may_relay) {
-  std::string address = address_of(dir, check);
-  return resolution_of(dir.expander.expand(address, check.declared_size), address, may_relay);
+  const smtp::Mailbox& rcpt = check.forward_path;
+  std::string address = rcpt.str();
+  if (!rcpt.domain.empty() || !is_postmaster(rcpt)) {
+    queue::Expansion r = dir.expander.expand(address, check.declared_size);
+    // RFC 5321 4.5.1: every local domain has a postmaster, defined or not.
+    if (!(r.status == queue::ExpansionStatus::unknown_user && is_postmaster(rcpt)))
+      return resolution_of(std::move(r), address, may_relay);
+  }
+  std::string to = dir.postmaster;
+  if (to.empty()) {
+    auto first = dir.directory.first_user();
+    if (!first) return resolution_of({queue::ExpansionStatus::temp_fail, {}}, address, may_relay);
+    if (!*first) return resolution_of({queue::ExpansionStatus::unknown_user, {}}, address, may_relay);
+    to = **first;
+  }
+  // The postmaster may be elsewhere (server.postmaster): that is relaying
+  // the administrator asked for.
+  return resolution_of(dir.expander.expand(to, check.declared_size), to, /*may_relay=*/true);
 }
 
 std::optional<Resolution> resolve_recipient_cached(const RecipientDirectory& dir, const smtp::RecipientCheck& check,
                                                    bool may_relay) {
-  std::string address = address_of(dir, check);
+  // Postmaster's fallbacks take reads; it is rare enough to go to the pool.
+  if (is_postmaster(check.forward_path)) return std::nullopt;
+  std::string address = check.forward_path.str();
   auto r = dir.expander.expand_cached(address, check.declared_size);
   if (!r) return std::nullopt;
   return resolution_of(std::move(*r), address, may_relay);

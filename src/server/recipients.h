@@ -26,9 +26,10 @@ namespace herald::server {
 struct RecipientDirectory {
   queue::AliasExpander& expander;
   store::Directory& directory;
-  // RFC 5321 4.5.1: "postmaster" without a domain is this host's postmaster,
-  // postmaster@postmaster_domain.
-  std::string postmaster_domain;
+  // RFC 5321 4.5.1: "postmaster" alone, and postmaster@ a local domain that
+  // has no such user or alias, go to this address (server.postmaster);
+  // "" = the user added first (Directory::first_user).
+  std::string postmaster;
 };
 
 // Resolution - a recipient check's answer and where the recipient goes.

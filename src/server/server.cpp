@@ -72,6 +72,8 @@ static smtp::SmtpLimits smtp_limits(const config::SmtpConfig& c) {
   l.max_recipients = c.max_recipients;
   l.max_text_line = c.max_line_length;
   l.max_errors = c.max_errors;
+  l.junk_command_limit = c.junk_command_limit;
+  l.recipient_overshoot_limit = c.recipient_overshoot_limit;
   l.allow_bare_lf = c.allow_bare_lf;
   l.vrfy = c.vrfy == "verify"     ? smtp::VrfyMode::verify
            : c.vrfy == "disabled" ? smtp::VrfyMode::disabled
@@ -91,6 +93,7 @@ struct ServerContext {
                queue::LocalDelivery(std::chrono::duration_cast<std::chrono::seconds>(cfg.queue_retry_interval))),
         local_retry(st.queue(), intake.local_delivery()),
         expander(st.directory(), {static_cast<int>(cfg.alias_max_depth), cfg.alias_max_targets}),
+        free_space(cfg.data_dir, cfg.store_min_free_space),
         smtp_limits(server::smtp_limits(cfg.smtp)),
         pop3_limits{.max_errors = cfg.pop3.max_errors},
         relay_networks(net::NetworkList::parse(cfg.smtp.relay_networks)),
@@ -103,11 +106,9 @@ struct ServerContext {
         blocking(cfg.blocking_threads),
         auth{authenticator, st.journal(), blocking, sasl_options, cfg.auth_allow_plaintext, tls != nullptr},
         drivers{SmtpDriverContext{cfg.smtp, smtp_limits, cfg.hostname, relay_networks,
-                                  RecipientDirectory{expander, st.directory(),
-                                                     cfg.local_domains.empty() ? cfg.hostname
-                                                                               : cfg.local_domains.front()},
-                                  intake, st.journal(), blocking, TlsSetup{tls.get(), cfg.tls_handshake_timeout},
-                                  auth},
+                                  RecipientDirectory{expander, st.directory(), cfg.postmaster},
+                                  intake, st.journal(), free_space, blocking,
+                                  TlsSetup{tls.get(), cfg.tls_handshake_timeout}, auth},
                 Pop3DriverContext{cfg.pop3, pop3_limits, cfg.hostname, st.directory(), st.mailboxes(), blocking,
                                   TlsSetup{tls.get(), cfg.tls_handshake_timeout}, auth}} {
     for (const ListenerKind& kind : listener_kinds()) {
@@ -120,6 +121,7 @@ struct ServerContext {
   queue::Intake intake;
   queue::LocalRetry local_retry;  // copies deferred for a full mailbox, tried again
   queue::AliasExpander expander;
+  FreeSpace free_space;
   const smtp::SmtpLimits smtp_limits;
   const pop3::Pop3Limits pop3_limits;
   const net::NetworkList relay_networks;
@@ -214,6 +216,45 @@ static asio::awaitable<void> watch_certificates(ServerContext& ctx) {
   }
 }
 
+// watch_free_space - every second, whether data_dir has room for mail
+// (free_space.h); read on the blocking pool, as a network file system may
+// be slow to answer.
+static asio::awaitable<void> watch_free_space(ServerContext& ctx) {
+  asio::steady_timer tick(co_await asio::this_coro::executor);
+  for (;;) {
+    co_await offload(ctx.blocking, [&ctx] { ctx.free_space.check(); });
+    tick.expires_after(std::chrono::seconds(1));
+    std::error_code ec;
+    co_await tick.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+  }
+}
+
+// prune_journal - journal.keep: every minute, the rows older than that go,
+// a thousand per write, so that the writer serves mail in between.
+static asio::awaitable<void> prune_journal(ServerContext& ctx, store::Journal& journal) {
+  constexpr std::size_t kBatch = 1000;
+  asio::steady_timer tick(co_await asio::this_coro::executor);
+  for (;;) {
+    const std::int64_t before = unix_millis(std::chrono::system_clock::now()) - ctx.config.journal_keep.count();
+    std::size_t total = 0;
+    for (;;) {
+      auto removed = co_await offload(ctx.blocking, [&journal, before] { return journal.prune(before, kBatch); });
+      if (!removed) {
+        log::get("master")->warn("warning: journal prune: {}", removed.error().message);
+        break;
+      }
+      total += *removed;
+      if (*removed < kBatch) break;
+    }
+    if (total > 0) log::get("master")->info("journal: pruned {} rows older than journal.keep", total);
+    tick.expires_after(std::chrono::minutes(1));
+    std::error_code ec;
+    co_await tick.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+  }
+}
+
 // retry_local_deliveries - every queue.retry_interval, another attempt at
 // the local copies deferred for a full mailbox whose time has come.
 static asio::awaitable<void> retry_local_deliveries(ServerContext& ctx) {
@@ -259,6 +300,14 @@ Status Server::start() {
       im.listeners.push_back({&kinds[k], *ep, im.ctx->limiters[k].get()});
     }
   }
+  // RFC 5321 4.5.1: mail to postmaster must be accepted; say so at once
+  // when nobody would receive it.
+  if (im.config.postmaster.empty()) {
+    auto first = im.store.directory().first_user();
+    if (first && !*first)
+      log::get("master")->warn("warning: no postmaster: mail to <postmaster> is refused until a user is added "
+                               "or server.postmaster is set");
+  }
   // The admin listener comes with the admin module, not as a protocol driver.
   if (!im.config.admin.listen.empty())
     log::get("master")->warn("warning: [admin] is configured but not served by this version of herald");
@@ -300,6 +349,10 @@ void Server::run() {
   // handshakes use them, established connections keep theirs.
   asio::co_spawn(*im.ios.front(), watch_certificates(*im.ctx), asio::detached);
   asio::co_spawn(*im.ios.front(), retry_local_deliveries(*im.ctx), asio::detached);
+  if (im.config.journal_keep.count() > 0)
+    asio::co_spawn(*im.ios.front(), prune_journal(*im.ctx, im.store.journal()), asio::detached);
+  im.ctx->free_space.check();  // before the first client, not a second after
+  asio::co_spawn(*im.ios.front(), watch_free_space(*im.ctx), asio::detached);
   ::signal(SIGPIPE, SIG_IGN);
   log::get("master")->info("daemon started -- version {}", HERALD_VERSION);
   for (std::size_t i = 1; i < im.ios.size(); ++i)

@@ -61,7 +61,10 @@ class SmtpProtocol {
                             conn_.peer().display());
     return session_.timeout_reply();
   }
-  void feed(std::string_view bytes) { session_.feed(bytes); }
+  void feed(std::string_view bytes) {
+    session_.set_storage_low(ctx_.free_space.low());
+    session_.feed(bytes);
+  }
 
   // step - the session's next step; RCPTs the directory cache answers from
   // memory are answered here, on the I/O thread, and only a miss becomes a
@@ -71,6 +74,7 @@ class SmtpProtocol {
     for (;;) {
       DriverStep next = turn_of(session_.step());
       gathered += next.output;
+      note_rejections();
       // An AUTH attempt that ended on the way is noted before its reply
       // leaves (as in lookups()).
       held_event_ = session_.take_auth_event();
@@ -90,6 +94,7 @@ class SmtpProtocol {
       else check_sender();
       DriverStep next = turn_of(session_.step());
       gathered += next.output;
+      note_rejections();
       // An AUTH attempt that ended on the way (a malformed response) is
       // noted before its reply leaves, and before any other could end.
       held_event_ = session_.take_auth_event();
@@ -119,6 +124,21 @@ class SmtpProtocol {
   }
 
  private:
+  // note_rejections - each refusal the session gave, in Postfix's log shape
+  // ("NOQUEUE: reject: RCPT from host[ip]: 554 5.7.1 <x@y>: Relay access
+  // denied; from=<a@b> to=<x@y> proto=ESMTP helo=<h>"), which pflogsumm
+  // and fail2ban's postfix filter count, and in the journal.
+  void note_rejections() {
+    for (smtp::Rejection& r : session_.take_rejections()) {
+      std::string to = r.recipient.empty() ? std::string() : fmt::format(" to=<{}>", r.recipient);
+      log::get("smtpd")->info("NOQUEUE: reject: {} from {}: {}; from=<{}>{} proto={} helo=<{}>", r.command,
+                              conn_.peer().display(), r.reply, r.sender, to, session_.extended() ? "ESMTP" : "SMTP",
+                              printable(session_.helo_name()));
+      ctx_.journal.append({0, store::JournalEvent::rejected, "", "", std::move(r.sender), std::move(r.recipient),
+                           conn_.peer().display(), 0, std::move(r.reply), std::move(r.command)});
+    }
+  }
+
   // turn_of - a session step as the loop's DriverStep.
   DriverStep turn_of(smtp::Step s) {
     action_ = s.action;

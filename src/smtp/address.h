@@ -16,7 +16,9 @@ namespace herald::smtp {
 struct Mailbox {
   std::string local_part;  // as sent (quoted local parts keep their quotes)
   std::string domain;      // lower-cased
-  std::string str() const { return local_part + "@" + domain; }
+  // str - "local@domain"; "postmaster" alone (RFC 5321 4.1.1.3) and the
+  // null path have no "@".
+  std::string str() const { return domain.empty() ? local_part : local_part + "@" + domain; }
   bool empty() const { return local_part.empty() && domain.empty(); }
 };
 

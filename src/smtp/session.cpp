@@ -23,11 +23,11 @@ const Session::CommandSpec Session::kCommands[] = {
      .group = Group::last},
     {.verb = "BDAT", .handler = &Session::cmd_bdat, .needs = Needs::helo, .tx = Tx::needs,
      .refuse_after_chunk = true},
-    {.verb = "RSET", .handler = &Session::cmd_rset},
-    {.verb = "NOOP", .handler = &Session::cmd_noop},
+    {.verb = "RSET", .handler = &Session::cmd_rset, .junk = true},
+    {.verb = "NOOP", .handler = &Session::cmd_noop, .junk = true},
     {.verb = "QUIT", .handler = &Session::cmd_quit, .group = Group::last},
-    {.verb = "HELP", .handler = &Session::cmd_help},
-    {.verb = "VRFY", .handler = &Session::cmd_vrfy, .group = Group::last},
+    {.verb = "HELP", .handler = &Session::cmd_help, .junk = true},
+    {.verb = "VRFY", .handler = &Session::cmd_vrfy, .group = Group::last, .junk = true},
     {.verb = "STARTTLS", .handler = &Session::cmd_starttls, .usage = "STARTTLS", .group = Group::last},
     // AUTH is refused inside a transaction too (RFC 4954 4), but after its
     // "already authenticated" check, so cmd_auth says which applies.
@@ -124,17 +124,41 @@ std::string Session::with_protocol() const {
 // ---- Replies and transitions ----
 
 void Session::reply(int code, std::string_view enhanced, std::string_view text) {
-  out_ += fmt::format("{} {} {}\r\n", code, enhanced, text);
+  std::string line = fmt::format("{} {} {}", code, enhanced, text);
+  if (code >= 400) note_rejection(line);
+  out_ += line;
+  out_ += "\r\n";
 }
 
-// client_error - a reply for the client's mistake; too many and it is gone
-// (Postfix's smtpd_hard_error_limit).
+// client_error - a reply for the client's mistake; too many and it is gone.
 void Session::client_error(int code, std::string_view enhanced, std::string_view text) {
   reply(code, enhanced, text);
-  if (++errors_ >= limits_.max_errors) {
-    out_ += fmt::format("421 4.7.0 {} Error: too many errors\r\n", hostname_);
-    close();
-  }
+  count_error();
+}
+
+// count_error - Postfix's smtpd_hard_error_limit: so many errors without
+// delivering mail (on_submitted resets the count) and the client is gone.
+void Session::count_error() {
+  if (++errors_ >= limits_.max_errors && !closed())
+    refuse_and_close(fmt::format("421 4.7.0 {} Error: too many errors", hostname_));
+}
+
+// refuse_and_close - a last reply, and the session ends.
+void Session::refuse_and_close(std::string line) {
+  if (command_.empty()) command_ = "UNKNOWN";  // not SMTP at all; the 421 is noted even so
+  rejections_.push_back(Rejection{std::string(command_), line, mail_from_, recipient_});
+  out_ += line;
+  out_ += "\r\n";
+  close();
+}
+
+// note_rejection - a refusal for the driver's log and journal. Commands
+// that are not SMTP at all (unknown verbs, over-long or NUL lines) are not
+// noted one by one, only the 421 they lead to (refuse_and_close); AUTH's
+// failures are login events of their own (sasl::AuthEvent).
+void Session::note_rejection(std::string_view line) {
+  if (command_.empty() || command_ == "AUTH") return;
+  rejections_.push_back(Rejection{std::string(command_), std::string(line), mail_from_, recipient_});
 }
 
 // close - the terminal phase; whatever the client sends after is not read.
@@ -147,6 +171,9 @@ void Session::close() {
 // reset_transaction - RFC 5321 4.1.1.5 / 3.3: back to no transaction.
 void Session::reset_transaction() {
   tx_ = Transaction{};
+  body_ = BodyFaults{};
+  overshoot_ = 0;
+  mail_from_.clear();
   if (Introduced* in = introduced()) in->tx = NoMail{};
   refused_chunk_.reset();
   reader_.set_max_line(command_line_bound());
@@ -187,6 +214,7 @@ Step Session::step() {
 bool Session::read_command() {
   auto line = reader_.next_view();
   if (!line) return false;
+  command_ = {};
   if (line->too_long) client_error(500, "5.5.2", "Error: line too long");
   else run_command(line->text);
   return true;
@@ -222,6 +250,9 @@ std::optional<Session::Refusal> Session::refusal(const CommandSpec& spec, std::s
 }
 
 void Session::run_command(std::string_view line) {
+  command_ = {};
+  recipient_.clear();
+  if (!in_transaction()) mail_from_.clear();
   if (line.find('\0') != std::string_view::npos) {
     client_error(500, "5.5.2", "Error: NUL character in command");
     return;
@@ -229,14 +260,17 @@ void Session::run_command(std::string_view line) {
   std::string_view verb = line.substr(0, line.find(' '));
   std::string_view args = verb.size() < line.size() ? line.substr(verb.size() + 1) : std::string_view();
   const CommandSpec* spec = find_command(verb);
+  if (spec && spec->offered) command_ = spec->verb;
   // RFC 2920 3.1 and Postfix's smtpd_forbid_unauth_pipelining: before the
-  // client has read our EHLO reply, and after EHLO/HELO, nothing may follow
-  // in the same group; a client that does so is a spam engine or a smuggler.
+  // client has read our EHLO reply nothing may be pipelined, and EHLO,
+  // HELO, DATA, QUIT, STARTTLS, VRFY (and BDAT LAST, run_chunk) end a
+  // group: whatever follows them before their reply is a spam engine or a
+  // smuggler (DATA's body sent before the 354 would run as commands after
+  // a refusal).
   const Introduced* in = introduced();
-  bool pipelined = reader_.buffered() > 0;
-  if (pipelined && (!in || !in->helo.esmtp || (spec && spec->group == Group::alone))) {
-    out_ += fmt::format("554 5.5.0 {} Error: SMTP protocol synchronization\r\n", hostname_);
-    close();
+  if (reader_.buffered() > 0 && (!in || !in->helo.esmtp || (spec && spec->group != Group::may_continue))) {
+    command_ = spec ? spec->verb : std::string_view("UNKNOWN");
+    synchronization_lost();
     return;
   }
   if (!spec) {
@@ -258,6 +292,15 @@ void Session::run_command(std::string_view line) {
     }
   }
   (this->*spec->handler)(args);
+  // Postfix's smtpd_junk_command_limit: past it, each such command counts
+  // as an error (the count restarts when a message is delivered).
+  if (spec->junk && ++junk_commands_ > limits_.junk_command_limit) count_error();
+}
+
+// synchronization_lost - RFC 2920 3.1 broken (run_command): refused, and
+// the connection is dropped.
+void Session::synchronization_lost() {
+  refuse_and_close(fmt::format("554 5.5.0 {} Error: SMTP protocol synchronization", hostname_));
 }
 
 // ---- Session commands ----
@@ -357,6 +400,8 @@ void Session::cmd_mail(std::string_view args) {
     return;
   }
   ParsedPath p = parse_path(args.substr(5), /*allow_null=*/true, limits_.address);
+  if (p.error == PathError::none) mail_from_ = printable(p.mailbox.str(), 300);
+
   switch (p.error) {
     case PathError::none: break;
     case PathError::syntax: client_error(501, "5.1.7", "Bad sender address syntax"); return;
@@ -405,6 +450,12 @@ void Session::cmd_mail(std::string_view args) {
       client_error(555, "5.5.4", fmt::format("Unsupported parameter {}", printable(param.keyword, 40)));
       return;
     }
+  }
+  if (storage_low_) {
+    // RFC 3463 4.3.1: ours, not the client's; it tries again later
+    // (Postfix's queue_minfree answer).
+    reply(452, "4.3.1", "Insufficient system storage");
+    return;
   }
   tx.null_sender = p.null_path;
   tx.reverse_path = std::move(p.mailbox);
@@ -456,6 +507,7 @@ void Session::cmd_rcpt(std::string_view args) {
     return;
   }
   ParsedPath p = parse_path(args.substr(3), /*allow_null=*/false, limits_.address, tx_.smtputf8);
+  if (p.error == PathError::none) recipient_ = printable(p.mailbox.str(), 300);
   switch (p.error) {
     case PathError::none: break;
     case PathError::syntax: client_error(501, "5.1.3", "Bad recipient address syntax"); return;
@@ -469,8 +521,10 @@ void Session::cmd_rcpt(std::string_view args) {
     return;
   }
   if (tx_.recipients.size() >= limits_.max_recipients) {
-    // RFC 5321 4.5.3.1.10: 452, and the client sends the rest later.
+    // RFC 5321 4.5.3.1.10: 452, and the client sends the rest later; past
+    // Postfix's smtpd_recipient_overshoot_limit each one counts as an error.
     reply(452, "4.5.3", "Error: too many recipients");
+    if (++overshoot_ > limits_.recipient_overshoot_limit) count_error();
     return;
   }
   waiting_ = RecipientWait{RecipientCheck{std::move(p.mailbox), tx_.declared_size}, /*vrfy=*/false};
@@ -550,13 +604,13 @@ void Session::run_data() {
       return;
     }
     d.prev_line_crlf = !line->bare_lf;
-    if (line->too_long) d.line_too_long = true;
+    if (line->too_long) body_.line_too_long = true;
     // RFC 5321 4.5.2: a leading "." was doubled by the client.
     if (!text.empty() && text.front() == '.') text.remove_prefix(1);
     bool bare_cr = text.find('\r') != std::string_view::npos;
-    if (line->bare_lf || bare_cr) d.bare_line_end = true;
-    if (text.find('\0') != std::string_view::npos) d.nul_seen = true;
-    if (d.over_size) continue;
+    if (line->bare_lf || bare_cr) body_.bare_line_end = true;
+    if (text.find('\0') != std::string_view::npos) body_.nul_seen = true;
+    if (body_.over_size) continue;
     std::size_t before = tx_.data.size();
     if (bare_cr && limits_.allow_bare_lf) {
       // Compatibility mode: each lone CR becomes a line end.
@@ -569,32 +623,43 @@ void Session::run_data() {
     }
     tx_.data += "\r\n";
     if (tx_.data.size() > limits_.max_message_size) {
-      d.over_size = true;
+      body_.over_size = true;
       tx_.data.resize(before);
       tx_.data.shrink_to_fit();
     }
   }
 }
 
-// finish_data - the final dot: submit, or refuse what was seen on the way.
+// finish_data - the final dot.
 void Session::finish_data() {
-  Introduced& in = *introduced();
-  ReceivingData d = std::get<ReceivingData>(in.tx);
-  in.tx = MailGiven{};
+  introduced()->tx = MailGiven{};
   reader_.set_max_line(command_line_bound());
-  if (d.over_size) {
-    reply(552, "5.3.4", "Error: message file too big");
-  } else if (d.bare_line_end && !limits_.allow_bare_lf) {
-    client_error(550, "5.5.2", "Error: bare <CR> or <LF> in message data");
-  } else if (d.nul_seen) {
-    client_error(554, "5.6.0", "Error: NUL character in message data");
-  } else if (d.line_too_long) {
-    client_error(500, "5.5.2", fmt::format("Error: message line longer than {} octets",
-                                           limits_.max_text_line));
-  } else {
+  end_message(limits_.allow_bare_lf);
+}
+
+// content_refusal - the content rules, the same for DATA and BDAT: what
+// was seen on the way refuses the message.
+std::optional<Session::Refusal> Session::content_refusal(bool bare_line_ends_allowed) const {
+  if (body_.over_size) return Refusal{552, "5.3.4", "Error: message file too big"};
+  if ((body_.bare_line_end || body_.cr_pending) && !bare_line_ends_allowed)
+    return Refusal{550, "5.5.2", "Error: bare <CR> or <LF> in message data"};
+  if (body_.nul_seen) return Refusal{554, "5.6.0", "Error: NUL character in message data"};
+  if (body_.line_too_long)
+    return Refusal{500, "5.5.2", fmt::format("Error: message line longer than {} octets", limits_.max_text_line)};
+  return std::nullopt;
+}
+
+// end_message - the whole message is in: submit, or refuse it.
+void Session::end_message(bool bare_line_ends_allowed) {
+  command_ = "END-OF-MESSAGE";  // Postfix's name for the final dot in its log
+  auto no = content_refusal(bare_line_ends_allowed);
+  if (!no) {
     pending_ = Action::submit;
     return;
   }
+  // Too big is the client's size, not a protocol error (RFC 1870 6.2).
+  if (no->code == 552) reply(no->code, no->enhanced, no->text);
+  else client_error(no->code, no->enhanced, no->text);
   reset_transaction();
 }
 
@@ -602,6 +667,9 @@ void Session::on_submitted(SubmitOutcome outcome, std::string_view detail) {
   switch (outcome) {
     case SubmitOutcome::queued:
       reply(250, "2.0.0", fmt::format("Ok: queued as {}", detail));
+      // Postfix: errors and junk commands are counted "without delivering mail".
+      errors_ = 0;
+      junk_commands_ = 0;
       break;
     case SubmitOutcome::temp_fail:
       reply(451, "4.3.0", fmt::format("Error: queue file write error ({})", detail));
@@ -635,14 +703,11 @@ void Session::cmd_bdat(std::string_view args) {
     refused_chunk_ = RefusedChunk{*size, std::move(*no)};
     return;
   }
-  Introduced& in = *introduced();
-  // The first chunk starts the message; later ones keep its over-size mark.
-  auto* so_far = std::get_if<Chunking>(&in.tx);
-  bool over_size = so_far && so_far->over_size;
   // Subtract rather than add: a size near 2^64 must not wrap past the limit.
+  // Once over, later chunks are drained and refused too.
   if (tx_.data.size() > limits_.max_message_size || *size > limits_.max_message_size - tx_.data.size())
-    over_size = true;
-  in.tx = ReceivingChunk{*size, *size, last, over_size};
+    body_.over_size = true;
+  introduced()->tx = ReceivingChunk{*size, *size, last};
 }
 
 // run_chunk - the octets of an accepted chunk, then its reply.
@@ -653,22 +718,59 @@ void Session::run_chunk() {
     std::string chunk = reader_.take(static_cast<std::size_t>(std::min<std::uint64_t>(c.remaining, 1 << 20)));
     if (chunk.empty()) return;
     c.remaining -= chunk.size();
-    if (!c.over_size) tx_.data += chunk;
+    scan_chunk(chunk);
+    if (!body_.over_size) tx_.data += chunk;
   }
   ReceivingChunk done = c;
-  in.tx = Chunking{done.over_size};
-  if (done.over_size) {
-    // Stalwart's rule: drain the chunk, then refuse the message.
-    reply(552, "5.3.4", "Error: message file too big");
-    if (done.last) reset_transaction();
+  in.tx = Chunking{};
+  if (done.last) {
+    // RFC 2920 3.1 as for DATA: nothing may follow BDAT LAST's octets
+    // before its reply (run_command).
+    if (reader_.buffered() > 0) {
+      synchronization_lost();
+      return;
+    }
+    // RFC 3030 3: BDAT's octets are a message like DATA's (no BINARYMIME
+    // is offered), so the same content rules hold; bare line ends are
+    // refused whatever smtp.allow_bare_lf, which is for old DATA clients.
+    end_message(/*bare_line_ends_allowed=*/false);
     return;
   }
-  if (done.last) {
-    pending_ = Action::submit;
+  if (body_.over_size) {
+    // Stalwart's rule: drain the chunk, then refuse the message.
+    reply(552, "5.3.4", "Error: message file too big");
     return;
   }
   // RFC 3030 4.2: the reply counts the octets of this chunk.
   reply(250, "2.0.0", fmt::format("{} octets received", done.size));
+}
+
+// scan_chunk - the content rules over raw BDAT octets (DATA's come as
+// lines from the reader): lines end in CRLF only, no NUL, no line longer
+// than max_text_line, across chunk boundaries.
+void Session::scan_chunk(std::string_view octets) {
+  BodyFaults& b = body_;
+  for (char c : octets) {
+    if (b.cr_pending) {
+      b.cr_pending = false;
+      if (c == '\n') {
+        b.line_length = 0;
+        continue;
+      }
+      b.bare_line_end = true;
+    }
+    if (c == '\r') {
+      b.cr_pending = true;
+      continue;
+    }
+    if (c == '\n') {
+      b.bare_line_end = true;
+      b.line_length = 0;
+      continue;
+    }
+    if (c == '\0') b.nul_seen = true;
+    if (++b.line_length + 2 > limits_.max_text_line) b.line_too_long = true;
+  }
 }
 
 // run_refused_chunk - drain a refused chunk, then say why it was refused.

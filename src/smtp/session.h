@@ -60,6 +60,8 @@ struct SmtpLimits {
   std::uint32_t max_recipients = 0;    // smtp.max_recipients (RFC 5321 4.5.3.1.8)
   std::uint64_t max_message_size = 0;  // smtp.max_message_size (RFC 1870)
   std::uint32_t max_errors = 0;        // smtp.max_errors
+  std::uint32_t junk_command_limit = 0;         // smtp.junk_command_limit
+  std::uint32_t recipient_overshoot_limit = 0;  // smtp.recipient_overshoot_limit
   bool allow_bare_lf = false;          // smtp.allow_bare_lf
   VrfyMode vrfy = VrfyMode::ambiguous; // smtp.vrfy
   AddressLimits address;               // RFC 5321 4.5.3.1.1 and 4.5.3.1.2
@@ -132,6 +134,15 @@ struct Step {
   Action action = Action::need_more;
 };
 
+// Rejection - a refusal the session gave, for the driver's log line and
+// journal row (Postfix's "NOQUEUE: reject: RCPT from ...").
+struct Rejection {
+  std::string command;    // "MAIL", "RCPT", "DATA", "END-OF-MESSAGE", ...
+  std::string reply;      // the reply line, without CRLF
+  std::string sender;     // the transaction's reverse-path, when there is one
+  std::string recipient;  // the forward-path refused, for RCPT
+};
+
 enum class SubmitOutcome { queued, temp_fail, rejected };
 
 class Session {
@@ -173,7 +184,12 @@ class Session {
   void on_auth_checked(sasl::Exchange::Outcome outcome);
   const std::string& authenticated_user() const { return auth_user_; }
   std::optional<sasl::AuthEvent> take_auth_event() { return std::exchange(auth_event_, std::nullopt); }
+  // take_rejections - the refusals given since the last call, in order.
+  std::vector<Rejection> take_rejections() { return std::exchange(rejections_, {}); }
   bool tls_active() const { return auth_.tls_active; }
+  // set_storage_low - the data directory is short of space: MAIL gets 452
+  // 4.3.1 until it is not (the driver says so before each step).
+  void set_storage_low(bool low) { storage_low_ = low; }
 
   // in_data - the client is sending something other than commands: message
   // data, a BDAT chunk or an AUTH response (the driver's data timeout).
@@ -182,6 +198,8 @@ class Session {
   bool receiving_message() const { return input() == Input::data || input() == Input::chunk; }
   // helo_name - the HELO/EHLO argument; "" before one (and after STARTTLS).
   const std::string& helo_name() const;
+  // extended - the client said EHLO (Postfix's proto=ESMTP).
+  bool extended() const { return helo() && helo()->esmtp; }
   // with_protocol - the Received "with" keyword (RFC 3848, RFC 6531 3.7.3).
   std::string with_protocol() const;
   // timeout_reply / too_busy_reply - what to send before the driver hangs up.
@@ -208,21 +226,26 @@ class Session {
   // in the middle of its data.
   struct ReceivingData {
     bool prev_line_crlf = true;  // only a "." after a CRLF ends the data
-    bool over_size = false;      // past max_message_size: read on, keep nothing
-    bool bare_line_end = false;  // a bare CR or LF (SMTP smuggling)
-    bool nul_seen = false;
-    bool line_too_long = false;  // over max_text_line (RFC 5321 4.5.3.1.6)
   };
   // Chunking - between BDAT chunks (RFC 3030 2): no DATA in this transaction.
-  struct Chunking {
-    bool over_size = false;  // the message passed the limit: later chunks are drained too
-  };
+  struct Chunking {};
   // ReceivingChunk - the octets of an accepted BDAT chunk.
   struct ReceivingChunk {
     std::uint64_t remaining = 0;
     std::uint64_t size = 0;  // for the reply (RFC 3030 4.2)
     bool last = false;
-    bool over_size = false;
+  };
+  // BodyFaults - what the content rules found in the message so far, DATA
+  // or BDAT alike; decided on at the end, so the client is never answered
+  // in the middle of its data.
+  struct BodyFaults {
+    bool over_size = false;      // past max_message_size: read on, keep nothing
+    bool bare_line_end = false;  // a bare CR or LF (SMTP smuggling)
+    bool nul_seen = false;
+    bool line_too_long = false;  // over max_text_line (RFC 5321 4.5.3.1.6)
+    // BDAT's octets are scanned as they come, across chunk boundaries.
+    bool cr_pending = false;     // the last octet was a CR
+    std::size_t line_length = 0; // octets of the current line, CRLF excluded
   };
   using TxPhase = std::variant<NoMail, MailGiven, ReceivingData, Chunking, ReceivingChunk>;
 
@@ -294,6 +317,7 @@ class Session {
     Group group = Group::may_continue;
     bool long_line = false;         // RFC 4954 4: up to 12288 octets, not max_command_line
     bool refuse_after_chunk = false;  // BDAT: a refusal waits for the chunk to be read
+    bool junk = false;  // counts toward smtp.junk_command_limit (Postfix's smtpd_junk_command_limit)
   };
   static const CommandSpec kCommands[];
   static const CommandSpec* find_command(std::string_view verb);
@@ -309,6 +333,9 @@ class Session {
 
   void reply(int code, std::string_view enhanced, std::string_view text);
   void client_error(int code, std::string_view enhanced, std::string_view text);
+  void count_error();
+  void refuse_and_close(std::string line);
+  void note_rejection(std::string_view line);
   void close();
   void reset_transaction();
   std::size_t command_line_bound() const;
@@ -320,6 +347,10 @@ class Session {
   void run_chunk();
   void run_refused_chunk();
   void finish_data();
+  void scan_chunk(std::string_view octets);
+  std::optional<Refusal> content_refusal(bool bare_line_ends_allowed) const;
+  void end_message(bool bare_line_ends_allowed);
+  void synchronization_lost();
 
   void cmd_ehlo(std::string_view args);
   void cmd_helo(std::string_view args);
@@ -356,7 +387,16 @@ class Session {
   AuthOptions auth_;       // tls_active: TLS is on (RFC 3207)
   std::string auth_user_;  // set by a successful AUTH; cleared only by STARTTLS
   std::optional<sasl::AuthEvent> auth_event_;
+  bool storage_low_ = false;
   std::uint32_t errors_ = 0;
+  std::uint32_t junk_commands_ = 0;
+  std::uint32_t overshoot_ = 0;  // RCPTs past max_recipients in this transaction
+  BodyFaults body_;              // the message's content, reset with the transaction
+  // What the client is being answered about, for rejections_.
+  std::string_view command_;  // a verb of kCommands, or a phase ("END-OF-MESSAGE")
+  std::string mail_from_;     // the reverse-path MAIL gave, printable
+  std::string recipient_;     // the forward-path RCPT or VRFY gave, printable
+  std::vector<Rejection> rejections_;
 };
 
 }  // namespace herald::smtp

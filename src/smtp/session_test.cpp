@@ -684,19 +684,19 @@ TEST_P(SessionTest, TextLineLimitIs1000OctetsWithCrlf) {
 // --- BDAT (RFC 3030) -----------------------------------------------------
 
 TEST_P(SessionTest, BdatHappyPath) {
-  // Chunks are raw octets: no dot-stuffing, no line-end rules.
+  // Chunks are raw octets: no dot-stuffing; a CRLF may span two chunks.
   auto c = run_ehlo({"MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\n"
                      "BDAT 7\r\n"
                      "a\r\n.\r\nb",
-                     "BDAT 3\r\n.\r\n",
-                     "BDAT 6 LAST\r\n"
-                     "\nc\0\r\n."s,
+                     "BDAT 4\r\n.\r\n\r",
+                     "BDAT 4 LAST\r\n"
+                     "\nc\r\n"s,
                      "QUIT\r\n"});
   EXPECT_EQ(c.output, start() + kMailOk + kRcptOk + "250 2.0.0 7 octets received\r\n" +
-                          "250 2.0.0 3 octets received\r\n" +  // RFC 3030 4.2: this chunk's
+                          "250 2.0.0 4 octets received\r\n" +  // RFC 3030 4.2: this chunk's
                           kQueued + kBye);
   ASSERT_EQ(c.submitted.size(), 1u);
-  EXPECT_EQ(c.submitted[0].data, "a\r\n.\r\nb.\r\n\nc\0\r\n."s);
+  EXPECT_EQ(c.submitted[0].data, "a\r\n.\r\nb.\r\n\r\nc\r\n"s);
   EXPECT_EQ(c.submitted[0].sender(), "alice@example.test");
 }
 
@@ -740,6 +740,69 @@ TEST_P(SessionTest, BdatOverSizeIsDrainedThenRefused) {
   EXPECT_EQ(c.output, start() + kMailOk + kRcptOk + "250 2.0.0 6 octets received\r\n" + kTooBig +
                           kTooBig + kOk + kMailOk + kRcptOk + kTooBig + kOk);
   EXPECT_TRUE(c.submitted.empty());
+}
+
+// RFC 3030 3 and the DATA rules: what DATA refuses, BDAT refuses too, at
+// the end of the message, whatever allow_bare_lf says.
+TEST_P(SessionTest, BdatContentRules) {
+  limits_.allow_bare_lf = true;
+  limits_.max_text_line = 80;
+  const std::string tx = "MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\n";
+  struct Case {
+    std::string chunk;
+    std::string refusal;
+  };
+  const Case cases[] = {
+      {"a\nb\r\n", kBareLineEnd},
+      {"a\rb\r\n", kBareLineEnd},
+      {"ab\r\n\r", kBareLineEnd},  // a CR at the very end
+      {"a\0b\r\n"s, "554 5.6.0 Error: NUL character in message data\r\n"},
+      {std::string(79, 'x') + "\r\n", "500 5.5.2 Error: message line longer than 80 octets\r\n"},
+  };
+  for (const Case& k : cases) {
+    auto c = run_ehlo({tx + "BDAT 2\r\nok", "BDAT " + std::to_string(k.chunk.size()) + " LAST\r\n" + k.chunk,
+                       "NOOP\r\n"});
+    EXPECT_EQ(c.output, start() + kMailOk + kRcptOk + "250 2.0.0 2 octets received\r\n" + k.refusal + kOk)
+        << k.chunk;
+    EXPECT_TRUE(c.submitted.empty()) << k.chunk;
+  }
+  // A line of exactly 80 octets with its CRLF passes.
+  auto c = run_ehlo({tx + "BDAT 80 LAST\r\n" + std::string(78, 'x') + "\r\n"});
+  EXPECT_EQ(c.submitted.size(), 1u);
+}
+
+// --- Junk commands and recipient overshoot (Postfix's limits) -------------
+
+TEST_P(SessionTest, JunkCommandsPastTheLimitCountAsErrors) {
+  limits_.junk_command_limit = 3;
+  limits_.max_errors = 2;
+  auto c = run_ehlo({"NOOP\r\n", "RSET\r\n", "HELP\r\n", "VRFY bob\r\n", "NOOP\r\n", "NOOP\r\n"});
+  const std::string help = "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT HELP VRFY\r\n";
+  const std::string vrfy = "252 2.0.0 Cannot VRFY user, but will accept message and attempt delivery\r\n";
+  EXPECT_EQ(c.output, start() + kOk + kOk + help + vrfy + kOk + "421 4.7.0 mx.example.test Error: too many errors\r\n");
+  EXPECT_TRUE(c.closed);
+}
+
+TEST_P(SessionTest, DeliveredMailRestartsTheJunkAndErrorCounts) {
+  limits_.junk_command_limit = 1;
+  limits_.max_errors = 2;
+  auto c = run_ehlo({"NOOP\r\n", "NOOP\r\n",  // one error
+                     "MAIL FROM:<alice@example.test>\r\n", "RCPT TO:<bob@example.test>\r\n", "DATA\r\n",
+                     "hi\r\n.\r\n", "NOOP\r\n", "NOOP\r\n", "QUIT\r\n"});
+  EXPECT_EQ(c.output, start() + kOk + kOk + kMailOk + kRcptOk + kGoAhead + kQueued + kOk + kOk + kBye);
+}
+
+TEST_P(SessionTest, RecipientOvershootPastTheLimitCountsAsErrors) {
+  limits_.max_recipients = 1;
+  limits_.recipient_overshoot_limit = 2;
+  limits_.max_errors = 2;
+  std::string rcpts;
+  for (int i = 0; i < 5; ++i) rcpts += "RCPT TO:<bob@example.test>\r\n";
+  auto c = run_ehlo({"MAIL FROM:<alice@example.test>\r\n" + rcpts});
+  const std::string too_many = "452 4.5.3 Error: too many recipients\r\n";
+  EXPECT_EQ(c.output, start() + kMailOk + kRcptOk + too_many + too_many + too_many + too_many +
+                          "421 4.7.0 mx.example.test Error: too many errors\r\n");
+  EXPECT_TRUE(c.closed);
 }
 
 TEST_P(SessionTest, BdatWithoutSizeClosesTheSession) {
@@ -819,6 +882,39 @@ TEST(PipeliningTest, HeloSessionMayNotPipeline) {
   EXPECT_TRUE(c.closed);
 }
 
+// RFC 2920 3.1: DATA, BDAT LAST, QUIT, STARTTLS and VRFY end a group;
+// what follows them before their reply is refused and the client dropped.
+TEST(PipeliningTest, NothingMayFollowTheLastCommandOfAGroup) {
+  SmtpLimits limits = test_limits();
+  const std::string tx = "MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\n";
+  const std::string start = kGreeting + ehlo_reply(limits);
+  // The body sent before the 354.
+  auto data = run({kEhlo, tx + "DATA\r\nSubject: x\r\n\r\nhi\r\n.\r\n"}, Chunking::whole, limits);
+  EXPECT_EQ(data.output, start + kMailOk + kRcptOk + kSync);
+  EXPECT_TRUE(data.closed);
+  EXPECT_TRUE(data.submitted.empty());
+  // The smuggling shape: a refused RCPT, then DATA and a body of commands.
+  auto smuggled = run({kEhlo, "MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@elsewhere.example>\r\n"
+                              "DATA\r\nMAIL FROM:<evil@example.test>\r\nRCPT TO:<bob@example.test>\r\n"},
+                      Chunking::whole, limits);
+  EXPECT_EQ(smuggled.output,
+            start + kMailOk + "554 5.7.1 <bob@elsewhere.example>: Relay access denied\r\n" + kSync);
+  EXPECT_TRUE(smuggled.submitted.empty());
+  // A whole second transaction after the first one's BDAT LAST.
+  auto bdat = run({kEhlo, tx + "BDAT 4 LAST\r\nhi\r\n" + tx}, Chunking::whole, limits);
+  EXPECT_EQ(bdat.output, start + kMailOk + kRcptOk + kSync);
+  EXPECT_TRUE(bdat.submitted.empty());
+  for (std::string last : {"QUIT", "STARTTLS", "VRFY bob"}) {
+    auto c = run({kEhlo, last + "\r\nNOOP\r\n"}, Chunking::whole, limits);
+    EXPECT_EQ(c.output, start + kSync) << last;
+    EXPECT_TRUE(c.closed) << last;
+  }
+  // The end of the data may be followed by the next transaction (RFC 2920
+  // 3.1: message content may start a group).
+  auto next = run({kEhlo, tx + "DATA\r\n", "hi\r\n.\r\n" + tx + "QUIT\r\n"}, Chunking::whole, limits);
+  EXPECT_EQ(next.output, start + kMailOk + kRcptOk + kGoAhead + kQueued + kMailOk + kRcptOk + kBye);
+}
+
 TEST(PipeliningTest, NothingMayFollowASecondEhloInTheSameWrite) {
   SmtpLimits limits = test_limits();
   auto ok = run({kEhlo, "RSET\r\nEHLO again.test\r\n"}, Chunking::whole, limits);
@@ -894,6 +990,57 @@ TEST_F(DirectTest, HugeBdatSizeIsNotBuffered) {
   EXPECT_EQ(s.output, "");
   for (int i = 0; i < 10; ++i) say(std::string(1000, 'x'));
   EXPECT_LE(session_.transaction().data.size(), limits_.max_message_size);
+}
+
+// Each refusal is handed to the driver for its log line and journal row;
+// commands that are not SMTP are not, only the 421 they lead to.
+TEST_F(DirectTest, RefusalsAreHandedOverForTheLog) {
+  limits_.max_errors = 3;
+  say(kEhlo);
+  say("MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@elsewhere.example>\r\nRCPT TO:<bob@example.test>\r\n");
+  auto r = session_.take_rejections();
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].command, "RCPT");
+  EXPECT_EQ(r[0].reply, "554 5.7.1 <bob@elsewhere.example>: Relay access denied");
+  EXPECT_EQ(r[0].sender, "alice@example.test");
+  EXPECT_EQ(r[0].recipient, "bob@elsewhere.example");
+  say("DATA\r\n");
+  say("a\nb\r\n.\r\n");
+  r = session_.take_rejections();
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].command, "END-OF-MESSAGE");
+  EXPECT_EQ(r[0].reply, "550 5.5.2 Error: bare <CR> or <LF> in message data");
+  EXPECT_EQ(r[0].sender, "alice@example.test");
+  say("FOO\r\n");
+  r = session_.take_rejections();
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].reply, "421 4.7.0 mx.example.test Error: too many errors");
+  EXPECT_TRUE(session_.take_rejections().empty());
+}
+
+TEST_F(DirectTest, NullSenderAndPostmasterAreWrittenWithoutAnAt) {
+  say(kEhlo);
+  say("MAIL FROM:<>\r\nRCPT TO:<Postmaster>\r\n");
+  ASSERT_EQ(policy_.asked.size(), 1u);
+  EXPECT_EQ(policy_.asked[0], "postmaster");
+  say("RCPT TO:<bob@elsewhere.example>\r\n");
+  auto r = session_.take_rejections();
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].sender, "");
+}
+
+TEST_F(DirectTest, MailWaitsWhileStorageIsLow) {
+  say(kEhlo);
+  session_.set_storage_low(true);
+  EXPECT_EQ(say("MAIL FROM:<alice@example.test>\r\n").output, "452 4.3.1 Insufficient system storage\r\n");
+  auto r = session_.take_rejections();
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].command, "MAIL");
+  EXPECT_EQ(r[0].sender, "alice@example.test");
+  // Not the client's error: many of them do not end the session.
+  for (int i = 0; i < 30; ++i) say("MAIL FROM:<alice@example.test>\r\n");
+  session_.set_storage_low(false);
+  EXPECT_EQ(say("MAIL FROM:<alice@example.test>\r\n").output, kMailOk);
 }
 
 TEST_F(DirectTest, PolicySeesTheDeclaredSize) {
@@ -1018,8 +1165,10 @@ TEST_F(SmtpTls, StartTlsDropsWhatWasPipelinedAndForgetsTheEhlo) {
   std::string ehlo = drain(s);
   EXPECT_NE(ehlo.find("250-STARTTLS\r\n"), std::string::npos);
   EXPECT_EQ(ehlo.find("AUTH"), std::string::npos) << "no AUTH in clear";
-  s.feed("STARTTLS\r\nMAIL FROM:<evil@x.test>\r\n");
+  s.feed("STARTTLS\r\n");
   EXPECT_EQ(drain(s, Action::starttls), "220 2.0.0 Ready to start TLS\r\n");
+  // Sent after the 220 but before the handshake: in clear, never run.
+  s.feed("MAIL FROM:<evil@x.test>\r\n");
   s.discard_input();
   s.on_tls_started(submission(true));
   EXPECT_EQ(drain(s), "") << "the pipelined MAIL must never run";

@@ -13,6 +13,8 @@ inline SmtpLimits test_limits() {
   l.max_recipients = 100;
   l.max_message_size = 25u << 20;
   l.max_errors = 20;
+  l.junk_command_limit = 100;
+  l.recipient_overshoot_limit = 1000;
   return l;
 }
 

@@ -89,6 +89,9 @@ class Directory {
   // filter is checked on that index's entries: its cost follows the users
   // read past, not those printed (there is no index by domain).
   virtual Result<std::vector<UserRecord>> list_users(const ListQuery& query) = 0;
+  // first_user - the address of the user added first (nullopt: no users),
+  // whom postmaster mail reaches when nobody else is set to.
+  virtual Result<std::optional<std::string>> first_user() = 0;
 
   // Aliases: one alias, many targets (local or remote).
   virtual Status add_alias(const std::string& address, const std::vector<std::string>& targets) = 0;

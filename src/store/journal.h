@@ -27,6 +27,7 @@ enum class JournalEvent {
   login,               // a successful POP3/IMAP/SMTP AUTH login
   login_failed,
   connection_refused,  // too many connections, pregreet, ...
+  rejected,            // a command refused (detail: the command; reply: ours)
 };
 
 std::string_view to_string(JournalEvent event);
@@ -71,6 +72,10 @@ class Journal {
   // query begin (0 when no more rows match), so that they can be read
   // forward, a page at a time (query with `after`). query.after is ignored.
   virtual Result<std::int64_t> newest_start(const JournalQuery& query) = 0;
+  // prune - remove up to `limit` of the oldest rows older than before_ms;
+  // how many went. Small batches, so that a large backlog never holds the
+  // writer for long (journal.keep, pruned by the server).
+  virtual Result<std::size_t> prune(std::int64_t before_ms, std::size_t limit) = 0;
   virtual std::uint64_t failed_appends() const = 0;
 };
 

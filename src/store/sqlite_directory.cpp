@@ -221,6 +221,14 @@ Result<std::vector<UserRecord>> SqliteDirectory::list_users(const ListQuery& q) 
   });
 }
 
+Result<std::optional<std::string>> SqliteDirectory::first_user() {
+  return core_.read([&](Db& db) -> Result<std::optional<std::string>> {
+    auto st = db.prepare("SELECT address FROM users ORDER BY id LIMIT 1");
+    if (!st.step()) return std::optional<std::string>();
+    return std::optional<std::string>(st.text(0));
+  });
+}
+
 // ---- aliases ---------------------------------------------------------
 
 Status SqliteDirectory::add_alias(const std::string& address, const std::vector<std::string>& targets) {

@@ -12,6 +12,8 @@
 namespace herald::store {
 
 void SqliteJournal::append(JournalEntry e) {
+  const auto& skip = core_.options().journal_skip;
+  if (std::find(skip.begin(), skip.end(), e.event) != skip.end()) return;
   if (e.time_ms == 0) e.time_ms = now_ms();
   auto entry = std::make_shared<JournalEntry>(std::move(e));
   core_.submit(
@@ -79,6 +81,21 @@ Result<std::vector<JournalEntry>> SqliteJournal::query(const JournalQuery& q) {
     if (!q.after) std::reverse(out.begin(), out.end());
     return out;
   });
+}
+
+// prune - the oldest rows by key: a key below journal_key(before_ms) has a
+// time below before_ms (kJournalInsert never gives a key under the time).
+Result<std::size_t> SqliteJournal::prune(std::int64_t before_ms, std::size_t limit) {
+  std::size_t removed = 0;
+  Status st = core_.write_sync([&](Db& db) {
+    db.prepare("DELETE FROM journal WHERE id IN (SELECT id FROM journal WHERE id < ?1 ORDER BY id LIMIT ?2)")
+        .bind(1, journal_key(before_ms))
+        .bind(2, static_cast<std::int64_t>(limit))
+        .run();
+    removed = static_cast<std::size_t>(db.changes());
+  });
+  if (!st) return st.error();
+  return removed;
 }
 
 Result<std::int64_t> SqliteJournal::newest_start(const JournalQuery& q) {

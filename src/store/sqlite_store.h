@@ -118,6 +118,7 @@ class SqliteDirectory final : public Directory {
   Status set_send_as_any(const std::string& address, bool allowed) override;
   Result<std::optional<UserRecord>> find_user(const std::string& address) override;
   Result<std::vector<UserRecord>> list_users(const ListQuery& query) override;
+  Result<std::optional<std::string>> first_user() override;
   Status add_alias(const std::string& address, const std::vector<std::string>& targets) override;
   Status del_alias(const std::string& address) override;
   Result<std::vector<std::string>> alias_targets(const std::string& address) override;
@@ -203,6 +204,7 @@ class SqliteJournal final : public Journal {
   void append(JournalEntry entry) override;
   Result<std::vector<JournalEntry>> query(const JournalQuery& query) override;
   Result<std::int64_t> newest_start(const JournalQuery& query) override;
+  Result<std::size_t> prune(std::int64_t before_ms, std::size_t limit) override;
   std::uint64_t failed_appends() const override { return failed_.load(); }
 
  private:

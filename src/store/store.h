@@ -56,6 +56,9 @@ struct StoreOptions {
   // way in another process on the same data directory. Tests set 0.
   std::chrono::seconds blob_sweep_min_age{3600};
   Env* env = nullptr;  // the file system for blob files; null = Env::posix()
+  // Events not written to the journal at all (journal.skip): the
+  // high-volume kinds an operator may not want kept.
+  std::vector<JournalEvent> journal_skip;
 };
 
 class Store {

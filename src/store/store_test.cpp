@@ -446,6 +446,42 @@ TEST_F(StoreTest, JournalSinceGoesByEventTime) {
   EXPECT_EQ(store_->journal().query({})->size(), 3u);
 }
 
+// journal.keep: the oldest rows go in batches; newer ones, and a row
+// written late with an old time but a new key, wait for their turn.
+TEST_F(StoreTest, JournalPruneRemovesTheOldestInBatches) {
+  const std::int64_t day = 86'400'000, now = 1'700'000'000'000;
+  for (int i = 0; i < 5; ++i)
+    store_->journal().append({now - 40 * day + i, JournalEvent::login, "", "", "", "old@example.test", "", 0, "ok", ""});
+  store_->journal().append({now - day, JournalEvent::login, "", "", "", "new@example.test", "", 0, "ok", ""});
+  ASSERT_TRUE(store_->flush());
+  auto first = store_->journal().prune(now - 30 * day, 3);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(*first, 3u);
+  EXPECT_EQ(*store_->journal().prune(now - 30 * day, 3), 2u);
+  EXPECT_EQ(*store_->journal().prune(now - 30 * day, 3), 0u);
+  auto left = *store_->journal().query({});
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].recipient, "new@example.test");
+}
+
+// journal.skip: the kinds an operator turned off are never written.
+TEST_F(StoreTest, SkippedJournalEventsAreNotWritten) {
+  store_.reset();
+  StoreOptions o;
+  o.data_dir = dir_;
+  o.config_domains = {"example.test"};
+  o.journal_skip = {JournalEvent::rejected, JournalEvent::connection_refused};
+  auto s = open(o);
+  ASSERT_TRUE(s);
+  store_ = std::move(*s);
+  store_->journal().append({0, JournalEvent::rejected, "", "", "a@b.test", "c@d.test", "x[1.2.3.4]", 0, "554", "RCPT"});
+  store_->journal().append({0, JournalEvent::login, "", "", "", "u@example.test", "", 0, "ok", ""});
+  ASSERT_TRUE(store_->flush());
+  auto es = *store_->journal().query({});
+  ASSERT_EQ(es.size(), 1u);
+  EXPECT_EQ(es[0].event, JournalEvent::login);
+}
+
 // The server and the CLI both write the journal; each writer learns the next
 // key when its transaction begins. Rows of one millisecond, written by turns
 // from two stores, all land, in the order written.

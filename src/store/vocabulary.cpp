@@ -17,7 +17,7 @@ constexpr std::array<std::pair<RecipientState, std::string_view>, 5> kStates{{
     {RecipientState::held, "held"},
 }};
 
-constexpr std::array<std::pair<JournalEvent, std::string_view>, 9> kEvents{{
+constexpr std::array<std::pair<JournalEvent, std::string_view>, 10> kEvents{{
     {JournalEvent::received, "received"},
     {JournalEvent::queued, "queued"},
     {JournalEvent::delivered, "delivered"},
@@ -27,6 +27,7 @@ constexpr std::array<std::pair<JournalEvent, std::string_view>, 9> kEvents{{
     {JournalEvent::login, "login"},
     {JournalEvent::login_failed, "login_failed"},
     {JournalEvent::connection_refused, "connection_refused"},
+    {JournalEvent::rejected, "rejected"},
 }};
 
 template <typename Table, typename E>
