@@ -54,11 +54,18 @@ constexpr KeySpec kKeys[] = {
     {"smtp", "recipient_overshoot_limit", Kind::integer, "1000", "RCPTs past max_recipients (each answered 452) before each counts as an error", {}, "0-100000"},
     {"smtp", "command_timeout", Kind::duration, R"("5m")", "idle time waiting for a command (RFC 5321 4.5.3.2.7)"},
     {"smtp", "data_timeout", Kind::duration, R"("3m")", "idle time waiting for a block of DATA (RFC 5321 4.5.3.2.6)"},
+    // A command line is at most 512 octets (RFC 5321 4.5.3.1.4): it comes in one segment, a minute is generous.
+    {"smtp", "command_deadline", Kind::duration, R"("1m")", "time from a command line's first octet to its end, however it is sliced (Postfix's smtpd_per_record_deadline)", {}, "1s-1h"},
+    {"smtp", "min_data_rate", Kind::integer, "500", "least octets per second in DATA/BDAT and in taking our replies: each octet earns 1/rate s back, up to data_timeout or write_timeout (Postfix's smtpd_min_data_rate); 0 = the timeout per block", {}, "-100000000"},
+    {"smtp", "write_timeout", Kind::duration, R"("5m")", "time a client may leave our replies untaken, renewed by min_data_rate; then it is disconnected", {}, "1s-1h"},
     {"smtp", "pregreet_wait", Kind::duration, R"("0s")", "wait before the greeting; a client that talks first is refused"},
     {"smtp", "allow_bare_lf", Kind::boolean, "false", "accept bare LF/CR in DATA as CRLF (unsafe: SMTP smuggling)"},
     {"smtp", "relay_networks", Kind::network_list, R"(["127.0.0.0/8", "::1/128"])", "clients in these networks may relay to any domain (Postfix's mynetworks)"},
     {"smtp", "vrfy", Kind::choice, R"("ambiguous")", "VRFY: 252 without lookup, a real lookup, or 502", "ambiguous|verify|disabled"},
     {"pop3", "idle_timeout", Kind::duration, R"("10m")", "idle time before an autologout (RFC 1939 3)"},
+    {"pop3", "command_deadline", Kind::duration, R"("1m")", "time from a command line's first octet to its end, however it is sliced (Postfix's smtpd_per_record_deadline)", {}, "1s-1h"},
+    {"pop3", "min_data_rate", Kind::integer, "500", "least octets per second in taking our replies (RETR, TOP): each octet earns 1/rate s back, up to write_timeout; 0 = write_timeout per block", {}, "-100000000"},
+    {"pop3", "write_timeout", Kind::duration, R"("5m")", "time a client may leave our replies untaken, renewed by min_data_rate; then it is disconnected and the maildrop unlocked", {}, "1s-1h"},
     {"pop3", "max_errors", Kind::integer, "10", "unknown or malformed commands and failed logins before -ERR and disconnect", {}, "1-1000"},
     {"smtp", "require_auth", Kind::choice, R"("never")", "on port 25: AUTH needed for relaying only, for all mail, or never", "never|relay|always"},
     {"smtp", "require_tls", Kind::boolean, "false", "on port 25: MAIL needs STARTTLS first (530 5.7.0)"},
@@ -338,6 +345,9 @@ void read_listeners(Loader& in, Config& c) {
   c.smtp.recipient_overshoot_limit = in.u32("smtp", "recipient_overshoot_limit");
   c.smtp.command_timeout = in.duration("smtp", "command_timeout");
   c.smtp.data_timeout = in.duration("smtp", "data_timeout");
+  c.smtp.command_deadline = in.duration("smtp", "command_deadline");
+  c.smtp.min_data_rate = in.u32("smtp", "min_data_rate");
+  c.smtp.write_timeout = in.duration("smtp", "write_timeout");
   c.smtp.pregreet_wait = in.duration("smtp", "pregreet_wait");
   c.smtp.allow_bare_lf = in.boolean("smtp", "allow_bare_lf");
   c.smtp.vrfy = in.str("smtp", "vrfy");
@@ -346,6 +356,9 @@ void read_listeners(Loader& in, Config& c) {
   c.smtp.require_tls = in.boolean("smtp", "require_tls");
   static_cast<ListenerConfig&>(c.pop3) = in.listener("pop3");
   c.pop3.idle_timeout = in.duration("pop3", "idle_timeout");
+  c.pop3.command_deadline = in.duration("pop3", "command_deadline");
+  c.pop3.min_data_rate = in.u32("pop3", "min_data_rate");
+  c.pop3.write_timeout = in.duration("pop3", "write_timeout");
   c.pop3.max_errors = in.u32("pop3", "max_errors");
   c.submission = in.listener("submission");
   c.smtps = in.listener("smtps");

@@ -33,6 +33,9 @@ struct SmtpConfig : ListenerConfig {
   std::uint32_t recipient_overshoot_limit = 0;
   milliseconds command_timeout{0};
   milliseconds data_timeout{0};
+  milliseconds command_deadline{0};  // net::ReadRules::line
+  std::uint32_t min_data_rate = 0;   // octets/s; 0 = per block
+  milliseconds write_timeout{0};
   milliseconds pregreet_wait{0};
   bool allow_bare_lf = false;
   std::string vrfy;  // "ambiguous" | "verify" | "disabled"
@@ -43,6 +46,9 @@ struct SmtpConfig : ListenerConfig {
 
 struct Pop3Config : ListenerConfig {
   milliseconds idle_timeout{0};
+  milliseconds command_deadline{0};
+  std::uint32_t min_data_rate = 0;   // of our replies (RETR, TOP)
+  milliseconds write_timeout{0};
   std::uint32_t max_errors = 0;
 };
 

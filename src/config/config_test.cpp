@@ -75,13 +75,32 @@ TEST(Config, BadValuesAreNamed) {
                            "[smtp]\nlisten = [\"127.0.0.1:2525\", \"127.0.0.1:2525\"]\n",
                            "[server]\nblocking_threads = 0\n", "[server]\nblocking_threads = 257\n",
                            "[pop3]\nmax_errors = 0\n", "[pop3]\nmax_errors = 1001\n",
-                           "[queue]\nretry_interval = \"0s\"\n", "[queue]\nretry_interval = \"2d\"\n"}) {
+                           "[queue]\nretry_interval = \"0s\"\n", "[queue]\nretry_interval = \"2d\"\n",
+                           "[smtp]\ncommand_deadline = \"0s\"\n", "[smtp]\ncommand_deadline = \"2h\"\n",
+                           "[smtp]\nwrite_timeout = \"0s\"\n", "[smtp]\nmin_data_rate = 100000001\n",
+                           "[smtp]\nmin_data_rate = \"fast\"\n", "[pop3]\ncommand_deadline = \"500ms\"\n",
+                           "[pop3]\nwrite_timeout = \"2h\"\n", "[pop3]\nmin_data_rate = -1\n"}) {
     auto c = parse(text, "h.toml");
     EXPECT_FALSE(c) << text;
     if (!c) {
       EXPECT_NE(c.error().message.find("h.toml"), std::string::npos) << c.error().message;
     }
   }
+}
+
+TEST(Config, SlowPeerBoundsHaveDefaults) {
+  auto c = parse("", "h.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->smtp.command_deadline, std::chrono::minutes(1));
+  EXPECT_EQ(c->smtp.min_data_rate, 500u);  // Postfix's smtpd_min_data_rate
+  EXPECT_EQ(c->smtp.write_timeout, std::chrono::minutes(5));
+  EXPECT_EQ(c->pop3.command_deadline, std::chrono::minutes(1));
+  EXPECT_EQ(c->pop3.min_data_rate, 500u);
+  EXPECT_EQ(c->pop3.write_timeout, std::chrono::minutes(5));
+  auto off = parse("[smtp]\nmin_data_rate = 0\ncommand_deadline = \"2s\"\n", "h.toml");
+  ASSERT_TRUE(off) << off.error().message;
+  EXPECT_EQ(off->smtp.min_data_rate, 0u);
+  EXPECT_EQ(off->smtp.command_deadline, std::chrono::seconds(2));
 }
 
 TEST(Config, TomlSyntaxErrorHasALine) {
@@ -96,7 +115,8 @@ TEST(Config, DefaultsOutputIsValidAndComplete) {
   ASSERT_TRUE(c) << c.error().message;
   for (const char* key : {"max_message_size", "max_recipients", "allow_bare_lf", "pregreet_wait",
                           "inline_body_max", "commit_wait", "directory_cache", "failure_delay", "max_connections_per_client",
-                          "blocking_threads", "max_errors", "retry_interval"})
+                          "blocking_threads", "max_errors", "retry_interval", "command_deadline",
+                          "min_data_rate", "write_timeout"})
     EXPECT_NE(d.find(key), std::string::npos) << key;
 }
 

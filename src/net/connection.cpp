@@ -107,14 +107,30 @@ asio::awaitable<std::size_t> Connection::read_some(char* buffer, std::size_t siz
   co_return ec ? 0 : n;
 }
 
-asio::awaitable<bool> Connection::write_all(std::string_view data, std::optional<std::chrono::milliseconds> timeout) {
+asio::awaitable<bool> Connection::write_all(std::string_view data, std::optional<WriteRules> rules) {
   std::error_code ec;
-  if (timeout) deadline_.arm(Deadline::Op::write, *timeout);
-  if (tls_)
-    co_await asio::async_write(*tls_, asio::buffer(data), asio::redirect_error(asio::use_awaitable, ec));
-  else
-    co_await asio::async_write(socket_, asio::buffer(data), asio::redirect_error(asio::use_awaitable, ec));
-  if (timeout) deadline_.disarm(Deadline::Op::write);
+  if (!rules) {
+    if (tls_)
+      co_await asio::async_write(*tls_, asio::buffer(data), asio::redirect_error(asio::use_awaitable, ec));
+    else
+      co_await asio::async_write(socket_, asio::buffer(data), asio::redirect_error(asio::use_awaitable, ec));
+    co_return !ec;
+  }
+  // One partial write at a time, so the deadline can move with the octets
+  // the peer takes (net/pace.h).
+  RateBudget budget(rules->timeout, rules->min_rate);
+  while (!data.empty() && !ec) {
+    deadline_.arm(Deadline::Op::write, budget.left());
+    auto start = Deadline::Clock::now();
+    std::size_t n;
+    if (tls_)
+      n = co_await tls_->async_write_some(asio::buffer(data), asio::redirect_error(asio::use_awaitable, ec));
+    else
+      n = co_await socket_.async_write_some(asio::buffer(data), asio::redirect_error(asio::use_awaitable, ec));
+    budget.spend(std::chrono::duration_cast<std::chrono::milliseconds>(Deadline::Clock::now() - start), n);
+    data.remove_prefix(n);
+  }
+  deadline_.disarm(Deadline::Op::write);
   co_return !ec;
 }
 

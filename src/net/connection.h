@@ -28,6 +28,8 @@
 #include <asio/ssl/stream.hpp>
 #include <asio/steady_timer.hpp>
 
+#include "net/pace.h"
+
 namespace herald::net {
 
 using asio::ip::tcp;
@@ -36,8 +38,9 @@ using asio::ip::tcp;
 // them waits past its deadline. Reads and writes have a deadline each
 // (Op), set as a point in time: a per-call timeout is "now + timeout", a
 // whole-operation bound (a DATA phase, an outbound transaction) is a fixed
-// point, and a minimum data rate (Postfix's smtpd_min_data_rate, to come)
-// is a point that moves on by octets / rate after each transfer. One timer
+// point, and a minimum data rate (Postfix's smtpd_min_data_rate; net/pace.h
+// does the arithmetic) is a point that moves on by octets / rate after each
+// transfer. One timer
 // serves both: arming only moves a deadline, and the timer re-waits when it
 // fires early, so a busy connection costs no timer operation per read.
 // REQUIRES: used from the socket's own (single-threaded) io_context.
@@ -93,10 +96,15 @@ class Connection {
 
   // read_some - at most size octets; 0 on EOF, error or timeout (see timed_out).
   asio::awaitable<std::size_t> read_some(char* buffer, std::size_t size, std::chrono::milliseconds timeout);
-  // write_all - all of data, or false when the peer is gone or, with a
-  // timeout, did not take it all in time (see timed_out).
-  asio::awaitable<bool> write_all(std::string_view data,
-                                  std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+  // write_all - all of data, or false when the peer is gone or, with
+  // rules, did not keep up with them (see timed_out): each partial write
+  // spends the time it waited from a RateBudget and earns octets / min_rate
+  // back, so a peer that stops reading, or reads a trickle, is cut off.
+  asio::awaitable<bool> write_all(std::string_view data, std::optional<WriteRules> rules = std::nullopt);
+  // write_all - the same with a timeout per partial write.
+  asio::awaitable<bool> write_all(std::string_view data, std::chrono::milliseconds timeout) {
+    return write_all(data, WriteRules{timeout, 0});
+  }
   // start_tls - a TLS handshake on this connection, as the server (RFC 3207
   // STARTTLS, RFC 2595 STLS, RFC 8314 implicit TLS) or as the client
   // (outbound); false when it failed, and then the socket is closed.

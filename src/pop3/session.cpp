@@ -166,6 +166,10 @@ Step Session::step() {
       out.action = outcome.action;
       return out;
     }
+    if (out.output.size() >= kFlushOutput) {
+      out.action = Action::flush;
+      return out;
+    }
   }
   return out;
 }

@@ -75,7 +75,15 @@ struct MaildropEntry {
 // sasl_verified() - only lock and load user()'s maildrop (AUTH succeeded).
 // starttls: discard_input(), handshake, on_tls_started(). sasl_check: answer
 // auth_exchange()'s Kind::check, then on_auth_checked().
-enum class Action { need_more, authenticate, retrieve, update, close, starttls, sasl_check };
+// flush: write output, then step() again before reading more - the replies
+// so far passed kFlushOutput (a pipelined run of LISTs and UIDLs of a large
+// maildrop would otherwise be answered all in one string).
+enum class Action { need_more, authenticate, retrieve, update, close, starttls, sasl_check, flush };
+
+// kFlushOutput - the replies one step() gathers before it asks for a
+// flush. Not a config key: it bounds a buffer, as the driver's read size
+// does, and changes no behaviour the client can see.
+inline constexpr std::size_t kFlushOutput = 64 * 1024;
 
 // Pop3AuthOptions - what this connection offers now (RFC 2595, RFC 5034):
 // sasl::AuthOptions (starttls_available: STLS) and USER/PASS's rule.
@@ -106,10 +114,11 @@ class Session {
   void feed(std::string_view bytes);
 
   // step - process buffered input until the driver must act (authenticate,
-  // retrieve, update, close) or input runs out (need_more). output holds the
-  // replies produced so far (may be non-empty with any action) - the driver
-  // writes output, then performs the action. On a closed session it returns
-  // Action::close with no output.
+  // retrieve, update, close), its replies pass kFlushOutput (flush) or
+  // input runs out (need_more). output holds the replies produced so far
+  // (may be non-empty with any action) - the driver writes output, then
+  // performs the action. On a closed session it returns Action::close with
+  // no output.
   // REQUIRES: no action pending (each one answered by its on_* call).
   Step step();
 

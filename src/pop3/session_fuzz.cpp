@@ -40,6 +40,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       case herald::pop3::Action::starttls:
       case herald::pop3::Action::sasl_check:
         return 0;
+      case herald::pop3::Action::flush:
+        continue;
       case herald::pop3::Action::authenticate: {
         std::vector<herald::pop3::MaildropEntry> md;
         for (std::size_t i = 0; i < messages.size(); ++i) md.push_back({messages[i].size(), "u" + std::to_string(i)});

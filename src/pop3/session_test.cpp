@@ -333,6 +333,36 @@ TEST(Pop3Session, ListAll) {
                                 std::to_string(kMsg2.size()) + "\r\n.\r\n");
 }
 
+// A pipelined run of LISTs of a large maildrop is answered in flushes of
+// about kFlushOutput, each written before the session answers more, so
+// what it holds is bounded whatever the client pipelines without reading.
+TEST(Pop3Session, PipelinedRepliesAskForAFlushPastTheBound) {
+  Session s(test_limits(), "mx.example.test");
+  s.feed(kLogin);
+  ASSERT_EQ(s.step().action, Action::authenticate);
+  std::vector<MaildropEntry> maildrop(1000, MaildropEntry{12345, "u"});
+  s.on_authenticated(AuthResult::ok, std::move(maildrop));
+  std::string one_list;
+  s.feed("LIST\r\n");
+  Step first = s.step();
+  ASSERT_EQ(first.action, Action::need_more);
+  one_list = first.output;
+  ASSERT_LT(one_list.size(), kFlushOutput);
+  for (int i = 0; i < 100; ++i) s.feed("LIST\r\n");
+  std::size_t total = 0, flushes = 0;
+  for (;;) {
+    Step step = s.step();
+    EXPECT_LT(step.output.size(), kFlushOutput + one_list.size());
+    total += step.output.size();
+    if (step.action == Action::need_more) break;
+    ASSERT_EQ(step.action, Action::flush);
+    EXPECT_GE(step.output.size(), kFlushOutput);
+    ++flushes;
+  }
+  EXPECT_EQ(total, 100 * one_list.size());
+  EXPECT_GE(flushes, 100 * one_list.size() / (kFlushOutput + one_list.size()));
+}
+
 TEST(Pop3Session, ListOneAndErrors) {
   Transcript t = converse(kLogin + "LIST 2\r\nLIST 0\r\nLIST 3\r\nLIST x\r\nLIST -1\r\n"
                                    "LIST 1 2\r\nLIST 99999999999999999999999\r\n");

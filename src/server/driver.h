@@ -1,7 +1,8 @@
 // server/driver.h - the one loop every protocol driver runs (SMTP and POP3
-// now, IMAP next): read with the session's timeout, feed the session, step
-// it, write its replies, and carry out what it asks - STARTTLS/STLS, a SASL
-// check, a lookup, a protocol action - until it closes or the peer goes.
+// now, IMAP next): read within the session's deadline, feed the session,
+// step it, write its replies within theirs, and carry out what it asks -
+// STARTTLS/STLS, a SASL check, a lookup, a protocol action - until it
+// closes or the peer goes.
 //
 // A protocol joins it with an adapter around its session (the Protocol
 // concept below): the adapter turns the session's own actions into Turns
@@ -22,6 +23,16 @@
 // it (STARTTLS's go-ahead must reach the client in clear before the
 // handshake, RFC 3207 4); an AUTH attempt's bookkeeping (and its growing
 // delay) comes before the reply that ends it.
+//
+// Deadlines (net/pace.h, docs/ARCHITECTURE.md): every read and write waits
+// within the protocol's rules, kept here once for every protocol. A line
+// must be complete within its deadline from its first octet and a body
+// keep a minimum data rate (Postfix's smtpd_per_record_deadline and
+// smtpd_min_data_rate); a peer that does not take our replies is cut off
+// by the write deadline. Output never piles up: each batch of replies is
+// written, within that deadline, before the next read, and a session whose
+// replies pass a bound asks for a flush (Turn::flush) before it answers
+// more, so a peer that pipelines without reading stalls its own input.
 #pragma once
 
 #include <chrono>
@@ -35,6 +46,7 @@
 #include <asio/thread_pool.hpp>
 
 #include "net/connection.h"
+#include "net/pace.h"
 #include "sasl/exchange.h"
 #include "sasl/protocol.h"
 #include "server/auth_driver.h"
@@ -51,6 +63,7 @@ enum class Turn {
   sasl_check,  // answer auth_exchange()'s check with on_auth_checked()
   lookup,      // a store read (RCPT, sender): lookups(); replies keep gathering
   act,         // a protocol action: act(), after writing what came before
+  flush,       // write what came, then step again before reading (a bound on held output)
 };
 
 struct DriverStep {
@@ -62,7 +75,8 @@ struct DriverStep {
 template <typename P>
 concept Protocol = requires(P& p, std::string_view bytes, sasl::Exchange::Outcome outcome) {
   { P::kReadBuffer } -> std::convertible_to<std::size_t>;  // octets per read: bounds one step's input
-  { p.read_timeout() } -> std::convertible_to<std::chrono::milliseconds>;
+  { p.read_rules() } -> std::convertible_to<net::ReadRules>;    // in the session's current state
+  { p.write_rules() } -> std::convertible_to<net::WriteRules>;
   { p.on_timeout() } -> std::convertible_to<std::string>;  // the reply before hanging up
   p.feed(bytes);
   { p.step() } -> std::same_as<DriverStep>;
@@ -87,7 +101,9 @@ concept Lookups = Protocol<P> && requires(P& p) {
 };
 
 // Ending - why run_session returned, for the driver's log.
-enum class Ending { closed, peer_gone, timed_out, tls_failed };
+// write_timed_out: the peer stopped taking our replies (or took them too
+// slowly); nothing more could be said to it.
+enum class Ending { closed, peer_gone, timed_out, write_timed_out, tls_failed };
 
 // start_implicit_tls - RFC 8314 3.3: TLS from the first octet (smtps,
 // pop3s); false when there is no TLS context or the handshake failed.
@@ -120,8 +136,8 @@ asio::awaitable<bool> run_turns(net::Connection& conn, P& protocol, ConnectionAu
         continue;
       }
     }
-    if (!out.empty() && !co_await conn.write_all(out)) {
-      ending = Ending::peer_gone;
+    if (!out.empty() && !co_await conn.write_all(out, protocol.write_rules())) {
+      ending = conn.timed_out() ? Ending::write_timed_out : Ending::peer_gone;
       co_return false;
     }
     out.clear();
@@ -141,6 +157,8 @@ asio::awaitable<bool> run_turns(net::Connection& conn, P& protocol, ConnectionAu
         }
         protocol.on_tls_started();
         co_return true;  // nothing buffered remains; read the client's next command
+      case Turn::flush:
+        break;  // written above; the session has more input to answer
       case Turn::sasl_check: {
         sasl::Exchange::Outcome checked = co_await auth.check(protocol.auth_exchange());
         out += protocol.on_auth_checked(std::move(checked));
@@ -163,18 +181,26 @@ asio::awaitable<bool> run_turns(net::Connection& conn, P& protocol, ConnectionAu
 template <Protocol P>
 asio::awaitable<Ending> run_session(net::Connection& conn, P& protocol, ConnectionAuth& auth, const TlsSetup& tls,
                                     asio::thread_pool& blocking) {
+  using Clock = std::chrono::steady_clock;
   char buffer[P::kReadBuffer];
   Ending ending = Ending::closed;
+  net::ReadPace pace(protocol.read_rules());
   for (;;) {
-    std::size_t n = co_await conn.read_some(buffer, sizeof buffer, protocol.read_timeout());
+    auto start = Clock::now();
+    std::size_t n = co_await conn.read_some(buffer, sizeof buffer, pace.timeout());
+    auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
     if (n == 0) {
       if (!conn.timed_out()) co_return Ending::peer_gone;
+      // RFC 5321 4.5.3.2: the server may close after a timeout, with 421.
       std::string bye = protocol.on_timeout();
-      co_await conn.write_all(bye);
+      co_await conn.write_all(bye, protocol.write_rules());
       co_return Ending::timed_out;
     }
-    protocol.feed(std::string_view(buffer, n));
+    std::string_view got(buffer, n);
+    protocol.feed(got);
     if (!co_await detail::run_turns(conn, protocol, auth, tls, blocking, ending)) co_return ending;
+    // The rules after the session took the octets: it may be in DATA now.
+    pace.on_read(got, waited, protocol.read_rules());
   }
 }
 

@@ -77,7 +77,11 @@ class Pop3Protocol {
     return o;
   }
 
-  std::chrono::milliseconds read_timeout() const { return ctx_.config.idle_timeout; }
+  net::ReadRules read_rules() const {
+    const auto& c = ctx_.config;
+    return {net::Phase::lines, c.idle_timeout, c.command_deadline, c.idle_timeout, 0};
+  }
+  net::WriteRules write_rules() const { return {ctx_.config.write_timeout, ctx_.config.min_data_rate}; }
   std::string on_timeout() { return "-ERR Autologout; idle for too long\r\n"; }  // RFC 1939 3
   void feed(std::string_view bytes) { session_.feed(bytes); }
 
@@ -96,6 +100,7 @@ class Pop3Protocol {
       case pop3::Action::close: out.turn = Turn::close; break;
       case pop3::Action::starttls: out.turn = Turn::starttls; break;
       case pop3::Action::sasl_check: out.turn = Turn::sasl_check; break;
+      case pop3::Action::flush: out.turn = Turn::flush; break;
       case pop3::Action::authenticate:
       case pop3::Action::retrieve:
       case pop3::Action::update: out.turn = Turn::act; break;
@@ -219,7 +224,13 @@ asio::awaitable<void> pop3_connection(const Pop3DriverContext& ctx, Accepted acc
   Pop3Protocol protocol(ctx, conn, auth);
   protocol.session().set_auth_options(protocol.auth_options());
   std::string greeting = protocol.session().greeting();
-  if (co_await conn.write_all(greeting)) co_await run_session(conn, protocol, auth, ctx.tls, ctx.blocking);
+  if (co_await conn.write_all(greeting)) {
+    Ending ending = co_await run_session(conn, protocol, auth, ctx.tls, ctx.blocking);
+    // A client that stopped taking a RETR gives its maildrop lock up with
+    // the session (Pop3Protocol's RAII), so others can log in again.
+    if (ending == Ending::write_timed_out)
+      log->info("timeout after reply from {}{}", peer, protocol.session().authenticated() ? ", maildrop unlocked" : "");
+  }
   log->info("disconnect from {}", peer);
 }
 

@@ -53,9 +53,13 @@ class SmtpProtocol {
     return o;
   }
 
-  std::chrono::milliseconds read_timeout() const {
-    return session_.in_data() ? ctx_.config.data_timeout : ctx_.config.command_timeout;
+  net::ReadRules read_rules() const {
+    const auto& c = ctx_.config;
+    return {session_.receiving_message() ? net::Phase::data : net::Phase::lines,
+            session_.in_data() ? c.data_timeout : c.command_timeout, c.command_deadline, c.data_timeout,
+            c.min_data_rate};
   }
+  net::WriteRules write_rules() const { return {ctx_.config.write_timeout, ctx_.config.min_data_rate}; }
   std::string on_timeout() {
     log::get("smtpd")->info("timeout after {} from {}", session_.in_data() ? "DATA" : "command",
                             conn_.peer().display());
@@ -288,6 +292,7 @@ asio::awaitable<void> smtp_connection(const SmtpDriverContext& ctx, Accepted acc
   if (!co_await conn.write_all(greeting)) co_return;
   Ending ending = co_await run_session(conn, protocol, auth, ctx.tls, ctx.blocking);
   if (ending == Ending::tls_failed) log->info("lost connection after STARTTLS from {}", peer);
+  if (ending == Ending::write_timed_out) log->info("timeout after reply from {}", peer);
   log->info("disconnect from {}", peer);
 }
 
