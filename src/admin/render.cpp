@@ -78,6 +78,8 @@ nlohmann::json to_json(const store::JournalEntry& e) {
           {"reply", e.reply},             {"detail", e.detail}};
 }
 
+std::string dump(const nlohmann::json& j) { return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace); }
+
 // element - one element of the array at dump(2)'s indentation: its lines one
 // level in. A dumped JSON value has no raw line end inside a string.
 void RowWriter::element(const std::string& dumped) {

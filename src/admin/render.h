@@ -3,6 +3,14 @@
 // --json). A list is written as its rows come (RowWriter), never gathered
 // first; its JSON is one array, byte for byte what nlohmann's dump(2) of
 // the whole array would be, so scripts see the same output as before.
+//
+// Security: rows hold what clients sent (addresses, Message-IDs, replies),
+// and the store may hold bytes older code let in. A text line goes out
+// through printable_utf8() (base/text.h: controls and malformed UTF-8 as
+// "\xNN"), so no escape sequence reaches the operator's terminal; JSON
+// escapes controls itself, and malformed UTF-8, which JSON cannot carry, is
+// replaced by U+FFFD (nlohmann's error_handler_t::replace) instead of
+// throwing: no stored byte can make a listing fail.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "admin/commands.h"
+#include "base/text.h"
 
 namespace herald::admin {
 
@@ -24,6 +33,10 @@ std::string text_line(const UserInfo& u);
 std::string text_line(const store::AliasRecord& a);
 std::string text_line(const store::QueueRow& r);
 std::string text_line(const store::JournalEntry& e);
+
+// dump - j as dump(2) writes it, malformed UTF-8 in its strings replaced by
+// U+FFFD rather than thrown as an exception.
+std::string dump(const nlohmann::json& j);
 
 // to_json - one row as a JSON object. Keys: the list's key is among them
 // (name, address, alias, row, key); the journal's key is a string, since it
@@ -46,8 +59,8 @@ class RowWriter {
   // write - false once the stream has failed (the reader went away).
   template <typename Row>
   bool write(const Row& row) {
-    if (json_) element(to_json(row).dump(2));
-    else out_ << text_line(row) << '\n';
+    if (json_) element(dump(to_json(row)));
+    else out_ << printable_utf8(text_line(row)) << '\n';
     return static_cast<bool>(out_);
   }
   // sink - write as a Sink of a list command.

@@ -6,6 +6,8 @@
 
 #include <sstream>
 
+#include "base/text.h"
+
 namespace herald::admin {
 namespace {
 
@@ -55,6 +57,45 @@ TEST(RowWriter, JournalKeysAreStringsAndTimesIso) {
   EXPECT_EQ(j["key"], std::to_string(e.key)) << "beyond 2^53: a string";
   EXPECT_EQ(j["time"], "2023-11-14T22:13:20.123Z");
   EXPECT_EQ(text_line(e), "2023-11-14T22:13:20.123Z received");
+}
+
+// Issue 11 item 6: stored bytes that are not UTF-8 made dump() throw and the
+// CLI abort. Every row type: JSON that parses, text without a raw control.
+TEST(RowWriter, HostileStoredBytesNeitherThrowNorReachTheTerminal) {
+  const std::string bad = "\xff\xfe\x9b" "31m\x1b[2J\x07\x7f\xc2\x9b" "0m\xc3";
+  auto check = [&](const auto& row) {
+    for (bool json : {true, false}) {
+      std::ostringstream out;
+      RowWriter w(out, json);
+      ASSERT_NO_THROW(EXPECT_TRUE(w.write(row)));
+      w.finish();
+      std::string text = out.str();
+      EXPECT_TRUE(valid_utf8(text)) << printable(text);
+      for (unsigned char c : text) EXPECT_TRUE(c == '\n' || c >= 0x20) << printable(text);
+      if (json) {
+        auto parsed = nlohmann::json::parse(text);
+        ASSERT_EQ(parsed.size(), 1u);
+        EXPECT_NE(parsed[0].dump().find("\\u001b[2J"), std::string::npos) << "controls escaped by JSON";
+        EXPECT_NE(parsed[0].dump(-1, ' ', false).find("\xef\xbf\xbd"), std::string::npos) << "U+FFFD for bad bytes";
+      } else {
+        EXPECT_EQ(text.find('\x7f'), std::string::npos);
+        EXPECT_NE(text.find("\\xff\\xfe\\x9b" "31m\\x1b[2J\\x07\\x7f\\xc2\\x9b" "0m\\xc3"), std::string::npos) << text;
+      }
+    }
+  };
+  check(store::DomainRecord{bad, false});
+  check(UserInfo{bad, 0, 0, false, false});
+  check(store::AliasRecord{bad, {bad}});
+  store::QueueRow q;
+  q.queue_id = bad;
+  q.sender = bad;
+  q.recipient = bad;
+  q.original_recipient = bad;
+  q.last_reply = bad;
+  check(q);
+  store::JournalEntry e;
+  e.queue_id = e.message_id = e.sender = e.recipient = e.client = e.reply = e.detail = bad;
+  check(e);
 }
 
 }  // namespace

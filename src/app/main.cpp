@@ -14,6 +14,7 @@
 
 #include "admin/commands.h"
 #include "app/run.h"
+#include "base/text.h"
 
 namespace {
 
@@ -218,7 +219,7 @@ int Cli::run(int argc, char** argv) {
     return dispatch();
   } catch (const Failure& f) {
     std::cout.flush();
-    std::cerr << "herald: " << f.message << "\n";
+    std::cerr << "herald: " << herald::printable_utf8(f.message) << "\n";
     return f.code;
   }
 }

@@ -12,6 +12,7 @@
 #include "admin/commands.h"
 #include "admin/render.h"
 #include "base/result.h"
+#include "base/text.h"
 #include "config/config.h"
 #include "store/store.h"
 
@@ -61,7 +62,7 @@ admin::ListEnd print_list(store::Store& st, const Request& request, bool json,
   admin::RowWriter out(std::cout, json);
   admin::ListEnd end = check_request(command(st, request, out.sink<Row>()));
   out.finish();
-  if (end.more) std::cerr << "herald: more follow: continue with --after " << end.last << "\n";
+  if (end.more) std::cerr << "herald: more follow: continue with --after " << printable_utf8(end.last) << "\n";
   return end;
 }
 

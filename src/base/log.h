@@ -3,6 +3,10 @@
 // "Nov 23 22:08:33 mx herald/smtpd[4242]: 4F3A9C2B1D7E: client=..." - the
 // classic syslog layout with Postfix's program names, so that pflogsumm
 // (--syslog-name=herald), fail2ban and grep habits work unchanged.
+//
+// Security: every line's message passes through printable_utf8()
+// (base/text.h) on its way out, so control bytes and malformed UTF-8 from
+// clients are written as "\xNN" escapes; call sites need not escape.
 #pragma once
 
 #include <memory>

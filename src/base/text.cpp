@@ -81,21 +81,94 @@ std::string format_size(std::uint64_t bytes) {
   return std::to_string(bytes);
 }
 
+namespace {
+
+constexpr char kHex[] = "0123456789abcdef";
+
+void escape_octet(std::string& out, unsigned char c) {
+  out += "\\x";
+  out += kHex[c >> 4];
+  out += kHex[c & 15];
+}
+
+}  // namespace
+
 std::string printable(std::string_view s, std::size_t max) {
-  static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   for (unsigned char c : s) {
     if (out.size() >= max) {
       out += "...";
       break;
     }
-    if (c >= 0x20 && c < 0x7f && c != '\\') {
-      out += char(c);
+    if (c >= 0x20 && c < 0x7f && c != '\\') out += char(c);
+    else escape_octet(out, c);
+  }
+  return out;
+}
+
+// No library Herald links offers a public UTF-8 check (fmt's and
+// nlohmann's decoders are internal), so this follows RFC 3629 4's table of
+// well-formed sequences: the first octet fixes the length and the range of
+// the second; later octets are 80-BF.
+std::size_t utf8_length(std::string_view s) {
+  if (s.empty()) return 0;
+  auto c = static_cast<unsigned char>(s[0]);
+  if (c < 0x80) return 1;
+  std::size_t len;
+  unsigned char lo = 0x80, hi = 0xbf;
+  if (c >= 0xc2 && c <= 0xdf) {
+    len = 2;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    len = 3;
+    if (c == 0xe0) lo = 0xa0;  // overlong below U+0800
+    if (c == 0xed) hi = 0x9f;  // surrogates U+D800-U+DFFF
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    len = 4;
+    if (c == 0xf0) lo = 0x90;  // overlong below U+10000
+    if (c == 0xf4) hi = 0x8f;  // past U+10FFFF
+  } else {
+    return 0;  // 80-C1 (continuation, overlong 2-octet) and F5-FF
+  }
+  if (s.size() < len) return 0;
+  auto c1 = static_cast<unsigned char>(s[1]);
+  if (c1 < lo || c1 > hi) return 0;
+  for (std::size_t k = 2; k < len; ++k) {
+    auto ck = static_cast<unsigned char>(s[k]);
+    if (ck < 0x80 || ck > 0xbf) return 0;
+  }
+  return len;
+}
+
+bool valid_utf8(std::string_view s) {
+  while (!s.empty()) {
+    std::size_t n = utf8_length(s);
+    if (n == 0) return false;
+    s.remove_prefix(n);
+  }
+  return true;
+}
+
+bool is_printable_ascii(std::string_view s) {
+  for (unsigned char c : s)
+    if (c < 0x20 || c >= 0x7f) return false;
+  return true;
+}
+
+std::string printable_utf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  while (!s.empty()) {
+    auto c = static_cast<unsigned char>(s[0]);
+    std::size_t n = utf8_length(s);
+    // U+0080-U+009F are C2 80-9F: control characters (CSI is U+009B).
+    bool control = n <= 1 ? (c < 0x20 || c >= 0x7f) : (c == 0xc2 && static_cast<unsigned char>(s[1]) < 0xa0);
+    if (n == 0) n = 1;  // an ill-formed sequence is escaped an octet at a time
+    if (control) {
+      for (std::size_t k = 0; k < n; ++k) escape_octet(out, static_cast<unsigned char>(s[k]));
     } else {
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
+      out.append(s.substr(0, n));
     }
+    s.remove_prefix(n);
   }
   return out;
 }

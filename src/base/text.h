@@ -1,7 +1,14 @@
-// base/text.h - small ASCII string helpers shared by every protocol.
+// base/text.h - small ASCII string helpers shared by every protocol, the
+// UTF-8 check and the escapes that make untrusted text safe to show.
 //
 // Protocol keywords are ASCII and case-insensitive (RFC 5321 2.4, RFC 1939 3);
 // these helpers never depend on the locale.
+//
+// Security: text from the network or the store is shown only through
+// printable() (ASCII only: SMTP replies, Received headers) or
+// printable_utf8() (log lines, the CLI's text): neither lets a control byte
+// or malformed UTF-8 through to a terminal or a line-oriented parser. Both
+// write an escaped octet as "\xNN" (two lower-case hex digits).
 #pragma once
 
 #include <cstdint>
@@ -33,5 +40,28 @@ std::string format_size(std::uint64_t bytes);
 
 // printable - s with control and 8-bit octets escaped, safe for one log line.
 std::string printable(std::string_view s, std::size_t max = 200);
+
+// utf8_length - the length of the well-formed UTF-8 character that s starts
+// with (RFC 3629 4: 1 to 4 octets); 0 when s is empty or starts with an
+// ill-formed sequence: a stray continuation octet, an overlong form (C0, C1,
+// E0 80-9F, F0 80-8F), a surrogate (ED A0-BF), a code point past U+10FFFF
+// (F4 90-, F5-FF) or a truncated sequence.
+std::size_t utf8_length(std::string_view s);
+
+// valid_utf8 - s is well-formed UTF-8 throughout (RFC 3629 4). Control
+// characters are well-formed; callers that refuse them say so.
+bool valid_utf8(std::string_view s);
+
+// printable_utf8 - s for a terminal or a log line: printable ASCII and
+// well-formed UTF-8 of printable characters as they are; C0 controls, DEL,
+// C1 controls (U+0080-U+009F, also when well-formed) and every octet of an
+// ill-formed sequence escaped as "\xNN", as printable() escapes them.
+// Unlike printable() it keeps "\" (the text may already have passed
+// through printable(); escaping it again would double the escapes) and has
+// no length bound (callers bound what they store).
+std::string printable_utf8(std::string_view s);
+
+// is_printable_ascii - s is all printable ASCII (0x20-0x7e): nothing to escape.
+bool is_printable_ascii(std::string_view s);
 
 }  // namespace herald

@@ -203,40 +203,14 @@ std::unique_ptr<ServerMechanism> make_mechanism(std::string_view name, const Cha
 }
 
 bool valid_utf8_text(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      if (c < 0x20 || c == 0x7f) return false;
-      ++i;
-      continue;
-    }
-    // RFC 3629 4: the well-formed multi-octet sequences, without overlong
-    // forms, surrogates or code points past U+10FFFF.
-    std::size_t len;
-    unsigned char lo = 0x80, hi = 0xbf;
-    if (c >= 0xc2 && c <= 0xdf) len = 2;
-    else if (c >= 0xe0 && c <= 0xef) {
-      len = 3;
-      if (c == 0xe0) lo = 0xa0;
-      if (c == 0xed) hi = 0x9f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      len = 4;
-      if (c == 0xf0) lo = 0x90;
-      if (c == 0xf4) hi = 0x8f;
-    } else {
-      return false;
-    }
-    if (s.size() - i < len) return false;
-    auto c1 = static_cast<unsigned char>(s[i + 1]);
-    if (c1 < lo || c1 > hi) return false;
-    for (std::size_t k = 2; k < len; ++k) {
-      auto ck = static_cast<unsigned char>(s[i + k]);
-      if (ck < 0x80 || ck > 0xbf) return false;
-    }
+  while (!s.empty()) {
+    std::size_t n = utf8_length(s);  // RFC 3629 4 (base/text.h)
+    if (n == 0) return false;
+    auto c = static_cast<unsigned char>(s[0]);
+    if (n == 1 && (c < 0x20 || c == 0x7f)) return false;
     // C1 controls (U+0080..U+009F) are prohibited by SASLprep too.
-    if (c == 0xc2 && c1 < 0xa0) return false;
-    i += len;
+    if (c == 0xc2 && static_cast<unsigned char>(s[1]) < 0xa0) return false;
+    s.remove_prefix(n);
   }
   return true;
 }

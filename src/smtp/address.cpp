@@ -132,6 +132,12 @@ bool parse_params(std::string_view rest, std::vector<PathParam>& out) {
 
 // parse_mailbox - local@domain of a non-null path, into out.
 void parse_mailbox(std::string_view path, bool utf8, const AddressLimits& limits, ParsedPath& out) {
+  // RFC 6531 3.3: UTF-8 in a path must be well-formed, with SMTPUTF8 or
+  // without (then it is refused either way; this names the reason).
+  if (!valid_utf8(path)) {
+    out.error = PathError::bad_utf8;
+    return;
+  }
   // RFC 5321 4.1.2: A-d-l ":" - a source route, to be ignored.
   if (path.front() == '@') {
     auto colon = path.find(':');

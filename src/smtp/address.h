@@ -4,7 +4,10 @@
 // it matches the RFC 5321 4.1.2 grammar (Dot-string or Quoted-string local
 // part, domain or address literal), so "<;sleep 1;>" is a syntax error, never
 // a string handed to anything that might interpret it.
-// RFC 6531 3.3: with SMTPUTF8, UTF-8 is allowed in local parts and domains.
+// RFC 6531 3.3: with SMTPUTF8, UTF-8 is allowed in local parts and domains,
+// and only well-formed UTF-8 (RFC 3629): a path with any other 8-bit octets
+// is refused as bad_utf8 before its grammar is looked at, so malformed bytes
+// never reach a header, the log or the store.
 #pragma once
 
 #include <string>
@@ -32,6 +35,7 @@ enum class PathError {
   syntax,       // not a path at all
   too_long,     // RFC 5321 4.5.3.1.1/2: local part > 64 or domain > 255 octets
   needs_utf8,   // 8-bit octets without the SMTPUTF8 parameter (RFC 6531 3.4)
+  bad_utf8,     // 8-bit octets that are not well-formed UTF-8 (RFC 6531 3.3, RFC 3629 4)
 };
 
 struct ParsedPath {

@@ -134,6 +134,17 @@ TEST(ParsePath, Utf8NeedsSmtputf8Parameter) {
   EXPECT_EQ(mail("<j\xC3\xBC rgen@example.test>").error, PathError::syntax);
 }
 
+// RFC 6531 3.3: only well-formed UTF-8 (RFC 3629), with SMTPUTF8 or without.
+TEST(ParsePath, MalformedUtf8IsRefused) {
+  for (std::string addr : {"\xff\xfe\x9b" "31m@example.org", "\xc0\xaf@example.org", "a@\xed\xa0\x80.example",
+                           "\xe9t\xe9@example.org", "a@b\xc3", "\"\xff\"@example.org", "a@\xf4\x90\x80\x80.example"}) {
+    EXPECT_EQ(mail("<" + addr + "> SMTPUTF8").error, PathError::bad_utf8) << addr;
+    EXPECT_EQ(mail("<" + addr + ">").error, PathError::bad_utf8) << addr;
+    EXPECT_EQ(parse_path("<" + addr + ">", false, kLimits, /*smtputf8=*/true).error, PathError::bad_utf8) << addr;
+  }
+  EXPECT_EQ(mail("<\"gr\xc3\xa5\"@gr\xc3\xa5.example> SMTPUTF8").error, PathError::none);
+}
+
 TEST(ValidDomain, Grammar) {
   EXPECT_TRUE(valid_domain("example.test", false));
   EXPECT_TRUE(valid_domain("localhost", false));

@@ -10,6 +10,16 @@ namespace herald::smtp {
 
 namespace {
 constexpr std::size_t kMaxAuthLine = 12288;
+
+// Malformed UTF-8 (RFC 6531 3.3 allows UTF-8, well-formed per RFC 3629) in
+// an argument. Postfix answers a command line of malformed UTF-8 with
+// "500 5.5.2 Error: bad UTF-8 syntax"; Herald says which argument, and for
+// an address uses 553 5.6.7 as it does for "Non-ASCII address requires
+// SMTPUTF8" (RFC 6531 registers X.6.7: non-ASCII address not permitted).
+constexpr const char* kBadUtf8Sender = "Bad UTF-8 syntax in sender address";
+constexpr const char* kBadUtf8Recipient = "Bad UTF-8 syntax in recipient address";
+constexpr const char* kBadUtf8Address = "Bad UTF-8 syntax in address";
+constexpr const char* kBadUtf8Hostname = "Bad UTF-8 syntax in hostname";
 }  // namespace
 
 // The command table. Rows name only what differs from CommandSpec's
@@ -311,6 +321,11 @@ void Session::cmd_ehlo(std::string_view args) {
     client_error(501, "5.5.4", "Syntax: EHLO hostname");
     return;
   }
+  // RFC 6531 3.7.1: the EHLO domain may be a U-label, in UTF-8: well-formed.
+  if (!valid_utf8(args)) {
+    client_error(501, "5.5.2", kBadUtf8Hostname);
+    return;
+  }
   reset_transaction();
   phase_ = Introduced{Helo{std::string(args), true}, NoMail{}};
   out_ += fmt::format("250-{}\r\n", hostname_);
@@ -330,6 +345,10 @@ void Session::cmd_helo(std::string_view args) {
   args = trim(args);
   if (args.empty()) {
     client_error(501, "5.5.4", "Syntax: HELO hostname");
+    return;
+  }
+  if (!valid_utf8(args)) {
+    client_error(501, "5.5.2", kBadUtf8Hostname);
     return;
   }
   reset_transaction();
@@ -354,6 +373,12 @@ void Session::cmd_help(std::string_view) {
 }
 
 void Session::cmd_vrfy(std::string_view args) {
+  // RFC 6531 3.3 (VRFY may carry SMTPUTF8 too): malformed UTF-8 is refused
+  // whether the answer would be verified or not.
+  if (limits_.vrfy != VrfyMode::disabled && !valid_utf8(args)) {
+    client_error(553, "5.6.7", kBadUtf8Address);
+    return;
+  }
   switch (limits_.vrfy) {
     case VrfyMode::disabled:
       client_error(502, "5.5.1", "VRFY command is disabled");
@@ -409,6 +434,7 @@ void Session::cmd_mail(std::string_view args) {
     case PathError::needs_utf8:
       client_error(553, "5.6.7", "Non-ASCII address requires SMTPUTF8");
       return;
+    case PathError::bad_utf8: client_error(553, "5.6.7", kBadUtf8Sender); return;
   }
   if (!p.null_path && p.mailbox.domain.empty()) {
     client_error(501, "5.1.7", "Bad sender address syntax");
@@ -515,6 +541,7 @@ void Session::cmd_rcpt(std::string_view args) {
     case PathError::needs_utf8:
       client_error(553, "5.6.7", "Non-ASCII address requires SMTPUTF8");
       return;
+    case PathError::bad_utf8: client_error(553, "5.6.7", kBadUtf8Recipient); return;
   }
   if (!p.params.empty()) {
     client_error(555, "5.5.4", fmt::format("Unsupported parameter {}", printable(p.params[0].keyword, 40)));

@@ -26,6 +26,8 @@
 // unless allow_bare_lf (SMTP smuggling, 2023). Commands pipelined before the
 // client has seen our EHLO reply are refused (as Postfix's
 // smtpd_forbid_unauth_pipelining). Address text is parsed by the RFC grammar.
+// Malformed UTF-8 in MAIL, RCPT, VRFY (553 5.6.7) and EHLO/HELO (501 5.5.2)
+// is refused (RFC 6531 3.3), so none reaches a header, the log or the store.
 //
 // RFCs: 5321 (SMTP), 1870 (SIZE), 2920 (PIPELINING), 6152 (8BITMIME),
 // 2034/3463 (enhanced status codes), 6531 (SMTPUTF8), 3030 (CHUNKING/BDAT),

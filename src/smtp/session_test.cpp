@@ -553,6 +553,47 @@ TEST_P(SessionTest, Utf8AddressNeedsSmtputf8) {
   EXPECT_EQ(tx.recipients[1].forward_path.str(), "z\xC3\xB6\xC3\xA9@example.test");
 }
 
+// RFC 6531 3.3: UTF-8 in a path must be well-formed (RFC 3629): issue 11's
+// sender, an overlong form, a surrogate, Latin-1 without SMTPUTF8. Nothing
+// of them reaches the transaction.
+TEST_P(SessionTest, MalformedUtf8AddressIsRefused) {
+  auto c = run_ehlo({"MAIL FROM:<\xff\xfe\x9b" "31m@example.org> SMTPUTF8\r\n",
+                     "MAIL FROM:<\xc0\xaf@example.org> SMTPUTF8\r\n",
+                     "MAIL FROM:<a@\xed\xa0\x80.example> SMTPUTF8\r\n",
+                     "MAIL FROM:<\xe9t\xe9@example.org>\r\n",
+                     "MAIL FROM:<j\xC3\xBCrgen@example.test> SMTPUTF8\r\n"
+                     "RCPT TO:<\xff@example.test>\r\n"
+                     "RCPT TO:<z\xC3\xB6\xC3@example.test>\r\n"
+                     "RCPT TO:<bob@example.test>\r\n"
+                     "DATA\r\n",
+                     "x\r\n.\r\n"});
+  std::string sender = "553 5.6.7 Bad UTF-8 syntax in sender address\r\n";
+  std::string recipient = "553 5.6.7 Bad UTF-8 syntax in recipient address\r\n";
+  EXPECT_EQ(c.output, start() + sender + sender + sender + sender + kMailOk + recipient + recipient + kRcptOk +
+                          kGoAhead + kQueued);
+  ASSERT_EQ(c.submitted.size(), 1u);
+  ASSERT_EQ(c.submitted[0].recipients.size(), 1u);
+  EXPECT_EQ(c.submitted[0].recipients[0].forward_path.str(), "bob@example.test");
+}
+
+// RFC 6531 3.7.1: an EHLO domain may be in UTF-8, well-formed.
+TEST_P(SessionTest, MalformedUtf8HostnameIsRefused) {
+  auto c = run({"EHLO \xff\xfe.example\r\n", "HELO caf\xc3\xa9\xc0\r\n", "EHLO caf\xc3\xa9.example\r\n",
+                "MAIL FROM:<alice@example.test>\r\n"});
+  std::string bad = "501 5.5.2 Bad UTF-8 syntax in hostname\r\n";
+  EXPECT_EQ(c.output, kGreeting + bad + bad + ehlo_reply(limits_) + kMailOk);
+}
+
+TEST_P(SessionTest, VrfyRefusesMalformedUtf8) {
+  std::string bad = "553 5.6.7 Bad UTF-8 syntax in address\r\n";
+  limits_.vrfy = VrfyMode::verify;
+  auto c = run_ehlo({"VRFY <\xff@example.test> SMTPUTF8\r\n", "VRFY <b\xc3\xbc@example.test> SMTPUTF8\r\n"});
+  EXPECT_EQ(c.output, start() + bad + "250 2.1.5 <b\\xc3\\xbc@example.test>\r\n");
+  limits_.vrfy = VrfyMode::ambiguous;
+  c = run_ehlo({"VRFY \x1b[2J\xc3\r\n"});
+  EXPECT_EQ(c.output, start() + bad);
+}
+
 TEST_P(SessionTest, TooManyRecipients) {
   // RFC 5321 4.5.3.1.10: 452, not 5xx, and the transaction goes on.
   limits_.max_recipients = 2;
