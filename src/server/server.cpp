@@ -101,7 +101,7 @@ struct ServerContext {
         authenticator(st.directory(),
                       auth::AuthLimits{cfg.auth_failure_delay, cfg.auth_max_failure_delay, cfg.auth_max_failures,
                                        cfg.auth_failure_window, cfg.auth_lockout, cfg.auth_cache_ttl,
-                                       cfg.auth_max_tracked}),
+                                       cfg.auth_max_tracked, cfg.auth_user_lockout, cfg.auth_user_penalty}),
         sasl_options{.fake_salt_secret = std::move(fake_salt_secret)},
         blocking(cfg.blocking_threads),
         auth{authenticator, st.journal(), blocking, sasl_options, cfg.auth_allow_plaintext, tls != nullptr},
