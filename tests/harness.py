@@ -127,6 +127,9 @@ class Herald:
         self.proc = None
         self._out = None
         self.failed = False
+        # preexec_fn: run in the child before `herald serve` starts (e.g. to
+        # set resource limits with the resource module); None = nothing.
+        self.preexec_fn = None
         self._choose_ports()
         if start:
             try:
@@ -227,7 +230,7 @@ class Herald:
         self.proc = subprocess.Popen(
             [self.bin, "serve", "--config", self.config_path],
             stdout=self._out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=self.env(), cwd=self.tmp)
+            env=self.env(), cwd=self.tmp, preexec_fn=self.preexec_fn)
         deadline = time.monotonic() + timeout
         pending = dict(self.ports)
         while pending:

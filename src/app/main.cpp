@@ -15,6 +15,7 @@
 #include "admin/commands.h"
 #include "app/run.h"
 #include "base/text.h"
+#include "server/startup.h"
 
 namespace {
 
@@ -236,6 +237,7 @@ int Cli::dispatch() {
   }
   config::Config c = check(config::load(a_.config_path));
   if (*check_) {
+    check(herald::server::check_environment(c));  // what serve checks before it starts
     std::cout << fmt::format("{}: ok\n", a_.config_path);
     return 0;
   }

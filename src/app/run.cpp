@@ -10,6 +10,7 @@
 #include "base/log.h"
 #include "net/tls.h"
 #include "server/server.h"
+#include "server/startup.h"
 
 namespace herald::app {
 namespace {
@@ -68,7 +69,19 @@ std::unique_ptr<store::Store> open_store(const config::Config& c, bool sweep_blo
 
 int serve(const std::string& path) {
   config::Config c = check(config::load(path));
+  check(server::check_environment(c));  // the same checks as `herald config check`
   log::setup(c.log_file, c.log_level, c.hostname);
+  // Dovecot's master does the same: the soft limit of 1024 is for select(),
+  // which Herald does not use; running out of descriptors under load fails
+  // accepts and message writes alike.
+  auto fds = server::raise_fd_limit();
+  if (auto need = server::fds_needed(c); fds.soft < need)
+    log::get("master")->warn(
+        "warning: open file limit {} (hard limit {}) is below the {} that the configured max_connections need; "
+        "raise the hard limit (ulimit -Hn, systemd LimitNOFILE=) or lower max_connections",
+        fds.soft, fds.hard, need);
+  else if (fds.soft != fds.before)
+    log::get("master")->info("open file limit raised from {} to {}", fds.before, fds.soft);
   auto st = open_store(c, true);
   auto tls = make_tls(c);
   std::vector<std::string> certs = tls->describe();

@@ -90,13 +90,28 @@ void Authenticator::fail(Failures& f, Clock::time_point now) {
   if (limits_.max_failures > 0 && f.times.size() >= limits_.max_failures) f.locked_until = now + limits_.lockout;
 }
 
+bool Authenticator::failed_recently(const std::string& client_ip, Clock::time_point now) const {
+  auto a = by_address_.find(client_ip);
+  return a != by_address_.end() && !a->second.times.empty() && now - a->second.times.back() <= limits_.failure_window;
+}
+
 bool Authenticator::locked_out(const std::string& user, const std::string& client_ip) {
   std::lock_guard lk(mu_);
   auto now = Clock::now();
   auto a = by_address_.find(client_ip);
   if (a != by_address_.end() && locked(a->second, now)) return true;
   auto u = by_user_.find(to_lower(user));
-  return u != by_user_.end() && locked(u->second, now);
+  if (u == by_user_.end() || !locked(u->second, now)) return false;
+  // A user under attack: refused to the addresses that guessed, not to
+  // one that has not failed (else ten wrong guesses lock anyone's account).
+  return limits_.user_lockout || failed_recently(client_ip, now);
+}
+
+std::chrono::milliseconds Authenticator::user_penalty(const std::string& user) {
+  std::lock_guard lk(mu_);
+  auto u = by_user_.find(to_lower(user));
+  if (u == by_user_.end() || !locked(u->second, Clock::now())) return std::chrono::milliseconds(0);
+  return limits_.user_penalty;
 }
 
 void Authenticator::record(const std::string& user, const std::string& client_ip, bool success) {
@@ -104,7 +119,9 @@ void Authenticator::record(const std::string& user, const std::string& client_ip
   auto now = Clock::now();
   std::string u = to_lower(user);
   if (success) {
-    by_user_.erase(u);
+    // A user under attack stays so until its lock ends: the owner logging
+    // in from elsewhere must not give the guessers a fresh count.
+    if (auto it = by_user_.find(u); it != by_user_.end() && !locked(it->second, now)) by_user_.erase(it);
     return;  // the address keeps its count: one good account must not launder guesses at others
   }
   if (!by_address_.count(client_ip)) trim(by_address_, now);

@@ -3,11 +3,17 @@
 // SMTP AUTH, POP3 and, later, IMAP).
 //
 // Security notes: an unknown user costs the same argon2 work as a wrong
-// password and gets the same answer; a client address or a user with
-// max_failures failures inside failure_window is locked out for `lockout`,
-// during which even the right password is refused (the caller gives the
-// same answer, so the lockout reveals nothing either). Counters live in
-// memory: a restart forgets them, as fail2ban-style tools expect.
+// password and gets the same answer. A client address with max_failures
+// failures inside failure_window is locked out for `lockout`, during which
+// even the right password is refused (the caller gives the same answer, so
+// the lockout reveals nothing either). A user with max_failures failures,
+// from any addresses, is under attack for `lockout`: refused to every
+// address that has failed within failure_window, answered after
+// user_penalty to the others, so that guessing from many addresses stays
+// slow while nobody can lock an account by guessing wrong (Dovecot's auth
+// penalty is per address only). user_lockout = true refuses a user under
+// attack everywhere, as before. Counters live in memory: a restart forgets
+// them, as fail2ban-style tools expect.
 #pragma once
 
 #include <chrono>
@@ -36,6 +42,11 @@ struct AuthLimits {
   // credentials cache may hold: the memory an attacker with many addresses
   // can make us spend.
   std::size_t max_tracked = 100000;
+  // true: a user under attack is refused from every address (anyone can
+  // lock any account); false: only from addresses that have failed.
+  bool user_lockout = false;
+  // The wait of every login as a user under attack (when not refused).
+  std::chrono::milliseconds user_penalty{2000};
 };
 
 enum class Verdict { ok, bad_credentials, locked_out, temp_fail };
@@ -66,6 +77,10 @@ class Authenticator {
 
   bool locked_out(const std::string& user, const std::string& client_ip);
 
+  // user_penalty - how long to wait before answering a login as user:
+  // user_penalty while the user is under attack, else 0.
+  std::chrono::milliseconds user_penalty(const std::string& user);
+
   // failure_delay - the wait after the n-th failure of one session:
   // failure_delay doubling each time, capped (Dovecot's auth_failure_delay).
   std::chrono::milliseconds failure_delay(std::uint32_t failures_in_session) const;
@@ -77,6 +92,7 @@ class Authenticator {
     Clock::time_point locked_until{};
   };
   static bool locked(const Failures& f, Clock::time_point now);
+  bool failed_recently(const std::string& client_ip, Clock::time_point now) const;  // REQUIRES: mu_ held
   void fail(Failures& f, Clock::time_point now);
   void trim(std::map<std::string, Failures>& table, Clock::time_point now) const;
 

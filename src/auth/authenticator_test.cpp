@@ -49,12 +49,51 @@ TEST_F(AuthenticatorTest, LockoutTablesStayWithinMaxTracked) {
       << "the oldest lock was dropped to stay within max_tracked";
 }
 
-TEST_F(AuthenticatorTest, LockoutPerUserAcrossAddresses) {
+// auth.user_lockout = true: the old policy, a user under attack refused
+// everywhere, which lets anyone lock any account.
+TEST_F(AuthenticatorTest, UserLockoutOnRefusesTheUserEverywhere) {
+  AuthLimits limits;
+  limits.max_failures = 3;
+  limits.user_lockout = true;
+  Authenticator a(store_->directory(), limits);
+  for (int i = 0; i < 3; ++i) a.check_password("alice@example.test", "guess", "192.0.2." + std::to_string(10 + i));
+  EXPECT_EQ(a.check_password("alice@example.test", "right", "192.0.2.99").verdict, Verdict::locked_out);
+}
+
+// The default: guesses from one address (or many) cannot lock the owner
+// out. The user is under attack: refused to the addresses that guessed,
+// slowed by user_penalty for the others.
+TEST_F(AuthenticatorTest, GuessesCannotLockTheOwnerOut) {
+  AuthLimits limits;
+  limits.max_failures = 3;
+  limits.user_penalty = std::chrono::milliseconds(1234);
+  Authenticator a(store_->directory(), limits);
+  EXPECT_EQ(a.user_penalty("alice@example.test").count(), 0);
+  for (int i = 0; i < 3; ++i) a.check_password("alice@example.test", "guess", "192.0.2.7");
+  EXPECT_EQ(a.check_password("alice@example.test", "right", "192.0.2.7").verdict, Verdict::locked_out)
+      << "the guessing address stays locked";
+  EXPECT_EQ(a.user_penalty("ALICE@example.test").count(), 1234);
+  EXPECT_EQ(a.check_password("alice@example.test", "right", "192.0.2.99").verdict, Verdict::ok)
+      << "the right password from an address that has not failed";
+  EXPECT_EQ(a.user_penalty("alice@example.test").count(), 1234) << "the owner's login does not end the attack";
+  EXPECT_EQ(a.user_penalty("bob@example.test").count(), 0);
+}
+
+// Many addresses, each below its own limit: once the user is under attack
+// each of them is refused for that user, even with the right password.
+TEST_F(AuthenticatorTest, GuessesFromManyAddressesAreRefusedForTheUser) {
   AuthLimits limits;
   limits.max_failures = 3;
   Authenticator a(store_->directory(), limits);
   for (int i = 0; i < 3; ++i) a.check_password("alice@example.test", "guess", "192.0.2." + std::to_string(10 + i));
-  EXPECT_EQ(a.check_password("alice@example.test", "right", "192.0.2.99").verdict, Verdict::locked_out);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(a.check_password("alice@example.test", "right", "192.0.2." + std::to_string(10 + i)).verdict,
+              Verdict::locked_out)
+        << i;
+  EXPECT_EQ(a.check_password("alice@example.test", "right", "192.0.2.99").verdict, Verdict::ok);
+  // An address that failed once, for another user, is refused too.
+  a.check_password("nobody@example.test", "guess", "192.0.2.50");
+  EXPECT_EQ(a.check_password("alice@example.test", "right", "192.0.2.50").verdict, Verdict::locked_out);
 }
 
 TEST_F(AuthenticatorTest, CacheRemembersOnlyTheVerifiedPasswordUntilItChanges) {
@@ -76,7 +115,7 @@ TEST_F(AuthenticatorTest, LockoutWinsOverTheCache) {
   Authenticator a(store_->directory(), limits);
   EXPECT_EQ(a.check_password("alice@example.test", "right", "192.0.2.1").verdict, Verdict::ok);
   for (int i = 0; i < 2; ++i) a.check_password("alice@example.test", "guess", "192.0.2.2");
-  EXPECT_EQ(a.check_password("alice@example.test", "right", "192.0.2.1").verdict, Verdict::locked_out);
+  EXPECT_EQ(a.check_password("alice@example.test", "right", "192.0.2.2").verdict, Verdict::locked_out);
 }
 
 TEST_F(AuthenticatorTest, FailureDelayGrowsAndIsCapped) {

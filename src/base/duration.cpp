@@ -9,7 +9,7 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view s) {
   std::size_t digits = 0;
   while (digits < s.size() && s[digits] >= '0' && s[digits] <= '9') ++digits;
   auto n = parse_uint(s.substr(0, digits));
-  if (!n || *n > (1ull << 40)) return std::nullopt;
+  if (!n) return std::nullopt;
   std::string_view unit = s.substr(digits);
   std::uint64_t ms;
   if (unit == "ms") ms = 1;
@@ -18,6 +18,10 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view s) {
   else if (unit == "h") ms = 3'600'000;
   else if (unit == "d") ms = 86'400'000;
   else return std::nullopt;
+  // Past about 292 years a count of milliseconds overflows (and a deadline
+  // of now + it in nanoseconds long before): too long is an error, never a
+  // wrapped, tiny or negative duration.
+  if (*n > kMaxDuration.count() / ms) return std::nullopt;
   return std::chrono::milliseconds(*n * ms);
 }
 

@@ -118,4 +118,14 @@ TEST(Duration, ParseAndFormat) {
   EXPECT_EQ(format_duration(std::chrono::milliseconds(1500)), "1500ms");
 }
 
+// A duration too long for a deadline is refused, not wrapped around:
+// 2^40 days once multiplied into a u64 that overflowed.
+TEST(Duration, OverflowIsAnError) {
+  EXPECT_EQ(parse_duration("36500d")->count(), 36500LL * 86'400'000);
+  EXPECT_FALSE(parse_duration("1000000d"));
+  EXPECT_FALSE(parse_duration("1099511627776d"));
+  EXPECT_FALSE(parse_duration("18446744073709551615ms"));
+  EXPECT_FALSE(parse_duration("99999999999999999999999s"));
+}
+
 }  // namespace herald

@@ -17,7 +17,7 @@
 namespace herald::config {
 namespace {
 
-enum class Kind { string, boolean, integer, size, duration, string_list, choice, network_list, cert_list };
+enum class Kind { string, hostname, boolean, integer, size, duration, string_list, choice, network_list, cert_list };
 
 struct KeySpec {
   std::string_view section;
@@ -35,9 +35,12 @@ struct KeySpec {
 // The one table of every key. Sections listed in kListenerSections share the
 // listener keys below.
 constexpr KeySpec kKeys[] = {
-    {"server", "hostname", Kind::string, R"("")", "name in the greeting, Received and bounces; \"\" = the system's host name"},
+    {"server", "hostname", Kind::hostname, R"("")", "name in the greeting, Received and bounces; \"\" = the system's host name"},
     {"server", "data_dir", Kind::string, R"("var")", "database, blobs and spool; relative to the config file"},
-    {"server", "threads", Kind::integer, "0", "I/O threads, one io_context each; 0 = one per core"},
+    {"server", "threads", Kind::integer, "0", "I/O threads, one io_context each; 0 = one per core", {}, "0-256"},
+    // accept() failing for want of descriptors (EMFILE, ENFILE) leaves the
+    // connection queued and the socket readable: without a pause the loop spins.
+    {"server", "accept_backoff", Kind::duration, R"("100ms")", "pause of a listener after accept() fails for want of file descriptors or memory", {}, "10ms-10s"},
     {"server", "postmaster", Kind::string, R"("")", "where mail to <postmaster> and postmaster@ a local domain without such a user or alias goes (RFC 5321 4.5.1); \"\" = the user added first"},
     {"server", "blocking_threads", Kind::integer, "2", "threads for blocking work off the I/O threads: store reads, password hashing", {}, "1-256"},
     {"log", "file", Kind::string, R"("")", "log file in Postfix line format; \"\" = standard error"},
@@ -46,23 +49,23 @@ constexpr KeySpec kKeys[] = {
     // The alias expansion recurses once per level: the bound keeps the stack safe.
     {"aliases", "max_depth", Kind::integer, "16", "aliases followed in a chain; deeper is refused as a loop (550 5.4.6)", {}, "1-1000"},
     {"aliases", "max_targets", Kind::integer, "10000", "addresses one recipient may expand to; more is refused (550 5.2.4)", {}, "1-"},
-    {"smtp", "max_message_size", Kind::size, R"("25M")", "largest message accepted (SIZE, RFC 1870)"},
-    {"smtp", "max_recipients", Kind::integer, "100", "recipients per message; more get 452 4.5.3 (RFC 5321 4.5.3.1.8)", {}, "1-"},
-    {"smtp", "max_line_length", Kind::integer, "1000", "longest text line in DATA, CRLF included (RFC 5321 4.5.3.1.6)", {}, "80-"},
-    {"smtp", "max_errors", Kind::integer, "20", "protocol errors before the client gets 421 and is disconnected"},
+    {"smtp", "max_message_size", Kind::size, R"("25M")", "largest message accepted (SIZE, RFC 1870: 0 would mean no limit)", {}, "1k-2G"},
+    {"smtp", "max_recipients", Kind::integer, "100", "recipients per message; more get 452 4.5.3 (RFC 5321 4.5.3.1.8)", {}, "1-100000"},
+    {"smtp", "max_line_length", Kind::integer, "1000", "longest text line in DATA, CRLF included (RFC 5321 4.5.3.1.6)", {}, "80-1000000"},
+    {"smtp", "max_errors", Kind::integer, "20", "protocol errors before the client gets 421 and is disconnected", {}, "1-1000"},
     {"smtp", "junk_command_limit", Kind::integer, "100", "NOOP, RSET, VRFY and HELP allowed before each counts as an error (Postfix's smtpd_junk_command_limit); reset by a delivered message", {}, "1-100000"},
     {"smtp", "recipient_overshoot_limit", Kind::integer, "1000", "RCPTs past max_recipients (each answered 452) before each counts as an error", {}, "0-100000"},
-    {"smtp", "command_timeout", Kind::duration, R"("5m")", "idle time waiting for a command (RFC 5321 4.5.3.2.7)"},
-    {"smtp", "data_timeout", Kind::duration, R"("3m")", "idle time waiting for a block of DATA (RFC 5321 4.5.3.2.6)"},
+    {"smtp", "command_timeout", Kind::duration, R"("5m")", "idle time waiting for a command (RFC 5321 4.5.3.2.7)", {}, "1s-1h"},
+    {"smtp", "data_timeout", Kind::duration, R"("3m")", "idle time waiting for a block of DATA (RFC 5321 4.5.3.2.6)", {}, "1s-1h"},
     // A command line is at most 512 octets (RFC 5321 4.5.3.1.4): it comes in one segment, a minute is generous.
     {"smtp", "command_deadline", Kind::duration, R"("1m")", "time from a command line's first octet to its end, however it is sliced (Postfix's smtpd_per_record_deadline)", {}, "1s-1h"},
     {"smtp", "min_data_rate", Kind::integer, "500", "least octets per second in DATA/BDAT and in taking our replies: each octet earns 1/rate s back, up to data_timeout or write_timeout (Postfix's smtpd_min_data_rate); 0 = the timeout per block", {}, "-100000000"},
     {"smtp", "write_timeout", Kind::duration, R"("5m")", "time a client may leave our replies untaken, renewed by min_data_rate; then it is disconnected", {}, "1s-1h"},
-    {"smtp", "pregreet_wait", Kind::duration, R"("0s")", "wait before the greeting; a client that talks first is refused"},
+    {"smtp", "pregreet_wait", Kind::duration, R"("0s")", "wait before the greeting; a client that talks first is refused", {}, "-1m"},
     {"smtp", "allow_bare_lf", Kind::boolean, "false", "accept bare LF/CR in DATA as CRLF (unsafe: SMTP smuggling)"},
     {"smtp", "relay_networks", Kind::network_list, R"(["127.0.0.0/8", "::1/128"])", "clients in these networks may relay to any domain (Postfix's mynetworks)"},
     {"smtp", "vrfy", Kind::choice, R"("ambiguous")", "VRFY: 252 without lookup, a real lookup, or 502", "ambiguous|verify|disabled"},
-    {"pop3", "idle_timeout", Kind::duration, R"("10m")", "idle time before an autologout (RFC 1939 3)"},
+    {"pop3", "idle_timeout", Kind::duration, R"("10m")", "idle time before an autologout (RFC 1939 3)", {}, "1s-1h"},
     {"pop3", "command_deadline", Kind::duration, R"("1m")", "time from a command line's first octet to its end, however it is sliced (Postfix's smtpd_per_record_deadline)", {}, "1s-1h"},
     {"pop3", "min_data_rate", Kind::integer, "500", "least octets per second in taking our replies (RETR, TOP): each octet earns 1/rate s back, up to write_timeout; 0 = write_timeout per block", {}, "-100000000"},
     {"pop3", "write_timeout", Kind::duration, R"("5m")", "time a client may leave our replies untaken, renewed by min_data_rate; then it is disconnected and the maildrop unlocked", {}, "1s-1h"},
@@ -75,26 +78,31 @@ constexpr KeySpec kKeys[] = {
     {"tls", "min_version", Kind::choice, R"("1.2")", "oldest TLS version accepted", "1.2|1.3"},
     {"tls", "ciphers", Kind::string, R"("")", "TLS 1.2 cipher list (OpenSSL syntax); \"\" = ECDHE with AEAD only"},
     {"tls", "ciphersuites", Kind::string, R"("")", "TLS 1.3 cipher suites; \"\" = OpenSSL's default"},
-    {"tls", "handshake_timeout", Kind::duration, R"("30s")", "time allowed for a TLS handshake"},
+    {"tls", "handshake_timeout", Kind::duration, R"("30s")", "time allowed for a TLS handshake", {}, "1s-10m"},
     {"dns", "servers", Kind::string_list, "[]", "resolvers as \"ip:port\"; [] = /etc/resolv.conf"},
     {"delivery", "smarthost", Kind::string, R"("")", "relay all outbound mail here; \"[host]:port\" skips the MX lookup"},
     {"queue", "retry_interval", Kind::duration, R"("5m")", "a local recipient deferred for a full mailbox is tried again after this long", {}, "1s-1d"},
     {"journal", "keep", Kind::duration, R"("30d")", "journal rows older than this are pruned in the background; 0s = kept for ever", {}, "0s-36500d"},
     {"journal", "skip", Kind::string_list, "[]", "event kinds not journalled at all, e.g. [\"connection_refused\", \"rejected\"]", "received|queued|delivered|deferred|bounced|held|login|login_failed|connection_refused|rejected"},
     {"store", "backend", Kind::choice, R"("sqlite")", "metadata store", "sqlite"},
-    {"store", "inline_body_max", Kind::size, R"("128k")", "bodies up to this size live in the database, larger ones in blob files"},
+    {"store", "inline_body_max", Kind::size, R"("128k")", "bodies up to this size live in the database, larger ones in blob files", {}, "-16M"},
     // A commit held back longer than a second costs every client more than its sync.
-    {"store", "min_free_space", Kind::size, R"("0")", "below this much free space in data_dir, MAIL gets 452 4.3.1 until there is room (Postfix's queue_minfree); 0 = 1.5 x smtp.max_message_size"},
+    {"store", "min_free_space", Kind::size, R"("0")", "below this much free space in data_dir, MAIL gets 452 4.3.1 until there is room (Postfix's queue_minfree); 0 = 1.5 x smtp.max_message_size", {}, "-1000G"},
     {"store", "commit_wait", Kind::duration, R"("2ms")", "under load, how long a group commit waits for messages being received to join its sync; 0s = never", {}, "-1s"},
     {"store", "directory_cache", Kind::integer, "50000", "addresses whose recipient lookup is kept in memory (changes by any process show at once); 0 = off", {}, "-10000000"},
-    {"auth", "failure_delay", Kind::duration, R"("1s")", "delay after a failed login; doubles with each failure in a session"},
-    {"auth", "max_failure_delay", Kind::duration, R"("8s")", "cap of the growing delay after failed logins"},
+    {"auth", "failure_delay", Kind::duration, R"("1s")", "delay after a failed login; doubles with each failure in a session", {}, "-1m"},
+    {"auth", "max_failure_delay", Kind::duration, R"("8s")", "cap of the growing delay after failed logins", {}, "-10m"},
     {"auth", "allow_plaintext", Kind::boolean, "false", "offer AUTH and USER/PASS without TLS (only for trusted networks)"},
-    {"auth", "max_failures", Kind::integer, "10", "failed logins per client address or per user within failure_window before a lockout"},
-    {"auth", "failure_window", Kind::duration, R"("15m")", "window in which failed logins are counted"},
-    {"auth", "lockout", Kind::duration, R"("15m")", "how long a locked-out address or user is refused"},
+    {"auth", "max_failures", Kind::integer, "10", "failed logins per client address or per user within failure_window before a lockout; 0 = no lockout", {}, "-100000"},
+    {"auth", "failure_window", Kind::duration, R"("15m")", "window in which failed logins are counted", {}, "1s-1d"},
+    {"auth", "lockout", Kind::duration, R"("15m")", "how long a locked-out address is refused (and a locked user, see user_lockout)", {}, "1s-1d"},
+    // A per-user lockout that refuses everyone lets anyone lock any account
+    // by guessing wrong ten times; off, a user under attack is refused only
+    // to the addresses that failed, and slowed for the others.
+    {"auth", "user_lockout", Kind::boolean, "false", "true: a user with max_failures failures is refused from every address, even with the right password (anyone can lock any account)"},
+    {"auth", "user_penalty", Kind::duration, R"("2s")", "while a user has max_failures failures, every login as that user waits this long", {}, "-1m"},
     {"auth", "max_tracked", Kind::integer, "100000", "client addresses and users tracked for lockout, and cached credentials; past it the oldest go", {}, "1-"},
-    {"auth", "cache_ttl", Kind::duration, R"("1m")", "remember a verified user+password this long (no argon2 rerun); 0s = off"},
+    {"auth", "cache_ttl", Kind::duration, R"("1m")", "remember a verified user+password this long (no argon2 rerun); 0s = off", {}, "-1d"},
 };
 
 struct ListenerSection {
@@ -143,9 +151,9 @@ const std::vector<Spec>& all_specs() {
                                  l.served ? "" : " (not served by this version yet)"),
                      ""});
       out.push_back({std::string(l.name), "max_connections", Kind::integer, std::string(l.max_conn),
-                     "simultaneous connections in all; more are refused at connect", ""});
+                     "simultaneous connections in all; more are refused at connect", "", "1-1000000"});
       out.push_back({std::string(l.name), "max_connections_per_client", Kind::integer,
-                     std::string(l.per_client), "simultaneous connections from one client address", ""});
+                     std::string(l.per_client), "simultaneous connections from one client address", "", "1-1000000"});
     }
     return out;
   }();
@@ -178,6 +186,34 @@ bool valid_network(const std::string& text) {
   return prefix && *prefix <= static_cast<unsigned>(max_prefix);
 }
 
+// valid_hostname - a host name as RFC 1123 2.1 allows it in the greeting
+// and EHLO (RFC 5321 4.1.2 Domain): dot-separated labels of letters, digits
+// and '-', 1 to 63 octets each, not starting or ending with '-', 253 in all.
+// Nothing else: a CR or LF here would be sent in every greeting.
+bool valid_hostname(std::string_view name) {
+  if (name.empty() || name.size() > 253) return false;
+  for (auto label : split(name, '.')) {
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
+    for (char c : label)
+      if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
+}
+
+// valid_listen_address - what net::parse_endpoint accepts: "ip:port",
+// "[v6]:port", "*:port" or ":port" (any), port 0 to 65535.
+bool valid_listen_address(const std::string& text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos) return false;
+  auto port = parse_uint(std::string_view(text).substr(colon + 1));
+  if (!port || *port > 65535) return false;
+  std::string host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty() || host == "*") return true;
+  unsigned char buf[16];
+  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
+}
+
 class Loader {
  public:
   Loader(const toml::table& root, std::string file) : root_(root), file_(std::move(file)) {}
@@ -198,6 +234,7 @@ class Loader {
         if (!spec)
           return make_error(Errc::invalid, fmt::format("{}: unknown key {}.{}", where(value), section.str(), key.str()));
         if (auto st = check_value(*spec, value); !st) return st;
+        lines_[fmt::format("{}.{}", section.str(), key.str())] = value.source().begin.line;
       }
     }
     return {};
@@ -210,6 +247,12 @@ class Loader {
     switch (s.kind) {
       case Kind::string:
         if (!v.is_string()) return bad("expected a string");
+        break;
+      case Kind::hostname:
+        if (!v.is_string()) return bad("expected a string");
+        if (!v.as_string()->get().empty() && !valid_hostname(v.as_string()->get()))
+          return bad(fmt::format("\"{}\" is not a host name (letters, digits, '-' and '.')",
+                                 printable(v.as_string()->get(), 100)));
         break;
       case Kind::boolean:
         if (!v.is_boolean()) return bad("expected true or false");
@@ -322,9 +365,12 @@ class Loader {
     return l;
   }
 
+  const std::map<std::string, int, std::less<>>& lines() const { return lines_; }
+
  private:
   const toml::table& root_;
   std::string file_;
+  std::map<std::string, int, std::less<>> lines_;  // "section.key" -> its line
   std::map<const Spec*, std::unique_ptr<toml::table>> defaults_;
 };
 
@@ -368,19 +414,11 @@ void read_listeners(Loader& in, Config& c) {
   c.admin = in.listener("admin");
 }
 
-Status check_listen_address(const std::string& section, const std::string& addr) {
-  auto colon = addr.rfind(':');
-  if (colon == std::string::npos || colon == 0 || !parse_uint(addr.substr(colon + 1)) ||
-      *parse_uint(addr.substr(colon + 1)) > 65535)
-    return make_error(Errc::invalid,
-                      fmt::format("{}.listen: \"{}\" is not host:port", section, addr));
-  return {};
-}
-
 // read_config - every key's value (the file's, else its default) into a Config.
 Result<Config> read_config(Loader& in, const std::filesystem::path& file) {
   Config c;
   c.file = file;
+  c.lines = in.lines();
   // data_dir and certificate paths are relative to the config file.
   const std::filesystem::path base_dir =
       file.empty() ? std::filesystem::current_path() : std::filesystem::absolute(file).parent_path();
@@ -400,6 +438,7 @@ Result<Config> read_config(Loader& in, const std::filesystem::path& file) {
                                   c.postmaster));
   c.threads = in.u32("server", "threads");
   c.blocking_threads = in.u32("server", "blocking_threads");
+  c.accept_backoff = in.duration("server", "accept_backoff");
   c.log_file = in.str("log", "file");
   c.log_level = in.str("log", "level");
   for (auto& d : in.list("domains", "local")) c.local_domains.push_back(to_lower(d));
@@ -407,7 +446,8 @@ Result<Config> read_config(Loader& in, const std::filesystem::path& file) {
   c.tls_cert = resolve(in.str("tls", "cert"));
   c.tls_key = resolve(in.str("tls", "key"));
   if (c.tls_cert.empty() != c.tls_key.empty())
-    return make_error(Errc::invalid, fmt::format("{}: tls.cert and tls.key go together", file.string()));
+    return make_error(Errc::invalid, fmt::format("{}: tls.cert and tls.key go together",
+                                                 c.where(c.tls_cert.empty() ? "tls.key" : "tls.cert")));
   for (const auto& e : *in.value("tls", "certificates").as_array()) {
     const toml::table& t = *e.as_table();
     c.tls_certificates.push_back({resolve(t.get_as<std::string>("cert")->get()),
@@ -439,6 +479,8 @@ Result<Config> read_config(Loader& in, const std::filesystem::path& file) {
   c.auth_lockout = in.duration("auth", "lockout");
   c.auth_cache_ttl = in.duration("auth", "cache_ttl");
   c.auth_max_tracked = in.u32("auth", "max_tracked");
+  c.auth_user_lockout = in.boolean("auth", "user_lockout");
+  c.auth_user_penalty = in.duration("auth", "user_penalty");
   c.alias_max_depth = in.u32("aliases", "max_depth");
   c.alias_max_targets = in.u32("aliases", "max_targets");
   return c;
@@ -448,14 +490,16 @@ Result<Config> read_config(Loader& in, const std::filesystem::path& file) {
 // listener binds with SO_REUSEPORT (one acceptor per I/O thread), so the
 // kernel would let two listeners share an address and split its clients
 // between two protocols.
-Status check_listen_addresses(Loader& in, const std::filesystem::path& file) {
+Status check_listen_addresses(Loader& in) {
   std::map<std::string, std::string_view> bound;  // address -> its section
   for (const auto& l : kListenerSections) {
-    for (const auto& addr : in.list(l.name, "listen")) {
-      if (auto st = check_listen_address(std::string(l.name), addr); !st)
-        return make_error(Errc::invalid, fmt::format("{}: {}", file.string(), st.error().message));
+    for (const auto& node : *in.value(l.name, "listen").as_array()) {
+      const std::string& addr = node.as_string()->get();
+      if (!valid_listen_address(addr))
+        return make_error(Errc::invalid, fmt::format("{}: {}.listen: \"{}\" is not ip:port, [ipv6]:port or *:port",
+                                                     in.where(node), l.name, printable(addr, 100)));
       if (auto [it, fresh] = bound.emplace(addr, l.name); !fresh)
-        return make_error(Errc::invalid, fmt::format("{}: {}.listen: \"{}\" is also in {}.listen", file.string(),
+        return make_error(Errc::invalid, fmt::format("{}: {}.listen: \"{}\" is also in {}.listen", in.where(node),
                                                      l.name, addr, it->second));
     }
   }
@@ -463,6 +507,12 @@ Status check_listen_addresses(Loader& in, const std::filesystem::path& file) {
 }
 
 }  // namespace
+
+std::string Config::where(std::string_view section_key) const {
+  std::string name = file.empty() ? "<config>" : file.string();
+  auto it = lines.find(section_key);
+  return it == lines.end() ? name : fmt::format("{}:{}", name, it->second);
+}
 
 Result<Config> parse(std::string_view text, const std::filesystem::path& file) {
   toml::table root;
@@ -474,7 +524,7 @@ Result<Config> parse(std::string_view text, const std::filesystem::path& file) {
   }
   Loader in(root, file.string());
   if (auto st = in.check_shape(); !st) return st.error();  // every key known, typed and in its range
-  if (auto st = check_listen_addresses(in, file); !st) return st.error();
+  if (auto st = check_listen_addresses(in); !st) return st.error();
   return read_config(in, file);
 }
 

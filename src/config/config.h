@@ -9,6 +9,8 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -54,12 +56,17 @@ struct Pop3Config : ListenerConfig {
 
 struct Config {
   std::filesystem::path file;     // where it was loaded from ("" = defaults)
+  std::map<std::string, int, std::less<>> lines;  // "section.key" -> its line in file, when set there
+  // where - "file:line" of a key set in the file, else "file": for errors
+  // found after loading (config/check.h), in the shape of the loader's own.
+  std::string where(std::string_view section_key) const;
   // [server]
   std::string hostname;
   std::filesystem::path data_dir; // absolute, resolved against the file's folder
   std::uint32_t threads = 0;      // 0 = one per core
   std::uint32_t blocking_threads = 0;
   std::string postmaster;         // lower-case; "" = the user added first
+  milliseconds accept_backoff{0};
   // [log]
   std::string log_file;           // "" = stderr
   std::string log_level;
@@ -103,6 +110,8 @@ struct Config {
   milliseconds auth_lockout{0};
   milliseconds auth_cache_ttl{0};
   std::uint32_t auth_max_tracked = 0;
+  bool auth_user_lockout = false;
+  milliseconds auth_user_penalty{0};
   // [aliases]
   std::uint32_t alias_max_depth = 0;
   std::uint32_t alias_max_targets = 0;

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "base/duration.h"
+#include "base/text.h"
+
 namespace herald::config {
 
 TEST(Config, DefaultsApplyWhenEmpty) {
@@ -135,6 +138,87 @@ TEST(Config, DefaultsMarkListenersNotServedYet) {
   }
   for (const char* later : {"imap", "imaps", "admin"})
     EXPECT_NE(listen_line(later).find("not served by this version yet"), std::string::npos) << later;
+}
+
+// Each value `serve` would trip on is refused at load, naming file:line
+// (issue 11, item 12): a greeting injection, a timeout that overflows the
+// deadline or fires at once, a SIZE 0 that RFC 1870 6 reads as "no limit",
+// a thread count that exhausts descriptors, an address that cannot be bound.
+TEST(Config, ValuesThatBreakServeAreRefusedWithTheirLine) {
+  struct Case {
+    const char* text;
+    const char* key;
+  };
+  for (const auto& [text, key] : std::initializer_list<Case>{
+           {"[server]\nhostname = \"mx.example.test\\r\\n250 injected\"\n", "server.hostname"},
+           {"[server]\nhostname = \"mx example\"\n", "server.hostname"},
+           {"[server]\nhostname = \"mx.example.test\\n\"\n", "server.hostname"},
+           {"[server]\nhostname = \"-mx.example.test\"\n", "server.hostname"},
+           {"[server]\nhostname = \"mx..example.test\"\n", "server.hostname"},
+           {"[server]\nthreads = 1000000000\n", "server.threads"},
+           {"[smtp]\ncommand_timeout = \"1000000d\"\n", "smtp.command_timeout"},
+           {"[smtp]\ncommand_timeout = \"0s\"\n", "smtp.command_timeout"},
+           {"[smtp]\ndata_timeout = \"0s\"\n", "smtp.data_timeout"},
+           {"[pop3]\nidle_timeout = \"0s\"\n", "pop3.idle_timeout"},
+           {"[tls]\nhandshake_timeout = \"0s\"\n", "tls.handshake_timeout"},
+           {"[smtp]\ncommand_timeout = \"99999999999999999999d\"\n", "smtp.command_timeout"},
+           {"[smtp]\nmax_message_size = 0\n", "smtp.max_message_size"},
+           {"[smtp]\nmax_message_size = \"0M\"\n", "smtp.max_message_size"},
+           {"[smtp]\nlisten = [\"nowhere:25\"]\n", "smtp.listen"},
+           {"[smtp]\nlisten = [\"256.0.0.1:25\"]\n", "smtp.listen"},
+           {"[smtp]\nlisten = [\"127.0.0.1:65536\"]\n", "smtp.listen"},
+           {"[smtp]\nmax_connections = 0\n", "smtp.max_connections"},
+           {"[auth]\nlockout = \"0s\"\n", "auth.lockout"},
+           {"[auth]\nuser_penalty = \"2h\"\n", "auth.user_penalty"},
+           {"[server]\naccept_backoff = \"0s\"\n", "server.accept_backoff"},
+       }) {
+    auto c = parse(text, "h.toml");
+    ASSERT_FALSE(c) << text;
+    EXPECT_NE(c.error().message.find("h.toml:2: "), std::string::npos) << c.error().message;
+    EXPECT_NE(c.error().message.find(key), std::string::npos) << c.error().message;
+  }
+}
+
+TEST(Config, GoodHostNamesAndAddressesPass) {
+  for (const char* text : {"[server]\nhostname = \"mx1.example-mail.test\"\n", "[server]\nhostname = \"localhost\"\n",
+                           "[smtp]\nlisten = [\"[::1]:2525\", \"*:2526\", \":2527\"]\n",
+                           "[smtp]\ncommand_timeout = \"1h\"\n"}) {
+    auto c = parse(text, "h.toml");
+    EXPECT_TRUE(c) << text << c.error().message;
+  }
+}
+
+// Every integer, size and duration key has a range, printed by `config
+// defaults` (docs/ARCHITECTURE.md "Conventions": a bound has its range).
+TEST(Config, EveryNumberDurationAndSizeKeyHasARange) {
+  std::string d = defaults_toml();
+  int checked = 0;
+  for (auto line : split(d, '\n')) {
+    auto eq = line.find(" = ");
+    auto hash = line.find("  #");
+    if (eq == std::string_view::npos || hash == std::string_view::npos || line.starts_with("#")) continue;
+    std::string_view value = trim(line.substr(eq + 3, hash - eq - 3));
+    bool number = !value.empty() && parse_uint(value).has_value();
+    bool quoted = value.size() >= 2 && value.front() == '"' && value.back() == '"';
+    std::string_view inner = quoted ? value.substr(1, value.size() - 2) : std::string_view();
+    bool timed = quoted && !inner.empty() && (parse_duration(inner) || parse_size(inner));
+    if (!number && !timed) continue;
+    ++checked;
+    std::string_view comment = line.substr(hash);
+    EXPECT_TRUE(comment.find(" to ") != std::string_view::npos || comment.find("at most") != std::string_view::npos ||
+                comment.find("at least") != std::string_view::npos)
+        << "no range: " << line;
+  }
+  EXPECT_GT(checked, 30);
+}
+
+// Errors found after loading (files, OpenSSL) point at the key's line too.
+TEST(Config, WhereNamesTheLineOfAKeySetInTheFile) {
+  auto c = parse("[server]\nthreads = 2\n\n[tls]\nciphers = \"HIGH\"\n", "h.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->where("tls.ciphers"), "h.toml:5");
+  EXPECT_EQ(c->where("server.threads"), "h.toml:2");
+  EXPECT_EQ(c->where("tls.cert"), "h.toml");
 }
 
 }  // namespace herald::config

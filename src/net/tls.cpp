@@ -444,6 +444,18 @@ Result<CertSet> load_cert_set(const TlsOptions& options) {
 
 }  // namespace
 
+Status check_protocol_settings(const TlsOptions& options) {
+  auto ctx = new_server_ctx(options);
+  if (!ctx) return ctx.error();
+  return {};
+}
+
+Status check_certificate(const CertKeyPair& pair, const TlsOptions& options) {
+  auto entry = load_pair(pair, options);
+  if (!entry) return entry.error();
+  return {};
+}
+
 // ---- TlsServer ----------------------------------------------------------------
 
 struct TlsServer::Certificates : CertSet {};

@@ -109,6 +109,15 @@ class TlsServer {
   std::shared_ptr<const Certificates> certificates_;  // GUARDED_BY(mu_)
 };
 
+// check_protocol_settings - whether create() would accept options'
+// min_version, ciphers and ciphersuites (OpenSSL parses them); loads no
+// certificate and writes nothing, for `herald config check`.
+Status check_protocol_settings(const TlsOptions& options);
+
+// check_certificate - whether create() would load pair: both files there,
+// PEM, the key unencrypted and matching the certificate. Writes nothing.
+Status check_certificate(const CertKeyPair& pair, const TlsOptions& options);
+
 // TlsInfo - for Received headers (RFC 8314 4.3) and logs, e.g.
 // {"TLSv1.3", "TLS_AES_256_GCM_SHA384", 256}.
 struct TlsInfo {

@@ -66,6 +66,13 @@ asio::awaitable<void> ConnectionAuth::note(const sasl::AuthEvent& ev) {
     ctx_.journal.append({0, store::JournalEvent::login, "", "", "", who, peer_.display(), 0, "ok",
                          fmt::format("{} {}", protocol_, ev.mechanism)});
     if (scram) ctx_.authenticator.record(ev.user, peer_.ip, true);
+    // A user under attack is let in from an address that has not failed,
+    // but no faster than a guesser would be answered.
+    if (auto penalty = ctx_.authenticator.user_penalty(ev.user); penalty.count() > 0) {
+      asio::steady_timer t(co_await asio::this_coro::executor, penalty);
+      std::error_code ec;
+      co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
     co_return;
   }
   // The shape Postfix logs for SASL failures, which fail2ban's postfix-sasl
@@ -76,7 +83,8 @@ asio::awaitable<void> ConnectionAuth::note(const sasl::AuthEvent& ev) {
                        fmt::format("{} {} {}", protocol_, ev.mechanism, reason)});
   if (scram) ctx_.authenticator.record(ev.user, peer_.ip, false);
   ++failures_;
-  asio::steady_timer t(co_await asio::this_coro::executor, ctx_.authenticator.failure_delay(failures_));
+  asio::steady_timer t(co_await asio::this_coro::executor,
+                       ctx_.authenticator.failure_delay(failures_) + ctx_.authenticator.user_penalty(ev.user));
   std::error_code ec;
   co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
 }

@@ -56,8 +56,9 @@ class ConnectionAuth {
   asio::awaitable<sasl::Exchange::Outcome> check(sasl::Exchange& exchange);
 
   // note - one ended attempt: journal, log, lockout counters; after a
-  // failure it waits the growing delay before the caller answers. A
-  // temporary one is journalled and logged only.
+  // failure it waits the growing delay before the caller answers, and for
+  // a user under attack (auth/authenticator.h) auth.user_penalty more,
+  // success or not. A temporary one is journalled and logged only.
   asio::awaitable<void> note(const sasl::AuthEvent& event);
 
  private:

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -21,6 +22,7 @@
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
+#include "base/duration.h"
 #include "base/env.h"
 #include "base/ids.h"
 #include "base/log.h"
@@ -30,6 +32,7 @@
 #include "server/listeners.h"
 #include "server/offload.h"
 #include "server/recipients.h"
+#include "server/startup.h"
 
 namespace herald::server {
 
@@ -101,7 +104,7 @@ struct ServerContext {
         authenticator(st.directory(),
                       auth::AuthLimits{cfg.auth_failure_delay, cfg.auth_max_failure_delay, cfg.auth_max_failures,
                                        cfg.auth_failure_window, cfg.auth_lockout, cfg.auth_cache_ttl,
-                                       cfg.auth_max_tracked}),
+                                       cfg.auth_max_tracked, cfg.auth_user_lockout, cfg.auth_user_penalty}),
         sasl_options{.fake_salt_secret = std::move(fake_salt_secret)},
         blocking(cfg.blocking_threads),
         auth{authenticator, st.journal(), blocking, sasl_options, cfg.auth_allow_plaintext, tls != nullptr},
@@ -138,6 +141,32 @@ struct ServerContext {
   Drivers drivers;
 };
 
+// AcceptErrors - accept() failures of every listener and I/O thread. When
+// descriptors run out each acceptor fails every time it wakes; one log
+// line per kLogInterval, with the count since the last one, says so
+// without filling the disk (Postfix logs such warnings at a similar pace).
+class AcceptErrors {
+ public:
+  static constexpr std::chrono::seconds kLogInterval{60};
+
+  // note - one failure; the number of failures to report when a line is
+  // due now (this one included), else 0.
+  std::uint64_t note() {
+    const std::int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::steady_clock::now().time_since_epoch()).count();
+    ++unlogged_;
+    std::int64_t due = next_log_ms_.load();
+    if (now < due) return 0;
+    const std::int64_t next = now + std::chrono::duration_cast<std::chrono::milliseconds>(kLogInterval).count();
+    if (!next_log_ms_.compare_exchange_strong(due, next)) return 0;  // another thread logs it
+    return unlogged_.exchange(0);
+  }
+
+ private:
+  std::atomic<std::int64_t> next_log_ms_{0};
+  std::atomic<std::uint64_t> unlogged_{0};
+};
+
 struct Server::Impl {
   Impl(const config::Config& c, store::Store& s, std::unique_ptr<net::TlsServer> t)
       : config(c), store(s), tls(std::move(t)) {}
@@ -157,19 +186,27 @@ struct Server::Impl {
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   std::vector<Door> listeners;
   std::vector<std::thread> threads;
+  AcceptErrors accept_errors;
 };
 
 static asio::awaitable<void> accept_loop(const Drivers& drivers, tcp::acceptor& acceptor, const ListenerKind& kind,
-                                         net::ConnectionLimiter& limiter) {
+                                         net::ConnectionLimiter& limiter, AcceptErrors& errors,
+                                         std::chrono::milliseconds backoff) {
   for (;;) {
     std::error_code ec;
     tcp::endpoint peer;  // filled by accept() itself: no getpeername() per connection
     tcp::socket socket = co_await acceptor.async_accept(peer, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
-      // EMFILE and friends: log, and keep serving the connections we have.
-      log::get("master")->warn("warning: accept: {}", ec.message());
-      asio::steady_timer t(acceptor.get_executor(), std::chrono::milliseconds(100));
+      // EMFILE and friends: the connection stays queued and the socket
+      // readable, so accepting again at once would spin. Pause
+      // (server.accept_backoff), log now and then, and keep serving the
+      // connections we have; their ends free descriptors.
+      if (auto n = errors.note(); n > 0)
+        log::get("master")->warn("warning: {} accept: {} ({} failure{} of all listeners since the last such "
+                                 "warning; each listener pauses {})",
+                                 kind.name, ec.message(), n, n == 1 ? "" : "s", format_duration(backoff));
+      asio::steady_timer t(acceptor.get_executor(), backoff);
       co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
       continue;
     }
@@ -316,13 +353,16 @@ Status Server::start() {
     for (const auto& l : im.listeners)
       if (auto st = net::check_free(probe_io, l.endpoint); !st) return st;
   }
-  unsigned n = im.config.threads ? im.config.threads : std::max(1u, std::thread::hardware_concurrency());
+  unsigned n = io_threads(im.config);
   for (unsigned i = 0; i < n; ++i) {
     auto io = std::make_unique<asio::io_context>(1);
     for (const auto& l : im.listeners) {
       auto acc = net::open_acceptor(*io, l.endpoint);
       if (!acc) return acc.error();
-      asio::co_spawn(*io, accept_loop(im.ctx->drivers, **acc, *l.kind, *l.limiter), asio::detached);
+      asio::co_spawn(*io,
+                     accept_loop(im.ctx->drivers, **acc, *l.kind, *l.limiter, im.accept_errors,
+                                 im.config.accept_backoff),
+                     asio::detached);
       im.acceptors.push_back(std::move(*acc));
     }
     im.ios.push_back(std::move(io));
