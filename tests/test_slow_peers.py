@@ -33,7 +33,10 @@ CONFIG = {
     # The idle timeouts are far longer than the trickle's gaps: only the
     # new deadlines can end these sessions.
     "smtp": {"command_timeout": "20s", "data_timeout": "1s", "command_deadline": "2s",
-             "min_data_rate": MIN_RATE, "write_timeout": "2s"},
+             "min_data_rate": MIN_RATE, "write_timeout": "2s",
+             # The never-reading client pipelines NOOPs: junk, but here the
+             # write deadline, not the junk limit, must be what ends it.
+             "junk_command_limit": 1000000000},
     "pop3": {"idle_timeout": "20s", "command_deadline": "2s", "min_data_rate": MIN_RATE,
              "write_timeout": "2s"},
 }

@@ -53,7 +53,7 @@ constexpr KeySpec kKeys[] = {
     {"smtp", "max_recipients", Kind::integer, "100", "recipients per message; more get 452 4.5.3 (RFC 5321 4.5.3.1.8)", {}, "1-100000"},
     {"smtp", "max_line_length", Kind::integer, "1000", "longest text line in DATA, CRLF included (RFC 5321 4.5.3.1.6)", {}, "80-1000000"},
     {"smtp", "max_errors", Kind::integer, "20", "protocol errors before the client gets 421 and is disconnected", {}, "1-1000"},
-    {"smtp", "junk_command_limit", Kind::integer, "100", "NOOP, RSET, VRFY and HELP allowed before each counts as an error (Postfix's smtpd_junk_command_limit); reset by a delivered message", {}, "1-100000"},
+    {"smtp", "junk_command_limit", Kind::integer, "100", "NOOP, RSET, VRFY and HELP allowed before each counts as an error (Postfix's smtpd_junk_command_limit); reset by a delivered message", {}, "1-1000000000"},
     {"smtp", "recipient_overshoot_limit", Kind::integer, "1000", "RCPTs past max_recipients (each answered 452) before each counts as an error", {}, "0-100000"},
     {"smtp", "command_timeout", Kind::duration, R"("5m")", "idle time waiting for a command (RFC 5321 4.5.3.2.7)", {}, "1s-1h"},
     {"smtp", "data_timeout", Kind::duration, R"("3m")", "idle time waiting for a block of DATA (RFC 5321 4.5.3.2.6)", {}, "1s-1h"},
