@@ -52,6 +52,24 @@ class RetentionTest(HeraldTestCase):
         self.assertNotIn("journal: pruned", h.log())
 
 
+class ExportTest(HeraldTestCase):
+
+    def test_a_period_exports_as_json_lines(self):
+        h = self.start_herald(config={"journal": {"keep": "30d"}})
+        h.stop()
+        now = int(time.time() * 1000)
+        plant(h, [(now - 29 * DAY_MS, "login", "before@example.test"),
+                  (now - 20 * DAY_MS, "login", "inside1@example.test"),
+                  (now - 15 * DAY_MS, "login", "inside2\x1b[31m@example.test"),
+                  (now - 5 * DAY_MS, "login", "after@example.test")])
+        h.start()
+        res = h.cli("journal", "--limit", "0", "--since", "25d", "--until", "10d", "--jsonl")
+        lines = res.stdout.splitlines()
+        rows = [json.loads(line) for line in lines]
+        self.assertEqual([r["recipient"] for r in rows], ["inside1@example.test", "inside2\x1b[31m@example.test"])
+        self.assertNotIn("\x1b", res.stdout, "control bytes are escaped in JSON")
+
+
 class SkipTest(HeraldTestCase):
 
     def test_skipped_kinds_are_logged_but_not_journalled(self):

@@ -123,6 +123,7 @@ Result<std::vector<store::QueueRow>> queue_show(store::Store& store, const std::
 // JournalRequest - events, oldest first; the key is JournalEntry::key, as text.
 struct JournalRequest {
   std::string since;       // only events newer than this: "30m", "2h", "1d"
+  std::string until;       // only events older than this (a period to export)
   std::string message_id;  // only the events of this message
   std::string queue_id;
   std::string address;     // only events with this sender or recipient

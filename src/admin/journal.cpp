@@ -5,6 +5,7 @@
 #include "admin/validate.h"
 
 #include <chrono>
+#include <cstdint>
 
 #include <fmt/format.h>
 
@@ -20,6 +21,14 @@ Result<ListEnd> journal(store::Store& store, const JournalRequest& request, cons
     auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
         std::chrono::system_clock::now().time_since_epoch());
     q.since_ms = (now - *d).count();
+  }
+  std::int64_t until_ms = INT64_MAX;
+  if (!request.until.empty()) {
+    auto d = parse_duration(request.until);
+    if (!d) return make_error(Errc::invalid, fmt::format("until {}: not a duration such as 30m or 2h", request.until));
+    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::system_clock::now().time_since_epoch());
+    until_ms = (now - *d).count();
   }
   q.message_id = request.message_id;
   q.queue_id = request.queue_id;
@@ -39,7 +48,12 @@ Result<ListEnd> journal(store::Store& store, const JournalRequest& request, cons
     return store.journal().query(q);
   };
   auto key = [](const store::JournalEntry& e) { return e.key; };
-  return stream<store::JournalEntry>(request.limit, *after, read, key, row);
+  if (until_ms == INT64_MAX) return stream<store::JournalEntry>(request.limit, *after, read, key, row);
+  // Rows come in key order, nearly time order: the newer ones are skipped.
+  Sink<store::JournalEntry> older = [&row, until_ms](const store::JournalEntry& e) {
+    return e.time_ms >= until_ms || row(e);
+  };
+  return stream<store::JournalEntry>(request.limit, *after, read, key, older);
 }
 
 }  // namespace herald::admin

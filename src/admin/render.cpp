@@ -79,6 +79,9 @@ nlohmann::json to_json(const store::JournalEntry& e) {
 }
 
 std::string dump(const nlohmann::json& j) { return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace); }
+std::string dump_line(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 // element - one element of the array at dump(2)'s indentation: its lines one
 // level in. A dumped JSON value has no raw line end inside a string.

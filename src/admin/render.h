@@ -37,6 +37,8 @@ std::string text_line(const store::JournalEntry& e);
 // dump - j as dump(2) writes it, malformed UTF-8 in its strings replaced by
 // U+FFFD rather than thrown as an exception.
 std::string dump(const nlohmann::json& j);
+// dump_line - the same, compact, on one line.
+std::string dump_line(const nlohmann::json& j);
 
 // to_json - one row as a JSON object. Keys: the list's key is among them
 // (name, address, alias, row, key); the journal's key is a string, since it
@@ -50,16 +52,23 @@ nlohmann::json to_json(const store::JournalEntry& e);
 // RowWriter - rows to `out` as they come, as text lines or as the elements
 // of one JSON array that finish() closes. A list that fails half way is left
 // unclosed on purpose: invalid JSON, not a shorter list that looks whole.
+// Format - text lines, one JSON array, or JSON lines (one compact object
+// per line: `herald journal --jsonl`, for export and log shippers).
+enum class Format { text, json, json_lines };
+
 class RowWriter {
  public:
-  RowWriter(std::ostream& out, bool json) : out_(out), json_(json) {}
+  RowWriter(std::ostream& out, Format format)
+      : out_(out), json_(format == Format::json), lines_(format == Format::json_lines) {}
+  RowWriter(std::ostream& out, bool json) : RowWriter(out, json ? Format::json : Format::text) {}
   RowWriter(const RowWriter&) = delete;
   RowWriter& operator=(const RowWriter&) = delete;
 
   // write - false once the stream has failed (the reader went away).
   template <typename Row>
   bool write(const Row& row) {
-    if (json_) element(dump(to_json(row)));
+    if (lines_) out_ << dump_line(to_json(row)) << '\n';
+    else if (json_) element(dump(to_json(row)));
     else out_ << printable_utf8(text_line(row)) << '\n';
     return static_cast<bool>(out_);
   }
@@ -75,6 +84,7 @@ class RowWriter {
 
   std::ostream& out_;
   bool json_;
+  bool lines_;
   bool first_ = true;
 };
 

@@ -33,6 +33,7 @@ std::string default_config_path() {
 struct Args {
   std::string config_path = default_config_path();
   bool json = false;
+  bool jsonl = false;
   std::string name, password, password_hash, quota, send_as;
   bool password_stdin = false;
   std::vector<std::string> targets;
@@ -193,8 +194,14 @@ void Cli::add_queue_commands() {
 
   auto& j = a_.journal;
   auto* journal = command(&app_, "journal", "the journal of events, oldest first",
-                          [](auto& a, auto& st) { print_list(st, a.journal, a.json, admin::journal); });
+                          [](auto& a, auto& st) {
+                            auto format = a.jsonl  ? admin::Format::json_lines
+                                          : a.json ? admin::Format::json
+                                                   : admin::Format::text;
+                            print_list(st, a.journal, format, admin::journal);
+                          });
   journal->add_option("--since", j.since, "only events newer than this (30m, 1h, 2d)");
+  journal->add_option("--until", j.until, "only events older than this (with --since: a period to export)");
   journal->add_option("--message-id", j.message_id, "only this Message-ID");
   journal->add_option("--queue-id", j.queue_id, "only this queue id");
   journal->add_option("--address", j.address, "only events with this sender or recipient");
@@ -203,6 +210,7 @@ void Cli::add_queue_commands() {
   journal->add_option("--after", j.after, "the events after this key (JSON: key), as the last listing ended")
       ->type_name("KEY");
   journal->add_flag("--json", a_.json, "print JSON");
+  journal->add_flag("--jsonl", a_.jsonl, "print JSON lines, one event per line (export: --limit 0 --since D --until D)");
 }
 
 int Cli::run(int argc, char** argv) {

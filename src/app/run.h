@@ -57,13 +57,18 @@ admin::NewPassword read_new_password(bool from_stdin, const std::string& passwor
 // print_list - a list command's rows on stdout as they come (text or JSON);
 // when its limit left rows out, stderr names the key to continue after.
 template <typename Row, typename Request>
-admin::ListEnd print_list(store::Store& st, const Request& request, bool json,
+admin::ListEnd print_list(store::Store& st, const Request& request, admin::Format format,
                           Result<admin::ListEnd> (*command)(store::Store&, const Request&, const admin::Sink<Row>&)) {
-  admin::RowWriter out(std::cout, json);
+  admin::RowWriter out(std::cout, format);
   admin::ListEnd end = check_request(command(st, request, out.sink<Row>()));
   out.finish();
   if (end.more) std::cerr << "herald: more follow: continue with --after " << printable_utf8(end.last) << "\n";
   return end;
+}
+template <typename Row, typename Request>
+admin::ListEnd print_list(store::Store& st, const Request& request, bool json,
+                          Result<admin::ListEnd> (*command)(store::Store&, const Request&, const admin::Sink<Row>&)) {
+  return print_list(st, request, json ? admin::Format::json : admin::Format::text, command);
 }
 
 // print_queue_list - print_list, and "Mail queue is empty" (text) for an
