@@ -12,10 +12,9 @@ namespace herald::store {
 
 namespace fs = std::filesystem;
 
-std::string sha256_hex(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+namespace {
+
+std::string hex(const unsigned char* md, unsigned int len) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
   out.reserve(2 * len);
@@ -24,6 +23,40 @@ std::string sha256_hex(std::string_view data) {
     out += kHex[md[i] & 15];
   }
   return out;
+}
+
+}  // namespace
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha256(), nullptr);
+  return hex(md, len);
+}
+
+struct BlobWriter::Digest {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx{EVP_MD_CTX_new(), &EVP_MD_CTX_free};
+};
+
+BlobWriter::BlobWriter(Env& env, fs::path tmp, std::unique_ptr<WritableFile> file)
+    : env_(env), tmp_(std::move(tmp)), file_(std::move(file)), digest_(std::make_unique<Digest>()) {
+  if (!digest_->ctx || EVP_DigestInit_ex(digest_->ctx.get(), EVP_sha256(), nullptr) != 1)
+    error_ = make_error(Errc::io, "SHA-256 unavailable");
+}
+
+BlobWriter::~BlobWriter() {
+  if (!committed_.empty()) return;
+  file_.reset();
+  (void)env_.remove(tmp_);
+}
+
+Status BlobWriter::append(std::string_view octets) {
+  if (!error_) return error_;
+  if (!committed_.empty()) return error_ = make_error(Errc::io, "append to a committed blob");
+  if (auto st = file_->append(octets); !st) return error_ = st;
+  EVP_DigestUpdate(digest_->ctx.get(), octets.data(), octets.size());
+  size_ += octets.size();
+  return {};
 }
 
 // open - blobs/, tmp/ and the 256 fan-out directories, their names synced
@@ -41,31 +74,44 @@ Status BlobStore::open() {
 }
 
 Result<std::string> BlobStore::put(std::string_view body) {
-  std::string sha = sha256_hex(body);
+  auto writer = create();
+  if (!writer) return writer.error();
+  if (auto st = (*writer)->append(body); !st) return st.error();
+  return commit(**writer);
+}
+
+Result<std::unique_ptr<BlobWriter>> BlobStore::create() {
+  static std::atomic<std::uint64_t> sequence{0};
+  fs::path tmp = dir_ / "tmp" / fmt::format("{}.{}", ::getpid(), sequence.fetch_add(1));
+  auto file = env_.new_writable_file(tmp);
+  if (!file) return file.error();
+  return std::unique_ptr<BlobWriter>(new BlobWriter(env_, std::move(tmp), std::move(*file)));
+}
+
+Result<std::string> BlobStore::commit(BlobWriter& w) {
+  if (!w.committed_.empty()) return w.committed_;
+  if (!w.error_) return w.error_.error();
+  // write -> sync -> rename -> sync dir: a crash leaves a complete file or
+  // none, never a torn one under the final name.
+  Status st = w.file_->sync();
+  if (Status closed = w.file_->close(); st && !closed) st = closed;
+  if (!st) return (w.error_ = st).error();
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(w.digest_->ctx.get(), md, &len);
+  std::string sha = hex(md, len);
   fs::path final_path = path_of(sha);
   // Content-addressed: already there. The touch keeps a sweep (which spares
   // young files) from taking it before this commit references it. The
   // directory is synced again: the file may be there from a put that
   // failed at that sync, and this commit will count on its name.
   if (env_.exists(final_path) && env_.touch(final_path)) {
-    if (auto st = env_.sync_dir(final_path.parent_path()); !st) return st.error();
-    return sha;
+    (void)env_.remove(w.tmp_);
+  } else if (st = env_.rename(w.tmp_, final_path); !st) {
+    return (w.error_ = st).error();
   }
-  static std::atomic<std::uint64_t> sequence{0};
-  fs::path tmp = dir_ / "tmp" / fmt::format("{}.{}.{}", sha, ::getpid(), sequence.fetch_add(1));
-  // write -> sync -> rename -> sync dir: a crash leaves a complete file or
-  // none, never a torn one under the final name.
-  auto file = env_.new_writable_file(tmp);
-  if (!file) return file.error();
-  Status st = (*file)->append(body);
-  if (st) st = (*file)->sync();
-  if (Status closed = (*file)->close(); st && !closed) st = closed;
-  if (st) st = env_.rename(tmp, final_path);
-  if (!st) {
-    (void)env_.remove(tmp);
-    return st.error();
-  }
-  if (st = env_.sync_dir(final_path.parent_path()); !st) return st.error();
+  if (st = env_.sync_dir(final_path.parent_path()); !st) return (w.error_ = st).error();
+  w.committed_ = sha;
   return sha;
 }
 

@@ -5,7 +5,9 @@
 // the directory synced, all before the transaction that references it
 // commits: a crash leaves a complete file or none under the final name,
 // and at worst a file nothing references, which sweep() collects at the
-// next start. All file I/O goes through an Env, so tests inject faults.
+// next start. A body that arrives piece by piece is written to blobs/tmp
+// as it comes (BlobWriter) and named by commit() the same way. All file
+// I/O goes through an Env, so tests inject faults.
 #pragma once
 
 #include <cstdint>
@@ -17,8 +19,34 @@
 
 #include "base/env.h"
 #include "base/result.h"
+#include "store/body_spool.h"
 
 namespace herald::store {
+
+// BlobWriter - a body written to blobs/tmp as it arrives, its SHA-256
+// computed on the way; BlobStore::commit gives it its final name.
+class BlobWriter final : public BodySpool {
+ public:
+  ~BlobWriter() override;  // an uncommitted file is removed
+  BlobWriter(const BlobWriter&) = delete;
+  BlobWriter& operator=(const BlobWriter&) = delete;
+
+  Status append(std::string_view octets) override;
+  std::uint64_t size() const override { return size_; }
+
+ private:
+  friend class BlobStore;
+  struct Digest;  // the running SHA-256 (an OpenSSL context)
+  BlobWriter(Env& env, std::filesystem::path tmp, std::unique_ptr<WritableFile> file);
+
+  Env& env_;
+  std::filesystem::path tmp_;
+  std::unique_ptr<WritableFile> file_;
+  std::unique_ptr<Digest> digest_;
+  std::uint64_t size_ = 0;
+  Status error_;            // the first failure; every later call returns it
+  std::string committed_;   // the content address, once commit() named the file
+};
 
 class BlobStore {
  public:
@@ -31,6 +59,11 @@ class BlobStore {
   // put - store body durably; its name (the SHA-256 in hex). A body already
   // there is shared, and touched so that no sweep takes it meanwhile.
   Result<std::string> put(std::string_view body);
+  // create - a new body to write piece by piece, in blobs/tmp.
+  Result<std::unique_ptr<BlobWriter>> create();
+  // commit - make what writer holds durable under its content address, as
+  // put() does; its name. Once named, a second call returns the name.
+  Result<std::string> commit(BlobWriter& writer);
   // append_to - the body named sha, appended to out; an error unless all
   // `size` octets were read (never a shorter message served as whole).
   Status append_to(const std::string& sha, std::uint64_t size, std::string& out);

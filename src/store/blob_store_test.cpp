@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <future>
+#include <tuple>
 
 namespace herald::store {
 namespace {
@@ -138,6 +139,18 @@ class BlobStoreTest : public ::testing::Test {
     m.deliveries.push_back({kAlice, kAlice, true, kInbox, prefix_of(kAlice)});
     return m;
   }
+  // spooled - the message as a receiver hands a large body over: written
+  // to the store's spool as it arrives, in pieces of odd sizes.
+  IncomingMessage spooled(std::string text) {
+    IncomingMessage m = message("");
+    auto spool = store_->queue().spool_body();
+    EXPECT_TRUE(spool) << spool.error().message;
+    if (!spool) return m;
+    for (std::size_t at = 0; at < text.size(); at += 7777)
+      (void)(*spool)->append(std::string_view(text).substr(at, 7777));
+    m.spool = std::move(*spool);
+    return m;
+  }
   std::future<Result<CommitResult>> commit_async(IncomingMessage m) {
     auto p = std::make_shared<std::promise<Result<CommitResult>>>();
     auto f = p->get_future();
@@ -207,6 +220,28 @@ TEST_F(BlobStoreTest, AnAcknowledgedMessageSurvivesACrash) {
   EXPECT_EQ(body_files().size(), 2u);  // the sweep took neither
 }
 
+// As above for bodies written as they arrived (BodySpool): named by their
+// content, synced, and nothing left in tmp.
+TEST_F(BlobStoreTest, ASpooledMessageIsServedWholeAndSurvivesACrash) {
+  ASSERT_TRUE(acknowledged(commit_async(spooled(body(1))).get()));
+  ASSERT_TRUE(acknowledged(commit_async(spooled(body(2))).get()));
+  EXPECT_EQ(tmp_files(), std::vector<std::string>{});
+  crash_and_reopen();
+  EXPECT_EQ(messages(), (std::vector<std::string>{"body 1", "body 2"}));
+  EXPECT_EQ(body_files(), (std::vector<std::string>{sha256_hex(body(1)), sha256_hex(body(2))}));
+}
+
+// A body whose message is never committed (the client left, the message was
+// refused) leaves no file behind, in tmp or elsewhere.
+TEST_F(BlobStoreTest, ASpoolDroppedUncommittedLeavesNoFile) {
+  {
+    IncomingMessage m = spooled(body(1));
+    EXPECT_EQ(tmp_files().size(), 1u);
+  }
+  EXPECT_EQ(tmp_files(), std::vector<std::string>{});
+  EXPECT_EQ(body_files(), std::vector<std::string>{});
+}
+
 // The same through the bookkeeping, right after put(): nothing of the body
 // is left for a crash to take. Catches a sync or sync_dir left out of put()
 // (or made conditional) even where the crash test above would not look.
@@ -227,8 +262,14 @@ TEST_F(BlobStoreTest, PutLeavesNothingForACrashToTake) {
 
 enum class Fault { append, sync, rename, sync_dir };
 
-class BlobFaultTest : public BlobStoreTest, public ::testing::WithParamInterface<Fault> {
+// Each fault, with the body handed over whole (put) or spooled as it came.
+class BlobFaultTest : public BlobStoreTest, public ::testing::WithParamInterface<std::tuple<Fault, bool>> {
  protected:
+  Fault fault() const { return std::get<0>(GetParam()); }
+  IncomingMessage faulty_message(std::string text) {
+    if (!std::get<1>(GetParam())) return message(std::move(text));
+    return spooled(std::move(text));
+  }
   void inject(Fault f) {
     switch (f) {
       case Fault::append: env_.fail_appends(1); break;  // the disk is full
@@ -246,14 +287,14 @@ class BlobFaultTest : public BlobStoreTest, public ::testing::WithParamInterface
 // body), a torn file renamed into place and later shared by the retry, a
 // retry that trusts a file whose name was never made durable.
 TEST_P(BlobFaultTest, AFailedBlobWriteIsNotAcknowledgedAndLeavesNoTornBody) {
-  inject(GetParam());
-  auto r = commit_async(message(body(1))).get();
+  inject(fault());
+  auto r = commit_async(faulty_message(body(1))).get();
   EXPECT_FALSE(r);
   EXPECT_EQ(messages(), std::vector<std::string>{});
   EXPECT_TRUE(store_->queue().list({})->empty());
   // After a failed sync_dir the body is whole under its name (renamed after
   // its sync): the sweep's to collect, or the retry's to share.
-  if (GetParam() != Fault::sync_dir) {
+  if (fault() != Fault::sync_dir) {
     EXPECT_EQ(body_files(), std::vector<std::string>{});
   }
 
@@ -265,15 +306,18 @@ TEST_P(BlobFaultTest, AFailedBlobWriteIsNotAcknowledgedAndLeavesNoTornBody) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Faults, BlobFaultTest,
-                         ::testing::Values(Fault::append, Fault::sync, Fault::rename, Fault::sync_dir),
-                         [](const ::testing::TestParamInfo<Fault>& i) {
-                           switch (i.param) {
-                             case Fault::append: return "DiskFull";
-                             case Fault::sync: return "Sync";
-                             case Fault::rename: return "Rename";
-                             case Fault::sync_dir: return "SyncDir";
+                         ::testing::Combine(::testing::Values(Fault::append, Fault::sync, Fault::rename,
+                                                              Fault::sync_dir),
+                                            ::testing::Bool()),
+                         [](const ::testing::TestParamInfo<std::tuple<Fault, bool>>& i) {
+                           std::string name;
+                           switch (std::get<0>(i.param)) {
+                             case Fault::append: name = "DiskFull"; break;
+                             case Fault::sync: name = "Sync"; break;
+                             case Fault::rename: name = "Rename"; break;
+                             case Fault::sync_dir: name = "SyncDir"; break;
                            }
-                           return "";
+                           return name + (std::get<1>(i.param) ? "Spooled" : "Whole");
                          });
 
 // Catches a body served shorter than stored: the length check in

@@ -12,11 +12,13 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "base/result.h"
+#include "store/body_spool.h"
 #include "store/recipient_state.h"
 
 namespace herald::store {
@@ -61,9 +63,14 @@ struct IncomingMessage {
   std::string sender;      // "" = null reverse-path
   std::string client;      // "host[ip]"
   std::string message_id;  // Message-ID header, for the journal
-  std::string body;        // the whole message as it will be delivered
+  // The whole message as it will be delivered: in body, or, for a large
+  // one, in spool (from this store's spool_body; body is then empty).
+  std::string body;
+  std::unique_ptr<BodySpool> spool;
   std::vector<Delivery> deliveries;
   const LocalDeliveryRules* rules = nullptr;  // REQUIRES: set when any delivery is local
+
+  std::uint64_t size() const { return spool ? spool->size() : body.size(); }
 };
 
 struct DeliveryOutcome {
@@ -123,6 +130,9 @@ class Queue {
   // recipients in the same transaction; done runs on the store's writer
   // thread once the commit is on stable storage (or failed).
   virtual void commit_message(IncomingMessage message, std::function<void(Result<CommitResult>)> done) = 0;
+  // spool_body - a body to write as it arrives, for IncomingMessage::spool.
+  // Callable from any thread; it creates a file, and its appends write.
+  virtual Result<std::unique_ptr<BodySpool>> spool_body() = 0;
 
   // note_arrivals - messages whose body is being received now: +1 when one
   // begins, -1 when it has been handed to commit_message or abandoned. Under

@@ -44,7 +44,16 @@ void SqliteQueue::commit_message(IncomingMessage msg, std::function<void(Result<
   auto sha = std::make_shared<std::string>();
   auto unlink = std::make_shared<std::vector<std::string>>();  // a body no recipient kept
   std::function<void()> prepare;
-  if (m->body.size() > core_.options().inline_body_max) {
+  if (m->spool) {
+    // A body written as it arrived: only its sync and name are left.
+    prepare = [this, m, sha] {
+      auto* writer = dynamic_cast<BlobWriter*>(m->spool.get());
+      if (writer == nullptr) throw SqliteError(SQLITE_MISUSE, "a body spooled by another store");
+      auto named = core_.blobs().commit(*writer);
+      if (!named) throw SqliteError(SQLITE_IOERR, named.error().message);
+      *sha = std::move(*named);
+    };
+  } else if (m->body.size() > core_.options().inline_body_max) {
     // Large bodies: a content-addressed file, durable before the
     // transaction that references it commits.
     prepare = [this, m, sha] {
@@ -66,10 +75,16 @@ void SqliteQueue::commit_message(IncomingMessage msg, std::function<void(Result<
       });
 }
 
+Result<std::unique_ptr<BodySpool>> SqliteQueue::spool_body() {
+  auto writer = core_.blobs().create();
+  if (!writer) return writer.error();
+  return std::unique_ptr<BodySpool>(std::move(*writer));
+}
+
 void SqliteQueue::apply_commit(Db& db, const IncomingMessage& m, const std::string& sha, CommitResult& result,
                                std::vector<std::string>& unlink) {
   const std::int64_t now = now_s(), now_milli = now_ms();
-  const std::uint64_t size = m.body.size();
+  const std::uint64_t size = m.size();
   if (!sha.empty()) {
     db.prepare("INSERT INTO blob_files(sha256, size, refcount) VALUES(?, ?, 1) "
                "ON CONFLICT(sha256) DO UPDATE SET refcount = refcount + 1")

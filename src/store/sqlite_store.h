@@ -178,6 +178,7 @@ class SqliteQueue final : public Queue {
 
   void commit_message(IncomingMessage message, std::function<void(Result<CommitResult>)> done) override;
   void note_arrivals(int delta) override { core_.note_arrivals(delta); }
+  Result<std::unique_ptr<BodySpool>> spool_body() override;
   Result<std::vector<QueueRow>> list(const QueueQuery& query) override;
   Result<std::vector<QueueRow>> show(const std::string& queue_id) override;
   Result<std::vector<DueDelivery>> due_local(std::int64_t now_s, std::size_t limit) override;

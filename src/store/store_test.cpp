@@ -404,8 +404,8 @@ TEST_F(StoreTest, JournalQueriesFindEveryRowOfTheMessagesTheyName) {
   auto m2 = message("Subject: two\r\n\r\nx\r\n", {"alice@example.test"});
   m2.message_id = "<two@remote.test>";
   m2.sender = "other@remote.test";
-  ASSERT_TRUE(commit(m1));
-  ASSERT_TRUE(commit(m2));
+  ASSERT_TRUE(commit(std::move(m1)));
+  ASSERT_TRUE(commit(std::move(m2)));
   store_->journal().append({0, JournalEvent::login, "", "", "", "carol@example.test", "localhost[127.0.0.1]", 0, "ok", "pop3 PLAIN"});
   ASSERT_TRUE(store_->flush());
 
