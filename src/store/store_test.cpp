@@ -404,6 +404,7 @@ TEST_F(StoreTest, JournalQueriesFindEveryRowOfTheMessagesTheyName) {
   auto m2 = message("Subject: two\r\n\r\nx\r\n", {"alice@example.test"});
   m2.message_id = "<two@remote.test>";
   m2.sender = "other@remote.test";
+  const std::string q1 = m1.queue_id, q2 = m2.queue_id;
   ASSERT_TRUE(commit(std::move(m1)));
   ASSERT_TRUE(commit(std::move(m2)));
   store_->journal().append({0, JournalEvent::login, "", "", "", "carol@example.test", "localhost[127.0.0.1]", 0, "ok", "pop3 PLAIN"});
@@ -416,7 +417,6 @@ TEST_F(StoreTest, JournalQueriesFindEveryRowOfTheMessagesTheyName) {
     return out;
   };
   using V = std::vector<std::string>;
-  const std::string q1 = m1.queue_id, q2 = m2.queue_id;
   EXPECT_EQ(rows({.message_id = "<one@remote.test>"}),
             (V{"received " + q1 + " ", "delivered " + q1 + " alice@example.test", "delivered " + q1 + " bob@example.test"}));
   EXPECT_EQ(rows({.queue_id = q2}), (V{"received " + q2 + " ", "delivered " + q2 + " alice@example.test"}));
