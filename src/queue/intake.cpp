@@ -43,10 +43,13 @@ struct Intake::Logs {
   std::shared_ptr<spdlog::logger> qmgr = log::get("qmgr");
 };
 
-Intake::Intake(std::string hostname, store::Queue& queue, LocalDelivery local)
-    : hostname_(std::move(hostname)), queue_(queue), local_(std::move(local)), logs_(std::make_shared<const Logs>()) {}
-
-
+Intake::Intake(std::string hostname, store::Queue& queue, LocalDelivery local, BodyLimits limits)
+    : hostname_(std::move(hostname)),
+      queue_(queue),
+      local_(std::move(local)),
+      limits_(limits),
+      budget_(std::make_shared<BodyBudget>(limits.memory_budget)),
+      logs_(std::make_shared<const Logs>()) {}
 
 std::string Intake::received_header(const Envelope& env, const std::string& queue_id) const {
   // RFC 5321 4.4 / RFC 5322 3.6.7. "for" only with a single recipient, so a
@@ -64,24 +67,35 @@ std::string Intake::received_header(const Envelope& env, const std::string& queu
   return out;
 }
 
-void Intake::submit(Envelope env, std::string body, std::function<void(Result<Accepted>)> done, Arrival arrival) {
+Incoming Intake::begin(Envelope envelope) {
+  std::string queue_id = ids_.next();
+  std::string head = received_header(envelope, queue_id);
+  return Incoming(*this, std::make_unique<Envelope>(std::move(envelope)), std::move(queue_id), std::move(head));
+}
+
+void Intake::submit(Envelope envelope, std::string_view body, std::function<void(Result<Accepted>)> done,
+                    Arrival arrival) {
+  Incoming message = begin(std::move(envelope));
+  message.append(body);
+  submit(std::move(message), std::move(done), std::move(arrival));
+}
+
+void Intake::submit(Incoming in, std::function<void(Result<Accepted>)> done, Arrival arrival) {
+  if (!in.settled_) in.settle();
+  const Envelope& env = *in.envelope_;
+  if (!in.error_) {
+    logs_->cleanup->warn("{}: queue file write error: {}", in.queue_id_, in.error_.error().message);
+    done(in.error_.error());
+    return;
+  }
   store::IncomingMessage m;
-  m.queue_id = ids_.next();
+  m.queue_id = in.queue_id_;
   m.sender = env.sender;
   m.client = fmt::format("{}[{}]", env.client_name, env.client_ip);
-  m.message_id = header_value(body, "Message-ID");
-  if (m.message_id.size() > 998) m.message_id.resize(998);
-  m.body = received_header(env, m.queue_id);
-  if (env.submission) {
-    // RFC 6409 8.2, 8.3: a submission server adds what the client left out.
-    auto now = std::chrono::system_clock::now();
-    if (header_value(body, "Date").empty()) m.body += fmt::format("Date: {}\r\n", rfc5322_date(now));
-    if (m.message_id.empty()) {
-      m.message_id = fmt::format("<{}@{}>", m.queue_id, hostname_);
-      m.body += fmt::format("Message-ID: {}\r\n", m.message_id);
-    }
-  }
-  m.body += body;
+  m.message_id = std::move(in.message_id_);
+  // No copy: the body moves, in memory or in its spool.
+  if (in.spool_) m.spool = std::move(in.spool_);
+  else m.body = std::move(in.held_);
   for (const auto& r : env.recipients) {
     for (const auto& t : r.targets) {
       bool dup = false;
@@ -108,10 +122,13 @@ void Intake::submit(Envelope env, std::string body, std::function<void(Result<Ac
   info->client = m.client;
   info->message_id = m.message_id;
   for (const auto& d : m.deliveries) info->deliveries.push_back({d.recipient, d.original});
-  std::uint64_t size = m.body.size();
+  std::uint64_t size = m.size();
   auto arrived = env.arrived;
-  queue_.commit_message(std::move(m), [info, size, arrived, logs = logs_, done = std::move(done)](
+  // The body's memory is the budget's until the commit is done with it.
+  auto share = std::make_shared<BodyShare>(std::move(in.share_));
+  queue_.commit_message(std::move(m), [info, size, arrived, share, logs = logs_, done = std::move(done)](
                                           Result<store::CommitResult> r) {
+    share->release();
     if (!r) {
       logs->cleanup->warn("{}: queue file write error: {}", info->queue_id, r.error().message);
       done(r.error());

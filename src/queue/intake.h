@@ -17,6 +17,7 @@
 #include "base/ids.h"
 #include "base/result.h"
 #include "queue/alias_expander.h"
+#include "queue/incoming.h"
 #include "queue/local_delivery.h"
 #include "store/queue.h"
 
@@ -71,17 +72,30 @@ class Arrival {
   store::Queue* queue_ = nullptr;
 };
 
+// BodyLimits - how much of the bodies being received stays in memory
+// (incoming.h): smtp.body_memory_max and smtp.memory_budget.
+struct BodyLimits {
+  std::uint64_t memory_max = 256 * 1024;        // of one message
+  std::uint64_t memory_budget = 256ull << 20;   // of all of them together
+};
+
 class Intake {
  public:
-  Intake(std::string hostname, store::Queue& queue, LocalDelivery local = LocalDelivery());
+  Intake(std::string hostname, store::Queue& queue, LocalDelivery local = LocalDelivery(), BodyLimits limits = {});
 
   // arriving - an Arrival for a body that has begun to come in.
   Arrival arriving() { return Arrival(queue_); }
 
-  // submit - commit body for envelope; done runs on the store's writer
-  // thread after the commit (the caller moves back to its own thread). The
-  // message's arrival, if any, ends once the commit request is queued.
-  void submit(Envelope envelope, std::string body, std::function<void(Result<Accepted>)> done,
+  // begin - a message for envelope whose body is about to come: its queue
+  // id and trace header now (the recipients are known: RFC 5321 4.4).
+  Incoming begin(Envelope envelope);
+  // submit - commit the message; done runs on the store's writer thread
+  // after the commit (the caller moves back to its own thread), or at once
+  // if the body could not be kept. The message's arrival, if any, ends
+  // once the commit request is queued.
+  void submit(Incoming message, std::function<void(Result<Accepted>)> done, Arrival arrival = {});
+  // submit - the same for a body that is already whole.
+  void submit(Envelope envelope, std::string_view body, std::function<void(Result<Accepted>)> done,
               Arrival arrival = {});
 
   // local_delivery - the policy this intake delivers local copies by.
@@ -90,12 +104,18 @@ class Intake {
   // received_header - the trace header for this envelope (RFC 5321 4.4).
   std::string received_header(const Envelope& envelope, const std::string& queue_id) const;
 
+  // budget - the memory all bodies being received hold together.
+  const BodyBudget& budget() const { return *budget_; }
+
  private:
+  friend class Incoming;
   struct Logs;  // the loggers of the lines intake writes, looked up once
 
   std::string hostname_;
   store::Queue& queue_;
   LocalDelivery local_;
+  BodyLimits limits_;
+  std::shared_ptr<BodyBudget> budget_;  // shared with the bodies' shares, which may outlive a commit
   QueueIdGenerator ids_;
   std::shared_ptr<const Logs> logs_;
 };

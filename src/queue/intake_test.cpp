@@ -111,6 +111,116 @@ TEST_F(IntakeTest, SubmitAddsReceivedAndDelivers) {
   EXPECT_EQ(es[1].event, store::JournalEvent::delivered);
 }
 
+// A message as a client sends it: headers, then numbered lines up to size
+// octets, so a lost or repeated piece shows.
+std::string big_message(const std::string& id, std::size_t size) {
+  std::string out = "Message-ID: <" + id + ">\r\nSubject: big\r\n\r\n";
+  for (int i = 0; out.size() < size; ++i) out += "line " + std::to_string(i) + " of " + id + "\r\n";
+  return out;
+}
+
+class IncomingTest : public IntakeTest {
+ protected:
+  Envelope envelope(bool submission = false) {
+    Envelope env;
+    env.sender = "s@remote.test";
+    env.client_ip = "127.0.0.1";
+    env.client_name = "localhost";
+    env.helo = "client.test";
+    env.protocol = "ESMTP";
+    env.submission = submission;
+    env.recipients.push_back({"alice@example.test", {{"alice@example.test", true}}});
+    return env;
+  }
+  // feed - text in pieces of odd sizes, as reads come.
+  static void feed(Incoming& in, std::string_view text, std::size_t piece = 8191) {
+    for (std::size_t at = 0; at < text.size(); at += piece) in.append(text.substr(at, piece));
+  }
+  Result<Accepted> submit(Intake& intake, Incoming in) {
+    std::promise<Result<Accepted>> p;
+    intake.submit(std::move(in), [&](Result<Accepted> r) { p.set_value(std::move(r)); });
+    return p.get_future().get();
+  }
+  // delivered - alice's messages as stored, each without the lines intake
+  // and local delivery put on top (up to the first header the client sent).
+  std::vector<std::string> delivered(std::string_view first_header = "Message-ID:") {
+    std::vector<std::string> out;
+    auto u = *store_->directory().find_user("alice@example.test");
+    auto md = *store_->mailboxes().maildrop(u->id);
+    for (const auto& m : md.messages) {
+      std::string text = *store_->mailboxes().read_message(md.mailbox_id, m.uid);
+      std::size_t at = text.find(std::string("\r\n") + std::string(first_header));
+      out.push_back(at == std::string::npos ? text : text.substr(at + 2));
+    }
+    return out;
+  }
+};
+
+// Past memory_max a body goes to the spool as it comes, and is delivered
+// octet for octet; the memory it held goes back to the budget.
+TEST_F(IncomingTest, ABodyPastItsMemoryBoundIsSpooledAndDeliveredWhole) {
+  Intake intake("mx.example.test", store_->queue(), LocalDelivery(), {.memory_max = 64 * 1024, .memory_budget = 1 << 20});
+  const std::string text = big_message("big@x", 1 << 20);
+  Incoming in = intake.begin(envelope());
+  feed(in, text.substr(0, 60 * 1024));
+  EXPECT_FALSE(in.spooled());
+  EXPECT_GT(intake.budget().held(), 60u * 1024);
+  feed(in, text.substr(60 * 1024));
+  EXPECT_TRUE(in.spooled());
+  EXPECT_EQ(in.held(), 0u);
+  EXPECT_EQ(intake.budget().held(), 0u);
+  EXPECT_EQ(in.size(), text.size());
+  ASSERT_TRUE(submit(intake, std::move(in)));
+  EXPECT_EQ(delivered(), std::vector<std::string>{text});
+  store::JournalQuery q;
+  q.message_id = "<big@x>";
+  EXPECT_EQ(store_->journal().query(q)->size(), 2u) << "the message-id, read before the body went to the spool";
+}
+
+// The budget is shared: while one body holds most of it, another goes to
+// the spool though it is under its own bound; a body dropped unsubmitted
+// gives its share back.
+TEST_F(IncomingTest, TheBudgetBoundsTheMemoryOfAllBodiesTogether) {
+  Intake intake("mx.example.test", store_->queue(), LocalDelivery(),
+                {.memory_max = 1 << 20, .memory_budget = 200 * 1024});
+  const std::string one = big_message("one@x", 150 * 1024), two = big_message("two@x", 150 * 1024);
+  Incoming first = intake.begin(envelope());
+  feed(first, one);
+  EXPECT_FALSE(first.spooled());
+  Incoming second = intake.begin(envelope());
+  feed(second, two);
+  EXPECT_TRUE(second.spooled()) << "over the budget with the first";
+  EXPECT_LE(intake.budget().held(), 200u * 1024);
+  {
+    Incoming dropped = intake.begin(envelope());
+    feed(dropped, big_message("gone@x", 10 * 1024));
+  }
+  ASSERT_TRUE(submit(intake, std::move(second)));
+  ASSERT_TRUE(submit(intake, std::move(first)));
+  EXPECT_EQ(intake.budget().held(), 0u);
+  EXPECT_EQ(delivered(), (std::vector<std::string>{two, one}));
+}
+
+// Submission's added Date and Message-ID (RFC 6409 8) go on top of a body
+// that went to the spool, once; the header section's end is found though
+// it straddles two reads.
+TEST_F(IncomingTest, SubmissionHeadersAreAddedToASpooledBody) {
+  Intake intake("mx.example.test", store_->queue(), LocalDelivery(), {.memory_max = 0, .memory_budget = 1 << 20});
+  std::string text = "Subject: no date\r\n\r\n" + std::string(100 * 1024, 'x') + "\r\n";
+  Incoming in = intake.begin(envelope(/*submission=*/true));
+  in.append(text.substr(0, 19));  // "Subject: no date\r\n\r" ends inside the blank line
+  EXPECT_FALSE(in.spooled()) << "the header section is not known yet";
+  feed(in, text.substr(19));
+  EXPECT_TRUE(in.spooled());
+  std::string id = in.queue_id();
+  ASSERT_TRUE(submit(intake, std::move(in)));
+  auto got = delivered("Date:");
+  ASSERT_EQ(got.size(), 1u);
+  const std::string added_id = "Message-ID: <" + id + "@mx.example.test>\r\n";
+  EXPECT_EQ(got[0].find(added_id), got[0].find("\r\n") + 2) << got[0].substr(0, 200);
+  EXPECT_EQ(got[0].substr(got[0].find(added_id) + added_id.size()), text);
+}
+
 // Local delivery's policy: a copy that fits is delivered, one that would
 // overflow the quota waits (4.2.2, a temporary failure) and is tried again
 // after the retry interval, and a user gone since RCPT bounces.

@@ -1,0 +1,104 @@
+#include "queue/incoming.h"
+
+#include <fmt/format.h>
+
+#include "base/ids.h"
+#include "queue/intake.h"
+
+namespace herald::queue {
+
+bool BodyBudget::take(std::uint64_t n) {
+  std::uint64_t held = held_.load(std::memory_order_relaxed);
+  do {
+    if (n > limit_ || held > limit_ - n) return false;
+  } while (!held_.compare_exchange_weak(held, held + n, std::memory_order_relaxed));
+  return true;
+}
+
+bool BodyShare::take(std::uint64_t n) {
+  if (!budget_ || !budget_->take(n)) return false;
+  octets_ += n;
+  return true;
+}
+
+void BodyShare::force(std::uint64_t n) {
+  if (!budget_) return;
+  budget_->force(n);
+  octets_ += n;
+}
+
+void BodyShare::release() {
+  if (budget_ && octets_ > 0) budget_->give(octets_);
+  octets_ = 0;
+}
+
+Incoming::Incoming(const Intake& intake, std::unique_ptr<Envelope> envelope, std::string queue_id, std::string head)
+    : intake_(&intake),
+      envelope_(std::move(envelope)),
+      queue_id_(std::move(queue_id)),
+      held_(std::move(head)),
+      head_size_(held_.size()),
+      share_(intake.budget_) {
+  share_.force(held_.size());
+}
+
+void Incoming::append(std::string_view octets) {
+  if (octets.empty()) return;
+  size_ += octets.size();
+  if (!error_) return;  // the spool failed: submit() says so
+  if (spool_) {
+    error_ = spool_->append(octets);
+    return;
+  }
+  held_.append(octets);
+  if (!settled_) {
+    // The header section is held whatever the budget (at most kHeaderScan).
+    share_.force(octets.size());
+    std::string_view message = std::string_view(held_).substr(head_size_);
+    if (message.starts_with("\r\n")) {
+      settle();  // no header fields at all
+    } else {
+      std::size_t from = scanned_ >= 3 ? scanned_ - 3 : 0;  // "\r\n\r\n" may straddle two appends
+      scanned_ = message.size();
+      if (message.find("\r\n\r\n", from) != std::string_view::npos || message.size() >= kHeaderScan) settle();
+    }
+    if (!settled_) return;
+  } else if (!share_.take(octets.size())) {
+    spill();  // the budget of all bodies is spent
+    return;
+  }
+  if (held_.size() > intake_->limits_.memory_max) spill();
+}
+
+void Incoming::settle() {
+  settled_ = true;
+  std::string_view message = std::string_view(held_).substr(head_size_);
+  message_id_ = header_value(message, "Message-ID");
+  if (message_id_.size() > 998) message_id_.resize(998);
+  if (!envelope_->submission) return;
+  // RFC 6409 8.2, 8.3: a submission server adds what the client left out.
+  std::string added;
+  if (header_value(message, "Date").empty())
+    added += fmt::format("Date: {}\r\n", rfc5322_date(std::chrono::system_clock::now()));
+  if (message_id_.empty()) {
+    message_id_ = fmt::format("<{}@{}>", queue_id_, intake_->hostname_);
+    added += fmt::format("Message-ID: {}\r\n", message_id_);
+  }
+  held_.insert(head_size_, added);
+  head_size_ += added.size();
+  share_.force(added.size());
+}
+
+void Incoming::spill() {
+  auto spool = intake_->queue_.spool_body();
+  if (!spool) {
+    error_ = spool.error();
+  } else {
+    spool_ = std::move(*spool);
+    error_ = spool_->append(held_);
+  }
+  std::string().swap(held_);  // its memory too
+  share_.release();
+}
+
+}  // namespace herald::queue
