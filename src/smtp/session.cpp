@@ -104,6 +104,12 @@ bool Session::in_transaction() const {
   return in && !std::holds_alternative<NoMail>(in->tx);
 }
 
+bool Session::in_message() const {
+  const Introduced* in = introduced();
+  return in && (std::holds_alternative<ReceivingData>(in->tx) || std::holds_alternative<Chunking>(in->tx) ||
+                std::holds_alternative<ReceivingChunk>(in->tx));
+}
+
 // input - what step() reads next.
 Session::Input Session::input() const {
   if (waiting_) return Input::none;
@@ -528,6 +534,12 @@ void Session::on_sender_checked(SenderVerdict verdict) {
 // cmd_rcpt - REQUIRES (table): a transaction. Leaves its phase as it is:
 // a recipient may come between BDAT chunks too.
 void Session::cmd_rcpt(std::string_view args) {
+  // The recipients are settled once the message has begun: the trace
+  // header at its top names them (RFC 5321 4.4).
+  if (std::holds_alternative<Chunking>(introduced()->tx)) {
+    client_error(503, "5.5.1", "Error: RCPT after BDAT");
+    return;
+  }
   if (!istarts_with(args, "TO:")) {
     client_error(501, "5.5.4", "Syntax: RCPT TO:<address>");
     return;
@@ -649,9 +661,10 @@ void Session::run_data() {
       tx_.data.append(text);
     }
     tx_.data += "\r\n";
-    if (tx_.data.size() > limits_.max_message_size) {
+    tx_.data_size += tx_.data.size() - before;
+    if (tx_.data_size > limits_.max_message_size) {
       body_.over_size = true;
-      tx_.data.resize(before);
+      tx_.data.clear();
       tx_.data.shrink_to_fit();
     }
   }
@@ -732,7 +745,7 @@ void Session::cmd_bdat(std::string_view args) {
   }
   // Subtract rather than add: a size near 2^64 must not wrap past the limit.
   // Once over, later chunks are drained and refused too.
-  if (tx_.data.size() > limits_.max_message_size || *size > limits_.max_message_size - tx_.data.size())
+  if (tx_.data_size > limits_.max_message_size || *size > limits_.max_message_size - tx_.data_size)
     body_.over_size = true;
   introduced()->tx = ReceivingChunk{*size, *size, last};
 }
@@ -746,10 +759,15 @@ void Session::run_chunk() {
     if (chunk.empty()) return;
     c.remaining -= chunk.size();
     scan_chunk(chunk);
-    if (!body_.over_size) tx_.data += chunk;
+    if (!body_.over_size) {
+      tx_.data += chunk;
+      tx_.data_size += chunk.size();
+    }
   }
   ReceivingChunk done = c;
-  in.tx = Chunking{};
+  // After the last chunk the message has ended, as after DATA's final dot.
+  if (done.last) in.tx = MailGiven{};
+  else in.tx = Chunking{};
   if (done.last) {
     // RFC 2920 3.1 as for DATA: nothing may follow BDAT LAST's octets
     // before its reply (run_command).

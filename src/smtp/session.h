@@ -117,7 +117,9 @@ struct Transaction {
   bool body_8bit = false;
   std::uint64_t declared_size = 0;  // SIZE= on MAIL
   std::vector<Recipient> recipients;
-  std::string data;          // the message, CRLF lines, dot-unstuffed
+  // The message, CRLF lines, dot-unstuffed: what take_body() has not taken.
+  std::string data;
+  std::uint64_t data_size = 0;  // octets of the message so far, taken or not
   std::string sender() const { return null_sender ? std::string() : reverse_path.str(); }
 };
 
@@ -169,6 +171,12 @@ class Session {
 
   // The transaction to commit after Action::submit.
   Transaction& transaction() { return tx_; }
+  // take_body - the message octets received since the last take, so that
+  // the driver, not the session, decides where a large body is kept.
+  std::string take_body() { return std::exchange(tx_.data, std::string()); }
+  // in_message - a message has begun (DATA's 354 or a first BDAT chunk)
+  // and has not ended: its octets are still to come.
+  bool in_message() const;
   // on_submitted - the commit's outcome; the reply comes with the next step().
   void on_submitted(SubmitOutcome outcome, std::string_view queue_id_or_reason);
 

@@ -769,6 +769,18 @@ TEST_P(SessionTest, DataAfterBdatRefused) {
   EXPECT_EQ(c.submitted[0].data, "abcdef");
 }
 
+// RFC 5321 4.4: the trace header at the message's top names the
+// recipients, so none may be added once the message has begun.
+TEST_P(SessionTest, RcptAfterBdatRefused) {
+  auto c = run_ehlo({"MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\n"
+                     "BDAT 3\r\nabc",
+                     "RCPT TO:<carol@example.test>\r\n", "BDAT 3 LAST\r\ndef"});
+  EXPECT_EQ(c.output, start() + kMailOk + kRcptOk + "250 2.0.0 3 octets received\r\n" +
+                          "503 5.5.1 Error: RCPT after BDAT\r\n" + kQueued);
+  ASSERT_EQ(c.submitted.size(), 1u);
+  EXPECT_EQ(c.submitted[0].recipients.size(), 1u);
+}
+
 TEST_P(SessionTest, BdatOverSizeIsDrainedThenRefused) {
   limits_.max_message_size = 10;
   auto c = run_ehlo({"MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\n"
@@ -1353,6 +1365,71 @@ TEST_F(SmtpAuth, MailAuthParameterIsAccepted) {
   drain(s);
   s.feed("MAIL FROM:<a@b.test> AUTH=<>\r\n");
   EXPECT_EQ(drain(s), "250 2.1.0 Ok\r\n");
+}
+
+}  // namespace
+}  // namespace herald::smtp
+
+namespace herald::smtp {
+namespace {
+
+// take_body - what a driver does to keep a large body out of the session:
+// it takes the octets after each step. Together they are the message; the
+// size limit still counts every octet, taken or not; in_message() holds
+// from the 354 (or the first chunk) to the end of the message.
+TEST(SessionBody, TakenPiecesMakeTheMessageAndStillCountAgainstItsSize) {
+  for (const char* verb : {"DATA", "BDAT"}) {
+    SCOPED_TRACE(verb);
+    SmtpLimits limits = test_limits();
+    limits.max_message_size = 40'000;
+    FakePolicy policy;
+    Session s(limits, "mx.example.test");
+    std::string taken, output;
+    bool submitted = false;
+    auto say = [&](std::string_view bytes) {
+      s.feed(bytes);
+      for (;;) {
+        Step st = answer_checks(s, policy, s.step());
+        output += st.output;
+        taken += s.take_body();
+        if (st.action != Action::submit) break;
+        submitted = true;
+        EXPECT_FALSE(s.in_message());
+        EXPECT_EQ(s.transaction().data_size, 30'000u);
+        s.on_submitted(SubmitOutcome::queued, "Q");
+      }
+    };
+    say(kEhlo);
+    say("MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\n");
+    EXPECT_FALSE(s.in_message());
+    const std::string line = std::string(98, 'x') + "\r\n";
+    std::string message;
+    for (int i = 0; i < 300; ++i) message += line;
+    if (std::string_view(verb) == "DATA") {
+      say("DATA\r\n");
+      for (int i = 0; i < 300; ++i) {
+        say(line);
+        EXPECT_TRUE(s.in_message());
+      }
+      say(".\r\n");
+    } else {
+      say("BDAT 20000\r\n" + message.substr(0, 20'000));
+      EXPECT_TRUE(s.in_message()) << "between chunks";
+      say("BDAT 10000 LAST\r\n" + message.substr(20'000));
+    }
+    EXPECT_TRUE(submitted) << output;
+    EXPECT_EQ(taken, message);
+
+    // Over the size limit though no piece was: refused at the end.
+    taken.clear();
+    submitted = false;
+    say("MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n");
+    for (int i = 0; i < 500; ++i) say(line);
+    say(".\r\n");
+    EXPECT_FALSE(submitted);
+    EXPECT_NE(output.find("552 5.3.4"), std::string::npos) << output;
+    EXPECT_FALSE(s.in_message());
+  }
 }
 
 }  // namespace
