@@ -50,6 +50,8 @@ constexpr KeySpec kKeys[] = {
     {"aliases", "max_depth", Kind::integer, "16", "aliases followed in a chain; deeper is refused as a loop (550 5.4.6)", {}, "1-1000"},
     {"aliases", "max_targets", Kind::integer, "10000", "addresses one recipient may expand to; more is refused (550 5.2.4)", {}, "1-"},
     {"smtp", "max_message_size", Kind::size, R"("25M")", "largest message accepted (SIZE, RFC 1870: 0 would mean no limit)", {}, "1k-2G"},
+    {"smtp", "body_memory_max", Kind::size, R"("256k")", "a message body larger than this is written to data_dir as it arrives instead of held in memory; 0 = every body", {}, "-1G"},
+    {"smtp", "memory_budget", Kind::size, R"("256M")", "memory all message bodies being received may hold together; past it, bodies go to data_dir as they arrive", {}, "1M-1000G"},
     {"smtp", "max_recipients", Kind::integer, "100", "recipients per message; more get 452 4.5.3 (RFC 5321 4.5.3.1.8)", {}, "1-100000"},
     {"smtp", "max_line_length", Kind::integer, "1000", "longest text line in DATA, CRLF included (RFC 5321 4.5.3.1.6)", {}, "80-1000000"},
     {"smtp", "max_errors", Kind::integer, "20", "protocol errors before the client gets 421 and is disconnected", {}, "1-1000"},
@@ -384,6 +386,8 @@ std::string system_hostname() {
 void read_listeners(Loader& in, Config& c) {
   static_cast<ListenerConfig&>(c.smtp) = in.listener("smtp");
   c.smtp.max_message_size = in.size("smtp", "max_message_size");
+  c.smtp.body_memory_max = in.size("smtp", "body_memory_max");
+  c.smtp.memory_budget = in.size("smtp", "memory_budget");
   c.smtp.max_recipients = in.u32("smtp", "max_recipients");
   c.smtp.max_line_length = in.u32("smtp", "max_line_length");
   c.smtp.max_errors = in.u32("smtp", "max_errors");

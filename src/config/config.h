@@ -28,6 +28,8 @@ struct ListenerConfig {
 
 struct SmtpConfig : ListenerConfig {
   std::uint64_t max_message_size = 0;
+  std::uint64_t body_memory_max = 0;  // queue::BodyLimits
+  std::uint64_t memory_budget = 0;
   std::uint32_t max_recipients = 0;
   std::uint32_t max_line_length = 0;
   std::uint32_t max_errors = 0;

@@ -93,7 +93,8 @@ struct ServerContext {
                 std::string fake_salt_secret)
       : config(cfg),
         intake(cfg.hostname, st.queue(),
-               queue::LocalDelivery(std::chrono::duration_cast<std::chrono::seconds>(cfg.queue_retry_interval))),
+               queue::LocalDelivery(std::chrono::duration_cast<std::chrono::seconds>(cfg.queue_retry_interval)),
+               queue::BodyLimits{cfg.smtp.body_memory_max, cfg.smtp.memory_budget}),
         local_retry(st.queue(), intake.local_delivery()),
         expander(st.directory(), {static_cast<int>(cfg.alias_max_depth), cfg.alias_max_targets}),
         free_space(cfg.data_dir, cfg.store_min_free_space),

@@ -146,6 +146,7 @@ class SmtpProtocol {
   // turn_of - a session step as the loop's DriverStep.
   DriverStep turn_of(smtp::Step s) {
     action_ = s.action;
+    take_body();
     DriverStep out{std::move(s.output), Turn::read};
     switch (s.action) {
       case smtp::Action::need_more:
@@ -161,6 +162,39 @@ class SmtpProtocol {
       case smtp::Action::submit: out.turn = Turn::act; break;
     }
     return out;
+  }
+
+  // take_body - the message octets the session received in this step go
+  // to intake's Incoming, which keeps a large body out of memory. A message
+  // that ended without a submit (refused, RSET by a new EHLO) is dropped.
+  void take_body() {
+    if (session_.in_message() || action_ == smtp::Action::submit) {
+      if (!incoming_) incoming_.emplace(ctx_.intake.begin(envelope()));
+      incoming_->append(session_.take_body());
+    } else {
+      incoming_.reset();
+    }
+  }
+
+  // envelope - the transaction as intake takes it; built when the message
+  // begins, when its recipients are settled.
+  queue::Envelope envelope() {
+    smtp::Transaction& tx = session_.transaction();
+    const net::Peer& client = conn_.peer();
+    queue::Envelope env;
+    env.sender = tx.sender();
+    env.client_ip = client.ip;
+    env.client_name = client.name;
+    env.helo = session_.helo_name();
+    env.protocol = session_.with_protocol();
+    env.tls = tls_note(conn_);
+    env.submission = submission_;
+    env.auth_user = session_.authenticated_user();
+    for (const auto& r : tx.recipients) {
+      auto it = targets_.find(to_lower(r.forward_path.str()));
+      env.recipients.push_back({r.forward_path.str(), it == targets_.end() ? std::vector<queue::Target>{} : it->second});
+    }
+    return env;
   }
 
   // may_relay - authenticated users may relay (RFC 6409 6.1); so may
@@ -199,24 +233,12 @@ class SmtpProtocol {
   }
 
   // submit - commit the message durably, then answer the final dot.
+  // REQUIRES: take_body() saw the submit (incoming_ holds the message).
   asio::awaitable<void> submit() {
-    smtp::Transaction& tx = session_.transaction();
-    const net::Peer& client = conn_.peer();
-    queue::Envelope env;
-    env.sender = tx.sender();
-    env.client_ip = client.ip;
-    env.client_name = client.name;
-    env.helo = session_.helo_name();
-    env.protocol = session_.with_protocol();
-    env.tls = tls_note(conn_);
-    env.submission = submission_;
-    env.auth_user = session_.authenticated_user();
-    for (const auto& r : tx.recipients) {
-      auto it = targets_.find(to_lower(r.forward_path.str()));
-      env.recipients.push_back({r.forward_path.str(), it == targets_.end() ? std::vector<queue::Target>{} : it->second});
-    }
-    auto commit = [&intake = ctx_.intake, &env, &tx, &arrival = arrival_](auto done) {
-      intake.submit(std::move(env), std::move(tx.data), std::move(done), std::move(arrival));
+    queue::Incoming message = std::move(*incoming_);
+    incoming_.reset();
+    auto commit = [&intake = ctx_.intake, &message, &arrival = arrival_](auto done) {
+      intake.submit(std::move(message), std::move(done), std::move(arrival));
     };
     auto result = co_await on_completion<Result<queue::Accepted>>(commit);
     if (result) session_.on_submitted(smtp::SubmitOutcome::queued, result->queue_id);
@@ -232,6 +254,7 @@ class SmtpProtocol {
   smtp::Action action_ = smtp::Action::need_more;  // the one act() or lookups() carries out
   std::optional<sasl::AuthEvent> held_event_;       // taken by lookups(), not yet noted
   queue::Arrival arrival_;                          // while a body is on its way in
+  std::optional<queue::Incoming> incoming_;         // the message being received
   // Where each accepted recipient goes, from RCPT time, for intake.
   std::map<std::string, std::vector<queue::Target>> targets_;
 };
