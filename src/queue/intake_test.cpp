@@ -23,6 +23,18 @@ class IntakeTest : public ::testing::Test {
     ASSERT_TRUE(store_->directory().add_user("alice@example.test", {"h", ""}, 0));
     ASSERT_TRUE(store_->directory().add_user("bob@example.test", {"h", ""}, 0));
   }
+  // envelope - from a client on loopback, to alice.
+  Envelope envelope(bool submission = false) {
+    Envelope env;
+    env.sender = "s@remote.test";
+    env.client_ip = "127.0.0.1";
+    env.client_name = "localhost";
+    env.helo = "client.test";
+    env.protocol = "ESMTP";
+    env.submission = submission;
+    env.recipients.push_back({"alice@example.test", {{"alice@example.test", true}}});
+    return env;
+  }
   store::ScratchStore store_{"intake-test"};
 };
 
@@ -79,13 +91,7 @@ TEST_F(IntakeTest, ExpanderRefusesExpansionsPastTheirBounds) {
 
 TEST_F(IntakeTest, SubmitAddsReceivedAndDelivers) {
   Intake intake("mx.example.test", store_->queue());
-  Envelope env;
-  env.sender = "s@remote.test";
-  env.client_ip = "127.0.0.1";
-  env.client_name = "localhost";
-  env.helo = "client.test";
-  env.protocol = "ESMTP";
-  env.recipients.push_back({"alice@example.test", {{"alice@example.test", true}}});
+  Envelope env = envelope();
   std::promise<Result<Accepted>> p;
   intake.submit(env, "Message-ID: <m1@x>\r\n\r\nbody\r\n",[&](Result<Accepted> r) { p.set_value(std::move(r)); });
   auto r = p.get_future().get();
@@ -121,17 +127,6 @@ std::string big_message(const std::string& id, std::size_t size) {
 
 class IncomingTest : public IntakeTest {
  protected:
-  Envelope envelope(bool submission = false) {
-    Envelope env;
-    env.sender = "s@remote.test";
-    env.client_ip = "127.0.0.1";
-    env.client_name = "localhost";
-    env.helo = "client.test";
-    env.protocol = "ESMTP";
-    env.submission = submission;
-    env.recipients.push_back({"alice@example.test", {{"alice@example.test", true}}});
-    return env;
-  }
   // feed - text in pieces of odd sizes, as reads come.
   static void feed(Incoming& in, std::string_view text, std::size_t piece = 8191) {
     for (std::size_t at = 0; at < text.size(); at += piece) in.append(text.substr(at, piece));
