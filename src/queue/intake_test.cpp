@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <future>
 
 #include "queue/local_retry.h"
@@ -214,6 +215,19 @@ TEST_F(IncomingTest, SubmissionHeadersAreAddedToASpooledBody) {
   const std::string added_id = "Message-ID: <" + id + "@mx.example.test>\r\n";
   EXPECT_EQ(got[0].find(added_id), got[0].find("\r\n") + 2) << got[0].substr(0, 200);
   EXPECT_EQ(got[0].substr(got[0].find(added_id) + added_id.size()), text);
+}
+
+// A body that cannot be spooled (here: blobs/tmp is gone) is never
+// acknowledged: submit fails, and nothing is delivered or queued.
+TEST_F(IncomingTest, ABodyThatCannotBeSpooledIsNotAcknowledged) {
+  Intake intake("mx.example.test", store_->queue(), LocalDelivery(), {.memory_max = 1024, .memory_budget = 1 << 20});
+  std::filesystem::remove_all(store_.dir() / "blobs" / "tmp");
+  Incoming in = intake.begin(envelope());
+  feed(in, big_message("lost@x", 100 * 1024));
+  EXPECT_FALSE(submit(intake, std::move(in)));
+  EXPECT_EQ(delivered(), std::vector<std::string>{});
+  EXPECT_TRUE(store_->queue().list({})->empty());
+  EXPECT_EQ(intake.budget().held(), 0u);
 }
 
 // Local delivery's policy: a copy that fits is delivered, one that would

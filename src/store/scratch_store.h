@@ -34,6 +34,7 @@ class ScratchStore {
     std::filesystem::remove_all(dir_, ec);
   }
 
+  const std::filesystem::path& dir() const { return dir_; }
   Store& operator*() { return *store_; }
   Store* operator->() { return store_.get(); }
 
