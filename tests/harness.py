@@ -666,6 +666,16 @@ class HeraldTestCase(unittest.TestCase):
                 h.stop()
                 h._cleanup(keep=failed or h.failed or bool(os.environ.get("HERALD_KEEP")))
 
+    def new_user(self, prefix="user", password="secret", quota=None):
+        """new_user - a user of example.test with a unique name, on the class's server."""
+        return self.herald.add_user(f"{unique(prefix)}@example.test", password, quota=quota)
+
+    def raw(self, port=None, greet=True, timeout=15.0, **kw):
+        """raw - an SmtpRaw to port (the class's server's smtp by default), closed at cleanup."""
+        s = SmtpRaw(port or self.herald.smtp_port, greet=greet, timeout=timeout, **kw)
+        self.addCleanup(s.close)
+        return s
+
     def start_herald(self, **kw):
         """start_herald - a server for this test only, stopped at cleanup."""
         h = Herald(**kw)

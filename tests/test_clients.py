@@ -61,9 +61,6 @@ class ClientCase(HeraldTestCase):
     def tearDownClass(cls):
         cls.herald.close()
 
-    def new_user(self, prefix="cl", password="secret"):
-        return self.herald.add_user(f"{unique(prefix)}@example.test", password)
-
     def write(self, name, data):
         path = os.path.join(self.herald.tmp, name)
         with open(path, "wb") as f:

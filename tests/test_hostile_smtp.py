@@ -34,14 +34,6 @@ class HostileCase(HeraldTestCase):
     def tearDownClass(cls):
         cls.herald.close()
 
-    def raw(self, **kw):
-        s = SmtpRaw(self.herald.smtp_port, greet=True, timeout=15.0, **kw)
-        self.addCleanup(s.close)
-        return s
-
-    def new_user(self, prefix="hostile"):
-        return self.herald.add_user(f"{unique(prefix)}@example.test")
-
     def received(self, rcpt):
         """received - queue ids of the messages received for rcpt (journal)."""
         return [e["queue_id"] for e in self.herald.journal()

@@ -56,9 +56,6 @@ class Pop3Case(HeraldTestCase):
     def tearDownClass(cls):
         cls.herald.close()
 
-    def new_user(self, prefix="pop", password="secret", quota=None):
-        return self.herald.add_user(f"{unique(prefix)}@example.test", password, quota=quota)
-
     def login(self, user, password="secret"):
         p = self.herald.pop3(user, password)
         self.addCleanup(self._close, p)

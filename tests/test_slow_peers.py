@@ -93,11 +93,6 @@ class SlowPeers(HeraldTestCase):
     def tearDownClass(cls):
         cls.herald.close()
 
-    def raw(self, timeout=15.0):
-        s = SmtpRaw(self.herald.smtp_port, greet=True, timeout=timeout)
-        self.addCleanup(s.close)
-        return s
-
     def assert_cut_off(self, s, elapsed, bound, reply, what):
         self.assertIsNotNone(elapsed, f"{what}: still accepted after {GIVE_UP}s of trickling")
         self.assertLess(elapsed, bound, f"{what}: cut off only after {elapsed:.1f}s")

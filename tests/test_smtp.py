@@ -62,9 +62,6 @@ class SmtpCase(HeraldTestCase):
     def tearDownClass(cls):
         cls.herald.close()
 
-    def new_user(self, prefix="user", quota=None):
-        return self.herald.add_user(f"{unique(prefix)}@example.test", "secret", quota=quota)
-
     def smtp(self):
         s = connect(self.herald.smtp_port)
         self.addCleanup(self._close, s)

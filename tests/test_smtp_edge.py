@@ -27,14 +27,6 @@ class EdgeCase(HeraldTestCase):
     def tearDownClass(cls):
         cls.herald.close()
 
-    def raw(self, greet=True, timeout=15.0):
-        s = SmtpRaw(self.herald.smtp_port, greet=greet, timeout=timeout)
-        self.addCleanup(s.close)
-        return s
-
-    def new_user(self, prefix="edge"):
-        return self.herald.add_user(f"{unique(prefix)}@example.test")
-
     def start_data(self, s, rcpt, sender="edge@client.test"):
         s.cmd(f"MAIL FROM:<{sender}>").check("250 2.1.0", "MAIL")
         s.cmd(f"RCPT TO:<{rcpt}>").check("250 2.1.5", "RCPT")

@@ -96,14 +96,6 @@ def old_tls_context(maximum):
 class TlsCase(SharedServerCase):
     """A shared server with every listener, the default self-signed pair and allow_plaintext = false."""
 
-    def new_user(self, prefix="tls", password="secret"):
-        return self.herald.add_user(f"{unique(prefix)}@example.test", password)
-
-    def raw(self, port):
-        s = SmtpRaw(port, greet=True)
-        self.addCleanup(s.close)
-        return s
-
     def pop_raw(self, port):
         p = Pop3Raw(port)
         self.addCleanup(p.close)
