@@ -256,15 +256,15 @@ static asio::awaitable<void> watch_certificates(ServerContext& ctx) {
 
 // watch_free_space - every second, whether data_dir has room for mail
 // (free_space.h); read on the blocking pool, as a network file system may
-// be slow to answer.
+// be slow to answer. The first figure was read before the first client.
 static asio::awaitable<void> watch_free_space(ServerContext& ctx) {
   asio::steady_timer tick(co_await asio::this_coro::executor);
   for (;;) {
-    co_await offload(ctx.blocking, [&ctx] { ctx.free_space.check(); });
     tick.expires_after(std::chrono::seconds(1));
     std::error_code ec;
     co_await tick.async_wait(asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return;
+    co_await offload(ctx.blocking, [&ctx] { ctx.free_space.check(); });
   }
 }
 
