@@ -114,6 +114,46 @@ struct Retry {
   Delivery delivery;
 };
 
+// Claim - remote recipients due for an attempt, taken for one delivery
+// agent: none is handed to another until lease_until passes (so a node that
+// dies leaves its mail to the others once its leases run out).
+struct Claim {
+  std::int64_t now_s = 0;          // due: next_attempt <= now_s
+  std::size_t limit = 100;         // at most this many recipients
+  std::string owner;               // who holds the lease ("host:pid")
+  std::int64_t lease_until_s = 0;  // until when
+};
+
+// ClaimedRecipient - one remote recipient of a claimed message.
+struct ClaimedRecipient {
+  std::int64_t row = 0;   // the queue row
+  std::string recipient;
+  std::string original;   // ORCPT, for the log
+  std::int64_t attempts = 0;
+};
+
+// ClaimedMessage - a message with its claimed recipients, in row order.
+struct ClaimedMessage {
+  std::int64_t message = 0;  // for read_body
+  std::string queue_id;
+  std::string sender;
+  std::string message_id;
+  std::string client;
+  std::int64_t created = 0;   // unix seconds: when it came
+  std::uint64_t size = 0;
+  std::vector<ClaimedRecipient> recipients;
+};
+
+// AttemptOutcome - what became of one claimed recipient: delivered and
+// bounced take its row away; deferred sets its next attempt and frees it.
+struct AttemptOutcome {
+  std::int64_t row = 0;
+  RecipientState state = RecipientState::deferred;
+  std::string reply;             // the diagnostic, for the row, the journal and a bounce
+  std::string relay;             // "host[ip]:port", for the journal
+  std::int64_t next_attempt_s = 0;  // deferred: when to try again
+};
+
 // QueueQuery - one page of queue rows in row order, after the row `after`.
 struct QueueQuery {
   std::int64_t after = 0;                 // only rows after this one (0 = from the first)
@@ -149,6 +189,15 @@ class Queue {
   virtual Result<std::vector<DueDelivery>> due_local(std::int64_t now_s, std::size_t limit) = 0;
   virtual void retry_local(std::vector<Retry> retries, const LocalDeliveryRules& rules,
                            std::function<void(Result<std::vector<DeliveryOutcome>>)> done) = 0;
+
+  // Outbound delivery. claim_remote leases due remote recipients (a write,
+  // so two agents never claim the same row), grouped by message, oldest
+  // due first; record_attempts commits their outcomes, each with its
+  // journal row, and collects a message once no recipient needs it;
+  // read_body is a claimed message's body (a read: blocking).
+  virtual void claim_remote(Claim claim, std::function<void(Result<std::vector<ClaimedMessage>>)> done) = 0;
+  virtual void record_attempts(std::vector<AttemptOutcome> outcomes, std::function<void(Status)> done) = 0;
+  virtual Result<std::string> read_body(std::int64_t message) = 0;
 
   // Inspection: a page of the rows not done yet, read by their key (a
   // sender or recipient filter is checked on the rows read past), or

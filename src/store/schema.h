@@ -176,6 +176,13 @@ UPDATE users SET last_uidvalidity = (SELECT coalesce(max(uidvalidity), 0) FROM m
 ALTER TABLE queue ADD COLUMN local INTEGER NOT NULL DEFAULT 0;
 UPDATE queue SET local = 1 WHERE status = 'deferred';
 )sql",
+    // 7: outbound delivery claims remote recipients with a lease (who holds
+    //    them, until when), so that a claim by a node that died runs out and
+    //    another takes the mail (Queue::claim_remote). 0 = not leased.
+    R"sql(
+ALTER TABLE queue ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
+ALTER TABLE queue ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 
 }  // namespace herald::store

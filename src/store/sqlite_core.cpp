@@ -64,8 +64,15 @@ Status SqliteCore::open() {
   } catch (const std::exception& e) {
     return to_error(e);
   }
-  if (opts_.sweep_blobs)
+  if (opts_.sweep_blobs) {
     if (auto st = sweep_blobs(); !st) return st;
+    // Alone on this data directory: a lease still held is a dead run's.
+    try {
+      wdb_.exec("UPDATE queue SET lease_owner = '', lease_until = 0 WHERE lease_until > 0");
+    } catch (const std::exception& e) {
+      return to_error(e);
+    }
+  }
   writer_ = std::make_unique<GroupCommit>(*this, opts_.commit_wait);
   writer_->start();
   return {};

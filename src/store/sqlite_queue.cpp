@@ -1,7 +1,9 @@
 // store/sqlite_queue.cpp - the durable commit of incoming messages and the
 // queue rows of their recipients, in SQLite. Mail policy (quota, replies,
 // retry times) comes with the message: IncomingMessage::rules.
+#include <algorithm>
 #include <cassert>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -228,6 +230,85 @@ DeliveryOutcome SqliteQueue::apply_retry(Db& db, const Retry& r, const LocalDeli
   core_.insert_journal(db, {now_ms(), event_for(v.state), queue_id, message_id, sender, rcpt, client,
                             body_size, v.reply, original != rcpt ? "orig_to=" + original : ""});
   return {v.state, std::move(v.reply)};
+}
+
+// ---- Outbound delivery ----
+
+void SqliteQueue::claim_remote(Claim claim, std::function<void(Result<std::vector<ClaimedMessage>>)> done) {
+  auto claimed = std::make_shared<std::vector<ClaimedMessage>>();
+  auto apply = [claim = std::move(claim), claimed](Db& db) {
+    claimed->clear();  // a second run after a rollback starts afresh
+    // queue_due(status, next_attempt) finds the due rows; a live lease is
+    // skipped. Oldest due first, then grouped by message in row order.
+    auto st = db.prepare(
+        "UPDATE queue SET lease_owner = ?1, lease_until = ?2 WHERE id IN ("
+        "  SELECT id FROM queue WHERE status IN ('pending', 'deferred') AND local = 0 AND next_attempt <= ?3"
+        "  AND lease_until <= ?3 ORDER BY next_attempt, id LIMIT ?4) "
+        "RETURNING id, message, recipient, original_recipient, attempts");
+    st.bind(1, claim.owner).bind(2, claim.lease_until_s).bind(3, claim.now_s)
+        .bind(4, static_cast<std::int64_t>(claim.limit));
+    std::map<std::int64_t, std::vector<ClaimedRecipient>> by_message;
+    while (st.step()) by_message[st.i64(1)].push_back({st.i64(0), st.text(2), st.text(3), st.i64(4)});
+    for (auto& [message, recipients] : by_message) {
+      auto m = db.prepare("SELECT queue_id, sender, message_id, client, received, size FROM messages WHERE id = ?");
+      m.bind(1, message);
+      if (!m.step()) continue;  // cannot be: a queue row keeps its message
+      std::sort(recipients.begin(), recipients.end(),
+                [](const ClaimedRecipient& a, const ClaimedRecipient& b) { return a.row < b.row; });
+      claimed->push_back({message, m.text(0), m.text(1), m.text(2), m.text(3), m.i64(4),
+                          static_cast<std::uint64_t>(m.i64(5)), std::move(recipients)});
+    }
+  };
+  core_.submit(nullptr, std::move(apply), [done = std::move(done), claimed](Status st) {
+    if (st) done(std::move(*claimed));
+    else done(st.error());
+  });
+}
+
+void SqliteQueue::record_attempts(std::vector<AttemptOutcome> outcomes, std::function<void(Status)> done) {
+  auto unlink = std::make_shared<std::vector<std::string>>();
+  auto apply = [this, outcomes = std::move(outcomes), unlink](Db& db) {
+    unlink->clear();
+    const std::int64_t now_milli = now_ms();
+    for (const auto& o : outcomes) {
+      auto q = db.prepare(
+          "SELECT q.message, q.queue_id, m.message_id, m.sender, m.client, m.size, q.recipient, "
+          "q.original_recipient FROM queue q JOIN messages m ON m.id = q.message WHERE q.id = ?");
+      q.bind(1, o.row);
+      if (!q.step()) continue;  // gone meanwhile (the operator deleted it)
+      const std::int64_t message = q.i64(0);
+      const std::string rcpt = q.text(6), original = q.text(7);
+      if (o.state == RecipientState::deferred) {
+        db.prepare("UPDATE queue SET status = 'deferred', attempts = attempts + 1, next_attempt = ?, "
+                   "last_reply = ?, lease_owner = '', lease_until = 0 WHERE id = ?")
+            .bind(1, o.next_attempt_s).bind(2, o.reply).bind(3, o.row).run();
+      } else {
+        db.prepare("DELETE FROM queue WHERE id = ?").bind(1, o.row).run();
+        SqliteCore::collect_message(db, message, *unlink);  // the last recipient may be done
+      }
+      std::string detail = o.relay.empty() ? "" : "relay=" + o.relay;
+      if (original != rcpt) detail += (detail.empty() ? "" : " ") + std::string("orig_to=") + original;
+      core_.insert_journal(db, {now_milli, event_for(o.state), q.text(1), q.text(2), q.text(3), rcpt, q.text(4),
+                                static_cast<std::uint64_t>(q.i64(5)), o.reply, detail});
+    }
+  };
+  core_.submit(nullptr, std::move(apply), [this, done = std::move(done), unlink](Status st) {
+    if (st) core_.remove_blobs(std::move(*unlink));
+    done(st);
+  });
+}
+
+Result<std::string> SqliteQueue::read_body(std::int64_t message) {
+  return core_.read([&](Db& db) -> Result<std::string> {
+    auto st = db.prepare("SELECT body, blob_sha, size FROM messages WHERE id = ?");
+    st.bind(1, message);
+    if (!st.step()) return make_error(Errc::not_found, "no such message");
+    if (st.is_null(1)) return st.text(0);
+    std::string out;
+    if (auto read = core_.blobs().append_to(st.text(1), static_cast<std::uint64_t>(st.i64(2)), out); !read)
+      return read.error();
+    return out;
+  });
 }
 
 }  // namespace herald::store

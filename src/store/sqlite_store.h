@@ -179,6 +179,9 @@ class SqliteQueue final : public Queue {
   void commit_message(IncomingMessage message, std::function<void(Result<CommitResult>)> done) override;
   void note_arrivals(int delta) override { core_.note_arrivals(delta); }
   Result<std::unique_ptr<BodySpool>> spool_body() override;
+  void claim_remote(Claim claim, std::function<void(Result<std::vector<ClaimedMessage>>)> done) override;
+  void record_attempts(std::vector<AttemptOutcome> outcomes, std::function<void(Status)> done) override;
+  Result<std::string> read_body(std::int64_t message) override;
   Result<std::vector<QueueRow>> list(const QueueQuery& query) override;
   Result<std::vector<QueueRow>> show(const std::string& queue_id) override;
   Result<std::vector<DueDelivery>> due_local(std::int64_t now_s, std::size_t limit) override;

@@ -50,7 +50,9 @@ struct StoreOptions {
   // Addresses whose lookup_address result is kept in memory (0 = none).
   std::size_t directory_cache = 50000;
   // At open, remove blob files that no message references (what a crash
-  // leaves). Only for the server: see BlobStore::sweep.
+  // leaves), and, in the embedded backend (one server per data directory),
+  // end the leases of queue rows a previous run held. Only for the server:
+  // see BlobStore::sweep.
   bool sweep_blobs = false;
   // A blob file younger than this is never swept: its commit may be under
   // way in another process on the same data directory. Tests set 0.

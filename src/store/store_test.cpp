@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <ctime>
 #include <future>
 #include <thread>
 
@@ -392,6 +393,94 @@ TEST_F(StoreTest, AFailedJournalAppendIsCountedNotSilent) {
   auto es = *store_->journal().query({});
   ASSERT_EQ(es.size(), 1u);
   EXPECT_EQ(es[0].recipient, "b@example.test");
+}
+
+// Outbound claims: due remote recipients are leased to one agent, grouped
+// by message; a leased row is not claimed again until its lease runs out;
+// outcomes take delivered and bounced rows away (and the message with the
+// last), set deferred ones' next attempt, and journal each.
+TEST_F(StoreTest, RemoteRecipientsAreClaimedWithALeaseAndTheirOutcomesRecorded) {
+  auto remote = [](const std::string& r) { return Delivery{r, r, false, "", ""}; };
+  IncomingMessage m = message(std::string(3000, 'x') + "\r\n", {});  // a blob body
+  m.deliveries = {remote("a@far.test"), remote("b@far.test"), remote("c@far.test")};
+  const std::string body = m.body, qid = m.queue_id;
+  ASSERT_TRUE(commit(std::move(m)));
+  auto claim = [&](std::int64_t now, std::string owner) {
+    std::promise<Result<std::vector<ClaimedMessage>>> p;
+    store_->queue().claim_remote({now, 100, std::move(owner), now + 600},
+                                 [&p](Result<std::vector<ClaimedMessage>> r) { p.set_value(std::move(r)); });
+    auto r = p.get_future().get();
+    EXPECT_TRUE(r) << r.error().message;
+    return r ? std::move(*r) : std::vector<ClaimedMessage>{};
+  };
+  auto record = [&](std::vector<AttemptOutcome> o) {
+    std::promise<Status> p;
+    store_->queue().record_attempts(std::move(o), [&p](Status st) { p.set_value(st); });
+    return p.get_future().get();
+  };
+  const std::int64_t now = std::time(nullptr);
+  EXPECT_TRUE(claim(now - 3600, "early").empty()) << "not due an hour ago";
+  auto got = claim(now, "me");
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].queue_id, qid);
+  ASSERT_EQ(got[0].recipients.size(), 3u);
+  EXPECT_EQ(got[0].recipients[1].recipient, "b@far.test");
+  EXPECT_EQ(*store_->queue().read_body(got[0].message), body);
+  EXPECT_TRUE(claim(now, "other").empty()) << "leased";
+  EXPECT_EQ(claim(now + 601, "other").size(), 1u) << "the lease ran out";
+
+  const auto& r = got[0].recipients;
+  ASSERT_TRUE(record({{r[0].row, RecipientState::delivered, "250 2.0.0 Ok", "mx.far.test[127.0.0.2]:25", 0},
+                      {r[1].row, RecipientState::deferred, "451 4.3.0 later", "mx.far.test[127.0.0.2]:25", now + 300},
+                      {r[2].row, RecipientState::bounced, "550 5.1.1 unknown", "mx.far.test[127.0.0.2]:25", 0}}));
+  auto rows = *store_->queue().show(qid);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].recipient, "b@far.test");
+  EXPECT_EQ(rows[0].state, RecipientState::deferred);
+  EXPECT_EQ(rows[0].attempts, 1);
+  EXPECT_EQ(rows[0].last_reply, "451 4.3.0 later");
+  EXPECT_TRUE(claim(now + 299, "me").empty()) << "deferred until its next attempt";
+  auto again = claim(now + 300, "me");
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].recipients.at(0).attempts, 1);
+  ASSERT_TRUE(record({{again[0].recipients[0].row, RecipientState::delivered, "250 ok", "x[127.0.0.2]:25", 0}}));
+  EXPECT_TRUE(store_->queue().show(qid)->empty());
+  EXPECT_FALSE(store_->queue().read_body(got[0].message)) << "collected with its last recipient";
+  JournalQuery q;
+  q.queue_id = qid;
+  std::vector<std::string> events;
+  auto rows_of = store_->journal().query(q);
+  ASSERT_TRUE(rows_of);
+  for (const auto& e : rows_of.value()) events.push_back(std::string(to_string(e.event)) + " " + e.recipient);
+  EXPECT_EQ(events, (std::vector<std::string>{"received ", "queued a@far.test", "queued b@far.test",
+                                              "queued c@far.test", "delivered a@far.test", "deferred b@far.test",
+                                              "bounced c@far.test", "delivered b@far.test"}));
+}
+
+// A lease held when the server stopped is ended at its next start (the
+// embedded store has one server per data directory).
+TEST_F(StoreTest, TheServerStartEndsLeasesOfTheRunBefore) {
+  IncomingMessage m = message("x\r\n", {});
+  m.deliveries = {Delivery{"a@far.test", "a@far.test", false, "", ""}};
+  ASSERT_TRUE(commit(std::move(m)));
+  const std::int64_t now = std::time(nullptr);
+  auto claim = [&] {
+    std::promise<Result<std::vector<ClaimedMessage>>> p;
+    store_->queue().claim_remote({now, 10, "run1", now + 3600},
+                                 [&p](Result<std::vector<ClaimedMessage>> r) { p.set_value(std::move(r)); });
+    return p.get_future().get()->size();
+  };
+  EXPECT_EQ(claim(), 1u);
+  EXPECT_EQ(claim(), 0u);
+  store_.reset();
+  StoreOptions o;
+  o.data_dir = dir_;
+  o.config_domains = {"example.test"};
+  o.sweep_blobs = true;
+  auto reopened = open(o);
+  ASSERT_TRUE(reopened);
+  store_ = std::move(reopened.value());
+  EXPECT_EQ(claim(), 1u);
 }
 
 // The journal's story of a message: the filters of `herald journal` find every
