@@ -17,7 +17,7 @@
 namespace herald::config {
 namespace {
 
-enum class Kind { string, hostname, boolean, integer, size, duration, string_list, choice, network_list, cert_list };
+enum class Kind { string, hostname, boolean, integer, size, duration, string_list, choice, network_list, cert_list, route_list };
 
 struct KeySpec {
   std::string_view section;
@@ -82,7 +82,20 @@ constexpr KeySpec kKeys[] = {
     {"tls", "ciphersuites", Kind::string, R"("")", "TLS 1.3 cipher suites; \"\" = OpenSSL's default"},
     {"tls", "handshake_timeout", Kind::duration, R"("30s")", "time allowed for a TLS handshake", {}, "1s-10m"},
     {"dns", "servers", Kind::string_list, "[]", "resolvers as \"ip:port\"; [] = /etc/resolv.conf"},
-    {"delivery", "smarthost", Kind::string, R"("")", "relay all outbound mail here; \"[host]:port\" skips the MX lookup"},
+    {"delivery", "smarthost", Kind::string, R"("")", "relay all outbound mail not routed by delivery.route here: \"[IP address]:port\" (host names and MX come with DNS)"},
+    {"delivery", "route", Kind::route_list, "[]", "the transport table: [[delivery.route]] tables {domain = \"example.org\" or \"*.example.org\", targets = [\"[IP address]:port\", ...] (the first four are tried in order), tls, auth_user, auth_password}"},
+    {"delivery", "helo_name", Kind::hostname, R"("")", "our name in EHLO to other servers; \"\" = server.hostname"},
+    {"delivery", "tls", Kind::choice, R"("may")", "TLS to other servers: none, may (STARTTLS when offered), encrypt (required), verify (required, certificate checked)", "none|may|encrypt|verify"},
+    {"delivery", "concurrency", Kind::integer, "20", "outbound connections in all", {}, "1-10000"},
+    {"delivery", "destination_concurrency", Kind::integer, "5", "outbound connections to one next hop", {}, "1-1000"},
+    {"delivery", "max_messages_per_connection", Kind::integer, "100", "messages sent over one connection before it is closed", {}, "1-100000"},
+    {"delivery", "connect_timeout", Kind::duration, R"("30s")", "time to set up a TCP connection to another server", {}, "1s-10m"},
+    {"delivery", "command_timeout", Kind::duration, R"("5m")", "time another server may take to answer the greeting, EHLO, MAIL, RCPT, DATA (RFC 5321 4.5.3.2)", {}, "1s-1h"},
+    {"delivery", "data_timeout", Kind::duration, R"("10m")", "time another server may take to answer the end of the data (RFC 5321 4.5.3.2.6), and to take each block of it", {}, "1s-1h"},
+    {"delivery", "retry_interval", Kind::duration, R"("5m")", "first-level retries: a deferred recipient is tried again after this long, while its message is younger than retry_period", {}, "1s-1d"},
+    {"delivery", "retry_period", Kind::duration, R"("30m")", "how long first-level retries last", {}, "-30d"},
+    {"delivery", "long_retry_interval", Kind::duration, R"("1h")", "second-level retries: after retry_period, a deferred recipient is tried again after this long", {}, "1s-7d"},
+    {"delivery", "max_queue_lifetime", Kind::duration, R"("5d")", "a recipient still not delivered this long after its message came is bounced (Postfix's maximal_queue_lifetime)", {}, "1m-100d"},
     {"queue", "retry_interval", Kind::duration, R"("5m")", "a local recipient deferred for a full mailbox is tried again after this long", {}, "1s-1d"},
     {"journal", "keep", Kind::duration, R"("30d")", "journal rows older than this are pruned in the background; 0s = kept for ever", {}, "0s-36500d"},
     {"journal", "skip", Kind::string_list, "[]", "event kinds not journalled at all, e.g. [\"connection_refused\", \"rejected\"]", "received|queued|delivered|deferred|bounced|held|login|login_failed|connection_refused|rejected"},
@@ -296,6 +309,33 @@ class Loader {
             return bad("expected a list of {cert = \"...\", key = \"...\"} tables");
         }
         break;
+      case Kind::route_list: {
+        static constexpr std::string_view kExpected =
+            "expected [[delivery.route]] tables with domain and targets (and tls, auth_user, auth_password)";
+        if (!v.is_array()) return bad(kExpected);
+        for (const auto& e : *v.as_array()) {
+          const toml::table* t = e.as_table();
+          if (!t || !t->get_as<std::string>("domain") || !t->get_as<toml::array>("targets")) return bad(kExpected);
+          for (const auto& [k, field] : *t) {
+            std::string_view name = k.str();
+            if (name == "targets") {
+              if (field.as_array()->empty()) return bad("a route needs at least one target");
+              for (const auto& target : *field.as_array())
+                if (!target.is_string()) return bad("targets are strings such as \"[192.0.2.1]:25\"");
+            } else if (name == "tls") {
+              const auto* level = field.as_string();
+              if (!level || (level->get() != "none" && level->get() != "may" && level->get() != "encrypt" &&
+                             level->get() != "verify"))
+                return bad("a route's tls is one of none|may|encrypt|verify");
+            } else if (name == "domain" || name == "auth_user" || name == "auth_password") {
+              if (!field.is_string()) return bad(fmt::format("a route's {} is a string", name));
+            } else {
+              return bad(fmt::format("a route has no key {}", printable(name, 100)));
+            }
+          }
+        }
+        break;
+      }
       case Kind::choice: {
         if (!v.is_string()) return bad(fmt::format("expected one of {}", s.choices));
         bool found = false;
@@ -463,6 +503,29 @@ Result<Config> read_config(Loader& in, const std::filesystem::path& file) {
   c.tls_handshake_timeout = in.duration("tls", "handshake_timeout");
   c.dns_servers = in.list("dns", "servers");
   c.smarthost = in.str("delivery", "smarthost");
+  for (const auto& e : *in.value("delivery", "route").as_array()) {
+    const toml::table& t = *e.as_table();
+    Config::Route r;
+    r.domain = to_lower(t.get_as<std::string>("domain")->get());
+    for (const auto& target : *t.get_as<toml::array>("targets")) r.targets.push_back(target.as_string()->get());
+    if (auto tls = t.get_as<std::string>("tls")) r.tls = tls->get();
+    if (auto user = t.get_as<std::string>("auth_user")) r.auth_user = user->get();
+    if (auto password = t.get_as<std::string>("auth_password")) r.auth_password = password->get();
+    r.line = e.source().begin.line;
+    c.delivery_routes.push_back(std::move(r));
+  }
+  c.delivery_helo_name = in.str("delivery", "helo_name");
+  c.delivery_tls = in.str("delivery", "tls");
+  c.delivery_concurrency = in.u32("delivery", "concurrency");
+  c.delivery_destination_concurrency = in.u32("delivery", "destination_concurrency");
+  c.delivery_max_messages_per_connection = in.u32("delivery", "max_messages_per_connection");
+  c.delivery_connect_timeout = in.duration("delivery", "connect_timeout");
+  c.delivery_command_timeout = in.duration("delivery", "command_timeout");
+  c.delivery_data_timeout = in.duration("delivery", "data_timeout");
+  c.delivery_retry_interval = in.duration("delivery", "retry_interval");
+  c.delivery_retry_period = in.duration("delivery", "retry_period");
+  c.delivery_long_retry_interval = in.duration("delivery", "long_retry_interval");
+  c.delivery_max_queue_lifetime = in.duration("delivery", "max_queue_lifetime");
   c.queue_retry_interval = in.duration("queue", "retry_interval");
   c.journal_keep = in.duration("journal", "keep");
   c.journal_skip = in.list("journal", "skip");

@@ -91,7 +91,27 @@ struct Config {
   // [dns]
   std::vector<std::string> dns_servers;
   // [delivery]
-  std::string smarthost;
+  std::string smarthost;  // "[ip]:port"; checked by server::check_environment
+  struct Route {
+    std::string domain;  // lower case; "*.example.org" for the domains below
+    std::vector<std::string> targets;
+    std::string tls;     // "" = delivery.tls
+    std::string auth_user, auth_password;
+    std::int64_t line = 0;  // where the [[delivery.route]] is, for errors
+  };
+  std::vector<Route> delivery_routes;
+  std::string delivery_helo_name;  // "" = hostname
+  std::string delivery_tls;
+  std::uint32_t delivery_concurrency = 0;
+  std::uint32_t delivery_destination_concurrency = 0;
+  std::uint32_t delivery_max_messages_per_connection = 0;
+  milliseconds delivery_connect_timeout{0};
+  milliseconds delivery_command_timeout{0};
+  milliseconds delivery_data_timeout{0};
+  milliseconds delivery_retry_interval{0};
+  milliseconds delivery_retry_period{0};
+  milliseconds delivery_long_retry_interval{0};
+  milliseconds delivery_max_queue_lifetime{0};
   // [queue]
   milliseconds queue_retry_interval{0};
   // [journal]

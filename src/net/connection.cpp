@@ -1,4 +1,5 @@
 #include "net/connection.h"
+#include "net/tls.h"
 
 #include <algorithm>
 
@@ -135,8 +136,9 @@ asio::awaitable<bool> Connection::write_all(std::string_view data, std::optional
 }
 
 asio::awaitable<bool> Connection::start_tls(asio::ssl::context& context, std::chrono::milliseconds timeout,
-                                            asio::ssl::stream_base::handshake_type side) {
+                                            asio::ssl::stream_base::handshake_type side, std::string verify_peer) {
   tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, context);
+  if (!verify_peer.empty()) require_verified_peer(tls_->native_handle(), verify_peer);
   std::error_code ec;
   // The handshake waits on the peer as a read does.
   deadline_.arm(Deadline::Op::read, timeout);

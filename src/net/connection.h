@@ -107,9 +107,12 @@ class Connection {
   }
   // start_tls - a TLS handshake on this connection, as the server (RFC 3207
   // STARTTLS, RFC 2595 STLS, RFC 8314 implicit TLS) or as the client
-  // (outbound); false when it failed, and then the socket is closed.
+  // (outbound); false when it failed, and then the socket is closed. A
+  // client with verify_peer set requires the server's certificate to be
+  // valid for that name or address (tls.h require_verified_peer).
   asio::awaitable<bool> start_tls(asio::ssl::context& context, std::chrono::milliseconds timeout,
-                                  asio::ssl::stream_base::handshake_type side = asio::ssl::stream_base::server);
+                                  asio::ssl::stream_base::handshake_type side = asio::ssl::stream_base::server,
+                                  std::string verify_peer = {});
 
   bool timed_out() const { return deadline_.expired(); }
   bool tls_active() const { return tls_ != nullptr; }

@@ -25,12 +25,18 @@ std::string_view postfix_status(store::RecipientState state) {
 
 }  // namespace
 
+void log_delivery(spdlog::logger& agent, const std::string& queue_id, const std::string& recipient,
+                  const std::string& original, const std::string& relay, double delay, std::string_view dsn,
+                  const store::DeliveryOutcome& o) {
+  std::string orig = original != recipient ? fmt::format("orig_to=<{}>, ", original) : "";
+  agent.info("{}: to=<{}>, {}relay={}, delay={:.2f}, dsn={}, status={} ({})", queue_id, recipient, orig,
+                        relay, delay, dsn.empty() ? dsn_of(o.reply) : dsn, postfix_status(o.state), o.reply);
+}
+
 void log_local(const std::string& queue_id, const std::string& recipient, const std::string& original, double delay,
                const store::DeliveryOutcome& o) {
   static const auto logger = log::get("local");  // looked up once, not per line
-  std::string orig = original != recipient ? fmt::format("orig_to=<{}>, ", original) : "";
-  logger->info("{}: to=<{}>, {}relay=local, delay={:.2f}, dsn={}, status={} ({})", queue_id, recipient, orig, delay,
-               dsn_of(o.reply), postfix_status(o.state), o.reply);
+  log_delivery(*logger, queue_id, recipient, original, "local", delay, "", o);
 }
 
 void LocalDelivery::address(store::Delivery& d, const std::string& sender) const {

@@ -9,6 +9,10 @@
 
 #include "store/queue.h"
 
+namespace spdlog {
+class logger;
+}
+
 namespace herald::queue {
 
 class LocalDelivery final : public store::LocalDeliveryRules {
@@ -26,9 +30,16 @@ class LocalDelivery final : public store::LocalDeliveryRules {
   std::chrono::seconds retry_after_;
 };
 
-// log_local - the Postfix line of one local delivery attempt, which
-// pflogsumm counts: "QUEUEID: to=<r>, relay=local, delay=0.12, dsn=2.0.0,
-// status=sent (250 2.0.0 ...)".
+// log_delivery - the Postfix line of one delivery attempt, which pflogsumm
+// counts, on the logger of the agent ("local", "smtp": log::get, looked up
+// once by the caller):
+// "QUEUEID: to=<r>, relay=local, delay=0.12, dsn=2.0.0, status=sent (250
+// 2.0.0 ...)". relay is "local" or "host[ip]:port"; dsn is the reply's
+// enhanced status code when "" is given.
+void log_delivery(spdlog::logger& agent, const std::string& queue_id, const std::string& recipient,
+                  const std::string& original, const std::string& relay, double delay, std::string_view dsn,
+                  const store::DeliveryOutcome& outcome);
+// log_local - log_delivery of a local delivery attempt.
 void log_local(const std::string& queue_id, const std::string& recipient, const std::string& original, double delay,
                const store::DeliveryOutcome& outcome);
 

@@ -31,6 +31,7 @@
 #include "server/context.h"
 #include "server/listeners.h"
 #include "server/offload.h"
+#include "server/outbound.h"
 #include "server/recipients.h"
 #include "server/startup.h"
 
@@ -183,6 +184,7 @@ struct Server::Impl {
   store::Store& store;
   std::unique_ptr<net::TlsServer> tls;  // until start() hands it to ctx
   std::unique_ptr<ServerContext> ctx;
+  std::unique_ptr<Outbound> outbound;  // its coroutines run on ios.front(), destroyed before it
   std::vector<std::unique_ptr<asio::io_context>> ios;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   std::vector<Door> listeners;
@@ -323,6 +325,9 @@ Status Server::start() {
   auto secret = load_sasl_secret(im.config.data_dir / "sasl.secret");
   if (!secret) return secret.error();
   im.ctx = std::make_unique<ServerContext>(im.config, im.store, std::move(im.tls), std::move(*secret));
+  auto router = make_router(im.config);
+  if (!router) return router.error();
+  im.outbound = std::make_unique<Outbound>(im.config, im.store.queue(), im.ctx->blocking, std::move(*router));
   std::span<const ListenerKind> kinds = listener_kinds();
   for (std::size_t k = 0; k < kinds.size(); ++k) {
     const auto& addresses = kinds[k].section(im.config).listen;
@@ -390,6 +395,7 @@ void Server::run() {
   // handshakes use them, established connections keep theirs.
   asio::co_spawn(*im.ios.front(), watch_certificates(*im.ctx), asio::detached);
   asio::co_spawn(*im.ios.front(), retry_local_deliveries(*im.ctx), asio::detached);
+  asio::co_spawn(*im.ios.front(), im.outbound->run(), asio::detached);
   if (im.config.journal_keep.count() > 0)
     asio::co_spawn(*im.ios.front(), prune_journal(*im.ctx, im.store.journal()), asio::detached);
   im.ctx->free_space.check();  // before the first client, not a second after

@@ -84,6 +84,7 @@ std::uint64_t nr_open() {
 
 Status check_environment(const config::Config& config) {
   if (auto st = check_data_dir(config); !st) return st;
+  if (auto router = make_router(config); !router) return router.error();
   return check_tls(config);
 }
 
@@ -105,6 +106,8 @@ std::uint64_t fds_needed(const config::Config& config) {
     connections += l.max_connections;
     addresses += l.listen.size();
   }
+  // Outbound: a socket per connection.
+  connections += config.delivery_concurrency;
   return kPerConnection * connections + io_threads(config) * (addresses + kPerThread) + kReserve;
 }
 

@@ -1,0 +1,377 @@
+#include "server/outbound.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+#include <fmt/format.h>
+
+#include "base/ids.h"
+#include "base/log.h"
+#include "base/text.h"
+#include "net/connection.h"
+#include "net/tls.h"
+#include "queue/local_delivery.h"
+#include "server/offload.h"
+#include "smtp/reply.h"
+
+namespace herald::server {
+
+namespace {
+
+using Clock = std::chrono::system_clock;
+
+std::int64_t now_s() { return unix_seconds(Clock::now()); }
+
+smtp::TlsPolicy tls_policy(const std::string& level) {
+  if (level == "none") return smtp::TlsPolicy::none;
+  if (level == "encrypt") return smtp::TlsPolicy::encrypt;
+  if (level == "verify") return smtp::TlsPolicy::verify;
+  return smtp::TlsPolicy::may;
+}
+
+bool ascii(std::string_view s) {
+  return std::none_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+}
+
+bool has_8bit(std::string_view s) { return !ascii(s); }
+
+smtp::Verdict local_failure(std::string status, std::string text) {
+  smtp::Verdict v;
+  v.outcome = smtp::Outcome::deferred;
+  v.status = std::move(status);
+  v.text = std::move(text);
+  return v;
+}
+
+}  // namespace
+
+Result<delivery::Router> make_router(const config::Config& c) {
+  std::vector<delivery::Route> routes;
+  for (const auto& r : c.delivery_routes) {
+    delivery::NextHop hop;
+    hop.name = r.domain;
+    hop.tls = tls_policy(r.tls.empty() ? c.delivery_tls : r.tls);
+    hop.auth_user = r.auth_user;
+    hop.auth_password = r.auth_password;
+    for (const auto& text : r.targets) {
+      auto t = delivery::parse_target(text);
+      if (!t)
+        return make_error(Errc::invalid,
+                          fmt::format("{}:{}: [[delivery.route]] {}: {}", c.file.empty() ? "<config>" : c.file.string(),
+                                      r.line, r.domain, t.error().message));
+      hop.targets.push_back(*t);
+    }
+    routes.push_back({r.domain, std::move(hop)});
+  }
+  std::optional<delivery::NextHop> smarthost;
+  if (!c.smarthost.empty()) {
+    auto t = delivery::parse_target(c.smarthost);
+    if (!t)
+      return make_error(Errc::invalid,
+                        fmt::format("{}: delivery.smarthost: {}", c.where("delivery.smarthost"), t.error().message));
+    smarthost = delivery::NextHop{t->str(), {*t}, tls_policy(c.delivery_tls), "", ""};
+  }
+  return delivery::Router(std::move(routes), std::move(smarthost));
+}
+
+Outbound::Outbound(const config::Config& config, store::Queue& queue, asio::thread_pool& blocking,
+                   delivery::Router router)
+    : config_(config),
+      queue_(queue),
+      blocking_(blocking),
+      router_(std::move(router)),
+      retry_{std::chrono::duration_cast<std::chrono::seconds>(config.delivery_retry_interval),
+             std::chrono::duration_cast<std::chrono::seconds>(config.delivery_retry_period),
+             std::chrono::duration_cast<std::chrono::seconds>(config.delivery_long_retry_interval),
+             std::chrono::duration_cast<std::chrono::seconds>(config.delivery_max_queue_lifetime)},
+      owner_(fmt::format("{}:{}", config.hostname, ::getpid())) {
+  auto tls = net::make_client_context();
+  if (tls) tls_ = std::move(*tls);
+  else log::get("smtp")->warn("warning: no TLS for outbound mail: {}", tls.error().message);
+}
+
+Outbound::~Outbound() = default;
+
+asio::awaitable<void> Outbound::run() {
+  executor_ = co_await asio::this_coro::executor;
+  asio::steady_timer tick(executor_);
+  for (;;) {
+    if (active_ < config_.delivery_concurrency) co_await claim();
+    start_connections();
+    // Due mail is looked for every second: a new message waits at most that
+    // long, and a claim is one indexed read when nothing is due.
+    tick.expires_after(std::chrono::seconds(1));
+    std::error_code ec;
+    co_await tick.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+  }
+}
+
+// claim - due recipients for the free connections, grouped by next hop.
+asio::awaitable<void> Outbound::claim() {
+  const std::int64_t now = now_s();
+  // Enough for every free connection to fill, bounded: what is claimed waits
+  // in memory until a connection takes it.
+  const std::size_t free = config_.delivery_concurrency - active_;
+  store::Claim request{now, std::min<std::size_t>(1000, free * config_.delivery_max_messages_per_connection), owner_,
+                       now + kLeaseSeconds};
+  auto start = [this, &request](auto done) { queue_.claim_remote(request, std::move(done)); };
+  auto claimed = co_await on_completion<Result<std::vector<store::ClaimedMessage>>>(start);
+  if (!claimed) {
+    log::get("qmgr")->warn("warning: cannot read the queue: {}", claimed.error().message);
+    co_return;
+  }
+  for (auto& m : *claimed) {
+    std::map<std::string, Job> by_hop;  // this message's recipients per next hop
+    Job unroutable{m};
+    unroutable.message.recipients.clear();
+    for (const auto& r : m.recipients) {
+      if (!held_.insert(r.row).second) continue;  // already waiting or under way here
+      const delivery::NextHop* hop = router_.route(delivery::domain_of(r.recipient));
+      if (!hop) {
+        unroutable.message.recipients.push_back(r);
+        continue;
+      }
+      auto [it, fresh] = by_hop.try_emplace(hop->name, Job{m});
+      if (fresh) it->second.message.recipients.clear();
+      it->second.message.recipients.push_back(r);
+      destinations_[hop->name].hop = hop;
+    }
+    for (auto& [name, job] : by_hop) destinations_[name].jobs.push_back(std::move(job));
+    if (!unroutable.message.recipients.empty()) {
+      std::vector<smtp::Verdict> why(unroutable.message.recipients.size(),
+                                     local_failure("4.4.3", "no route: delivery by MX needs the DNS resolver, which "
+                                                            "this version lacks; set delivery.smarthost or a "
+                                                            "[[delivery.route]]"));
+      finish(unroutable, why, "none");
+    }
+  }
+}
+
+void Outbound::start_connections() {
+  for (auto& [name, d] : destinations_) {
+    while (!d.jobs.empty() && active_ < config_.delivery_concurrency &&
+           d.active < config_.delivery_destination_concurrency && d.active < d.jobs.size()) {
+      ++active_;
+      ++d.active;
+      asio::co_spawn(executor_, connection(d), asio::detached);
+    }
+  }
+}
+
+smtp::ClientOptions Outbound::client_options(const delivery::NextHop& hop) const {
+  smtp::ClientOptions o;
+  o.helo_name = config_.delivery_helo_name.empty() ? config_.hostname : config_.delivery_helo_name;
+  o.tls = tls_ ? hop.tls : smtp::TlsPolicy::none;
+  if (!tls_ && (hop.tls == smtp::TlsPolicy::encrypt || hop.tls == smtp::TlsPolicy::verify))
+    o.tls = hop.tls;  // required and impossible: the client defers, saying why
+  o.auth_user = hop.auth_user;
+  o.auth_password = hop.auth_password;
+  return o;
+}
+
+asio::awaitable<std::unique_ptr<net::Connection>> Outbound::connect(const delivery::Target& target, std::string& why) {
+  auto executor = co_await asio::this_coro::executor;
+  std::error_code ec;
+  net::tcp::endpoint endpoint(asio::ip::make_address(target.host, ec), target.port);
+  if (ec) {
+    why = fmt::format("connect to {}: {}", target.str(), ec.message());
+    co_return nullptr;
+  }
+  net::tcp::socket socket(executor);
+  asio::steady_timer timer(executor);
+  timer.expires_after(config_.delivery_connect_timeout);
+  bool timed_out = false;
+  timer.async_wait([&socket, &timed_out](std::error_code e) {
+    if (e) return;
+    timed_out = true;
+    std::error_code ignored;
+    socket.close(ignored);
+  });
+  co_await socket.async_connect(endpoint, asio::redirect_error(asio::use_awaitable, ec));
+  timer.cancel();
+  if (ec) {
+    why = fmt::format("connect to {}: {}", target.str(), timed_out ? "Connection timed out" : ec.message());
+    co_return nullptr;
+  }
+  co_return std::make_unique<net::Connection>(std::move(socket), endpoint);
+}
+
+// connection - one connection to d's next hop, carrying its waiting jobs
+// until none is left or the connection has carried its share.
+asio::awaitable<void> Outbound::connection(Destination& d) {
+  const delivery::NextHop& hop = *d.hop;
+  std::string why, relay;
+  std::unique_ptr<net::Connection> conn;
+  const delivery::Target* target = nullptr;
+  for (const auto& t : hop.targets) {
+    conn = co_await connect(t, why);
+    if (conn) {
+      target = &t;
+      break;
+    }
+  }
+  if (!conn) {
+    // The next hop is down: everything waiting for it waits longer.
+    defer_all(d, local_failure("4.4.1", why), "none");
+    --active_;
+    --d.active;
+    co_return;
+  }
+  relay = fmt::format("{}[{}]:{}", target->host, target->host, target->port);
+  smtp::Client client(client_options(hop));
+  std::optional<Job> current;
+  std::optional<std::string> body;
+  std::uint32_t sent = 0;
+  char buffer[16 * 1024];
+  bool awaiting_dot = false;
+  for (bool open = true; open;) {
+    smtp::ClientStep step = client.step();
+    if (!step.output.empty()) {
+      bool wrote = co_await conn->write_all(step.output, config_.delivery_command_timeout);
+      if (!wrote) {
+        client.lost(fmt::format("lost connection with {} while sending commands", relay));
+        continue;
+      }
+    }
+    switch (step.action) {
+      case smtp::ClientAction::need_more: {
+        auto timeout = awaiting_dot ? config_.delivery_data_timeout : config_.delivery_command_timeout;
+        std::size_t n = co_await conn->read_some(buffer, sizeof buffer, timeout);
+        if (n == 0) {
+          client.lost(conn->timed_out() ? fmt::format("conversation with {} timed out", relay)
+                                        : fmt::format("lost connection with {}", relay));
+          break;
+        }
+        client.feed(std::string_view(buffer, n));
+        break;
+      }
+      case smtp::ClientAction::starttls: {
+        std::string verify = hop.tls == smtp::TlsPolicy::verify ? target->host : std::string();
+        bool ok = false;
+        if (tls_) ok = co_await conn->start_tls(*tls_, config_.delivery_command_timeout, asio::ssl::stream_base::client,
+                                               verify);
+        client.on_tls(ok);
+        break;
+      }
+      case smtp::ClientAction::ready: {
+        if (sent >= config_.delivery_max_messages_per_connection || d.jobs.empty()) {
+          client.quit();
+          break;
+        }
+        current = std::move(d.jobs.front());
+        d.jobs.pop_front();
+        const std::int64_t message = current->message.message;
+        auto read = [this, message] { return queue_.read_body(message); };
+        auto got = co_await offload(blocking_, read);
+        if (!got) {
+          std::vector<smtp::Verdict> why_not(current->message.recipients.size(),
+                                             local_failure("4.3.0", "cannot read the message: " + got.error().message));
+          finish(*current, why_not, "none");
+          current.reset();
+          break;
+        }
+        body = std::move(*got);
+        smtp::OutboundMessage m;
+        m.sender = current->message.sender;
+        for (const auto& r : current->message.recipients) m.recipients.push_back(r.recipient);
+        m.size = body->size();
+        m.eight_bit = has_8bit(*body);
+        m.smtputf8 = !ascii(m.sender);
+        for (const auto& r : m.recipients) m.smtputf8 = m.smtputf8 || !ascii(r);
+        ++sent;
+        client.send(m);
+        break;
+      }
+      case smtp::ClientAction::send_body: {
+        // RFC 5321 4.5.2: every line ends in CRLF, a leading dot doubled,
+        // then the final dot; the whole of it within a rate the data
+        // timeout allows per block.
+        std::string data = smtp::dot_stuff(*body);
+        body.reset();
+        bool wrote = co_await conn->write_all(data, net::WriteRules{config_.delivery_data_timeout, 0});
+        if (!wrote) {
+          client.lost(fmt::format("lost connection with {} while sending message body", relay));
+          break;
+        }
+        client.body_sent();
+        awaiting_dot = true;
+        break;
+      }
+      case smtp::ClientAction::message_done: {
+        awaiting_dot = false;
+        smtp::MessageResult r = client.take_result();
+        finish(*current, r.recipients, relay);
+        current.reset();
+        break;
+      }
+      case smtp::ClientAction::closed: {
+        if (client.has_result() && current) finish(*current, client.take_result().recipients, relay);
+        current.reset();
+        // A next hop that refused to talk, or broke off, is tried again
+        // later for everything that waits for it.
+        if (client.failure()) defer_all(d, *client.failure(), relay);
+        open = false;
+        break;
+      }
+    }
+  }
+  --active_;
+  --d.active;
+}
+
+void Outbound::defer_all(Destination& d, const smtp::Verdict& why, const std::string& relay) {
+  while (!d.jobs.empty()) {
+    Job job = std::move(d.jobs.front());
+    d.jobs.pop_front();
+    std::vector<smtp::Verdict> verdicts(job.message.recipients.size(), why);
+    finish(job, verdicts, relay);
+  }
+}
+
+void Outbound::finish(const Job& job, const std::vector<smtp::Verdict>& verdicts, const std::string& relay) {
+  static const auto logger = log::get("smtp");  // looked up once, not per line
+  const std::int64_t now = now_s();
+  const auto& m = job.message;
+  std::vector<store::AttemptOutcome> outcomes;
+  for (std::size_t i = 0; i < m.recipients.size() && i < verdicts.size(); ++i) {
+    const auto& r = m.recipients[i];
+    const smtp::Verdict& v = verdicts[i];
+    // Postfix's wording, which pflogsumm and admins know: "host X said:
+    // 550 ... (in reply to RCPT TO command)" for a reply, the reason alone
+    // for a failure of our own or of the connection.
+    std::string reply = v.code != 0 ? fmt::format("host {} said: {}", relay, v.diagnostic()) : v.diagnostic();
+    store::AttemptOutcome o{r.row, store::RecipientState::delivered, reply, relay, 0};
+    if (v.outcome == smtp::Outcome::bounced) {
+      o.state = store::RecipientState::bounced;
+    } else if (v.outcome == smtp::Outcome::deferred) {
+      auto next = delivery::next_attempt(retry_, m.created, now);
+      if (next) {
+        o.state = store::RecipientState::deferred;
+        o.next_attempt_s = *next;
+      } else {
+        // RFC 5321 4.5.4.1: given up after the queue lifetime.
+        o.state = store::RecipientState::bounced;
+        o.reply = fmt::format("message expired after {}s in the queue; last: {}", now - m.created, reply);
+      }
+    }
+    queue::log_delivery(*logger, m.queue_id, r.recipient, r.original, relay, static_cast<double>(now - m.created),
+                        v.status, {o.state, o.reply});
+    held_.erase(r.row);
+    outcomes.push_back(std::move(o));
+  }
+  queue_.record_attempts(std::move(outcomes), [queue_id = m.queue_id](Status st) {
+    // The lease still holds these rows: they are tried again when it ends.
+    if (!st) log::get("qmgr")->warn("warning: {}: cannot record delivery attempts: {}", queue_id, st.error().message);
+  });
+}
+
+}  // namespace herald::server

@@ -1,0 +1,102 @@
+// server/outbound.h - the outbound delivery agent: it claims due remote
+// recipients from the store's queue, sends them to their next hop with the
+// SMTP client (smtp/client.h) over net::Connection, and commits each
+// recipient's outcome (docs/ARCHITECTURE.md "Outbound delivery").
+//
+// Invariants:
+//   - A recipient is claimed with a lease before it is tried, and its outcome
+//     is committed after the attempt: a crash between the two leaves it
+//     leased, and the next start (or the lease's end) tries it again, so
+//     every recipient is delivered at least once.
+//   - At most delivery.concurrency connections in all and
+//     destination_concurrency per next hop; a next hop that fails (no
+//     connection, a refused greeting) defers everything waiting for it, not
+//     one message at a time.
+//   - A temporary failure is retried on the two-level schedule
+//     (delivery/retry.h) until delivery.max_queue_lifetime, then bounced.
+//
+// Not yet (issue 12, later steps): host names and MX (the DNS resolver),
+// DSNs to the sender, the fallback relay, the operator's queue actions.
+// Until the resolver comes, mail with no route and no smarthost is
+// deferred with that reason in its queue row.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_set>
+
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
+#include <asio/ssl/context.hpp>
+#include <asio/thread_pool.hpp>
+
+#include "base/result.h"
+#include "config/config.h"
+#include "delivery/retry.h"
+#include "delivery/route.h"
+#include "smtp/client.h"
+#include "store/queue.h"
+
+namespace herald::net {
+class Connection;
+}
+
+namespace herald::server {
+
+// make_router - the transport table and smarthost of the configuration;
+// an error (naming the key's file:line) for a target that is not
+// "[IP address]:port". config check runs it too (check_environment).
+Result<delivery::Router> make_router(const config::Config& config);
+
+class Outbound {
+ public:
+  // How long a claim holds its recipients: longer than any one attempt
+  // (the timeouts of a connection, a body and its reply) may take.
+  static constexpr std::int64_t kLeaseSeconds = 30 * 60;
+
+  Outbound(const config::Config& config, store::Queue& queue, asio::thread_pool& blocking, delivery::Router router);
+  ~Outbound();
+
+  // run - the scheduler, on the executor it is spawned on; connections run
+  // there too.
+  asio::awaitable<void> run();
+
+ private:
+  // Job - one message with those of its recipients that go to one next hop.
+  struct Job {
+    store::ClaimedMessage message;
+  };
+  struct Destination {
+    const delivery::NextHop* hop = nullptr;
+    std::deque<Job> jobs;
+    unsigned active = 0;  // connections open to it
+  };
+
+  asio::awaitable<void> claim();
+  void start_connections();
+  asio::awaitable<void> connection(Destination& d);
+  asio::awaitable<std::unique_ptr<net::Connection>> connect(const delivery::Target& target, std::string& why);
+  smtp::ClientOptions client_options(const delivery::NextHop& hop) const;
+  // finish - the verdicts of a job's recipients: logged, committed, released.
+  void finish(const Job& job, const std::vector<smtp::Verdict>& verdicts, const std::string& relay);
+  // defer_all - the jobs waiting for d get why (the next hop failed).
+  void defer_all(Destination& d, const smtp::Verdict& why, const std::string& relay);
+
+  const config::Config& config_;
+  store::Queue& queue_;
+  asio::thread_pool& blocking_;
+  const delivery::Router router_;
+  const delivery::RetryPolicy retry_;
+  const std::string owner_;
+  std::unique_ptr<asio::ssl::context> tls_;  // null: STARTTLS fails (logged at start)
+  asio::any_io_executor executor_;            // run()'s, where connections run too
+  std::map<std::string, Destination> destinations_;  // by next hop name; never erased (few)
+  std::unordered_set<std::int64_t> held_;            // queue rows claimed and not finished
+  unsigned active_ = 0;                              // connections open
+};
+
+}  // namespace herald::server

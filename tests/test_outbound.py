@@ -1,0 +1,172 @@
+"""test_outbound.py - outbound delivery to real SMTP servers on loopback (issue 12).
+
+The receiving peers are aiosmtpd servers (Debian's python3-aiosmtpd) that
+record what they are given and answer as scripted: accept, greylist once
+(451), refuse (550). Herald relays to them through delivery.smarthost and a
+[[delivery.route]], retries what was deferred, bounces what was refused,
+and says so in its queue, its journal and Postfix-shaped log lines.
+"""
+
+import re
+import socket
+import threading
+import unittest
+
+from aiosmtpd.controller import Controller
+
+from harness import HOST, HeraldTestCase, free_ports, unique, wait_for
+
+
+class Peer:
+    """Peer - an aiosmtpd server that records each message it accepts.
+
+    script maps a recipient to the replies its RCPTs get, one per attempt
+    (None: accept); recipients not in it are accepted."""
+
+    def __init__(self):
+        self.messages = []  # (mail_from, [rcpt], bytes)
+        self.script = {}
+        self.rcpt_attempts = {}
+        self.lock = threading.Lock()
+        self.port = free_ports(1)[0]
+        self.controller = Controller(self, hostname=HOST, port=self.port)
+        self.controller.start()
+
+    def stop(self):
+        self.controller.stop()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        with self.lock:
+            n = self.rcpt_attempts.get(address, 0)
+            self.rcpt_attempts[address] = n + 1
+            replies = self.script.get(address, [])
+            reply = replies[n] if n < len(replies) else None
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 Ok"
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+        return "250 2.0.0 Ok: queued as PEER"
+
+    def received(self, rcpt):
+        with self.lock:
+            return [m for m in self.messages if rcpt in m[1]]
+
+
+def refused_port():
+    """refused_port - a loopback port nothing listens on."""
+    return free_ports(1)[0]
+
+
+class OutboundTest(HeraldTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.smarthost = Peer()
+        cls.routed = Peer()
+        from harness import Herald
+        dead = refused_port()
+        cls.herald = Herald(
+            config={"delivery": {"smarthost": f"[127.0.0.1]:{cls.smarthost.port}", "retry_interval": "1s",
+                                 "tls": "may"}},
+            raw_config=(f'[[delivery.route]]\ndomain = "routed.test"\n'
+                        f'targets = ["[127.0.0.1]:{dead}", "[127.0.0.1]:{cls.routed.port}"]\n'
+                        f'[[delivery.route]]\ndomain = "*.down.test"\ntargets = ["[127.0.0.1]:{dead}"]\n'))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.herald.close()
+        cls.smarthost.stop()
+        cls.routed.stop()
+
+    def send(self, rcpts, subject):
+        """send - a message from a loopback client (a relay network) to rcpts; its body."""
+        body = (f"From: a@client.test\r\nSubject: {subject}\r\nMessage-ID: <{subject}@client.test>\r\n\r\n"
+                f".a line with a leading dot\r\nHello.\r\n").encode()
+        s = self.raw()
+        s.ehlo()
+        s.cmd("MAIL FROM:<a@client.test>").check(250)
+        for r in rcpts:
+            s.cmd(f"RCPT TO:<{r}>").check(250)
+        s.data(body).check(250)
+        s.cmd("QUIT")
+        return body
+
+    def journal_events(self, rcpt):
+        return [e["event"] for e in self.herald.journal() if e.get("recipient") == rcpt]
+
+    def test_relayed_whole_through_the_smarthost(self):
+        rcpt = f"{unique('far')}@far.test"
+        body = self.send([rcpt], unique("relay"))
+        wait_for(lambda: self.smarthost.received(rcpt), message="the message at the smarthost")
+        mail_from, rcpts, data = self.smarthost.received(rcpt)[0]
+        self.assertEqual(mail_from, "a@client.test")
+        self.assertEqual(rcpts, [rcpt])
+        # Herald's Received on top, then the message as sent, dot and all.
+        self.assertTrue(data.startswith(b"Received: from client.test"), data[:200])
+        self.assertTrue(data.endswith(body), data[-300:])
+        wait_for(lambda: "delivered" in self.journal_events(rcpt), message="the delivered journal row")
+        self.assertEqual([r for r in self.herald.queue() if r.get("recipient") == rcpt], [])
+        wait_for(lambda: re.search(rf"herald/smtp\[\d+\]: [0-9A-F]+: to=<{re.escape(rcpt)}>, "
+                                   rf"relay=127\.0\.0\.1\[127\.0\.0\.1\]:{self.smarthost.port}, delay=[\d.]+, "
+                                   rf"dsn=2\.0\.0, status=sent \(host .* said: 250 2\.0\.0 Ok: queued as PEER",
+                                   self.herald.log()),
+                 message="a Postfix 'status=sent' line")
+
+    def test_greylisted_recipient_is_retried_and_refused_one_bounced(self):
+        grey, bad, good = (f"{unique(p)}@far.test" for p in ("grey", "bad", "good"))
+        self.smarthost.script[grey] = ["451 4.7.1 Greylisted, try again later"]
+        self.smarthost.script[bad] = ["550 5.1.1 No such user"]
+        self.send([grey, bad, good], unique("grey"))
+        wait_for(lambda: self.smarthost.received(good), message="the good recipient delivered")
+        wait_for(lambda: "bounced" in self.journal_events(bad), message="the refused recipient bounced")
+        bounced = [e for e in self.herald.journal() if e.get("recipient") == bad and e["event"] == "bounced"][0]
+        self.assertIn("550 5.1.1 No such user (in reply to RCPT TO command)", bounced["reply"])
+        # Deferred first (its row says why), then delivered on the retry.
+        wait_for(lambda: self.smarthost.received(grey), timeout=30, message="the greylisted recipient delivered")
+        self.assertEqual(self.journal_events(grey)[-2:], ["deferred", "delivered"])
+        self.assertEqual(self.smarthost.rcpt_attempts[grey], 2)
+        self.assertEqual(self.smarthost.rcpt_attempts[bad], 1, "a 5xx is not retried")
+
+    def test_route_tries_its_targets_in_order(self):
+        rcpt = f"{unique('r')}@routed.test"
+        self.send([rcpt], unique("route"))
+        # The first target refuses connections; the second takes it.
+        wait_for(lambda: self.routed.received(rcpt), message="the message at the route's second target")
+        self.assertEqual(self.smarthost.received(rcpt), [])
+
+    def test_a_next_hop_that_is_down_defers_with_the_reason(self):
+        rcpt = f"{unique('d')}@mx.down.test"
+        self.send([rcpt], unique("down"))
+
+        def deferred_row():
+            rows = [r for r in self.herald.queue() if r.get("recipient") == rcpt and r.get("status") == "deferred"]
+            return rows[0] if rows else None
+        row = wait_for(deferred_row, message="a deferred queue row")
+        self.assertIn("Connection refused", row["last_reply"])
+        wait_for(lambda: re.search(rf"to=<{re.escape(rcpt)}>, relay=none, delay=[\d.]+, dsn=4\.4\.1, "
+                                   rf"status=deferred \(connect to \[127\.0\.0\.1\]:\d+: Connection refused\)",
+                                   self.herald.log()),
+                 message="a Postfix 'status=deferred' line")
+
+
+class NoRouteTest(HeraldTestCase):
+    def test_mail_without_a_route_waits_saying_why(self):
+        h = self.start_herald()
+        rcpt = f"{unique('x')}@nowhere.test"
+        s = self.raw(h.smtp_port)
+        s.ehlo()
+        s.cmd("MAIL FROM:<a@client.test>").check(250)
+        s.cmd(f"RCPT TO:<{rcpt}>").check(250)
+        s.data(b"Subject: x\r\n\r\nx\r\n").check(250)
+
+        def row():
+            rows = [r for r in h.queue() if r.get("recipient") == rcpt and r.get("status") == "deferred"]
+            return rows[0] if rows else None
+        self.assertIn("no route", wait_for(row, message="a deferred row")["last_reply"])
+
+
+if __name__ == "__main__":
+    unittest.main()
