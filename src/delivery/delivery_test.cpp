@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "delivery/dsn.h"
 #include "delivery/retry.h"
 #include "delivery/route.h"
 
@@ -49,6 +50,42 @@ TEST(RetryTest, TwoLevelsUntilTheLifetimeEnds) {
   EXPECT_EQ(next_attempt(p, t0, t0 + 1800), t0 + 1800 + 3600);
   EXPECT_EQ(next_attempt(p, t0, t0 + 3 * 3600 + 60), t0 + 4 * 3600) << "not past the lifetime";
   EXPECT_EQ(next_attempt(p, t0, t0 + 4 * 3600), std::nullopt);
+}
+
+// RFC 3464: a multipart/report to the sender, with the delivery-status
+// fields per recipient and the message returned whole, or its header alone
+// when it is over the limit; server text made printable ASCII.
+TEST(DsnTest, AReportPerRecipientAndTheMessageReturned) {
+  DsnInput in;
+  in.reporting_mta = "mx.example.test";
+  in.queue_id = "61FD5CF518D8";
+  in.sender = "alice@example.test";
+  in.arrival_s = 1'800'000'000;
+  in.now_s = 1'800'000'100;
+  in.recipients = {{"bob@far.test", "Bob@Far.Test", "5.1.1", "mx.far.test", "550 5.1.1 no\x01 such user", true},
+                   {"carol@far.test", "carol@far.test", "4.4.1", "", "connect to [192.0.2.1]:25: refused", false}};
+  const std::string message = "Subject: hi\r\nFrom: alice@example.test\r\n\r\nbody line\r\n";
+  in.message = message;
+  std::string dsn = make_dsn(in);
+  for (const char* expected :
+       {"From: Mail Delivery System <MAILER-DAEMON@mx.example.test>\r\n", "To: <alice@example.test>\r\n",
+        "Auto-Submitted: auto-replied\r\n", "Content-Type: multipart/report; report-type=delivery-status;",
+        "Content-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.test\r\n",
+        "\r\nFinal-Recipient: rfc822; bob@far.test\r\nOriginal-Recipient: rfc822; Bob@Far.Test\r\n"
+        "Action: failed\r\nStatus: 5.1.1\r\nRemote-MTA: dns; mx.far.test\r\n"
+        "Diagnostic-Code: smtp; 550 5.1.1 no\\x01 such user\r\n",
+        "\r\nFinal-Recipient: rfc822; carol@far.test\r\nAction: failed\r\nStatus: 4.4.1\r\n"
+        "Diagnostic-Code: X-Herald; connect to [192.0.2.1]:25: refused\r\n",
+        "Content-Type: message/rfc822\r\n\r\nSubject: hi\r\nFrom: alice@example.test\r\n\r\nbody line\r\n"})
+    EXPECT_NE(dsn.find(expected), std::string::npos) << expected << "\n---\n" << dsn;
+  EXPECT_TRUE(dsn.ends_with("--\r\n"));
+
+  in.return_limit = 10;
+  dsn = make_dsn(in);
+  EXPECT_NE(dsn.find("Content-Type: text/rfc822-headers\r\n\r\nSubject: hi\r\nFrom: alice@example.test\r\n\r\n\r\n--"),
+            std::string::npos)
+      << dsn;
+  EXPECT_EQ(dsn.find("body line"), std::string::npos);
 }
 
 }  // namespace

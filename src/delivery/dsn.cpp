@@ -1,0 +1,102 @@
+#include "delivery/dsn.h"
+
+#include <chrono>
+#include <iterator>
+
+#include <fmt/format.h>
+
+#include "base/ids.h"
+#include "base/text.h"
+
+namespace herald::delivery {
+
+namespace {
+
+std::string date(std::int64_t unix_s) {
+  return rfc5322_date(std::chrono::system_clock::time_point(std::chrono::seconds(unix_s)));
+}
+
+// ascii_line - text fit for a header field or the 7-bit parts: printable
+// ASCII, bounded (server replies and addresses may hold anything).
+std::string ascii_line(std::string_view text, std::size_t max = 900) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (out.size() >= max) break;
+    if (c >= 0x20 && c < 0x7f) out += static_cast<char>(c);
+    else out += fmt::format("\\x{:02X}", c);
+  }
+  return out;
+}
+
+// header_section - the message up to and including the blank line that
+// ends its header (RFC 5322 2.1); the whole message when there is none.
+std::string_view header_section(std::string_view message) {
+  if (message.starts_with("\r\n")) return message.substr(0, 2);
+  std::size_t end = message.find("\r\n\r\n");
+  return end == std::string_view::npos ? message : message.substr(0, end + 4);
+}
+
+}  // namespace
+
+std::string make_dsn(const DsnInput& in) {
+  // The boundary holds the queue id and a character a message line cannot
+  // start a boundary with by chance ("=_").
+  const std::string boundary = fmt::format("{}.{}/{}", in.queue_id, in.now_s, "=_herald");
+  std::string out;
+  auto to = std::back_inserter(out);
+  fmt::format_to(to, "From: Mail Delivery System <MAILER-DAEMON@{}>\r\n", in.reporting_mta);
+  fmt::format_to(to, "To: <{}>\r\n", ascii_line(in.sender, 300));
+  fmt::format_to(to, "Subject: Undelivered Mail Returned to Sender\r\n");
+  fmt::format_to(to, "Date: {}\r\n", date(in.now_s));
+  fmt::format_to(to, "Message-ID: <{}.{}.dsn@{}>\r\n", in.queue_id, in.now_s, in.reporting_mta);
+  // RFC 3834 5: a machine's answer, which other machines must not answer.
+  fmt::format_to(to, "Auto-Submitted: auto-replied\r\n");
+  fmt::format_to(to, "MIME-Version: 1.0\r\n");
+  fmt::format_to(to, "Content-Type: multipart/report; report-type=delivery-status;\r\n\tboundary=\"{}\"\r\n",
+                 boundary);
+  fmt::format_to(to, "\r\nThis is a MIME-encapsulated message.\r\n\r\n");
+
+  // Part 1: for people.
+  fmt::format_to(to, "--{}\r\nContent-Description: Notification\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n",
+                 boundary);
+  fmt::format_to(to, "This is the mail system at host {}.\r\n\r\n", in.reporting_mta);
+  fmt::format_to(to, "I'm sorry to have to inform you that your message could not\r\n"
+                     "be delivered to one or more recipients. It's attached below.\r\n\r\n");
+  for (const auto& r : in.recipients)
+    fmt::format_to(to, "<{}>: {}\r\n\r\n", ascii_line(r.recipient, 300), ascii_line(r.diagnostic));
+
+  // Part 2: for machines (RFC 3464 2.2, 2.3).
+  fmt::format_to(to, "--{}\r\nContent-Description: Delivery report\r\nContent-Type: message/delivery-status\r\n\r\n",
+                 boundary);
+  fmt::format_to(to, "Reporting-MTA: dns; {}\r\n", in.reporting_mta);
+  fmt::format_to(to, "X-Herald-Queue-ID: {}\r\n", in.queue_id);
+  fmt::format_to(to, "Arrival-Date: {}\r\n", date(in.arrival_s));
+  for (const auto& r : in.recipients) {
+    fmt::format_to(to, "\r\nFinal-Recipient: rfc822; {}\r\n", ascii_line(r.recipient, 300));
+    if (!r.original.empty() && r.original != r.recipient)
+      fmt::format_to(to, "Original-Recipient: rfc822; {}\r\n", ascii_line(r.original, 300));
+    fmt::format_to(to, "Action: failed\r\nStatus: {}\r\n", ascii_line(r.status, 20));
+    if (!r.remote_mta.empty()) fmt::format_to(to, "Remote-MTA: dns; {}\r\n", ascii_line(r.remote_mta, 300));
+    fmt::format_to(to, "Diagnostic-Code: {}; {}\r\n", r.smtp_reply ? "smtp" : "X-Herald", ascii_line(r.diagnostic));
+    fmt::format_to(to, "Last-Attempt-Date: {}\r\n", date(in.now_s));
+  }
+  out += "\r\n";
+
+  // Part 3: the message (RFC 3462 / 6522: message/rfc822 or its header as
+  // text/rfc822-headers). It ends in CRLF, so the boundary starts a line.
+  if (in.message.size() <= in.return_limit) {
+    fmt::format_to(to, "--{}\r\nContent-Description: Undelivered Message\r\nContent-Type: message/rfc822\r\n\r\n",
+                   boundary);
+    out += in.message;
+  } else {
+    fmt::format_to(to, "--{}\r\nContent-Description: Undelivered Message Headers\r\n"
+                       "Content-Type: text/rfc822-headers\r\n\r\n",
+                   boundary);
+    out += header_section(in.message);
+  }
+  if (!out.ends_with("\r\n")) out += "\r\n";
+  fmt::format_to(to, "\r\n--{}--\r\n", boundary);
+  return out;
+}
+
+}  // namespace herald::delivery
