@@ -7,8 +7,9 @@ record what they are given and answer as scripted: accept, greylist once
 and says so in its queue, its journal and Postfix-shaped log lines.
 """
 
+import email
+import email.policy
 import re
-import socket
 import threading
 import unittest
 
@@ -129,6 +130,52 @@ class OutboundTest(HeraldTestCase):
         self.assertEqual(self.journal_events(grey)[-2:], ["deferred", "delivered"])
         self.assertEqual(self.smarthost.rcpt_attempts[grey], 2)
         self.assertEqual(self.smarthost.rcpt_attempts[bad], 1, "a 5xx is not retried")
+
+    def test_refused_recipient_is_reported_to_its_sender(self):
+        # A local sender: the report (RFC 3464) lands in its mailbox.
+        user = self.new_user("sender")
+        bad = f"{unique('bad')}@far.test"
+        self.smarthost.script[bad] = ["550 5.1.1 <x>: Recipient address rejected: User unknown"]
+        subject = unique("bounce")
+        s = self.raw()
+        s.ehlo()
+        s.cmd(f"MAIL FROM:<{user}>").check(250)
+        s.cmd(f"RCPT TO:<{bad}>").check(250)
+        s.data(f"Subject: {subject}\r\n\r\nHello.\r\n".encode()).check(250)
+        s.cmd("QUIT")
+        report = email.message_from_bytes(self.herald.wait_mailbox(user, 1)[0], policy=email.policy.default)
+        self.assertEqual(report.get_content_type(), "multipart/report")
+        self.assertEqual(report.get_param("report-type"), "delivery-status")
+        self.assertEqual(report["Auto-Submitted"], "auto-replied")
+        self.assertIn("MAILER-DAEMON@", report["From"])
+        notice, status, returned = report.get_payload()
+        self.assertIn(bad, notice.get_content())
+        self.assertEqual(status.get_content_type(), "message/delivery-status")
+        per_message, per_recipient = status.get_payload()[0], status.get_payload()[1]
+        self.assertEqual(per_message["Reporting-MTA"], "dns; mx.example.test")
+        self.assertEqual(per_recipient["Final-Recipient"], f"rfc822; {bad}")
+        self.assertEqual(per_recipient["Action"], "failed")
+        self.assertEqual(per_recipient["Status"], "5.1.1")
+        self.assertIn("smtp; 550 5.1.1", per_recipient["Diagnostic-Code"])
+        self.assertEqual(returned.get_content_type(), "message/rfc822")
+        self.assertEqual(returned.get_payload()[0]["Subject"], subject)
+        wait_for(lambda: re.search(r"herald/bounce\[\d+\]: [0-9A-F]+: sender non-delivery notification: [0-9A-F]+",
+                                   self.herald.log()), message="the bounce log line")
+
+        # A remote sender: the report goes out with the null sender, and a
+        # report about a report is never made.
+        remote = f"{unique('rs')}@far.test"
+        bad2 = f"{unique('bad')}@far.test"
+        self.smarthost.script[bad2] = ["550 5.1.1 No such user"]
+        s = self.raw()
+        s.ehlo()
+        s.cmd(f"MAIL FROM:<{remote}>").check(250)
+        s.cmd(f"RCPT TO:<{bad2}>").check(250)
+        s.data(b"Subject: x\r\n\r\nx\r\n").check(250)
+        got = wait_for(lambda: self.smarthost.received(remote), message="the report at the sender's server")
+        mail_from, _, data = got[0]
+        self.assertIn(mail_from, ("", "<>"))
+        self.assertEqual(email.message_from_bytes(data).get_content_type(), "multipart/report")
 
     def test_route_tries_its_targets_in_order(self):
         rcpt = f"{unique('r')}@routed.test"

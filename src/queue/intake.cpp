@@ -58,9 +58,14 @@ std::string Intake::received_header(const Envelope& env, const std::string& queu
   std::string out;
   out.reserve(256);
   auto to = std::back_inserter(out);
-  fmt::format_to(to, "Received: from {} ({} [{}])\r\n", printable(env.helo, 100), env.client_name, env.client_ip);
-  if (!env.tls.empty()) fmt::format_to(to, "\t{}\r\n", env.tls);
-  fmt::format_to(to, "\tby {} (Herald) with {} id {}", hostname_, env.protocol, queue_id);
+  if (env.client_ip.empty()) {
+    // Made here (RFC 5321 4.4: "by" alone, as Postfix's bounces have it).
+    fmt::format_to(to, "Received: by {} (Herald) id {}", hostname_, queue_id);
+  } else {
+    fmt::format_to(to, "Received: from {} ({} [{}])\r\n", printable(env.helo, 100), env.client_name, env.client_ip);
+    if (!env.tls.empty()) fmt::format_to(to, "\t{}\r\n", env.tls);
+    fmt::format_to(to, "\tby {} (Herald) with {} id {}", hostname_, env.protocol, queue_id);
+  }
   if (env.recipients.size() == 1)
     fmt::format_to(to, "\r\n\tfor <{}>", printable(env.recipients.front().address, 300));
   fmt::format_to(to, "; {}\r\n", rfc5322_date(std::chrono::system_clock::now()));
@@ -91,7 +96,7 @@ void Intake::submit(Incoming in, std::function<void(Result<Accepted>)> done, Arr
   store::IncomingMessage m;
   m.queue_id = in.queue_id_;
   m.sender = env.sender;
-  m.client = fmt::format("{}[{}]", env.client_name, env.client_ip);
+  if (!env.client_ip.empty()) m.client = fmt::format("{}[{}]", env.client_name, env.client_ip);
   m.message_id = std::move(in.message_id_);
   // No copy: the body moves, in memory or in its spool.
   if (in.spool_) m.spool = std::move(in.spool_);
@@ -138,8 +143,10 @@ void Intake::submit(Incoming in, std::function<void(Result<Accepted>)> done, Arr
     done(Accepted{info->queue_id});
     // The Postfix sequence of lines that pflogsumm counts: smtpd client=,
     // cleanup message-id=, qmgr from=, one line per recipient, removed.
-    if (info->sasl_user.empty()) logs->smtpd->info("{}: client={}", info->queue_id, info->client);
-    else
+    // A message made here (a DSN) has no client line, as Postfix's bounces.
+    if (!info->client.empty() && info->sasl_user.empty())
+      logs->smtpd->info("{}: client={}", info->queue_id, info->client);
+    else if (!info->client.empty())
       logs->smtpd->info("{}: client={}, sasl_username={}", info->queue_id, info->client,
                         printable(info->sasl_user, 200));
     logs->cleanup->info("{}: message-id={}", info->queue_id, info->message_id);

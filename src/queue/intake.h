@@ -31,7 +31,8 @@ struct EnvelopeRecipient {
 struct Envelope {
   std::string sender;  // "" = null reverse-path
   std::vector<EnvelopeRecipient> recipients;
-  // Where it came from, for Received and the journal.
+  // Where it came from, for Received and the journal; client_ip "" for a
+  // message Herald made itself (a DSN): Received then has no "from".
   std::string client_ip;
   std::string client_name;  // reverse DNS or "unknown"
   std::string helo;

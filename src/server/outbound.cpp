@@ -83,10 +83,12 @@ Result<delivery::Router> make_router(const config::Config& c) {
 }
 
 Outbound::Outbound(const config::Config& config, store::Queue& queue, asio::thread_pool& blocking,
-                   delivery::Router router)
+                   delivery::Router router, queue::Intake& intake, queue::AliasExpander& expander)
     : config_(config),
       queue_(queue),
       blocking_(blocking),
+      intake_(intake),
+      expander_(expander),
       router_(std::move(router)),
       retry_{std::chrono::duration_cast<std::chrono::seconds>(config.delivery_retry_interval),
              std::chrono::duration_cast<std::chrono::seconds>(config.delivery_retry_period),
@@ -296,7 +298,6 @@ asio::awaitable<void> Outbound::connection(Destination& d) {
         // then the final dot; the whole of it within a rate the data
         // timeout allows per block.
         std::string data = smtp::dot_stuff(*body);
-        body.reset();
         bool wrote = co_await conn->write_all(data, net::WriteRules{config_.delivery_data_timeout, 0});
         if (!wrote) {
           client.lost(fmt::format("lost connection with {} while sending message body", relay));
@@ -309,13 +310,16 @@ asio::awaitable<void> Outbound::connection(Destination& d) {
       case smtp::ClientAction::message_done: {
         awaiting_dot = false;
         smtp::MessageResult r = client.take_result();
-        finish(*current, r.recipients, relay);
+        finish(*current, r.recipients, relay, body ? &*body : nullptr);
         current.reset();
+        body.reset();
         break;
       }
       case smtp::ClientAction::closed: {
-        if (client.has_result() && current) finish(*current, client.take_result().recipients, relay);
+        if (client.has_result() && current)
+          finish(*current, client.take_result().recipients, relay, body ? &*body : nullptr);
         current.reset();
+        body.reset();
         // A next hop that refused to talk, or broke off, is tried again
         // later for everything that waits for it.
         if (client.failure()) defer_all(d, *client.failure(), relay);
@@ -337,11 +341,13 @@ void Outbound::defer_all(Destination& d, const smtp::Verdict& why, const std::st
   }
 }
 
-void Outbound::finish(const Job& job, const std::vector<smtp::Verdict>& verdicts, const std::string& relay) {
+void Outbound::finish(const Job& job, const std::vector<smtp::Verdict>& verdicts, const std::string& relay,
+                      const std::string* body) {
   static const auto logger = log::get("smtp");  // looked up once, not per line
   const std::int64_t now = now_s();
   const auto& m = job.message;
   std::vector<store::AttemptOutcome> outcomes;
+  std::vector<delivery::FailedRecipient> failed;
   for (std::size_t i = 0; i < m.recipients.size() && i < verdicts.size(); ++i) {
     const auto& r = m.recipients[i];
     const smtp::Verdict& v = verdicts[i];
@@ -363,15 +369,81 @@ void Outbound::finish(const Job& job, const std::vector<smtp::Verdict>& verdicts
         o.reply = fmt::format("message expired after {}s in the queue; last: {}", now - m.created, reply);
       }
     }
+    if (o.state == store::RecipientState::bounced) {
+      std::string host = v.code != 0 ? relay.substr(0, relay.find('[')) : std::string();
+      failed.push_back({r.recipient, r.original, v.status, host,
+                        o.reply.starts_with("message expired") ? o.reply : v.diagnostic(), v.code != 0});
+    }
     queue::log_delivery(*logger, m.queue_id, r.recipient, r.original, relay, static_cast<double>(now - m.created),
                         v.status, {o.state, o.reply});
     held_.erase(r.row);
     outcomes.push_back(std::move(o));
   }
-  queue_.record_attempts(std::move(outcomes), [queue_id = m.queue_id](Status st) {
+  // RFC 5321 4.5.5 / 6.1: the sender hears of a failure; a message with the
+  // null sender (a DSN itself) never causes one.
+  if (!failed.empty() && !m.sender.empty()) {
+    std::optional<std::string> copy;
+    if (body) copy = *body;
+    asio::co_spawn(executor_, bounce(m, std::move(failed), std::move(outcomes), std::move(copy)), asio::detached);
+    return;
+  }
+  record(m.queue_id, std::move(outcomes));
+}
+
+void Outbound::record(const std::string& queue_id, std::vector<store::AttemptOutcome> outcomes) {
+  queue_.record_attempts(std::move(outcomes), [queue_id](Status st) {
     // The lease still holds these rows: they are tried again when it ends.
     if (!st) log::get("qmgr")->warn("warning: {}: cannot record delivery attempts: {}", queue_id, st.error().message);
   });
+}
+
+asio::awaitable<void> Outbound::bounce(store::ClaimedMessage m, std::vector<delivery::FailedRecipient> failed,
+                                       std::vector<store::AttemptOutcome> outcomes, std::optional<std::string> body) {
+  static const auto logger = log::get("bounce");
+  if (!body) {
+    const std::int64_t message = m.message;
+    auto read = [this, message] { return queue_.read_body(message); };
+    auto got = co_await offload(blocking_, read);
+    if (got) body = std::move(*got);
+  }
+  // Where the report goes: the sender resolved as any recipient is (a local
+  // user, an alias, or another domain).
+  const std::string sender = m.sender;
+  auto expand = [this, sender] { return expander_.expand(sender); };
+  queue::Expansion where = co_await offload(blocking_, expand);
+  if (where.status == queue::ExpansionStatus::not_local) where.targets = {{to_lower(sender), false}};
+  bool queued = false;
+  if (body && (where.status == queue::ExpansionStatus::ok || where.status == queue::ExpansionStatus::not_local)) {
+    delivery::DsnInput in;
+    in.reporting_mta = config_.hostname;
+    in.queue_id = m.queue_id;
+    in.sender = sender;
+    in.arrival_s = m.created;
+    in.now_s = now_s();
+    in.recipients = std::move(failed);
+    in.message = *body;
+    std::string dsn = delivery::make_dsn(in);
+    queue::Envelope env;  // sender "": the null reverse-path; no client: made here
+    env.recipients.push_back({sender, where.targets});
+    auto submit = [this, &env, &dsn](auto done) { intake_.submit(std::move(env), dsn, std::move(done)); };
+    auto accepted = co_await on_completion<Result<queue::Accepted>>(submit);
+    if (accepted) {
+      logger->info("{}: sender non-delivery notification: {}", m.queue_id, accepted->queue_id);
+      queued = true;
+    }
+  }
+  if (!queued) {
+    // Not lost: the failed recipients wait and fail again, and their report
+    // is tried again then.
+    logger->warn("warning: {}: cannot return a non-delivery notification to <{}>; trying again later", m.queue_id,
+                 printable(sender, 300));
+    for (auto& o : outcomes)
+      if (o.state == store::RecipientState::bounced) {
+        o.state = store::RecipientState::deferred;
+        o.next_attempt_s = now_s() + retry_.first_interval.count();
+      }
+  }
+  record(m.queue_id, std::move(outcomes));
 }
 
 }  // namespace herald::server

@@ -16,7 +16,7 @@
 //     (delivery/retry.h) until delivery.max_queue_lifetime, then bounced.
 //
 // Not yet (issue 12, later steps): host names and MX (the DNS resolver),
-// DSNs to the sender, the fallback relay, the operator's queue actions.
+// dead letters, the fallback relay, the operator's queue actions.
 // Until the resolver comes, mail with no route and no smarthost is
 // deferred with that reason in its queue row.
 #pragma once
@@ -36,8 +36,11 @@
 
 #include "base/result.h"
 #include "config/config.h"
+#include "delivery/dsn.h"
 #include "delivery/retry.h"
 #include "delivery/route.h"
+#include "queue/alias_expander.h"
+#include "queue/intake.h"
 #include "smtp/client.h"
 #include "store/queue.h"
 
@@ -58,7 +61,10 @@ class Outbound {
   // (the timeouts of a connection, a body and its reply) may take.
   static constexpr std::int64_t kLeaseSeconds = 30 * 60;
 
-  Outbound(const config::Config& config, store::Queue& queue, asio::thread_pool& blocking, delivery::Router router);
+  // intake and expander: a DSN to the sender of a failed recipient goes in
+  // through intake, addressed as any message is.
+  Outbound(const config::Config& config, store::Queue& queue, asio::thread_pool& blocking, delivery::Router router,
+           queue::Intake& intake, queue::AliasExpander& expander);
   ~Outbound();
 
   // run - the scheduler, on the executor it is spawned on; connections run
@@ -81,14 +87,25 @@ class Outbound {
   asio::awaitable<void> connection(Destination& d);
   asio::awaitable<std::unique_ptr<net::Connection>> connect(const delivery::Target& target, std::string& why);
   smtp::ClientOptions client_options(const delivery::NextHop& hop) const;
-  // finish - the verdicts of a job's recipients: logged, committed, released.
-  void finish(const Job& job, const std::vector<smtp::Verdict>& verdicts, const std::string& relay);
+  // finish - the verdicts of a job's recipients: logged, committed, released;
+  // recipients that failed for good are reported to the sender first
+  // (body: the message, when the caller has it in memory).
+  void finish(const Job& job, const std::vector<smtp::Verdict>& verdicts, const std::string& relay,
+              const std::string* body = nullptr);
+  // bounce - the DSN for failed, committed before outcomes are (so that
+  // the message is not collected before it is returned); a DSN that cannot
+  // be queued leaves its recipients deferred, to fail and report again.
+  asio::awaitable<void> bounce(store::ClaimedMessage message, std::vector<delivery::FailedRecipient> failed,
+                               std::vector<store::AttemptOutcome> outcomes, std::optional<std::string> body);
+  void record(const std::string& queue_id, std::vector<store::AttemptOutcome> outcomes);
   // defer_all - the jobs waiting for d get why (the next hop failed).
   void defer_all(Destination& d, const smtp::Verdict& why, const std::string& relay);
 
   const config::Config& config_;
   store::Queue& queue_;
   asio::thread_pool& blocking_;
+  queue::Intake& intake_;
+  queue::AliasExpander& expander_;
   const delivery::Router router_;
   const delivery::RetryPolicy retry_;
   const std::string owner_;

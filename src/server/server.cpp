@@ -327,7 +327,8 @@ Status Server::start() {
   im.ctx = std::make_unique<ServerContext>(im.config, im.store, std::move(im.tls), std::move(*secret));
   auto router = make_router(im.config);
   if (!router) return router.error();
-  im.outbound = std::make_unique<Outbound>(im.config, im.store.queue(), im.ctx->blocking, std::move(*router));
+  im.outbound = std::make_unique<Outbound>(im.config, im.store.queue(), im.ctx->blocking, std::move(*router),
+                                           im.ctx->intake, im.ctx->expander);
   std::span<const ListenerKind> kinds = listener_kinds();
   for (std::size_t k = 0; k < kinds.size(); ++k) {
     const auto& addresses = kinds[k].section(im.config).listen;

@@ -12,6 +12,7 @@
 
 #include "net/tls.h"
 #include "server/listeners.h"
+#include "server/outbound.h"
 
 namespace herald::server {
 namespace {
