@@ -316,8 +316,8 @@ class AdminCliTest(ClientCase):
         row = rows[0]
         self.assertEqual(row["sender"], "queue@client.test")
         self.assertEqual(row["recipient"], remote)
-        self.assertIn(row["status"], ("pending", "deferred", "delivered", "held"))
-        self.assertEqual(row["status"], "pending")
+        # Waiting for its first attempt, or deferred by it (no route here).
+        self.assertIn(row["status"], ("pending", "deferred"))
         self.assertIsInstance(row["attempts"], int)
         self.assertIn(qid, h.cli("queue", "list").stdout, "the plain listing shows the queue id")
         shown = h.cli("queue", "show", qid)

@@ -183,7 +183,9 @@ class DeliveryTest(SmtpCase):
         rows = wait_for(lambda: [r for r in self.herald.queue() if r.get("recipient") == remote],
                         message=f"a queue row for {remote}")
         self.assertEqual(rows[0]["queue_id"], qid)
-        self.assertEqual(rows[0]["status"], "pending", rows)
+        # Queued for other servers: waiting for its first attempt, or deferred
+        # by it (the test server has no route out).
+        self.assertIn(rows[0]["status"], ("pending", "deferred"))
 
     def test_alias_loop_is_refused(self):
         a = f"{unique('loopa')}@example.test"
@@ -212,7 +214,9 @@ class DeliveryTest(SmtpCase):
             self.assertIn(key, row, f"queue list --json row lacks {key}: {row}")
         self.assertEqual(row["sender"], "relay@client.test")
         self.assertEqual(row["recipient"], remote)
-        self.assertEqual(row["status"], "pending")
+        # Queued for other servers: waiting for its first attempt, or deferred
+        # by it (the test server has no route out).
+        self.assertIn(row["status"], ("pending", "deferred"))
 
     def test_eight_bit_body_is_kept(self):
         rcpt = self.new_user()
