@@ -43,6 +43,15 @@ struct Conversation {
     return s.action;
   }
   std::string take() { return std::exchange(wrote, {}); }
+  // in_tls - greeted, STARTTLS done, the second EHLO sent.
+  void in_tls() {
+    say(kGreeting);
+    say("250-mx\r\n250 STARTTLS\r\n");
+    say("220 go\r\n");
+    client.on_tls(true);
+    step();
+    take();
+  }
   // ready - greeted and introduced, between messages.
   void ready(const char* ehlo) {
     ASSERT_EQ(say(kGreeting), ClientAction::need_more);
@@ -244,24 +253,14 @@ TEST(ClientTest, AuthPlainLoginAndRefusal) {
   o.auth_password = "secret";
   {
     Conversation c(o);
-    c.say(kGreeting);
-    c.say("250-mx\r\n250 STARTTLS\r\n");
-    c.say("220 go\r\n");
-    c.client.on_tls(true);
-    c.step();
-    c.take();
+    c.in_tls();
     EXPECT_EQ(c.say("250-mx\r\n250 AUTH LOGIN PLAIN\r\n"), ClientAction::need_more);
     EXPECT_EQ(c.take(), "AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n");
     EXPECT_EQ(c.say("235 2.7.0 Authentication successful\r\n"), ClientAction::ready);
   }
   {
     Conversation c(o);
-    c.say(kGreeting);
-    c.say("250-mx\r\n250 STARTTLS\r\n");
-    c.say("220 go\r\n");
-    c.client.on_tls(true);
-    c.step();
-    c.take();
+    c.in_tls();
     c.say("250-mx\r\n250 AUTH LOGIN\r\n");
     EXPECT_EQ(c.take(), "AUTH LOGIN\r\n");
     c.say("334 VXNlcm5hbWU6\r\n");
