@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "delivery/dsn.h"
 #include "delivery/retry.h"
 #include "delivery/route.h"
@@ -37,6 +39,39 @@ TEST(RouteTest, AtMostFourTargets) {
   for (int i = 1; i <= 6; ++i) many.targets.push_back(*parse_target("[127.0.0." + std::to_string(i) + "]"));
   Router r({}, many);
   EXPECT_EQ(r.route("x.test")->targets.size(), 4u);
+}
+
+// RFC 5321 5.1: by preference, equal preferences shuffled (both orders
+// seen), our own name and what is not better than it dropped; then the
+// addresses in that order, up to the limit.
+TEST(RouteTest, MxOrderAndTargets) {
+  std::vector<MxHost> hosts = {{20, "b.far.test", {"127.0.0.3"}},
+                               {10, "a1.far.test", {"127.0.0.1"}},
+                               {10, "a2.far.test", {"127.0.0.2", "::1"}},
+                               {30, "c.far.test", {}}};
+  std::set<std::string> firsts;
+  for (std::uint64_t seed = 0; seed < 32; ++seed) {
+    auto h = hosts;
+    mx_order(h, "mx.example.test", seed);
+    ASSERT_EQ(h.size(), 4u);
+    EXPECT_EQ(h[0].preference, 10);
+    EXPECT_EQ(h[2].host, "b.far.test");
+    firsts.insert(h[0].host);
+  }
+  EXPECT_EQ(firsts, (std::set<std::string>{"a1.far.test", "a2.far.test"}));
+  auto mine = hosts;
+  mine.push_back({20, "MX.example.test.", {"127.0.0.9"}});
+  mx_order(mine, "mx.example.test", 1);
+  ASSERT_EQ(mine.size(), 2u) << "our name and all at 20 or above go";
+  auto targets = mx_targets(mine, 2525, 2);
+  ASSERT_EQ(targets.size(), 2u);
+  EXPECT_EQ(targets[0].port, 2525);
+  EXPECT_TRUE(targets[0].relay() == "a1.far.test[127.0.0.1]:2525" || targets[0].relay() == "a2.far.test[127.0.0.2]:2525")
+      << targets[0].relay();
+  auto none = hosts;
+  none.push_back({5, "mx.example.test", {}});
+  mx_order(none, "mx.example.test", 1);
+  EXPECT_TRUE(none.empty()) << "the best MX is ourselves: a loop";
 }
 
 // Every 5 minutes for the first 30, then hourly, the last attempt at the

@@ -4,6 +4,9 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
+#include <random>
+
 #include "base/text.h"
 
 namespace herald::delivery {
@@ -28,6 +31,34 @@ bool matches(std::string_view pattern, std::string_view domain) {
 }  // namespace
 
 std::string Target::str() const { return fmt::format("[{}]:{}", host, port); }
+
+std::string Target::relay() const { return fmt::format("{}[{}]:{}", name.empty() ? host : name, host, port); }
+
+void mx_order(std::vector<MxHost>& hosts, std::string_view our_name, std::uint64_t shuffle_seed) {
+  std::mt19937_64 rng(shuffle_seed);
+  std::shuffle(hosts.begin(), hosts.end(), rng);
+  std::stable_sort(hosts.begin(), hosts.end(),
+                   [](const MxHost& a, const MxHost& b) { return a.preference < b.preference; });
+  for (std::size_t i = 0; i < hosts.size(); ++i) {
+    std::string_view h = hosts[i].host;
+    if (h.ends_with('.')) h.remove_suffix(1);
+    if (iequals(h, our_name)) {
+      const std::uint16_t ours = hosts[i].preference;
+      std::erase_if(hosts, [ours](const MxHost& m) { return m.preference >= ours; });
+      return;
+    }
+  }
+}
+
+std::vector<Target> mx_targets(const std::vector<MxHost>& hosts, std::uint16_t port, std::size_t limit) {
+  std::vector<Target> out;
+  for (const auto& h : hosts)
+    for (const auto& a : h.addresses) {
+      if (out.size() >= limit) return out;
+      out.push_back({a, port, h.host});
+    }
+  return out;
+}
 
 Result<Target> parse_target(std::string_view text) {
   auto invalid = [&] {

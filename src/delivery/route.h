@@ -2,13 +2,14 @@
 // ARCHITECTURE.md "Outbound delivery"): a route of the transport table, else
 // the smarthost, else the domain's MX hosts (RFC 5321 5.1).
 //
-// Pure: configuration in, next hops out. Targets are IP literals for now
-// ("[192.0.2.1]:25", "[2001:db8::1]:587"); host names and MX lookups come
-// with the DNS resolver, and until then mail that needs them waits in the
-// queue (deferred, with the reason in its row).
+// Pure: configuration in, next hops out. Configured targets are IP
+// literals ("[192.0.2.1]:25", "[2001:db8::1]:587"); a domain without a
+// route or smarthost goes by MX, and mx_targets turns its MX records and
+// their addresses into targets (the lookups are the caller's: net/dns.h).
 #pragma once
 
 #include <cstdint>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,7 +24,10 @@ namespace herald::delivery {
 struct Target {
   std::string host;       // an IP literal (no brackets)
   std::uint16_t port = 25;
+  std::string name;       // the host name it was found by (MX), "" for a literal
   std::string str() const;  // "[host]:port"
+  // relay - Postfix's "name[ip]:port", for logs and the journal.
+  std::string relay() const;
 };
 
 // parse_target - "[ip]:port" or "[ip]" (port 25); Postfix's brackets say
@@ -33,11 +37,12 @@ Result<Target> parse_target(std::string_view text);
 // NextHop - where a group of recipients is sent, and how. Connections and
 // their concurrency limit are per next hop (its name).
 struct NextHop {
-  std::string name;              // "[192.0.2.1]:25", or the route's domain pattern
+  std::string name;              // "[192.0.2.1]:25", the route's domain pattern, or the MX domain
   std::vector<Target> targets;   // tried in order; the first four count (CSSMTP's rule)
   smtp::TlsPolicy tls = smtp::TlsPolicy::may;
   std::string auth_user;         // "" = no AUTH
   std::string auth_password;
+  bool mx = false;               // targets are found by MX (RFC 5321 5.1) when a connection starts
 };
 
 // Route - a domain ("example.org") or its subdomains ("*.example.org")
@@ -63,6 +68,22 @@ class Router {
   std::vector<Route> routes_;
   std::optional<NextHop> smarthost_;
 };
+
+// MxHost - one MX record's host and the addresses it resolved to.
+struct MxHost {
+  std::uint16_t preference = 0;
+  std::string host;
+  std::vector<std::string> addresses;  // IP literals; empty when it has none
+};
+
+// mx_order - RFC 5321 5.1: MX records by preference, equal ones shuffled
+// (shuffle_seed picks the order), with our own name and every record at its
+// preference or higher dropped (a loop otherwise). In place.
+void mx_order(std::vector<MxHost>& hosts, std::string_view our_name, std::uint64_t shuffle_seed);
+
+// mx_targets - the addresses of ordered hosts as targets on port, at most
+// limit of them (Postfix's smtp_mx_address_limit).
+std::vector<Target> mx_targets(const std::vector<MxHost>& hosts, std::uint16_t port, std::size_t limit);
 
 // domain_of - the domain of an address ("local@Domain" -> "domain"); "" if none.
 std::string domain_of(std::string_view address);

@@ -1,0 +1,243 @@
+#include "net/dns.h"
+
+#include <ares.h>
+#include <arpa/nameser.h>
+#include <netdb.h>
+#include <netinet/in.h>
+
+#include <cstring>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string_view>
+
+#include <asio/async_result.hpp>
+#include <asio/bind_executor.hpp>
+#include <asio/post.hpp>
+#include <asio/posix/stream_descriptor.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <fmt/format.h>
+
+namespace herald::net {
+
+namespace {
+
+DnsStatus status_of(int ares_status) {
+  switch (ares_status) {
+    case ARES_SUCCESS: return DnsStatus::ok;
+    case ARES_ENOTFOUND: return DnsStatus::nxdomain;
+    case ARES_ENODATA: return DnsStatus::nodata;
+    default: return DnsStatus::temporary;
+  }
+}
+
+// Each lookup's answer travels to its awaiter through one of these, owned
+// by c-ares until its callback runs (which it always does: with the answer,
+// or with ARES_EDESTRUCTION when the channel goes).
+template <typename Answer>
+using Deliver = std::function<void(Answer)>;
+
+void on_mx(void* arg, int status, int, unsigned char* abuf, int alen) {
+  std::unique_ptr<Deliver<MxAnswer>> deliver(static_cast<Deliver<MxAnswer>*>(arg));
+  MxAnswer answer;
+  answer.status = status_of(status);
+  if (status == ARES_SUCCESS) {
+    ares_mx_reply* replies = nullptr;
+    int parsed = ares_parse_mx_reply(abuf, alen, &replies);
+    if (parsed == ARES_SUCCESS) {
+      for (ares_mx_reply* r = replies; r != nullptr; r = r->next) {
+        std::string host = r->host ? r->host : "";
+        if (host == ".") host.clear();
+        answer.records.push_back({r->priority, std::move(host)});
+      }
+      ares_free_data(replies);
+    } else {
+      answer.status = status_of(parsed);
+      status = parsed;
+    }
+  }
+  if (answer.status != DnsStatus::ok) answer.error = ares_strerror(status);
+  (*deliver)(std::move(answer));
+}
+
+void on_addresses(void* arg, int status, int, ares_addrinfo* result) {
+  std::unique_ptr<Deliver<AddressAnswer>> deliver(static_cast<Deliver<AddressAnswer>*>(arg));
+  AddressAnswer answer;
+  answer.status = status_of(status);
+  if (status == ARES_SUCCESS && result) {
+    for (ares_addrinfo_node* n = result->nodes; n != nullptr; n = n->ai_next) {
+      if (n->ai_family == AF_INET) {
+        auto* sin = reinterpret_cast<sockaddr_in*>(n->ai_addr);
+        asio::ip::address_v4::bytes_type b;
+        std::memcpy(b.data(), &sin->sin_addr, b.size());
+        answer.addresses.push_back(asio::ip::address_v4(b));
+      } else if (n->ai_family == AF_INET6) {
+        auto* sin6 = reinterpret_cast<sockaddr_in6*>(n->ai_addr);
+        asio::ip::address_v6::bytes_type b;
+        std::memcpy(b.data(), &sin6->sin6_addr, b.size());
+        answer.addresses.push_back(asio::ip::address_v6(b));
+      }
+    }
+    if (answer.addresses.empty()) answer.status = DnsStatus::nodata;
+  }
+  if (result) ares_freeaddrinfo(result);
+  if (answer.status != DnsStatus::ok) answer.error = status == ARES_SUCCESS ? "no addresses" : ares_strerror(status);
+  (*deliver)(std::move(answer));
+}
+
+}  // namespace
+
+struct Resolver::Impl : std::enable_shared_from_this<Impl> {
+  // Watch - one socket c-ares asked us to watch.
+  struct Watch {
+    std::unique_ptr<asio::posix::stream_descriptor> descriptor;  // does not own the fd (released, never closed)
+    bool want_read = false, want_write = false;
+    bool reading = false, writing = false;
+  };
+
+  explicit Impl(asio::any_io_executor executor) : executor(executor), timer(executor) {}
+  ~Impl() {
+    if (channel) ares_destroy(channel);  // runs every pending callback with ARES_EDESTRUCTION
+    for (auto& [fd, w] : watches) w.descriptor->release();
+  }
+
+  static void sock_state(void* data, ares_socket_t fd, int readable, int writable) {
+    auto* self = static_cast<Impl*>(data);
+    if (!readable && !writable) {
+      auto it = self->watches.find(fd);
+      if (it != self->watches.end()) {
+        it->second.descriptor->release();  // c-ares closes it
+        self->watches.erase(it);
+      }
+      return;
+    }
+    Watch& w = self->watches[fd];
+    if (!w.descriptor) w.descriptor = std::make_unique<asio::posix::stream_descriptor>(self->executor, fd);
+    w.want_read = readable;
+    w.want_write = writable;
+    self->schedule(fd);
+  }
+
+  // schedule - wait for what c-ares wants of fd, once.
+  void schedule(int fd) {
+    auto it = watches.find(fd);
+    if (it == watches.end()) return;
+    Watch& w = it->second;
+    std::weak_ptr<Impl> weak = weak_from_this();
+    if (w.want_read && !w.reading) {
+      w.reading = true;
+      w.descriptor->async_wait(asio::posix::stream_descriptor::wait_read, [weak, fd](std::error_code ec) {
+        auto self = weak.lock();
+        if (!self) return;
+        auto it = self->watches.find(fd);
+        if (it != self->watches.end()) it->second.reading = false;
+        if (ec) return;
+        ares_process_fd(self->channel, fd, ARES_SOCKET_BAD);
+        self->schedule(fd);
+        self->arm_timer();
+      });
+    }
+    if (w.want_write && !w.writing) {
+      w.writing = true;
+      w.descriptor->async_wait(asio::posix::stream_descriptor::wait_write, [weak, fd](std::error_code ec) {
+        auto self = weak.lock();
+        if (!self) return;
+        auto it = self->watches.find(fd);
+        if (it != self->watches.end()) it->second.writing = false;
+        if (ec) return;
+        ares_process_fd(self->channel, ARES_SOCKET_BAD, fd);
+        self->schedule(fd);
+        self->arm_timer();
+      });
+    }
+  }
+
+  // arm_timer - c-ares's next timeout (a query to retry or give up).
+  void arm_timer() {
+    timeval tv{};
+    if (!ares_timeout(channel, nullptr, &tv)) return;
+    timer.expires_after(std::chrono::seconds(tv.tv_sec) + std::chrono::microseconds(tv.tv_usec));
+    std::weak_ptr<Impl> weak = weak_from_this();
+    timer.async_wait([weak](std::error_code ec) {
+      auto self = weak.lock();
+      if (!self || ec) return;
+      ares_process_fd(self->channel, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+      self->arm_timer();
+    });
+  }
+
+  // deliver - a callback for c-ares that hands the answer to handler on
+  // the resolver's executor (never inside ares_process_fd's call stack).
+  template <typename Answer, typename Handler>
+  Deliver<Answer>* deliver(Handler handler) {
+    auto h = std::make_shared<Handler>(std::move(handler));
+    return new Deliver<Answer>([h, ex = executor](Answer a) {
+      asio::post(ex, [h, a = std::move(a)]() mutable { (*h)(std::move(a)); });
+    });
+  }
+
+  asio::any_io_executor executor;
+  ares_channel channel = nullptr;
+  std::map<int, Watch> watches;
+  asio::steady_timer timer;
+};
+
+Result<std::unique_ptr<Resolver>> Resolver::create(asio::any_io_executor executor,
+                                                   const std::vector<std::string>& servers,
+                                                   std::chrono::milliseconds timeout) {
+  static std::once_flag library;
+  static int library_status = ARES_SUCCESS;
+  std::call_once(library, [] { library_status = ares_library_init(ARES_LIB_INIT_ALL); });
+  if (library_status != ARES_SUCCESS)
+    return make_error(Errc::internal, fmt::format("c-ares: {}", ares_strerror(library_status)));
+  auto impl = std::make_shared<Impl>(executor);
+  ares_options options{};
+  int mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_LOOKUPS;
+  options.sock_state_cb = &Impl::sock_state;
+  options.sock_state_cb_data = impl.get();
+  options.timeout = static_cast<int>(timeout.count() / 2);  // per try, two tries
+  options.tries = 2;
+  char lookups[] = "b";  // DNS only: /etc/hosts is not the world's mail routing
+  options.lookups = lookups;
+  if (int st = ares_init_options(&impl->channel, &options, mask); st != ARES_SUCCESS)
+    return make_error(Errc::internal, fmt::format("c-ares: {}", ares_strerror(st)));
+  if (!servers.empty()) {
+    std::string csv;
+    for (const auto& s : servers) csv += (csv.empty() ? "" : ",") + s;
+    if (int st = ares_set_servers_ports_csv(impl->channel, csv.c_str()); st != ARES_SUCCESS)
+      return make_error(Errc::invalid, fmt::format("dns.servers \"{}\": {}", csv, ares_strerror(st)));
+  }
+  return std::unique_ptr<Resolver>(new Resolver(std::move(impl)));
+}
+
+Resolver::Resolver(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Resolver::~Resolver() = default;
+
+asio::awaitable<MxAnswer> Resolver::mx(std::string domain) {
+  Impl& impl = *impl_;
+  auto start = [&impl, &domain](auto handler) {
+    auto* deliver = impl.deliver<MxAnswer>(std::move(handler));
+    ares_query(impl.channel, domain.c_str(), ns_c_in, ns_t_mx, &on_mx, deliver);
+    impl.arm_timer();
+  };
+  MxAnswer answer = co_await asio::async_initiate<const asio::use_awaitable_t<>, void(MxAnswer)>(start, asio::use_awaitable);
+  co_return answer;
+}
+
+asio::awaitable<AddressAnswer> Resolver::addresses(std::string host) {
+  Impl& impl = *impl_;
+  auto start = [&impl, &host](auto handler) {
+    auto* deliver = impl.deliver<AddressAnswer>(std::move(handler));
+    ares_addrinfo_hints hints{};
+    hints.ai_family = AF_UNSPEC;
+    ares_getaddrinfo(impl.channel, host.c_str(), nullptr, &hints, &on_addresses, deliver);
+    impl.arm_timer();
+  };
+  AddressAnswer answer =
+      co_await asio::async_initiate<const asio::use_awaitable_t<>, void(AddressAnswer)>(start, asio::use_awaitable);
+  co_return answer;
+}
+
+}  // namespace herald::net
