@@ -32,6 +32,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -181,6 +182,9 @@ class Herald:
             # The suites of the core issue log in over plaintext on loopback;
             # test_tls.py sets allow_plaintext = false to check the default.
             "auth": {"failure_delay": "10ms", "max_failure_delay": "100ms", "allow_plaintext": True},
+            # No test may ask the world's DNS: a resolver that refuses at
+            # once (nothing listens there) unless a suite starts dnsmasq.
+            "dns": {"servers": [f"{HOST}:1"]},
         }
         for proto, port in self.ports.items():
             sections.setdefault(proto, {})["listen"] = [f"{HOST}:{port}"]
@@ -858,3 +862,47 @@ class OpensslClient:
             self.proc.wait()
         self.proc.stdout.close()
         self._err.close()
+
+
+# -- SMTP peers ---------------------------------------------------------------
+
+class Peer:
+    """Peer - an aiosmtpd server (Debian's python3-aiosmtpd) that records each
+    message it accepts, for the outbound suites.
+
+    script maps a recipient to the replies its RCPTs get, one per attempt
+    (None: accept); recipients not in it are accepted."""
+
+    def __init__(self, host=HOST, port=None):
+        from aiosmtpd.controller import Controller  # only the outbound suites need it
+        self.messages = []  # (mail_from, [rcpt], bytes)
+        self.script = {}
+        self.rcpt_attempts = {}
+        self.lock = threading.Lock()
+        self.host = host
+        self.port = port or free_ports(1)[0]
+        self.controller = Controller(self, hostname=host, port=self.port)
+        self.controller.start()
+
+    def stop(self):
+        self.controller.stop()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        with self.lock:
+            n = self.rcpt_attempts.get(address, 0)
+            self.rcpt_attempts[address] = n + 1
+            replies = self.script.get(address, [])
+            reply = replies[n] if n < len(replies) else None
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 Ok"
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+        return "250 2.0.0 Ok: queued as PEER"
+
+    def received(self, rcpt):
+        with self.lock:
+            return [m for m in self.messages if rcpt in m[1]]

@@ -81,9 +81,12 @@ constexpr KeySpec kKeys[] = {
     {"tls", "ciphers", Kind::string, R"("")", "TLS 1.2 cipher list (OpenSSL syntax); \"\" = ECDHE with AEAD only"},
     {"tls", "ciphersuites", Kind::string, R"("")", "TLS 1.3 cipher suites; \"\" = OpenSSL's default"},
     {"tls", "handshake_timeout", Kind::duration, R"("30s")", "time allowed for a TLS handshake", {}, "1s-10m"},
-    {"dns", "servers", Kind::string_list, "[]", "resolvers as \"ip:port\"; [] = /etc/resolv.conf"},
+    {"dns", "servers", Kind::string_list, "[]", "resolvers as \"ip\" or \"ip:port\" ([ipv6]:port); [] = /etc/resolv.conf"},
+    {"dns", "timeout", Kind::duration, R"("5s")", "a DNS query is given up after this long (two tries), and its mail deferred", {}, "1s-1m"},
     {"delivery", "smarthost", Kind::string, R"("")", "relay all outbound mail not routed by delivery.route here: \"[IP address]:port\" (host names and MX come with DNS)"},
     {"delivery", "route", Kind::route_list, "[]", "the transport table: [[delivery.route]] tables {domain = \"example.org\" or \"*.example.org\", targets = [\"[IP address]:port\", ...] (the first four are tried in order), tls, auth_user, auth_password}"},
+    {"delivery", "mx_port", Kind::integer, "25", "the port of the servers MX records name (RFC 5321: 25; another only for tests or closed networks)", {}, "1-65535"},
+    {"delivery", "mx_address_limit", Kind::integer, "5", "addresses tried for a domain found by MX, best preference first (Postfix's smtp_mx_address_limit)", {}, "1-100"},
     {"delivery", "helo_name", Kind::hostname, R"("")", "our name in EHLO to other servers; \"\" = server.hostname"},
     {"delivery", "tls", Kind::choice, R"("may")", "TLS to other servers: none, may (STARTTLS when offered), encrypt (required), verify (required, certificate checked)", "none|may|encrypt|verify"},
     {"delivery", "concurrency", Kind::integer, "20", "outbound connections in all", {}, "1-10000"},
@@ -514,6 +517,9 @@ Result<Config> read_config(Loader& in, const std::filesystem::path& file) {
     r.line = e.source().begin.line;
     c.delivery_routes.push_back(std::move(r));
   }
+  c.dns_timeout = in.duration("dns", "timeout");
+  c.delivery_mx_port = static_cast<std::uint16_t>(in.u32("delivery", "mx_port"));
+  c.delivery_mx_address_limit = in.u32("delivery", "mx_address_limit");
   c.delivery_helo_name = in.str("delivery", "helo_name");
   c.delivery_tls = in.str("delivery", "tls");
   c.delivery_concurrency = in.u32("delivery", "concurrency");

@@ -90,6 +90,7 @@ struct Config {
   milliseconds tls_handshake_timeout{0};
   // [dns]
   std::vector<std::string> dns_servers;
+  milliseconds dns_timeout{0};
   // [delivery]
   std::string smarthost;  // "[ip]:port"; checked by server::check_environment
   struct Route {
@@ -100,6 +101,8 @@ struct Config {
     std::int64_t line = 0;  // where the [[delivery.route]] is, for errors
   };
   std::vector<Route> delivery_routes;
+  std::uint16_t delivery_mx_port = 25;
+  std::uint32_t delivery_mx_address_limit = 0;
   std::string delivery_helo_name;  // "" = hostname
   std::string delivery_tls;
   std::uint32_t delivery_concurrency = 0;

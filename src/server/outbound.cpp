@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <random>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -17,6 +18,7 @@
 #include "base/log.h"
 #include "base/text.h"
 #include "net/connection.h"
+#include "net/dns.h"
 #include "net/tls.h"
 #include "queue/local_delivery.h"
 #include "server/offload.h"
@@ -104,6 +106,9 @@ Outbound::~Outbound() = default;
 
 asio::awaitable<void> Outbound::run() {
   executor_ = co_await asio::this_coro::executor;
+  auto resolver = net::Resolver::create(executor_, config_.dns_servers, config_.dns_timeout);
+  if (resolver) resolver_ = std::move(*resolver);
+  else log::get("smtp")->warn("warning: no DNS resolver, mail delivered by MX waits: {}", resolver.error().message);
   asio::steady_timer tick(executor_);
   for (;;) {
     if (active_ < config_.delivery_concurrency) co_await claim();
@@ -133,28 +138,23 @@ asio::awaitable<void> Outbound::claim() {
   }
   for (auto& m : *claimed) {
     std::map<std::string, Job> by_hop;  // this message's recipients per next hop
-    Job unroutable{m};
-    unroutable.message.recipients.clear();
     for (const auto& r : m.recipients) {
       if (!held_.insert(r.row).second) continue;  // already waiting or under way here
-      const delivery::NextHop* hop = router_.route(delivery::domain_of(r.recipient));
-      if (!hop) {
-        unroutable.message.recipients.push_back(r);
-        continue;
-      }
-      auto [it, fresh] = by_hop.try_emplace(hop->name, Job{m});
+      const std::string domain = delivery::domain_of(r.recipient);
+      const delivery::NextHop* routed = router_.route(domain);
+      // Without a route or smarthost: the domain's MX hosts (RFC 5321 5.1),
+      // one destination per domain.
+      std::string key = routed ? routed->name : "mx:" + domain;
+      auto [it, fresh] = by_hop.try_emplace(key, Job{m});
       if (fresh) it->second.message.recipients.clear();
       it->second.message.recipients.push_back(r);
-      destinations_[hop->name].hop = hop;
+      Destination& d = destinations_[key];
+      if (d.hop.name.empty()) {
+        if (routed) d.hop = *routed;
+        else d.hop = delivery::NextHop{domain, {}, tls_policy(config_.delivery_tls), "", "", true};
+      }
     }
-    for (auto& [name, job] : by_hop) destinations_[name].jobs.push_back(std::move(job));
-    if (!unroutable.message.recipients.empty()) {
-      std::vector<smtp::Verdict> why(unroutable.message.recipients.size(),
-                                     local_failure("4.4.3", "no route: delivery by MX needs the DNS resolver, which "
-                                                            "this version lacks; set delivery.smarthost or a "
-                                                            "[[delivery.route]]"));
-      finish(unroutable, why, "none");
-    }
+    for (auto& [key, job] : by_hop) destinations_[key].jobs.push_back(std::move(job));
   }
 }
 
@@ -210,11 +210,22 @@ asio::awaitable<std::unique_ptr<net::Connection>> Outbound::connect(const delive
 // connection - one connection to d's next hop, carrying its waiting jobs
 // until none is left or the connection has carried its share.
 asio::awaitable<void> Outbound::connection(Destination& d) {
-  const delivery::NextHop& hop = *d.hop;
+  const delivery::NextHop& hop = d.hop;
+  std::vector<delivery::Target> targets = hop.targets;
+  if (hop.mx) {
+    MxResolution found = co_await resolve_mx(hop.name);
+    if (found.targets.empty()) {
+      fail_waiting(d, found.failure, "none");
+      --active_;
+      --d.active;
+      co_return;
+    }
+    targets = std::move(found.targets);
+  }
   std::string why, relay;
   std::unique_ptr<net::Connection> conn;
   const delivery::Target* target = nullptr;
-  for (const auto& t : hop.targets) {
+  for (const auto& t : targets) {
     conn = co_await connect(t, why);
     if (conn) {
       target = &t;
@@ -223,12 +234,12 @@ asio::awaitable<void> Outbound::connection(Destination& d) {
   }
   if (!conn) {
     // The next hop is down: everything waiting for it waits longer.
-    defer_all(d, local_failure("4.4.1", why), "none");
+    fail_waiting(d, local_failure("4.4.1", why), "none");
     --active_;
     --d.active;
     co_return;
   }
-  relay = fmt::format("{}[{}]:{}", target->host, target->host, target->port);
+  relay = target->relay();
   smtp::Client client(client_options(hop));
   std::optional<Job> current;
   std::optional<std::string> body;
@@ -257,7 +268,9 @@ asio::awaitable<void> Outbound::connection(Destination& d) {
         break;
       }
       case smtp::ClientAction::starttls: {
-        std::string verify = hop.tls == smtp::TlsPolicy::verify ? target->host : std::string();
+        // verify: the certificate must name the MX host (or the literal address).
+        std::string verify;
+        if (hop.tls == smtp::TlsPolicy::verify) verify = target->name.empty() ? target->host : target->name;
         bool ok = false;
         if (tls_) ok = co_await conn->start_tls(*tls_, config_.delivery_command_timeout, asio::ssl::stream_base::client,
                                                verify);
@@ -322,7 +335,7 @@ asio::awaitable<void> Outbound::connection(Destination& d) {
         body.reset();
         // A next hop that refused to talk, or broke off, is tried again
         // later for everything that waits for it.
-        if (client.failure()) defer_all(d, *client.failure(), relay);
+        if (client.failure()) fail_waiting(d, *client.failure(), relay);
         open = false;
         break;
       }
@@ -332,7 +345,66 @@ asio::awaitable<void> Outbound::connection(Destination& d) {
   --d.active;
 }
 
-void Outbound::defer_all(Destination& d, const smtp::Verdict& why, const std::string& relay) {
+asio::awaitable<Outbound::MxResolution> Outbound::resolve_mx(std::string domain) {
+  MxResolution out;
+  auto fail = [&out](smtp::Outcome outcome, const char* status, std::string text) {
+    out.failure = local_failure(status, std::move(text));
+    out.failure.outcome = outcome;
+  };
+  if (!resolver_) {
+    fail(smtp::Outcome::deferred, "4.4.3", "no DNS resolver to find the MX hosts of " + domain);
+    co_return out;
+  }
+  net::MxAnswer mx = co_await resolver_->mx(domain);
+  std::vector<delivery::MxHost> hosts;
+  switch (mx.status) {
+    case net::DnsStatus::nxdomain:
+      fail(smtp::Outcome::bounced, "5.1.2",
+           fmt::format("Host or domain name not found. Name service error for name={} type=MX: Host not found",
+                       domain));
+      co_return out;
+    case net::DnsStatus::temporary:
+      fail(smtp::Outcome::deferred, "4.4.3",
+           fmt::format("Host or domain name not found. Name service error for name={} type=MX: {}, try again",
+                       domain, mx.error));
+      co_return out;
+    case net::DnsStatus::nodata:
+      hosts.push_back({0, domain, {}});  // RFC 5321 5.1: no MX, the domain itself (implicit MX)
+      break;
+    case net::DnsStatus::ok:
+      // RFC 7505: a single MX of preference 0 naming "." says: no mail here.
+      if (mx.records.size() == 1 && mx.records[0].host.empty()) {
+        fail(smtp::Outcome::bounced, "5.1.10", fmt::format("Domain {} does not accept mail (nullMX)", domain));
+        co_return out;
+      }
+      for (const auto& r : mx.records)
+        if (!r.host.empty()) hosts.push_back({r.preference, r.host, {}});
+      break;
+  }
+  delivery::mx_order(hosts, config_.hostname, std::random_device{}());
+  if (hosts.empty()) {
+    fail(smtp::Outcome::bounced, "5.4.6", fmt::format("mail for {} loops back to myself", domain));
+    co_return out;
+  }
+  bool temporary = false;
+  std::string last_error;
+  for (auto& h : hosts) {
+    net::AddressAnswer a = co_await resolver_->addresses(h.host);
+    if (a.status == net::DnsStatus::temporary) temporary = true;
+    if (a.status != net::DnsStatus::ok) last_error = fmt::format("name={} type=A: {}", h.host, a.error);
+    for (const auto& address : a.addresses) h.addresses.push_back(address.to_string());
+  }
+  out.targets = delivery::mx_targets(hosts, config_.delivery_mx_port, config_.delivery_mx_address_limit);
+  if (out.targets.empty()) {
+    if (temporary)
+      fail(smtp::Outcome::deferred, "4.4.3", "Host or domain name not found. Name service error for " + last_error);
+    else
+      fail(smtp::Outcome::bounced, "5.4.4", "Host or domain name not found. Name service error for " + last_error);
+  }
+  co_return out;
+}
+
+void Outbound::fail_waiting(Destination& d, const smtp::Verdict& why, const std::string& relay) {
   while (!d.jobs.empty()) {
     Job job = std::move(d.jobs.front());
     d.jobs.pop_front();

@@ -15,10 +15,8 @@
 //   - A temporary failure is retried on the two-level schedule
 //     (delivery/retry.h) until delivery.max_queue_lifetime, then bounced.
 //
-// Not yet (issue 12, later steps): host names and MX (the DNS resolver),
-// dead letters, the fallback relay, the operator's queue actions.
-// Until the resolver comes, mail with no route and no smarthost is
-// deferred with that reason in its queue row.
+// Not yet (issue 12, later steps): host names in routes, DNS caching, dead
+// letters, the fallback relay, the operator's queue actions.
 #pragma once
 
 #include <cstdint>
@@ -46,6 +44,7 @@
 
 namespace herald::net {
 class Connection;
+class Resolver;
 }
 
 namespace herald::server {
@@ -77,9 +76,14 @@ class Outbound {
     store::ClaimedMessage message;
   };
   struct Destination {
-    const delivery::NextHop* hop = nullptr;
+    delivery::NextHop hop;  // a route's, the smarthost's, or an MX domain's (hop.mx)
     std::deque<Job> jobs;
-    unsigned active = 0;  // connections open to it
+    unsigned active = 0;    // connections open to it
+  };
+  // MxResolution - the targets of an MX domain, or why there are none.
+  struct MxResolution {
+    std::vector<delivery::Target> targets;
+    smtp::Verdict failure;  // when targets is empty: deferred, or bounced for good
   };
 
   asio::awaitable<void> claim();
@@ -98,8 +102,11 @@ class Outbound {
   asio::awaitable<void> bounce(store::ClaimedMessage message, std::vector<delivery::FailedRecipient> failed,
                                std::vector<store::AttemptOutcome> outcomes, std::optional<std::string> body);
   void record(const std::string& queue_id, std::vector<store::AttemptOutcome> outcomes);
-  // defer_all - the jobs waiting for d get why (the next hop failed).
-  void defer_all(Destination& d, const smtp::Verdict& why, const std::string& relay);
+  // fail_waiting - the jobs waiting for d get why (the next hop failed).
+  void fail_waiting(Destination& d, const smtp::Verdict& why, const std::string& relay);
+  // resolve_mx - RFC 5321 5.1 and RFC 7505 for domain: its MX hosts (or the
+  // domain itself when it has none) by preference, their addresses.
+  asio::awaitable<MxResolution> resolve_mx(std::string domain);
 
   const config::Config& config_;
   store::Queue& queue_;
@@ -110,6 +117,7 @@ class Outbound {
   const delivery::RetryPolicy retry_;
   const std::string owner_;
   std::unique_ptr<asio::ssl::context> tls_;  // null: STARTTLS fails (logged at start)
+  std::unique_ptr<net::Resolver> resolver_;  // run()'s; null: MX mail is deferred (logged)
   asio::any_io_executor executor_;            // run()'s, where connections run too
   std::map<std::string, Destination> destinations_;  // by next hop name; never erased (few)
   std::unordered_set<std::int64_t> held_;            // queue rows claimed and not finished
