@@ -1,0 +1,131 @@
+"""test_mx.py - delivery by MX records served by a real DNS server (issue 12).
+
+dnsmasq (Debian's dnsmasq-base) answers on a loopback port for *.test only
+(every other name is NXDOMAIN, and nothing is asked of the world): MX
+records with preferences pointing at 127.0.0.x, a domain with an address
+and no MX (implicit MX, RFC 5321 5.1), a null MX (RFC 7505) and a name that
+does not exist. The receiving peers are aiosmtpd servers on 127.0.0.x at
+the port delivery.mx_port names.
+"""
+
+import email
+import email.policy
+import socket
+import struct
+import subprocess
+import unittest
+
+from harness import HOST, HeraldTestCase, Herald, Peer, free_ports, unique, wait_for
+
+
+def dns_answers(port, name, qtype=15):
+    """dns_answers - (rcode, answer count) of one UDP query to 127.0.0.1:port."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(1)
+    try:
+        header = struct.pack(">HHHHHH", 0x4852, 0x0100, 1, 0, 0, 0)
+        qname = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0"
+        s.sendto(header + qname + struct.pack(">HH", qtype, 1), (HOST, port))
+        data = s.recv(512)
+        return struct.unpack(">H", data[2:4])[0] & 0xF, struct.unpack(">H", data[6:8])[0]
+    finally:
+        s.close()
+
+
+class Dnsmasq:
+    """Dnsmasq - a DNS server for *.test on a loopback port, from records
+    given as dnsmasq options."""
+
+    def __init__(self, options):
+        self.port = free_ports(1)[0]
+        self.proc = subprocess.Popen(
+            ["/usr/sbin/dnsmasq", "--keep-in-foreground", f"--port={self.port}", f"--listen-address={HOST}",
+             "--bind-interfaces", "--no-resolv", "--no-hosts", "--conf-file=", "--pid-file=", "--user=root",
+             "--local=/test/", *options],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def answering():
+            try:
+                return dns_answers(self.port, "ready.test")[0] == 3  # NXDOMAIN: it answers
+            except OSError:
+                return False
+        wait_for(answering, message="dnsmasq answering")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+class MxTest(HeraldTestCase):
+    @classmethod
+    def setUpClass(cls):
+        port = free_ports(1)[0]
+        # mx1 (preference 10) refuses connections: nothing listens on
+        # 127.0.0.2; mx2 (20) takes the mail.
+        cls.mx2 = Peer(host="127.0.0.3", port=port)
+        cls.implicit = Peer(host="127.0.0.4", port=port)
+        cls.dns = Dnsmasq([
+            "--mx-host=far.test,mx1.far.test,10", "--mx-host=far.test,mx2.far.test,20",
+            "--host-record=mx1.far.test,127.0.0.2", "--host-record=mx2.far.test,127.0.0.3",
+            "--host-record=implicit.test,127.0.0.4",
+            "--mx-host=ghost.test,nohost.ghost.test,10",
+            # RFC 7505: one MX, preference 0, exchange "." (rdata 0000 00).
+            "--dns-rr=nullmx.test,15,000000",
+        ])
+        cls.herald = Herald(config={
+            "dns": {"servers": [f"{HOST}:{cls.dns.port}"]},
+            "delivery": {"mx_port": port, "retry_interval": "1s"},
+        })
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.herald.close()
+        cls.dns.stop()
+        cls.mx2.stop()
+        cls.implicit.stop()
+
+    def send(self, sender, rcpt):
+        s = self.raw()
+        s.ehlo()
+        s.cmd(f"MAIL FROM:<{sender}>").check(250)
+        s.cmd(f"RCPT TO:<{rcpt}>").check(250)
+        s.data(f"Subject: {unique('mx')}\r\n\r\nHello.\r\n".encode()).check(250)
+        s.cmd("QUIT")
+
+    def journal_row(self, rcpt, event):
+        rows = [e for e in self.herald.journal() if e.get("recipient") == rcpt and e["event"] == event]
+        return rows[0] if rows else None
+
+    def test_mx_by_preference_falls_back_when_the_best_refuses(self):
+        rcpt = f"{unique('m')}@far.test"
+        self.send("a@client.test", rcpt)
+        wait_for(lambda: self.mx2.received(rcpt), message="the message at mx2 (preference 20)")
+        row = wait_for(lambda: self.journal_row(rcpt, "delivered"), message="the delivered row")
+        self.assertIn("relay=mx2.far.test[127.0.0.3]", row["detail"])
+
+    def test_a_domain_without_mx_gets_mail_at_its_address(self):
+        rcpt = f"{unique('i')}@implicit.test"
+        self.send("a@client.test", rcpt)
+        wait_for(lambda: self.implicit.received(rcpt), message="the message at implicit.test's address")
+
+    def test_null_mx_and_missing_domains_bounce_at_once(self):
+        user = self.new_user("mxs")
+        for rcpt, status in ((f"{unique('n')}@nullmx.test", "5.1.10"),
+                             (f"{unique('x')}@nx.test", "5.1.2"),
+                             (f"{unique('g')}@ghost.test", "5.4.4")):
+            with self.subTest(rcpt=rcpt):
+                self.send(user, rcpt)
+                row = wait_for(lambda: self.journal_row(rcpt, "bounced"), message=f"{rcpt} bounced")
+                self.assertEqual(row["detail"], "relay=none", "no server was reached")
+                self.assertNotIn("deferred", [e["event"] for e in self.herald.journal()
+                                              if e.get("recipient") == rcpt], "never deferred first")
+        reports = self.herald.wait_mailbox(user, 3)
+        statuses = set()
+        for raw in reports:
+            report = email.message_from_bytes(raw, policy=email.policy.default)
+            statuses.add(report.get_payload()[1].get_payload()[1]["Status"])
+        self.assertEqual(statuses, {"5.1.10", "5.1.2", "5.4.4"})
+
+
+if __name__ == "__main__":
+    unittest.main()
