@@ -1,5 +1,8 @@
 #include "base/env.h"
 
+#include <algorithm>
+#include <limits>
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -69,6 +72,16 @@ class PosixEnv final : public Env {
   }
 
   Status append_file(const fs::path& path, std::string& out) override {
+    return read_into(path, 0, std::numeric_limits<std::uint64_t>::max(), out);
+  }
+
+  Status append_range(const fs::path& path, std::uint64_t offset, std::uint64_t length, std::string& out) override {
+    return read_into(path, offset, length, out);
+  }
+
+  // read_into - [offset, offset + length) of the file, clipped to the size
+  // fstat gave; ending before that is an error (a file cut short meanwhile).
+  static Status read_into(const fs::path& path, std::uint64_t offset, std::uint64_t length, std::string& out) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return os_error("cannot open", path);
     struct stat st {};
@@ -77,11 +90,13 @@ class PosixEnv final : public Env {
       ::close(fd);
       return err;
     }
-    const std::size_t before = out.size(), size = static_cast<std::size_t>(st.st_size);
+    const std::uint64_t file_size = static_cast<std::uint64_t>(st.st_size);
+    const std::uint64_t from = std::min(offset, file_size);
+    const std::size_t before = out.size(), size = static_cast<std::size_t>(std::min(length, file_size - from));
     out.resize(before + size);
     std::size_t got = 0;
     while (got < size) {
-      ssize_t n = ::read(fd, out.data() + before + got, size - got);
+      ssize_t n = ::pread(fd, out.data() + before + got, size - got, static_cast<off_t>(from + got));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) {
         auto err = n < 0 ? os_error("cannot read", path)

@@ -42,6 +42,10 @@ class Env {
   // append_file - append the file's content to out (one copy less for
   // callers that prefix it); out keeps what it had if this fails.
   virtual Status append_file(const std::filesystem::path& path, std::string& out) = 0;
+  // append_range - the same for length octets from offset (fewer when the
+  // file ends first: not an error here; the caller knows what to expect).
+  virtual Status append_range(const std::filesystem::path& path, std::uint64_t offset, std::uint64_t length,
+                              std::string& out) = 0;
   virtual Status rename(const std::filesystem::path& from, const std::filesystem::path& to) = 0;
   virtual Status remove(const std::filesystem::path& path) = 0;  // not_found when absent
   virtual Status create_dirs(const std::filesystem::path& dir) = 0;

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
@@ -122,6 +123,19 @@ Status BlobStore::append_to(const std::string& sha, std::uint64_t size, std::str
     std::size_t got = out.size() - before;
     out.resize(before);
     return make_error(Errc::io, fmt::format("blob {}: {} octets where {} were stored", sha, got, size));
+  }
+  return {};
+}
+
+Status BlobStore::append_range(const std::string& sha, std::uint64_t size, ByteRange range, std::string& out) {
+  const std::uint64_t from = std::min(range.offset, size);
+  const std::uint64_t want = std::min(range.length, size - from);
+  const std::size_t before = out.size();
+  if (auto st = env_.append_range(path_of(sha), from, want, out); !st) return st;
+  if (out.size() - before != want) {
+    std::size_t got = out.size() - before;
+    out.resize(before);
+    return make_error(Errc::io, fmt::format("blob {}: {} octets at {} where {} were stored", sha, got, from, want));
   }
   return {};
 }

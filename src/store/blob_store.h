@@ -20,6 +20,7 @@
 #include "base/env.h"
 #include "base/result.h"
 #include "store/body_spool.h"
+#include "store/byte_range.h"
 
 namespace herald::store {
 
@@ -67,6 +68,9 @@ class BlobStore {
   // append_to - the body named sha, appended to out; an error unless all
   // `size` octets were read (never a shorter message served as whole).
   Status append_to(const std::string& sha, std::uint64_t size, std::string& out);
+  // append_range - the part range of the body named sha (size octets in
+  // all), appended to out; an error unless all of that part was read.
+  Status append_range(const std::string& sha, std::uint64_t size, ByteRange range, std::string& out);
   // remove - the files of bodies whose last reference is gone.
   void remove(const std::vector<std::string>& shas);
 

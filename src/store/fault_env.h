@@ -147,6 +147,16 @@ class FaultEnv final : public Env {
     return {};
   }
 
+  Status append_range(const std::filesystem::path& path, std::uint64_t offset, std::uint64_t length,
+                      std::string& out) override {
+    const std::size_t before = out.size();
+    if (auto st = base_.append_range(path, offset, length, out); !st) return st;
+    std::lock_guard lk(mu_);
+    if (auto s = short_reads_.find(key(path)); s != short_reads_.end())
+      out.resize(out.size() - std::min(s->second, out.size() - before));
+    return {};
+  }
+
   Status rename(const std::filesystem::path& from, const std::filesystem::path& to) override {
     std::lock_guard lk(mu_);
     if (take(failing_renames_)) return make_error(Errc::io, fmt::format("cannot rename {}: injected", from.string()));

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "store/byte_range.h"
 
 namespace herald::store {
 
@@ -69,11 +70,6 @@ struct ExpungedRecord {
   std::int64_t modseq = 0;
 };
 
-// ByteRange - a part of a message (BODY[]<offset.length>, RFC 9051 6.4.5).
-struct ByteRange {
-  std::uint64_t offset = 0;
-  std::uint64_t length = std::numeric_limits<std::uint64_t>::max();
-};
 
 enum class FlagChange { add, remove, replace };  // STORE +FLAGS, -FLAGS, FLAGS
 

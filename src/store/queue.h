@@ -19,6 +19,7 @@
 
 #include "base/result.h"
 #include "store/body_spool.h"
+#include "store/byte_range.h"
 #include "store/recipient_state.h"
 
 namespace herald::store {
@@ -194,10 +195,11 @@ class Queue {
   // so two agents never claim the same row), grouped by message, oldest
   // due first; record_attempts commits their outcomes, each with its
   // journal row, and collects a message once no recipient needs it;
-  // read_body is a claimed message's body (a read: blocking).
+  // read_body is a claimed message's body, or the range of it (a read:
+  // blocking), so that a large body is sent a piece at a time.
   virtual void claim_remote(Claim claim, std::function<void(Result<std::vector<ClaimedMessage>>)> done) = 0;
   virtual void record_attempts(std::vector<AttemptOutcome> outcomes, std::function<void(Status)> done) = 0;
-  virtual Result<std::string> read_body(std::int64_t message) = 0;
+  virtual Result<std::string> read_body(std::int64_t message, ByteRange range) = 0;
 
   // Inspection: a page of the rows not done yet, read by their key (a
   // sender or recipient filter is checked on the rows read past), or

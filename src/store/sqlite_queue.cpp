@@ -298,14 +298,18 @@ void SqliteQueue::record_attempts(std::vector<AttemptOutcome> outcomes, std::fun
   });
 }
 
-Result<std::string> SqliteQueue::read_body(std::int64_t message) {
+Result<std::string> SqliteQueue::read_body(std::int64_t message, ByteRange range) {
   return core_.read([&](Db& db) -> Result<std::string> {
     auto st = db.prepare("SELECT body, blob_sha, size FROM messages WHERE id = ?");
     st.bind(1, message);
     if (!st.step()) return make_error(Errc::not_found, "no such message");
-    if (st.is_null(1)) return st.text(0);
+    if (st.is_null(1)) {
+      std::string body = st.text(0);
+      if (range.offset >= body.size()) return std::string();
+      return body.substr(range.offset, range.length);
+    }
     std::string out;
-    if (auto read = core_.blobs().append_to(st.text(1), static_cast<std::uint64_t>(st.i64(2)), out); !read)
+    if (auto read = core_.blobs().append_range(st.text(1), static_cast<std::uint64_t>(st.i64(2)), range, out); !read)
       return read.error();
     return out;
   });

@@ -425,7 +425,9 @@ TEST_F(StoreTest, RemoteRecipientsAreClaimedWithALeaseAndTheirOutcomesRecorded) 
   EXPECT_EQ(got[0].queue_id, qid);
   ASSERT_EQ(got[0].recipients.size(), 3u);
   EXPECT_EQ(got[0].recipients[1].recipient, "b@far.test");
-  EXPECT_EQ(*store_->queue().read_body(got[0].message), body);
+  EXPECT_EQ(*store_->queue().read_body(got[0].message, {}), body);
+  EXPECT_EQ(*store_->queue().read_body(got[0].message, {1000, 500}), body.substr(1000, 500)) << "a piece of the blob";
+  EXPECT_EQ(*store_->queue().read_body(got[0].message, {2900, 500}), body.substr(2900)) << "clipped at its end";
   EXPECT_TRUE(claim(now, "other").empty()) << "leased";
   EXPECT_EQ(claim(now + 601, "other").size(), 1u) << "the lease ran out";
 
@@ -445,7 +447,7 @@ TEST_F(StoreTest, RemoteRecipientsAreClaimedWithALeaseAndTheirOutcomesRecorded) 
   EXPECT_EQ(again[0].recipients.at(0).attempts, 1);
   ASSERT_TRUE(record({{again[0].recipients[0].row, RecipientState::delivered, "250 ok", "x[127.0.0.2]:25", 0}}));
   EXPECT_TRUE(store_->queue().show(qid)->empty());
-  EXPECT_FALSE(store_->queue().read_body(got[0].message)) << "collected with its last recipient";
+  EXPECT_FALSE(store_->queue().read_body(got[0].message, {})) << "collected with its last recipient";
   JournalQuery q;
   q.queue_id = qid;
   std::vector<std::string> events;
