@@ -324,20 +324,43 @@ std::string format_auth_cancel() { return "*\r\n"; }
 std::string dot_stuff(std::string_view body) {
   std::string out;
   out.reserve(body.size() + body.size() / 64 + 5);
+  DotStuffer stuffer;
+  stuffer.feed(body, out);
+  stuffer.finish(out);
+  return out;
+}
+
+void DotStuffer::feed(std::string_view body, std::string& out) {
   std::size_t pos = 0;
+  // A CRLF split between two pieces: the CR ended the line already.
+  if (after_cr_ && !body.empty() && body.front() == '\n') pos = 1;
+  if (!body.empty()) after_cr_ = false;
   while (pos < body.size()) {
-    std::size_t end = body.find_first_of("\r\n", pos);
-    if (end == std::string_view::npos) end = body.size();
     // RFC 5321 4.5.2: a line that starts with "." gets one more.
-    if (body[pos] == '.') out += '.';
+    if (line_start_ && body[pos] == '.') out += '.';
+    std::size_t end = body.find_first_of("\r\n", pos);
+    if (end == std::string_view::npos) {
+      out.append(body.substr(pos));
+      line_start_ = false;
+      return;
+    }
     out.append(body.substr(pos, end - pos));
     out += "\r\n";
+    line_start_ = true;
     // CRLF, a bare LF and a bare CR each end one line.
-    if (end < body.size() && body[end] == '\r' && end + 1 < body.size() && body[end + 1] == '\n') ++end;
+    if (body[end] == '\r') {
+      if (end + 1 == body.size()) after_cr_ = true;
+      else if (body[end + 1] == '\n') ++end;
+    }
     pos = end + 1;
   }
+}
+
+void DotStuffer::finish(std::string& out) {
+  if (!line_start_) out += "\r\n";
   out += ".\r\n";
-  return out;
+  line_start_ = true;
+  after_cr_ = false;
 }
 
 }  // namespace herald::smtp

@@ -209,6 +209,20 @@ std::string format_auth_cancel();
 // followed by the result's last line is the "<CRLF>.<CRLF>" of 4.1.1.4.
 std::string dot_stuff(std::string_view body);
 
+// DotStuffer - dot_stuff a piece at a time, for a body sent in pieces: the
+// pieces fed, then finish(), give what dot_stuff gives for their whole.
+class DotStuffer {
+ public:
+  // feed - the next octets of the body; their wire form appended to out.
+  void feed(std::string_view body, std::string& out);
+  // finish - the last line's CRLF if it had none, and the final ".\r\n".
+  void finish(std::string& out);
+
+ private:
+  bool line_start_ = true;  // the next octet begins a line
+  bool after_cr_ = false;   // the last octet fed was a CR that ended a line
+};
+
 // xtext - RFC 3461 4: octets outside "!".."~", "+" and "=" as "+XX".
 std::string xtext(std::string_view raw);
 

@@ -476,6 +476,21 @@ TEST(DotStuffTest, Lines) {
   EXPECT_EQ(dot_stuff("\r\n"), "\r\n.\r\n");
   // RFC 5321 4.5.2.
   EXPECT_EQ(dot_stuff(".x\r\n..\r\n.\r\nnot.first\r\n."), "..x\r\n...\r\n..\r\nnot.first\r\n..\r\n.\r\n");
+  // In pieces, cut anywhere (inside a CRLF, before a dot), the same.
+  for (std::string_view body : {std::string_view(".x\r\n..\r\n.\r\nnot.first\r\n."), std::string_view("a\rb\nc\r\n.\r"),
+                                std::string_view("\r\n\r\n.\n..")}) {
+    for (std::size_t cut = 0; cut <= body.size(); ++cut) {
+      for (std::size_t cut2 = cut; cut2 <= body.size(); ++cut2) {
+        DotStuffer s;
+        std::string out;
+        s.feed(body.substr(0, cut), out);
+        s.feed(body.substr(cut, cut2 - cut), out);
+        s.feed(body.substr(cut2), out);
+        s.finish(out);
+        EXPECT_EQ(out, dot_stuff(body)) << "cut at " << cut << " and " << cut2;
+      }
+    }
+  }
 }
 
 TEST(DotStuffTest, BareLineEndsBecomeCrlf) {
