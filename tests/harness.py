@@ -875,7 +875,7 @@ class Peer:
 
     def __init__(self, host=HOST, port=None):
         from aiosmtpd.controller import Controller  # only the outbound suites need it
-        self.messages = []  # (mail_from, [rcpt], bytes)
+        self.messages = []  # (mail_from, [rcpt], bytes, [MAIL parameters])
         self.script = {}
         self.rcpt_attempts = {}
         self.lock = threading.Lock()
@@ -900,7 +900,8 @@ class Peer:
 
     async def handle_DATA(self, server, session, envelope):
         with self.lock:
-            self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+            self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content,
+                                  list(envelope.mail_options)))
         return "250 2.0.0 Ok: queued as PEER"
 
     def received(self, rcpt):

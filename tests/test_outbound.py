@@ -59,7 +59,7 @@ class OutboundTest(HeraldTestCase):
         rcpt = f"{unique('far')}@far.test"
         body = self.send([rcpt], unique("relay"))
         wait_for(lambda: self.smarthost.received(rcpt), message="the message at the smarthost")
-        mail_from, rcpts, data = self.smarthost.received(rcpt)[0]
+        mail_from, rcpts, data, _ = self.smarthost.received(rcpt)[0]
         self.assertEqual(mail_from, "a@client.test")
         self.assertEqual(rcpts, [rcpt])
         # Herald's Received on top, then the message as sent, dot and all.
@@ -72,6 +72,23 @@ class OutboundTest(HeraldTestCase):
                                    rf"dsn=2\.0\.0, status=sent \(host .* said: 250 2\.0\.0 Ok: queued as PEER",
                                    self.herald.log()),
                  message="a Postfix 'status=sent' line")
+
+    def test_a_large_message_goes_in_pieces_octet_for_octet(self):
+        # Over a megabyte (the agent's piece): dot-stuffed lines cut across
+        # pieces, and 8-bit text in the last piece, which MAIL must declare.
+        rcpt = f"{unique('big')}@far.test"
+        lines = [f".{i:07d} a line that starts with a dot, as dot-stuffing must show\r\n" for i in range(40000)]
+        body = (f"Subject: {unique('big')}\r\n\r\n" + "".join(lines) + "Grüße, the last line\r\n").encode()
+        s = self.raw()
+        s.ehlo()
+        s.cmd("MAIL FROM:<a@client.test> BODY=8BITMIME").check(250)
+        s.cmd(f"RCPT TO:<{rcpt}>").check(250)
+        s.data(body).check(250)
+        got = wait_for(lambda: self.smarthost.received(rcpt), timeout=30, message="the large message at the peer")
+        _, _, data, options = got[0]
+        self.assertGreater(len(body), 2 << 20)
+        self.assertTrue(data.endswith(body), "the whole body, unstuffed by the peer, as sent")
+        self.assertIn("BODY=8BITMIME", options)
 
     def test_greylisted_recipient_is_retried_and_refused_one_bounced(self):
         grey, bad, good = (f"{unique(p)}@far.test" for p in ("grey", "bad", "good"))
@@ -130,7 +147,7 @@ class OutboundTest(HeraldTestCase):
         s.cmd(f"RCPT TO:<{bad2}>").check(250)
         s.data(b"Subject: x\r\n\r\nx\r\n").check(250)
         got = wait_for(lambda: self.smarthost.received(remote), message="the report at the sender's server")
-        mail_from, _, data = got[0]
+        mail_from, _, data, _ = got[0]
         self.assertIn(mail_from, ("", "<>"))
         self.assertEqual(email.message_from_bytes(data).get_content_type(), "multipart/report")
 

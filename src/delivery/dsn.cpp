@@ -84,7 +84,8 @@ std::string make_dsn(const DsnInput& in) {
 
   // Part 3: the message (RFC 3462 / 6522: message/rfc822 or its header as
   // text/rfc822-headers). It ends in CRLF, so the boundary starts a line.
-  if (in.message.size() <= in.return_limit) {
+  const std::uint64_t size = in.message_size ? in.message_size : in.message.size();
+  if (size <= in.return_limit && in.message.size() == size) {
     fmt::format_to(to, "--{}\r\nContent-Description: Undelivered Message\r\nContent-Type: message/rfc822\r\n\r\n",
                    boundary);
     out += in.message;

@@ -39,8 +39,11 @@ struct DsnInput {
   std::int64_t arrival_s = 0; // when the original came
   std::int64_t now_s = 0;
   std::vector<FailedRecipient> recipients;
-  std::string_view message;   // the original, as stored
-  std::uint64_t return_limit = 50 * 1024;  // larger: only its header section is returned
+  // The original, as stored: whole, or its first octets when it is larger
+  // than return_limit (then only its header section is returned).
+  std::string_view message;
+  std::uint64_t message_size = 0;  // 0: message.size()
+  std::uint64_t return_limit = 50 * 1024;
 };
 
 // make_dsn - the report, a whole RFC 5322 message.

@@ -284,22 +284,26 @@ asio::awaitable<void> Outbound::connection(Destination& d) {
         }
         current = std::move(d.jobs.front());
         d.jobs.pop_front();
+        // BODY=8BITMIME goes in MAIL (RFC 6152), before a byte is sent: the
+        // body is looked at first, a piece at a time; a small one is kept.
         const std::int64_t message = current->message.message;
-        auto read = [this, message] { return queue_.read_body(message); };
-        auto got = co_await offload(blocking_, read);
-        if (!got) {
-          std::vector<smtp::Verdict> why_not(current->message.recipients.size(),
-                                             local_failure("4.3.0", "cannot read the message: " + got.error().message));
+        const std::uint64_t size = current->message.size;
+        auto prepare = [this, message, size] { return prepare_body(message, size); };
+        auto prepared = co_await offload(blocking_, prepare);
+        if (!prepared) {
+          std::vector<smtp::Verdict> why_not(
+              current->message.recipients.size(),
+              local_failure("4.3.0", "cannot read the message: " + prepared.error().message));
           finish(*current, why_not, "none");
           current.reset();
           break;
         }
-        body = std::move(*got);
+        body = std::move(prepared->whole);
         smtp::OutboundMessage m;
         m.sender = current->message.sender;
         for (const auto& r : current->message.recipients) m.recipients.push_back(r.recipient);
-        m.size = body->size();
-        m.eight_bit = has_8bit(*body);
+        m.size = size;
+        m.eight_bit = prepared->eight_bit;
         m.smtputf8 = !ascii(m.sender);
         for (const auto& r : m.recipients) m.smtputf8 = m.smtputf8 || !ascii(r);
         ++sent;
@@ -308,10 +312,37 @@ asio::awaitable<void> Outbound::connection(Destination& d) {
       }
       case smtp::ClientAction::send_body: {
         // RFC 5321 4.5.2: every line ends in CRLF, a leading dot doubled,
-        // then the final dot; the whole of it within a rate the data
-        // timeout allows per block.
-        std::string data = smtp::dot_stuff(*body);
-        bool wrote = co_await conn->write_all(data, net::WriteRules{config_.delivery_data_timeout, 0});
+        // then the final dot. A piece at a time: a connection holds one
+        // piece of a large body, never all of it. Each piece is written
+        // within the data timeout (RFC 5321 4.5.3.2.5, per block).
+        smtp::DotStuffer stuffer;
+        std::string data;
+        bool wrote = true;
+        const std::uint64_t size = current->message.size;
+        for (std::uint64_t offset = 0; wrote && (offset < size || offset == 0); offset += kBodyPiece) {
+          std::string piece;
+          std::string_view view;
+          if (body) {
+            view = *body;
+          } else {
+            const std::int64_t message = current->message.message;
+            auto read = [this, message, offset] { return queue_.read_body(message, {offset, kBodyPiece}); };
+            auto got = co_await offload(blocking_, read);
+            if (!got) {
+              log::get("smtp")->warn("warning: {}: cannot read the message: {}", current->message.queue_id,
+                                     got.error().message);
+              wrote = false;  // a body cut short is never ended with a dot
+              break;
+            }
+            piece = std::move(*got);
+            view = piece;
+          }
+          data.clear();
+          stuffer.feed(view, data);
+          if (body || offset + kBodyPiece >= size) stuffer.finish(data);
+          wrote = co_await conn->write_all(data, net::WriteRules{config_.delivery_data_timeout, 0});
+          if (body) break;
+        }
         if (!wrote) {
           client.lost(fmt::format("lost connection with {} while sending message body", relay));
           break;
@@ -343,6 +374,21 @@ asio::awaitable<void> Outbound::connection(Destination& d) {
   }
   --active_;
   --d.active;
+}
+
+Result<Outbound::PreparedBody> Outbound::prepare_body(std::int64_t message, std::uint64_t size) {
+  PreparedBody out;
+  for (std::uint64_t offset = 0; offset < size || offset == 0; offset += kBodyPiece) {
+    auto piece = queue_.read_body(message, {offset, kBodyPiece});
+    if (!piece) return piece.error();
+    out.eight_bit = out.eight_bit || has_8bit(*piece);
+    if (size <= kBodyPiece) {
+      out.whole = std::move(*piece);
+      return out;
+    }
+    if (out.eight_bit) return out;  // the rest is read as it is sent
+  }
+  return out;
 }
 
 asio::awaitable<Outbound::MxResolution> Outbound::resolve_mx(std::string domain) {
@@ -473,8 +519,11 @@ asio::awaitable<void> Outbound::bounce(store::ClaimedMessage m, std::vector<deli
                                        std::vector<store::AttemptOutcome> outcomes, std::optional<std::string> body) {
   static const auto logger = log::get("bounce");
   if (!body) {
+    // What the report can return: the whole message up to the limit, else
+    // its header section (read within the first 64 KiB past the limit).
     const std::int64_t message = m.message;
-    auto read = [this, message] { return queue_.read_body(message); };
+    const store::ByteRange head{0, kDsnReturnLimit + 64 * 1024};
+    auto read = [this, message, head] { return queue_.read_body(message, head); };
     auto got = co_await offload(blocking_, read);
     if (got) body = std::move(*got);
   }
@@ -494,6 +543,8 @@ asio::awaitable<void> Outbound::bounce(store::ClaimedMessage m, std::vector<deli
     in.now_s = now_s();
     in.recipients = std::move(failed);
     in.message = *body;
+    in.message_size = m.size;
+    in.return_limit = kDsnReturnLimit;
     std::string dsn = delivery::make_dsn(in);
     queue::Envelope env;  // sender "": the null reverse-path; no client: made here
     env.recipients.push_back({sender, where.targets});

@@ -59,6 +59,11 @@ class Outbound {
   // How long a claim holds its recipients: longer than any one attempt
   // (the timeouts of a connection, a body and its reply) may take.
   static constexpr std::int64_t kLeaseSeconds = 30 * 60;
+  // A body is read and sent in pieces of this size; one that fits is read once.
+  static constexpr std::uint64_t kBodyPiece = 1 << 20;
+  // A report returns the message up to this size, else its header (Postfix's
+  // bounce_size_limit).
+  static constexpr std::uint64_t kDsnReturnLimit = 50 * 1024;
 
   // intake and expander: a DSN to the sender of a failed recipient goes in
   // through intake, addressed as any message is.
@@ -79,6 +84,12 @@ class Outbound {
     delivery::NextHop hop;  // a route's, the smarthost's, or an MX domain's (hop.mx)
     std::deque<Job> jobs;
     unsigned active = 0;    // connections open to it
+  };
+  // PreparedBody - what MAIL needs to know of a body (BODY=8BITMIME), and
+  // the body itself when it is one piece.
+  struct PreparedBody {
+    bool eight_bit = false;
+    std::optional<std::string> whole;
   };
   // MxResolution - the targets of an MX domain, or why there are none.
   struct MxResolution {
@@ -102,6 +113,9 @@ class Outbound {
   asio::awaitable<void> bounce(store::ClaimedMessage message, std::vector<delivery::FailedRecipient> failed,
                                std::vector<store::AttemptOutcome> outcomes, std::optional<std::string> body);
   void record(const std::string& queue_id, std::vector<store::AttemptOutcome> outcomes);
+  // prepare_body - the body's 8-bit octets looked for, a piece at a time.
+  // Blocking (store reads): on the blocking pool.
+  Result<PreparedBody> prepare_body(std::int64_t message, std::uint64_t size);
   // fail_waiting - the jobs waiting for d get why (the next hop failed).
   void fail_waiting(Destination& d, const smtp::Verdict& why, const std::string& relay);
   // resolve_mx - RFC 5321 5.1 and RFC 7505 for domain: its MX hosts (or the
