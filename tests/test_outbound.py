@@ -173,6 +173,75 @@ class OutboundTest(HeraldTestCase):
                  message="a Postfix 'status=deferred' line")
 
 
+class QueueActionsTest(HeraldTestCase):
+    """The operator's queue actions (Postfix's postsuper and postqueue) on
+    recipients a greylisting server deferred for an hour."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.peer = Peer()
+        cls.herald = Herald(config={"delivery": {"smarthost": f"[127.0.0.1]:{cls.peer.port}",
+                                                 "retry_interval": "1h"}})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.herald.close()
+        cls.peer.stop()
+
+    def deferred(self, sender=None):
+        """deferred - a queued recipient the peer greylisted once: (queue id, recipient)."""
+        rcpt = f"{unique('q')}@far.test"
+        self.peer.script[rcpt] = ["451 4.7.1 Greylisted"]
+        s = self.raw()
+        s.ehlo()
+        s.cmd(f"MAIL FROM:<{sender or 'ops@client.test'}>").check(250)
+        s.cmd(f"RCPT TO:<{rcpt}>").check(250)
+        reply = s.data(b"Subject: ops\r\n\r\nx\r\n").check(250)
+        qid = re.search(r"queued as ([0-9A-F]+)", reply.text).group(1)
+        wait_for(lambda: self.status(rcpt) == "deferred", message=f"{rcpt} deferred")
+        return qid, rcpt
+
+    def status(self, rcpt):
+        rows = [r for r in self.herald.queue() if r["recipient"] == rcpt]
+        return rows[0]["status"] if rows else None
+
+    def cli(self, *args):
+        return self.herald.cli("queue", *args).stdout.strip()
+
+    def test_hold_release_retry_delete(self):
+        held_id, held = self.deferred()
+        self.assertEqual(self.cli("hold", held_id), "held 1 recipient")
+        self.assertEqual(self.status(held), "held")
+        # flush takes everything waiting, but not what is held.
+        flushed_id, flushed = self.deferred()
+        self.assertEqual(self.herald.cli_json("queue", "flush", "--json"), {"changed": 1})
+        wait_for(lambda: self.peer.received(flushed), message="the flushed recipient delivered")
+        self.assertEqual(self.status(held), "held")
+        self.assertEqual(self.peer.received(held), [])
+        self.assertEqual(self.cli("release", held_id), "released 1 recipient")
+        wait_for(lambda: self.peer.received(held), message="the released recipient delivered")
+
+        gone_id, gone = self.deferred()
+        self.assertEqual(self.cli("delete", gone_id), "deleted 1 recipient")
+        self.assertIsNone(self.status(gone))
+        self.assertEqual(self.cli("flush"), "due now: 0 recipients")
+        self.assertEqual(self.peer.received(gone), [])
+        events = [e["event"] for e in self.herald.journal("--queue-id", gone_id)]
+        self.assertEqual(events[-1], "deleted")
+        self.assertEqual([e["event"] for e in self.herald.journal("--queue-id", held_id)][-3:],
+                         ["held", "released", "delivered"])
+
+    def test_bulk_actions_need_a_selector(self):
+        _, rcpt = self.deferred(sender="bulk@client.test")
+        res = self.herald.cli("queue", "hold", check=False)
+        self.assertNotEqual(res.returncode, 0)
+        self.assertIn("--all", res.stderr)
+        self.assertEqual(self.cli("hold", "--sender", "BULK@client.test"), "held 1 recipient")
+        self.assertEqual(self.cli("retry", "--domain", "far.test"), "due now: 0 recipients", "held is not retried")
+        self.assertEqual(self.cli("release", "--all"), "released 1 recipient")
+        wait_for(lambda: self.peer.received(rcpt), message="released and delivered")
+
+
 class NoDnsTest(HeraldTestCase):
     def test_mail_by_mx_waits_while_dns_fails(self):
         # The harness's resolver refuses every query: a temporary failure,

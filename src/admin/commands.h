@@ -118,6 +118,20 @@ Result<ListEnd> queue_list(store::Store& store, const QueueListRequest& request,
 // queue_show - the rows of one queue id; Errc::not_found when it has none.
 Result<std::vector<store::QueueRow>> queue_show(store::Store& store, const std::string& queue_id);
 
+// QueueChange - which queued recipients an operator's action takes: these
+// queue ids, or those matching --sender and --domain, or --all.
+struct QueueChange {
+  std::vector<std::string> queue_ids;
+  std::string sender;  // "" = any; "<>" = the null sender
+  std::string domain;  // the recipients' domain; "" = any
+  bool all = false;
+};
+
+// queue_change - hold, release, retry or delete the selected recipients;
+// how many changed. Errc::invalid when nothing selects: a bulk action needs
+// --all (as postsuper's ALL).
+Result<std::size_t> queue_change(store::Store& store, store::QueueAction action, const QueueChange& request);
+
 // ---- the journal -------------------------------------------------------
 
 // JournalRequest - events, oldest first; the key is JournalEntry::key, as text.

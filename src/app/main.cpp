@@ -39,6 +39,7 @@ struct Args {
   std::vector<std::string> targets;
   admin::ListRequest list;
   admin::QueueListRequest queue;
+  admin::QueueChange change;
   admin::JournalRequest journal;
 };
 
@@ -191,6 +192,37 @@ void Cli::add_queue_commands() {
                        [](auto& a, auto& st) { print_queue_show(st, a.name, a.json); });
   show->add_option("ID", a_.name, "queue id")->required();
   show->add_flag("--json", a_.json, "print JSON");
+
+  // The operator's actions, Postfix's postsuper -h/-H/-d and postqueue -f/-i.
+  struct Action {
+    const char* name;
+    const char* help;
+    store::QueueAction action;
+    const char* done;  // "held 3 recipients"
+  };
+  static constexpr Action kActions[] = {
+      {"hold", "keep recipients aside: never tried until released", store::QueueAction::hold, "held"},
+      {"release", "give held recipients back to the queue, due now", store::QueueAction::release, "released"},
+      {"retry", "try recipients now instead of at their next attempt", store::QueueAction::retry, "due now:"},
+      {"delete", "take recipients out of the queue, without a report to the sender", store::QueueAction::remove,
+       "deleted"},
+  };
+  for (const Action& act : kActions) {
+    auto* sub = command(queue, act.name, act.help, [&act](auto& a, auto& st) {
+      print_queue_change(st, act.action, a.change, act.done, a.json);
+    });
+    sub->add_option("ID", a_.change.queue_ids, "queue ids");
+    sub->add_option("--sender", a_.change.sender, "only messages from A, any case (<> = the null sender)")
+        ->type_name("A");
+    sub->add_option("--domain", a_.change.domain, "only recipients in domain D, any case")->type_name("D");
+    sub->add_flag("--all", a_.change.all, "every recipient in the queue (in the state the action applies to)");
+    sub->add_flag("--json", a_.json, "print JSON");
+  }
+  command(queue, "flush", "try every waiting recipient now (retry --all)", [](auto& a, auto& st) {
+    admin::QueueChange all;
+    all.all = true;
+    print_queue_change(st, store::QueueAction::retry, all, "due now:", a.json);
+  })->add_flag("--json", a_.json, "print JSON");
 
   auto& j = a_.journal;
   auto* journal = command(&app_, "journal", "the journal of events, oldest first",

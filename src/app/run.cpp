@@ -54,6 +54,13 @@ void print_queue_show(store::Store& st, const std::string& queue_id, bool json) 
   out.finish();
 }
 
+void print_queue_change(store::Store& st, store::QueueAction action, const admin::QueueChange& request,
+                        const char* done, bool json) {
+  std::size_t n = check_request(admin::queue_change(st, action, request));
+  if (json) std::cout << fmt::format("{{\"changed\": {}}}\n", n);
+  else std::cout << fmt::format("{} {} recipient{}\n", done, n, n == 1 ? "" : "s");
+}
+
 std::unique_ptr<store::Store> open_store(const config::Config& c, bool sweep_blobs) {
   store::StoreOptions o;
   o.data_dir = c.data_dir;

@@ -75,6 +75,10 @@ admin::ListEnd print_list(store::Store& st, const Request& request, bool json,
 // empty queue (not for an empty page or filter).
 void print_queue_list(store::Store& st, const admin::QueueListRequest& request, bool json);
 void print_queue_show(store::Store& st, const std::string& queue_id, bool json);
+// print_queue_change - an operator's action on the queue, and how many
+// recipients it changed ("held 3 recipients", JSON {"changed": 3}).
+void print_queue_change(store::Store& st, store::QueueAction action, const admin::QueueChange& request,
+                        const char* done, bool json);
 
 // serve - `herald serve`: runs the daemon in the foreground until SIGTERM.
 int serve(const std::string& config_path);

@@ -28,6 +28,8 @@ enum class JournalEvent {
   login_failed,
   connection_refused,  // too many connections, pregreet, ...
   rejected,            // a command refused (detail: the command; reply: ours)
+  released,            // a held recipient given back to the queue by the operator
+  deleted,             // a recipient taken out of the queue by the operator
 };
 
 std::string_view to_string(JournalEvent event);

@@ -155,6 +155,25 @@ struct AttemptOutcome {
   std::int64_t next_attempt_s = 0;  // deferred: when to try again
 };
 
+// QueueAction - what the operator does to queued recipients (Postfix's
+// postsuper -h/-H/-d and postqueue -f/-i).
+enum class QueueAction {
+  hold,     // pending or deferred -> held: never tried until released
+  release,  // held -> deferred, due now
+  retry,    // pending or deferred -> due now
+  remove,   // out of the queue, whatever its state, without a report
+};
+
+// QueueSelection - the rows an action applies to: those matching every
+// field given; all set to take every row.
+struct QueueSelection {
+  std::vector<std::string> queue_ids;  // any of these
+  std::optional<std::string> sender;   // "" = the null sender; any case
+  std::optional<std::string> domain;   // the recipient's domain, any case
+  bool all = false;
+  bool empty() const { return queue_ids.empty() && !sender && !domain && !all; }
+};
+
 // QueueQuery - one page of queue rows in row order, after the row `after`.
 struct QueueQuery {
   std::int64_t after = 0;                 // only rows after this one (0 = from the first)
@@ -200,6 +219,12 @@ class Queue {
   virtual void claim_remote(Claim claim, std::function<void(Result<std::vector<ClaimedMessage>>)> done) = 0;
   virtual void record_attempts(std::vector<AttemptOutcome> outcomes, std::function<void(Status)> done) = 0;
   virtual Result<std::string> read_body(std::int64_t message, ByteRange range) = 0;
+
+  // change - action on the rows selection names (REQUIRES: not empty), each
+  // changed row journalled (held, released, deleted); done gets how many
+  // changed. A row under delivery keeps its lease: a removed one is not
+  // recorded after, a held one stays held.
+  virtual void change(QueueAction action, QueueSelection selection, std::function<void(Result<std::size_t>)> done) = 0;
 
   // Inspection: a page of the rows not done yet, read by their key (a
   // sender or recipient filter is checked on the rows read past), or

@@ -279,8 +279,10 @@ void SqliteQueue::record_attempts(std::vector<AttemptOutcome> outcomes, std::fun
       const std::int64_t message = q.i64(0);
       const std::string rcpt = q.text(6), original = q.text(7);
       if (o.state == RecipientState::deferred) {
-        db.prepare("UPDATE queue SET status = 'deferred', attempts = attempts + 1, next_attempt = ?, "
-                   "last_reply = ?, lease_owner = '', lease_until = 0 WHERE id = ?")
+        // A row the operator held meanwhile stays held.
+        db.prepare("UPDATE queue SET status = CASE status WHEN 'held' THEN 'held' ELSE 'deferred' END, "
+                   "attempts = attempts + 1, next_attempt = ?, last_reply = ?, lease_owner = '', lease_until = 0 "
+                   "WHERE id = ?")
             .bind(1, o.next_attempt_s).bind(2, o.reply).bind(3, o.row).run();
       } else {
         db.prepare("DELETE FROM queue WHERE id = ?").bind(1, o.row).run();
@@ -295,6 +297,84 @@ void SqliteQueue::record_attempts(std::vector<AttemptOutcome> outcomes, std::fun
   core_.submit(nullptr, std::move(apply), [this, done = std::move(done), unlink](Status st) {
     if (st) core_.remove_blobs(std::move(*unlink));
     done(st);
+  });
+}
+
+void SqliteQueue::change(QueueAction action, QueueSelection selection, std::function<void(Result<std::size_t>)> done) {
+  auto changed = std::make_shared<std::size_t>(0);
+  auto unlink = std::make_shared<std::vector<std::string>>();
+  auto apply = [this, action, selection = std::move(selection), changed, unlink](Db& db) {
+    *changed = 0;
+    unlink->clear();
+    const std::int64_t now = now_s(), now_milli = now_ms();
+    // The rows the selection names, in the states the action applies to.
+    std::string where;
+    switch (action) {
+      case QueueAction::hold: where = "q.status IN ('pending', 'deferred')"; break;
+      case QueueAction::release: where = "q.status = 'held'"; break;
+      case QueueAction::retry: where = "q.status IN ('pending', 'deferred')"; break;
+      case QueueAction::remove: where = "1"; break;
+    }
+    if (!selection.queue_ids.empty()) {
+      where += " AND q.queue_id IN (";
+      for (std::size_t i = 0; i < selection.queue_ids.size(); ++i) where += i ? ", ?" : "?";
+      where += ")";
+    }
+    if (selection.sender) where += " AND lower(m.sender) = lower(?)";
+    if (selection.domain) where += " AND lower(q.recipient) LIKE '%@' || lower(?) ESCAPE '\\'";
+    const std::string sql = "SELECT q.id, q.message, q.queue_id, m.message_id, m.sender, q.recipient, m.client, "
+                            "m.size FROM queue q JOIN messages m ON m.id = q.message WHERE " + where + " ORDER BY q.id";
+    auto st = db.prepare(sql.c_str());
+    int n = 1;
+    for (const auto& id : selection.queue_ids) st.bind(n++, id);
+    if (selection.sender) st.bind(n++, *selection.sender);
+    if (selection.domain) {
+      // LIKE's wildcards in a domain match only themselves.
+      std::string escaped;
+      for (char c : *selection.domain) {
+        if (c == '%' || c == '_' || c == '\\') escaped += '\\';
+        escaped += c;
+      }
+      st.bind(n++, escaped);
+    }
+    struct Row {
+      std::int64_t id = 0, message = 0;
+      std::string queue_id, message_id, sender, recipient, client;
+      std::uint64_t size = 0;
+    };
+    std::vector<Row> rows;
+    while (st.step())
+      rows.push_back({st.i64(0), st.i64(1), st.text(2), st.text(3), st.text(4), st.text(5), st.text(6),
+                      static_cast<std::uint64_t>(st.i64(7))});
+    for (const auto& r : rows) {
+      JournalEvent event = JournalEvent::held;
+      switch (action) {
+        case QueueAction::hold:
+          db.prepare("UPDATE queue SET status = 'held' WHERE id = ?").bind(1, r.id).run();
+          break;
+        case QueueAction::release:
+          db.prepare("UPDATE queue SET status = 'deferred', next_attempt = ? WHERE id = ?").bind(1, now).bind(2, r.id).run();
+          event = JournalEvent::released;
+          break;
+        case QueueAction::retry:
+          db.prepare("UPDATE queue SET next_attempt = ? WHERE id = ?").bind(1, now).bind(2, r.id).run();
+          break;
+        case QueueAction::remove:
+          db.prepare("DELETE FROM queue WHERE id = ?").bind(1, r.id).run();
+          SqliteCore::collect_message(db, r.message, *unlink);
+          event = JournalEvent::deleted;
+          break;
+      }
+      ++*changed;
+      if (action != QueueAction::retry)
+        core_.insert_journal(db, {now_milli, event, r.queue_id, r.message_id, r.sender, r.recipient, r.client, r.size,
+                                  "", "by the operator"});
+    }
+  };
+  core_.submit(nullptr, std::move(apply), [this, done = std::move(done), changed, unlink](Status st) {
+    if (st) core_.remove_blobs(std::move(*unlink));
+    if (st) done(*changed);
+    else done(st.error());
   });
 }
 

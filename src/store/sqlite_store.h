@@ -182,6 +182,7 @@ class SqliteQueue final : public Queue {
   void claim_remote(Claim claim, std::function<void(Result<std::vector<ClaimedMessage>>)> done) override;
   void record_attempts(std::vector<AttemptOutcome> outcomes, std::function<void(Status)> done) override;
   Result<std::string> read_body(std::int64_t message, ByteRange range) override;
+  void change(QueueAction action, QueueSelection selection, std::function<void(Result<std::size_t>)> done) override;
   Result<std::vector<QueueRow>> list(const QueueQuery& query) override;
   Result<std::vector<QueueRow>> show(const std::string& queue_id) override;
   Result<std::vector<DueDelivery>> due_local(std::int64_t now_s, std::size_t limit) override;

@@ -17,7 +17,7 @@ constexpr std::array<std::pair<RecipientState, std::string_view>, 5> kStates{{
     {RecipientState::held, "held"},
 }};
 
-constexpr std::array<std::pair<JournalEvent, std::string_view>, 10> kEvents{{
+constexpr std::array<std::pair<JournalEvent, std::string_view>, 12> kEvents{{
     {JournalEvent::received, "received"},
     {JournalEvent::queued, "queued"},
     {JournalEvent::delivered, "delivered"},
@@ -28,6 +28,8 @@ constexpr std::array<std::pair<JournalEvent, std::string_view>, 10> kEvents{{
     {JournalEvent::login_failed, "login_failed"},
     {JournalEvent::connection_refused, "connection_refused"},
     {JournalEvent::rejected, "rejected"},
+    {JournalEvent::released, "released"},
+    {JournalEvent::deleted, "deleted"},
 }};
 
 template <typename Table, typename E>
