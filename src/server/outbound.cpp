@@ -109,21 +109,34 @@ asio::awaitable<void> Outbound::run() {
   auto resolver = net::Resolver::create(executor_, config_.dns_servers, config_.dns_timeout);
   if (resolver) resolver_ = std::move(*resolver);
   else log::get("smtp")->warn("warning: no DNS resolver, mail delivered by MX waits: {}", resolver.error().message);
-  asio::steady_timer tick(executor_);
+  tick_ = std::make_unique<asio::steady_timer>(executor_);
   for (;;) {
-    if (active_ < config_.delivery_concurrency) co_await claim();
+    woken_ = false;
+    std::size_t claimed = 0;
+    if (active_ < config_.delivery_concurrency) claimed = co_await claim();
     start_connections();
-    // Due mail is looked for every second: a new message waits at most that
-    // long, and a claim is one indexed read when nothing is due.
-    tick.expires_after(std::chrono::seconds(1));
+    // Due mail is looked for every second (a claim is one indexed read when
+    // nothing is due), and at once when a claim found some and connections
+    // are free, or when a connection ends.
+    if (claimed > 0 && active_ < config_.delivery_concurrency) continue;
+    if (woken_) continue;
+    tick_->expires_after(std::chrono::seconds(1));
     std::error_code ec;
-    co_await tick.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return;
+    co_await tick_->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec && !woken_) co_return;  // the io_context is stopping
   }
 }
 
-// claim - due recipients for the free connections, grouped by next hop.
-asio::awaitable<void> Outbound::claim() {
+void Outbound::wake() {
+  woken_ = true;
+  if (tick_) tick_->cancel();
+}
+
+// claim - due recipients for the free connections, grouped by next hop;
+// how many rows were claimed.
+asio::awaitable<std::size_t> Outbound::claim() {
+  // Claimed rows wait in memory until a connection takes them: bounded.
+  if (held_.size() >= kMaxHeld) co_return 0;
   const std::int64_t now = now_s();
   // Enough for every free connection to fill, bounded: what is claimed waits
   // in memory until a connection takes it.
@@ -134,8 +147,9 @@ asio::awaitable<void> Outbound::claim() {
   auto claimed = co_await on_completion<Result<std::vector<store::ClaimedMessage>>>(start);
   if (!claimed) {
     log::get("qmgr")->warn("warning: cannot read the queue: {}", claimed.error().message);
-    co_return;
+    co_return 0;
   }
+  std::size_t rows = 0;
   for (auto& m : *claimed) {
     std::map<std::string, Job> by_hop;  // this message's recipients per next hop
     for (const auto& r : m.recipients) {
@@ -154,8 +168,12 @@ asio::awaitable<void> Outbound::claim() {
         else d.hop = delivery::NextHop{domain, {}, tls_policy(config_.delivery_tls), "", "", true};
       }
     }
-    for (auto& [key, job] : by_hop) destinations_[key].jobs.push_back(std::move(job));
+    for (auto& [key, job] : by_hop) {
+      rows += job.message.recipients.size();
+      destinations_[key].jobs.push_back(std::move(job));
+    }
   }
+  co_return rows;
 }
 
 void Outbound::start_connections() {
@@ -210,14 +228,23 @@ asio::awaitable<std::unique_ptr<net::Connection>> Outbound::connect(const delive
 // connection - one connection to d's next hop, carrying its waiting jobs
 // until none is left or the connection has carried its share.
 asio::awaitable<void> Outbound::connection(Destination& d) {
+  // The connection's slot, counted by start_connections, is given back
+  // however this ends; a free slot may take due mail at once.
+  struct Slot {
+    Outbound& agent;
+    Destination& d;
+    ~Slot() {
+      --agent.active_;
+      --d.active;
+      agent.wake();
+    }
+  } slot{*this, d};
   const delivery::NextHop& hop = d.hop;
   std::vector<delivery::Target> targets = hop.targets;
   if (hop.mx) {
     MxResolution found = co_await resolve_mx(hop.name);
     if (found.targets.empty()) {
       fail_waiting(d, found.failure, "none");
-      --active_;
-      --d.active;
       co_return;
     }
     targets = std::move(found.targets);
@@ -235,8 +262,6 @@ asio::awaitable<void> Outbound::connection(Destination& d) {
   if (!conn) {
     // The next hop is down: everything waiting for it waits longer.
     fail_waiting(d, local_failure("4.4.1", why), "none");
-    --active_;
-    --d.active;
     co_return;
   }
   relay = target->relay();
@@ -372,8 +397,6 @@ asio::awaitable<void> Outbound::connection(Destination& d) {
       }
     }
   }
-  --active_;
-  --d.active;
 }
 
 Result<Outbound::PreparedBody> Outbound::prepare_body(std::int64_t message, std::uint64_t size) {

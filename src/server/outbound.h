@@ -30,6 +30,7 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
 #include <asio/ssl/context.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/thread_pool.hpp>
 
 #include "base/result.h"
@@ -61,6 +62,9 @@ class Outbound {
   static constexpr std::int64_t kLeaseSeconds = 30 * 60;
   // A body is read and sent in pieces of this size; one that fits is read once.
   static constexpr std::uint64_t kBodyPiece = 1 << 20;
+  // Claimed recipients waiting in memory for a connection, at most (a few
+  // hundred bytes each): the agent's window on the queue.
+  static constexpr std::size_t kMaxHeld = 10000;
   // A report returns the message up to this size, else its header (Postfix's
   // bounce_size_limit).
   static constexpr std::uint64_t kDsnReturnLimit = 50 * 1024;
@@ -97,7 +101,9 @@ class Outbound {
     smtp::Verdict failure;  // when targets is empty: deferred, or bounced for good
   };
 
-  asio::awaitable<void> claim();
+  asio::awaitable<std::size_t> claim();
+  // wake - look for due mail now rather than at the next tick.
+  void wake();
   void start_connections();
   asio::awaitable<void> connection(Destination& d);
   asio::awaitable<std::unique_ptr<net::Connection>> connect(const delivery::Target& target, std::string& why);
@@ -136,6 +142,8 @@ class Outbound {
   std::map<std::string, Destination> destinations_;  // by next hop name; never erased (few)
   std::unordered_set<std::int64_t> held_;            // queue rows claimed and not finished
   unsigned active_ = 0;                              // connections open
+  std::unique_ptr<asio::steady_timer> tick_;         // run()'s wait between claims
+  bool woken_ = false;
 };
 
 }  // namespace herald::server
