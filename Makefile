@@ -26,6 +26,7 @@ test: build
 bench: build
 	@scripts/bootstrap --bench
 	bench/run
+	bench/outbound
 	$(BUILD_DIR)/src/store/directory_bench 1000 100000 1000000
 
 clean:
