@@ -177,13 +177,18 @@ asio::awaitable<std::size_t> Outbound::claim() {
 }
 
 void Outbound::start_connections() {
-  for (auto& [name, d] : destinations_) {
+  for (auto it = destinations_.begin(); it != destinations_.end();) {
+    Destination& d = it->second;
     while (!d.jobs.empty() && active_ < config_.delivery_concurrency &&
            d.active < config_.delivery_destination_concurrency && d.active < d.jobs.size()) {
       ++active_;
       ++d.active;
       asio::co_spawn(executor_, connection(d), asio::detached);
     }
+    // A destination with nothing waiting and no connection is forgotten
+    // (MX destinations are one per domain): no coroutine refers to it.
+    if (d.jobs.empty() && d.active == 0) it = destinations_.erase(it);
+    else ++it;
   }
 }
 

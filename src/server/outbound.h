@@ -139,7 +139,9 @@ class Outbound {
   std::unique_ptr<asio::ssl::context> tls_;  // null: STARTTLS fails (logged at start)
   std::unique_ptr<net::Resolver> resolver_;  // run()'s; null: MX mail is deferred (logged)
   asio::any_io_executor executor_;            // run()'s, where connections run too
-  std::map<std::string, Destination> destinations_;  // by next hop name; never erased (few)
+  // By next hop name ("mx:" and the domain for MX); one is erased once
+  // nothing waits for it and no connection holds it (start_connections).
+  std::map<std::string, Destination> destinations_;
   std::unordered_set<std::int64_t> held_;            // queue rows claimed and not finished
   unsigned active_ = 0;                              // connections open
   std::unique_ptr<asio::steady_timer> tick_;         // run()'s wait between claims
