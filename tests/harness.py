@@ -680,6 +680,18 @@ class HeraldTestCase(unittest.TestCase):
         self.addCleanup(s.close)
         return s
 
+    def transaction(self, sender, rcpts, body, port=None):
+        """transaction - one message over a raw SMTP session (EHLO, MAIL, each
+        RCPT, DATA), each step checked for its 2xx; the 250 to the data."""
+        s = self.raw(port)
+        s.ehlo()
+        s.cmd(f"MAIL FROM:<{sender}>").check(250, "MAIL")
+        for r in ([rcpts] if isinstance(rcpts, str) else rcpts):
+            s.cmd(f"RCPT TO:<{r}>").check(250, "RCPT")
+        reply = s.data(body).check(250, "end of data")
+        s.cmd("QUIT")
+        return reply
+
     def start_herald(self, **kw):
         """start_herald - a server for this test only, stopped at cleanup."""
         h = Herald(**kw)

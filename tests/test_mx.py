@@ -85,12 +85,7 @@ class MxTest(HeraldTestCase):
         cls.implicit.stop()
 
     def send(self, sender, rcpt):
-        s = self.raw()
-        s.ehlo()
-        s.cmd(f"MAIL FROM:<{sender}>").check(250)
-        s.cmd(f"RCPT TO:<{rcpt}>").check(250)
-        s.data(f"Subject: {unique('mx')}\r\n\r\nHello.\r\n".encode()).check(250)
-        s.cmd("QUIT")
+        self.transaction(sender, rcpt, f"Subject: {unique('mx')}\r\n\r\nHello.\r\n".encode())
 
     def journal_row(self, rcpt, event):
         rows = [e for e in self.herald.journal() if e.get("recipient") == rcpt and e["event"] == event]

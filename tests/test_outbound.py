@@ -43,13 +43,7 @@ class OutboundTest(HeraldTestCase):
         """send - a message from a loopback client (a relay network) to rcpts; its body."""
         body = (f"From: a@client.test\r\nSubject: {subject}\r\nMessage-ID: <{subject}@client.test>\r\n\r\n"
                 f".a line with a leading dot\r\nHello.\r\n").encode()
-        s = self.raw()
-        s.ehlo()
-        s.cmd("MAIL FROM:<a@client.test>").check(250)
-        for r in rcpts:
-            s.cmd(f"RCPT TO:<{r}>").check(250)
-        s.data(body).check(250)
-        s.cmd("QUIT")
+        self.transaction("a@client.test", rcpts, body)
         return body
 
     def journal_events(self, rcpt):
@@ -111,12 +105,7 @@ class OutboundTest(HeraldTestCase):
         bad = f"{unique('bad')}@far.test"
         self.smarthost.script[bad] = ["550 5.1.1 <x>: Recipient address rejected: User unknown"]
         subject = unique("bounce")
-        s = self.raw()
-        s.ehlo()
-        s.cmd(f"MAIL FROM:<{user}>").check(250)
-        s.cmd(f"RCPT TO:<{bad}>").check(250)
-        s.data(f"Subject: {subject}\r\n\r\nHello.\r\n".encode()).check(250)
-        s.cmd("QUIT")
+        self.transaction(user, bad, f"Subject: {subject}\r\n\r\nHello.\r\n".encode())
         report = email.message_from_bytes(self.herald.wait_mailbox(user, 1)[0], policy=email.policy.default)
         self.assertEqual(report.get_content_type(), "multipart/report")
         self.assertEqual(report.get_param("report-type"), "delivery-status")
@@ -141,11 +130,7 @@ class OutboundTest(HeraldTestCase):
         remote = f"{unique('rs')}@far.test"
         bad2 = f"{unique('bad')}@far.test"
         self.smarthost.script[bad2] = ["550 5.1.1 No such user"]
-        s = self.raw()
-        s.ehlo()
-        s.cmd(f"MAIL FROM:<{remote}>").check(250)
-        s.cmd(f"RCPT TO:<{bad2}>").check(250)
-        s.data(b"Subject: x\r\n\r\nx\r\n").check(250)
+        self.transaction(remote, bad2, b"Subject: x\r\n\r\nx\r\n")
         got = wait_for(lambda: self.smarthost.received(remote), message="the report at the sender's server")
         mail_from, _, data, _ = got[0]
         self.assertIn(mail_from, ("", "<>"))
@@ -192,11 +177,7 @@ class QueueActionsTest(HeraldTestCase):
         """deferred - a queued recipient the peer greylisted once: (queue id, recipient)."""
         rcpt = f"{unique('q')}@far.test"
         self.peer.script[rcpt] = ["451 4.7.1 Greylisted"]
-        s = self.raw()
-        s.ehlo()
-        s.cmd(f"MAIL FROM:<{sender or 'ops@client.test'}>").check(250)
-        s.cmd(f"RCPT TO:<{rcpt}>").check(250)
-        reply = s.data(b"Subject: ops\r\n\r\nx\r\n").check(250)
+        reply = self.transaction(sender or "ops@client.test", rcpt, b"Subject: ops\r\n\r\nx\r\n")
         qid = re.search(r"queued as ([0-9A-F]+)", reply.text).group(1)
         wait_for(lambda: self.status(rcpt) == "deferred", message=f"{rcpt} deferred")
         return qid, rcpt
@@ -248,11 +229,7 @@ class NoDnsTest(HeraldTestCase):
         # never a bounce.
         h = self.start_herald()
         rcpt = f"{unique('x')}@nowhere.test"
-        s = self.raw(h.smtp_port)
-        s.ehlo()
-        s.cmd("MAIL FROM:<a@client.test>").check(250)
-        s.cmd(f"RCPT TO:<{rcpt}>").check(250)
-        s.data(b"Subject: x\r\n\r\nx\r\n").check(250)
+        self.transaction("a@client.test", rcpt, b"Subject: x\r\n\r\nx\r\n", port=h.smtp_port)
 
         def row():
             rows = [r for r in h.queue() if r.get("recipient") == rcpt and r.get("status") == "deferred"]
