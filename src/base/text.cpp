@@ -173,4 +173,14 @@ std::string printable_utf8(std::string_view s) {
   return out;
 }
 
+bool valid_hostname(std::string_view name) {
+  if (name.empty() || name.size() > 253) return false;
+  for (auto label : split(name, '.')) {
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
+    for (char c : label)
+      if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
+}
+
 }  // namespace herald

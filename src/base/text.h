@@ -29,6 +29,12 @@ bool istarts_with(std::string_view s, std::string_view prefix);
 std::string_view trim(std::string_view s);
 std::vector<std::string_view> split(std::string_view s, char sep);
 
+// valid_hostname - a host name as RFC 1123 2.1 allows it in the greeting
+// and EHLO (RFC 5321 4.1.2 Domain): dot-separated labels of letters, digits
+// and '-', 1 to 63 octets each, not starting or ending with '-', 253 in all.
+// Nothing else: a CR or LF here would be sent in every greeting.
+bool valid_hostname(std::string_view name);
+
 // parse_uint - a decimal number without sign or spaces; nullopt on overflow.
 std::optional<std::uint64_t> parse_uint(std::string_view s);
 

@@ -204,20 +204,6 @@ bool valid_network(const std::string& text) {
   return prefix && *prefix <= static_cast<unsigned>(max_prefix);
 }
 
-// valid_hostname - a host name as RFC 1123 2.1 allows it in the greeting
-// and EHLO (RFC 5321 4.1.2 Domain): dot-separated labels of letters, digits
-// and '-', 1 to 63 octets each, not starting or ending with '-', 253 in all.
-// Nothing else: a CR or LF here would be sent in every greeting.
-bool valid_hostname(std::string_view name) {
-  if (name.empty() || name.size() > 253) return false;
-  for (auto label : split(name, '.')) {
-    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
-    for (char c : label)
-      if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-')) return false;
-  }
-  return true;
-}
-
 // valid_listen_address - what net::parse_endpoint accepts: "ip:port",
 // "[v6]:port", "*:port" or ":port" (any), port 0 to 65535.
 bool valid_listen_address(const std::string& text) {

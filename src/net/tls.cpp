@@ -196,16 +196,6 @@ Status write_file_atomic(int dir_fd, const std::filesystem::path& dir, const std
 
 // ---- self-signed pair ---------------------------------------------------------
 
-// valid_hostname - letters, digits, '-', '.', as a certificate name may hold.
-bool valid_hostname(const std::string& name) {
-  if (name.empty() || name.size() > 253 || name.front() == '.' || name.back() == '.') return false;
-  for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
-    if (!ok) return false;
-  }
-  return true;
-}
-
 // pem_of - what write puts into a memory BIO.
 Result<std::string> pem_of(const std::function<int(BIO*)>& write) {
   Owned<BIO> bio(BIO_new(BIO_s_mem()));
