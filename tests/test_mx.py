@@ -72,10 +72,11 @@ class MxTest(HeraldTestCase):
             # RFC 7505: one MX, preference 0, exchange "." (rdata 0000 00).
             "--dns-rr=nullmx.test,15,000000",
         ])
+        cls.port = port
         cls.herald = Herald(config={
             "dns": {"servers": [f"{HOST}:{cls.dns.port}"]},
             "delivery": {"mx_port": port, "retry_interval": "1s"},
-        })
+        }, raw_config=f'[[delivery.route]]\ndomain = "named.test"\ntargets = ["[mx2.far.test]:{port}"]\n')
 
     @classmethod
     def tearDownClass(cls):
@@ -102,6 +103,19 @@ class MxTest(HeraldTestCase):
         rcpt = f"{unique('i')}@implicit.test"
         self.send("a@client.test", rcpt)
         wait_for(lambda: self.implicit.received(rcpt), message="the message at implicit.test's address")
+
+    def test_targets_by_host_name(self):
+        # A route's "[host]:port" goes to the host's address, no MX asked.
+        rcpt = f"{unique('n')}@named.test"
+        self.send("a@client.test", rcpt)
+        wait_for(lambda: self.mx2.received(rcpt), message="the routed message at mx2.far.test's address")
+        # A bare smarthost "domain:port" goes to that domain's MX hosts
+        # (Postfix's relayhost without brackets).
+        h = self.start_herald(config={"dns": {"servers": [f"{HOST}:{self.dns.port}"]},
+                                      "delivery": {"smarthost": f"far.test:{self.port}"}})
+        rcpt = f"{unique('s')}@anywhere.example"
+        self.transaction("a@client.test", rcpt, b"Subject: via MX\r\n\r\nx\r\n", port=h.smtp_port)
+        wait_for(lambda: self.mx2.received(rcpt), message="the relayed message at far.test's MX")
 
     def test_null_mx_and_missing_domains_bounce_at_once(self):
         user = self.new_user("mxs")

@@ -12,9 +12,27 @@ namespace {
 TEST(RouteTest, TargetsAreBracketedIpLiteralsWithAnOptionalPort) {
   EXPECT_EQ(parse_target("[192.0.2.1]")->str(), "[192.0.2.1]:25");
   EXPECT_EQ(parse_target("[2001:db8::1]:587")->str(), "[2001:db8::1]:587");
-  for (const char* bad : {"192.0.2.1", "[mx.example.org]:25", "[192.0.2.1]:0", "[192.0.2.1]:65536",
-                          "[192.0.2.1]x", "[192.0.2.1", ""})
+  EXPECT_EQ(parse_target("[Relay.Example.org]:587")->name, "relay.example.org");
+  EXPECT_EQ(parse_target("[relay.example.org]")->host, "") << "looked up when a connection starts";
+  for (const char* bad : {"192.0.2.1", "[bad_name]:25", "[192.0.2.1]:0", "[192.0.2.1]:65536",
+                          "[192.0.2.1]x", "[192.0.2.1", "[a\r\nb]", ""})
     EXPECT_FALSE(parse_target(bad)) << bad;
+}
+
+// Postfix's relayhost: brackets mean the host itself, bare means its MX.
+TEST(RouteTest, NextHopsAsPostfixRelayhostReadsThem) {
+  auto bracketed = parse_next_hop("[relay.example.org]:2525");
+  ASSERT_TRUE(bracketed);
+  EXPECT_FALSE(bracketed->mx);
+  EXPECT_EQ(bracketed->targets.at(0).port, 2525);
+  auto bare = parse_next_hop("Relay.Example.org:2525");
+  ASSERT_TRUE(bare);
+  EXPECT_TRUE(bare->mx);
+  EXPECT_EQ(bare->name, "relay.example.org");
+  EXPECT_EQ(bare->mx_port, 2525);
+  EXPECT_EQ(parse_next_hop("relay.example.org")->mx_port, 25);
+  EXPECT_FALSE(parse_next_hop("relay example"));
+  EXPECT_FALSE(parse_next_hop("relay.example.org:x"));
 }
 
 // The transport table first (a domain, or "*." for what is below it), then

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <optional>
 #include <random>
 
 #include "base/text.h"
@@ -60,25 +61,57 @@ std::vector<Target> mx_targets(const std::vector<MxHost>& hosts, std::uint16_t p
   return out;
 }
 
-Result<Target> parse_target(std::string_view text) {
-  auto invalid = [&] {
-    return make_error(Errc::invalid,
-                      fmt::format("\"{}\" is not a target: write \"[IP address]:port\", e.g. \"[192.0.2.1]:25\"",
-                                  printable(text, 100)));
-  };
-  if (!text.starts_with("[")) return invalid();
-  std::size_t close = text.find(']');
-  if (close == std::string_view::npos) return invalid();
-  Target t;
-  t.host = std::string(text.substr(1, close - 1));
-  if (!ip_literal(t.host)) return invalid();
-  std::string_view rest = text.substr(close + 1);
-  if (rest.empty()) return t;
-  if (!rest.starts_with(":")) return invalid();
+namespace {
+
+// port_of - ":port" (1 to 65535), or 25 for "".
+std::optional<std::uint16_t> port_of(std::string_view rest) {
+  if (rest.empty()) return 25;
+  if (!rest.starts_with(":")) return std::nullopt;
   auto port = parse_uint(rest.substr(1));
-  if (!port || *port == 0 || *port > 65535) return invalid();
-  t.port = static_cast<std::uint16_t>(*port);
+  if (!port || *port == 0 || *port > 65535) return std::nullopt;
+  return static_cast<std::uint16_t>(*port);
+}
+
+Error not_a_target(std::string_view text) {
+  return make_error(Errc::invalid, fmt::format("\"{}\" is not a target: write \"[host or IP address]:port\" "
+                                               "(no MX lookup) or \"host:port\" (its MX hosts)",
+                                               printable(text, 100)));
+}
+
+}  // namespace
+
+Result<Target> parse_target(std::string_view text) {
+  if (!text.starts_with("[")) return not_a_target(text);
+  std::size_t close = text.find(']');
+  if (close == std::string_view::npos) return not_a_target(text);
+  std::string inside(text.substr(1, close - 1));
+  auto port = port_of(text.substr(close + 1));
+  if (!port) return not_a_target(text);
+  Target t;
+  t.port = *port;
+  if (ip_literal(inside)) t.host = std::move(inside);
+  else if (valid_hostname(inside)) t.name = to_lower(inside);
+  else return not_a_target(text);
   return t;
+}
+
+Result<NextHop> parse_next_hop(std::string_view text) {
+  NextHop hop;
+  hop.name = std::string(text);
+  if (text.starts_with("[")) {
+    auto t = parse_target(text);
+    if (!t) return t.error();
+    hop.targets.push_back(*t);
+    return hop;
+  }
+  std::size_t colon = text.find(':');
+  std::string host(text.substr(0, colon));
+  auto port = port_of(colon == std::string_view::npos ? std::string_view() : text.substr(colon));
+  if (!port || !valid_hostname(host)) return not_a_target(text);
+  hop.mx = true;
+  hop.name = to_lower(host);
+  hop.mx_port = *port;
+  return hop;
 }
 
 Router::Router(std::vector<Route> routes, std::optional<NextHop> smarthost)

@@ -3,9 +3,10 @@
 // the smarthost, else the domain's MX hosts (RFC 5321 5.1).
 //
 // Pure: configuration in, next hops out. Configured targets are IP
-// literals ("[192.0.2.1]:25", "[2001:db8::1]:587"); a domain without a
-// route or smarthost goes by MX, and mx_targets turns its MX records and
-// their addresses into targets (the lookups are the caller's: net/dns.h).
+// literals ("[192.0.2.1]:25", "[2001:db8::1]:587") or host names, looked up
+// when a connection starts; a domain without a route or smarthost goes by
+// MX, and mx_targets turns MX records and their addresses into targets (the
+// lookups are the caller's: net/dns.h).
 #pragma once
 
 #include <cstdint>
@@ -22,17 +23,13 @@ namespace herald::delivery {
 
 // Target - one server to connect to.
 struct Target {
-  std::string host;       // an IP literal (no brackets)
+  std::string host;       // an IP literal (no brackets); "" until name is looked up
   std::uint16_t port = 25;
-  std::string name;       // the host name it was found by (MX), "" for a literal
+  std::string name;       // the host name it was given or found by (MX); "" for a literal
   std::string str() const;  // "[host]:port"
   // relay - Postfix's "name[ip]:port", for logs and the journal.
   std::string relay() const;
 };
-
-// parse_target - "[ip]:port" or "[ip]" (port 25); Postfix's brackets say
-// "no MX lookup". Errc::invalid for anything else.
-Result<Target> parse_target(std::string_view text);
 
 // NextHop - where a group of recipients is sent, and how. Connections and
 // their concurrency limit are per next hop (its name).
@@ -43,7 +40,18 @@ struct NextHop {
   std::string auth_user;         // "" = no AUTH
   std::string auth_password;
   bool mx = false;               // targets are found by MX (RFC 5321 5.1) when a connection starts
+  std::uint16_t mx_port = 0;     // mx: their port; 0 = delivery.mx_port
 };
+
+// parse_target - "[ip]:port", "[host]:port" (its addresses), or the same
+// without the port (25); Postfix's brackets say "no MX lookup".
+// Errc::invalid for anything else.
+Result<Target> parse_target(std::string_view text);
+
+// parse_next_hop - a smarthost or a route's target as Postfix's relayhost
+// reads it: bracketed, the target itself (parse_target); bare, "host" or
+// "host:port", the MX hosts of host (on that port).
+Result<NextHop> parse_next_hop(std::string_view text);
 
 // Route - a domain ("example.org") or its subdomains ("*.example.org")
 // to a next hop: the transport table.

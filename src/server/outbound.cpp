@@ -75,11 +75,12 @@ Result<delivery::Router> make_router(const config::Config& c) {
   }
   std::optional<delivery::NextHop> smarthost;
   if (!c.smarthost.empty()) {
-    auto t = delivery::parse_target(c.smarthost);
-    if (!t)
+    auto hop = delivery::parse_next_hop(c.smarthost);
+    if (!hop)
       return make_error(Errc::invalid,
-                        fmt::format("{}: delivery.smarthost: {}", c.where("delivery.smarthost"), t.error().message));
-    smarthost = delivery::NextHop{t->str(), {*t}, tls_policy(c.delivery_tls), "", ""};
+                        fmt::format("{}: delivery.smarthost: {}", c.where("delivery.smarthost"), hop.error().message));
+    smarthost = std::move(*hop);
+    smarthost->tls = tls_policy(c.delivery_tls);
   }
   return delivery::Router(std::move(routes), std::move(smarthost));
 }
@@ -245,15 +246,14 @@ asio::awaitable<void> Outbound::connection(Destination& d) {
     }
   } slot{*this, d};
   const delivery::NextHop& hop = d.hop;
-  std::vector<delivery::Target> targets = hop.targets;
-  if (hop.mx) {
-    MxResolution found = co_await resolve_mx(hop.name);
-    if (found.targets.empty()) {
-      fail_waiting(d, found.failure, "none");
-      co_return;
-    }
-    targets = std::move(found.targets);
+  MxResolution found;
+  if (hop.mx) found = co_await resolve_mx(hop.name, hop.mx_port ? hop.mx_port : config_.delivery_mx_port);
+  else found = co_await resolve_names(hop.targets);
+  if (found.targets.empty()) {
+    fail_waiting(d, found.failure, "none");
+    co_return;
   }
+  const std::vector<delivery::Target> targets = std::move(found.targets);
   std::string why, relay;
   std::unique_ptr<net::Connection> conn;
   const delivery::Target* target = nullptr;
@@ -419,7 +419,31 @@ Result<Outbound::PreparedBody> Outbound::prepare_body(std::int64_t message, std:
   return out;
 }
 
-asio::awaitable<Outbound::MxResolution> Outbound::resolve_mx(std::string domain) {
+asio::awaitable<Outbound::MxResolution> Outbound::resolve_names(std::vector<delivery::Target> configured) {
+  MxResolution out;
+  std::string last_error;
+  for (const auto& t : configured) {
+    if (!t.host.empty()) {
+      out.targets.push_back(t);
+      continue;
+    }
+    if (!resolver_) {
+      last_error = "no DNS resolver";
+      continue;
+    }
+    net::AddressAnswer a = co_await resolver_->addresses(t.name);
+    if (a.status != net::DnsStatus::ok) last_error = fmt::format("name={} type=A: {}", t.name, a.error);
+    for (const auto& address : a.addresses)
+      if (out.targets.size() < config_.delivery_mx_address_limit) out.targets.push_back({address.to_string(), t.port, t.name});
+  }
+  // A configured host that cannot be found is the configuration's fault or
+  // the DNS's, never the mail's: it waits.
+  if (out.targets.empty())
+    out.failure = local_failure("4.4.3", "Host or domain name not found. Name service error for " + last_error);
+  co_return out;
+}
+
+asio::awaitable<Outbound::MxResolution> Outbound::resolve_mx(std::string domain, std::uint16_t port) {
   MxResolution out;
   auto fail = [&out](smtp::Outcome outcome, const char* status, std::string text) {
     out.failure = local_failure(status, std::move(text));
@@ -468,7 +492,7 @@ asio::awaitable<Outbound::MxResolution> Outbound::resolve_mx(std::string domain)
     if (a.status != net::DnsStatus::ok) last_error = fmt::format("name={} type=A: {}", h.host, a.error);
     for (const auto& address : a.addresses) h.addresses.push_back(address.to_string());
   }
-  out.targets = delivery::mx_targets(hosts, config_.delivery_mx_port, config_.delivery_mx_address_limit);
+  out.targets = delivery::mx_targets(hosts, port, config_.delivery_mx_address_limit);
   if (out.targets.empty()) {
     if (temporary)
       fail(smtp::Outcome::deferred, "4.4.3", "Host or domain name not found. Name service error for " + last_error);

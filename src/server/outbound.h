@@ -15,8 +15,8 @@
 //   - A temporary failure is retried on the two-level schedule
 //     (delivery/retry.h) until delivery.max_queue_lifetime, then bounced.
 //
-// Not yet (issue 12, later steps): host names in routes, DNS caching, dead
-// letters, the fallback relay, the operator's queue actions.
+// Not yet (issue 12, later steps): DNS caching, dead letters, the fallback
+// relay.
 #pragma once
 
 #include <cstdint>
@@ -125,8 +125,11 @@ class Outbound {
   // fail_waiting - the jobs waiting for d get why (the next hop failed).
   void fail_waiting(Destination& d, const smtp::Verdict& why, const std::string& relay);
   // resolve_mx - RFC 5321 5.1 and RFC 7505 for domain: its MX hosts (or the
-  // domain itself when it has none) by preference, their addresses.
-  asio::awaitable<MxResolution> resolve_mx(std::string domain);
+  // domain itself when it has none) by preference, their addresses on port.
+  asio::awaitable<MxResolution> resolve_mx(std::string domain, std::uint16_t port);
+  // resolve_names - configured targets with the host names among them
+  // looked up (A and AAAA); a name not found defers.
+  asio::awaitable<MxResolution> resolve_names(std::vector<delivery::Target> configured);
 
   const config::Config& config_;
   store::Queue& queue_;
