@@ -223,6 +223,30 @@ class QueueActionsTest(HeraldTestCase):
         wait_for(lambda: self.peer.received(rcpt), message="released and delivered")
 
 
+class DelayWarningTest(HeraldTestCase):
+    def test_a_long_delay_is_reported_once_then_the_mail_goes(self):
+        peer = Peer()
+        self.addCleanup(peer.stop)
+        h = self.start_herald(config={"delivery": {
+            "smarthost": f"[127.0.0.1]:{peer.port}", "retry_interval": "1s", "delay_warning": "2s"}})
+        user = h.add_user(f"{unique('late')}@example.test")
+        rcpt = f"{unique('slow')}@far.test"
+        peer.script[rcpt] = ["451 4.7.1 Try again later"] * 5
+        self.transaction(user, rcpt, b"Subject: slow\r\n\r\nx\r\n", port=h.smtp_port)
+        wait_for(lambda: peer.received(rcpt), timeout=30, message="delivered after five refusals")
+        reports = h.wait_mailbox(user, 1)
+        self.assertEqual(len(reports), 1, "warned once, not at every attempt")
+        report = email.message_from_bytes(reports[0], policy=email.policy.default)
+        self.assertEqual(report["Subject"], "Delayed Mail (still being retried)")
+        per_recipient = report.get_payload()[1].get_payload()[1]
+        self.assertEqual(per_recipient["Action"], "delayed")
+        self.assertEqual(per_recipient["Status"], "4.7.1")
+        self.assertIsNotNone(per_recipient["Will-Retry-Until"])
+        self.assertEqual(report.get_payload()[2].get_content_type(), "text/rfc822-headers")
+        wait_for(lambda: re.search(r"herald/bounce\[\d+\]: [0-9A-F]+: sender delay notification: [0-9A-F]+",
+                                   h.log()), message="the delay notification log line")
+
+
 class NoDnsTest(HeraldTestCase):
     def test_mail_by_mx_waits_while_dns_fails(self):
         # The harness's resolver refuses every query: a temporary failure,

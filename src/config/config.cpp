@@ -98,6 +98,7 @@ constexpr KeySpec kKeys[] = {
     {"delivery", "retry_interval", Kind::duration, R"("5m")", "first-level retries: a deferred recipient is tried again after this long, while its message is younger than retry_period", {}, "1s-1d"},
     {"delivery", "retry_period", Kind::duration, R"("30m")", "how long first-level retries last", {}, "-30d"},
     {"delivery", "long_retry_interval", Kind::duration, R"("1h")", "second-level retries: after retry_period, a deferred recipient is tried again after this long", {}, "1s-7d"},
+    {"delivery", "delay_warning", Kind::duration, R"("4h")", "a sender whose message still waits this long after it came is told so, once (a \"delayed\" DSN); 0s = never", {}, "-30d"},
     {"delivery", "max_queue_lifetime", Kind::duration, R"("5d")", "a recipient still not delivered this long after its message came is bounced (Postfix's maximal_queue_lifetime)", {}, "1m-100d"},
     {"queue", "retry_interval", Kind::duration, R"("5m")", "a local recipient deferred for a full mailbox is tried again after this long", {}, "1s-1d"},
     {"journal", "keep", Kind::duration, R"("30d")", "journal rows older than this are pruned in the background; 0s = kept for ever", {}, "0s-36500d"},
@@ -518,6 +519,7 @@ Result<Config> read_config(Loader& in, const std::filesystem::path& file) {
   c.delivery_retry_period = in.duration("delivery", "retry_period");
   c.delivery_long_retry_interval = in.duration("delivery", "long_retry_interval");
   c.delivery_max_queue_lifetime = in.duration("delivery", "max_queue_lifetime");
+  c.delivery_delay_warning = in.duration("delivery", "delay_warning");
   c.queue_retry_interval = in.duration("queue", "retry_interval");
   c.journal_keep = in.duration("journal", "keep");
   c.journal_skip = in.list("journal", "skip");

@@ -115,6 +115,7 @@ struct Config {
   milliseconds delivery_retry_period{0};
   milliseconds delivery_long_retry_interval{0};
   milliseconds delivery_max_queue_lifetime{0};
+  milliseconds delivery_delay_warning{0};  // 0 = never
   // [queue]
   milliseconds queue_retry_interval{0};
   // [journal]

@@ -141,5 +141,27 @@ TEST(DsnTest, AReportPerRecipientAndTheMessageReturned) {
   EXPECT_EQ(dsn.find("body line"), std::string::npos);
 }
 
+// The delay warning (RFC 3464 2.3.3 "delayed", 2.3.9 Will-Retry-Until):
+// the message's header only, and words that say it is not given up.
+TEST(DsnTest, ADelayWarningSaysWhenTriesEnd) {
+  DsnInput in;
+  in.kind = DsnKind::delayed;
+  in.reporting_mta = "mx.example.test";
+  in.queue_id = "Q";
+  in.sender = "alice@example.test";
+  in.arrival_s = 1'800'000'000;
+  in.now_s = 1'800'014'400;
+  in.retry_until_s = 1'800'432'000;
+  in.recipients = {{"bob@far.test", "", "4.7.1", "mx.far.test", "451 4.7.1 try later", true}};
+  const std::string message = "Subject: hi\r\n\r\nbody line\r\n";
+  in.message = message;
+  std::string dsn = make_dsn(in);
+  for (const char* expected : {"Subject: Delayed Mail (still being retried)\r\n", "Action: delayed\r\nStatus: 4.7.1\r\n",
+                               "Will-Retry-Until: ", "you do not need to send it again",
+                               "Content-Type: text/rfc822-headers\r\n\r\nSubject: hi\r\n\r\n"})
+    EXPECT_NE(dsn.find(expected), std::string::npos) << expected << "\n---\n" << dsn;
+  EXPECT_EQ(dsn.find("body line"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace herald::delivery

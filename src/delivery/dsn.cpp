@@ -46,7 +46,9 @@ std::string make_dsn(const DsnInput& in) {
   auto to = std::back_inserter(out);
   fmt::format_to(to, "From: Mail Delivery System <MAILER-DAEMON@{}>\r\n", in.reporting_mta);
   fmt::format_to(to, "To: <{}>\r\n", ascii_line(in.sender, 300));
-  fmt::format_to(to, "Subject: Undelivered Mail Returned to Sender\r\n");
+  const bool delayed = in.kind == DsnKind::delayed;
+  fmt::format_to(to, "Subject: {}\r\n",
+                 delayed ? "Delayed Mail (still being retried)" : "Undelivered Mail Returned to Sender");
   fmt::format_to(to, "Date: {}\r\n", date(in.now_s));
   fmt::format_to(to, "Message-ID: <{}.{}.dsn@{}>\r\n", in.queue_id, in.now_s, in.reporting_mta);
   // RFC 3834 5: a machine's answer, which other machines must not answer.
@@ -60,8 +62,14 @@ std::string make_dsn(const DsnInput& in) {
   fmt::format_to(to, "--{}\r\nContent-Description: Notification\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n",
                  boundary);
   fmt::format_to(to, "This is the mail system at host {}.\r\n\r\n", in.reporting_mta);
-  fmt::format_to(to, "I'm sorry to have to inform you that your message could not\r\n"
-                     "be delivered to one or more recipients. It's attached below.\r\n\r\n");
+  if (delayed)
+    fmt::format_to(to, "Your message could not be delivered yet to one or more recipients.\r\n"
+                       "It will be tried again until {}.\r\n"
+                       "This is a warning only: you do not need to send it again.\r\n\r\n",
+                   date(in.retry_until_s));
+  else
+    fmt::format_to(to, "I'm sorry to have to inform you that your message could not\r\n"
+                       "be delivered to one or more recipients. It's attached below.\r\n\r\n");
   for (const auto& r : in.recipients)
     fmt::format_to(to, "<{}>: {}\r\n\r\n", ascii_line(r.recipient, 300), ascii_line(r.diagnostic));
 
@@ -75,17 +83,18 @@ std::string make_dsn(const DsnInput& in) {
     fmt::format_to(to, "\r\nFinal-Recipient: rfc822; {}\r\n", ascii_line(r.recipient, 300));
     if (!r.original.empty() && r.original != r.recipient)
       fmt::format_to(to, "Original-Recipient: rfc822; {}\r\n", ascii_line(r.original, 300));
-    fmt::format_to(to, "Action: failed\r\nStatus: {}\r\n", ascii_line(r.status, 20));
+    fmt::format_to(to, "Action: {}\r\nStatus: {}\r\n", delayed ? "delayed" : "failed", ascii_line(r.status, 20));
     if (!r.remote_mta.empty()) fmt::format_to(to, "Remote-MTA: dns; {}\r\n", ascii_line(r.remote_mta, 300));
     fmt::format_to(to, "Diagnostic-Code: {}; {}\r\n", r.smtp_reply ? "smtp" : "X-Herald", ascii_line(r.diagnostic));
     fmt::format_to(to, "Last-Attempt-Date: {}\r\n", date(in.now_s));
+    if (delayed) fmt::format_to(to, "Will-Retry-Until: {}\r\n", date(in.retry_until_s));
   }
   out += "\r\n";
 
   // Part 3: the message (RFC 3462 / 6522: message/rfc822 or its header as
   // text/rfc822-headers). It ends in CRLF, so the boundary starts a line.
   const std::uint64_t size = in.message_size ? in.message_size : in.message.size();
-  if (size <= in.return_limit && in.message.size() == size) {
+  if (!delayed && size <= in.return_limit && in.message.size() == size) {
     fmt::format_to(to, "--{}\r\nContent-Description: Undelivered Message\r\nContent-Type: message/rfc822\r\n\r\n",
                    boundary);
     out += in.message;

@@ -1,8 +1,10 @@
-// delivery/dsn.h - the delivery status notification (a "bounce") sent to
-// the sender of a message some recipients of which failed for good: RFC
-// 3464's multipart/report with a note for people, the machine-readable
-// delivery-status part, and the original message (or its header, when it is
-// larger than the limit), as Postfix's bounce daemon writes it.
+// delivery/dsn.h - the delivery status notification sent to the sender of a
+// message some recipients of which failed for good (a "bounce"), or are
+// still being tried long after it came (the delay warning): RFC 3464's
+// multipart/report with a note for people, the machine-readable
+// delivery-status part, and the original message (its header only for a
+// warning, or when it is larger than the limit), as Postfix's bounce daemon
+// writes it.
 //
 // Pure: what failed in, the message's octets out (CRLF lines, 7-bit except
 // for the returned message, which keeps what it had). The caller submits it
@@ -32,7 +34,15 @@ struct FailedRecipient {
   bool smtp_reply = false;  // diagnostic is a server's reply (Diagnostic-Code: smtp)
 };
 
+// DsnKind - RFC 3464 2.3.3's Action of every recipient in one report.
+enum class DsnKind {
+  failed,   // given up: the message is returned
+  delayed,  // still being tried (the delay warning): its header is returned
+};
+
 struct DsnInput {
+  DsnKind kind = DsnKind::failed;
+  std::int64_t retry_until_s = 0;  // delayed: when the tries end (Will-Retry-Until)
   std::string reporting_mta;  // our host name
   std::string queue_id;       // of the original message
   std::string sender;         // the original envelope sender: the DSN's To

@@ -517,7 +517,8 @@ void Outbound::finish(const Job& job, const std::vector<smtp::Verdict>& verdicts
   const std::int64_t now = now_s();
   const auto& m = job.message;
   std::vector<store::AttemptOutcome> outcomes;
-  std::vector<delivery::FailedRecipient> failed;
+  std::vector<delivery::FailedRecipient> failed, delayed;
+  const std::int64_t warn_after = std::chrono::duration_cast<std::chrono::seconds>(config_.delivery_delay_warning).count();
   for (std::size_t i = 0; i < m.recipients.size() && i < verdicts.size(); ++i) {
     const auto& r = m.recipients[i];
     const smtp::Verdict& v = verdicts[i];
@@ -539,22 +540,28 @@ void Outbound::finish(const Job& job, const std::vector<smtp::Verdict>& verdicts
         o.reply = fmt::format("message expired after {}s in the queue; last: {}", now - m.created, reply);
       }
     }
+    std::string host = v.code != 0 ? relay.substr(0, relay.find('[')) : std::string();
     if (o.state == store::RecipientState::bounced) {
-      std::string host = v.code != 0 ? relay.substr(0, relay.find('[')) : std::string();
       failed.push_back({r.recipient, r.original, v.status, host,
                         o.reply.starts_with("message expired") ? o.reply : v.diagnostic(), v.code != 0});
+    } else if (o.state == store::RecipientState::deferred && warn_after > 0 && !r.warned &&
+               now - m.created >= warn_after) {
+      // Still waiting long after it came: the sender is told once.
+      o.warned = true;
+      delayed.push_back({r.recipient, r.original, v.status, host, v.diagnostic(), v.code != 0});
     }
     queue::log_delivery(*logger, m.queue_id, r.recipient, r.original, relay, static_cast<double>(now - m.created),
                         v.status, {o.state, o.reply});
     held_.erase(r.row);
     outcomes.push_back(std::move(o));
   }
-  // RFC 5321 4.5.5 / 6.1: the sender hears of a failure; a message with the
-  // null sender (a DSN itself) never causes one.
-  if (!failed.empty() && !m.sender.empty()) {
+  // RFC 5321 4.5.5 / 6.1: the sender hears of a failure (and of a long
+  // delay); a message with the null sender (a DSN itself) never causes one.
+  if ((!failed.empty() || !delayed.empty()) && !m.sender.empty()) {
     std::optional<std::string> copy;
     if (body) copy = *body;
-    asio::co_spawn(executor_, bounce(m, std::move(failed), std::move(outcomes), std::move(copy)), asio::detached);
+    asio::co_spawn(executor_, report(m, std::move(failed), std::move(delayed), std::move(outcomes), std::move(copy)),
+                   asio::detached);
     return;
   }
   record(m.queue_id, std::move(outcomes));
@@ -567,11 +574,12 @@ void Outbound::record(const std::string& queue_id, std::vector<store::AttemptOut
   });
 }
 
-asio::awaitable<void> Outbound::bounce(store::ClaimedMessage m, std::vector<delivery::FailedRecipient> failed,
+asio::awaitable<void> Outbound::report(store::ClaimedMessage m, std::vector<delivery::FailedRecipient> failed,
+                                       std::vector<delivery::FailedRecipient> delayed,
                                        std::vector<store::AttemptOutcome> outcomes, std::optional<std::string> body) {
   static const auto logger = log::get("bounce");
   if (!body) {
-    // What the report can return: the whole message up to the limit, else
+    // What a report can return: the whole message up to the limit, else
     // its header section (read within the first 64 KiB past the limit).
     const std::int64_t message = m.message;
     const store::ByteRange head{0, kDsnReturnLimit + 64 * 1024};
@@ -585,15 +593,21 @@ asio::awaitable<void> Outbound::bounce(store::ClaimedMessage m, std::vector<deli
   auto expand = [this, sender] { return expander_.expand(sender); };
   queue::Expansion where = co_await offload(blocking_, expand);
   if (where.status == queue::ExpansionStatus::not_local) where.targets = {{to_lower(sender), false}};
-  bool queued = false;
-  if (body && (where.status == queue::ExpansionStatus::ok || where.status == queue::ExpansionStatus::not_local)) {
+  const bool reachable =
+      body && (where.status == queue::ExpansionStatus::ok || where.status == queue::ExpansionStatus::not_local);
+  bool failed_sent = failed.empty(), delayed_sent = delayed.empty();
+  for (delivery::DsnKind kind : {delivery::DsnKind::failed, delivery::DsnKind::delayed}) {
+    auto& recipients = kind == delivery::DsnKind::failed ? failed : delayed;
+    if (recipients.empty() || !reachable) continue;
     delivery::DsnInput in;
+    in.kind = kind;
     in.reporting_mta = config_.hostname;
     in.queue_id = m.queue_id;
     in.sender = sender;
     in.arrival_s = m.created;
     in.now_s = now_s();
-    in.recipients = std::move(failed);
+    in.retry_until_s = m.created + retry_.lifetime.count();
+    in.recipients = std::move(recipients);
     in.message = *body;
     in.message_size = m.size;
     in.return_limit = kDsnReturnLimit;
@@ -602,21 +616,27 @@ asio::awaitable<void> Outbound::bounce(store::ClaimedMessage m, std::vector<deli
     env.recipients.push_back({sender, where.targets});
     auto submit = [this, &env, &dsn](auto done) { intake_.submit(std::move(env), dsn, std::move(done)); };
     auto accepted = co_await on_completion<Result<queue::Accepted>>(submit);
-    if (accepted) {
+    if (!accepted) continue;
+    // Postfix's words, which pflogsumm counts.
+    if (kind == delivery::DsnKind::failed) {
       logger->info("{}: sender non-delivery notification: {}", m.queue_id, accepted->queue_id);
-      queued = true;
+      failed_sent = true;
+    } else {
+      logger->info("{}: sender delay notification: {}", m.queue_id, accepted->queue_id);
+      delayed_sent = true;
     }
   }
-  if (!queued) {
-    // Not lost: the failed recipients wait and fail again, and their report
-    // is tried again then.
-    logger->warn("warning: {}: cannot return a non-delivery notification to <{}>; trying again later", m.queue_id,
+  if (!failed_sent || !delayed_sent)
+    logger->warn("warning: {}: cannot send a notification to <{}>; trying again later", m.queue_id,
                  printable(sender, 300));
-    for (auto& o : outcomes)
-      if (o.state == store::RecipientState::bounced) {
-        o.state = store::RecipientState::deferred;
-        o.next_attempt_s = now_s() + retry_.first_interval.count();
-      }
+  for (auto& o : outcomes) {
+    // Not lost: failed recipients wait and fail again, and their report is
+    // tried again then; a warning not sent is tried at the next attempt.
+    if (!failed_sent && o.state == store::RecipientState::bounced) {
+      o.state = store::RecipientState::deferred;
+      o.next_attempt_s = now_s() + retry_.first_interval.count();
+    }
+    if (!delayed_sent) o.warned = false;
   }
   record(m.queue_id, std::move(outcomes));
 }

@@ -113,10 +113,12 @@ class Outbound {
   // (body: the message, when the caller has it in memory).
   void finish(const Job& job, const std::vector<smtp::Verdict>& verdicts, const std::string& relay,
               const std::string* body = nullptr);
-  // bounce - the DSN for failed, committed before outcomes are (so that
-  // the message is not collected before it is returned); a DSN that cannot
-  // be queued leaves its recipients deferred, to fail and report again.
-  asio::awaitable<void> bounce(store::ClaimedMessage message, std::vector<delivery::FailedRecipient> failed,
+  // report - the DSNs for failed and delayed recipients, committed before
+  // outcomes are (so that the message is not collected before it is
+  // returned); a report that cannot be queued leaves its failed recipients
+  // deferred, to fail and report again, and a warning to be tried again.
+  asio::awaitable<void> report(store::ClaimedMessage message, std::vector<delivery::FailedRecipient> failed,
+                               std::vector<delivery::FailedRecipient> delayed,
                                std::vector<store::AttemptOutcome> outcomes, std::optional<std::string> body);
   void record(const std::string& queue_id, std::vector<store::AttemptOutcome> outcomes);
   // prepare_body - the body's 8-bit octets looked for, a piece at a time.

@@ -131,6 +131,7 @@ struct ClaimedRecipient {
   std::string recipient;
   std::string original;   // ORCPT, for the log
   std::int64_t attempts = 0;
+  bool warned = false;    // the sender had the delay warning
 };
 
 // ClaimedMessage - a message with its claimed recipients, in row order.
@@ -153,6 +154,7 @@ struct AttemptOutcome {
   std::string reply;             // the diagnostic, for the row, the journal and a bounce
   std::string relay;             // "host[ip]:port", for the journal
   std::int64_t next_attempt_s = 0;  // deferred: when to try again
+  bool warned = false;              // deferred: the delay warning went with this attempt
 };
 
 // QueueAction - what the operator does to queued recipients (Postfix's

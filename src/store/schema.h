@@ -179,9 +179,11 @@ UPDATE queue SET local = 1 WHERE status = 'deferred';
     // 7: outbound delivery claims remote recipients with a lease (who holds
     //    them, until when), so that a claim by a node that died runs out and
     //    another takes the mail (Queue::claim_remote). 0 = not leased.
+    //    warned: the sender has had the delay warning for this recipient.
     R"sql(
 ALTER TABLE queue ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
 ALTER TABLE queue ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE queue ADD COLUMN warned INTEGER NOT NULL DEFAULT 0;
 )sql",
 };
 

@@ -244,11 +244,11 @@ void SqliteQueue::claim_remote(Claim claim, std::function<void(Result<std::vecto
         "UPDATE queue SET lease_owner = ?1, lease_until = ?2 WHERE id IN ("
         "  SELECT id FROM queue WHERE status IN ('pending', 'deferred') AND local = 0 AND next_attempt <= ?3"
         "  AND lease_until <= ?3 ORDER BY next_attempt, id LIMIT ?4) "
-        "RETURNING id, message, recipient, original_recipient, attempts");
+        "RETURNING id, message, recipient, original_recipient, attempts, warned");
     st.bind(1, claim.owner).bind(2, claim.lease_until_s).bind(3, claim.now_s)
         .bind(4, static_cast<std::int64_t>(claim.limit));
     std::map<std::int64_t, std::vector<ClaimedRecipient>> by_message;
-    while (st.step()) by_message[st.i64(1)].push_back({st.i64(0), st.text(2), st.text(3), st.i64(4)});
+    while (st.step()) by_message[st.i64(1)].push_back({st.i64(0), st.text(2), st.text(3), st.i64(4), st.i64(5) != 0});
     for (auto& [message, recipients] : by_message) {
       auto m = db.prepare("SELECT queue_id, sender, message_id, client, received, size FROM messages WHERE id = ?");
       m.bind(1, message);
@@ -281,9 +281,9 @@ void SqliteQueue::record_attempts(std::vector<AttemptOutcome> outcomes, std::fun
       if (o.state == RecipientState::deferred) {
         // A row the operator held meanwhile stays held.
         db.prepare("UPDATE queue SET status = CASE status WHEN 'held' THEN 'held' ELSE 'deferred' END, "
-                   "attempts = attempts + 1, next_attempt = ?, last_reply = ?, lease_owner = '', lease_until = 0 "
-                   "WHERE id = ?")
-            .bind(1, o.next_attempt_s).bind(2, o.reply).bind(3, o.row).run();
+                   "attempts = attempts + 1, next_attempt = ?, last_reply = ?, lease_owner = '', lease_until = 0, "
+                   "warned = max(warned, ?) WHERE id = ?")
+            .bind(1, o.next_attempt_s).bind(2, o.reply).bind(3, o.warned ? 1 : 0).bind(4, o.row).run();
       } else {
         db.prepare("DELETE FROM queue WHERE id = ?").bind(1, o.row).run();
         SqliteCore::collect_message(db, message, *unlink);  // the last recipient may be done
