@@ -215,15 +215,23 @@ asio::awaitable<std::unique_ptr<net::Connection>> Outbound::connect(const delive
   net::tcp::socket socket(executor);
   asio::steady_timer timer(executor);
   timer.expires_after(config_.delivery_connect_timeout);
-  bool timed_out = false;
-  timer.async_wait([&socket, &timed_out](std::error_code e) {
-    if (e) return;
-    timed_out = true;
+  // The timer's handler may already be queued when the connect completes:
+  // it reaches the socket only through this state, which is cut first.
+  struct Watch {
+    net::tcp::socket* socket;
+    bool timed_out = false;
+  };
+  auto watch = std::make_shared<Watch>(Watch{&socket});
+  timer.async_wait([watch](std::error_code e) {
+    if (e || !watch->socket) return;
+    watch->timed_out = true;
     std::error_code ignored;
-    socket.close(ignored);
+    watch->socket->close(ignored);
   });
   co_await socket.async_connect(endpoint, asio::redirect_error(asio::use_awaitable, ec));
   timer.cancel();
+  watch->socket = nullptr;
+  const bool timed_out = watch->timed_out;
   if (ec) {
     why = fmt::format("connect to {}: {}", target.str(), timed_out ? "Connection timed out" : ec.message());
     co_return nullptr;
@@ -235,14 +243,15 @@ asio::awaitable<std::unique_ptr<net::Connection>> Outbound::connect(const delive
 // until none is left or the connection has carried its share.
 asio::awaitable<void> Outbound::connection(Destination& d) {
   // The connection's slot, counted by start_connections, is given back
-  // however this ends; a free slot may take due mail at once.
+  // however this ends (also when the io_context destroys the frame at
+  // shutdown, so no timer is touched here); each normal end wakes the
+  // scheduler, as a free slot may take due mail at once.
   struct Slot {
     Outbound& agent;
     Destination& d;
     ~Slot() {
       --agent.active_;
       --d.active;
-      agent.wake();
     }
   } slot{*this, d};
   const delivery::NextHop& hop = d.hop;
@@ -251,6 +260,7 @@ asio::awaitable<void> Outbound::connection(Destination& d) {
   else found = co_await resolve_names(hop.targets);
   if (found.targets.empty()) {
     fail_waiting(d, found.failure, "none");
+    wake();
     co_return;
   }
   const std::vector<delivery::Target> targets = std::move(found.targets);
@@ -267,6 +277,7 @@ asio::awaitable<void> Outbound::connection(Destination& d) {
   if (!conn) {
     // The next hop is down: everything waiting for it waits longer.
     fail_waiting(d, local_failure("4.4.1", why), "none");
+    wake();
     co_return;
   }
   relay = target->relay();
@@ -402,6 +413,7 @@ asio::awaitable<void> Outbound::connection(Destination& d) {
       }
     }
   }
+  wake();
 }
 
 Result<Outbound::PreparedBody> Outbound::prepare_body(std::int64_t message, std::uint64_t size) {
