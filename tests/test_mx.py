@@ -37,19 +37,27 @@ class Dnsmasq:
     given as dnsmasq options."""
 
     def __init__(self, options):
-        self.port = free_ports(1)[0]
-        self.proc = subprocess.Popen(
-            ["/usr/sbin/dnsmasq", "--keep-in-foreground", f"--port={self.port}", f"--listen-address={HOST}",
-             "--bind-interfaces", "--no-resolv", "--no-hosts", "--conf-file=", "--pid-file=", "--user=root",
-             "--local=/test/", *options],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # A port free a moment ago may be taken before dnsmasq binds it (by
+        # a suite running beside this one): then it exits, and another port
+        # is tried.
+        for _ in range(5):
+            self.port = free_ports(1)[0]
+            self.proc = subprocess.Popen(
+                ["/usr/sbin/dnsmasq", "--keep-in-foreground", f"--port={self.port}", f"--listen-address={HOST}",
+                 "--bind-interfaces", "--no-resolv", "--no-hosts", "--conf-file=", "--pid-file=", "--user=root",
+                 "--local=/test/", *options],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-        def answering():
-            try:
-                return dns_answers(self.port, "ready.test")[0] == 3  # NXDOMAIN: it answers
-            except OSError:
-                return False
-        wait_for(answering, message="dnsmasq answering")
+            def answering():
+                if self.proc.poll() is not None:
+                    return "exited"
+                try:
+                    return dns_answers(self.port, "ready.test")[0] == 3  # NXDOMAIN: it answers
+                except OSError:
+                    return False
+            if wait_for(answering, message="dnsmasq answering") is True:
+                return
+        raise AssertionError("dnsmasq did not start on a free port")
 
     def stop(self):
         self.proc.terminate()
@@ -128,7 +136,7 @@ class MxTest(HeraldTestCase):
                 self.assertEqual(row["detail"], "relay=none", "no server was reached")
                 self.assertNotIn("deferred", [e["event"] for e in self.herald.journal()
                                               if e.get("recipient") == rcpt], "never deferred first")
-        reports = self.herald.wait_mailbox(user, 3)
+        reports = self.herald.wait_mailbox(user, 3, timeout=60)
         statuses = set()
         for raw in reports:
             report = email.message_from_bytes(raw, policy=email.policy.default)
