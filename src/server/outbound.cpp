@@ -105,6 +105,8 @@ Outbound::Outbound(const config::Config& config, store::Queue& queue, asio::thre
 
 Outbound::~Outbound() = default;
 
+void Outbound::shutdown() { resolver_.reset(); }
+
 asio::awaitable<void> Outbound::run() {
   executor_ = co_await asio::this_coro::executor;
   auto resolver = net::Resolver::create(executor_, config_.dns_servers, config_.dns_timeout);

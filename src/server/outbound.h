@@ -78,6 +78,9 @@ class Outbound {
   // run - the scheduler, on the executor it is spawned on; connections run
   // there too.
   asio::awaitable<void> run();
+  // shutdown - after the io_context stopped, before it is destroyed: the
+  // resolver ends its pending lookups, whose answers it posts there.
+  void shutdown();
 
  private:
   // Job - one message with those of its recipients that go to one next hop.

@@ -318,6 +318,8 @@ Server::~Server() {
   stop();
   for (auto& t : impl_->threads)
     if (t.joinable()) t.join();
+  // Pending DNS lookups end while their io_context still exists.
+  if (impl_->outbound) impl_->outbound->shutdown();
 }
 
 Status Server::start() {
