@@ -72,26 +72,27 @@ std::optional<std::uint16_t> port_of(std::string_view rest) {
   return static_cast<std::uint16_t>(*port);
 }
 
-Error not_a_target(std::string_view text) {
-  return make_error(Errc::invalid, fmt::format("\"{}\" is not a target: write \"[host or IP address]:port\" "
-                                               "(no MX lookup) or \"host:port\" (its MX hosts)",
-                                               printable(text, 100)));
+// not_a_target - the error, naming the forms accepted where text was.
+Error not_a_target(std::string_view text, bool bare_allowed) {
+  return make_error(Errc::invalid, fmt::format("\"{}\" is not a target: write \"[host or IP address]:port\"{}",
+                                               printable(text, 100),
+                                               bare_allowed ? " (no MX lookup) or \"host:port\" (its MX hosts)" : ""));
 }
 
 }  // namespace
 
 Result<Target> parse_target(std::string_view text) {
-  if (!text.starts_with("[")) return not_a_target(text);
+  if (!text.starts_with("[")) return not_a_target(text, false);
   std::size_t close = text.find(']');
-  if (close == std::string_view::npos) return not_a_target(text);
+  if (close == std::string_view::npos) return not_a_target(text, false);
   std::string inside(text.substr(1, close - 1));
   auto port = port_of(text.substr(close + 1));
-  if (!port) return not_a_target(text);
+  if (!port) return not_a_target(text, false);
   Target t;
   t.port = *port;
   if (ip_literal(inside)) t.host = std::move(inside);
   else if (valid_hostname(inside)) t.name = to_lower(inside);
-  else return not_a_target(text);
+  else return not_a_target(text, false);
   return t;
 }
 
@@ -107,7 +108,7 @@ Result<NextHop> parse_next_hop(std::string_view text) {
   std::size_t colon = text.find(':');
   std::string host(text.substr(0, colon));
   auto port = port_of(colon == std::string_view::npos ? std::string_view() : text.substr(colon));
-  if (!port || !valid_hostname(host)) return not_a_target(text);
+  if (!port || !valid_hostname(host)) return not_a_target(text, true);
   hop.mx = true;
   hop.name = to_lower(host);
   hop.mx_port = *port;
