@@ -166,7 +166,8 @@ class QueueActionsTest(HeraldTestCase):
     def setUpClass(cls):
         cls.peer = Peer()
         cls.herald = Herald(config={"delivery": {"smarthost": f"[127.0.0.1]:{cls.peer.port}",
-                                                 "retry_interval": "1h"}})
+                                                 "retry_interval": "1h"},
+                                    "smtp": {"etrn_networks": ["127.0.0.0/8"]}})
 
     @classmethod
     def tearDownClass(cls):
@@ -188,6 +189,18 @@ class QueueActionsTest(HeraldTestCase):
 
     def cli(self, *args):
         return self.herald.cli("queue", *args).stdout.strip()
+
+    def test_etrn_starts_a_domains_queue(self):
+        # RFC 1985, from a client in smtp.etrn_networks.
+        _, rcpt = self.deferred()
+        s = self.raw()
+        self.assertIn("ETRN", s.ehlo().text)
+        self.assertEqual(s.cmd("ETRN nothing.example").first, "251 2.0.0 OK, no messages waiting for node <nothing.example>")
+        self.assertRegex(s.cmd("ETRN far.test").first, r"^253 2\.0\.0 OK, [1-9]\d* pending messages for node <far\.test> started$")
+        wait_for(lambda: self.peer.received(rcpt), message="the recipient ETRN made due, delivered")
+        _, below = self.deferred()
+        self.assertRegex(s.cmd("ETRN @test").first, r"^253 ", "far.test is below test")
+        wait_for(lambda: self.peer.received(below), message="delivered by ETRN @test")
 
     def test_hold_release_retry_delete(self):
         held_id, held = self.deferred()
@@ -246,6 +259,14 @@ class DelayWarningTest(HeraldTestCase):
         self.assertEqual(report.get_payload()[2].get_content_type(), "text/rfc822-headers")
         wait_for(lambda: re.search(r"herald/bounce\[\d+\]: [0-9A-F]+: sender delay notification: [0-9A-F]+",
                                    h.log()), message="the delay notification log line")
+
+
+class EtrnRefusedTest(HeraldTestCase):
+    def test_etrn_is_refused_to_clients_not_named(self):
+        h = self.start_herald()  # smtp.etrn_networks = [] by default
+        s = self.raw(h.smtp_port)
+        self.assertNotIn("ETRN", s.ehlo().text)
+        self.assertEqual(s.cmd("ETRN far.test").first, "459 4.7.1 <far.test>: ETRN is not allowed for this client")
 
 
 class NoDnsTest(HeraldTestCase):

@@ -66,6 +66,7 @@ constexpr KeySpec kKeys[] = {
     {"smtp", "pregreet_wait", Kind::duration, R"("0s")", "wait before the greeting; a client that talks first is refused", {}, "-1m"},
     {"smtp", "allow_bare_lf", Kind::boolean, "false", "accept bare LF/CR in DATA as CRLF (unsafe: SMTP smuggling)"},
     {"smtp", "relay_networks", Kind::network_list, R"(["127.0.0.0/8", "::1/128"])", "clients in these networks may relay to any domain (Postfix's mynetworks)"},
+    {"smtp", "etrn_networks", Kind::network_list, "[]", "clients in these networks may ask with ETRN (RFC 1985) for the mail waiting for a domain to be tried now; [] = nobody"},
     {"smtp", "vrfy", Kind::choice, R"("ambiguous")", "VRFY: 252 without lookup, a real lookup, or 502", "ambiguous|verify|disabled"},
     {"pop3", "idle_timeout", Kind::duration, R"("10m")", "idle time before an autologout (RFC 1939 3)", {}, "1s-1h"},
     {"pop3", "command_deadline", Kind::duration, R"("1m")", "time from a command line's first octet to its end, however it is sliced (Postfix's smtpd_per_record_deadline)", {}, "1s-1h"},
@@ -432,6 +433,7 @@ void read_listeners(Loader& in, Config& c) {
   c.smtp.allow_bare_lf = in.boolean("smtp", "allow_bare_lf");
   c.smtp.vrfy = in.str("smtp", "vrfy");
   c.smtp.relay_networks = in.list("smtp", "relay_networks");
+  c.smtp.etrn_networks = in.list("smtp", "etrn_networks");
   c.smtp.require_auth = in.str("smtp", "require_auth");
   c.smtp.require_tls = in.boolean("smtp", "require_tls");
   static_cast<ListenerConfig&>(c.pop3) = in.listener("pop3");

@@ -44,6 +44,7 @@ struct SmtpConfig : ListenerConfig {
   bool allow_bare_lf = false;
   std::string vrfy;  // "ambiguous" | "verify" | "disabled"
   std::vector<std::string> relay_networks;  // CIDR, validated
+  std::vector<std::string> etrn_networks;  // ETRN allowed (RFC 1985)
   std::string require_auth;  // "never" | "relay" | "always" (port 25)
   bool require_tls = false;
 };

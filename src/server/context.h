@@ -20,6 +20,7 @@
 #include "smtp/session.h"
 #include "store/journal.h"
 #include "store/mailboxes.h"
+#include "store/queue.h"
 
 namespace herald::server {
 
@@ -37,8 +38,10 @@ struct SmtpDriverContext {
   const smtp::SmtpLimits& limits;
   const std::string& hostname;
   const net::NetworkList& relay_networks;
+  const net::NetworkList& etrn_networks;  // who may ask for ETRN
   RecipientDirectory recipients;  // RCPT and sender checks (blocking)
   queue::Intake& intake;
+  store::Queue& queue;            // ETRN: the mail of a domain made due
   store::Journal& journal;        // refused connections and commands
   const FreeSpace& free_space;    // MAIL is refused while data_dir is short of room
   asio::thread_pool& blocking;

@@ -102,6 +102,7 @@ struct ServerContext {
         smtp_limits(server::smtp_limits(cfg.smtp)),
         pop3_limits{.max_errors = cfg.pop3.max_errors},
         relay_networks(net::NetworkList::parse(cfg.smtp.relay_networks)),
+        etrn_networks(net::NetworkList::parse(cfg.smtp.etrn_networks)),
         tls(std::move(tls_server)),
         authenticator(st.directory(),
                       auth::AuthLimits{cfg.auth_failure_delay, cfg.auth_max_failure_delay, cfg.auth_max_failures,
@@ -110,9 +111,9 @@ struct ServerContext {
         sasl_options{.fake_salt_secret = std::move(fake_salt_secret)},
         blocking(cfg.blocking_threads),
         auth{authenticator, st.journal(), blocking, sasl_options, cfg.auth_allow_plaintext, tls != nullptr},
-        drivers{SmtpDriverContext{cfg.smtp, smtp_limits, cfg.hostname, relay_networks,
+        drivers{SmtpDriverContext{cfg.smtp, smtp_limits, cfg.hostname, relay_networks, etrn_networks,
                                   RecipientDirectory{expander, st.directory(), cfg.postmaster},
-                                  intake, st.journal(), free_space, blocking,
+                                  intake, st.queue(), st.journal(), free_space, blocking,
                                   TlsSetup{tls.get(), cfg.tls_handshake_timeout}, auth},
                 Pop3DriverContext{cfg.pop3, pop3_limits, cfg.hostname, st.directory(), st.mailboxes(), blocking,
                                   TlsSetup{tls.get(), cfg.tls_handshake_timeout}, auth}} {
@@ -130,6 +131,7 @@ struct ServerContext {
   const smtp::SmtpLimits smtp_limits;
   const pop3::Pop3Limits pop3_limits;
   const net::NetworkList relay_networks;
+  const net::NetworkList etrn_networks;
   // One per listener kind (the table's order), from its section's
   // max_connections keys, shared by its addresses and threads.
   std::vector<std::unique_ptr<net::ConnectionLimiter>> limiters;

@@ -35,7 +35,9 @@ class SmtpProtocol {
         auth_(auth),
         submission_(submission),
         in_relay_networks_(ctx.relay_networks.contains(conn.peer().address)),
-        session_(ctx.limits, ctx.hostname) {}
+        session_(ctx.limits, ctx.hostname) {
+    session_.set_etrn_allowed(ctx.etrn_networks.contains(conn.peer().address));
+  }
 
   smtp::Session& session() { return session_; }
 
@@ -121,9 +123,11 @@ class SmtpProtocol {
   void discard_input() { session_.discard_input(); }
   void on_tls_started() { session_.on_tls_started(auth_options()); }
 
-  // act - Action::submit: commit durably, then answer the final dot.
+  // act - Action::submit: commit durably, then answer the final dot;
+  // Action::flush_queue: ETRN.
   asio::awaitable<std::string> act() {
-    co_await submit();
+    if (action_ == smtp::Action::flush_queue) co_await etrn();
+    else co_await submit();
     co_return std::string();  // the reply comes with the next step
   }
 
@@ -159,7 +163,8 @@ class SmtpProtocol {
       case smtp::Action::authenticate: out.turn = Turn::sasl_check; break;
       case smtp::Action::check_recipient:
       case smtp::Action::check_sender: out.turn = Turn::lookup; break;
-      case smtp::Action::submit: out.turn = Turn::act; break;
+      case smtp::Action::submit:
+      case smtp::Action::flush_queue: out.turn = Turn::act; break;
     }
     return out;
   }
@@ -230,6 +235,23 @@ class SmtpProtocol {
   // check_sender - submission's "verify mail from user" (RFC 6409 6.1). Blocking.
   void check_sender() {
     session_.on_sender_checked(server::check_sender(ctx_.recipients.directory, session_.sender_check()));
+  }
+
+  // etrn - RFC 1985: the domain's waiting recipients made due now; the
+  // delivery agent takes them at its next look at the queue.
+  asio::awaitable<void> etrn() {
+    const smtp::EtrnRequest& r = session_.etrn_request();
+    store::QueueSelection selection;
+    selection.domain = r.domain;
+    selection.subdomains = r.subdomains;
+    auto flush = [&queue = ctx_.queue, &selection](auto done) {
+      queue.change(store::QueueAction::retry, std::move(selection), std::move(done));
+    };
+    auto flushed = co_await on_completion<Result<std::size_t>>(flush);
+    log::get("smtpd")->info("ETRN {}{} from {}: {}", r.subdomains ? "@" : "", r.domain, conn_.peer().display(),
+                            flushed ? fmt::format("{} recipients due now", *flushed) : flushed.error().message);
+    if (flushed) session_.on_queue_flushed(*flushed);
+    else session_.on_queue_flushed(std::nullopt);
   }
 
   // submit - commit the message durably, then answer the final dot.

@@ -38,6 +38,7 @@ const Session::CommandSpec Session::kCommands[] = {
     {.verb = "QUIT", .handler = &Session::cmd_quit, .group = Group::last},
     {.verb = "HELP", .handler = &Session::cmd_help, .junk = true},
     {.verb = "VRFY", .handler = &Session::cmd_vrfy, .group = Group::last, .junk = true},
+    {.verb = "ETRN", .handler = &Session::cmd_etrn, .needs = Needs::helo},
     {.verb = "STARTTLS", .handler = &Session::cmd_starttls, .usage = "STARTTLS", .group = Group::last},
     // AUTH is refused inside a transaction too (RFC 4954 4), but after its
     // "already authenticated" check, so cmd_auth says which applies.
@@ -338,6 +339,7 @@ void Session::cmd_ehlo(std::string_view args) {
   out_ += "250-PIPELINING\r\n";
   out_ += fmt::format("250-SIZE {}\r\n", limits_.max_message_size);
   if (limits_.vrfy != VrfyMode::disabled) out_ += "250-VRFY\r\n";
+  if (etrn_allowed_) out_ += "250-ETRN\r\n";
   out_ += "250-8BITMIME\r\n";
   out_ += "250-ENHANCEDSTATUSCODES\r\n";
   if (auth_.starttls_available && !auth_.tls_active) out_ += "250-STARTTLS\r\n";
@@ -611,6 +613,56 @@ void Session::rcpt_checked(Mailbox forward_path, RcptDecision d) {
       reply(451, "4.3.0", fmt::format("<{}>: Temporary lookup failure", who));
       return;
   }
+}
+
+// ---- ETRN (RFC 1985) ----
+
+// cmd_etrn - "ETRN domain" or "ETRN @domain" (its subdomains too); "#queue"
+// names are not kept here (458). Not inside a transaction (RFC 1985 5).
+void Session::cmd_etrn(std::string_view args) {
+  args = trim(args);
+  if (!etrn_allowed_) {
+    reply(459, "4.7.1", fmt::format("<{}>: ETRN is not allowed for this client", printable(args, 100)));
+    return;
+  }
+  if (in_transaction()) {
+    client_error(503, "5.5.1", "Error: MAIL transaction in progress");
+    return;
+  }
+  if (args.empty()) {
+    client_error(501, "5.5.4", "Syntax: ETRN domain");
+    return;
+  }
+  if (args.front() == '#') {
+    reply(458, "4.3.0", fmt::format("Unable to queue messages for node <{}>", printable(args, 100)));
+    return;
+  }
+  EtrnRequest r;
+  r.subdomains = args.front() == '@';
+  if (r.subdomains) args.remove_prefix(1);
+  if (!valid_hostname(args)) {
+    client_error(501, "5.5.2", "Error: invalid domain name");
+    return;
+  }
+  r.domain = to_lower(args);
+  waiting_ = EtrnWait{std::move(r)};
+  pending_ = Action::flush_queue;
+}
+
+const EtrnRequest& Session::etrn_request() const {
+  assert(waiting_ && std::holds_alternative<EtrnWait>(*waiting_) && "etrn_request() without Action::flush_queue");
+  return std::get<EtrnWait>(*waiting_).request;
+}
+
+void Session::on_queue_flushed(std::optional<std::size_t> recipients) {
+  assert(waiting_ && std::holds_alternative<EtrnWait>(*waiting_));
+  EtrnWait w = std::get<EtrnWait>(std::move(*waiting_));
+  waiting_.reset();
+  const std::string node = (w.request.subdomains ? "@" : "") + w.request.domain;
+  // RFC 1985 4: 458 unable, 251 nothing waiting, 253 n messages started.
+  if (!recipients) reply(458, "4.3.0", fmt::format("Unable to queue messages for node <{}>", node));
+  else if (*recipients == 0) reply(251, "2.0.0", fmt::format("OK, no messages waiting for node <{}>", node));
+  else reply(253, "2.0.0", fmt::format("OK, {} pending messages for node <{}> started", *recipients, node));
 }
 
 // ---- DATA (RFC 5321 4.1.1.4) ----

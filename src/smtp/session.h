@@ -130,7 +130,15 @@ enum class Action {
   authenticate,     // check auth_exchange() credentials, then on_auth_checked()
   check_recipient,  // answer recipient_check() with on_recipient_checked()
   check_sender,     // answer sender_check() with on_sender_checked()
+  flush_queue,      // ETRN: make etrn_request()'s mail due now, then on_queue_flushed()
   close,
+};
+
+// EtrnRequest - RFC 1985: the mail waiting for domain (and, with
+// subdomains, for the domains below it) is to be tried now.
+struct EtrnRequest {
+  std::string domain;  // lower case
+  bool subdomains = false;  // "ETRN @domain"
 };
 
 struct Step {
@@ -168,6 +176,10 @@ class Session {
   void on_recipient_checked(RcptDecision decision);
   const SenderCheck& sender_check() const;
   void on_sender_checked(SenderVerdict verdict);
+  // ETRN (Action::flush_queue): how many recipients were made due, or
+  // nullopt when that could not be done (458).
+  const EtrnRequest& etrn_request() const;
+  void on_queue_flushed(std::optional<std::size_t> recipients);
 
   // The transaction to commit after Action::submit.
   Transaction& transaction() { return tx_; }
@@ -200,6 +212,9 @@ class Session {
   // set_storage_low - the data directory is short of space: MAIL gets 452
   // 4.3.1 until it is not (the driver says so before each step).
   void set_storage_low(bool low) { storage_low_ = low; }
+  // set_etrn_allowed - this client may ask for ETRN (smtp.etrn_networks):
+  // EHLO offers it; others get 459.
+  void set_etrn_allowed(bool allowed) { etrn_allowed_ = allowed; }
 
   // in_data - the client is sending something other than commands: message
   // data, a BDAT chunk or an AUTH response (the driver's data timeout).
@@ -304,7 +319,10 @@ class Session {
     SenderCheck check;
     Transaction tx;
   };
-  using Waiting = std::variant<RecipientWait, SenderWait>;
+  struct EtrnWait {
+    EtrnRequest request;
+  };
+  using Waiting = std::variant<RecipientWait, SenderWait, EtrnWait>;
 
   // What the next octets from the client are.
   enum class Input { command, sasl, data, chunk, none };
@@ -376,6 +394,7 @@ class Session {
   void cmd_quit(std::string_view args);
   void cmd_help(std::string_view args);
   void cmd_vrfy(std::string_view args);
+  void cmd_etrn(std::string_view args);
   void cmd_starttls(std::string_view args);
   void cmd_auth(std::string_view args);
   void auth_outcome(sasl::Exchange::Outcome outcome);
@@ -398,6 +417,7 @@ class Session {
   std::string auth_user_;  // set by a successful AUTH; cleared only by STARTTLS
   std::optional<sasl::AuthEvent> auth_event_;
   bool storage_low_ = false;
+  bool etrn_allowed_ = false;
   std::uint32_t errors_ = 0;
   std::uint32_t junk_commands_ = 0;
   std::uint32_t overshoot_ = 0;  // RCPTs past max_recipients in this transaction

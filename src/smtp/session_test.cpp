@@ -1434,3 +1434,48 @@ TEST(SessionBody, TakenPiecesMakeTheMessageAndStillCountAgainstItsSize) {
 
 }  // namespace
 }  // namespace herald::smtp
+
+namespace herald::smtp {
+namespace {
+
+// RFC 1985: ETRN for the clients allowed (EHLO offers it only to them):
+// the request is handed to the driver, its count answered 251/253, a
+// failure 458; "#queue" names 458; inside a transaction 503; others 459.
+TEST(SessionEtrn, AllowedClientsStartTheQueueOfADomain) {
+  SmtpLimits limits = test_limits();
+  FakePolicy policy;
+  auto say = [&](Session& s, std::string_view bytes) {
+    s.feed(bytes);
+    return answer_checks(s, policy, s.step());
+  };
+  Session s(limits, "mx.example.test");
+  s.set_etrn_allowed(true);
+  EXPECT_NE(say(s, kEhlo).output.find("250-ETRN\r\n"), std::string::npos);
+  Step st = say(s, "ETRN @Sub.Example.ORG\r\n");
+  ASSERT_EQ(st.action, Action::flush_queue);
+  EXPECT_EQ(s.etrn_request().domain, "sub.example.org");
+  EXPECT_TRUE(s.etrn_request().subdomains);
+  s.on_queue_flushed(3);
+  EXPECT_EQ(s.step().output, "253 2.0.0 OK, 3 pending messages for node <@sub.example.org> started\r\n");
+  st = say(s, "ETRN example.org\r\n");
+  ASSERT_EQ(st.action, Action::flush_queue);
+  EXPECT_FALSE(s.etrn_request().subdomains);
+  s.on_queue_flushed(0);
+  EXPECT_EQ(s.step().output, "251 2.0.0 OK, no messages waiting for node <example.org>\r\n");
+  st = say(s, "ETRN example.org\r\n");
+  s.on_queue_flushed(std::nullopt);
+  EXPECT_EQ(s.step().output, "458 4.3.0 Unable to queue messages for node <example.org>\r\n");
+  EXPECT_EQ(say(s, "ETRN #outq\r\n").output, "458 4.3.0 Unable to queue messages for node <#outq>\r\n");
+  EXPECT_EQ(say(s, "ETRN bad_name\r\n").output, "501 5.5.2 Error: invalid domain name\r\n");
+  say(s, "MAIL FROM:<a@example.test>\r\n");
+  EXPECT_EQ(say(s, "ETRN example.org\r\n").output, "503 5.5.1 Error: MAIL transaction in progress\r\n");
+
+  Session other(limits, "mx.example.test");
+  EXPECT_EQ(say(other, kEhlo).output.find("ETRN"), std::string::npos);
+  Step refused = say(other, "ETRN example.org\r\n");
+  EXPECT_EQ(refused.action, Action::need_more);
+  EXPECT_EQ(refused.output, "459 4.7.1 <example.org>: ETRN is not allowed for this client\r\n");
+}
+
+}  // namespace
+}  // namespace herald::smtp

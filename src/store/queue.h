@@ -172,6 +172,7 @@ struct QueueSelection {
   std::vector<std::string> queue_ids;  // any of these
   std::optional<std::string> sender;   // "" = the null sender; any case
   std::optional<std::string> domain;   // the recipient's domain, any case
+  bool subdomains = false;             // and the domains below it (ETRN @domain)
   bool all = false;
   bool empty() const { return queue_ids.empty() && !sender && !domain && !all; }
 };

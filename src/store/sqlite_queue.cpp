@@ -321,7 +321,11 @@ void SqliteQueue::change(QueueAction action, QueueSelection selection, std::func
       where += ")";
     }
     if (selection.sender) where += " AND lower(m.sender) = lower(?)";
-    if (selection.domain) where += " AND lower(q.recipient) LIKE '%@' || lower(?) ESCAPE '\\'";
+    if (selection.domain) {
+      where += " AND (lower(q.recipient) LIKE '%@' || lower(?) ESCAPE '\\'";
+      if (selection.subdomains) where += " OR lower(q.recipient) LIKE '%@%.' || lower(?) ESCAPE '\\'";
+      where += ")";
+    }
     const std::string sql = "SELECT q.id, q.message, q.queue_id, m.message_id, m.sender, q.recipient, m.client, "
                             "m.size FROM queue q JOIN messages m ON m.id = q.message WHERE " + where + " ORDER BY q.id";
     auto st = db.prepare(sql.c_str());
@@ -336,6 +340,7 @@ void SqliteQueue::change(QueueAction action, QueueSelection selection, std::func
         escaped += c;
       }
       st.bind(n++, escaped);
+      if (selection.subdomains) st.bind(n++, escaped);
     }
     struct Row {
       std::int64_t id = 0, message = 0;
