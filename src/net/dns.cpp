@@ -119,38 +119,29 @@ struct Resolver::Impl : std::enable_shared_from_this<Impl> {
     self->schedule(fd);
   }
 
-  // schedule - wait for what c-ares wants of fd, once.
+  // schedule - wait for what c-ares wants of fd, once for each way.
   void schedule(int fd) {
     auto it = watches.find(fd);
     if (it == watches.end()) return;
     Watch& w = it->second;
-    std::weak_ptr<Impl> weak = weak_from_this();
-    if (w.want_read && !w.reading) {
-      w.reading = true;
-      w.descriptor->async_wait(asio::posix::stream_descriptor::wait_read, [weak, fd](std::error_code ec) {
-        auto self = weak.lock();
-        if (!self) return;
-        auto it = self->watches.find(fd);
-        if (it != self->watches.end()) it->second.reading = false;
-        if (ec) return;
-        ares_process_fd(self->channel, fd, ARES_SOCKET_BAD);
-        self->schedule(fd);
-        self->arm_timer();
-      });
-    }
-    if (w.want_write && !w.writing) {
-      w.writing = true;
-      w.descriptor->async_wait(asio::posix::stream_descriptor::wait_write, [weak, fd](std::error_code ec) {
-        auto self = weak.lock();
-        if (!self) return;
-        auto it = self->watches.find(fd);
-        if (it != self->watches.end()) it->second.writing = false;
-        if (ec) return;
-        ares_process_fd(self->channel, ARES_SOCKET_BAD, fd);
-        self->schedule(fd);
-        self->arm_timer();
-      });
-    }
+    if (w.want_read && !w.reading) wait(fd, w, /*read=*/true);
+    if (w.want_write && !w.writing) wait(fd, w, /*read=*/false);
+  }
+
+  // wait - fd readable (or writable), then c-ares processes it.
+  void wait(int fd, Watch& w, bool read) {
+    (read ? w.reading : w.writing) = true;
+    auto type = read ? asio::posix::stream_descriptor::wait_read : asio::posix::stream_descriptor::wait_write;
+    w.descriptor->async_wait(type, [weak = weak_from_this(), fd, read](std::error_code ec) {
+      auto self = weak.lock();
+      if (!self) return;
+      auto it = self->watches.find(fd);
+      if (it != self->watches.end()) (read ? it->second.reading : it->second.writing) = false;
+      if (ec) return;
+      ares_process_fd(self->channel, read ? fd : ARES_SOCKET_BAD, read ? ARES_SOCKET_BAD : fd);
+      self->schedule(fd);
+      self->arm_timer();
+    });
   }
 
   // arm_timer - c-ares's next timeout (a query to retry or give up).

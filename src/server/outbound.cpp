@@ -22,6 +22,7 @@
 #include "net/tls.h"
 #include "queue/local_delivery.h"
 #include "server/offload.h"
+#include "smtp/address.h"
 #include "smtp/reply.h"
 
 namespace herald::server {
@@ -39,19 +40,6 @@ smtp::TlsPolicy tls_policy(const std::string& level) {
   return smtp::TlsPolicy::may;
 }
 
-bool ascii(std::string_view s) {
-  return std::none_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
-}
-
-bool has_8bit(std::string_view s) { return !ascii(s); }
-
-smtp::Verdict local_failure(std::string status, std::string text) {
-  smtp::Verdict v;
-  v.outcome = smtp::Outcome::deferred;
-  v.status = std::move(status);
-  v.text = std::move(text);
-  return v;
-}
 
 }  // namespace
 
@@ -278,7 +266,7 @@ asio::awaitable<void> Outbound::connection(Destination& d) {
   }
   if (!conn) {
     // The next hop is down: everything waiting for it waits longer.
-    fail_waiting(d, local_failure("4.4.1", why), "none");
+    fail_waiting(d, smtp::Verdict::local(smtp::Outcome::deferred, "4.4.1", why), "none");
     wake();
     co_return;
   }
@@ -336,7 +324,7 @@ asio::awaitable<void> Outbound::connection(Destination& d) {
         if (!prepared) {
           std::vector<smtp::Verdict> why_not(
               current->message.recipients.size(),
-              local_failure("4.3.0", "cannot read the message: " + prepared.error().message));
+              smtp::Verdict::local(smtp::Outcome::deferred, "4.3.0", "cannot read the message: " + prepared.error().message));
           finish(*current, why_not, "none");
           current.reset();
           break;
@@ -347,8 +335,8 @@ asio::awaitable<void> Outbound::connection(Destination& d) {
         for (const auto& r : current->message.recipients) m.recipients.push_back(r.recipient);
         m.size = size;
         m.eight_bit = prepared->eight_bit;
-        m.smtputf8 = !ascii(m.sender);
-        for (const auto& r : m.recipients) m.smtputf8 = m.smtputf8 || !ascii(r);
+        m.smtputf8 = smtp::has_8bit(m.sender);
+        for (const auto& r : m.recipients) m.smtputf8 = m.smtputf8 || smtp::has_8bit(r);
         ++sent;
         client.send(m);
         break;
@@ -423,7 +411,7 @@ Result<Outbound::PreparedBody> Outbound::prepare_body(std::int64_t message, std:
   for (std::uint64_t offset = 0; offset < size || offset == 0; offset += kBodyPiece) {
     auto piece = queue_.read_body(message, {offset, kBodyPiece});
     if (!piece) return piece.error();
-    out.eight_bit = out.eight_bit || has_8bit(*piece);
+    out.eight_bit = out.eight_bit || smtp::has_8bit(*piece);
     if (size <= kBodyPiece) {
       out.whole = std::move(*piece);
       return out;
@@ -453,15 +441,14 @@ asio::awaitable<Outbound::MxResolution> Outbound::resolve_names(std::vector<deli
   // A configured host that cannot be found is the configuration's fault or
   // the DNS's, never the mail's: it waits.
   if (out.targets.empty())
-    out.failure = local_failure("4.4.3", "Host or domain name not found. Name service error for " + last_error);
+    out.failure = smtp::Verdict::local(smtp::Outcome::deferred, "4.4.3", "Host or domain name not found. Name service error for " + last_error);
   co_return out;
 }
 
 asio::awaitable<Outbound::MxResolution> Outbound::resolve_mx(std::string domain, std::uint16_t port) {
   MxResolution out;
   auto fail = [&out](smtp::Outcome outcome, const char* status, std::string text) {
-    out.failure = local_failure(status, std::move(text));
-    out.failure.outcome = outcome;
+    out.failure = smtp::Verdict::local(outcome, status, std::move(text));
   };
   if (!resolver_) {
     fail(smtp::Outcome::deferred, "4.4.3", "no DNS resolver to find the MX hosts of " + domain);

@@ -15,16 +15,16 @@ namespace {
 // log line or a bounce.
 constexpr std::size_t kMaxText = 900;
 
-Verdict local_verdict(Outcome outcome, std::string status, std::string text, std::string stage = "") {
+
+}  // namespace
+
+Verdict Verdict::local(Outcome outcome, std::string status, std::string text) {
   Verdict v;
   v.outcome = outcome;
   v.status = std::move(status);
   v.text = std::move(text);
-  v.stage = std::move(stage);
   return v;
 }
-
-}  // namespace
 
 std::string Verdict::diagnostic() const {
   if (stage.empty()) return text;
@@ -94,7 +94,7 @@ void Client::handle(const Reply& reply) {
       // RFC 5321 3.1: 220 to go on; 554 (or anything else) is a refusal.
       if (reply.code != 220) return fail_session(verdict_of(reply, "greeting"), true);
       if (auto ehlo = format_ehlo(options_.helo_name)) expect(Awaiting::ehlo, *ehlo);
-      else fail_session(local_verdict(Outcome::deferred, "4.3.5", "our HELO name is not valid"), true);
+      else fail_session(Verdict::local(Outcome::deferred, "4.3.5", "our HELO name is not valid"), true);
       return;
     case Awaiting::ehlo:
       return on_ehlo(reply);
@@ -191,12 +191,12 @@ void Client::after_hello() {
       return;
     }
     if (options_.tls == TlsPolicy::encrypt || options_.tls == TlsPolicy::verify)
-      return fail_session(local_verdict(Outcome::deferred, "4.7.4", "TLS is required, but was not offered"), true);
+      return fail_session(Verdict::local(Outcome::deferred, "4.7.4", "TLS is required, but was not offered"), true);
   }
   if (!options_.auth_user.empty() && !auth_tried_) {
     auth_tried_ = true;
     if (!tls_active_ && !options_.auth_without_tls)
-      return fail_session(local_verdict(Outcome::deferred, "4.7.0", "AUTH needs TLS, which is not active"), true);
+      return fail_session(Verdict::local(Outcome::deferred, "4.7.0", "AUTH needs TLS, which is not active"), true);
     // No AUTH offered: the mail goes without, and the server says whether
     // it takes it (RCPT's reply), as Postfix does.
     if (!extensions_.auth.empty()) return start_auth();
@@ -205,7 +205,7 @@ void Client::after_hello() {
 }
 
 void Client::on_tls(bool ok) {
-  if (!ok) return fail_session(local_verdict(Outcome::deferred, "4.7.5", "TLS handshake failed"), false);
+  if (!ok) return fail_session(Verdict::local(Outcome::deferred, "4.7.5", "TLS handshake failed"), false);
   // RFC 3207 4.2: what the server said in clear is forgotten, and so is
   // anything it sent after its 220 (a man in the middle's injection).
   parser_ = ReplyParser(options_.reply_limits);
@@ -230,7 +230,7 @@ void Client::start_auth() {
   } else if (offers("LOGIN")) {
     if (auto line = format_auth("LOGIN")) return expect(Awaiting::auth_challenge, *line);
   }
-  fail_session(local_verdict(Outcome::deferred, "4.7.0", "no AUTH mechanism in common (PLAIN, LOGIN)"), true);
+  fail_session(Verdict::local(Outcome::deferred, "4.7.0", "no AUTH mechanism in common (PLAIN, LOGIN)"), true);
 }
 
 void Client::on_auth(const Reply& reply) {
@@ -266,21 +266,21 @@ void Client::send(const OutboundMessage& message) {
   state_ = State::sending;
   // What the server said it cannot take is not offered to it.
   if (extensions_.size && *extensions_.size > 0 && message.size > *extensions_.size) {
-    fail_message(local_verdict(
+    fail_message(Verdict::local(
         Outcome::bounced, "5.3.4",
         fmt::format("message size {} exceeds size limit {} of server", message.size, *extensions_.size)));
     return finish_message(std::nullopt, false);
   }
   if (message.smtputf8 && !extensions_.smtputf8) {
     // RFC 6531 3.4: no downgrade is defined; the message fails.
-    fail_message(local_verdict(Outcome::bounced, "5.6.7", "SMTPUTF8 is required, but was not offered by host"));
+    fail_message(Verdict::local(Outcome::bounced, "5.6.7", "SMTPUTF8 is required, but was not offered by host"));
     return finish_message(std::nullopt, false);
   }
   if (message.eight_bit && !extensions_.eightbitmime) {
     // RFC 6152 3: 8-bit data may go only to a server that offers 8BITMIME.
     // Converting to quoted-printable needs the MIME parser; until it comes,
     // such a message is returned rather than sent damaged.
-    fail_message(local_verdict(Outcome::bounced, "5.6.3", "8-bit message, but host does not offer 8BITMIME"));
+    fail_message(Verdict::local(Outcome::bounced, "5.6.3", "8-bit message, but host does not offer 8BITMIME"));
     return finish_message(std::nullopt, false);
   }
   MailParams params;
@@ -289,7 +289,7 @@ void Client::send(const OutboundMessage& message) {
   params.smtputf8 = message.smtputf8;
   auto mail = format_mail(message.sender, esmtp_ ? params : MailParams{});
   if (!mail) {
-    fail_message(local_verdict(Outcome::bounced, "5.1.7", "the sender address is not valid"));
+    fail_message(Verdict::local(Outcome::bounced, "5.1.7", "the sender address is not valid"));
     return finish_message(std::nullopt, false);
   }
   expect(Awaiting::mail, *mail);
@@ -298,7 +298,7 @@ void Client::send(const OutboundMessage& message) {
   for (rcpt_next_ = 0; rcpt_next_ < message.recipients.size(); ++rcpt_next_) {
     auto rcpt = format_rcpt(message.recipients[rcpt_next_]);
     if (rcpt) expect(Awaiting::rcpt, *rcpt, rcpt_next_);
-    else rcpt_results_[rcpt_next_] = local_verdict(Outcome::bounced, "5.1.3", "bad recipient address syntax");
+    else rcpt_results_[rcpt_next_] = Verdict::local(Outcome::bounced, "5.1.3", "bad recipient address syntax");
   }
   expect(Awaiting::data, format_data());
 }
@@ -310,7 +310,7 @@ void Client::next_rcpt() {
     std::size_t i = rcpt_next_++;
     auto rcpt = format_rcpt(message_->recipients[i]);
     if (rcpt) return expect(Awaiting::rcpt, *rcpt, i);
-    rcpt_results_[i] = local_verdict(Outcome::bounced, "5.1.3", "bad recipient address syntax");
+    rcpt_results_[i] = Verdict::local(Outcome::bounced, "5.1.3", "bad recipient address syntax");
   }
   if (accepted_ == 0) return finish_message(std::nullopt, true);
   expect(Awaiting::data, format_data());
@@ -333,7 +333,7 @@ void Client::lost(const std::string& reason) {
     pending_.clear();
     return;
   }
-  fail_session(local_verdict(Outcome::deferred, "4.4.2", printable(reason, kMaxText)), false);
+  fail_session(Verdict::local(Outcome::deferred, "4.4.2", printable(reason, kMaxText)), false);
 }
 
 // fail_message - why for every recipient not already refused by its RCPT.
@@ -352,7 +352,7 @@ void Client::finish_message(const std::optional<Verdict>& final_verdict, bool tr
   else if (final_verdict) fail_message(*final_verdict);
   MessageResult result;
   for (auto& r : rcpt_results_)
-    result.recipients.push_back(r ? std::move(*r) : local_verdict(Outcome::deferred, "4.3.0", "no reply"));
+    result.recipients.push_back(r ? std::move(*r) : Verdict::local(Outcome::deferred, "4.3.0", "no reply"));
   result_ = std::move(result);
   message_.reset();
   rcpt_results_.clear();

@@ -77,6 +77,9 @@ struct Verdict {
   // diagnostic - "host said: 550 5.1.1 ... (in reply to RCPT TO command)"
   // without the host, which the driver adds.
   std::string diagnostic() const;
+  // local - a verdict no server gave (code 0): a check of ours, a lost
+  // connection, a failed lookup.
+  static Verdict local(Outcome outcome, std::string status, std::string text);
 };
 
 // MessageResult - one Verdict per recipient of the message, in its order.
