@@ -99,6 +99,8 @@ constexpr KeySpec kKeys[] = {
     {"delivery", "retry_interval", Kind::duration, R"("5m")", "first-level retries: a deferred recipient is tried again after this long, while its message is younger than retry_period", {}, "1s-1d"},
     {"delivery", "retry_period", Kind::duration, R"("30m")", "how long first-level retries last", {}, "-30d"},
     {"delivery", "long_retry_interval", Kind::duration, R"("1h")", "second-level retries: after retry_period, a deferred recipient is tried again after this long", {}, "1s-7d"},
+    {"delivery", "bounce_size_limit", Kind::size, R"("50k")", "a report to the sender returns the message up to this size, else only its header (Postfix's bounce_size_limit)", {}, "1k-100M"},
+    {"delivery", "active_recipient_limit", Kind::integer, "10000", "recipients the delivery agent claims from the queue and holds in memory at most, waiting for a connection (Postfix's qmgr_message_recipient_limit)", {}, "100-10000000"},
     {"delivery", "delay_warning", Kind::duration, R"("4h")", "a sender whose message still waits this long after it came is told so, once (a \"delayed\" DSN); 0s = never", {}, "-30d"},
     {"delivery", "max_queue_lifetime", Kind::duration, R"("5d")", "a recipient still not delivered this long after its message came is bounced (Postfix's maximal_queue_lifetime)", {}, "1m-100d"},
     {"queue", "retry_interval", Kind::duration, R"("5m")", "a local recipient deferred for a full mailbox is tried again after this long", {}, "1s-1d"},
@@ -522,6 +524,8 @@ Result<Config> read_config(Loader& in, const std::filesystem::path& file) {
   c.delivery_long_retry_interval = in.duration("delivery", "long_retry_interval");
   c.delivery_max_queue_lifetime = in.duration("delivery", "max_queue_lifetime");
   c.delivery_delay_warning = in.duration("delivery", "delay_warning");
+  c.delivery_bounce_size_limit = in.size("delivery", "bounce_size_limit");
+  c.delivery_active_recipient_limit = in.u32("delivery", "active_recipient_limit");
   c.queue_retry_interval = in.duration("queue", "retry_interval");
   c.journal_keep = in.duration("journal", "keep");
   c.journal_skip = in.list("journal", "skip");

@@ -117,6 +117,8 @@ struct Config {
   milliseconds delivery_long_retry_interval{0};
   milliseconds delivery_max_queue_lifetime{0};
   milliseconds delivery_delay_warning{0};  // 0 = never
+  std::uint64_t delivery_bounce_size_limit = 0;
+  std::uint32_t delivery_active_recipient_limit = 0;
   // [queue]
   milliseconds queue_retry_interval{0};
   // [journal]

@@ -127,7 +127,7 @@ void Outbound::wake() {
 // how many rows were claimed.
 asio::awaitable<std::size_t> Outbound::claim() {
   // Claimed rows wait in memory until a connection takes them: bounded.
-  if (held_.size() >= kMaxHeld) co_return 0;
+  if (held_.size() >= config_.delivery_active_recipient_limit) co_return 0;
   const std::int64_t now = now_s();
   // Enough for every free connection to fill, bounded: what is claimed waits
   // in memory until a connection takes it.
@@ -583,7 +583,7 @@ asio::awaitable<void> Outbound::report(store::ClaimedMessage m, std::vector<deli
     // What a report can return: the whole message up to the limit, else
     // its header section (read within the first 64 KiB past the limit).
     const std::int64_t message = m.message;
-    const store::ByteRange head{0, kDsnReturnLimit + 64 * 1024};
+    const store::ByteRange head{0, config_.delivery_bounce_size_limit + 64 * 1024};
     auto read = [this, message, head] { return queue_.read_body(message, head); };
     auto got = co_await offload(blocking_, read);
     if (got) body = std::move(*got);
@@ -611,7 +611,7 @@ asio::awaitable<void> Outbound::report(store::ClaimedMessage m, std::vector<deli
     in.recipients = std::move(recipients);
     in.message = *body;
     in.message_size = m.size;
-    in.return_limit = kDsnReturnLimit;
+    in.return_limit = config_.delivery_bounce_size_limit;
     std::string dsn = delivery::make_dsn(in);
     queue::Envelope env;  // sender "": the null reverse-path; no client: made here
     env.recipients.push_back({sender, where.targets});

@@ -62,12 +62,7 @@ class Outbound {
   static constexpr std::int64_t kLeaseSeconds = 30 * 60;
   // A body is read and sent in pieces of this size; one that fits is read once.
   static constexpr std::uint64_t kBodyPiece = 1 << 20;
-  // Claimed recipients waiting in memory for a connection, at most (a few
-  // hundred bytes each): the agent's window on the queue.
-  static constexpr std::size_t kMaxHeld = 10000;
-  // A report returns the message up to this size, else its header (Postfix's
-  // bounce_size_limit).
-  static constexpr std::uint64_t kDsnReturnLimit = 50 * 1024;
+
 
   // intake and expander: a DSN to the sender of a failed recipient goes in
   // through intake, addressed as any message is.
