@@ -4,6 +4,7 @@
 
 #include "base/ids.h"
 #include "queue/intake.h"
+#include "smtp/address.h"
 
 namespace herald::queue {
 
@@ -45,6 +46,7 @@ Incoming::Incoming(const Intake& intake, std::unique_ptr<Envelope> envelope, std
 void Incoming::append(std::string_view octets) {
   if (octets.empty()) return;
   size_ += octets.size();
+  eight_bit_ = eight_bit_ || smtp::has_8bit(octets);
   if (!error_) return;  // the spool failed: submit() says so
   if (spool_) {
     error_ = spool_->append(octets);

@@ -96,6 +96,8 @@ class Incoming {
   const Envelope& envelope() const { return *envelope_; }
   // size - the octets appended so far.
   std::uint64_t size() const { return size_; }
+  // eight_bit - an octet over 127 came (BODY=8BITMIME when sent on).
+  bool eight_bit() const { return eight_bit_; }
   // spooled - the body went to the store's spool.
   bool spooled() const { return spool_ != nullptr; }
   // held - the octets of the message in memory, its trace header included.
@@ -121,6 +123,7 @@ class Incoming {
   bool settled_ = false;
   std::string message_id_;
   std::uint64_t size_ = 0;
+  bool eight_bit_ = false;
   BodyShare share_;             // held_'s octets in the budget
   std::unique_ptr<store::BodySpool> spool_;
   Status error_;

@@ -98,6 +98,7 @@ void Intake::submit(Incoming in, std::function<void(Result<Accepted>)> done, Arr
   m.sender = env.sender;
   if (!env.client_ip.empty()) m.client = fmt::format("{}[{}]", env.client_name, env.client_ip);
   m.message_id = std::move(in.message_id_);
+  m.eight_bit = in.eight_bit_;
   // No copy: the body moves, in memory or in its spool.
   if (in.spool_) m.spool = std::move(in.spool_);
   else m.body = std::move(in.held_);

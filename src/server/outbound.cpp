@@ -315,11 +315,12 @@ asio::awaitable<void> Outbound::connection(Destination& d) {
         }
         current = std::move(d.jobs.front());
         d.jobs.pop_front();
-        // BODY=8BITMIME goes in MAIL (RFC 6152), before a byte is sent: the
-        // body is looked at first, a piece at a time; a small one is kept.
+        // BODY=8BITMIME goes in MAIL (RFC 6152), before a byte is sent:
+        // intake noted it; a body of one piece is read now and kept.
         const std::int64_t message = current->message.message;
         const std::uint64_t size = current->message.size;
-        auto prepare = [this, message, size] { return prepare_body(message, size); };
+        const std::optional<bool> eight_bit = current->message.eight_bit;
+        auto prepare = [this, message, size, eight_bit] { return prepare_body(message, size, eight_bit); };
         auto prepared = co_await offload(blocking_, prepare);
         if (!prepared) {
           std::vector<smtp::Verdict> why_not(
@@ -406,8 +407,12 @@ asio::awaitable<void> Outbound::connection(Destination& d) {
   wake();
 }
 
-Result<Outbound::PreparedBody> Outbound::prepare_body(std::int64_t message, std::uint64_t size) {
+Result<Outbound::PreparedBody> Outbound::prepare_body(std::int64_t message, std::uint64_t size,
+                                                      std::optional<bool> eight_bit) {
   PreparedBody out;
+  out.eight_bit = eight_bit.value_or(false);
+  // A large body whose 8-bit octets intake counted is read only as it is sent.
+  if (eight_bit && size > kBodyPiece) return out;
   for (std::uint64_t offset = 0; offset < size || offset == 0; offset += kBodyPiece) {
     auto piece = queue_.read_body(message, {offset, kBodyPiece});
     if (!piece) return piece.error();

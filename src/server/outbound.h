@@ -119,9 +119,11 @@ class Outbound {
                                std::vector<delivery::FailedRecipient> delayed,
                                std::vector<store::AttemptOutcome> outcomes, std::optional<std::string> body);
   void record(const std::string& queue_id, std::vector<store::AttemptOutcome> outcomes);
-  // prepare_body - the body's 8-bit octets looked for, a piece at a time.
-  // Blocking (store reads): on the blocking pool.
-  Result<PreparedBody> prepare_body(std::int64_t message, std::uint64_t size);
+  // prepare_body - a body of one piece read (and kept); for a larger one
+  // whose 8-bitness intake did not record (older messages), its 8-bit
+  // octets looked for a piece at a time. Blocking (store reads): on the
+  // blocking pool.
+  Result<PreparedBody> prepare_body(std::int64_t message, std::uint64_t size, std::optional<bool> eight_bit);
   // fail_waiting - the jobs waiting for d get why (the next hop failed).
   void fail_waiting(Destination& d, const smtp::Verdict& why, const std::string& relay);
   // resolve_mx - RFC 5321 5.1 and RFC 7505 for domain: its MX hosts (or the

@@ -68,6 +68,7 @@ struct IncomingMessage {
   // one, in spool (from this store's spool_body; body is then empty).
   std::string body;
   std::unique_ptr<BodySpool> spool;
+  bool eight_bit = false;  // the body holds octets over 127
   std::vector<Delivery> deliveries;
   const LocalDeliveryRules* rules = nullptr;  // REQUIRES: set when any delivery is local
 
@@ -143,6 +144,7 @@ struct ClaimedMessage {
   std::string client;
   std::int64_t created = 0;   // unix seconds: when it came
   std::uint64_t size = 0;
+  std::optional<bool> eight_bit;  // octets over 127; nullopt: not known (older messages)
   std::vector<ClaimedRecipient> recipients;
 };
 

@@ -180,10 +180,13 @@ UPDATE queue SET local = 1 WHERE status = 'deferred';
     //    them, until when), so that a claim by a node that died runs out and
     //    another takes the mail (Queue::claim_remote). 0 = not leased.
     //    warned: the sender has had the delay warning for this recipient.
+    //    messages.eight_bit: the body holds octets over 127, as intake saw
+    //    it (BODY=8BITMIME when sent on); NULL for messages from before.
     R"sql(
 ALTER TABLE queue ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
 ALTER TABLE queue ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE queue ADD COLUMN warned INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN eight_bit INTEGER;
 )sql",
 };
 

@@ -94,11 +94,12 @@ void SqliteQueue::apply_commit(Db& db, const IncomingMessage& m, const std::stri
   }
   {
     auto st = db.prepare(
-        "INSERT INTO messages(queue_id, sender, message_id, client, size, received, body, blob_sha) "
-        "VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
+        "INSERT INTO messages(queue_id, sender, message_id, client, size, received, body, blob_sha, eight_bit) "
+        "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
     st.bind(1, m.queue_id).bind(2, m.sender).bind(3, m.message_id).bind(4, m.client).bind(5, size).bind(6, now);
     if (sha.empty()) st.bind_blob(7, m.body).bind_null(8);
     else st.bind_null(7).bind(8, sha);
+    st.bind(9, m.eight_bit ? 1 : 0);
     st.run();
   }
   const std::int64_t message = db.last_insert_rowid();
@@ -250,13 +251,16 @@ void SqliteQueue::claim_remote(Claim claim, std::function<void(Result<std::vecto
     std::map<std::int64_t, std::vector<ClaimedRecipient>> by_message;
     while (st.step()) by_message[st.i64(1)].push_back({st.i64(0), st.text(2), st.text(3), st.i64(4), st.i64(5) != 0});
     for (auto& [message, recipients] : by_message) {
-      auto m = db.prepare("SELECT queue_id, sender, message_id, client, received, size FROM messages WHERE id = ?");
+      auto m = db.prepare(
+          "SELECT queue_id, sender, message_id, client, received, size, eight_bit FROM messages WHERE id = ?");
       m.bind(1, message);
       if (!m.step()) continue;  // cannot be: a queue row keeps its message
       std::sort(recipients.begin(), recipients.end(),
                 [](const ClaimedRecipient& a, const ClaimedRecipient& b) { return a.row < b.row; });
+      std::optional<bool> eight_bit;
+      if (!m.is_null(6)) eight_bit = m.i64(6) != 0;
       claimed->push_back({message, m.text(0), m.text(1), m.text(2), m.text(3), m.i64(4),
-                          static_cast<std::uint64_t>(m.i64(5)), std::move(recipients)});
+                          static_cast<std::uint64_t>(m.i64(5)), eight_bit, std::move(recipients)});
     }
   };
   core_.submit(nullptr, std::move(apply), [done = std::move(done), claimed](Status st) {
