@@ -231,6 +231,9 @@ class QueueActionsTest(HeraldTestCase):
         self.assertNotEqual(res.returncode, 0)
         self.assertIn("--all", res.stderr)
         self.assertEqual(self.cli("hold", "--domain", "elsewhere.test"), "held 0 recipients")
+        # LIKE's wildcards in a domain match only themselves.
+        self.assertEqual(self.cli("hold", "--domain", "%"), "held 0 recipients")
+        self.assertEqual(self.cli("hold", "--domain", "far.tes_"), "held 0 recipients")
         self.assertEqual(self.cli("hold", "--sender", "BULK@client.test", "--domain", "FAR.test"), "held 1 recipient")
         self.assertEqual(self.cli("retry", "--domain", "far.test"), "due now: 0 recipients", "held is not retried")
         self.assertEqual(self.cli("release", "--all"), "released 1 recipient")
