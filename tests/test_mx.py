@@ -144,5 +144,44 @@ class MxTest(HeraldTestCase):
         self.assertEqual(statuses, {"5.1.10", "5.1.2", "5.4.4"})
 
 
+class DnsCacheTest(HeraldTestCase):
+    """Answers are kept for their TTL: with the DNS server gone, mail to a
+    domain asked about a moment ago still goes, where a server keeping
+    nothing (dns.cache_entries = 0) has to wait."""
+
+    def test_answers_are_kept_for_their_ttl(self):
+        port = free_ports(1)[0]
+        peer = Peer(host="127.0.0.5", port=port)
+        self.addCleanup(peer.stop)
+        # dnsmasq gives its own records this TTL (--local-ttl; 0 by default).
+        dns = Dnsmasq(["--local-ttl=300", "--mx-host=kept.test,mx.kept.test,10",
+                       "--host-record=mx.kept.test,127.0.0.5"])
+        stopped = False
+        try:
+            config = {"dns": {"servers": [f"{HOST}:{dns.port}"]}, "delivery": {"mx_port": port, "retry_interval": "1s"}}
+            keeping = self.start_herald(config=config)
+            config_off = {**config, "dns": {**config["dns"], "cache_entries": 0}}
+            forgetting = self.start_herald(config=config_off)
+            for h in (keeping, forgetting):
+                rcpt = f"{unique('first')}@kept.test"
+                self.transaction("a@client.test", rcpt, b"Subject: first\r\n\r\nx\r\n", port=h.smtp_port)
+                wait_for(lambda: peer.received(rcpt), message="the first message, DNS up")
+            dns.stop()
+            stopped = True
+            kept = f"{unique('kept')}@kept.test"
+            self.transaction("a@client.test", kept, b"Subject: kept\r\n\r\nx\r\n", port=keeping.smtp_port)
+            wait_for(lambda: peer.received(kept), message="the second message, from the kept answer")
+            lost = f"{unique('lost')}@kept.test"
+            self.transaction("a@client.test", lost, b"Subject: lost\r\n\r\nx\r\n", port=forgetting.smtp_port)
+            row = wait_for(lambda: [r for r in forgetting.queue()
+                                    if r.get("recipient") == lost and r.get("status") == "deferred"],
+                           message="the server keeping nothing defers")[0]
+            self.assertIn("Name service error", row["last_reply"])
+            self.assertFalse(peer.received(lost))
+        finally:
+            if not stopped:
+                dns.stop()
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -84,6 +84,8 @@ constexpr KeySpec kKeys[] = {
     {"tls", "handshake_timeout", Kind::duration, R"("30s")", "time allowed for a TLS handshake", {}, "1s-10m"},
     {"dns", "servers", Kind::string_list, "[]", "resolvers as \"ip\" or \"ip:port\" ([ipv6]:port); [] = /etc/resolv.conf"},
     {"dns", "timeout", Kind::duration, R"("5s")", "a DNS query is given up after this long (two tries), and its mail deferred", {}, "1s-1m"},
+    {"dns", "cache_entries", Kind::integer, "10000", "MX answers and address answers kept for their TTL (each); 0 = none kept", {}, "0-10000000"},
+    {"dns", "cache_max_ttl", Kind::duration, R"("1h")", "no DNS answer is kept longer than this, whatever its TTL", {}, "0s-7d"},
     {"delivery", "smarthost", Kind::string, R"("")", "relay all outbound mail not routed by delivery.route here: \"[host or IP address]:port\" (that host), or \"domain:port\" (its MX hosts), as Postfix's relayhost"},
     {"delivery", "route", Kind::route_list, "[]", "the transport table: [[delivery.route]] tables {domain = \"example.org\" or \"*.example.org\", targets = [\"[host or IP address]:port\", ...] (the first four are tried in order), tls, auth_user, auth_password}"},
     {"delivery", "mx_port", Kind::integer, "25", "the port of the servers MX records name (RFC 5321: 25; another only for tests or closed networks)", {}, "1-65535"},
@@ -509,6 +511,8 @@ Result<Config> read_config(Loader& in, const std::filesystem::path& file) {
     c.delivery_routes.push_back(std::move(r));
   }
   c.dns_timeout = in.duration("dns", "timeout");
+  c.dns_cache_entries = in.u32("dns", "cache_entries");
+  c.dns_cache_max_ttl = in.duration("dns", "cache_max_ttl");
   c.delivery_mx_port = static_cast<std::uint16_t>(in.u32("delivery", "mx_port"));
   c.delivery_mx_address_limit = in.u32("delivery", "mx_address_limit");
   c.delivery_helo_name = in.str("delivery", "helo_name");

@@ -92,6 +92,8 @@ struct Config {
   // [dns]
   std::vector<std::string> dns_servers;
   milliseconds dns_timeout{0};
+  std::uint32_t dns_cache_entries = 0;
+  milliseconds dns_cache_max_ttl{0};
   // [delivery]
   std::string smarthost;  // "[ip]:port"; checked by server::check_environment
   struct Route {

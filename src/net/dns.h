@@ -12,6 +12,11 @@
 // anything else (a timeout, SERVFAIL, a refused query) is temporary, so
 // that a DNS failure defers mail and never bounces it.
 //
+// Answers are kept for their TTL (net/dns_cache.h, capped by
+// ResolverOptions::cache_max_ttl): positive ones, and NXDOMAIN/NODATA of MX
+// queries for the SOA's negative TTL (RFC 2308 5); a temporary failure is
+// never kept.
+//
 // Invariants: a Resolver is used on its executor's thread only; destroying
 // it ends its pending lookups (their awaiters get `temporary`).
 #pragma once
@@ -46,20 +51,26 @@ struct MxAnswer {
   DnsStatus status = DnsStatus::temporary;
   std::vector<MxRecord> records;
   std::string error;  // c-ares's words when not ok
+  std::uint32_t ttl = 0;  // seconds it may be kept (RFC 1035 3.2.1; RFC 2308 5 when negative)
 };
 
 struct AddressAnswer {
   DnsStatus status = DnsStatus::temporary;
   std::vector<asio::ip::address> addresses;  // IPv6 and IPv4, as the resolver ordered them
   std::string error;
+  std::uint32_t ttl = 0;
+};
+
+struct ResolverOptions {
+  std::vector<std::string> servers;  // "ip" or "ip:port"; none: those of /etc/resolv.conf
+  std::chrono::milliseconds timeout{5000};  // per query, two tries
+  std::size_t cache_entries = 10000;        // per record type; 0: nothing kept
+  std::chrono::seconds cache_max_ttl{3600};  // no answer is kept longer
 };
 
 class Resolver {
  public:
-  // create - a resolver asking servers ("ip" or "ip:port"; none: those of
-  // /etc/resolv.conf), each query given up after timeout (two tries).
-  static Result<std::unique_ptr<Resolver>> create(asio::any_io_executor executor, const std::vector<std::string>& servers,
-                                                  std::chrono::milliseconds timeout);
+  static Result<std::unique_ptr<Resolver>> create(asio::any_io_executor executor, const ResolverOptions& options);
   ~Resolver();
   Resolver(const Resolver&) = delete;
   Resolver& operator=(const Resolver&) = delete;

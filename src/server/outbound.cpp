@@ -97,7 +97,9 @@ void Outbound::shutdown() { resolver_.reset(); }
 
 asio::awaitable<void> Outbound::run() {
   executor_ = co_await asio::this_coro::executor;
-  auto resolver = net::Resolver::create(executor_, config_.dns_servers, config_.dns_timeout);
+  net::ResolverOptions dns{config_.dns_servers, config_.dns_timeout, config_.dns_cache_entries,
+                           std::chrono::duration_cast<std::chrono::seconds>(config_.dns_cache_max_ttl)};
+  auto resolver = net::Resolver::create(executor_, dns);
   if (resolver) resolver_ = std::move(*resolver);
   else log::get("smtp")->warn("warning: no DNS resolver, mail delivered by MX waits: {}", resolver.error().message);
   tick_ = std::make_unique<asio::steady_timer>(executor_);

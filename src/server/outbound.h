@@ -15,8 +15,7 @@
 //   - A temporary failure is retried on the two-level schedule
 //     (delivery/retry.h) until delivery.max_queue_lifetime, then bounced.
 //
-// Not yet (issue 12, later steps): DNS caching, dead letters, the fallback
-// relay.
+// Not yet (issue 12, later steps): dead letters, the fallback relay.
 #pragma once
 
 #include <cstdint>
