@@ -143,6 +143,18 @@ class MxTest(HeraldTestCase):
             statuses.add(report.get_payload()[1].get_payload()[1]["Status"])
         self.assertEqual(statuses, {"5.1.10", "5.1.2", "5.4.4"})
 
+    def test_a_domain_not_found_goes_to_the_fallback_relay(self):
+        # NXDOMAIN bounces (above) unless a fallback relay may know the name;
+        # a null MX is the domain's own refusal and bounces still.
+        h = self.start_herald(config={"dns": {"servers": [f"{HOST}:{self.dns.port}"]},
+                                      "delivery": {"fallback_relay": f"[127.0.0.3]:{self.port}"}})
+        internal, refused = f"{unique('x')}@nx.test", f"{unique('n')}@nullmx.test"
+        self.transaction("a@client.test", [internal, refused], b"Subject: fb\r\n\r\nx\r\n", port=h.smtp_port)
+        wait_for(lambda: self.mx2.received(internal), message="the message for nx.test at the fallback relay")
+        wait_for(lambda: [e for e in h.journal() if e.get("recipient") == refused and e["event"] == "bounced"],
+                 message="the null MX recipient bounced")
+        self.assertEqual(self.mx2.received(refused), [])
+
 
 class DnsCacheTest(HeraldTestCase):
     """Answers are kept for their TTL: with the DNS server gone, mail to a

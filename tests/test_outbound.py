@@ -287,5 +287,42 @@ class NoDnsTest(HeraldTestCase):
         self.assertIn("Name service error for name=nowhere.test type=MX", reply)
 
 
+class FallbackRelayTest(HeraldTestCase):
+    """delivery.fallback_relay takes what its own next hop could not: a
+    route whose targets are down, a domain whose MX cannot be asked."""
+
+    def queued(self, h, rcpt):
+        return [r for r in h.queue() if r.get("recipient") == rcpt]
+
+    def test_what_cannot_go_goes_to_the_fallback_relay(self):
+        spare = Peer()
+        self.addCleanup(spare.stop)
+        dead = refused_port()
+        route = f'[[delivery.route]]\ndomain = "*.down.test"\ntargets = ["[127.0.0.1]:{dead}"]\n'
+        h = self.start_herald(config={"delivery": {"fallback_relay": f"[127.0.0.1]:{spare.port}"}}, raw_config=route)
+        routed, by_mx = f"{unique('r')}@a.down.test", f"{unique('m')}@nowhere.test"
+        self.transaction("a@client.test", [routed, by_mx], b"Subject: spare\r\n\r\nx\r\n", port=h.smtp_port)
+        for rcpt in (routed, by_mx):
+            wait_for(lambda: spare.received(rcpt), message=f"{rcpt} at the fallback relay")
+        wait_for(lambda: not self.queued(h, routed) and not self.queued(h, by_mx), message="the queue empty")
+        tried = rf"to=<{re.escape(routed)}>, trying the fallback relay after: connect to \[127\.0\.0\.1\]:{dead}: "
+        sent = rf"to=<{re.escape(by_mx)}>, relay=127\.0\.0\.1\[127\.0\.0\.1\]:{spare.port}, delay=[\d.]+, dsn=2\.0\.0, status=sent"
+        wait_for(lambda: re.search(tried, h.log()) and re.search(sent, h.log()), message="the log lines")
+        self.assertNotRegex(h.log(), rf"to=<{re.escape(routed)}>.*status=deferred", "one attempt, not a deferral")
+
+    def test_a_young_message_waits_for_its_own_next_hop(self):
+        spare = Peer()
+        self.addCleanup(spare.stop)
+        route = f'[[delivery.route]]\ndomain = "*.down.test"\ntargets = ["[127.0.0.1]:{refused_port()}"]\n'
+        h = self.start_herald(config={"delivery": {"fallback_relay": f"[127.0.0.1]:{spare.port}",
+                                                   "fallback_relay_after": "1h"}}, raw_config=route)
+        rcpt = f"{unique('y')}@a.down.test"
+        self.transaction("a@client.test", rcpt, b"Subject: young\r\n\r\nx\r\n", port=h.smtp_port)
+        row = wait_for(lambda: [r for r in self.queued(h, rcpt) if r.get("status") == "deferred"],
+                       message="a deferred row")[0]
+        self.assertIn("Connection refused", row["last_reply"])
+        self.assertEqual(spare.received(rcpt), [])
+
+
 if __name__ == "__main__":
     unittest.main()

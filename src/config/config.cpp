@@ -87,6 +87,8 @@ constexpr KeySpec kKeys[] = {
     {"dns", "cache_entries", Kind::integer, "10000", "MX answers and address answers kept for their TTL (each); 0 = none kept", {}, "0-10000000"},
     {"dns", "cache_max_ttl", Kind::duration, R"("1h")", "no DNS answer is kept longer than this, whatever its TTL", {}, "0s-7d"},
     {"delivery", "smarthost", Kind::string, R"("")", "relay all outbound mail not routed by delivery.route here: \"[host or IP address]:port\" (that host), or \"domain:port\" (its MX hosts), as Postfix's relayhost"},
+    {"delivery", "fallback_relay", Kind::string, R"("")", "mail its next hop could not take (a temporary failure, a destination not found) goes here, same forms as delivery.smarthost; \"\" = none"},
+    {"delivery", "fallback_relay_after", Kind::duration, R"("0s")", "a temporary failure sends mail to the fallback relay only once it has been queued this long; 0s = at the first", {}, "0s-30d"},
     {"delivery", "route", Kind::route_list, "[]", "the transport table: [[delivery.route]] tables {domain = \"example.org\" or \"*.example.org\", targets = [\"[host or IP address]:port\", ...] (the first four are tried in order), tls, auth_user, auth_password}"},
     {"delivery", "mx_port", Kind::integer, "25", "the port of the servers MX records name (RFC 5321: 25; another only for tests or closed networks)", {}, "1-65535"},
     {"delivery", "mx_address_limit", Kind::integer, "5", "addresses tried for a domain found by MX, best preference first (Postfix's smtp_mx_address_limit)", {}, "1-100"},
@@ -499,6 +501,8 @@ Result<Config> read_config(Loader& in, const std::filesystem::path& file) {
   c.tls_handshake_timeout = in.duration("tls", "handshake_timeout");
   c.dns_servers = in.list("dns", "servers");
   c.smarthost = in.str("delivery", "smarthost");
+  c.fallback_relay = in.str("delivery", "fallback_relay");
+  c.fallback_relay_after = in.duration("delivery", "fallback_relay_after");
   for (const auto& e : *in.value("delivery", "route").as_array()) {
     const toml::table& t = *e.as_table();
     Config::Route r;

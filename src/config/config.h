@@ -96,6 +96,8 @@ struct Config {
   milliseconds dns_cache_max_ttl{0};
   // [delivery]
   std::string smarthost;  // "[ip]:port"; checked by server::check_environment
+  std::string fallback_relay;           // delivery.fallback_relay, "" = none
+  milliseconds fallback_relay_after{0};
   struct Route {
     std::string domain;  // lower case; "*.example.org" for the domains below
     std::vector<std::string> targets;

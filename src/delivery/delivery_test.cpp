@@ -59,6 +59,26 @@ TEST(RouteTest, AtMostFourTargets) {
   EXPECT_EQ(r.route("x.test")->targets.size(), 4u);
 }
 
+// The fallback relay takes what could not go: any temporary failure, a
+// destination not found; never what the destination itself refused.
+TEST(RouteTest, FallbackRelay) {
+  NextHop spare{"spare", {*parse_target("[127.0.0.8]")}};
+  Router r({}, std::nullopt, spare);
+  ASSERT_NE(r.fallback(), nullptr);
+  EXPECT_EQ(r.fallback()->name, "spare");
+  EXPECT_EQ(Router({}, std::nullopt).fallback(), nullptr);
+  using smtp::Outcome;
+  using smtp::Verdict;
+  EXPECT_TRUE(takes_fallback(Verdict::local(Outcome::deferred, "4.4.1", "connect to [127.0.0.2]:25: refused")));
+  EXPECT_TRUE(takes_fallback(Verdict{Outcome::deferred, 451, "4.7.1", "greylisted", "RCPT TO"}));
+  EXPECT_TRUE(takes_fallback(Verdict::local(Outcome::bounced, "5.1.2", "Host or domain name not found")));
+  EXPECT_TRUE(takes_fallback(Verdict::local(Outcome::bounced, "5.4.4", "Host or domain name not found")));
+  EXPECT_FALSE(takes_fallback(Verdict{Outcome::bounced, 550, "5.1.1", "no such user", "RCPT TO"}));
+  EXPECT_FALSE(takes_fallback(Verdict::local(Outcome::bounced, "5.1.10", "nullMX")));
+  EXPECT_FALSE(takes_fallback(Verdict::local(Outcome::bounced, "5.4.6", "loops back to myself")));
+  EXPECT_FALSE(takes_fallback(Verdict::local(Outcome::delivered, "2.0.0", "")));
+}
+
 // RFC 5321 5.1: by preference, equal preferences shuffled (both orders
 // seen), our own name and what is not better than it dropped; then the
 // addresses in that order, up to the limit.

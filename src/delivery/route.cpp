@@ -115,11 +115,17 @@ Result<NextHop> parse_next_hop(std::string_view text) {
   return hop;
 }
 
-Router::Router(std::vector<Route> routes, std::optional<NextHop> smarthost)
-    : routes_(std::move(routes)), smarthost_(std::move(smarthost)) {
+Router::Router(std::vector<Route> routes, std::optional<NextHop> smarthost, std::optional<NextHop> fallback)
+    : routes_(std::move(routes)), smarthost_(std::move(smarthost)), fallback_(std::move(fallback)) {
   for (auto& r : routes_)
     if (r.hop.targets.size() > kMaxTargets) r.hop.targets.resize(kMaxTargets);
-  if (smarthost_ && smarthost_->targets.size() > kMaxTargets) smarthost_->targets.resize(kMaxTargets);
+  for (auto* hop : {&smarthost_, &fallback_})
+    if (*hop && (*hop)->targets.size() > kMaxTargets) (*hop)->targets.resize(kMaxTargets);
+}
+
+bool takes_fallback(const smtp::Verdict& v) {
+  if (v.outcome == smtp::Outcome::deferred) return true;
+  return v.outcome == smtp::Outcome::bounced && v.code == 0 && (v.status == "5.1.2" || v.status == "5.4.4");
 }
 
 const NextHop* Router::route(std::string_view domain) const {

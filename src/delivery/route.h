@@ -65,17 +65,29 @@ class Router {
  public:
   static constexpr std::size_t kMaxTargets = 4;
 
-  Router(std::vector<Route> routes, std::optional<NextHop> smarthost);
+  Router(std::vector<Route> routes, std::optional<NextHop> smarthost, std::optional<NextHop> fallback = std::nullopt);
 
   // route - the next hop for domain (any case): the first route that
   // matches, else the smarthost; nullptr when the domain's MX hosts are the
   // way (which needs the DNS resolver).
   const NextHop* route(std::string_view domain) const;
+  // fallback - delivery.fallback_relay: where mail goes that its own next
+  // hop could not take (takes_fallback); nullptr when none is configured.
+  const NextHop* fallback() const { return fallback_ ? &*fallback_ : nullptr; }
 
  private:
   std::vector<Route> routes_;
   std::optional<NextHop> smarthost_;
+  std::optional<NextHop> fallback_;
 };
+
+// takes_fallback - whether a recipient that its next hop did not take goes
+// to the fallback relay (Postfix's smtp_fallback_relay): after a temporary
+// failure of any kind, or when its destination cannot be found (5.1.2: the
+// domain does not exist; 5.4.4: its hosts have no address) - mail for names
+// only the relay knows. Never after the destination refused it (a 5xx
+// reply, a null MX, a loop).
+bool takes_fallback(const smtp::Verdict& verdict);
 
 // MxHost - one MX record's host and the addresses it resolved to.
 struct MxHost {

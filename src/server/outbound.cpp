@@ -70,7 +70,16 @@ Result<delivery::Router> make_router(const config::Config& c) {
     smarthost = std::move(*hop);
     smarthost->tls = tls_policy(c.delivery_tls);
   }
-  return delivery::Router(std::move(routes), std::move(smarthost));
+  std::optional<delivery::NextHop> fallback;
+  if (!c.fallback_relay.empty()) {
+    auto hop = delivery::parse_next_hop(c.fallback_relay);
+    if (!hop)
+      return make_error(Errc::invalid, fmt::format("{}: delivery.fallback_relay: {}", c.where("delivery.fallback_relay"),
+                                                   hop.error().message));
+    fallback = std::move(*hop);
+    fallback->tls = tls_policy(c.delivery_tls);
+  }
+  return delivery::Router(std::move(routes), std::move(smarthost), std::move(fallback));
 }
 
 Outbound::Outbound(const config::Config& config, store::Queue& queue, asio::thread_pool& blocking,
@@ -527,9 +536,21 @@ void Outbound::finish(const Job& job, const std::vector<smtp::Verdict>& verdicts
   std::vector<store::AttemptOutcome> outcomes;
   std::vector<delivery::FailedRecipient> failed, delayed;
   const std::int64_t warn_after = std::chrono::duration_cast<std::chrono::seconds>(config_.delivery_delay_warning).count();
+  const std::int64_t fallback_after = std::chrono::duration_cast<std::chrono::seconds>(config_.fallback_relay_after).count();
+  Job spare{m, true};  // those that go on to the fallback relay, still held
+  spare.message.recipients.clear();
   for (std::size_t i = 0; i < m.recipients.size() && i < verdicts.size(); ++i) {
     const auto& r = m.recipients[i];
     const smtp::Verdict& v = verdicts[i];
+    // Not found goes to the fallback relay at once (it may know names the
+    // DNS does not); a temporary failure once the message is old enough.
+    if (router_.fallback() && !job.fallback && delivery::takes_fallback(v) &&
+        (v.outcome == smtp::Outcome::bounced || now - m.created >= fallback_after)) {
+      logger->info("{}: to=<{}>, trying the fallback relay after: {}", m.queue_id, printable(r.recipient, 300),
+                   v.code != 0 ? fmt::format("host {} said: {}", relay, v.diagnostic()) : v.diagnostic());
+      spare.message.recipients.push_back(r);
+      continue;
+    }
     // Postfix's wording, which pflogsumm and admins know: "host X said:
     // 550 ... (in reply to RCPT TO command)" for a reply, the reason alone
     // for a failure of our own or of the connection.
@@ -563,6 +584,13 @@ void Outbound::finish(const Job& job, const std::vector<smtp::Verdict>& verdicts
     held_.erase(r.row);
     outcomes.push_back(std::move(o));
   }
+  if (!spare.message.recipients.empty()) {
+    Destination& d = destinations_[kFallback];
+    if (d.hop.name.empty()) d.hop = *router_.fallback();
+    d.jobs.push_back(std::move(spare));
+    wake();
+  }
+  if (outcomes.empty()) return;
   // RFC 5321 4.5.5 / 6.1: the sender hears of a failure (and of a long
   // delay); a message with the null sender (a DSN itself) never causes one.
   if ((!failed.empty() || !delayed.empty()) && !m.sender.empty()) {

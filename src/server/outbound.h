@@ -15,7 +15,10 @@
 //   - A temporary failure is retried on the two-level schedule
 //     (delivery/retry.h) until delivery.max_queue_lifetime, then bounced.
 //
-// Not yet (issue 12, later steps): dead letters, the fallback relay.
+//   - Mail its next hop could not take goes on, in the same attempt, to
+//     delivery.fallback_relay when one is set (delivery::takes_fallback).
+//
+// Not yet (issue 12, later steps): dead letters.
 #pragma once
 
 #include <cstdint>
@@ -80,7 +83,9 @@ class Outbound {
   // Job - one message with those of its recipients that go to one next hop.
   struct Job {
     store::ClaimedMessage message;
+    bool fallback = false;  // on its way to the fallback relay: its outcome is final for this attempt
   };
+  static constexpr const char* kFallback = "fallback:";  // its destination's key
   struct Destination {
     delivery::NextHop hop;  // a route's, the smarthost's, or an MX domain's (hop.mx)
     std::deque<Job> jobs;
