@@ -9,6 +9,7 @@ and says so in its queue, its journal and Postfix-shaped log lines.
 
 import email
 import email.policy
+import os
 import re
 import unittest
 
@@ -322,6 +323,88 @@ class FallbackRelayTest(HeraldTestCase):
                        message="a deferred row")[0]
         self.assertIn("Connection refused", row["last_reply"])
         self.assertEqual(spare.received(rcpt), [])
+
+
+class DeadLetterTest(HeraldTestCase):
+    """A report that cannot be delivered (its recipient, the original
+    sender, is refused too) is a dead letter: kept in the store, written to
+    data_dir/deadletter/, listed, shown, resent and deleted by the CLI."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.peer = Peer()
+        cls.herald = Herald(config={"delivery": {"smarthost": f"[127.0.0.1]:{cls.peer.port}"}})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.herald.close()
+        cls.peer.stop()
+
+    def dead_letter(self, sender):
+        """dead_letter - a message from sender refused, its report refused: the dead row."""
+        rcpt = f"{unique('r')}@far.test"
+        self.peer.script[rcpt] = ["550 5.1.1 <r>: no such user"]
+        self.peer.script[sender] = ["550 5.1.1 <s>: no such user either"]  # the report's RCPT, once
+        self.transaction(sender, rcpt, f"Subject: {unique('dl')}\r\n\r\nx\r\n".encode())
+        return wait_for(lambda: [r for r in self.herald.cli_json("deadletter", "list") if r["recipient"] == sender],
+                        message="a dead letter for the sender")[0]
+
+    def files(self, queue_id):
+        d = os.path.join(self.herald.data_dir, "deadletter")
+        return sorted(f for f in os.listdir(d) if f.startswith(queue_id)) if os.path.isdir(d) else []
+
+    def test_kept_shown_written_and_resent(self):
+        sender = f"{unique('s')}@far.test"
+        row = self.dead_letter(sender)
+        self.assertEqual(row["status"], "dead")
+        self.assertIn("no such user either", row["last_reply"])
+        queue_id = row["queue_id"]
+        # The store keeps it with its message; show gives both.
+        shown = self.herald.cli_json("deadletter", "show", queue_id)
+        report = email.message_from_string(shown["message"], policy=email.policy.default)
+        self.assertEqual(report.get_content_type(), "multipart/report")
+        self.assertEqual([r["recipient"] for r in shown["rows"]], [sender])
+        # The file: the envelope above the message, which email parses.
+        wait_for(lambda: self.files(queue_id), message="the dead letter's file")
+        with open(os.path.join(self.herald.data_dir, "deadletter", f"{queue_id}.eml"), "rb") as f:
+            kept = email.message_from_bytes(f.read(), policy=email.policy.default)
+        self.assertEqual(kept["Return-Path"], "<>")
+        self.assertIn(f"to=<{sender}>", kept["X-Herald-Dead-Letter"])
+        self.assertEqual(kept.get_content_type(), "multipart/report")
+        self.assertIn("dead_letter", [e["event"] for e in self.herald.journal("--queue-id", queue_id)])
+        wait_for(lambda: re.search(rf"{queue_id}: dead letter: to=<{re.escape(sender)}>", self.herald.log()),
+                 message="the dead letter's log line")
+        # Resent: the peer now takes it (its script refused only once).
+        self.assertEqual(self.herald.cli("deadletter", "resend", queue_id).stdout, "resent 1 dead letter\n")
+        wait_for(lambda: self.peer.received(sender), message="the resent report at the peer")
+        mail_from, _, data, _ = self.peer.received(sender)[0]
+        self.assertEqual(mail_from, "<>")
+        self.assertIn(b"multipart/report", data)
+        wait_for(lambda: not [r for r in self.herald.queue() if r["queue_id"] == queue_id], message="the queue empty")
+        self.assertEqual(self.herald.cli_json("deadletter", "list"), [])
+
+    def test_deleted_with_its_file(self):
+        row = self.dead_letter(f"{unique('s')}@far.test")
+        queue_id = row["queue_id"]
+        wait_for(lambda: self.files(queue_id), message="the dead letter's file")
+        res = self.herald.cli("deadletter", "delete", check=False)
+        self.assertNotEqual(res.returncode, 0, "a bulk delete needs --all")
+        self.assertEqual(self.herald.cli("deadletter", "delete", queue_id).stdout, "deleted 1 dead letter\n")
+        self.assertEqual(self.files(queue_id), [])
+        self.assertEqual([r for r in self.herald.queue() if r["queue_id"] == queue_id], [])
+        self.assertIn("no such dead letter", self.herald.cli("deadletter", "show", queue_id, check=False).stderr)
+
+    def test_dead_letter_action_delete_drops_it(self):
+        h = self.start_herald(config={"delivery": {"smarthost": f"[127.0.0.1]:{self.peer.port}",
+                                                   "dead_letter_action": "delete"}})
+        rcpt, sender = f"{unique('r')}@far.test", f"{unique('s')}@far.test"
+        self.peer.script[rcpt] = ["550 5.1.1 no"]
+        self.peer.script[sender] = ["550 5.1.1 no either"]
+        self.transaction(sender, rcpt, b"Subject: drop\r\n\r\nx\r\n", port=h.smtp_port)
+        wait_for(lambda: [e for e in h.journal() if e.get("recipient") == sender and e["event"] == "bounced"],
+                 message="the report bounced")
+        self.assertEqual(h.cli_json("deadletter", "list"), [])
+        self.assertFalse(os.path.exists(os.path.join(h.data_dir, "deadletter")))
 
 
 if __name__ == "__main__":

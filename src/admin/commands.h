@@ -21,6 +21,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -112,6 +113,7 @@ struct QueueListRequest {
   std::string after;      // a row number: only rows after it
   std::string sender;     // only messages from this sender, any case; "<>" = the null sender
   std::string recipient;  // only this recipient, any case
+  std::optional<store::RecipientState> state;  // only rows in this state
 };
 
 Result<ListEnd> queue_list(store::Store& store, const QueueListRequest& request, const Sink<store::QueueRow>& row);
@@ -124,6 +126,7 @@ struct QueueChange {
   std::vector<std::string> queue_ids;
   std::string sender;  // "" = any; "<>" = the null sender
   std::string domain;  // the recipients' domain; "" = any
+  std::optional<store::RecipientState> state;  // only rows in this state
   bool all = false;
 };
 
@@ -131,6 +134,24 @@ struct QueueChange {
 // how many changed. Errc::invalid when nothing selects: a bulk action needs
 // --all (as postsuper's ALL).
 Result<std::size_t> queue_change(store::Store& store, store::QueueAction action, const QueueChange& request);
+
+// ---- dead letters ------------------------------------------------------
+// Reports (null sender) that could not be delivered: queue rows in state
+// dead, kept with their message (docs/ARCHITECTURE.md "Outbound delivery").
+
+// DeadLetter - the dead rows of one queue id, and the message.
+struct DeadLetter {
+  std::vector<store::QueueRow> rows;
+  std::string message;
+};
+
+// deadletter_show - Errc::not_found when the queue id has no dead letter.
+Result<DeadLetter> deadletter_show(store::Store& store, const std::string& queue_id);
+// deadletter_change - resend (back to the queue, due now, with a fresh
+// lifetime) or remove the selected dead letters; a removed one's files in
+// dir (QUEUEID.eml, QUEUEID-N.eml) go too.
+Result<std::size_t> deadletter_change(store::Store& store, store::QueueAction action, QueueChange request,
+                                      const std::filesystem::path& dir);
 
 // ---- the journal -------------------------------------------------------
 

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <future>
 
 namespace herald::admin {
@@ -15,6 +16,7 @@ Result<ListEnd> queue_list(store::Store& store, const QueueListRequest& request,
   store::QueueQuery q;
   if (!request.sender.empty()) q.sender = request.sender == "<>" ? "" : request.sender;
   if (!request.recipient.empty()) q.recipient = request.recipient;
+  q.state = request.state;
   auto read = [&](std::int64_t from, std::size_t n) {
     q.after = from;
     q.limit = n;
@@ -36,11 +38,49 @@ Result<std::size_t> queue_change(store::Store& store, store::QueueAction action,
   if (!request.sender.empty()) selection.sender = request.sender == "<>" ? "" : request.sender;
   if (!request.domain.empty()) selection.domain = request.domain;
   selection.all = request.all;
+  selection.state = request.state;
   if (selection.empty())
     return make_error(Errc::invalid, "name the queue ids, or select with --sender, --domain or --all");
   std::promise<Result<std::size_t>> changed;
   store.queue().change(action, std::move(selection), [&changed](Result<std::size_t> n) { changed.set_value(std::move(n)); });
   return changed.get_future().get();
+}
+
+Result<DeadLetter> deadletter_show(store::Store& store, const std::string& queue_id) {
+  auto rows = store.queue().show(queue_id);
+  if (!rows) return rows.error();
+  DeadLetter out;
+  for (auto& r : *rows)
+    if (r.state == store::RecipientState::dead) out.rows.push_back(std::move(r));
+  if (out.rows.empty()) return make_error(Errc::not_found, fmt::format("{}: no such dead letter", queue_id));
+  // A report is small (delivery.bounce_size_limit): read whole.
+  auto body = store.queue().read_body(out.rows.front().message, {0, out.rows.front().size});
+  if (!body) return body.error();
+  out.message = std::move(*body);
+  return out;
+}
+
+Result<std::size_t> deadletter_change(store::Store& store, store::QueueAction action, QueueChange request,
+                                      const std::filesystem::path& dir) {
+  request.state = store::RecipientState::dead;
+  auto changed = queue_change(store, action, request);
+  if (!changed || action != store::QueueAction::remove) return changed;
+  // The files are copies of what the store kept: those whose queue id has
+  // no dead letter left go with it.
+  std::error_code ec;
+  std::vector<std::filesystem::path> gone;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!name.ends_with(".eml")) continue;
+    const std::string id = name.substr(0, std::min(name.find('-'), name.find('.')));
+    auto rows = store.queue().show(id);
+    if (!rows) continue;
+    if (std::none_of(rows->begin(), rows->end(),
+                     [](const store::QueueRow& r) { return r.state == store::RecipientState::dead; }))
+      gone.push_back(entry.path());
+  }
+  for (const auto& path : gone) std::filesystem::remove(path, ec);
+  return changed;
 }
 
 }  // namespace herald::admin

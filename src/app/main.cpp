@@ -40,6 +40,7 @@ struct Args {
   admin::ListRequest list;
   admin::QueueListRequest queue;
   admin::QueueChange change;
+  std::filesystem::path data_dir;  // the configuration's (dispatch sets it)
   admin::JournalRequest journal;
 };
 
@@ -69,6 +70,7 @@ class Cli {
   static void limit_option(CLI::App* sub, std::size_t& limit, const char* help);
   void add_directory_commands();
   void add_queue_commands();
+  void add_deadletter_commands();
   int dispatch();
 
   CLI::App app_{"Herald - mail server: SMTP in, mailboxes, POP3 out"};
@@ -90,6 +92,7 @@ Cli::Cli() {
   defaults_ = cfg->add_subcommand("defaults", "print every key with its default and a comment");
   add_directory_commands();
   add_queue_commands();
+  add_deadletter_commands();
   version_ = app_.add_subcommand("version", "print the version");
   app_.footer(kListsFooter);  // after the subcommands: they would inherit it
 }
@@ -245,6 +248,45 @@ void Cli::add_queue_commands() {
   journal->add_flag("--jsonl", a_.jsonl, "print JSON lines, one event per line (export: --limit 0 --since D --until D)");
 }
 
+// herald deadletter: the reports (null sender) that could not be delivered
+// (CSSMTP's dead letters), kept in the store and, with
+// delivery.dead_letter_action = "store", as files in data_dir/deadletter/.
+void Cli::add_deadletter_commands() {
+  auto* dead = group("deadletter", "reports that could not be delivered, kept for the operator");
+  auto* list = command(dead, "list", "list dead letters, oldest first", [](auto& a, auto& st) {
+    admin::QueueListRequest q = a.queue;
+    q.state = store::RecipientState::dead;
+    print_list(st, q, a.json, admin::queue_list);
+  });
+  list->footer(kListsFooter);
+  list->add_flag("--json", a_.json, "print JSON");
+  limit_option(list, a_.queue.limit, "at most N rows (default: all)");
+  list->add_option("--after", a_.queue.after, "continue after this row (JSON: row): the last one printed")
+      ->type_name("ROW");
+  auto* show = command(dead, "show", "show a dead letter: its recipients, why, and the message",
+                       [](auto& a, auto& st) { print_deadletter_show(st, a.name, a.json); });
+  show->add_option("ID", a_.name, "queue id")->required();
+  show->add_flag("--json", a_.json, "print JSON");
+  struct Action {
+    const char* name;
+    const char* help;
+    store::QueueAction action;
+    const char* done;
+  };
+  static constexpr Action kActions[] = {
+      {"resend", "try dead letters again, now, with a fresh queue lifetime", store::QueueAction::resend, "resent"},
+      {"delete", "drop dead letters (and their files)", store::QueueAction::remove, "deleted"},
+  };
+  for (const Action& act : kActions) {
+    auto* sub = command(dead, act.name, act.help, [&act](auto& a, auto& st) {
+      print_deadletter_change(st, act.action, a.change, a.data_dir / "deadletter", act.done, a.json);
+    });
+    sub->add_option("ID", a_.change.queue_ids, "queue ids");
+    sub->add_flag("--all", a_.change.all, "every dead letter");
+    sub->add_flag("--json", a_.json, "print JSON");
+  }
+}
+
 int Cli::run(int argc, char** argv) {
   try {
     app_.parse(argc, argv);
@@ -283,6 +325,7 @@ int Cli::dispatch() {
   }
   for (auto& [sub, run] : commands_) {
     if (!sub->parsed()) continue;
+    a_.data_dir = c.data_dir;
     auto st = open_store(c);
     run(a_, *st);
     return 0;

@@ -7,7 +7,9 @@
 
 #include <fmt/format.h>
 
+#include "admin/render.h"
 #include "base/log.h"
+#include "base/text.h"
 #include "net/tls.h"
 #include "server/server.h"
 #include "server/startup.h"
@@ -59,6 +61,33 @@ void print_queue_change(store::Store& st, store::QueueAction action, const admin
   std::size_t n = check_request(admin::queue_change(st, action, request));
   if (json) std::cout << fmt::format("{{\"changed\": {}}}\n", n);
   else std::cout << fmt::format("{} {} recipient{}\n", done, n, n == 1 ? "" : "s");
+}
+
+void print_deadletter_show(store::Store& st, const std::string& queue_id, bool json) {
+  auto letter = check_request(admin::deadletter_show(st, queue_id));
+  if (json) {
+    nlohmann::json rows = nlohmann::json::array();
+    for (const auto& r : letter.rows) rows.push_back(admin::to_json(r));
+    std::cout << admin::dump({{"rows", rows}, {"message", letter.message}}) << "\n";
+    return;
+  }
+  for (const auto& r : letter.rows) std::cout << printable_utf8(admin::text_line(r)) << "\n";
+  std::cout << "\n";
+  std::string_view rest = letter.message;
+  while (!rest.empty()) {
+    std::size_t end = rest.find('\n');
+    std::string_view line = rest.substr(0, end);
+    if (line.ends_with('\r')) line.remove_suffix(1);
+    std::cout << printable_utf8(line) << "\n";
+    rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+  }
+}
+
+void print_deadletter_change(store::Store& st, store::QueueAction action, const admin::QueueChange& request,
+                             const std::filesystem::path& dir, const char* done, bool json) {
+  std::size_t n = check_request(admin::deadletter_change(st, action, request, dir));
+  if (json) std::cout << fmt::format("{{\"changed\": {}}}\n", n);
+  else std::cout << fmt::format("{} {} dead letter{}\n", done, n, n == 1 ? "" : "s");
 }
 
 std::unique_ptr<store::Store> open_store(const config::Config& c, bool sweep_blobs) {

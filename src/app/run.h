@@ -80,6 +80,13 @@ void print_queue_show(store::Store& st, const std::string& queue_id, bool json);
 void print_queue_change(store::Store& st, store::QueueAction action, const admin::QueueChange& request,
                         const char* done, bool json);
 
+// print_deadletter_show - its rows, then the message (text: line by line,
+// made printable; JSON: {"rows": [...], "message": "..."}).
+void print_deadletter_show(store::Store& st, const std::string& queue_id, bool json);
+// print_deadletter_change - resend or delete dead letters (files in dir too).
+void print_deadletter_change(store::Store& st, store::QueueAction action, const admin::QueueChange& request,
+                             const std::filesystem::path& dir, const char* done, bool json);
+
 // serve - `herald serve`: runs the daemon in the foreground until SIGTERM.
 int serve(const std::string& config_path);
 

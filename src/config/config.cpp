@@ -87,6 +87,7 @@ constexpr KeySpec kKeys[] = {
     {"dns", "cache_entries", Kind::integer, "10000", "MX answers and address answers kept for their TTL (each); 0 = none kept", {}, "0-10000000"},
     {"dns", "cache_max_ttl", Kind::duration, R"("1h")", "no DNS answer is kept longer than this, whatever its TTL", {}, "0s-7d"},
     {"delivery", "smarthost", Kind::string, R"("")", "relay all outbound mail not routed by delivery.route here: \"[host or IP address]:port\" (that host), or \"domain:port\" (its MX hosts), as Postfix's relayhost"},
+    {"delivery", "dead_letter_action", Kind::choice, R"("store")", "a report (null sender) that cannot be delivered: store (kept, and written to data_dir/deadletter/), keep (kept in the store only), delete (logged and dropped)", "store|keep|delete"},
     {"delivery", "fallback_relay", Kind::string, R"("")", "mail its next hop could not take (a temporary failure, a destination not found) goes here, same forms as delivery.smarthost; \"\" = none"},
     {"delivery", "fallback_relay_after", Kind::duration, R"("0s")", "a temporary failure sends mail to the fallback relay only once it has been queued this long; 0s = at the first", {}, "0s-30d"},
     {"delivery", "route", Kind::route_list, "[]", "the transport table: [[delivery.route]] tables {domain = \"example.org\" or \"*.example.org\", targets = [\"[host or IP address]:port\", ...] (the first four are tried in order), tls, auth_user, auth_password}"},
@@ -502,6 +503,7 @@ Result<Config> read_config(Loader& in, const std::filesystem::path& file) {
   c.dns_servers = in.list("dns", "servers");
   c.smarthost = in.str("delivery", "smarthost");
   c.fallback_relay = in.str("delivery", "fallback_relay");
+  c.dead_letter_action = in.str("delivery", "dead_letter_action");
   c.fallback_relay_after = in.duration("delivery", "fallback_relay_after");
   for (const auto& e : *in.value("delivery", "route").as_array()) {
     const toml::table& t = *e.as_table();

@@ -18,8 +18,9 @@ std::string_view dsn_of(std::string_view reply) {
 }
 
 // postfix_status - the status= word: Postfix says "sent" for a delivered
-// recipient, and pflogsumm counts that word.
+// recipient, and pflogsumm counts that word; a dead letter bounced.
 std::string_view postfix_status(store::RecipientState state) {
+  if (state == store::RecipientState::dead) return "bounced";
   return state == store::RecipientState::delivered ? "sent" : store::to_string(state);
 }
 

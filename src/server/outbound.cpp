@@ -1,13 +1,17 @@
 #include "server/outbound.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <random>
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/post.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
@@ -40,6 +44,57 @@ smtp::TlsPolicy tls_policy(const std::string& level) {
   return smtp::TlsPolicy::may;
 }
 
+
+// write_dead_letter - the envelope as header fields (as Postfix's
+// X-Original-To), then the message, as one file in dir; its path. Blocking,
+// and free of the agent: it may run on the blocking pool after the agent
+// is gone (the store outlives both).
+Result<std::filesystem::path> write_dead_letter(store::Queue& queue, const std::filesystem::path& dir,
+                                                const store::ClaimedMessage& m,
+                                                const std::vector<Outbound::DeadLetter>& letters) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return make_error(Errc::io, fmt::format("{}: {}", dir.string(), ec.message()));
+  // QUEUEID.eml, or QUEUEID-2.eml... when a later attempt of the same
+  // message adds dead letters: one file each, never overwritten.
+  int fd = -1;
+  std::filesystem::path path;
+  for (int n = 1; fd < 0 && n < 1000; ++n) {
+    path = dir / (n == 1 ? m.queue_id + ".eml" : fmt::format("{}-{}.eml", m.queue_id, n));
+    fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (fd < 0 && errno != EEXIST) return make_error(Errc::io, fmt::format("{}: {}", path.string(), std::strerror(errno)));
+  }
+  if (fd < 0) return make_error(Errc::io, fmt::format("{}: too many dead letters of one message", dir.string()));
+  auto write_all = [fd](std::string_view data) {
+    while (!data.empty()) {
+      ssize_t n = ::write(fd, data.data(), data.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return false;
+      data.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+  };
+  std::string head = "Return-Path: <>\r\n";
+  for (const auto& d : letters)
+    head += fmt::format("X-Herald-Dead-Letter: to=<{}>; {}\r\n", printable(d.recipient, 300), printable(d.reason, 700));
+  bool ok = write_all(head);
+  for (std::uint64_t offset = 0; ok && offset < m.size; offset += Outbound::kBodyPiece) {
+    auto piece = queue.read_body(m.message, {offset, Outbound::kBodyPiece});
+    if (!piece) {
+      ::close(fd);
+      ::unlink(path.c_str());
+      return piece.error();
+    }
+    ok = write_all(*piece);
+  }
+  const int saved = errno;
+  ::close(fd);
+  if (!ok) {
+    ::unlink(path.c_str());
+    return make_error(Errc::io, fmt::format("{}: {}", path.string(), std::strerror(saved)));
+  }
+  return path;
+}
 
 }  // namespace
 
@@ -538,14 +593,18 @@ void Outbound::finish(const Job& job, const std::vector<smtp::Verdict>& verdicts
   const std::int64_t warn_after = std::chrono::duration_cast<std::chrono::seconds>(config_.delivery_delay_warning).count();
   const std::int64_t fallback_after = std::chrono::duration_cast<std::chrono::seconds>(config_.fallback_relay_after).count();
   Job spare{m, true};  // those that go on to the fallback relay, still held
+  std::vector<DeadLetter> dead_letters;
   spare.message.recipients.clear();
   for (std::size_t i = 0; i < m.recipients.size() && i < verdicts.size(); ++i) {
     const auto& r = m.recipients[i];
     const smtp::Verdict& v = verdicts[i];
+    // The queue lifetime counts from the row's queueing (a resent dead
+    // letter starts again), never from before the message came.
+    const std::int64_t since = std::max(m.created, r.queued);
     // Not found goes to the fallback relay at once (it may know names the
     // DNS does not); a temporary failure once the message is old enough.
     if (router_.fallback() && !job.fallback && delivery::takes_fallback(v) &&
-        (v.outcome == smtp::Outcome::bounced || now - m.created >= fallback_after)) {
+        (v.outcome == smtp::Outcome::bounced || now - since >= fallback_after)) {
       logger->info("{}: to=<{}>, trying the fallback relay after: {}", m.queue_id, printable(r.recipient, 300),
                    v.code != 0 ? fmt::format("host {} said: {}", relay, v.diagnostic()) : v.diagnostic());
       spare.message.recipients.push_back(r);
@@ -559,28 +618,33 @@ void Outbound::finish(const Job& job, const std::vector<smtp::Verdict>& verdicts
     if (v.outcome == smtp::Outcome::bounced) {
       o.state = store::RecipientState::bounced;
     } else if (v.outcome == smtp::Outcome::deferred) {
-      auto next = delivery::next_attempt(retry_, m.created, now);
+      auto next = delivery::next_attempt(retry_, since, now);
       if (next) {
         o.state = store::RecipientState::deferred;
         o.next_attempt_s = *next;
       } else {
         // RFC 5321 4.5.4.1: given up after the queue lifetime.
         o.state = store::RecipientState::bounced;
-        o.reply = fmt::format("message expired after {}s in the queue; last: {}", now - m.created, reply);
+        o.reply = fmt::format("message expired after {}s in the queue; last: {}", now - since, reply);
       }
     }
+    // A report that cannot be delivered has no one to be reported to (RFC
+    // 3461 6.2: never a DSN for a DSN): a dead letter, kept for the operator.
+    const bool dead = o.state == store::RecipientState::bounced && m.sender.empty() && config_.dead_letter_action != "delete";
+    if (dead) o.state = store::RecipientState::dead;
     std::string host = v.code != 0 ? relay.substr(0, relay.find('[')) : std::string();
     if (o.state == store::RecipientState::bounced) {
       failed.push_back({r.recipient, r.original, v.status, host,
                         o.reply.starts_with("message expired") ? o.reply : v.diagnostic(), v.code != 0});
     } else if (o.state == store::RecipientState::deferred && warn_after > 0 && !r.warned &&
-               now - m.created >= warn_after) {
+               now - since >= warn_after) {
       // Still waiting long after it came: the sender is told once.
       o.warned = true;
       delayed.push_back({r.recipient, r.original, v.status, host, v.diagnostic(), v.code != 0});
     }
     queue::log_delivery(*logger, m.queue_id, r.recipient, r.original, relay, static_cast<double>(now - m.created),
                         v.status, {o.state, o.reply});
+    if (dead) dead_letters.push_back({r.recipient, o.reply});
     held_.erase(r.row);
     outcomes.push_back(std::move(o));
   }
@@ -591,6 +655,7 @@ void Outbound::finish(const Job& job, const std::vector<smtp::Verdict>& verdicts
     wake();
   }
   if (outcomes.empty()) return;
+  if (!dead_letters.empty()) keep_dead_letters(m, std::move(dead_letters));
   // RFC 5321 4.5.5 / 6.1: the sender hears of a failure (and of a long
   // delay); a message with the null sender (a DSN itself) never causes one.
   if ((!failed.empty() || !delayed.empty()) && !m.sender.empty()) {
@@ -601,6 +666,21 @@ void Outbound::finish(const Job& job, const std::vector<smtp::Verdict>& verdicts
     return;
   }
   record(m.queue_id, std::move(outcomes));
+}
+
+void Outbound::keep_dead_letters(const store::ClaimedMessage& m, std::vector<DeadLetter> letters) {
+  static const auto logger = log::get("bounce");
+  for (const auto& d : letters)
+    logger->warn("warning: {}: dead letter: to=<{}> cannot be returned (null sender); kept: herald deadletter show {}",
+                 m.queue_id, printable(d.recipient, 300), m.queue_id);
+  if (config_.dead_letter_action != "store") return;
+  // A copy as a file for the administrator's tools (CSSMTP's
+  // DeadLetterAction Store); the store keeps the letter whether or not
+  // the file can be written.
+  asio::post(blocking_, [&queue = queue_, dir = config_.data_dir / "deadletter", m, letters = std::move(letters)] {
+    auto written = write_dead_letter(queue, dir, m, letters);
+    if (!written) log::get("bounce")->warn("warning: {}: cannot write the dead letter: {}", m.queue_id, written.error().message);
+  });
 }
 
 void Outbound::record(const std::string& queue_id, std::vector<store::AttemptOutcome> outcomes) {

@@ -18,11 +18,15 @@
 //   - Mail its next hop could not take goes on, in the same attempt, to
 //     delivery.fallback_relay when one is set (delivery::takes_fallback).
 //
-// Not yet (issue 12, later steps): dead letters.
+//   - A report (null sender) that fails for good is a dead letter
+//     (RecipientState::dead): kept with its message for `herald
+//     deadletter`, and written to data_dir/deadletter/ as
+//     delivery.dead_letter_action says.
 #pragma once
 
 #include <cstdint>
 #include <deque>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
@@ -64,6 +68,11 @@ class Outbound {
   static constexpr std::int64_t kLeaseSeconds = 30 * 60;
   // A body is read and sent in pieces of this size; one that fits is read once.
   static constexpr std::uint64_t kBodyPiece = 1 << 20;
+  // DeadLetter - a recipient of a report that failed for good.
+  struct DeadLetter {
+    std::string recipient;
+    std::string reason;
+  };
 
 
   // intake and expander: a DSN to the sender of a failed recipient goes in
@@ -123,6 +132,9 @@ class Outbound {
                                std::vector<delivery::FailedRecipient> delayed,
                                std::vector<store::AttemptOutcome> outcomes, std::optional<std::string> body);
   void record(const std::string& queue_id, std::vector<store::AttemptOutcome> outcomes);
+  // keep_dead_letters - logged; with dead_letter_action "store", written to
+  // data_dir/deadletter/ on the blocking pool.
+  void keep_dead_letters(const store::ClaimedMessage& m, std::vector<DeadLetter> letters);
   // prepare_body - a body of one piece read (and kept); for a larger one
   // whose 8-bitness intake did not record (older messages), its 8-bit
   // octets looked for a piece at a time. Blocking (store reads): on the

@@ -30,6 +30,8 @@ enum class JournalEvent {
   rejected,            // a command refused (detail: the command; reply: ours)
   released,            // a held recipient given back to the queue by the operator
   deleted,             // a recipient taken out of the queue by the operator
+  dead_letter,         // a report that could not be delivered, kept (RecipientState::dead)
+  resent,              // a dead letter given back to the queue by the operator
 };
 
 std::string_view to_string(JournalEvent event);

@@ -101,23 +101,25 @@ inline const char* domain_page_sql(const KeyRange& r) {
 }
 
 // queue_page_sql - queue rows by their key. Parameters: ?1 after, ?2 sender,
-// ?3 recipient, ?4 limit. CROSS JOIN keeps the queue the outer loop: SQLite
-// must not start from messages (no sender index) and sort the rows after.
+// ?3 recipient, ?4 limit, ?5 state. CROSS JOIN keeps the queue the outer
+// loop: SQLite must not start from messages (no sender index) and sort the
+// rows after.
 inline const char* queue_page_sql(const QueueQuery& q) {
   static const auto texts = [] {
-    std::array<std::string, 4> t;
+    std::array<std::string, 8> t;
     for (unsigned f = 0; f < t.size(); ++f) {
       std::string& sql = t[f];
       sql = "SELECT q.id, q.queue_id, m.sender, q.recipient, q.original_recipient, q.status, q.attempts, "
-            "q.created, q.next_attempt, m.size, q.last_reply FROM queue q CROSS JOIN messages m "
+            "q.created, q.next_attempt, m.size, q.last_reply, q.message FROM queue q CROSS JOIN messages m "
             "ON m.id = q.message WHERE q.id > ?1";
       if (f & 1) sql += " AND m.sender = ?2 COLLATE NOCASE";
       if (f & 2) sql += " AND q.recipient = ?3 COLLATE NOCASE";
+      if (f & 4) sql += " AND +q.status = ?5";  // not by queue_due: pages stay in key order
       sql += " ORDER BY q.id LIMIT ?4";
     }
     return t;
   }();
-  return texts[(q.sender ? 1u : 0u) | (q.recipient ? 2u : 0u)].c_str();
+  return texts[(q.sender ? 1u : 0u) | (q.recipient ? 2u : 0u) | (q.state ? 4u : 0u)].c_str();
 }
 
 }  // namespace herald::store

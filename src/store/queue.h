@@ -90,12 +90,13 @@ struct QueueRow {
   std::string sender;
   std::string recipient;
   std::string original_recipient;
-  RecipientState state = RecipientState::pending;  // pending, deferred or held
+  RecipientState state = RecipientState::pending;  // pending, deferred, held or dead
   std::int64_t attempts = 0;
   std::int64_t created = 0;       // unix seconds
   std::int64_t next_attempt = 0;  // unix seconds
   std::uint64_t size = 0;
   std::string last_reply;
+  std::int64_t message = 0;  // its message, for Queue::read_body
 };
 
 // DueDelivery - a deferred local recipient whose next attempt is due.
@@ -133,6 +134,7 @@ struct ClaimedRecipient {
   std::string original;   // ORCPT, for the log
   std::int64_t attempts = 0;
   bool warned = false;    // the sender had the delay warning
+  std::int64_t queued = 0;  // unix seconds: its queue lifetime counts from here (a resent dead letter's is new)
 };
 
 // ClaimedMessage - a message with its claimed recipients, in row order.
@@ -166,6 +168,7 @@ enum class QueueAction {
   release,  // held -> deferred, due now
   retry,    // pending or deferred -> due now
   remove,   // out of the queue, whatever its state, without a report
+  resend,   // dead -> pending, due now, with a fresh queue lifetime
 };
 
 // QueueSelection - the rows an action applies to: those matching every
@@ -175,6 +178,7 @@ struct QueueSelection {
   std::optional<std::string> sender;   // "" = the null sender; any case
   std::optional<std::string> domain;   // the recipient's domain, any case
   bool subdomains = false;             // and the domains below it (ETRN @domain)
+  std::optional<RecipientState> state;  // only rows in this state (and in those the action applies to)
   bool all = false;
   bool empty() const { return queue_ids.empty() && !sender && !domain && !all; }
 };
@@ -184,6 +188,7 @@ struct QueueQuery {
   std::int64_t after = 0;                 // only rows after this one (0 = from the first)
   std::optional<std::string> sender;      // only messages from this sender, any case ("" = null sender)
   std::optional<std::string> recipient;   // only this recipient, any case
+  std::optional<RecipientState> state;    // only rows in this state
   std::size_t limit = 100;                // at most this many rows
 };
 

@@ -15,6 +15,8 @@ enum class RecipientState {
   delivered,  // done: in a local mailbox, or accepted by the next hop
   bounced,    // failed permanently; a DSN goes to the sender
   held,       // kept aside by the operator; never attempted until released
+  dead,       // a dead letter: failed for good with no one to report to (the
+              // null sender: a report itself), kept for the operator
 };
 
 std::string_view to_string(RecipientState state);

@@ -16,7 +16,7 @@ namespace {
 // The columns queue_from reads (list_sql.h's queue pages read the same).
 constexpr const char* kQueueOne =
     "SELECT q.id, q.queue_id, m.sender, q.recipient, q.original_recipient, q.status, q.attempts, q.created, "
-    "q.next_attempt, m.size, q.last_reply FROM queue q JOIN messages m ON m.id = q.message "
+    "q.next_attempt, m.size, q.last_reply, q.message FROM queue q JOIN messages m ON m.id = q.message "
     "WHERE q.queue_id = ? ORDER BY q.id";
 
 QueueRow queue_from(const Stmt& st) {
@@ -35,6 +35,7 @@ QueueRow queue_from(const Stmt& st) {
   r.next_attempt = st.i64(8);
   r.size = static_cast<std::uint64_t>(st.i64(9));
   r.last_reply = st.text(10);
+  r.message = st.i64(11);
   return r;
 }
 
@@ -162,6 +163,7 @@ Result<std::vector<QueueRow>> SqliteQueue::list(const QueueQuery& q) {
     if (q.sender) st.bind(2, *q.sender);
     if (q.recipient) st.bind(3, *q.recipient);
     st.bind(4, static_cast<std::int64_t>(q.limit));
+    if (q.state) st.bind(5, std::string(to_string(*q.state)));
     while (st.step()) out.push_back(queue_from(st));
     return out;
   });
@@ -245,11 +247,12 @@ void SqliteQueue::claim_remote(Claim claim, std::function<void(Result<std::vecto
         "UPDATE queue SET lease_owner = ?1, lease_until = ?2 WHERE id IN ("
         "  SELECT id FROM queue WHERE status IN ('pending', 'deferred') AND local = 0 AND next_attempt <= ?3"
         "  AND lease_until <= ?3 ORDER BY next_attempt, id LIMIT ?4) "
-        "RETURNING id, message, recipient, original_recipient, attempts, warned");
+        "RETURNING id, message, recipient, original_recipient, attempts, warned, created");
     st.bind(1, claim.owner).bind(2, claim.lease_until_s).bind(3, claim.now_s)
         .bind(4, static_cast<std::int64_t>(claim.limit));
     std::map<std::int64_t, std::vector<ClaimedRecipient>> by_message;
-    while (st.step()) by_message[st.i64(1)].push_back({st.i64(0), st.text(2), st.text(3), st.i64(4), st.i64(5) != 0});
+    while (st.step())
+      by_message[st.i64(1)].push_back({st.i64(0), st.text(2), st.text(3), st.i64(4), st.i64(5) != 0, st.i64(6)});
     for (auto& [message, recipients] : by_message) {
       auto m = db.prepare(
           "SELECT queue_id, sender, message_id, client, received, size, eight_bit FROM messages WHERE id = ?");
@@ -282,7 +285,12 @@ void SqliteQueue::record_attempts(std::vector<AttemptOutcome> outcomes, std::fun
       if (!q.step()) continue;  // gone meanwhile (the operator deleted it)
       const std::int64_t message = q.i64(0);
       const std::string rcpt = q.text(6), original = q.text(7);
-      if (o.state == RecipientState::deferred) {
+      if (o.state == RecipientState::dead) {
+        // Kept, with its message, for the operator (herald deadletter).
+        db.prepare("UPDATE queue SET status = 'dead', attempts = attempts + 1, last_reply = ?, lease_owner = '', "
+                   "lease_until = 0 WHERE id = ?")
+            .bind(1, o.reply).bind(2, o.row).run();
+      } else if (o.state == RecipientState::deferred) {
         // A row the operator held meanwhile stays held.
         db.prepare("UPDATE queue SET status = CASE status WHEN 'held' THEN 'held' ELSE 'deferred' END, "
                    "attempts = attempts + 1, next_attempt = ?, last_reply = ?, lease_owner = '', lease_until = 0, "
@@ -318,7 +326,9 @@ void SqliteQueue::change(QueueAction action, QueueSelection selection, std::func
       case QueueAction::release: where = "q.status = 'held'"; break;
       case QueueAction::retry: where = "q.status IN ('pending', 'deferred')"; break;
       case QueueAction::remove: where = "1"; break;
+      case QueueAction::resend: where = "q.status = 'dead'"; break;
     }
+    if (selection.state) where += fmt::format(" AND q.status = '{}'", to_string(*selection.state));
     if (!selection.queue_ids.empty()) {
       where += " AND q.queue_id IN (";
       for (std::size_t i = 0; i < selection.queue_ids.size(); ++i) where += i ? ", ?" : "?";
@@ -367,6 +377,12 @@ void SqliteQueue::change(QueueAction action, QueueSelection selection, std::func
           break;
         case QueueAction::retry:
           db.prepare("UPDATE queue SET next_attempt = ? WHERE id = ?").bind(1, now).bind(2, r.id).run();
+          break;
+        case QueueAction::resend:
+          // A fresh lifetime (the agent counts it from the row's created).
+          db.prepare("UPDATE queue SET status = 'pending', next_attempt = ?1, created = ?1, warned = 0 WHERE id = ?2")
+              .bind(1, now).bind(2, r.id).run();
+          event = JournalEvent::resent;
           break;
         case QueueAction::remove:
           db.prepare("DELETE FROM queue WHERE id = ?").bind(1, r.id).run();

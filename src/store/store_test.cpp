@@ -694,10 +694,11 @@ TEST_F(StoreTest, ListPagesReadAnIndexRangeInOrderNotTheWholeTable) {
           EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << sql << ": " << plan;
         }
       }
-  for (unsigned f = 0; f < 4; ++f) {
+  for (unsigned f = 0; f < 8; ++f) {
     QueueQuery q;
     if (f & 1) q.sender = "s@remote.test";
     if (f & 2) q.recipient = "r@remote.test";
+    if (f & 4) q.state = RecipientState::dead;
     std::string plan = plan_of(db, queue_page_sql(q));
     EXPECT_NE(plan.find("SEARCH q USING INTEGER PRIMARY KEY"), std::string::npos) << "filters " << f << ": " << plan;
     EXPECT_EQ(plan.find("SCAN"), std::string::npos) << "filters " << f << ": " << plan;

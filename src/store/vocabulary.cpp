@@ -9,15 +9,16 @@
 namespace herald::store {
 namespace {
 
-constexpr std::array<std::pair<RecipientState, std::string_view>, 5> kStates{{
+constexpr std::array<std::pair<RecipientState, std::string_view>, 6> kStates{{
     {RecipientState::pending, "pending"},
     {RecipientState::deferred, "deferred"},
     {RecipientState::delivered, "delivered"},
     {RecipientState::bounced, "bounced"},
     {RecipientState::held, "held"},
+    {RecipientState::dead, "dead"},
 }};
 
-constexpr std::array<std::pair<JournalEvent, std::string_view>, 12> kEvents{{
+constexpr std::array<std::pair<JournalEvent, std::string_view>, 14> kEvents{{
     {JournalEvent::received, "received"},
     {JournalEvent::queued, "queued"},
     {JournalEvent::delivered, "delivered"},
@@ -30,6 +31,8 @@ constexpr std::array<std::pair<JournalEvent, std::string_view>, 12> kEvents{{
     {JournalEvent::rejected, "rejected"},
     {JournalEvent::released, "released"},
     {JournalEvent::deleted, "deleted"},
+    {JournalEvent::dead_letter, "dead_letter"},
+    {JournalEvent::resent, "resent"},
 }};
 
 template <typename Table, typename E>
@@ -65,6 +68,7 @@ JournalEvent event_for(RecipientState state) {
     case RecipientState::delivered: return JournalEvent::delivered;
     case RecipientState::bounced: return JournalEvent::bounced;
     case RecipientState::held: return JournalEvent::held;
+    case RecipientState::dead: return JournalEvent::dead_letter;
   }
   return JournalEvent::queued;
 }
