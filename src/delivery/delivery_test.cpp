@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <tuple>
 
 #include "delivery/dsn.h"
 #include "delivery/retry.h"
@@ -181,6 +182,38 @@ TEST(DsnTest, ADelayWarningSaysWhenTriesEnd) {
                                "Content-Type: text/rfc822-headers\r\n\r\nSubject: hi\r\n\r\n"})
     EXPECT_NE(dsn.find(expected), std::string::npos) << expected << "\n---\n" << dsn;
   EXPECT_EQ(dsn.find("body line"), std::string::npos);
+}
+
+// RFC 3461: ENVID comes back as Original-Envelope-Id, ORCPT as
+// Original-Recipient as given; RET=HDRS returns the header only; a success
+// report (NOTIFY=SUCCESS) says delivered or relayed, with the header.
+TEST(DsnTest, TheSendersDsnParameters) {
+  DsnInput in;
+  in.reporting_mta = "mx.example.test";
+  in.queue_id = "Q";
+  in.sender = "alice@example.test";
+  in.envid = "job 42";
+  in.headers_only = true;
+  in.recipients = {{"bob@far.test", "bob@far.test", "5.1.1", "mx.far.test", "550 5.1.1 no", true, "utf-8;Bob@Far.Test"}};
+  const std::string message = "Subject: hi\r\n\r\nbody line\r\n";
+  in.message = message;
+  std::string dsn = make_dsn(in);
+  for (const char* expected : {"Original-Envelope-Id: job 42\r\nReporting-MTA: dns; mx.example.test\r\n",
+                               "Final-Recipient: rfc822; bob@far.test\r\nOriginal-Recipient: utf-8; Bob@Far.Test\r\n"
+                               "Action: failed\r\n",
+                               "Content-Type: text/rfc822-headers\r\n\r\nSubject: hi\r\n\r\n"})
+    EXPECT_NE(dsn.find(expected), std::string::npos) << expected << "\n---\n" << dsn;
+  EXPECT_EQ(dsn.find("body line"), std::string::npos);
+  for (auto [kind, subject, act] : {std::tuple{DsnKind::delivered, "Successful Mail Delivery Report", "delivered"},
+                                    std::tuple{DsnKind::relayed, "Successful Mail Relay Report", "relayed"}}) {
+    in.kind = kind;
+    in.headers_only = false;
+    in.recipients[0].status = "2.0.0";
+    dsn = make_dsn(in);
+    EXPECT_NE(dsn.find(std::string("Subject: ") + subject), std::string::npos) << dsn;
+    EXPECT_NE(dsn.find(std::string("Action: ") + act + "\r\nStatus: 2.0.0\r\n"), std::string::npos) << dsn;
+    EXPECT_EQ(dsn.find("body line"), std::string::npos) << "a success report returns the header only";
+  }
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // delivery/dsn.h - the delivery status notification sent to the sender of a
 // message some recipients of which failed for good (a "bounce"), or are
-// still being tried long after it came (the delay warning): RFC 3464's
+// still being tried long after it came (the delay warning), or - when the
+// sender asked with NOTIFY=SUCCESS (RFC 3461 4.1) - were delivered here or
+// relayed to a server that does not speak DSN: RFC 3464's
 // multipart/report with a note for people, the machine-readable
 // delivery-status part, and the original message (its header only for a
 // warning, or when it is larger than the limit), as Postfix's bounce daemon
@@ -22,22 +24,25 @@
 
 namespace herald::delivery {
 
-// FailedRecipient - one recipient the report is about.
-struct FailedRecipient {
+// DsnRecipient - one recipient the report is about.
+struct DsnRecipient {
   std::string recipient;  // Final-Recipient
-  std::string original;   // Original-Recipient, when it differs
+  std::string original;   // the address the client gave: Original-Recipient when it differs and orcpt is ""
   std::string status;     // RFC 3463: "5.1.1"
   std::string remote_mta; // the server that answered ("" when none did)
   // The reply of that server ("550 5.1.1 ... (in reply to RCPT TO command)")
   // or, when none answered, why it failed ("connect to ...: refused").
   std::string diagnostic;
   bool smtp_reply = false;  // diagnostic is a server's reply (Diagnostic-Code: smtp)
+  std::string orcpt;        // RFC 3461 ORCPT ("rfc822;addr"): Original-Recipient as given (RFC 3464 2.3.1)
 };
 
 // DsnKind - RFC 3464 2.3.3's Action of every recipient in one report.
 enum class DsnKind {
-  failed,   // given up: the message is returned
-  delayed,  // still being tried (the delay warning): its header is returned
+  failed,     // given up: the message is returned (its header with RET=HDRS)
+  delayed,    // still being tried (the delay warning): its header is returned
+  delivered,  // NOTIFY=SUCCESS, delivered to a mailbox here: its header is returned
+  relayed,    // NOTIFY=SUCCESS, sent on to a server without DSN: no more reports will come
 };
 
 struct DsnInput {
@@ -46,9 +51,11 @@ struct DsnInput {
   std::string reporting_mta;  // our host name
   std::string queue_id;       // of the original message
   std::string sender;         // the original envelope sender: the DSN's To
+  std::string envid;          // RFC 3461 ENVID: Original-Envelope-Id (RFC 3464 2.2.1); "" = none
+  bool headers_only = false;  // RET=HDRS: a failed report returns the header section only
   std::int64_t arrival_s = 0; // when the original came
   std::int64_t now_s = 0;
-  std::vector<FailedRecipient> recipients;
+  std::vector<DsnRecipient> recipients;
   // The original, as stored: whole, or its first octets when it is larger
   // than return_limit (then only its header section is returned).
   std::string_view message;

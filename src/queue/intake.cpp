@@ -99,6 +99,8 @@ void Intake::submit(Incoming in, std::function<void(Result<Accepted>)> done, Arr
   if (!env.client_ip.empty()) m.client = fmt::format("{}[{}]", env.client_name, env.client_ip);
   m.message_id = std::move(in.message_id_);
   m.eight_bit = in.eight_bit_;
+  m.ret = env.ret;
+  m.envid = env.envid;
   // No copy: the body moves, in memory or in its spool.
   if (in.spool_) m.spool = std::move(in.spool_);
   else m.body = std::move(in.held_);
@@ -107,7 +109,7 @@ void Intake::submit(Incoming in, std::function<void(Result<Accepted>)> done, Arr
       bool dup = false;
       for (const auto& d : m.deliveries) dup = dup || d.recipient == t.address;
       if (dup) continue;
-      store::Delivery d{t.address, to_lower(r.address), t.local, "", ""};
+      store::Delivery d{t.address, to_lower(r.address), t.local, "", "", r.notify, r.orcpt};
       if (d.local) local_.address(d, m.sender);
       m.deliveries.push_back(std::move(d));
     }

@@ -26,11 +26,15 @@ namespace herald::queue {
 struct EnvelopeRecipient {
   std::string address;          // as the client gave it
   std::vector<Target> targets;  // where it resolved to
+  std::string notify;           // RFC 3461 NOTIFY as SMTP wrote it ("SUCCESS,FAILURE"); "" = none given
+  std::string orcpt;            // RFC 3461 ORCPT, "rfc822;addr" decoded; "" = none
 };
 
 struct Envelope {
   std::string sender;  // "" = null reverse-path
   std::vector<EnvelopeRecipient> recipients;
+  std::string ret;     // RFC 3461 RET: "FULL", "HDRS", "" = unspecified
+  std::string envid;   // RFC 3461 ENVID, decoded
   // Where it came from, for Received and the journal; client_ip "" for a
   // message Herald made itself (a DSN): Received then has no "from".
   std::string client_ip;

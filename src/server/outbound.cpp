@@ -589,7 +589,7 @@ void Outbound::finish(const Job& job, const std::vector<smtp::Verdict>& verdicts
   const std::int64_t now = now_s();
   const auto& m = job.message;
   std::vector<store::AttemptOutcome> outcomes;
-  std::vector<delivery::FailedRecipient> failed, delayed;
+  std::vector<delivery::DsnRecipient> failed, delayed;
   const std::int64_t warn_after = std::chrono::duration_cast<std::chrono::seconds>(config_.delivery_delay_warning).count();
   const std::int64_t fallback_after = std::chrono::duration_cast<std::chrono::seconds>(config_.fallback_relay_after).count();
   Job spare{m, true};  // those that go on to the fallback relay, still held
@@ -690,8 +690,8 @@ void Outbound::record(const std::string& queue_id, std::vector<store::AttemptOut
   });
 }
 
-asio::awaitable<void> Outbound::report(store::ClaimedMessage m, std::vector<delivery::FailedRecipient> failed,
-                                       std::vector<delivery::FailedRecipient> delayed,
+asio::awaitable<void> Outbound::report(store::ClaimedMessage m, std::vector<delivery::DsnRecipient> failed,
+                                       std::vector<delivery::DsnRecipient> delayed,
                                        std::vector<store::AttemptOutcome> outcomes, std::optional<std::string> body) {
   static const auto logger = log::get("bounce");
   if (!body) {

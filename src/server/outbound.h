@@ -128,8 +128,8 @@ class Outbound {
   // outcomes are (so that the message is not collected before it is
   // returned); a report that cannot be queued leaves its failed recipients
   // deferred, to fail and report again, and a warning to be tried again.
-  asio::awaitable<void> report(store::ClaimedMessage message, std::vector<delivery::FailedRecipient> failed,
-                               std::vector<delivery::FailedRecipient> delayed,
+  asio::awaitable<void> report(store::ClaimedMessage message, std::vector<delivery::DsnRecipient> failed,
+                               std::vector<delivery::DsnRecipient> delayed,
                                std::vector<store::AttemptOutcome> outcomes, std::optional<std::string> body);
   void record(const std::string& queue_id, std::vector<store::AttemptOutcome> outcomes);
   // keep_dead_letters - logged; with dead_letter_action "store", written to

@@ -195,9 +195,13 @@ class SmtpProtocol {
     env.tls = tls_note(conn_);
     env.submission = submission_;
     env.auth_user = session_.authenticated_user();
+    env.ret = smtp::ret_text(tx.ret);
+    env.envid = tx.envid;
     for (const auto& r : tx.recipients) {
       auto it = targets_.find(to_lower(r.forward_path.str()));
-      env.recipients.push_back({r.forward_path.str(), it == targets_.end() ? std::vector<queue::Target>{} : it->second});
+      env.recipients.push_back({r.forward_path.str(),
+                                it == targets_.end() ? std::vector<queue::Target>{} : it->second,
+                                smtp::notify_text(r.notify), r.orcpt ? r.orcpt->text() : ""});
     }
     return env;
   }

@@ -245,6 +245,87 @@ std::string xtext(std::string_view raw) {
   return out;
 }
 
+std::optional<std::string> xtext_decode(std::string_view text) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '+') {
+      if (i + 2 >= text.size()) return std::nullopt;
+      int hi = hex(text[i + 1]), lo = hex(text[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else if (c >= '!' && c <= '~' && c != '=') {
+      out += c;
+    } else {
+      return std::nullopt;
+    }
+  }
+  return out;
+}
+
+std::optional<Notify> parse_notify(std::string_view value) {
+  Notify n;
+  std::size_t words = 0;
+  while (true) {
+    std::size_t comma = value.find(',');
+    std::string_view word = value.substr(0, comma);
+    bool* flag = iequals(word, "NEVER")     ? &n.never
+                 : iequals(word, "SUCCESS") ? &n.success
+                 : iequals(word, "FAILURE") ? &n.failure
+                 : iequals(word, "DELAY")   ? &n.delay
+                                            : nullptr;
+    if (flag == nullptr || *flag) return std::nullopt;  // unknown, or twice
+    *flag = true;
+    ++words;
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+  if (n.never && words > 1) return std::nullopt;  // NEVER stands alone
+  return n;
+}
+
+std::string notify_text(const std::optional<Notify>& notify) {
+  if (!notify) return "";
+  if (notify->never) return "NEVER";
+  std::vector<std::string_view> words;
+  if (notify->success) words.push_back("SUCCESS");
+  if (notify->failure) words.push_back("FAILURE");
+  if (notify->delay) words.push_back("DELAY");
+  return fmt::format("{}", fmt::join(words, ","));
+}
+
+std::optional<DsnRet> parse_ret(std::string_view value) {
+  if (iequals(value, "FULL")) return DsnRet::full;
+  if (iequals(value, "HDRS")) return DsnRet::hdrs;
+  return std::nullopt;
+}
+
+std::string_view ret_text(DsnRet ret) {
+  switch (ret) {
+    case DsnRet::full: return "FULL";
+    case DsnRet::hdrs: return "HDRS";
+    case DsnRet::unspecified: break;
+  }
+  return "";
+}
+
+std::optional<Orcpt> parse_orcpt(std::string_view value) {
+  std::size_t semi = value.find(';');
+  if (semi == std::string_view::npos) return std::nullopt;
+  std::string_view type = value.substr(0, semi);
+  if (!valid_word(type, 64)) return std::nullopt;
+  auto address = xtext_decode(value.substr(semi + 1));
+  if (!address || address->empty()) return std::nullopt;
+  return Orcpt{std::string(type), std::move(*address)};
+}
+
 Result<std::string> format_mail(std::string_view reverse_path, const MailParams& params) {
   if (breaks_line(reverse_path) || breaks_line(params.envid))
     return invalid("MAIL: an argument holds CR, LF or NUL");

@@ -225,5 +225,35 @@ class DotStuffer {
 
 // xtext - RFC 3461 4: octets outside "!".."~", "+" and "=" as "+XX".
 std::string xtext(std::string_view raw);
+// xtext_decode - the reverse; nullopt for text that is not xtext (an octet
+// outside "!".."~", "=", or "+" without two upper-case hex digits).
+std::optional<std::string> xtext_decode(std::string_view text);
+
+// The DSN parameters a server receives (RFC 3461 4), and their text as the
+// queue keeps them.
+// parse_notify - "NEVER" or a comma list of SUCCESS, FAILURE, DELAY (any
+// case, each once); nullopt otherwise.
+std::optional<Notify> parse_notify(std::string_view value);
+// notify_text - NOTIFY's value ("SUCCESS,FAILURE", "NEVER"); "" for none.
+std::string notify_text(const std::optional<Notify>& notify);
+// parse_ret - "FULL" or "HDRS", any case.
+std::optional<DsnRet> parse_ret(std::string_view value);
+std::string_view ret_text(DsnRet ret);  // "FULL", "HDRS", "" when unspecified
+
+// Orcpt - RFC 3461 4.2: ORCPT=addr-type;xtext, decoded.
+struct Orcpt {
+  std::string type;     // "rfc822", "utf-8" (RFC 6533), ... as given
+  std::string address;  // decoded
+  std::string text() const { return type + ";" + address; }  // Original-Recipient's form (RFC 3464 2.3.1)
+};
+// parse_orcpt - nullopt when the type is not an atom or the value not xtext.
+std::optional<Orcpt> parse_orcpt(std::string_view value);
+
+// wants_failure, wants_delay, wants_success - whether a report of that kind
+// goes to the sender: without NOTIFY, failures and delays (RFC 3461 4.1:
+// the MTA's default, as Postfix's); with it, what it names.
+inline bool wants_failure(const std::optional<Notify>& n) { return !n || n->failure; }
+inline bool wants_delay(const std::optional<Notify>& n) { return !n || n->delay; }
+inline bool wants_success(const std::optional<Notify>& n) { return n && n->success; }
 
 }  // namespace herald::smtp

@@ -525,5 +525,36 @@ TEST(XtextTest, Encoding) {
   EXPECT_EQ(xtext("a+b=c d\x01\xff"), "a+2Bb+3Dc+20d+01+FF");
 }
 
+TEST(XtextTest, DecodingIsTheReverseAndRefusesWhatIsNotXtext) {
+  for (std::string raw : {"", "plain!~", "a+b=c d\x01\xff", "+++"}) EXPECT_EQ(xtext_decode(xtext(raw)), raw);
+  EXPECT_EQ(xtext_decode("Bob+2Bx@example.org"), "Bob+x@example.org");
+  for (std::string_view bad : {"a=b", "a b", "+2", "+", "+2b", "+GG", "a\x7f", "\xc3\xa9"})
+    EXPECT_EQ(xtext_decode(bad), std::nullopt) << bad;
+}
+
+// RFC 3461 4.1-4.4: the DSN parameters a server receives.
+TEST(DsnParamsTest, NotifyRetOrcpt) {
+  auto n = parse_notify("success,Delay");
+  ASSERT_TRUE(n);
+  EXPECT_TRUE(n->success && n->delay && !n->failure && !n->never);
+  EXPECT_EQ(notify_text(n), "SUCCESS,DELAY");
+  EXPECT_EQ(notify_text(parse_notify("NEVER")), "NEVER");
+  EXPECT_EQ(notify_text(std::nullopt), "");
+  for (std::string_view bad : {"", "NEVER,SUCCESS", "SUCCESS,SUCCESS", "SOMETIMES", "SUCCESS,", ",FAILURE"})
+    EXPECT_EQ(parse_notify(bad), std::nullopt) << bad;
+  EXPECT_TRUE(wants_failure(std::nullopt) && wants_delay(std::nullopt) && !wants_success(std::nullopt));
+  EXPECT_FALSE(wants_failure(parse_notify("NEVER")) || wants_delay(parse_notify("NEVER")));
+  EXPECT_TRUE(wants_success(parse_notify("SUCCESS")) && !wants_failure(parse_notify("SUCCESS")));
+  EXPECT_EQ(parse_ret("hdrs"), DsnRet::hdrs);
+  EXPECT_EQ(parse_ret("FULL"), DsnRet::full);
+  EXPECT_EQ(parse_ret("BOTH"), std::nullopt);
+  EXPECT_EQ(ret_text(DsnRet::hdrs), "HDRS");
+  auto o = parse_orcpt("rfc822;bob+2Bx@example.org");
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->text(), "rfc822;bob+x@example.org");
+  for (std::string_view bad : {"rfc822", ";bob@x", "rfc 822;bob@x", "rfc822;", "rfc822;a=b"})
+    EXPECT_EQ(parse_orcpt(bad), std::nullopt) << bad;
+}
+
 }  // namespace
 }  // namespace herald::smtp

@@ -1,5 +1,6 @@
 #include "smtp/session.h"
 
+#include <algorithm>
 #include <cassert>
 
 #include <fmt/format.h>
@@ -342,6 +343,7 @@ void Session::cmd_ehlo(std::string_view args) {
   if (etrn_allowed_) out_ += "250-ETRN\r\n";
   out_ += "250-8BITMIME\r\n";
   out_ += "250-ENHANCEDSTATUSCODES\r\n";
+  out_ += "250-DSN\r\n";
   if (auth_.starttls_available && !auth_.tls_active) out_ += "250-STARTTLS\r\n";
   if (!auth_.mechanisms.empty() && auth_user_.empty())
     out_ += fmt::format("250-AUTH {}\r\n", fmt::join(auth_.mechanisms, " "));
@@ -476,6 +478,23 @@ void Session::cmd_mail(std::string_view args) {
       }
     } else if (param.keyword == "SMTPUTF8" && param.value.empty()) {
       tx.smtputf8 = true;
+    } else if (param.keyword == "RET") {
+      // RFC 3461 4.3: once, FULL or HDRS.
+      auto ret = parse_ret(param.value);
+      if (!ret || tx.ret != DsnRet::unspecified) {
+        client_error(501, "5.5.4", "Bad RET parameter");
+        return;
+      }
+      tx.ret = *ret;
+    } else if (param.keyword == "ENVID") {
+      // RFC 3461 4.4: xtext, at most 100 characters, printable ASCII decoded.
+      auto envid = xtext_decode(param.value);
+      if (!envid || envid->empty() || param.value.size() > 100 || !tx.envid.empty() ||
+          std::any_of(envid->begin(), envid->end(), [](char c) { return c < ' ' || c > '~'; })) {
+        client_error(501, "5.5.4", "Bad ENVID parameter");
+        return;
+      }
+      tx.envid = std::move(*envid);
     } else if (param.keyword == "AUTH" && !param.value.empty()) {
       // RFC 4954 5: the original submitter as another server learned it; a
       // server that offers AUTH accepts it. Herald keeps nothing of it: the
@@ -557,9 +576,31 @@ void Session::cmd_rcpt(std::string_view args) {
       return;
     case PathError::bad_utf8: client_error(553, "5.6.7", kBadUtf8Recipient); return;
   }
-  if (!p.params.empty()) {
-    client_error(555, "5.5.4", fmt::format("Unsupported parameter {}", printable(p.params[0].keyword, 40)));
-    return;
+  std::optional<Notify> notify;
+  std::optional<Orcpt> orcpt;
+  for (const auto& param : p.params) {
+    if (!introduced()->helo.esmtp) {
+      client_error(555, "5.5.4", "Error: parameters need EHLO");
+      return;
+    }
+    if (param.keyword == "NOTIFY" && !notify) {
+      notify = parse_notify(param.value);
+      if (!notify) {
+        client_error(501, "5.5.4", "Bad NOTIFY parameter");
+        return;
+      }
+    } else if (param.keyword == "ORCPT" && !orcpt) {
+      // RFC 3461 4.2: addr-type;xtext, at most 500 characters.
+      orcpt = parse_orcpt(param.value);
+      if (!orcpt || param.value.size() > 500 || !valid_utf8(orcpt->address) ||
+          std::any_of(orcpt->address.begin(), orcpt->address.end(), [](char c) { return c >= 0 && c < ' '; })) {
+        client_error(501, "5.5.4", "Bad ORCPT parameter");
+        return;
+      }
+    } else {
+      client_error(555, "5.5.4", fmt::format("Unsupported parameter {}", printable(param.keyword, 40)));
+      return;
+    }
   }
   if (tx_.recipients.size() >= limits_.max_recipients) {
     // RFC 5321 4.5.3.1.10: 452, and the client sends the rest later; past
@@ -568,7 +609,8 @@ void Session::cmd_rcpt(std::string_view args) {
     if (++overshoot_ > limits_.recipient_overshoot_limit) count_error();
     return;
   }
-  waiting_ = RecipientWait{RecipientCheck{std::move(p.mailbox), tx_.declared_size}, /*vrfy=*/false};
+  waiting_ = RecipientWait{RecipientCheck{std::move(p.mailbox), tx_.declared_size}, /*vrfy=*/false, notify,
+                           std::move(orcpt)};
   pending_ = Action::check_recipient;
 }
 
@@ -583,15 +625,17 @@ void Session::on_recipient_checked(RcptDecision decision) {
   RecipientWait w = std::get<RecipientWait>(std::move(*waiting_));
   waiting_.reset();
   if (w.vrfy) vrfy_checked(w.check.forward_path, decision);
-  else rcpt_checked(std::move(w.check.forward_path), std::move(decision));
+  else rcpt_checked(std::move(w.check.forward_path), std::move(decision), w.notify, std::move(w.orcpt));
 }
 
 // rcpt_checked - RCPT's reply once the recipient is checked.
-void Session::rcpt_checked(Mailbox forward_path, RcptDecision d) {
+void Session::rcpt_checked(Mailbox forward_path, RcptDecision d, std::optional<Notify> notify,
+                           std::optional<Orcpt> orcpt) {
   std::string who = printable(forward_path.str(), 300);
   switch (d.status) {
     case RcptStatus::ok:
-      tx_.recipients.push_back(Recipient{std::move(forward_path), std::move(d.deliver_to)});
+      tx_.recipients.push_back(
+          Recipient{std::move(forward_path), std::move(d.deliver_to), notify, std::move(orcpt)});
       reply(250, "2.1.5", "Ok");
       return;
     case RcptStatus::unknown_user:

@@ -48,6 +48,7 @@
 #include "sasl/exchange.h"
 #include "sasl/protocol.h"
 #include "smtp/address.h"
+#include "smtp/reply.h"
 
 namespace herald::smtp {
 
@@ -107,6 +108,8 @@ struct AuthOptions : sasl::AuthOptions {
 struct Recipient {
   Mailbox forward_path;                 // as the client gave it
   std::vector<std::string> deliver_to;  // where it resolves to
+  std::optional<Notify> notify;         // RFC 3461 4.1 NOTIFY; none given: failures and delays
+  std::optional<Orcpt> orcpt;           // RFC 3461 4.2 ORCPT
 };
 
 // Transaction - one MAIL..end-of-data exchange (RFC 5321 3.3).
@@ -116,6 +119,8 @@ struct Transaction {
   bool smtputf8 = false;
   bool body_8bit = false;
   std::uint64_t declared_size = 0;  // SIZE= on MAIL
+  DsnRet ret = DsnRet::unspecified;  // RFC 3461 4.3 RET
+  std::string envid;                 // RFC 3461 4.4 ENVID, decoded; "" = none
   std::vector<Recipient> recipients;
   // The message, CRLF lines, dot-unstuffed: what take_body() has not taken.
   std::string data;
@@ -314,6 +319,8 @@ class Session {
   struct RecipientWait {
     RecipientCheck check;
     bool vrfy = false;  // VRFY asked, not RCPT
+    std::optional<Notify> notify;  // RCPT's DSN parameters, kept with the recipient
+    std::optional<Orcpt> orcpt;
   };
   struct SenderWait {
     SenderCheck check;
@@ -385,7 +392,7 @@ class Session {
   void cmd_mail(std::string_view args);
   void cmd_rcpt(std::string_view args);
   void open_transaction(Transaction tx);
-  void rcpt_checked(Mailbox forward_path, RcptDecision d);
+  void rcpt_checked(Mailbox forward_path, RcptDecision d, std::optional<Notify> notify, std::optional<Orcpt> orcpt);
   void vrfy_checked(const Mailbox& mailbox, const RcptDecision& d);
   void cmd_data(std::string_view args);
   void cmd_bdat(std::string_view args);

@@ -146,7 +146,7 @@ std::string ehlo_reply(const SmtpLimits& l) {
   std::string r = "250-mx.example.test\r\n250-PIPELINING\r\n";
   r += "250-SIZE " + std::to_string(l.max_message_size) + "\r\n";
   if (l.vrfy != VrfyMode::disabled) r += "250-VRFY\r\n";
-  r += "250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250-SMTPUTF8\r\n250 CHUNKING\r\n";
+  r += "250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250-DSN\r\n250-SMTPUTF8\r\n250 CHUNKING\r\n";
   return r;
 }
 
@@ -187,6 +187,7 @@ TEST_P(SessionTest, EhloAdvertisesExtensions) {
             "250-VRFY\r\n"
             "250-8BITMIME\r\n"
             "250-ENHANCEDSTATUSCODES\r\n"
+            "250-DSN\r\n"
             "250-SMTPUTF8\r\n"
             "250 CHUNKING\r\n");
   EXPECT_FALSE(c.closed);
@@ -198,7 +199,7 @@ TEST_P(SessionTest, EhloSizeFollowsLimitAndVrfyHiddenWhenDisabled) {
   auto c = run({kEhlo});
   EXPECT_EQ(c.output, kGreeting +
                           "250-mx.example.test\r\n250-PIPELINING\r\n250-SIZE 1000\r\n"
-                          "250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250-SMTPUTF8\r\n"
+                          "250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250-DSN\r\n250-SMTPUTF8\r\n"
                           "250 CHUNKING\r\n");
 }
 
@@ -523,13 +524,39 @@ TEST_P(SessionTest, BodyParameter) {
 }
 
 TEST_P(SessionTest, UnsupportedParameters) {
-  auto c = run_ehlo({"MAIL FROM:<alice@example.test> RET=HDRS\r\n",
+  auto c = run_ehlo({"MAIL FROM:<alice@example.test> MT-PRIORITY=3\r\n",
                      "MAIL FROM:<alice@example.test> SMTPUTF8=yes\r\n",
                      "MAIL FROM:<alice@example.test>\r\n",
-                     "RCPT TO:<bob@example.test> NOTIFY=NEVER\r\n"});
-  EXPECT_EQ(c.output, start() + "555 5.5.4 Unsupported parameter RET\r\n" +
+                     "RCPT TO:<bob@example.test> XFOO=1\r\n"});
+  EXPECT_EQ(c.output, start() + "555 5.5.4 Unsupported parameter MT-PRIORITY\r\n" +
                           "555 5.5.4 Unsupported parameter SMTPUTF8\r\n" + kMailOk +
-                          "555 5.5.4 Unsupported parameter NOTIFY\r\n");
+                          "555 5.5.4 Unsupported parameter XFOO\r\n");
+}
+
+// RFC 3461: DSN is offered (EHLO above); RET and ENVID on MAIL, NOTIFY and
+// ORCPT on RCPT are kept with the transaction, decoded; bad ones get 501.
+TEST_P(SessionTest, DsnParameters) {
+  auto c = run_ehlo({"MAIL FROM:<alice@example.test> RET=BOTH\r\n",
+                     "MAIL FROM:<alice@example.test> RET=FULL RET=HDRS\r\n",
+                     "MAIL FROM:<alice@example.test> ENVID=a+2\r\n",
+                     "MAIL FROM:<alice@example.test> RET=hdrs ENVID=job+2B42\r\n",
+                     "RCPT TO:<bob@example.test> NOTIFY=NEVER,SUCCESS\r\n",
+                     "RCPT TO:<bob@example.test> ORCPT=rfc822\r\n",
+                     "RCPT TO:<bob@example.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;Bob+2Bx@example.test\r\n",
+                     "RCPT TO:<carol@example.test>\r\nDATA\r\n", "x\r\n.\r\n"});
+  EXPECT_EQ(c.output, start() + "501 5.5.4 Bad RET parameter\r\n" + "501 5.5.4 Bad RET parameter\r\n" +
+                          "501 5.5.4 Bad ENVID parameter\r\n" + kMailOk + "501 5.5.4 Bad NOTIFY parameter\r\n" +
+                          "501 5.5.4 Bad ORCPT parameter\r\n" + kRcptOk + kRcptOk + kGoAhead + kQueued);
+  ASSERT_EQ(c.submitted.size(), 1u);
+  const Transaction& tx = c.submitted[0];
+  EXPECT_EQ(tx.ret, DsnRet::hdrs);
+  EXPECT_EQ(tx.envid, "job+42");
+  ASSERT_EQ(tx.recipients.size(), 2u);
+  EXPECT_EQ(notify_text(tx.recipients[0].notify), "SUCCESS,FAILURE");
+  ASSERT_TRUE(tx.recipients[0].orcpt);
+  EXPECT_EQ(tx.recipients[0].orcpt->text(), "rfc822;Bob+x@example.test");
+  EXPECT_FALSE(tx.recipients[1].notify);
+  EXPECT_FALSE(tx.recipients[1].orcpt);
 }
 
 TEST_P(SessionTest, Utf8AddressNeedsSmtputf8) {

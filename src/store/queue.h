@@ -57,6 +57,9 @@ struct Delivery {
   // this copy (Return-Path, Delivered-To), kept apart from the shared body.
   std::string mailbox;
   std::string prefix;
+  // RFC 3461's NOTIFY and ORCPT, as SMTP wrote them (decoded): "" = none.
+  std::string notify;
+  std::string orcpt;
 };
 
 struct IncomingMessage {
@@ -69,6 +72,8 @@ struct IncomingMessage {
   std::string body;
   std::unique_ptr<BodySpool> spool;
   bool eight_bit = false;  // the body holds octets over 127
+  std::string ret;    // RFC 3461 RET: "FULL", "HDRS" or ""
+  std::string envid;  // RFC 3461 ENVID, decoded; "" = none
   std::vector<Delivery> deliveries;
   const LocalDeliveryRules* rules = nullptr;  // REQUIRES: set when any delivery is local
 
@@ -135,6 +140,8 @@ struct ClaimedRecipient {
   std::int64_t attempts = 0;
   bool warned = false;    // the sender had the delay warning
   std::int64_t queued = 0;  // unix seconds: its queue lifetime counts from here (a resent dead letter's is new)
+  std::string notify;       // as Delivery's
+  std::string orcpt;
 };
 
 // ClaimedMessage - a message with its claimed recipients, in row order.
@@ -148,6 +155,8 @@ struct ClaimedMessage {
   std::uint64_t size = 0;
   std::optional<bool> eight_bit;  // octets over 127; nullopt: not known (older messages)
   std::vector<ClaimedRecipient> recipients;
+  std::string ret;    // as IncomingMessage's
+  std::string envid;
 };
 
 // AttemptOutcome - what became of one claimed recipient: delivered and

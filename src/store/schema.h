@@ -188,6 +188,16 @@ ALTER TABLE queue ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE queue ADD COLUMN warned INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE messages ADD COLUMN eight_bit INTEGER;
 )sql",
+    // 8: the DSN parameters a client gave (RFC 3461 4), in their SMTP
+    //    text: per recipient NOTIFY ("SUCCESS,FAILURE", "NEVER"; '' = none
+    //    given) and ORCPT ("rfc822;addr", decoded); per message RET ("FULL",
+    //    "HDRS") and ENVID (decoded).
+    R"sql(
+ALTER TABLE queue ADD COLUMN notify TEXT NOT NULL DEFAULT '';
+ALTER TABLE queue ADD COLUMN orcpt TEXT NOT NULL DEFAULT '';
+ALTER TABLE messages ADD COLUMN ret TEXT NOT NULL DEFAULT '';
+ALTER TABLE messages ADD COLUMN envid TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 }  // namespace herald::store

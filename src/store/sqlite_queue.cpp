@@ -95,12 +95,12 @@ void SqliteQueue::apply_commit(Db& db, const IncomingMessage& m, const std::stri
   }
   {
     auto st = db.prepare(
-        "INSERT INTO messages(queue_id, sender, message_id, client, size, received, body, blob_sha, eight_bit) "
-        "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "INSERT INTO messages(queue_id, sender, message_id, client, size, received, body, blob_sha, eight_bit, ret, "
+        "envid) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     st.bind(1, m.queue_id).bind(2, m.sender).bind(3, m.message_id).bind(4, m.client).bind(5, size).bind(6, now);
     if (sha.empty()) st.bind_blob(7, m.body).bind_null(8);
     else st.bind_null(7).bind(8, sha);
-    st.bind(9, m.eight_bit ? 1 : 0);
+    st.bind(9, m.eight_bit ? 1 : 0).bind(10, m.ret).bind(11, m.envid);
     st.run();
   }
   const std::int64_t message = db.last_insert_rowid();
@@ -118,10 +118,10 @@ void SqliteQueue::apply_commit(Db& db, const IncomingMessage& m, const std::stri
     }
     if (v.state == RecipientState::pending || v.state == RecipientState::deferred) {
       db.prepare("INSERT INTO queue(message, queue_id, recipient, original_recipient, status, created, "
-                 "next_attempt, last_reply, local) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                 "next_attempt, last_reply, local, notify, orcpt) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
           .bind(1, message).bind(2, m.queue_id).bind(3, d.recipient).bind(4, d.original)
           .bind(5, to_string(v.state)).bind(6, now).bind(7, now + v.retry_after.count()).bind(8, v.reply)
-          .bind(9, d.local ? 1 : 0).run();
+          .bind(9, d.local ? 1 : 0).bind(10, d.notify).bind(11, d.orcpt).run();
     }
     referenced = referenced || v.state != RecipientState::bounced;
     core_.insert_journal(db, {now_milli, event_for(v.state), m.queue_id, m.message_id, m.sender, d.recipient,
@@ -247,15 +247,16 @@ void SqliteQueue::claim_remote(Claim claim, std::function<void(Result<std::vecto
         "UPDATE queue SET lease_owner = ?1, lease_until = ?2 WHERE id IN ("
         "  SELECT id FROM queue WHERE status IN ('pending', 'deferred') AND local = 0 AND next_attempt <= ?3"
         "  AND lease_until <= ?3 ORDER BY next_attempt, id LIMIT ?4) "
-        "RETURNING id, message, recipient, original_recipient, attempts, warned, created");
+        "RETURNING id, message, recipient, original_recipient, attempts, warned, created, notify, orcpt");
     st.bind(1, claim.owner).bind(2, claim.lease_until_s).bind(3, claim.now_s)
         .bind(4, static_cast<std::int64_t>(claim.limit));
     std::map<std::int64_t, std::vector<ClaimedRecipient>> by_message;
     while (st.step())
-      by_message[st.i64(1)].push_back({st.i64(0), st.text(2), st.text(3), st.i64(4), st.i64(5) != 0, st.i64(6)});
+      by_message[st.i64(1)].push_back(
+          {st.i64(0), st.text(2), st.text(3), st.i64(4), st.i64(5) != 0, st.i64(6), st.text(7), st.text(8)});
     for (auto& [message, recipients] : by_message) {
       auto m = db.prepare(
-          "SELECT queue_id, sender, message_id, client, received, size, eight_bit FROM messages WHERE id = ?");
+          "SELECT queue_id, sender, message_id, client, received, size, eight_bit, ret, envid FROM messages WHERE id = ?");
       m.bind(1, message);
       if (!m.step()) continue;  // cannot be: a queue row keeps its message
       std::sort(recipients.begin(), recipients.end(),
@@ -263,7 +264,8 @@ void SqliteQueue::claim_remote(Claim claim, std::function<void(Result<std::vecto
       std::optional<bool> eight_bit;
       if (!m.is_null(6)) eight_bit = m.i64(6) != 0;
       claimed->push_back({message, m.text(0), m.text(1), m.text(2), m.text(3), m.i64(4),
-                          static_cast<std::uint64_t>(m.i64(5)), eight_bit, std::move(recipients)});
+                          static_cast<std::uint64_t>(m.i64(5)), eight_bit, std::move(recipients), m.text(7),
+                          m.text(8)});
     }
   };
   core_.submit(nullptr, std::move(apply), [done = std::move(done), claimed](Status st) {
