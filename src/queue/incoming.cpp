@@ -99,6 +99,13 @@ void Incoming::spill() {
     spool_ = std::move(*spool);
     error_ = spool_->append(held_);
   }
+  // A sender who asked to hear of deliveries gets the header section back
+  // (RFC 3461 NOTIFY=SUCCESS): kept, at most kHeaderScan octets.
+  for (const auto& r : envelope_->recipients)
+    if (r.notify.find("SUCCESS") != std::string::npos) {
+      head_copy_ = held_.substr(0, kHeaderScan);
+      break;
+    }
   std::string().swap(held_);  // its memory too
   share_.release();
 }

@@ -118,6 +118,7 @@ class Incoming {
   std::unique_ptr<Envelope> envelope_;  // a pointer: Envelope is intake.h's
   std::string queue_id_;
   std::string held_;            // in memory: the trace header, then the message
+  std::string head_copy_;       // spilled with NOTIFY=SUCCESS: the header section, for the report
   std::size_t head_size_ = 0;   // the octets of held_ intake put on top
   std::size_t scanned_ = 0;     // client octets searched for the header section's end
   bool settled_ = false;

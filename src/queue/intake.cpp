@@ -1,6 +1,7 @@
 #include "queue/intake.h"
 
 #include <iterator>
+#include <mutex>
 
 #include <fmt/format.h>
 
@@ -43,13 +44,43 @@ struct Intake::Logs {
   std::shared_ptr<spdlog::logger> qmgr = log::get("qmgr");
 };
 
+// NoticeHook - on_delivered's function, called from the writer thread and
+// replaced from another: under a lock.
+struct Intake::NoticeHook {
+  std::mutex mutex;
+  std::function<void(DeliveredNotice)> notify;
+  void operator()(DeliveredNotice n) {
+    std::lock_guard lock(mutex);
+    if (notify) notify(std::move(n));
+  }
+};
+
 Intake::Intake(std::string hostname, store::Queue& queue, LocalDelivery local, BodyLimits limits)
     : hostname_(std::move(hostname)),
       queue_(queue),
       local_(std::move(local)),
       limits_(limits),
       budget_(std::make_shared<BodyBudget>(limits.memory_budget)),
-      logs_(std::make_shared<const Logs>()) {}
+      logs_(std::make_shared<const Logs>()),
+      notice_(std::make_shared<NoticeHook>()) {}
+
+void Intake::on_delivered(std::function<void(DeliveredNotice)> notify) {
+  std::lock_guard lock(notice_->mutex);
+  notice_->notify = std::move(notify);
+}
+
+namespace {
+
+// wants_success - RFC 3461 NOTIFY as stored ("SUCCESS,FAILURE") names SUCCESS.
+bool wants_success(std::string_view notify) { return notify.find("SUCCESS") != std::string_view::npos; }
+
+// header_section - the message up to the blank line that ends its header.
+std::string header_section(std::string_view message) {
+  std::size_t end = message.find("\r\n\r\n");
+  return std::string(end == std::string_view::npos ? message : message.substr(0, end + 4));
+}
+
+}  // namespace
 
 std::string Intake::received_header(const Envelope& env, const std::string& queue_id) const {
   // RFC 5321 4.4 / RFC 5322 3.6.7. "for" only with a single recipient, so a
@@ -101,6 +132,11 @@ void Intake::submit(Incoming in, std::function<void(Result<Accepted>)> done, Arr
   m.eight_bit = in.eight_bit_;
   m.ret = env.ret;
   m.envid = env.envid;
+  // A sender who asked to hear of local deliveries gets the header back.
+  bool notices = false;
+  for (const auto& r : env.recipients) notices = notices || wants_success(r.notify);
+  std::string head;
+  if (notices && !env.sender.empty()) head = header_section(in.spool_ ? in.head_copy_ : in.held_);
   // No copy: the body moves, in memory or in its spool.
   if (in.spool_) m.spool = std::move(in.spool_);
   else m.body = std::move(in.held_);
@@ -120,8 +156,11 @@ void Intake::submit(Incoming in, std::function<void(Result<Accepted>)> done, Arr
     std::string queue_id, sender, client, message_id, sasl_user;
     struct Recipient {
       std::string recipient, original;
+      bool local = false;
+      std::string notify, orcpt;
     };
     std::vector<Recipient> deliveries;
+    DeliveredNotice notice;  // filled with the deliveries it is about
   };
   auto info = std::make_shared<Trace>();
   info->sasl_user = env.auth_user;
@@ -129,12 +168,17 @@ void Intake::submit(Incoming in, std::function<void(Result<Accepted>)> done, Arr
   info->sender = m.sender;
   info->client = m.client;
   info->message_id = m.message_id;
-  for (const auto& d : m.deliveries) info->deliveries.push_back({d.recipient, d.original});
+  for (const auto& d : m.deliveries) info->deliveries.push_back({d.recipient, d.original, d.local, d.notify, d.orcpt});
+  if (!head.empty()) {
+    info->notice = DeliveredNotice{m.queue_id, m.sender, m.envid, unix_seconds(std::chrono::system_clock::now()),
+                                   m.size(), std::move(head), {}};
+  }
   std::uint64_t size = m.size();
   auto arrived = env.arrived;
   // The body's memory is the budget's until the commit is done with it.
   auto share = std::make_shared<BodyShare>(std::move(in.share_));
-  queue_.commit_message(std::move(m), [info, size, arrived, share, logs = logs_, done = std::move(done)](
+  queue_.commit_message(std::move(m), [info, size, arrived, share, logs = logs_, notice = notice_,
+                                       done = std::move(done)](
                                           Result<store::CommitResult> r) {
     share->release();
     if (!r) {
@@ -166,8 +210,12 @@ void Intake::submit(Incoming in, std::function<void(Result<Accepted>)> done, Arr
       }
       all_done = all_done && o.state != store::RecipientState::deferred;
       log_local(info->queue_id, d.recipient, d.original, delay, o);
+      if (!info->notice.head.empty() && d.local && o.state == store::RecipientState::delivered &&
+          wants_success(d.notify))
+        info->notice.recipients.push_back({d.recipient, d.original, d.orcpt});
     }
     if (all_done) logs->qmgr->info("{}: removed", info->queue_id);
+    if (!info->notice.recipients.empty()) (*notice)(std::move(info->notice));
   });
   arrival.reset();  // after the request is queued, so the writer sees it there
 }

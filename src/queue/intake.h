@@ -51,6 +51,21 @@ struct Accepted {
   std::string queue_id;
 };
 
+// DeliveredNotice - local recipients delivered whose sender asked to hear
+// of it (RFC 3461 NOTIFY=SUCCESS): what a "delivered" report needs.
+struct DeliveredNotice {
+  std::string queue_id;
+  std::string sender;
+  std::string envid;
+  std::int64_t arrival_s = 0;
+  std::uint64_t size = 0;
+  std::string head;  // the message's header section (what the report returns)
+  struct Recipient {
+    std::string recipient, original, orcpt;
+  };
+  std::vector<Recipient> recipients;
+};
+
 // Arrival - a message whose body is being received (DATA or BDAT has
 // begun), so that the store's group commit can wait for it when busy
 // (store::Queue::note_arrivals). It ends when handed to Intake::submit or
@@ -103,6 +118,11 @@ class Intake {
   void submit(Envelope envelope, std::string_view body, std::function<void(Result<Accepted>)> done,
               Arrival arrival = {});
 
+  // on_delivered - who sends the DeliveredNotices (the outbound agent); it
+  // runs on the store's writer thread and must only hand the notice over.
+  // nullptr: none are sent (the agent is going away).
+  void on_delivered(std::function<void(DeliveredNotice)> notify);
+
   // local_delivery - the policy this intake delivers local copies by.
   const LocalDelivery& local_delivery() const { return local_; }
 
@@ -115,6 +135,7 @@ class Intake {
  private:
   friend class Incoming;
   struct Logs;  // the loggers of the lines intake writes, looked up once
+  struct NoticeHook;  // on_delivered's, shared with commits in flight
 
   std::string hostname_;
   store::Queue& queue_;
@@ -123,6 +144,7 @@ class Intake {
   std::shared_ptr<BodyBudget> budget_;  // shared with the bodies' shares, which may outlive a commit
   QueueIdGenerator ids_;
   std::shared_ptr<const Logs> logs_;
+  std::shared_ptr<NoticeHook> notice_;
 };
 
 // header_value - the first header field "name" of a message (unfolded,

@@ -138,7 +138,8 @@ Result<delivery::Router> make_router(const config::Config& c) {
 }
 
 Outbound::Outbound(const config::Config& config, store::Queue& queue, asio::thread_pool& blocking,
-                   delivery::Router router, queue::Intake& intake, queue::AliasExpander& expander)
+                   delivery::Router router, queue::Intake& intake, queue::AliasExpander& expander,
+                   asio::any_io_executor executor)
     : config_(config),
       queue_(queue),
       blocking_(blocking),
@@ -149,18 +150,37 @@ Outbound::Outbound(const config::Config& config, store::Queue& queue, asio::thre
              std::chrono::duration_cast<std::chrono::seconds>(config.delivery_retry_period),
              std::chrono::duration_cast<std::chrono::seconds>(config.delivery_long_retry_interval),
              std::chrono::duration_cast<std::chrono::seconds>(config.delivery_max_queue_lifetime)},
-      owner_(fmt::format("{}:{}", config.hostname, ::getpid())) {
+      owner_(fmt::format("{}:{}", config.hostname, ::getpid())),
+      executor_(std::move(executor)) {
   auto tls = net::make_client_context();
   if (tls) tls_ = std::move(*tls);
   else log::get("smtp")->warn("warning: no TLS for outbound mail: {}", tls.error().message);
+  // RFC 3461 NOTIFY=SUCCESS on local deliveries: the report is made here,
+  // as every other report is (on the executor; the hook only posts).
+  intake_.on_delivered([this](queue::DeliveredNotice notice) {
+    asio::post(executor_, [this, notice = std::move(notice)]() mutable {
+      store::ClaimedMessage m;
+      m.queue_id = notice.queue_id;
+      m.sender = notice.sender;
+      m.envid = notice.envid;
+      m.created = notice.arrival_s;
+      m.size = notice.size;
+      Reports reports;
+      for (auto& r : notice.recipients)
+        reports.delivered.push_back({r.recipient, r.original, "2.0.0", "", "delivered to mailbox", false, r.orcpt});
+      asio::co_spawn(executor_, report(std::move(m), std::move(reports), {}, std::move(notice.head)), asio::detached);
+    });
+  });
 }
 
-Outbound::~Outbound() = default;
+Outbound::~Outbound() { intake_.on_delivered(nullptr); }
 
-void Outbound::shutdown() { resolver_.reset(); }
+void Outbound::shutdown() {
+  intake_.on_delivered(nullptr);  // before the executor's io_context goes
+  resolver_.reset();
+}
 
 asio::awaitable<void> Outbound::run() {
-  executor_ = co_await asio::this_coro::executor;
   net::ResolverOptions dns{config_.dns_servers, config_.dns_timeout, config_.dns_cache_entries,
                            std::chrono::duration_cast<std::chrono::seconds>(config_.dns_cache_max_ttl)};
   auto resolver = net::Resolver::create(executor_, dns);
@@ -402,6 +422,19 @@ asio::awaitable<void> Outbound::connection(Destination& d) {
         for (const auto& r : current->message.recipients) m.recipients.push_back(r.recipient);
         m.size = size;
         m.eight_bit = prepared->eight_bit;
+        // RFC 3461: what the sender asked of reports goes on with the
+        // message (to a server that offers DSN; the client sees to that).
+        m.ret = smtp::parse_ret(current->message.ret).value_or(smtp::DsnRet::unspecified);
+        m.envid = current->message.envid;
+        for (const auto& r : current->message.recipients) {
+          smtp::RcptParams p;
+          if (!r.notify.empty()) p.notify = smtp::parse_notify(r.notify);
+          if (std::size_t semi = r.orcpt.find(';'); semi != std::string::npos) {
+            p.orcpt_type = r.orcpt.substr(0, semi);
+            p.orcpt = r.orcpt.substr(semi + 1);
+          }
+          m.rcpt_params.push_back(std::move(p));
+        }
         m.smtputf8 = smtp::has_8bit(m.sender);
         for (const auto& r : m.recipients) m.smtputf8 = m.smtputf8 || smtp::has_8bit(r);
         ++sent;
@@ -452,14 +485,14 @@ asio::awaitable<void> Outbound::connection(Destination& d) {
       case smtp::ClientAction::message_done: {
         awaiting_dot = false;
         smtp::MessageResult r = client.take_result();
-        finish(*current, r.recipients, relay, body ? &*body : nullptr);
+        finish(*current, r.recipients, relay, body ? &*body : nullptr, client.extensions().dsn);
         current.reset();
         body.reset();
         break;
       }
       case smtp::ClientAction::closed: {
         if (client.has_result() && current)
-          finish(*current, client.take_result().recipients, relay, body ? &*body : nullptr);
+          finish(*current, client.take_result().recipients, relay, body ? &*body : nullptr, client.extensions().dsn);
         current.reset();
         body.reset();
         // A next hop that refused to talk, or broke off, is tried again
@@ -584,12 +617,12 @@ void Outbound::fail_waiting(Destination& d, const smtp::Verdict& why, const std:
 }
 
 void Outbound::finish(const Job& job, const std::vector<smtp::Verdict>& verdicts, const std::string& relay,
-                      const std::string* body) {
+                      const std::string* body, bool peer_dsn) {
   static const auto logger = log::get("smtp");  // looked up once, not per line
   const std::int64_t now = now_s();
   const auto& m = job.message;
   std::vector<store::AttemptOutcome> outcomes;
-  std::vector<delivery::DsnRecipient> failed, delayed;
+  Reports reports;
   const std::int64_t warn_after = std::chrono::duration_cast<std::chrono::seconds>(config_.delivery_delay_warning).count();
   const std::int64_t fallback_after = std::chrono::duration_cast<std::chrono::seconds>(config_.fallback_relay_after).count();
   Job spare{m, true};  // those that go on to the fallback relay, still held
@@ -633,14 +666,22 @@ void Outbound::finish(const Job& job, const std::vector<smtp::Verdict>& verdicts
     const bool dead = o.state == store::RecipientState::bounced && m.sender.empty() && config_.dead_letter_action != "delete";
     if (dead) o.state = store::RecipientState::dead;
     std::string host = v.code != 0 ? relay.substr(0, relay.find('[')) : std::string();
-    if (o.state == store::RecipientState::bounced) {
-      failed.push_back({r.recipient, r.original, v.status, host,
-                        o.reply.starts_with("message expired") ? o.reply : v.diagnostic(), v.code != 0});
+    // RFC 3461 4.1: NOTIFY says which reports the sender wants; none given,
+    // failures and delays.
+    const std::optional<smtp::Notify> notify =
+        r.notify.empty() ? std::nullopt : smtp::parse_notify(r.notify);
+    if (o.state == store::RecipientState::bounced && smtp::wants_failure(notify)) {
+      reports.failed.push_back({r.recipient, r.original, v.status, host,
+                                o.reply.starts_with("message expired") ? o.reply : v.diagnostic(), v.code != 0,
+                                r.orcpt});
     } else if (o.state == store::RecipientState::deferred && warn_after > 0 && !r.warned &&
-               now - since >= warn_after) {
+               now - since >= warn_after && smtp::wants_delay(notify)) {
       // Still waiting long after it came: the sender is told once.
       o.warned = true;
-      delayed.push_back({r.recipient, r.original, v.status, host, v.diagnostic(), v.code != 0});
+      reports.delayed.push_back({r.recipient, r.original, v.status, host, v.diagnostic(), v.code != 0, r.orcpt});
+    } else if (o.state == store::RecipientState::delivered && smtp::wants_success(notify) && !peer_dsn) {
+      // RFC 3461 6.2.6.2: the next server will not report: we say "relayed".
+      reports.relayed.push_back({r.recipient, r.original, v.status, host, v.diagnostic(), v.code != 0, r.orcpt});
     }
     queue::log_delivery(*logger, m.queue_id, r.recipient, r.original, relay, static_cast<double>(now - m.created),
                         v.status, {o.state, o.reply});
@@ -658,11 +699,10 @@ void Outbound::finish(const Job& job, const std::vector<smtp::Verdict>& verdicts
   if (!dead_letters.empty()) keep_dead_letters(m, std::move(dead_letters));
   // RFC 5321 4.5.5 / 6.1: the sender hears of a failure (and of a long
   // delay); a message with the null sender (a DSN itself) never causes one.
-  if ((!failed.empty() || !delayed.empty()) && !m.sender.empty()) {
+  if (!reports.empty() && !m.sender.empty()) {
     std::optional<std::string> copy;
     if (body) copy = *body;
-    asio::co_spawn(executor_, report(m, std::move(failed), std::move(delayed), std::move(outcomes), std::move(copy)),
-                   asio::detached);
+    asio::co_spawn(executor_, report(m, std::move(reports), std::move(outcomes), std::move(copy)), asio::detached);
     return;
   }
   record(m.queue_id, std::move(outcomes));
@@ -690,8 +730,7 @@ void Outbound::record(const std::string& queue_id, std::vector<store::AttemptOut
   });
 }
 
-asio::awaitable<void> Outbound::report(store::ClaimedMessage m, std::vector<delivery::DsnRecipient> failed,
-                                       std::vector<delivery::DsnRecipient> delayed,
+asio::awaitable<void> Outbound::report(store::ClaimedMessage m, Reports reports,
                                        std::vector<store::AttemptOutcome> outcomes, std::optional<std::string> body) {
   static const auto logger = log::get("bounce");
   if (!body) {
@@ -711,15 +750,21 @@ asio::awaitable<void> Outbound::report(store::ClaimedMessage m, std::vector<deli
   if (where.status == queue::ExpansionStatus::not_local) where.targets = {{to_lower(sender), false}};
   const bool reachable =
       body && (where.status == queue::ExpansionStatus::ok || where.status == queue::ExpansionStatus::not_local);
-  bool failed_sent = failed.empty(), delayed_sent = delayed.empty();
-  for (delivery::DsnKind kind : {delivery::DsnKind::failed, delivery::DsnKind::delayed}) {
-    auto& recipients = kind == delivery::DsnKind::failed ? failed : delayed;
+  bool failed_sent = reports.failed.empty(), delayed_sent = reports.delayed.empty();
+  for (delivery::DsnKind kind : {delivery::DsnKind::failed, delivery::DsnKind::delayed, delivery::DsnKind::relayed,
+                                 delivery::DsnKind::delivered}) {
+    auto& recipients = kind == delivery::DsnKind::failed    ? reports.failed
+                       : kind == delivery::DsnKind::delayed ? reports.delayed
+                       : kind == delivery::DsnKind::relayed ? reports.relayed
+                                                            : reports.delivered;
     if (recipients.empty() || !reachable) continue;
     delivery::DsnInput in;
     in.kind = kind;
     in.reporting_mta = config_.hostname;
     in.queue_id = m.queue_id;
     in.sender = sender;
+    in.envid = m.envid;
+    in.headers_only = m.ret == "HDRS";
     in.arrival_s = m.created;
     in.now_s = now_s();
     in.retry_until_s = m.created + retry_.lifetime.count();
@@ -737,9 +782,11 @@ asio::awaitable<void> Outbound::report(store::ClaimedMessage m, std::vector<deli
     if (kind == delivery::DsnKind::failed) {
       logger->info("{}: sender non-delivery notification: {}", m.queue_id, accepted->queue_id);
       failed_sent = true;
-    } else {
+    } else if (kind == delivery::DsnKind::delayed) {
       logger->info("{}: sender delay notification: {}", m.queue_id, accepted->queue_id);
       delayed_sent = true;
+    } else {
+      logger->info("{}: sender delivery status notification: {}", m.queue_id, accepted->queue_id);
     }
   }
   if (!failed_sent || !delayed_sent)
@@ -754,7 +801,7 @@ asio::awaitable<void> Outbound::report(store::ClaimedMessage m, std::vector<deli
     }
     if (!delayed_sent) o.warned = false;
   }
-  record(m.queue_id, std::move(outcomes));
+  if (!outcomes.empty()) record(m.queue_id, std::move(outcomes));
 }
 
 }  // namespace herald::server

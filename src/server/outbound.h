@@ -77,15 +77,17 @@ class Outbound {
 
   // intake and expander: a DSN to the sender of a failed recipient goes in
   // through intake, addressed as any message is.
+  // executor: where the scheduler, its connections and its reports run.
+  // It sends intake's DeliveredNotices from now until it is destroyed.
   Outbound(const config::Config& config, store::Queue& queue, asio::thread_pool& blocking, delivery::Router router,
-           queue::Intake& intake, queue::AliasExpander& expander);
+           queue::Intake& intake, queue::AliasExpander& expander, asio::any_io_executor executor);
   ~Outbound();
 
-  // run - the scheduler, on the executor it is spawned on; connections run
-  // there too.
+  // run - the scheduler, spawned on the executor.
   asio::awaitable<void> run();
-  // shutdown - after the io_context stopped, before it is destroyed: the
-  // resolver ends its pending lookups, whose answers it posts there.
+  // shutdown - after the io_context stopped, before it is destroyed: no
+  // more notices are posted there, and the resolver ends its pending
+  // lookups, whose answers it posts there.
   void shutdown();
 
  private:
@@ -122,14 +124,21 @@ class Outbound {
   // finish - the verdicts of a job's recipients: logged, committed, released;
   // recipients that failed for good are reported to the sender first
   // (body: the message, when the caller has it in memory).
+  // (peer_dsn: the server that took them offers DSN, so a NOTIFY=SUCCESS
+  // went on with them; otherwise the sender is told "relayed").
   void finish(const Job& job, const std::vector<smtp::Verdict>& verdicts, const std::string& relay,
-              const std::string* body = nullptr);
-  // report - the DSNs for failed and delayed recipients, committed before
+              const std::string* body = nullptr, bool peer_dsn = false);
+  // report - the DSNs for failed, delayed and relayed recipients (as their
+  // NOTIFY asks: RFC 3461 4.1), committed before
   // outcomes are (so that the message is not collected before it is
   // returned); a report that cannot be queued leaves its failed recipients
   // deferred, to fail and report again, and a warning to be tried again.
-  asio::awaitable<void> report(store::ClaimedMessage message, std::vector<delivery::DsnRecipient> failed,
-                               std::vector<delivery::DsnRecipient> delayed,
+  // Reports - what one attempt tells a message's sender, by kind.
+  struct Reports {
+    std::vector<delivery::DsnRecipient> failed, delayed, relayed, delivered;
+    bool empty() const { return failed.empty() && delayed.empty() && relayed.empty() && delivered.empty(); }
+  };
+  asio::awaitable<void> report(store::ClaimedMessage message, Reports reports,
                                std::vector<store::AttemptOutcome> outcomes, std::optional<std::string> body);
   void record(const std::string& queue_id, std::vector<store::AttemptOutcome> outcomes);
   // keep_dead_letters - logged; with dead_letter_action "store", written to
@@ -159,7 +168,7 @@ class Outbound {
   const std::string owner_;
   std::unique_ptr<asio::ssl::context> tls_;  // null: STARTTLS fails (logged at start)
   std::unique_ptr<net::Resolver> resolver_;  // run()'s; null: MX mail is deferred (logged)
-  asio::any_io_executor executor_;            // run()'s, where connections run too
+  asio::any_io_executor executor_;            // where run(), connections and reports run
   // By next hop name ("mx:" and the domain for MX); one is erased once
   // nothing waits for it and no connection holds it (start_connections).
   std::map<std::string, Destination> destinations_;

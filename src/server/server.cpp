@@ -331,8 +331,6 @@ Status Server::start() {
   im.ctx = std::make_unique<ServerContext>(im.config, im.store, std::move(im.tls), std::move(*secret));
   auto router = make_router(im.config);
   if (!router) return router.error();
-  im.outbound = std::make_unique<Outbound>(im.config, im.store.queue(), im.ctx->blocking, std::move(*router),
-                                           im.ctx->intake, im.ctx->expander);
   std::span<const ListenerKind> kinds = listener_kinds();
   for (std::size_t k = 0; k < kinds.size(); ++k) {
     const auto& addresses = kinds[k].section(im.config).listen;
@@ -378,6 +376,8 @@ Status Server::start() {
     }
     im.ios.push_back(std::move(io));
   }
+  im.outbound = std::make_unique<Outbound>(im.config, im.store.queue(), im.ctx->blocking, std::move(*router),
+                                           im.ctx->intake, im.ctx->expander, im.ios.front()->get_executor());
   return {};
 }
 

@@ -287,6 +287,10 @@ void Client::send(const OutboundMessage& message) {
   if (extensions_.size) params.size = message.size;
   if (message.eight_bit) params.body = BodyType::eight_bit_mime;
   params.smtputf8 = message.smtputf8;
+  if (extensions_.dsn) {
+    params.ret = message.ret;
+    params.envid = message.envid;
+  }
   auto mail = format_mail(message.sender, esmtp_ ? params : MailParams{});
   if (!mail) {
     fail_message(Verdict::local(Outcome::bounced, "5.1.7", "the sender address is not valid"));
@@ -296,11 +300,16 @@ void Client::send(const OutboundMessage& message) {
   if (!extensions_.pipelining) return;
   // RFC 2920 3.1: MAIL, every RCPT and DATA in one group.
   for (rcpt_next_ = 0; rcpt_next_ < message.recipients.size(); ++rcpt_next_) {
-    auto rcpt = format_rcpt(message.recipients[rcpt_next_]);
+    auto rcpt = format_rcpt(message.recipients[rcpt_next_], rcpt_params(rcpt_next_));
     if (rcpt) expect(Awaiting::rcpt, *rcpt, rcpt_next_);
     else rcpt_results_[rcpt_next_] = Verdict::local(Outcome::bounced, "5.1.3", "bad recipient address syntax");
   }
   expect(Awaiting::data, format_data());
+}
+
+RcptParams Client::rcpt_params(std::size_t i) const {
+  if (!extensions_.dsn || !message_ || i >= message_->rcpt_params.size()) return {};
+  return message_->rcpt_params[i];
 }
 
 // next_rcpt - without PIPELINING: the next RCPT, or DATA after the last.
@@ -308,7 +317,7 @@ void Client::next_rcpt() {
   if (mail_refused_) return finish_message(std::nullopt, true);
   while (rcpt_next_ < message_->recipients.size()) {
     std::size_t i = rcpt_next_++;
-    auto rcpt = format_rcpt(message_->recipients[i]);
+    auto rcpt = format_rcpt(message_->recipients[i], rcpt_params(i));
     if (rcpt) return expect(Awaiting::rcpt, *rcpt, i);
     rcpt_results_[i] = Verdict::local(Outcome::bounced, "5.1.3", "bad recipient address syntax");
   }

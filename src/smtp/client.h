@@ -60,6 +60,11 @@ struct OutboundMessage {
   std::uint64_t size = 0;               // octets of the body, for SIZE= (RFC 1870)
   bool eight_bit = false;               // the body holds octets over 127 (BODY=8BITMIME)
   bool smtputf8 = false;                // an address is not ASCII (RFC 6531)
+  // RFC 3461, passed on only to a server that offers DSN: RET and ENVID,
+  // and per recipient (empty, or one per recipient) NOTIFY and ORCPT.
+  DsnRet ret = DsnRet::unspecified;
+  std::string envid;
+  std::vector<RcptParams> rcpt_params;
 };
 
 // Outcome - what became of a recipient (or of a whole connection).
@@ -151,6 +156,8 @@ class Client {
   void on_auth(const Reply& reply);
   void begin_message();
   void next_rcpt();
+  // rcpt_params - recipient i's NOTIFY and ORCPT when the server offers DSN.
+  RcptParams rcpt_params(std::size_t i) const;
   void finish_message(const std::optional<Verdict>& final_verdict, bool transaction_open);
   void fail_session(Verdict why, bool say_quit);
   void fail_message(const Verdict& why);

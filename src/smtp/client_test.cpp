@@ -109,6 +109,31 @@ TEST(ClientTest, PipelinedMessageGetsAVerdictPerRecipient) {
   EXPECT_FALSE(c.client.failure());
 }
 
+// RFC 3461 4: RET, ENVID, NOTIFY and ORCPT go to a server that offers DSN,
+// xtext-encoded, and to no other (it would refuse the unknown parameters).
+TEST(ClientTest, DsnParametersOnlyWhereOffered) {
+  OutboundMessage m = message();
+  m.ret = DsnRet::hdrs;
+  m.envid = "job 42";
+  Notify success_failure;
+  success_failure.success = success_failure.failure = true;
+  m.rcpt_params = {RcptParams{success_failure, "A+x@remote.test", "rfc822"}, RcptParams{}};
+  Conversation dsn(options());
+  dsn.ready("250-mx.remote.test\r\n250-PIPELINING\r\n250 DSN\r\n");
+  dsn.client.send(m);
+  dsn.step();
+  EXPECT_EQ(dsn.take(),
+            "MAIL FROM:<s@example.test> RET=HDRS ENVID=job+2042\r\n"
+            "RCPT TO:<a@remote.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;A+2Bx@remote.test\r\n"
+            "RCPT TO:<b@remote.test>\r\nDATA\r\n");
+  Conversation plain(options());
+  plain.ready(kEhloPipelining);
+  plain.client.send(m);
+  plain.step();
+  EXPECT_EQ(plain.take(),
+            "MAIL FROM:<s@example.test> SIZE=1234\r\nRCPT TO:<a@remote.test>\r\nRCPT TO:<b@remote.test>\r\nDATA\r\n");
+}
+
 // Without PIPELINING each command waits for its reply, and a server that
 // does not know EHLO gets HELO (and no ESMTP parameters).
 TEST(ClientTest, OldServerGetsHeloAndOneCommandAtATime) {
