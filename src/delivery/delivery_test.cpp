@@ -6,6 +6,7 @@
 #include "delivery/dsn.h"
 #include "delivery/retry.h"
 #include "delivery/route.h"
+#include "delivery/targets.h"
 
 namespace herald::delivery {
 namespace {
@@ -214,6 +215,32 @@ TEST(DsnTest, TheSendersDsnParameters) {
     EXPECT_NE(dsn.find(std::string("Action: ") + act + "\r\nStatus: 2.0.0\r\n"), std::string::npos) << dsn;
     EXPECT_EQ(dsn.find("body line"), std::string::npos) << "a success report returns the header only";
   }
+}
+
+// The targets view: per server what it offered and what it took; the
+// least recently used is forgotten past the capacity.
+TEST(TargetBoardTest, CountsPerTargetAndForgetsTheOldest) {
+  TargetBoard board(2, 100);
+  board.connect_failed("a[192.0.2.1]:25", "connect to [192.0.2.1]:25: Connection refused", 101);
+  board.connected("b[192.0.2.2]:25", true, 10'000'000, true, 102);
+  board.message("b[192.0.2.2]:25", true, "250 2.0.0 Ok", 102);
+  board.message("b[192.0.2.2]:25", false, "451 4.3.0 later", 103);
+  auto list = board.list();
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].state, TargetState::connect_failed);
+  EXPECT_EQ(list[0].connect_failures, 1u);
+  EXPECT_EQ(list[1].state, TargetState::ready);
+  EXPECT_TRUE(list[1].esmtp && list[1].tls);
+  EXPECT_EQ(list[1].size_limit, 10'000'000u);
+  EXPECT_EQ(list[1].mail_attempts, 2u);
+  EXPECT_EQ(list[1].mail_sent, 1u);
+  EXPECT_EQ(list[1].last_reply, "451 4.3.0 later");
+  board.session_failed("c[192.0.2.3]:25", "554 go away", 104);  // a is the least recently used
+  list = board.list();
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].target, "b[192.0.2.2]:25");
+  EXPECT_EQ(list[1].state, TargetState::refused);
+  EXPECT_EQ(board.totals().since_s, 100);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "base/ids.h"
+#include "base/text.h"
 #include "queue/intake.h"
 #include "smtp/address.h"
 
@@ -72,6 +73,27 @@ void Incoming::append(std::string_view octets) {
   if (held_.size() > intake_->limits_.memory_max) spill();
 }
 
+namespace {
+
+// trace_block_size - the octets of the trace fields (Return-Path, Received,
+// with their folded lines) that start message.
+std::size_t trace_block_size(std::string_view message) {
+  std::size_t at = 0;
+  bool in_trace = false;
+  while (at < message.size()) {
+    std::size_t end = message.find("\r\n", at);
+    if (end == std::string_view::npos) break;  // a line not ended yet: not a whole field
+    std::string_view line = message.substr(at, end - at);
+    const bool folded = !line.empty() && (line[0] == ' ' || line[0] == '\t');
+    if (folded ? !in_trace : !(istarts_with(line, "Received:") || istarts_with(line, "Return-Path:"))) break;
+    in_trace = true;
+    at = end + 2;
+  }
+  return at;
+}
+
+}  // namespace
+
 void Incoming::settle() {
   settled_ = true;
   std::string_view message = std::string_view(held_).substr(head_size_);
@@ -86,7 +108,10 @@ void Incoming::settle() {
     message_id_ = fmt::format("<{}@{}>", queue_id_, intake_->hostname_);
     added += fmt::format("Message-ID: {}\r\n", message_id_);
   }
-  held_.insert(head_size_, added);
+  // Below the message's own trace fields, never between them: RFC 5322
+  // 3.6.7 keeps trace blocks whole at the top (a relayed message comes
+  // with Received lines of its own).
+  held_.insert(head_size_ + trace_block_size(message), added);
   head_size_ += added.size();
   share_.force(added.size());
 }

@@ -217,6 +217,24 @@ TEST_F(IncomingTest, SubmissionHeadersAreAddedToASpooledBody) {
   EXPECT_EQ(got[0].substr(got[0].find(added_id) + added_id.size()), text);
 }
 
+// A relayed message brings its own trace fields: the added Date and
+// Message-ID go below them, so the trace block stays whole (RFC 5322 3.6.7).
+TEST_F(IncomingTest, SubmissionHeadersGoBelowTheMessagesTraceFields) {
+  Intake intake("mx.example.test", store_->queue(), LocalDelivery());
+  const std::string trace = "Received: from a.test by b.test;\r\n\tSun, 6 Dec 2026 23:00:00 +0000\r\n"
+                            "Received: from c.test by a.test; Sun, 6 Dec 2026 22:59:00 +0000\r\n";
+  const std::string rest = "Subject: relayed\r\n\r\nbody\r\n";
+  Incoming in = intake.begin(envelope(/*submission=*/true));
+  feed(in, trace + rest);
+  ASSERT_TRUE(submit(intake, std::move(in)));
+  auto got = delivered("relayed");
+  ASSERT_EQ(got.size(), 1u);
+  const std::size_t at = got[0].find(trace);
+  ASSERT_NE(at, std::string::npos) << got[0];
+  EXPECT_TRUE(got[0].substr(at + trace.size()).starts_with("Date: ")) << got[0];
+  EXPECT_TRUE(got[0].ends_with(rest)) << got[0];
+}
+
 // A body that cannot be spooled (here: blobs/tmp is gone) is never
 // acknowledged: submit fails, and nothing is delivered or queued.
 TEST_F(IncomingTest, ABodyThatCannotBeSpooledIsNotAcknowledged) {

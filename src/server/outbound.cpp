@@ -17,6 +17,7 @@
 #include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "base/ids.h"
 #include "base/log.h"
@@ -151,7 +152,8 @@ Outbound::Outbound(const config::Config& config, store::Queue& queue, asio::thre
              std::chrono::duration_cast<std::chrono::seconds>(config.delivery_long_retry_interval),
              std::chrono::duration_cast<std::chrono::seconds>(config.delivery_max_queue_lifetime)},
       owner_(fmt::format("{}:{}", config.hostname, ::getpid())),
-      executor_(std::move(executor)) {
+      executor_(std::move(executor)),
+      targets_(10000, now_s()) {
   auto tls = net::make_client_context();
   if (tls) tls_ = std::move(*tls);
   else log::get("smtp")->warn("warning: no TLS for outbound mail: {}", tls.error().message);
@@ -349,6 +351,7 @@ asio::awaitable<void> Outbound::connection(Destination& d) {
       target = &t;
       break;
     }
+    targets_.connect_failed(t.relay(), why, now_s());
   }
   if (!conn) {
     // The next hop is down: everything waiting for it waits longer.
@@ -363,6 +366,7 @@ asio::awaitable<void> Outbound::connection(Destination& d) {
   std::uint32_t sent = 0;
   char buffer[16 * 1024];
   bool awaiting_dot = false;
+  bool introduced = false;  // the targets view has heard what the server offers
   for (bool open = true; open;) {
     smtp::ClientStep step = client.step();
     if (!step.output.empty()) {
@@ -395,6 +399,10 @@ asio::awaitable<void> Outbound::connection(Destination& d) {
         break;
       }
       case smtp::ClientAction::ready: {
+        if (!introduced) {
+          introduced = true;
+          targets_.connected(relay, client.esmtp(), client.extensions().size.value_or(0), client.tls_active(), now_s());
+        }
         if (sent >= config_.delivery_max_messages_per_connection || d.jobs.empty()) {
           client.quit();
           break;
@@ -485,6 +493,7 @@ asio::awaitable<void> Outbound::connection(Destination& d) {
       case smtp::ClientAction::message_done: {
         awaiting_dot = false;
         smtp::MessageResult r = client.take_result();
+        note_message(relay, r);
         finish(*current, r.recipients, relay, body ? &*body : nullptr, client.extensions().dsn);
         current.reset();
         body.reset();
@@ -497,7 +506,10 @@ asio::awaitable<void> Outbound::connection(Destination& d) {
         body.reset();
         // A next hop that refused to talk, or broke off, is tried again
         // later for everything that waits for it.
-        if (client.failure()) fail_waiting(d, *client.failure(), relay);
+        if (client.failure()) {
+          targets_.session_failed(relay, client.failure()->diagnostic(), now_s());
+          fail_waiting(d, *client.failure(), relay);
+        }
         open = false;
         break;
       }
@@ -685,6 +697,14 @@ void Outbound::finish(const Job& job, const std::vector<smtp::Verdict>& verdicts
     }
     queue::log_delivery(*logger, m.queue_id, r.recipient, r.original, relay, static_cast<double>(now - m.created),
                         v.status, {o.state, o.reply});
+    auto& totals = targets_.totals();
+    switch (o.state) {
+      case store::RecipientState::delivered: ++totals.sent; break;
+      case store::RecipientState::deferred: ++totals.retried; break;
+      case store::RecipientState::bounced: ++totals.undeliverable; break;
+      case store::RecipientState::dead: ++totals.dead_letters; break;
+      default: break;
+    }
     if (dead) dead_letters.push_back({r.recipient, o.reply});
     held_.erase(r.row);
     outcomes.push_back(std::move(o));
@@ -721,6 +741,40 @@ void Outbound::keep_dead_letters(const store::ClaimedMessage& m, std::vector<Dea
     auto written = write_dead_letter(queue, dir, m, letters);
     if (!written) log::get("bounce")->warn("warning: {}: cannot write the dead letter: {}", m.queue_id, written.error().message);
   });
+}
+
+void Outbound::note_message(const std::string& relay, const smtp::MessageResult& r) {
+  // Taken when any recipient was; the reply shown is the first taken
+  // one's (the end of data), else the last refusal.
+  const smtp::Verdict* shown = nullptr;
+  for (const auto& v : r.recipients)
+    if (!shown || (v.outcome == smtp::Outcome::delivered && shown->outcome != smtp::Outcome::delivered)) shown = &v;
+  if (!shown) return;
+  targets_.message(relay, shown->outcome == smtp::Outcome::delivered, shown->diagnostic(), now_s());
+}
+
+std::string Outbound::targets_json() const {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& t : targets_.list())
+    list.push_back({{"target", t.target},
+                    {"state", delivery::to_string(t.state)},
+                    {"esmtp", t.esmtp},
+                    {"size_limit", t.size_limit},
+                    {"tls", t.tls},
+                    {"mail_attempts", t.mail_attempts},
+                    {"mail_sent", t.mail_sent},
+                    {"connect_failures", t.connect_failures},
+                    {"last_reply", t.last_reply},
+                    {"last_used", t.last_used_s}});
+  const auto& totals = targets_.totals();
+  nlohmann::json out = {{"targets", list},
+                        {"totals",
+                         {{"since", totals.since_s},
+                          {"sent", totals.sent},
+                          {"retried", totals.retried},
+                          {"undeliverable", totals.undeliverable},
+                          {"dead_letters", totals.dead_letters}}}};
+  return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 void Outbound::record(const std::string& queue_id, std::vector<store::AttemptOutcome> outcomes) {

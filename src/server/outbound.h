@@ -44,6 +44,7 @@
 #include "delivery/dsn.h"
 #include "delivery/retry.h"
 #include "delivery/route.h"
+#include "delivery/targets.h"
 #include "queue/alias_expander.h"
 #include "queue/intake.h"
 #include "smtp/client.h"
@@ -85,6 +86,12 @@ class Outbound {
 
   // run - the scheduler, spawned on the executor.
   asio::awaitable<void> run();
+  // targets - what it has seen of each server (herald targets); read on
+  // the executor.
+  const delivery::TargetBoard& targets() const { return targets_; }
+  // targets_json - the same as the control socket answers it.
+  std::string targets_json() const;
+
   // shutdown - after the io_context stopped, before it is destroyed: no
   // more notices are posted there, and the resolver ends its pending
   // lookups, whose answers it posts there.
@@ -141,6 +148,8 @@ class Outbound {
   asio::awaitable<void> report(store::ClaimedMessage message, Reports reports,
                                std::vector<store::AttemptOutcome> outcomes, std::optional<std::string> body);
   void record(const std::string& queue_id, std::vector<store::AttemptOutcome> outcomes);
+  // note_message - a message's outcome at relay, for the targets view.
+  void note_message(const std::string& relay, const smtp::MessageResult& r);
   // keep_dead_letters - logged; with dead_letter_action "store", written to
   // data_dir/deadletter/ on the blocking pool.
   void keep_dead_letters(const store::ClaimedMessage& m, std::vector<DeadLetter> letters);
@@ -175,6 +184,7 @@ class Outbound {
   std::unordered_set<std::int64_t> held_;            // queue rows claimed and not finished
   unsigned active_ = 0;                              // connections open
   std::unique_ptr<asio::steady_timer> tick_;         // run()'s wait between claims
+  delivery::TargetBoard targets_;
   bool woken_ = false;
 };
 

@@ -31,6 +31,7 @@
 #include "server/context.h"
 #include "server/listeners.h"
 #include "server/offload.h"
+#include "server/control.h"
 #include "server/outbound.h"
 #include "server/recipients.h"
 #include "server/startup.h"
@@ -188,6 +189,7 @@ struct Server::Impl {
   std::unique_ptr<ServerContext> ctx;
   std::unique_ptr<Outbound> outbound;  // its coroutines run on ios.front(), destroyed before it
   std::vector<std::unique_ptr<asio::io_context>> ios;
+  std::unique_ptr<ControlSocket> control;  // on ios.front(), destroyed before it
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   std::vector<Door> listeners;
   std::vector<std::thread> threads;
@@ -378,6 +380,17 @@ Status Server::start() {
   }
   im.outbound = std::make_unique<Outbound>(im.config, im.store.queue(), im.ctx->blocking, std::move(*router),
                                            im.ctx->intake, im.ctx->expander, im.ios.front()->get_executor());
+  // The CLI's way to the running daemon (server/control.h); its commands
+  // run on ios.front(), where the agent does.
+  Outbound& agent = *im.outbound;
+  std::map<std::string, ControlSocket::Handler, std::less<>> commands;
+  commands["targets"] = [&agent](std::string_view) { return agent.targets_json(); };
+  commands["status"] = [](std::string_view) {
+    return fmt::format("{{\"version\": \"{}\", \"pid\": {}}}", HERALD_VERSION, ::getpid());
+  };
+  auto control = ControlSocket::open(*im.ios.front(), control_path(im.config.data_dir), std::move(commands));
+  if (!control) return control.error();
+  im.control = std::move(*control);
   return {};
 }
 
@@ -401,6 +414,7 @@ void Server::run() {
   asio::co_spawn(*im.ios.front(), watch_certificates(*im.ctx), asio::detached);
   asio::co_spawn(*im.ios.front(), retry_local_deliveries(*im.ctx), asio::detached);
   asio::co_spawn(*im.ios.front(), im.outbound->run(), asio::detached);
+  asio::co_spawn(*im.ios.front(), im.control->run(), asio::detached);
   if (im.config.journal_keep.count() > 0)
     asio::co_spawn(*im.ios.front(), prune_journal(*im.ctx, im.store.journal()), asio::detached);
   im.ctx->free_space.check();  // before the first client, not a second after

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -250,6 +251,8 @@ class Queue {
   // every row of one queue id.
   virtual Result<std::vector<QueueRow>> list(const QueueQuery& query) = 0;
   virtual Result<std::vector<QueueRow>> show(const std::string& queue_id) = 0;
+  // counts - how many queue rows are in each state (those with none absent).
+  virtual Result<std::map<RecipientState, std::uint64_t>> counts() = 0;
 };
 
 }  // namespace herald::store

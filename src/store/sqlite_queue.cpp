@@ -179,6 +179,17 @@ Result<std::vector<QueueRow>> SqliteQueue::show(const std::string& queue_id) {
   });
 }
 
+Result<std::map<RecipientState, std::uint64_t>> SqliteQueue::counts() {
+  return core_.read([&](Db& db) -> Result<std::map<RecipientState, std::uint64_t>> {
+    std::map<RecipientState, std::uint64_t> out;
+    // queue_due(status, ...) covers it: the index, not the table, is read.
+    auto st = db.prepare("SELECT status, count(*) FROM queue GROUP BY status");
+    while (st.step())
+      if (auto state = parse_recipient_state(st.text(0))) out[*state] = static_cast<std::uint64_t>(st.i64(1));
+    return out;
+  });
+}
+
 Result<std::vector<DueDelivery>> SqliteQueue::due_local(std::int64_t now, std::size_t limit) {
   return core_.read([&](Db& db) -> Result<std::vector<DueDelivery>> {
     std::vector<DueDelivery> out;

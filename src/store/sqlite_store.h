@@ -185,6 +185,7 @@ class SqliteQueue final : public Queue {
   void change(QueueAction action, QueueSelection selection, std::function<void(Result<std::size_t>)> done) override;
   Result<std::vector<QueueRow>> list(const QueueQuery& query) override;
   Result<std::vector<QueueRow>> show(const std::string& queue_id) override;
+  Result<std::map<RecipientState, std::uint64_t>> counts() override;
   Result<std::vector<DueDelivery>> due_local(std::int64_t now_s, std::size_t limit) override;
   void retry_local(std::vector<Retry> retries, const LocalDeliveryRules& rules,
                    std::function<void(Result<std::vector<DeliveryOutcome>>)> done) override;
