@@ -158,6 +158,43 @@ class OutboundTest(HeraldTestCase):
                                    self.herald.log()),
                  message="a Postfix 'status=deferred' line")
 
+    def test_targets_view_counts_per_server(self):
+        # CSSMTP's D,TARGET: what the running daemon saw of each server,
+        # through the control socket (owner-only) in data_dir.
+        sent, down = f"{unique('t')}@far.test", f"{unique('d')}@mx.down.test"
+        self.send([sent, down], unique("targets"))
+        wait_for(lambda: self.smarthost.received(sent), message="the message at the smarthost")
+
+        def seen():
+            view = self.herald.cli_json("targets")
+            by = {t["target"]: t for t in view["targets"]}
+            ok = by.get(f"127.0.0.1[127.0.0.1]:{self.smarthost.port}")
+            failed = [t for name, t in by.items() if t["state"] == "connect-failed"]
+            return (view, ok, failed) if ok and ok["mail_sent"] >= 1 and failed else None
+        view, ok, failed = wait_for(seen, message="both servers in the targets view")
+        self.assertEqual(ok["state"], "ready")
+        self.assertTrue(ok["esmtp"])
+        self.assertGreaterEqual(ok["mail_attempts"], ok["mail_sent"])
+        self.assertIn("250", ok["last_reply"])
+        self.assertGreaterEqual(failed[0]["connect_failures"], 1)
+        self.assertIn("Connection refused", failed[0]["last_reply"])
+        self.assertGreaterEqual(view["totals"]["sent"], 1)
+        self.assertGreaterEqual(view["totals"]["retried"], 1)
+        self.assertGreaterEqual(view["queue"]["deferred"], 1)
+        text = self.herald.cli("targets").stdout
+        self.assertRegex(text, r"^TARGET +STATE +ESMTP")
+        self.assertRegex(text, r"queue now: \d+ pending, \d+ waiting for retry, \d+ held, \d+ dead letters kept")
+        mode = os.stat(os.path.join(self.herald.data_dir, "control.sock")).st_mode & 0o777
+        self.assertEqual(mode, 0o600)
+
+    def test_targets_needs_the_daemon(self):
+        h = self.start_herald()
+        h.stop()
+        res = h.cli("targets", check=False)
+        self.assertEqual(res.returncode, 1)
+        self.assertIn("herald is not running", res.stderr)
+        self.assertFalse(os.path.exists(os.path.join(h.data_dir, "control.sock")), "removed at a clean stop")
+
 
 class QueueActionsTest(HeraldTestCase):
     """The operator's queue actions (Postfix's postsuper and postqueue) on

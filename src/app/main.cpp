@@ -71,6 +71,7 @@ class Cli {
   void add_directory_commands();
   void add_queue_commands();
   void add_deadletter_commands();
+  void add_targets_command();
   int dispatch();
 
   CLI::App app_{"Herald - mail server: SMTP in, mailboxes, POP3 out"};
@@ -93,6 +94,7 @@ Cli::Cli() {
   add_directory_commands();
   add_queue_commands();
   add_deadletter_commands();
+  add_targets_command();
   version_ = app_.add_subcommand("version", "print the version");
   app_.footer(kListsFooter);  // after the subcommands: they would inherit it
 }
@@ -251,6 +253,12 @@ void Cli::add_queue_commands() {
 // herald deadletter: the reports (null sender) that could not be delivered
 // (CSSMTP's dead letters), kept in the store and, with
 // delivery.dead_letter_action = "store", as files in data_dir/deadletter/.
+void Cli::add_targets_command() {
+  command(&app_, "targets", "the servers mail is sent to, as the running daemon sees them (CSSMTP's D,TARGET)",
+          [](auto& a, auto& st) { print_targets(st, a.data_dir, a.json); })
+      ->add_flag("--json", a_.json, "print JSON");
+}
+
 void Cli::add_deadletter_commands() {
   auto* dead = group("deadletter", "reports that could not be delivered, kept for the operator");
   auto* list = command(dead, "list", "list dead letters, oldest first", [](auto& a, auto& st) {

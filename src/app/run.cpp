@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "base/text.h"
 #include "net/tls.h"
+#include "server/control.h"
 #include "server/server.h"
 #include "server/startup.h"
 
@@ -88,6 +89,43 @@ void print_deadletter_change(store::Store& st, store::QueueAction action, const 
   std::size_t n = check_request(admin::deadletter_change(st, action, request, dir));
   if (json) std::cout << fmt::format("{{\"changed\": {}}}\n", n);
   else std::cout << fmt::format("{} {} dead letter{}\n", done, n, n == 1 ? "" : "s");
+}
+
+void print_targets(store::Store& st, const std::filesystem::path& data_dir, bool json) {
+  auto counts = check_request(st.queue().counts());
+  auto count = [&counts](store::RecipientState s) {
+    auto it = counts.find(s);
+    return it == counts.end() ? std::uint64_t{0} : it->second;
+  };
+  auto answer = check_request(server::control_request(data_dir, "targets"));
+  nlohmann::json view = nlohmann::json::parse(answer, nullptr, /*allow_exceptions=*/false);
+  if (view.is_discarded() || !view.contains("targets")) fail("the daemon's answer is not a targets view: " + answer, 1);
+  nlohmann::json queue = {{"pending", count(store::RecipientState::pending)},
+                          {"deferred", count(store::RecipientState::deferred)},
+                          {"held", count(store::RecipientState::held)},
+                          {"dead", count(store::RecipientState::dead)}};
+  if (json) {
+    view["queue"] = queue;
+    std::cout << admin::dump(view) << "\n";
+    return;
+  }
+  // CSSMTP's D,TARGET columns.
+  std::cout << fmt::format("{:<40} {:<15} {:<5} {:>10} {:<3} {:>8} {:>8} {:>9}  {}\n", "TARGET", "STATE", "ESMTP",
+                           "SIZE", "TLS", "ATTEMPTS", "SENT", "CONNFAIL", "LAST REPLY");
+  for (const auto& t : view["targets"])
+    std::cout << printable_utf8(fmt::format(
+                     "{:<40} {:<15} {:<5} {:>10} {:<3} {:>8} {:>8} {:>9}  {}", t.value("target", ""),
+                     t.value("state", ""), t.value("esmtp", false) ? "yes" : "no", t.value("size_limit", 0),
+                     t.value("tls", false) ? "yes" : "no", t.value("mail_attempts", 0), t.value("mail_sent", 0),
+                     t.value("connect_failures", 0), t.value("last_reply", "")))
+              << "\n";
+  const auto& totals = view["totals"];
+  std::cout << fmt::format("since {}: {} sent, {} retried, {} undeliverable, {} dead letters\n",
+                           admin::iso_time(totals.value("since", std::int64_t{0}) * 1000), totals.value("sent", 0),
+                           totals.value("retried", 0), totals.value("undeliverable", 0), totals.value("dead_letters", 0));
+  std::cout << fmt::format("queue now: {} pending, {} waiting for retry, {} held, {} dead letters kept\n",
+                           count(store::RecipientState::pending), count(store::RecipientState::deferred),
+                           count(store::RecipientState::held), count(store::RecipientState::dead));
 }
 
 std::unique_ptr<store::Store> open_store(const config::Config& c, bool sweep_blobs) {

@@ -87,6 +87,11 @@ void print_deadletter_show(store::Store& st, const std::string& queue_id, bool j
 void print_deadletter_change(store::Store& st, store::QueueAction action, const admin::QueueChange& request,
                              const std::filesystem::path& dir, const char* done, bool json);
 
+// print_targets - `herald targets`: the running daemon's view of the
+// servers it sends to (through the control socket), and the queue's
+// counts by state (from the store, daemon or not).
+void print_targets(store::Store& st, const std::filesystem::path& data_dir, bool json);
+
 // serve - `herald serve`: runs the daemon in the foreground until SIGTERM.
 int serve(const std::string& config_path);
 
