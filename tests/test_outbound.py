@@ -11,6 +11,7 @@ import email
 import email.policy
 import os
 import re
+import subprocess
 import unittest
 
 from harness import Herald, HeraldTestCase, Peer, free_ports, unique, wait_for
@@ -442,6 +443,41 @@ class DeadLetterTest(HeraldTestCase):
                  message="the report bounced")
         self.assertEqual(h.cli_json("deadletter", "list"), [])
         self.assertFalse(os.path.exists(os.path.join(h.data_dir, "deadletter")))
+
+
+class LocalExpiryTest(HeraldTestCase):
+    """A local copy deferred for a full mailbox is retried, and bounced to
+    its sender once past delivery.max_queue_lifetime, like remote mail."""
+
+    def test_a_full_mailbox_past_the_lifetime_bounces(self):
+        h = self.start_herald(config={"queue": {"retry_interval": "1s"}})
+        alice = h.add_user(f"{unique('alice')}@example.test")
+        small = h.add_user(f"{unique('small')}@example.test", quota="10k")
+        team = f"{unique('team')}@example.test"
+        h.cli("alias", "add", team, small)
+        filler = b"Subject: filler\r\n\r\n" + (b"z" * 98 + b"\r\n") * 80  # about 8 kB
+        self.transaction(alice, small, filler, port=h.smtp_port)
+        h.wait_mailbox(small, 1)
+        # Through the alias no quota is checked at RCPT: accepted, then
+        # deferred at delivery (452 4.2.2), and tried every second.
+        self.transaction(alice, team, b"Subject: too much\r\n\r\n" + filler[19:], port=h.smtp_port)
+        row = wait_for(lambda: [r for r in h.queue() if r["recipient"] == small and r["status"] == "deferred"],
+                       message="the copy deferred")[0]
+        self.assertIn("4.2.2", row["last_reply"])
+        wait_for(lambda: [r for r in h.queue() if r["recipient"] == small and r["attempts"] >= 1],
+                 message="a retry")
+        # Its message came long ago (the row made older, as time would).
+        subprocess.run(["sqlite3", os.path.join(h.data_dir, "herald.db"),
+                        f"UPDATE queue SET created = created - 864000 WHERE queue_id = '{row['queue_id']}'"],
+                       check=True)
+        report = email.message_from_bytes(h.wait_mailbox(alice, 1)[0], policy=email.policy.default)
+        self.assertEqual(report["Subject"], "Undelivered Mail Returned to Sender")
+        status = report.get_payload()[1].get_payload()[1]
+        self.assertEqual(status["Action"], "failed")
+        self.assertEqual(status["Final-Recipient"], f"rfc822; {small}")
+        self.assertIn("expired", status["Diagnostic-Code"])
+        wait_for(lambda: not [r for r in h.queue() if r["recipient"] == small], message="the row gone")
+        self.assertIn("bounced", [e["event"] for e in h.journal() if e.get("recipient") == small])
 
 
 if __name__ == "__main__":

@@ -312,6 +312,13 @@ TEST_F(IntakeTest, ADeferredLocalCopyIsRetriedAndDeliveredOnceThereIsRoom) {
   auto again = *retry.run(created + 60);
   EXPECT_EQ(again.deferred, 1u) << "due, but the mailbox is still full";
   EXPECT_EQ(store_->queue().show(deferred->queue_id)->at(0).attempts, 1);
+  // Past the queue lifetime, a copy still deferred is handed back expired
+  // (the agent bounces it).
+  LocalRetry expiring(store_->queue(), intake.local_delivery(), /*lifetime_s=*/100);
+  auto old = *expiring.run(created + 120);
+  ASSERT_EQ(old.expired.size(), 1u);
+  EXPECT_EQ(old.expired[0].due.recipient, "small@example.test");
+  EXPECT_NE(old.expired[0].reply.find("4.2.2"), std::string::npos) << old.expired[0].reply;
 
   const auto user = (*store_->directory().find_user("small@example.test"))->id;
   auto md = *store_->mailboxes().maildrop(user);

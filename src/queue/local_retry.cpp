@@ -11,7 +11,7 @@ Result<LocalRetry::Pass> LocalRetry::run(std::int64_t now_s) {
   if (due->empty()) return pass;
   std::vector<store::Retry> retries;
   for (const auto& d : *due) {
-    store::Delivery delivery{d.recipient, d.original, true, "", ""};
+    store::Delivery delivery{d.recipient, d.original, true, "", "", d.notify, d.orcpt};
     local_.address(delivery, d.sender);
     retries.push_back({d.row, std::move(delivery)});
   }
@@ -29,6 +29,8 @@ Result<LocalRetry::Pass> LocalRetry::run(std::int64_t now_s) {
     if (o.state == store::RecipientState::delivered) ++pass.delivered;
     else if (o.state == store::RecipientState::deferred) ++pass.deferred;
     else ++pass.bounced;
+    if (o.state == store::RecipientState::deferred && lifetime_s_ > 0 && now_s - d.created >= lifetime_s_)
+      pass.expired.push_back({d, o.reply});
   }
   return pass;
 }

@@ -743,6 +743,30 @@ void Outbound::keep_dead_letters(const store::ClaimedMessage& m, std::vector<Dea
   });
 }
 
+void Outbound::expire_local(std::vector<queue::LocalRetry::Expired> expired) {
+  // One job per message, its recipients' last replies as deferred
+  // verdicts: finish() finds them past the lifetime and bounces them.
+  std::map<std::int64_t, std::pair<Job, std::vector<smtp::Verdict>>> by_message;
+  for (auto& e : expired) {
+    const auto& d = e.due;
+    auto [it, fresh] = by_message.try_emplace(d.message);
+    store::ClaimedMessage& m = it->second.first.message;
+    if (fresh) {
+      m.message = d.message;
+      m.queue_id = d.queue_id;
+      m.sender = d.sender;
+      m.created = d.created;
+      m.size = d.size;
+      m.ret = d.ret;
+      m.envid = d.envid;
+    }
+    m.recipients.push_back({d.row, d.recipient, d.original, d.attempts, true, d.created, d.notify, d.orcpt});
+    std::string status = e.reply.size() > 4 ? e.reply.substr(4, e.reply.find(' ', 4) - 4) : "4.0.0";
+    it->second.second.push_back(smtp::Verdict::local(smtp::Outcome::deferred, status, e.reply));
+  }
+  for (auto& [message, job] : by_message) finish(job.first, job.second, "local");
+}
+
 void Outbound::note_message(const std::string& relay, const smtp::MessageResult& r) {
   // Taken when any recipient was; the reply shown is the first taken
   // one's (the end of data), else the last refusal.

@@ -47,6 +47,7 @@
 #include "delivery/targets.h"
 #include "queue/alias_expander.h"
 #include "queue/intake.h"
+#include "queue/local_retry.h"
 #include "smtp/client.h"
 #include "store/queue.h"
 
@@ -86,6 +87,11 @@ class Outbound {
 
   // run - the scheduler, spawned on the executor.
   asio::awaitable<void> run();
+  // expire_local - local recipients deferred past the queue lifetime
+  // (queue::LocalRetry): bounced and reported as a remote one would be. On
+  // the executor.
+  void expire_local(std::vector<queue::LocalRetry::Expired> expired);
+
   // targets - what it has seen of each server (herald targets); read on
   // the executor.
   const delivery::TargetBoard& targets() const { return targets_; }

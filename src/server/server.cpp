@@ -97,7 +97,8 @@ struct ServerContext {
         intake(cfg.hostname, st.queue(),
                queue::LocalDelivery(std::chrono::duration_cast<std::chrono::seconds>(cfg.queue_retry_interval)),
                queue::BodyLimits{cfg.smtp.body_memory_max, cfg.smtp.memory_budget}),
-        local_retry(st.queue(), intake.local_delivery()),
+        local_retry(st.queue(), intake.local_delivery(),
+                    std::chrono::duration_cast<std::chrono::seconds>(cfg.delivery_max_queue_lifetime).count()),
         expander(st.directory(), {static_cast<int>(cfg.alias_max_depth), cfg.alias_max_targets}),
         free_space(cfg.data_dir, cfg.store_min_free_space),
         smtp_limits(server::smtp_limits(cfg.smtp)),
@@ -300,8 +301,9 @@ static asio::awaitable<void> prune_journal(ServerContext& ctx, store::Journal& j
 }
 
 // retry_local_deliveries - every queue.retry_interval, another attempt at
-// the local copies deferred for a full mailbox whose time has come.
-static asio::awaitable<void> retry_local_deliveries(ServerContext& ctx) {
+// the local copies deferred for a full mailbox whose time has come; those
+// past the queue lifetime go to the agent to be bounced and reported.
+static asio::awaitable<void> retry_local_deliveries(ServerContext& ctx, Outbound& outbound) {
   asio::steady_timer tick(co_await asio::this_coro::executor);
   for (;;) {
     tick.expires_after(ctx.config.queue_retry_interval);
@@ -312,6 +314,7 @@ static asio::awaitable<void> retry_local_deliveries(ServerContext& ctx) {
       return ctx.local_retry.run(unix_seconds(std::chrono::system_clock::now()));
     });
     if (!pass) log::get("qmgr")->warn("warning: local retry: {}", pass.error().message);
+    else if (!pass->expired.empty()) outbound.expire_local(std::move(pass->expired));
   }
 }
 
@@ -412,7 +415,7 @@ void Server::run() {
   // SIGHUP, or a changed certificate file, reloads the certificates; new
   // handshakes use them, established connections keep theirs.
   asio::co_spawn(*im.ios.front(), watch_certificates(*im.ctx), asio::detached);
-  asio::co_spawn(*im.ios.front(), retry_local_deliveries(*im.ctx), asio::detached);
+  asio::co_spawn(*im.ios.front(), retry_local_deliveries(*im.ctx, *im.outbound), asio::detached);
   asio::co_spawn(*im.ios.front(), im.outbound->run(), asio::detached);
   asio::co_spawn(*im.ios.front(), im.control->run(), asio::detached);
   if (im.config.journal_keep.count() > 0)

@@ -114,6 +114,10 @@ struct DueDelivery {
   std::string original;   // ORCPT, for the log
   std::int64_t created = 0;  // unix seconds: when the message came
   std::int64_t attempts = 0;
+  // What a report of its expiry needs (Queue::read_body, RFC 3461).
+  std::int64_t message = 0;
+  std::uint64_t size = 0;
+  std::string notify, orcpt, ret, envid;
 };
 
 // Retry - one more attempt at a due local recipient, addressed anew by

@@ -195,11 +195,13 @@ Result<std::vector<DueDelivery>> SqliteQueue::due_local(std::int64_t now, std::s
     std::vector<DueDelivery> out;
     // queue_due(status, next_attempt) serves it.
     auto st = db.prepare(
-        "SELECT q.id, q.queue_id, m.sender, q.recipient, q.original_recipient, q.created, q.attempts "
-        "FROM queue q JOIN messages m ON m.id = q.message "
+        "SELECT q.id, q.queue_id, m.sender, q.recipient, q.original_recipient, q.created, q.attempts, m.id, m.size, "
+        "q.notify, q.orcpt, m.ret, m.envid FROM queue q JOIN messages m ON m.id = q.message "
         "WHERE q.status = 'deferred' AND q.next_attempt <= ? AND q.local = 1 ORDER BY q.next_attempt LIMIT ?");
     st.bind(1, now).bind(2, static_cast<std::int64_t>(limit));
-    while (st.step()) out.push_back({st.i64(0), st.text(1), st.text(2), st.text(3), st.text(4), st.i64(5), st.i64(6)});
+    while (st.step())
+      out.push_back({st.i64(0), st.text(1), st.text(2), st.text(3), st.text(4), st.i64(5), st.i64(6), st.i64(7),
+                     static_cast<std::uint64_t>(st.i64(8)), st.text(9), st.text(10), st.text(11), st.text(12)});
     return out;
   });
 }
