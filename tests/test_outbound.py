@@ -432,6 +432,31 @@ class DeadLetterTest(HeraldTestCase):
         self.assertEqual([r for r in self.herald.queue() if r["queue_id"] == queue_id], [])
         self.assertIn("no such dead letter", self.herald.cli("deadletter", "show", queue_id, check=False).stderr)
 
+    def test_administrators_are_told_and_reports_copied(self):
+        # delivery.mail_administrators hear of each dead letter (CSSMTP's
+        # Report ADMIN); delivery.bounce_copy gets a copy of every
+        # non-delivery report (the i5/OS NONDELIVERY mailbox).
+        h = self.start_herald(config={"delivery": {"smarthost": f"[127.0.0.1]:{self.peer.port}"}})
+        admin, copies = h.add_user(f"{unique('admin')}@example.test"), h.add_user(f"{unique('ndn')}@example.test")
+        h.stop()
+        h.extra.setdefault("delivery", {}).update({"mail_administrators": [admin], "bounce_copy": copies})
+        h.write_config()
+        h.start()
+        rcpt, sender = f"{unique('r')}@far.test", f"{unique('s')}@far.test"
+        self.peer.script[rcpt] = ["550 5.1.1 no"]
+        self.peer.script[sender] = ["550 5.1.1 no either"]
+        self.transaction(sender, rcpt, b"Subject: admins\r\n\r\nthe body\r\n", port=h.smtp_port)
+        copy = email.message_from_bytes(h.wait_mailbox(copies, 1)[0], policy=email.policy.default)
+        self.assertEqual(copy["To"].addresses[0].addr_spec, sender, "the sender's report, copied")
+        self.assertEqual(copy.get_payload()[1].get_payload()[1]["Final-Recipient"], f"rfc822; {rcpt}")
+        notice = email.message_from_bytes(h.wait_mailbox(admin, 1)[0], policy=email.policy.default)
+        self.assertEqual(notice["To"].addresses[0].addr_spec, admin)
+        status = notice.get_payload()[1].get_payload()[1]
+        self.assertEqual(status["Final-Recipient"], f"rfc822; {sender}")
+        self.assertIn("no either", status["Diagnostic-Code"])
+        self.assertEqual(notice.get_payload()[2].get_content_type(), "text/rfc822-headers")
+        self.assertNotIn(b"the body", notice.as_bytes())
+
     def test_dead_letter_action_delete_drops_it(self):
         h = self.start_herald(config={"delivery": {"smarthost": f"[127.0.0.1]:{self.peer.port}",
                                                    "dead_letter_action": "delete"}})

@@ -87,6 +87,8 @@ constexpr KeySpec kKeys[] = {
     {"dns", "cache_entries", Kind::integer, "10000", "MX answers and address answers kept for their TTL (each); 0 = none kept", {}, "0-10000000"},
     {"dns", "cache_max_ttl", Kind::duration, R"("1h")", "no DNS answer is kept longer than this, whatever its TTL", {}, "0s-7d"},
     {"delivery", "smarthost", Kind::string, R"("")", "relay all outbound mail not routed by delivery.route here: \"[host or IP address]:port\" (that host), or \"domain:port\" (its MX hosts), as Postfix's relayhost"},
+    {"delivery", "bounce_copy", Kind::string, R"("")", "an address that gets a copy of every non-delivery report (the i5/OS NONDELIVERY mailbox); \"\" = none"},
+    {"delivery", "mail_administrators", Kind::string_list, "[]", "addresses told of every dead letter (CSSMTP's Report ADMIN), with its recipients, the reason and the message's header"},
     {"delivery", "dead_letter_action", Kind::choice, R"("store")", "a report (null sender) that cannot be delivered: store (kept, and written to data_dir/deadletter/), keep (kept in the store only), delete (logged and dropped)", "store|keep|delete"},
     {"delivery", "fallback_relay", Kind::string, R"("")", "mail its next hop could not take (a temporary failure, a destination not found) goes here, same forms as delivery.smarthost; \"\" = none"},
     {"delivery", "fallback_relay_after", Kind::duration, R"("0s")", "a temporary failure sends mail to the fallback relay only once it has been queued this long; 0s = at the first", {}, "0s-30d"},
@@ -472,13 +474,24 @@ Result<Config> read_config(Loader& in, const std::filesystem::path& file) {
   c.hostname = in.str("server", "hostname");
   if (c.hostname.empty()) c.hostname = system_hostname();
   c.data_dir = resolve(in.str("server", "data_dir"));
+  // An address key: "" or local@domain.
+  auto address = [&file](const std::string& key, const std::string& value) -> Status {
+    auto at = value.find('@');
+    if (!value.empty() && (at == 0 || at == std::string::npos || at + 1 == value.size() ||
+                           value.find_first_of(" \t\r\n<>@", at + 1) != std::string::npos))
+      return make_error(Errc::invalid,
+                        fmt::format("{}: {}: \"{}\" is not an address (local@domain)", file.string(), key, value));
+    return {};
+  };
   c.postmaster = to_lower(in.str("server", "postmaster"));
-  if (auto at = c.postmaster.find('@'); !c.postmaster.empty() &&
-      (at == 0 || at == std::string::npos || at + 1 == c.postmaster.size() ||
-       c.postmaster.find_first_of(" \t\r\n<>@", at + 1) != std::string::npos))
-    return make_error(Errc::invalid,
-                      fmt::format("{}: server.postmaster: \"{}\" is not an address (local@domain)", file.string(),
-                                  c.postmaster));
+  if (auto st = address("server.postmaster", c.postmaster); !st) return st.error();
+  c.bounce_copy = to_lower(in.str("delivery", "bounce_copy"));
+  if (auto st = address("delivery.bounce_copy", c.bounce_copy); !st) return st.error();
+  for (const auto& a : in.list("delivery", "mail_administrators")) {
+    std::string admin = to_lower(a);
+    if (auto st = address("delivery.mail_administrators", admin.empty() ? "?" : admin); !st) return st.error();
+    c.mail_administrators.push_back(std::move(admin));
+  }
   c.threads = in.u32("server", "threads");
   c.blocking_threads = in.u32("server", "blocking_threads");
   c.accept_backoff = in.duration("server", "accept_backoff");

@@ -98,6 +98,8 @@ struct Config {
   std::string smarthost;  // "[ip]:port"; checked by server::check_environment
   std::string fallback_relay;           // delivery.fallback_relay, "" = none
   std::string dead_letter_action;       // store | keep | delete
+  std::string bounce_copy;              // "" = none
+  std::vector<std::string> mail_administrators;
   milliseconds fallback_relay_after{0};
   struct Route {
     std::string domain;  // lower case; "*.example.org" for the domains below

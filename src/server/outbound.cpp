@@ -733,6 +733,13 @@ void Outbound::keep_dead_letters(const store::ClaimedMessage& m, std::vector<Dea
   for (const auto& d : letters)
     logger->warn("warning: {}: dead letter: to=<{}> cannot be returned (null sender); kept: herald deadletter show {}",
                  m.queue_id, printable(d.recipient, 300), m.queue_id);
+  // The administrators hear of it (CSSMTP's Report ADMIN), unless the dead
+  // letter is such a notice to one of them: that would never end.
+  bool to_admin = false;
+  for (const auto& d : letters)
+    for (const auto& admin : config_.mail_administrators) to_admin = to_admin || iequals(d.recipient, admin);
+  if (!config_.mail_administrators.empty() && !to_admin)
+    asio::co_spawn(executor_, tell_administrators(m, letters), asio::detached);
   if (config_.dead_letter_action != "store") return;
   // A copy as a file for the administrator's tools (CSSMTP's
   // DeadLetterAction Store); the store keeps the letter whether or not
@@ -801,6 +808,49 @@ std::string Outbound::targets_json() const {
   return out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+asio::awaitable<std::optional<std::vector<queue::Target>>> Outbound::where_to(std::string address) {
+  auto expand = [this, address] { return expander_.expand(address); };
+  queue::Expansion where = co_await offload(blocking_, expand);
+  if (where.status == queue::ExpansionStatus::not_local) co_return std::vector<queue::Target>{{to_lower(address), false}};
+  if (where.status != queue::ExpansionStatus::ok) co_return std::nullopt;
+  co_return std::move(where.targets);
+}
+
+asio::awaitable<void> Outbound::tell_administrators(store::ClaimedMessage m, std::vector<DeadLetter> letters) {
+  static const auto logger = log::get("bounce");
+  const std::int64_t message = m.message;
+  auto read = [this, message] { return queue_.read_body(message, {0, 64 * 1024}); };
+  auto head = co_await offload(blocking_, read);
+  if (!head) {
+    logger->warn("warning: {}: cannot read the dead letter for the administrators: {}", m.queue_id,
+                 head.error().message);
+    co_return;
+  }
+  for (const auto& admin : config_.mail_administrators) {
+    auto where = co_await where_to(admin);
+    if (!where) continue;
+    // The report the sender could not get, for the administrator: what
+    // failed and why, and the message's header (never its body).
+    delivery::DsnInput in;
+    in.kind = delivery::DsnKind::failed;
+    in.reporting_mta = config_.hostname;
+    in.queue_id = m.queue_id;
+    in.sender = admin;
+    in.arrival_s = m.created;
+    in.now_s = now_s();
+    in.headers_only = true;
+    for (const auto& d : letters) in.recipients.push_back({d.recipient, "", "5.0.0", "", d.reason, false, ""});
+    in.message = *head;
+    in.message_size = m.size;
+    std::string notice = delivery::make_dsn(in);
+    queue::Envelope env;
+    env.recipients.push_back({admin, *where});
+    auto submit = [this, &env, &notice](auto done) { intake_.submit(std::move(env), notice, std::move(done)); };
+    auto accepted = co_await on_completion<Result<queue::Accepted>>(submit);
+    if (accepted) logger->info("{}: postmaster dead letter notification: {}", m.queue_id, accepted->queue_id);
+  }
+}
+
 void Outbound::record(const std::string& queue_id, std::vector<store::AttemptOutcome> outcomes) {
   queue_.record_attempts(std::move(outcomes), [queue_id](Status st) {
     // The lease still holds these rows: they are tried again when it ends.
@@ -823,11 +873,11 @@ asio::awaitable<void> Outbound::report(store::ClaimedMessage m, Reports reports,
   // Where the report goes: the sender resolved as any recipient is (a local
   // user, an alias, or another domain).
   const std::string sender = m.sender;
-  auto expand = [this, sender] { return expander_.expand(sender); };
-  queue::Expansion where = co_await offload(blocking_, expand);
-  if (where.status == queue::ExpansionStatus::not_local) where.targets = {{to_lower(sender), false}};
-  const bool reachable =
-      body && (where.status == queue::ExpansionStatus::ok || where.status == queue::ExpansionStatus::not_local);
+  std::optional<std::vector<queue::Target>> where = co_await where_to(sender);
+  const bool reachable = body && where;
+  // A copy of each non-delivery report, as the i5/OS NONDELIVERY mailbox.
+  std::optional<std::vector<queue::Target>> copy;
+  if (!config_.bounce_copy.empty() && !reports.failed.empty()) copy = co_await where_to(config_.bounce_copy);
   bool failed_sent = reports.failed.empty(), delayed_sent = reports.delayed.empty();
   for (delivery::DsnKind kind : {delivery::DsnKind::failed, delivery::DsnKind::delayed, delivery::DsnKind::relayed,
                                  delivery::DsnKind::delivered}) {
@@ -852,7 +902,8 @@ asio::awaitable<void> Outbound::report(store::ClaimedMessage m, Reports reports,
     in.return_limit = config_.delivery_bounce_size_limit;
     std::string dsn = delivery::make_dsn(in);
     queue::Envelope env;  // sender "": the null reverse-path; no client: made here
-    env.recipients.push_back({sender, where.targets});
+    env.recipients.push_back({sender, *where});
+    if (kind == delivery::DsnKind::failed && copy) env.recipients.push_back({config_.bounce_copy, *copy});
     auto submit = [this, &env, &dsn](auto done) { intake_.submit(std::move(env), dsn, std::move(done)); };
     auto accepted = co_await on_completion<Result<queue::Accepted>>(submit);
     if (!accepted) continue;

@@ -156,9 +156,14 @@ class Outbound {
   void record(const std::string& queue_id, std::vector<store::AttemptOutcome> outcomes);
   // note_message - a message's outcome at relay, for the targets view.
   void note_message(const std::string& relay, const smtp::MessageResult& r);
-  // keep_dead_letters - logged; with dead_letter_action "store", written to
-  // data_dir/deadletter/ on the blocking pool.
+  // keep_dead_letters - logged; told to delivery.mail_administrators; with
+  // dead_letter_action "store", written to data_dir/deadletter/ on the
+  // blocking pool.
   void keep_dead_letters(const store::ClaimedMessage& m, std::vector<DeadLetter> letters);
+  asio::awaitable<void> tell_administrators(store::ClaimedMessage m, std::vector<DeadLetter> letters);
+  // where_to - an address resolved as a recipient is (a local user, an
+  // alias, another domain); nullopt when it cannot be (unknown, a loop).
+  asio::awaitable<std::optional<std::vector<queue::Target>>> where_to(std::string address);
   // prepare_body - a body of one piece read (and kept); for a larger one
   // whose 8-bitness intake did not record (older messages), its 8-bit
   // octets looked for a piece at a time. Blocking (store reads): on the
