@@ -885,7 +885,8 @@ class Peer:
     script maps a recipient to the replies its RCPTs get, one per attempt
     (None: accept); recipients not in it are accepted."""
 
-    def __init__(self, host=HOST, port=None):
+    def __init__(self, host=HOST, port=None, **controller_options):
+        """controller_options: aiosmtpd Controller's (tls_context, require_starttls, ...)."""
         from aiosmtpd.controller import Controller  # only the outbound suites need it
         self.messages = []  # (mail_from, [rcpt], bytes, [MAIL parameters])
         self.script = {}
@@ -893,7 +894,7 @@ class Peer:
         self.lock = threading.Lock()
         self.host = host
         self.port = port or free_ports(1)[0]
-        self.controller = Controller(self, hostname=host, port=self.port)
+        self.controller = Controller(self, hostname=host, port=self.port, **controller_options)
         self.controller.start()
 
     def stop(self):

@@ -17,6 +17,12 @@
 namespace herald::config {
 namespace {
 
+// ip_literal - an IPv4 or IPv6 address in its text form.
+bool ip_literal(const std::string& text) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, text.c_str(), buf) == 1 || inet_pton(AF_INET6, text.c_str(), buf) == 1;
+}
+
 enum class Kind { string, hostname, boolean, integer, size, duration, string_list, choice, network_list, cert_list, route_list };
 
 struct KeySpec {
@@ -92,7 +98,11 @@ constexpr KeySpec kKeys[] = {
     {"delivery", "dead_letter_action", Kind::choice, R"("store")", "a report (null sender) that cannot be delivered: store (kept, and written to data_dir/deadletter/), keep (kept in the store only), delete (logged and dropped)", "store|keep|delete"},
     {"delivery", "fallback_relay", Kind::string, R"("")", "mail its next hop could not take (a temporary failure, a destination not found) goes here, same forms as delivery.smarthost; \"\" = none"},
     {"delivery", "fallback_relay_after", Kind::duration, R"("0s")", "a temporary failure sends mail to the fallback relay only once it has been queued this long; 0s = at the first", {}, "0s-30d"},
-    {"delivery", "route", Kind::route_list, "[]", "the transport table: [[delivery.route]] tables {domain = \"example.org\" or \"*.example.org\", targets = [\"[host or IP address]:port\", ...] (the first four are tried in order), tls, auth_user, auth_password}"},
+    {"delivery", "route", Kind::route_list, "[]", "the transport table: [[delivery.route]] tables {domain = \"example.org\" or \"*.example.org\", targets = [\"[host or IP address]:port\", ...] (the first four are tried in order), tls, auth_user, auth_password, source_address}"},
+    {"delivery", "source_address", Kind::string, R"("")", "the local IP address outbound connections come from (behind NAT, or one address per hosted service); \"\" = the kernel's choice; a route's source_address overrides it"},
+    {"delivery", "tls_ca_file", Kind::string, R"("")", "PEM file of the CAs that tls = \"verify\" trusts; \"\" = the system store (/etc/ssl/certs)"},
+    {"delivery", "tls_cert", Kind::string, R"("")", "PEM certificate chain shown to servers that ask for a client certificate; \"\" = none"},
+    {"delivery", "tls_key", Kind::string, R"("")", "the key of delivery.tls_cert (PEM)"},
     {"delivery", "mx_port", Kind::integer, "25", "the port of the servers MX records name (RFC 5321: 25; another only for tests or closed networks)", {}, "1-65535"},
     {"delivery", "mx_address_limit", Kind::integer, "5", "addresses tried for a domain found by MX, best preference first (Postfix's smtp_mx_address_limit)", {}, "1-100"},
     {"delivery", "helo_name", Kind::hostname, R"("")", "our name in EHLO to other servers; \"\" = server.hostname"},
@@ -311,7 +321,8 @@ class Loader {
         break;
       case Kind::route_list: {
         static constexpr std::string_view kExpected =
-            "expected [[delivery.route]] tables with domain and targets (and tls, auth_user, auth_password)";
+            "expected [[delivery.route]] tables with domain and targets (and tls, auth_user, auth_password, "
+            "source_address)";
         if (!v.is_array()) return bad(kExpected);
         for (const auto& e : *v.as_array()) {
           const toml::table* t = e.as_table();
@@ -327,6 +338,9 @@ class Loader {
               if (!level || (level->get() != "none" && level->get() != "may" && level->get() != "encrypt" &&
                              level->get() != "verify"))
                 return bad("a route's tls is one of none|may|encrypt|verify");
+            } else if (name == "source_address") {
+              if (!field.is_string() || !ip_literal(field.as_string()->get()))
+                return bad("a route's source_address is an IP address of this machine");
             } else if (name == "domain" || name == "auth_user" || name == "auth_password") {
               if (!field.is_string()) return bad(fmt::format("a route's {} is a string", name));
             } else {
@@ -516,6 +530,16 @@ Result<Config> read_config(Loader& in, const std::filesystem::path& file) {
   c.dns_servers = in.list("dns", "servers");
   c.smarthost = in.str("delivery", "smarthost");
   c.fallback_relay = in.str("delivery", "fallback_relay");
+  c.delivery_source_address = in.str("delivery", "source_address");
+  if (!c.delivery_source_address.empty() && !ip_literal(c.delivery_source_address))
+    return make_error(Errc::invalid, fmt::format("{}: delivery.source_address: \"{}\" is not an IP address",
+                                                 file.string(), c.delivery_source_address));
+  c.delivery_tls_ca_file = resolve(in.str("delivery", "tls_ca_file"));
+  c.delivery_tls_cert = resolve(in.str("delivery", "tls_cert"));
+  c.delivery_tls_key = resolve(in.str("delivery", "tls_key"));
+  if (c.delivery_tls_cert.empty() != c.delivery_tls_key.empty())
+    return make_error(Errc::invalid,
+                      fmt::format("{}: delivery.tls_cert and delivery.tls_key go together", file.string()));
   c.dead_letter_action = in.str("delivery", "dead_letter_action");
   c.fallback_relay_after = in.duration("delivery", "fallback_relay_after");
   for (const auto& e : *in.value("delivery", "route").as_array()) {
@@ -526,6 +550,7 @@ Result<Config> read_config(Loader& in, const std::filesystem::path& file) {
     if (auto tls = t.get_as<std::string>("tls")) r.tls = tls->get();
     if (auto user = t.get_as<std::string>("auth_user")) r.auth_user = user->get();
     if (auto password = t.get_as<std::string>("auth_password")) r.auth_password = password->get();
+    if (auto source = t.get_as<std::string>("source_address")) r.source_address = source->get();
     r.line = e.source().begin.line;
     c.delivery_routes.push_back(std::move(r));
   }

@@ -97,6 +97,9 @@ struct Config {
   // [delivery]
   std::string smarthost;  // "[ip]:port"; checked by server::check_environment
   std::string fallback_relay;           // delivery.fallback_relay, "" = none
+  std::string delivery_source_address;  // "" = the kernel's choice
+  std::string delivery_tls_ca_file;     // "" = the system store
+  std::string delivery_tls_cert, delivery_tls_key;  // the client certificate; "" = none
   std::string dead_letter_action;       // store | keep | delete
   std::string bounce_copy;              // "" = none
   std::vector<std::string> mail_administrators;
@@ -106,6 +109,7 @@ struct Config {
     std::vector<std::string> targets;
     std::string tls;     // "" = delivery.tls
     std::string auth_user, auth_password;
+    std::string source_address;  // "" = delivery.source_address
     std::int64_t line = 0;  // where the [[delivery.route]] is, for errors
   };
   std::vector<Route> delivery_routes;

@@ -41,6 +41,7 @@ struct NextHop {
   std::string auth_password;
   bool mx = false;               // targets are found by MX (RFC 5321 5.1) when a connection starts
   std::uint16_t mx_port = 0;     // mx: their port; 0 = delivery.mx_port
+  std::string source_address;    // the local address connections come from; "" = the kernel's choice
 };
 
 // parse_target - "[ip]:port", "[host]:port" (its addresses), or the same

@@ -557,7 +557,7 @@ TlsChannelBinding channel_binding(SSL* ssl) {
 
 // ---- outbound -----------------------------------------------------------------
 
-Result<std::unique_ptr<asio::ssl::context>> make_client_context() {
+Result<std::unique_ptr<asio::ssl::context>> make_client_context(const ClientTlsOptions& options) {
   ERR_clear_error();
   Owned<SSL_CTX> ctx(SSL_CTX_new(TLS_client_method()));
   if (!ctx) return ssl_error(Errc::internal, "SSL_CTX_new");
@@ -566,8 +566,20 @@ Result<std::unique_ptr<asio::ssl::context>> make_client_context() {
   // RFC 7435: an unverifiable certificate still beats plain text, so the
   // default is to encrypt without verifying; require_verified_peer() opts in.
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
-  if (SSL_CTX_load_verify_dir(ctx.get(), kSystemCaDir) != 1)
+  if (!options.ca_file.empty()) {
+    if (SSL_CTX_load_verify_file(ctx.get(), options.ca_file.c_str()) != 1)
+      return ssl_error(Errc::io, fmt::format("CA file {}", options.ca_file));
+  } else if (SSL_CTX_load_verify_dir(ctx.get(), kSystemCaDir) != 1) {
     return ssl_error(Errc::io, fmt::format("CA directory {}", kSystemCaDir));
+  }
+  if (!options.cert.empty()) {
+    if (SSL_CTX_use_certificate_chain_file(ctx.get(), options.cert.c_str()) != 1)
+      return ssl_error(Errc::io, fmt::format("client certificate {}", options.cert));
+    if (SSL_CTX_use_PrivateKey_file(ctx.get(), options.key.c_str(), SSL_FILETYPE_PEM) != 1)
+      return ssl_error(Errc::io, fmt::format("client key {}", options.key));
+    if (SSL_CTX_check_private_key(ctx.get()) != 1)
+      return ssl_error(Errc::invalid, fmt::format("client key {} does not match {}", options.key, options.cert));
+  }
   return std::make_unique<asio::ssl::context>(ctx.release());
 }
 

@@ -140,9 +140,19 @@ struct TlsChannelBinding {
 // master secret. {"", ""} before the handshake is finished or otherwise.
 TlsChannelBinding channel_binding(SSL* ssl);
 
-// make_client_context - outbound: TLS 1.2+, the system CA store
-// (/etc/ssl/certs), peer verification off (opportunistic, RFC 7435).
-Result<std::unique_ptr<asio::ssl::context>> make_client_context();
+// ClientTlsOptions - what the outbound side may be given: a CA file to
+// verify against instead of the system store, and a certificate to show
+// when a server asks for one (the i5/OS client certificate).
+struct ClientTlsOptions {
+  std::string ca_file;  // "" = the system CA store
+  std::string cert;     // PEM chain; "" = none
+  std::string key;      // its key (PEM)
+};
+
+// make_client_context - outbound: TLS 1.2+, the CA store, peer
+// verification off (opportunistic, RFC 7435). An unreadable file, or a key
+// that does not match its certificate, is an error naming it.
+Result<std::unique_ptr<asio::ssl::context>> make_client_context(const ClientTlsOptions& options = {});
 
 // require_verified_peer - on one outbound connection, before its handshake:
 // send SNI for hostname, verify the chain and that the certificate names

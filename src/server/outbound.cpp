@@ -99,6 +99,10 @@ Result<std::filesystem::path> write_dead_letter(store::Queue& queue, const std::
 
 }  // namespace
 
+net::ClientTlsOptions client_tls_options(const config::Config& c) {
+  return {c.delivery_tls_ca_file, c.delivery_tls_cert, c.delivery_tls_key};
+}
+
 Result<delivery::Router> make_router(const config::Config& c) {
   std::vector<delivery::Route> routes;
   for (const auto& r : c.delivery_routes) {
@@ -107,6 +111,7 @@ Result<delivery::Router> make_router(const config::Config& c) {
     hop.tls = tls_policy(r.tls.empty() ? c.delivery_tls : r.tls);
     hop.auth_user = r.auth_user;
     hop.auth_password = r.auth_password;
+    hop.source_address = r.source_address.empty() ? c.delivery_source_address : r.source_address;
     for (const auto& text : r.targets) {
       auto t = delivery::parse_target(text);
       if (!t)
@@ -125,6 +130,7 @@ Result<delivery::Router> make_router(const config::Config& c) {
                         fmt::format("{}: delivery.smarthost: {}", c.where("delivery.smarthost"), hop.error().message));
     smarthost = std::move(*hop);
     smarthost->tls = tls_policy(c.delivery_tls);
+    smarthost->source_address = c.delivery_source_address;
   }
   std::optional<delivery::NextHop> fallback;
   if (!c.fallback_relay.empty()) {
@@ -134,6 +140,7 @@ Result<delivery::Router> make_router(const config::Config& c) {
                                                    hop.error().message));
     fallback = std::move(*hop);
     fallback->tls = tls_policy(c.delivery_tls);
+    fallback->source_address = c.delivery_source_address;
   }
   return delivery::Router(std::move(routes), std::move(smarthost), std::move(fallback));
 }
@@ -154,7 +161,7 @@ Outbound::Outbound(const config::Config& config, store::Queue& queue, asio::thre
       owner_(fmt::format("{}:{}", config.hostname, ::getpid())),
       executor_(std::move(executor)),
       targets_(10000, now_s()) {
-  auto tls = net::make_client_context();
+  auto tls = net::make_client_context(client_tls_options(config));
   if (tls) tls_ = std::move(*tls);
   else log::get("smtp")->warn("warning: no TLS for outbound mail: {}", tls.error().message);
   // RFC 3461 NOTIFY=SUCCESS on local deliveries: the report is made here,
@@ -244,7 +251,8 @@ asio::awaitable<std::size_t> Outbound::claim() {
       Destination& d = destinations_[key];
       if (d.hop.name.empty()) {
         if (routed) d.hop = *routed;
-        else d.hop = delivery::NextHop{domain, {}, tls_policy(config_.delivery_tls), "", "", true};
+        else d.hop = delivery::NextHop{domain, {}, tls_policy(config_.delivery_tls), "", "", true, 0,
+                                       config_.delivery_source_address};
       }
     }
     for (auto& [key, job] : by_hop) {
@@ -282,7 +290,8 @@ smtp::ClientOptions Outbound::client_options(const delivery::NextHop& hop) const
   return o;
 }
 
-asio::awaitable<std::unique_ptr<net::Connection>> Outbound::connect(const delivery::Target& target, std::string& why) {
+asio::awaitable<std::unique_ptr<net::Connection>> Outbound::connect(const delivery::Target& target,
+                                                                   const std::string& source, std::string& why) {
   auto executor = co_await asio::this_coro::executor;
   std::error_code ec;
   net::tcp::endpoint endpoint(asio::ip::make_address(target.host, ec), target.port);
@@ -291,6 +300,16 @@ asio::awaitable<std::unique_ptr<net::Connection>> Outbound::connect(const delive
     co_return nullptr;
   }
   net::tcp::socket socket(executor);
+  if (!source.empty()) {
+    // The configured local address (i5/OS: one address behind NAT).
+    net::tcp::endpoint local(asio::ip::make_address(source, ec), 0);
+    if (!ec) socket.open(endpoint.protocol(), ec);
+    if (!ec) socket.bind(local, ec);
+    if (ec) {
+      why = fmt::format("connect to {} from {}: {}", target.str(), source, ec.message());
+      co_return nullptr;
+    }
+  }
   asio::steady_timer timer(executor);
   timer.expires_after(config_.delivery_connect_timeout);
   // The timer's handler may already be queued when the connect completes:
@@ -346,7 +365,7 @@ asio::awaitable<void> Outbound::connection(Destination& d) {
   std::unique_ptr<net::Connection> conn;
   const delivery::Target* target = nullptr;
   for (const auto& t : targets) {
-    conn = co_await connect(t, why);
+    conn = co_await connect(t, hop.source_address, why);
     if (conn) {
       target = &t;
       break;

@@ -51,6 +51,8 @@
 #include "smtp/client.h"
 #include "store/queue.h"
 
+#include "net/tls.h"
+
 namespace herald::net {
 class Connection;
 class Resolver;
@@ -62,6 +64,8 @@ namespace herald::server {
 // an error (naming the key's file:line) for a target that is not
 // "[IP address]:port". config check runs it too (check_environment).
 Result<delivery::Router> make_router(const config::Config& config);
+// client_tls_options - delivery.tls_ca_file, tls_cert and tls_key.
+net::ClientTlsOptions client_tls_options(const config::Config& config);
 
 class Outbound {
  public:
@@ -132,7 +136,9 @@ class Outbound {
   void wake();
   void start_connections();
   asio::awaitable<void> connection(Destination& d);
-  asio::awaitable<std::unique_ptr<net::Connection>> connect(const delivery::Target& target, std::string& why);
+  // connect - a TCP connection to target, from source when it is not "".
+  asio::awaitable<std::unique_ptr<net::Connection>> connect(const delivery::Target& target, const std::string& source,
+                                                            std::string& why);
   smtp::ClientOptions client_options(const delivery::NextHop& hop) const;
   // finish - the verdicts of a job's recipients: logged, committed, released;
   // recipients that failed for good are reported to the sender first

@@ -86,6 +86,7 @@ std::uint64_t nr_open() {
 Status check_environment(const config::Config& config) {
   if (auto st = check_data_dir(config); !st) return st;
   if (auto router = make_router(config); !router) return router.error();
+  if (auto client = net::make_client_context(client_tls_options(config)); !client) return client.error();
   return check_tls(config);
 }
 
