@@ -470,6 +470,33 @@ class DeadLetterTest(HeraldTestCase):
         self.assertFalse(os.path.exists(os.path.join(h.data_dir, "deadletter")))
 
 
+class SuspensionTest(HeraldTestCase):
+    """A next hop that cannot be reached is suspended as a whole: mail that
+    comes for it meanwhile waits without a connection attempt, until the
+    retry interval passes or the operator flushes the queue."""
+
+    def test_a_dead_next_hop_is_suspended_until_flushed(self):
+        port = refused_port()
+        route = f'[[delivery.route]]\ndomain = "susp.test"\ntargets = ["[127.0.0.1]:{port}"]\n'
+        h = self.start_herald(config={"delivery": {"retry_interval": "1h"}}, raw_config=route)
+
+        def deferred(rcpt):
+            rows = [r for r in h.queue() if r["recipient"] == rcpt and r["status"] == "deferred"]
+            return rows[0] if rows else None
+        first, second = f"{unique('a')}@susp.test", f"{unique('b')}@susp.test"
+        self.transaction("a@client.test", first, b"Subject: first\r\n\r\nx\r\n", port=h.smtp_port)
+        self.assertIn("Connection refused", wait_for(lambda: deferred(first), message="the first deferred")["last_reply"])
+        self.transaction("a@client.test", second, b"Subject: second\r\n\r\nx\r\n", port=h.smtp_port)
+        reply = wait_for(lambda: deferred(second), message="the second deferred")["last_reply"]
+        self.assertTrue(reply.startswith("delivery temporarily suspended: connect to"), reply)
+        # The server is back; the operator's flush ends the suspension.
+        peer = Peer(port=port)
+        self.addCleanup(peer.stop)
+        self.assertEqual(h.cli("queue", "flush").stdout, "due now: 2 recipients\n")
+        for rcpt in (first, second):
+            wait_for(lambda: peer.received(rcpt), message=f"{rcpt} delivered after the flush")
+
+
 class LocalExpiryTest(HeraldTestCase):
     """A local copy deferred for a full mailbox is retried, and bounced to
     its sender once past delivery.max_queue_lifetime, like remote mail."""

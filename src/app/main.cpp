@@ -214,7 +214,7 @@ void Cli::add_queue_commands() {
   };
   for (const Action& act : kActions) {
     auto* sub = command(queue, act.name, act.help, [&act](auto& a, auto& st) {
-      print_queue_change(st, act.action, a.change, act.done, a.json);
+      print_queue_change(st, act.action, a.change, act.done, a.json, a.data_dir);
     });
     sub->add_option("ID", a_.change.queue_ids, "queue ids");
     sub->add_option("--sender", a_.change.sender, "only messages from A, any case (<> = the null sender)")
@@ -226,7 +226,7 @@ void Cli::add_queue_commands() {
   command(queue, "flush", "try every waiting recipient now (retry --all)", [](auto& a, auto& st) {
     admin::QueueChange all;
     all.all = true;
-    print_queue_change(st, store::QueueAction::retry, all, "due now:", a.json);
+    print_queue_change(st, store::QueueAction::retry, all, "due now:", a.json, a.data_dir);
   })->add_flag("--json", a_.json, "print JSON");
 
   auto& j = a_.journal;

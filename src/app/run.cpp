@@ -57,9 +57,19 @@ void print_queue_show(store::Store& st, const std::string& queue_id, bool json) 
   out.finish();
 }
 
+namespace {
+
+// wake_daemon - the running daemon's agent looks at the queue now, its
+// suspended next hops too; nothing when no daemon runs (the next start
+// does the same).
+void wake_daemon(const std::filesystem::path& data_dir) { (void)server::control_request(data_dir, "flush"); }
+
+}  // namespace
+
 void print_queue_change(store::Store& st, store::QueueAction action, const admin::QueueChange& request,
-                        const char* done, bool json) {
+                        const char* done, bool json, const std::filesystem::path& data_dir) {
   std::size_t n = check_request(admin::queue_change(st, action, request));
+  if (action == store::QueueAction::retry || action == store::QueueAction::release) wake_daemon(data_dir);
   if (json) std::cout << fmt::format("{{\"changed\": {}}}\n", n);
   else std::cout << fmt::format("{} {} recipient{}\n", done, n, n == 1 ? "" : "s");
 }
@@ -87,6 +97,7 @@ void print_deadletter_show(store::Store& st, const std::string& queue_id, bool j
 void print_deadletter_change(store::Store& st, store::QueueAction action, const admin::QueueChange& request,
                              const std::filesystem::path& dir, const char* done, bool json) {
   std::size_t n = check_request(admin::deadletter_change(st, action, request, dir));
+  if (action == store::QueueAction::resend) wake_daemon(dir.parent_path());
   if (json) std::cout << fmt::format("{{\"changed\": {}}}\n", n);
   else std::cout << fmt::format("{} {} dead letter{}\n", done, n, n == 1 ? "" : "s");
 }

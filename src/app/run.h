@@ -77,8 +77,10 @@ void print_queue_list(store::Store& st, const admin::QueueListRequest& request, 
 void print_queue_show(store::Store& st, const std::string& queue_id, bool json);
 // print_queue_change - an operator's action on the queue, and how many
 // recipients it changed ("held 3 recipients", JSON {"changed": 3}).
+// (Mail made due - retry, release - also wakes a running daemon's agent and
+// ends its suspensions of next hops, as Postfix's postqueue -f does.)
 void print_queue_change(store::Store& st, store::QueueAction action, const admin::QueueChange& request,
-                        const char* done, bool json);
+                        const char* done, bool json, const std::filesystem::path& data_dir);
 
 // print_deadletter_show - its rows, then the message (text: line by line,
 // made printable; JSON: {"rows": [...], "message": "..."}).

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 
 #include <asio/thread_pool.hpp>
@@ -42,6 +43,9 @@ struct SmtpDriverContext {
   RecipientDirectory recipients;  // RCPT and sender checks (blocking)
   queue::Intake& intake;
   store::Queue& queue;            // ETRN: the mail of a domain made due
+  // ETRN: the delivery agent looks now, its suspended next hops too (set
+  // once at start, before any session; empty: nothing to wake).
+  const std::function<void()>& flush_outbound;
   store::Journal& journal;        // refused connections and commands
   const FreeSpace& free_space;    // MAIL is refused while data_dir is short of room
   asio::thread_pool& blocking;

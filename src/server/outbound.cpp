@@ -249,6 +249,7 @@ asio::awaitable<std::size_t> Outbound::claim() {
       if (fresh) it->second.message.recipients.clear();
       it->second.message.recipients.push_back(r);
       Destination& d = destinations_[key];
+      d.key = key;
       if (d.hop.name.empty()) {
         if (routed) d.hop = *routed;
         else d.hop = delivery::NextHop{domain, {}, tls_policy(config_.delivery_tls), "", "", true, 0,
@@ -263,9 +264,30 @@ asio::awaitable<std::size_t> Outbound::claim() {
   co_return rows;
 }
 
+void Outbound::suspend(const std::string& key, const smtp::Verdict& why) {
+  suspended_[key] = {now_s() + retry_.first_interval.count(), why};
+}
+
+void Outbound::flush() {
+  asio::post(executor_, [this] {
+    suspended_.clear();
+    wake();
+  });
+}
+
 void Outbound::start_connections() {
+  const std::int64_t now = now_s();
   for (auto it = destinations_.begin(); it != destinations_.end();) {
     Destination& d = it->second;
+    if (auto s = suspended_.find(d.key); s != suspended_.end() && !d.jobs.empty()) {
+      if (s->second.until_s > now && d.active == 0) {
+        smtp::Verdict why = s->second.why;
+        why.text = "delivery temporarily suspended: " + why.text;
+        fail_waiting(d, why, "none");
+      } else if (s->second.until_s <= now) {
+        suspended_.erase(s);
+      }
+    }
     while (!d.jobs.empty() && active_ < config_.delivery_concurrency &&
            d.active < config_.delivery_destination_concurrency && d.active < d.jobs.size()) {
       ++active_;
@@ -356,6 +378,7 @@ asio::awaitable<void> Outbound::connection(Destination& d) {
   if (hop.mx) found = co_await resolve_mx(hop.name, hop.mx_port ? hop.mx_port : config_.delivery_mx_port);
   else found = co_await resolve_names(hop.targets);
   if (found.targets.empty()) {
+    if (found.failure.outcome == smtp::Outcome::deferred) suspend(d.key, found.failure);
     fail_waiting(d, found.failure, "none");
     wake();
     co_return;
@@ -373,8 +396,11 @@ asio::awaitable<void> Outbound::connection(Destination& d) {
     targets_.connect_failed(t.relay(), why, now_s());
   }
   if (!conn) {
-    // The next hop is down: everything waiting for it waits longer.
-    fail_waiting(d, smtp::Verdict::local(smtp::Outcome::deferred, "4.4.1", why), "none");
+    // The next hop is down: everything waiting for it waits longer, and
+    // what comes for it meanwhile too.
+    const smtp::Verdict down = smtp::Verdict::local(smtp::Outcome::deferred, "4.4.1", why);
+    suspend(d.key, down);
+    fail_waiting(d, down, "none");
     wake();
     co_return;
   }
@@ -420,6 +446,7 @@ asio::awaitable<void> Outbound::connection(Destination& d) {
       case smtp::ClientAction::ready: {
         if (!introduced) {
           introduced = true;
+          suspended_.erase(d.key);
           targets_.connected(relay, client.esmtp(), client.extensions().size.value_or(0), client.tls_active(), now_s());
         }
         if (sent >= config_.delivery_max_messages_per_connection || d.jobs.empty()) {
@@ -730,6 +757,7 @@ void Outbound::finish(const Job& job, const std::vector<smtp::Verdict>& verdicts
   }
   if (!spare.message.recipients.empty()) {
     Destination& d = destinations_[kFallback];
+    d.key = kFallback;
     if (d.hop.name.empty()) d.hop = *router_.fallback();
     d.jobs.push_back(std::move(spare));
     wake();

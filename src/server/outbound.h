@@ -96,6 +96,10 @@ class Outbound {
   // the executor.
   void expire_local(std::vector<queue::LocalRetry::Expired> expired);
 
+  // flush - every suspended next hop tried again, and the queue looked at
+  // now (herald queue flush, ETRN). Thread-safe: posts to the executor.
+  void flush();
+
   // targets - what it has seen of each server (herald targets); read on
   // the executor.
   const delivery::TargetBoard& targets() const { return targets_; }
@@ -115,6 +119,7 @@ class Outbound {
   };
   static constexpr const char* kFallback = "fallback:";  // its destination's key
   struct Destination {
+    std::string key;        // in destinations_
     delivery::NextHop hop;  // a route's, the smarthost's, or an MX domain's (hop.mx)
     std::deque<Job> jobs;
     unsigned active = 0;    // connections open to it
@@ -134,6 +139,11 @@ class Outbound {
   asio::awaitable<std::size_t> claim();
   // wake - look for due mail now rather than at the next tick.
   void wake();
+  // suspend - the next hop behind key could not be reached: what waits for
+  // it, and what comes for it before delivery.retry_interval has passed,
+  // is deferred without a connection (Postfix's "delivery temporarily
+  // suspended"), until flush() or a session that works.
+  void suspend(const std::string& key, const smtp::Verdict& why);
   void start_connections();
   asio::awaitable<void> connection(Destination& d);
   // connect - a TCP connection to target, from source when it is not "".
@@ -198,6 +208,12 @@ class Outbound {
   // By next hop name ("mx:" and the domain for MX); one is erased once
   // nothing waits for it and no connection holds it (start_connections).
   std::map<std::string, Destination> destinations_;
+  // Suspension - a next hop not tried again before until_s.
+  struct Suspension {
+    std::int64_t until_s = 0;
+    smtp::Verdict why;
+  };
+  std::map<std::string, Suspension> suspended_;  // by destinations_'s key
   std::unordered_set<std::int64_t> held_;            // queue rows claimed and not finished
   unsigned active_ = 0;                              // connections open
   std::unique_ptr<asio::steady_timer> tick_;         // run()'s wait between claims

@@ -115,7 +115,7 @@ struct ServerContext {
         auth{authenticator, st.journal(), blocking, sasl_options, cfg.auth_allow_plaintext, tls != nullptr},
         drivers{SmtpDriverContext{cfg.smtp, smtp_limits, cfg.hostname, relay_networks, etrn_networks,
                                   RecipientDirectory{expander, st.directory(), cfg.postmaster},
-                                  intake, st.queue(), st.journal(), free_space, blocking,
+                                  intake, st.queue(), flush_outbound, st.journal(), free_space, blocking,
                                   TlsSetup{tls.get(), cfg.tls_handshake_timeout}, auth},
                 Pop3DriverContext{cfg.pop3, pop3_limits, cfg.hostname, st.directory(), st.mailboxes(), blocking,
                                   TlsSetup{tls.get(), cfg.tls_handshake_timeout}, auth}} {
@@ -143,6 +143,7 @@ struct ServerContext {
   // Blocking work (store reads, password hashing) runs here, never on an
   // I/O thread (server/offload.h); server.blocking_threads of them.
   asio::thread_pool blocking;
+  std::function<void()> flush_outbound;  // Server::start sets it: the agent's flush
   const AuthContext auth;
   Drivers drivers;
 };
@@ -386,8 +387,13 @@ Status Server::start() {
   // The CLI's way to the running daemon (server/control.h); its commands
   // run on ios.front(), where the agent does.
   Outbound& agent = *im.outbound;
+  im.ctx->flush_outbound = [&agent] { agent.flush(); };
   std::map<std::string, ControlSocket::Handler, std::less<>> commands;
   commands["targets"] = [&agent](std::string_view) { return agent.targets_json(); };
+  commands["flush"] = [&agent](std::string_view) {
+    agent.flush();
+    return std::string("{\"flushed\": true}");
+  };
   commands["status"] = [](std::string_view) {
     return fmt::format("{{\"version\": \"{}\", \"pid\": {}}}", HERALD_VERSION, ::getpid());
   };

@@ -254,6 +254,7 @@ class SmtpProtocol {
     auto flushed = co_await on_completion<Result<std::size_t>>(flush);
     log::get("smtpd")->info("ETRN {}{} from {}: {}", r.subdomains ? "@" : "", r.domain, conn_.peer().display(),
                             flushed ? fmt::format("{} recipients due now", *flushed) : flushed.error().message);
+    if (flushed && ctx_.flush_outbound) ctx_.flush_outbound();
     if (flushed) session_.on_queue_flushed(*flushed);
     else session_.on_queue_flushed(std::nullopt);
   }
