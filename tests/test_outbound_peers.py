@@ -425,6 +425,32 @@ class SmarthostAuthTest(HeraldTestCase):
         h1 = self.start_herald(config={"delivery": {"retry_interval": "1h"}}, raw_config=routes)
         return h1, h2, bob
 
+    def test_the_smarthost_with_its_own_credentials(self):
+        # delivery.smarthost with smarthost_auth_user/password, not a route.
+        _, h2, bob = self.servers()
+        h3 = self.start_herald(config={"delivery": {
+            "smarthost": f"[127.0.0.1]:{h2.submission_port}", "tls": "encrypt",
+            "smarthost_auth_user": "relay@peer.test", "smarthost_auth_password": "relay-pw"}})
+        self.transaction("a@client.test", bob, b"Subject: via the smarthost\r\n\r\nx\r\n", port=h3.smtp_port)
+        [msg] = h2.wait_mailbox(bob, 1)
+        self.assertRegex(split_trace(msg)[0][2][1].decode(), r"\bwith ESMTPSA\b")
+
+    def test_auth_in_clear_only_when_allowed(self):
+        _, h2, _ = self.servers()
+        clear = (f'[[delivery.route]]\ndomain = "clear.test"\ntargets = ["[{HOST}]:{h2.submission_port}"]\n'
+                 f'tls = "none"\nauth_user = "relay@peer.test"\nauth_password = "relay-pw"\n'
+                 f'[[delivery.route]]\ndomain = "trusted.test"\ntargets = ["[{HOST}]:{h2.submission_port}"]\n'
+                 f'tls = "none"\nauth_user = "relay@peer.test"\nauth_password = "relay-pw"\n'
+                 f'auth_without_tls = true\n')
+        h = self.start_herald(config={"delivery": {"retry_interval": "1h"}}, raw_config=clear)
+        refused, trusted = f"{unique('c')}@clear.test", f"{unique('t')}@trusted.test"
+        self.transaction("a@client.test", [refused, trusted], b"Subject: clear\r\n\r\nx\r\n", port=h.smtp_port)
+        self.assertIn("AUTH needs TLS", wait_deferred(h, refused)["last_reply"])
+        # The trusted route logged in in clear: the smarthost took the mail
+        # (and queued it for its own next hop).
+        wait_for(lambda: rows_for(h2, trusted), message="the message accepted by the smarthost")
+        self.assertEqual(rows_for(h2, refused), [])
+
     def test_relayed_with_starttls_and_auth(self):
         h1, h2, bob = self.servers()
         body = (f"From: <a@client.test>\r\nTo: <{bob}>\r\nSubject: {unique('smarthost')}\r\n"

@@ -93,12 +93,15 @@ constexpr KeySpec kKeys[] = {
     {"dns", "cache_entries", Kind::integer, "10000", "MX answers and address answers kept for their TTL (each); 0 = none kept", {}, "0-10000000"},
     {"dns", "cache_max_ttl", Kind::duration, R"("1h")", "no DNS answer is kept longer than this, whatever its TTL", {}, "0s-7d"},
     {"delivery", "smarthost", Kind::string, R"("")", "relay all outbound mail not routed by delivery.route here: \"[host or IP address]:port\" (that host), or \"domain:port\" (its MX hosts), as Postfix's relayhost"},
+    {"delivery", "smarthost_auth_user", Kind::string, R"("")", "the user name AUTH gives the smarthost (PLAIN or LOGIN, over TLS only unless auth_without_tls); \"\" = no AUTH"},
+    {"delivery", "smarthost_auth_password", Kind::string, R"("")", "its password"},
+    {"delivery", "auth_without_tls", Kind::boolean, "false", "AUTH to the smarthost and routes also over a connection in clear (only on a network you trust)"},
     {"delivery", "bounce_copy", Kind::string, R"("")", "an address that gets a copy of every non-delivery report (the i5/OS NONDELIVERY mailbox); \"\" = none"},
     {"delivery", "mail_administrators", Kind::string_list, "[]", "addresses told of every dead letter (CSSMTP's Report ADMIN), with its recipients, the reason and the message's header"},
     {"delivery", "dead_letter_action", Kind::choice, R"("store")", "a report (null sender) that cannot be delivered: store (kept, and written to data_dir/deadletter/), keep (kept in the store only), delete (logged and dropped)", "store|keep|delete"},
     {"delivery", "fallback_relay", Kind::string, R"("")", "mail its next hop could not take (a temporary failure, a destination not found) goes here, same forms as delivery.smarthost; \"\" = none"},
     {"delivery", "fallback_relay_after", Kind::duration, R"("0s")", "a temporary failure sends mail to the fallback relay only once it has been queued this long; 0s = at the first", {}, "0s-30d"},
-    {"delivery", "route", Kind::route_list, "[]", "the transport table: [[delivery.route]] tables {domain = \"example.org\" or \"*.example.org\", targets = [\"[host or IP address]:port\", ...] (the first four are tried in order), tls, auth_user, auth_password, source_address}"},
+    {"delivery", "route", Kind::route_list, "[]", "the transport table: [[delivery.route]] tables {domain = \"example.org\" or \"*.example.org\", targets = [\"[host or IP address]:port\", ...] (the first four are tried in order), tls, auth_user, auth_password, auth_without_tls, source_address}"},
     {"delivery", "source_address", Kind::string, R"("")", "the local IP address outbound connections come from (behind NAT, or one address per hosted service); \"\" = the kernel's choice; a route's source_address overrides it"},
     {"delivery", "tls_ca_file", Kind::string, R"("")", "PEM file of the CAs that tls = \"verify\" trusts; \"\" = the system store (/etc/ssl/certs)"},
     {"delivery", "tls_cert", Kind::string, R"("")", "PEM certificate chain shown to servers that ask for a client certificate; \"\" = none"},
@@ -322,7 +325,7 @@ class Loader {
       case Kind::route_list: {
         static constexpr std::string_view kExpected =
             "expected [[delivery.route]] tables with domain and targets (and tls, auth_user, auth_password, "
-            "source_address)";
+            "auth_without_tls, source_address)";
         if (!v.is_array()) return bad(kExpected);
         for (const auto& e : *v.as_array()) {
           const toml::table* t = e.as_table();
@@ -338,6 +341,8 @@ class Loader {
               if (!level || (level->get() != "none" && level->get() != "may" && level->get() != "encrypt" &&
                              level->get() != "verify"))
                 return bad("a route's tls is one of none|may|encrypt|verify");
+            } else if (name == "auth_without_tls") {
+              if (!field.is_boolean()) return bad("a route's auth_without_tls is true or false");
             } else if (name == "source_address") {
               if (!field.is_string() || !ip_literal(field.as_string()->get()))
                 return bad("a route's source_address is an IP address of this machine");
@@ -530,6 +535,9 @@ Result<Config> read_config(Loader& in, const std::filesystem::path& file) {
   c.dns_servers = in.list("dns", "servers");
   c.smarthost = in.str("delivery", "smarthost");
   c.fallback_relay = in.str("delivery", "fallback_relay");
+  c.smarthost_auth_user = in.str("delivery", "smarthost_auth_user");
+  c.smarthost_auth_password = in.str("delivery", "smarthost_auth_password");
+  c.delivery_auth_without_tls = in.boolean("delivery", "auth_without_tls");
   c.delivery_source_address = in.str("delivery", "source_address");
   if (!c.delivery_source_address.empty() && !ip_literal(c.delivery_source_address))
     return make_error(Errc::invalid, fmt::format("{}: delivery.source_address: \"{}\" is not an IP address",
@@ -551,6 +559,7 @@ Result<Config> read_config(Loader& in, const std::filesystem::path& file) {
     if (auto user = t.get_as<std::string>("auth_user")) r.auth_user = user->get();
     if (auto password = t.get_as<std::string>("auth_password")) r.auth_password = password->get();
     if (auto source = t.get_as<std::string>("source_address")) r.source_address = source->get();
+    if (auto clear = t.get_as<bool>("auth_without_tls")) r.auth_without_tls = clear->get();
     r.line = e.source().begin.line;
     c.delivery_routes.push_back(std::move(r));
   }

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -98,6 +99,8 @@ struct Config {
   std::string smarthost;  // "[ip]:port"; checked by server::check_environment
   std::string fallback_relay;           // delivery.fallback_relay, "" = none
   std::string delivery_source_address;  // "" = the kernel's choice
+  std::string smarthost_auth_user, smarthost_auth_password;  // "" = no AUTH to the smarthost
+  bool delivery_auth_without_tls = false;
   std::string delivery_tls_ca_file;     // "" = the system store
   std::string delivery_tls_cert, delivery_tls_key;  // the client certificate; "" = none
   std::string dead_letter_action;       // store | keep | delete
@@ -110,6 +113,7 @@ struct Config {
     std::string tls;     // "" = delivery.tls
     std::string auth_user, auth_password;
     std::string source_address;  // "" = delivery.source_address
+    std::optional<bool> auth_without_tls;  // unset = delivery.auth_without_tls
     std::int64_t line = 0;  // where the [[delivery.route]] is, for errors
   };
   std::vector<Route> delivery_routes;

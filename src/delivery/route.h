@@ -39,6 +39,7 @@ struct NextHop {
   smtp::TlsPolicy tls = smtp::TlsPolicy::may;
   std::string auth_user;         // "" = no AUTH
   std::string auth_password;
+  bool auth_without_tls = false;  // AUTH also in clear
   bool mx = false;               // targets are found by MX (RFC 5321 5.1) when a connection starts
   std::uint16_t mx_port = 0;     // mx: their port; 0 = delivery.mx_port
   std::string source_address;    // the local address connections come from; "" = the kernel's choice

@@ -112,6 +112,7 @@ Result<delivery::Router> make_router(const config::Config& c) {
     hop.auth_user = r.auth_user;
     hop.auth_password = r.auth_password;
     hop.source_address = r.source_address.empty() ? c.delivery_source_address : r.source_address;
+    hop.auth_without_tls = r.auth_without_tls.value_or(c.delivery_auth_without_tls);
     for (const auto& text : r.targets) {
       auto t = delivery::parse_target(text);
       if (!t)
@@ -131,6 +132,9 @@ Result<delivery::Router> make_router(const config::Config& c) {
     smarthost = std::move(*hop);
     smarthost->tls = tls_policy(c.delivery_tls);
     smarthost->source_address = c.delivery_source_address;
+    smarthost->auth_user = c.smarthost_auth_user;
+    smarthost->auth_password = c.smarthost_auth_password;
+    smarthost->auth_without_tls = c.delivery_auth_without_tls;
   }
   std::optional<delivery::NextHop> fallback;
   if (!c.fallback_relay.empty()) {
@@ -251,9 +255,14 @@ asio::awaitable<std::size_t> Outbound::claim() {
       Destination& d = destinations_[key];
       d.key = key;
       if (d.hop.name.empty()) {
-        if (routed) d.hop = *routed;
-        else d.hop = delivery::NextHop{domain, {}, tls_policy(config_.delivery_tls), "", "", true, 0,
-                                       config_.delivery_source_address};
+        if (routed) {
+          d.hop = *routed;
+        } else {
+          d.hop.name = domain;
+          d.hop.tls = tls_policy(config_.delivery_tls);
+          d.hop.mx = true;
+          d.hop.source_address = config_.delivery_source_address;
+        }
       }
     }
     for (auto& [key, job] : by_hop) {
@@ -309,6 +318,7 @@ smtp::ClientOptions Outbound::client_options(const delivery::NextHop& hop) const
     o.tls = hop.tls;  // required and impossible: the client defers, saying why
   o.auth_user = hop.auth_user;
   o.auth_password = hop.auth_password;
+  o.auth_without_tls = hop.auth_without_tls;
   return o;
 }
 
