@@ -170,7 +170,9 @@ class DnsCacheTest(HeraldTestCase):
                        "--host-record=mx.kept.test,127.0.0.5"])
         stopped = False
         try:
-            config = {"dns": {"servers": [f"{HOST}:{dns.port}"]}, "delivery": {"mx_port": port, "retry_interval": "1s"}}
+            # No connection kept for reuse: every message asks the DNS (or the cache).
+            config = {"dns": {"servers": [f"{HOST}:{dns.port}"]},
+                      "delivery": {"mx_port": port, "retry_interval": "1s", "connection_cache_time": "0s"}}
             keeping = self.start_herald(config=config)
             config_off = {**config, "dns": {**config["dns"], "cache_entries": 0}}
             forgetting = self.start_herald(config=config_off)

@@ -162,6 +162,21 @@ class ConnectionsTest(HeraldTestCase):
                              f"destination_concurrency = {self.CONCURRENCY}")
         self.assertLessEqual(peer.peak, self.CONCURRENCY)
 
+    def test_an_idle_connection_carries_the_next_message(self):
+        # delivery.connection_cache_time: a message that comes while the
+        # last connection waits for more goes over it; with 0s, a new one.
+        for cache, sessions in (("30s", 1), ("0s", 2)):
+            with self.subTest(connection_cache_time=cache):
+                peer = CountingPeer()
+                self.addCleanup(peer.stop)
+                h = self.start_herald(config={"delivery": {"connection_cache_time": cache}},
+                                      raw_config=route("cache.test", peer.port))
+                for i in range(2):
+                    rcpt = f"{unique('c')}@cache.test"
+                    self.transaction("a@client.test", rcpt, b"Subject: cached\r\n\r\nx\r\n", port=h.smtp_port)
+                    wait_for(lambda: peer.received(rcpt), message=f"message {i + 1} at the peer")
+                self.assertEqual(peer.sessions(), sessions)
+
     def test_max_messages_per_connection_closes_and_reopens(self):
         per_connection = 30
         h, port, rcpts = self.queue_burst(per_connection=per_connection)

@@ -113,6 +113,7 @@ constexpr KeySpec kKeys[] = {
     {"delivery", "concurrency", Kind::integer, "20", "outbound connections in all", {}, "1-10000"},
     {"delivery", "destination_concurrency", Kind::integer, "5", "outbound connections to one next hop", {}, "1-1000"},
     {"delivery", "max_messages_per_connection", Kind::integer, "100", "messages sent over one connection before it is closed", {}, "1-100000"},
+    {"delivery", "connection_cache_time", Kind::duration, R"("2s")", "a connection with nothing left to send waits this long for more mail to its next hop before QUIT (Postfix's smtp_connection_cache_time_limit); 0s = QUIT at once", {}, "0s-5m"},
     {"delivery", "connect_timeout", Kind::duration, R"("30s")", "time to set up a TCP connection to another server", {}, "1s-10m"},
     {"delivery", "command_timeout", Kind::duration, R"("5m")", "time another server may take to answer the greeting, EHLO, MAIL, RCPT, DATA (RFC 5321 4.5.3.2)", {}, "1s-1h"},
     {"delivery", "data_timeout", Kind::duration, R"("10m")", "time another server may take to answer the end of the data (RFC 5321 4.5.3.2.6), and to take each block of it", {}, "1s-1h"},
@@ -539,6 +540,7 @@ Result<Config> read_config(Loader& in, const std::filesystem::path& file) {
   c.smarthost_auth_password = in.str("delivery", "smarthost_auth_password");
   c.delivery_auth_without_tls = in.boolean("delivery", "auth_without_tls");
   c.delivery_source_address = in.str("delivery", "source_address");
+  c.delivery_connection_cache_time = in.duration("delivery", "connection_cache_time");
   if (!c.delivery_source_address.empty() && !ip_literal(c.delivery_source_address))
     return make_error(Errc::invalid, fmt::format("{}: delivery.source_address: \"{}\" is not an IP address",
                                                  file.string(), c.delivery_source_address));

@@ -99,6 +99,7 @@ struct Config {
   std::string smarthost;  // "[ip]:port"; checked by server::check_environment
   std::string fallback_relay;           // delivery.fallback_relay, "" = none
   std::string delivery_source_address;  // "" = the kernel's choice
+  milliseconds delivery_connection_cache_time{0};
   std::string smarthost_auth_user, smarthost_auth_password;  // "" = no AUTH to the smarthost
   bool delivery_auth_without_tls = false;
   std::string delivery_tls_ca_file;     // "" = the system store

@@ -1,7 +1,10 @@
 #include "net/connection.h"
 #include "net/tls.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
 
 #include <asio/redirect_error.hpp>
 #include <asio/use_awaitable.hpp>
@@ -154,6 +157,14 @@ asio::awaitable<bool> Connection::start_tls(asio::ssl::context& context, std::ch
 }
 
 SSL* Connection::ssl() { return tls_->native_handle(); }
+
+bool Connection::quiet() {
+  if (!socket_.is_open()) return false;
+  if (tls_ && SSL_pending(tls_->native_handle()) > 0) return false;  // read already, not yet taken
+  char octet;
+  const ssize_t n = ::recv(socket_.native_handle(), &octet, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);  // 0: closed; > 0: it spoke
+}
 
 std::size_t Connection::pending_bytes() {
   std::error_code ec;

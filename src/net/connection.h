@@ -115,6 +115,10 @@ class Connection {
                                   std::string verify_peer = {});
 
   bool timed_out() const { return deadline_.expired(); }
+  // quiet - the peer has neither sent anything nor closed since the last
+  // read (a look at the socket that never blocks): an idle connection that
+  // may be used again.
+  bool quiet();
   bool tls_active() const { return tls_ != nullptr; }
   SSL* ssl();  // REQUIRES: tls_active()
   std::size_t pending_bytes();  // readable now without waiting (pre-greeting check)

@@ -267,7 +267,9 @@ asio::awaitable<std::size_t> Outbound::claim() {
     }
     for (auto& [key, job] : by_hop) {
       rows += job.message.recipients.size();
-      destinations_[key].jobs.push_back(std::move(job));
+      Destination& d = destinations_[key];
+      d.jobs.push_back(std::move(job));
+      reuse(d);
     }
   }
   co_return rows;
@@ -284,8 +286,21 @@ void Outbound::flush() {
   });
 }
 
+void Outbound::reuse(Destination& d) {
+  if (d.idle.empty()) return;
+  d.idle.back()->cancel();  // its connection takes the job
+  d.idle.pop_back();
+}
+
 void Outbound::start_connections() {
   const std::int64_t now = now_s();
+  // Every slot taken while mail waits elsewhere: idle connections give
+  // theirs up (woken with nothing to send, they QUIT).
+  bool starved = false;
+  for (auto& [key, d] : destinations_) starved = starved || (d.active == 0 && !d.jobs.empty());
+  if (starved && active_ >= config_.delivery_concurrency)
+    for (auto& [key, d] : destinations_)
+      while (d.jobs.empty() && !d.idle.empty()) reuse(d);
   for (auto it = destinations_.begin(); it != destinations_.end();) {
     Destination& d = it->second;
     if (auto s = suspended_.find(d.key); s != suspended_.end() && !d.jobs.empty()) {
@@ -458,6 +473,24 @@ asio::awaitable<void> Outbound::connection(Destination& d) {
           introduced = true;
           suspended_.erase(d.key);
           targets_.connected(relay, client.esmtp(), client.extensions().size.value_or(0), client.tls_active(), now_s());
+        }
+        if (d.jobs.empty() && sent < config_.delivery_max_messages_per_connection &&
+            config_.delivery_connection_cache_time.count() > 0) {
+          // Kept a moment for more mail to this next hop (Postfix's
+          // connection cache): a claim that brings some wakes it.
+          asio::steady_timer idle(executor_);
+          idle.expires_after(config_.delivery_connection_cache_time);
+          d.idle.push_back(&idle);
+          std::error_code ec;
+          co_await idle.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+          std::erase(d.idle, &idle);
+          // A server that spoke or closed meanwhile (a 421 at its idle
+          // timeout) is not reused: the job waits for another connection.
+          if (!d.jobs.empty() && !conn->quiet()) {
+            wake();
+            client.quit();
+            break;
+          }
         }
         if (sent >= config_.delivery_max_messages_per_connection || d.jobs.empty()) {
           client.quit();
@@ -770,6 +803,7 @@ void Outbound::finish(const Job& job, const std::vector<smtp::Verdict>& verdicts
     d.key = kFallback;
     if (d.hop.name.empty()) d.hop = *router_.fallback();
     d.jobs.push_back(std::move(spare));
+    reuse(d);
     wake();
   }
   if (outcomes.empty()) return;

@@ -123,6 +123,9 @@ class Outbound {
     delivery::NextHop hop;  // a route's, the smarthost's, or an MX domain's (hop.mx)
     std::deque<Job> jobs;
     unsigned active = 0;    // connections open to it
+    // Connections with nothing to send, waiting (connection_cache_time)
+    // for more: a job for them cancels one's wait.
+    std::vector<asio::steady_timer*> idle;
   };
   // PreparedBody - what MAIL needs to know of a body (BODY=8BITMIME), and
   // the body itself when it is one piece.
@@ -145,6 +148,8 @@ class Outbound {
   // suspended"), until flush() or a session that works.
   void suspend(const std::string& key, const smtp::Verdict& why);
   void start_connections();
+  // reuse - a job came for d: one of its idle connections takes it.
+  void reuse(Destination& d);
   asio::awaitable<void> connection(Destination& d);
   // connect - a TCP connection to target, from source when it is not "".
   asio::awaitable<std::unique_ptr<net::Connection>> connect(const delivery::Target& target, const std::string& source,
