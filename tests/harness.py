@@ -920,3 +920,17 @@ class Peer:
     def received(self, rcpt):
         with self.lock:
             return [m for m in self.messages if rcpt in m[1]]
+
+
+def pflogsumm_totals(log_path):
+    """pflogsumm_totals - {"received": N, "delivered": N, ...}: the totals
+    Postfix's pflogsumm reads from a Herald log (its grand-totals lines)."""
+    res = subprocess.run(["pflogsumm", "--syslog-name=herald", log_path], capture_output=True, timeout=60)
+    out = res.stdout.decode("utf-8", "replace")
+    if res.returncode != 0:
+        raise AssertionError(f"pflogsumm failed: {res.stderr.decode()}")
+    totals = {}
+    for m in re.finditer(r"^\s*(\d+)\s+(\w+)\s*$", out, re.M):
+        totals.setdefault(m.group(2), int(m.group(1)))
+    totals["_output"] = out
+    return totals

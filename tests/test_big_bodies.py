@@ -13,7 +13,7 @@ import hashlib
 import os
 import unittest
 
-from harness import Herald, HeraldTestCase, SmtpRaw, retr_bytes, split_trace, unique, wait_for
+from harness import HeraldTestCase, SmtpRaw, retr_bytes, split_trace, unique, wait_for
 
 SESSIONS = 40
 MESSAGE_SIZE = 4 * 1024 * 1024

@@ -125,7 +125,7 @@ class SmtpRefusesMalformedUtf8Test(HeraldTestCase):
         log = log_bytes(h)
         self.assertEqual(raw_controls(log), [], "no raw control byte in the log")
         log.decode("utf-8")  # all of it well-formed UTF-8
-        self.assertIn(f"from=<gr\u00e5@client.test>".encode(), log, "valid UTF-8 is logged as it is")
+        self.assertIn("from=<gr\u00e5@client.test>".encode(), log, "valid UTF-8 is logged as it is")
 
         # `herald journal`: the text has the escapes, never a raw ESC.
         wait_for(lambda: any(e["queue_id"] == qid for e in h.journal("--queue-id", qid)),

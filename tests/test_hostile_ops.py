@@ -26,7 +26,7 @@ import tempfile
 import time
 import unittest
 
-from harness import HOST, Herald, HeraldTestCase, SmtpRaw, herald_bin, unique, wait_for
+from harness import HeraldTestCase, SmtpRaw, herald_bin, unique, wait_for
 
 AUTH_FAILED = "535 5.7.8 Error: authentication failed"
 

@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import HOSTNAME, Herald, HeraldTestCase, SmtpRaw, split_trace, unique, wait_for
+from harness import HOSTNAME, Herald, HeraldTestCase, SmtpRaw, split_trace, wait_for
 
 SYNC = f"554 5.5.0 {HOSTNAME} Error: SMTP protocol synchronization"
 

@@ -18,7 +18,7 @@ import smtplib
 import threading
 import unittest
 
-from harness import HOST, Herald, HeraldTestCase, Peer, wait_for
+from harness import HOST, HeraldTestCase, Peer, wait_for
 
 TOTAL = int(os.environ.get("HERALD_CRASH_MESSAGES", "2000"))
 CONCURRENCY = 8

@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import HOST, HeraldTestCase, Peer, unique, wait_for
+from harness import HeraldTestCase, Peer, unique, wait_for
 
 
 def openssl(*args, cwd):

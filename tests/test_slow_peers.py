@@ -19,7 +19,7 @@ import socket
 import time
 import unittest
 
-from harness import HOST, Herald, HeraldTestCase, SmtpRaw, unique, wait_for
+from harness import HOST, Herald, HeraldTestCase, unique, wait_for
 
 LINE_DEADLINE = 2.0     # smtp/pop3 command_deadline
 DATA_TIMEOUT = 1.0      # smtp data_timeout

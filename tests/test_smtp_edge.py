@@ -12,7 +12,7 @@ import os
 import time
 import unittest
 
-from harness import (QUEUE_ID_RE, Herald, HeraldTestCase, SmtpRaw, split_trace, unique,
+from harness import (QUEUE_ID_RE, Herald, HeraldTestCase, SmtpRaw, split_trace,
                      wait_for)
 
 

@@ -56,6 +56,14 @@ constexpr const char* kListsFooter =
 
 using StoreCommand = std::function<void(const Args&, store::Store&)>;
 
+// Action - an operator's action on queued recipients (queue, deadletter).
+struct Action {
+  const char* name;
+  const char* help;
+  store::QueueAction action;
+  const char* done;  // "held 3 recipients"
+};
+
 // Cli - the command tree; each leaf that works on the data runs one
 // StoreCommand with the store of --config.
 class Cli {
@@ -199,12 +207,6 @@ void Cli::add_queue_commands() {
   show->add_flag("--json", a_.json, "print JSON");
 
   // The operator's actions, Postfix's postsuper -h/-H/-d and postqueue -f/-i.
-  struct Action {
-    const char* name;
-    const char* help;
-    store::QueueAction action;
-    const char* done;  // "held 3 recipients"
-  };
   static constexpr Action kActions[] = {
       {"hold", "keep recipients aside: never tried until released", store::QueueAction::hold, "held"},
       {"release", "give held recipients back to the queue, due now", store::QueueAction::release, "released"},
@@ -275,12 +277,6 @@ void Cli::add_deadletter_commands() {
                        [](auto& a, auto& st) { print_deadletter_show(st, a.name, a.json); });
   show->add_option("ID", a_.name, "queue id")->required();
   show->add_flag("--json", a_.json, "print JSON");
-  struct Action {
-    const char* name;
-    const char* help;
-    store::QueueAction action;
-    const char* done;
-  };
   static constexpr Action kActions[] = {
       {"resend", "try dead letters again, now, with a fresh queue lifetime", store::QueueAction::resend, "resent"},
       {"delete", "drop dead letters (and their files)", store::QueueAction::remove, "deleted"},

@@ -191,6 +191,7 @@ Outbound::~Outbound() { intake_.on_delivered(nullptr); }
 void Outbound::shutdown() {
   intake_.on_delivered(nullptr);  // before the executor's io_context goes
   resolver_.reset();
+  tick_.reset();  // a timer of that io_context
 }
 
 asio::awaitable<void> Outbound::run() {
@@ -203,12 +204,13 @@ asio::awaitable<void> Outbound::run() {
   for (;;) {
     woken_ = false;
     std::size_t claimed = 0;
-    if (active_ < config_.delivery_concurrency) claimed = co_await claim();
+    // A connection idle in the cache takes claimed mail as a free one would.
+    if (busy() < config_.delivery_concurrency) claimed = co_await claim();
     start_connections();
     // Due mail is looked for every second (a claim is one indexed read when
     // nothing is due), and at once when a claim found some and connections
     // are free, or when a connection ends.
-    if (claimed > 0 && active_ < config_.delivery_concurrency) continue;
+    if (claimed > 0 && busy() < config_.delivery_concurrency) continue;
     if (woken_) continue;
     tick_->expires_after(std::chrono::seconds(1));
     std::error_code ec;
@@ -230,7 +232,7 @@ asio::awaitable<std::size_t> Outbound::claim() {
   const std::int64_t now = now_s();
   // Enough for every free connection to fill, bounded: what is claimed waits
   // in memory until a connection takes it.
-  const std::size_t free = config_.delivery_concurrency - active_;
+  const std::size_t free = config_.delivery_concurrency - busy();
   store::Claim request{now, std::min<std::size_t>(1000, free * config_.delivery_max_messages_per_connection), owner_,
                        now + kLeaseSeconds};
   auto start = [this, &request](auto done) { queue_.claim_remote(request, std::move(done)); };
@@ -290,10 +292,14 @@ void Outbound::reuse(Destination& d) {
   if (d.idle.empty()) return;
   d.idle.back()->cancel();  // its connection takes the job
   d.idle.pop_back();
+  --idle_;
 }
+
+unsigned Outbound::busy() const { return active_ - idle_; }
 
 void Outbound::start_connections() {
   const std::int64_t now = now_s();
+  std::erase_if(suspended_, [now](const auto& s) { return s.second.until_s <= now; });
   // Every slot taken while mail waits elsewhere: idle connections give
   // theirs up (woken with nothing to send, they QUIT).
   bool starved = false;
@@ -303,14 +309,10 @@ void Outbound::start_connections() {
       while (d.jobs.empty() && !d.idle.empty()) reuse(d);
   for (auto it = destinations_.begin(); it != destinations_.end();) {
     Destination& d = it->second;
-    if (auto s = suspended_.find(d.key); s != suspended_.end() && !d.jobs.empty()) {
-      if (s->second.until_s > now && d.active == 0) {
-        smtp::Verdict why = s->second.why;
-        why.text = "delivery temporarily suspended: " + why.text;
-        fail_waiting(d, why, "none");
-      } else if (s->second.until_s <= now) {
-        suspended_.erase(s);
-      }
+    if (auto s = suspended_.find(d.key); s != suspended_.end() && !d.jobs.empty() && d.active == 0) {
+      smtp::Verdict why = s->second.why;
+      why.text = "delivery temporarily suspended: " + why.text;
+      fail_waiting(d, why, "none");
     }
     while (!d.jobs.empty() && active_ < config_.delivery_concurrency &&
            d.active < config_.delivery_destination_concurrency && d.active < d.jobs.size()) {
@@ -481,9 +483,11 @@ asio::awaitable<void> Outbound::connection(Destination& d) {
           asio::steady_timer idle(executor_);
           idle.expires_after(config_.delivery_connection_cache_time);
           d.idle.push_back(&idle);
+          ++idle_;
+          wake();  // its slot may take due mail now
           std::error_code ec;
           co_await idle.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-          std::erase(d.idle, &idle);
+          if (std::erase(d.idle, &idle) > 0) --idle_;  // timed out (reuse() counted the others)
           // A server that spoke or closed meanwhile (a 421 at its idle
           // timeout) is not reused: the job waits for another connection.
           if (!d.jobs.empty() && !conn->quiet()) {

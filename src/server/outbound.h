@@ -150,6 +150,8 @@ class Outbound {
   void start_connections();
   // reuse - a job came for d: one of its idle connections takes it.
   void reuse(Destination& d);
+  // busy - connections open and not idle in the cache.
+  unsigned busy() const;
   asio::awaitable<void> connection(Destination& d);
   // connect - a TCP connection to target, from source when it is not "".
   asio::awaitable<std::unique_ptr<net::Connection>> connect(const delivery::Target& target, const std::string& source,
@@ -221,6 +223,7 @@ class Outbound {
   std::map<std::string, Suspension> suspended_;  // by destinations_'s key
   std::unordered_set<std::int64_t> held_;            // queue rows claimed and not finished
   unsigned active_ = 0;                              // connections open
+  unsigned idle_ = 0;                                // of them, waiting in the cache (Destination::idle)
   std::unique_ptr<asio::steady_timer> tick_;         // run()'s wait between claims
   delivery::TargetBoard targets_;
   bool woken_ = false;
