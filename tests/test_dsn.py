@@ -90,10 +90,17 @@ class DsnTest(HeraldTestCase):
         self.assertEqual(recipients[0]["Action"], "delivered")
         self.assertEqual(recipients[0]["Status"], "2.0.0")
         self.assertIn("Subject: confirm", report.get_payload()[2].get_content())
-        # Without NOTIFY=SUCCESS, a delivery is not reported.
+        # Without NOTIFY=SUCCESS, a delivery is not reported: the reports
+        # that come are those of the first message and of a marker sent
+        # after the quiet one.
         self.send(alice, bob, "quiet")
-        self.herald.wait_mailbox(bob, 2)
-        self.assertEqual(len(self.herald.mailbox(alice)), 1)
+        self.send(alice, bob, "marker", rcpt_options=["NOTIFY=SUCCESS"])
+        reports = [parse(r) for r in self.herald.wait_mailbox(alice, 2)]
+        self.herald.wait_mailbox(bob, 3)
+        returned = [r.get_payload()[2].get_content() for r in reports]
+        self.assertEqual(len(reports), 2, returned)
+        self.assertTrue(any("Subject: marker" in t for t in returned), returned)
+        self.assertFalse(any("Subject: quiet" in t for t in returned), returned)
 
     def test_passed_on_to_a_server_that_speaks_dsn(self):
         # A second Herald serves peer.test and offers DSN: the NOTIFY goes on

@@ -519,7 +519,7 @@ class LocalExpiryTest(HeraldTestCase):
         wait_for(lambda: [r for r in h.queue() if r["recipient"] == small and r["attempts"] >= 1],
                  message="a retry")
         # Its message came long ago (the row made older, as time would).
-        subprocess.run(["sqlite3", os.path.join(h.data_dir, "herald.db"),
+        subprocess.run(["sqlite3", "-cmd", ".timeout 5000", os.path.join(h.data_dir, "herald.db"),
                         f"UPDATE queue SET created = created - 864000 WHERE queue_id = '{row['queue_id']}'"],
                        check=True)
         report = email.message_from_bytes(h.wait_mailbox(alice, 1)[0], policy=email.policy.default)
@@ -530,6 +530,33 @@ class LocalExpiryTest(HeraldTestCase):
         self.assertIn("expired", status["Diagnostic-Code"])
         wait_for(lambda: not [r for r in h.queue() if r["recipient"] == small], message="the row gone")
         self.assertIn("bounced", [e["event"] for e in h.journal() if e.get("recipient") == small])
+
+    def test_a_copy_delivered_on_retry_is_reported_when_asked(self):
+        # NOTIFY=SUCCESS on a copy that waited for room: the sender hears of
+        # it when the retry delivers it, not only at once.
+        h = self.start_herald(config={"queue": {"retry_interval": "1s"}})
+        alice = h.add_user(f"{unique('alice')}@example.test")
+        small = h.add_user(f"{unique('small')}@example.test", quota="10k")
+        team = f"{unique('team')}@example.test"
+        h.cli("alias", "add", team, small)
+        filler = b"Subject: filler\r\n\r\n" + (b"z" * 98 + b"\r\n") * 80
+        self.transaction(alice, small, filler, port=h.smtp_port)
+        h.wait_mailbox(small, 1)
+        s = self.raw(h.smtp_port)
+        s.ehlo()
+        s.cmd(f"MAIL FROM:<{alice}>").check(250)
+        s.cmd(f"RCPT TO:<{team}> NOTIFY=SUCCESS").check(250)
+        s.data(b"Subject: waited\r\n\r\n" + filler[19:]).check(250)
+        wait_for(lambda: [r for r in h.queue() if r["recipient"] == small and r["status"] == "deferred"],
+                 message="the copy deferred")
+        self.assertEqual(h.mailbox(alice), [], "not delivered yet: no report")
+        p = h.pop3(small)
+        p.dele(1)
+        p.quit()
+        report = email.message_from_bytes(h.wait_mailbox(alice, 1)[0], policy=email.policy.default)
+        self.assertEqual(report["Subject"], "Successful Mail Delivery Report")
+        self.assertEqual(report.get_payload()[1].get_payload()[1]["Action"], "delivered")
+        self.assertIn("Subject: waited", report.get_payload()[2].get_content())
 
 
 if __name__ == "__main__":

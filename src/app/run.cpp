@@ -68,8 +68,12 @@ void wake_daemon(const std::filesystem::path& data_dir) { (void)server::control_
 
 void print_queue_change(store::Store& st, store::QueueAction action, const admin::QueueChange& request,
                         const char* done, bool json, const std::filesystem::path& data_dir) {
+  // The daemon ends its suspensions before the rows are due (else its next
+  // look could suspend them again) and looks at once after.
+  const bool due = action == store::QueueAction::retry || action == store::QueueAction::release;
+  if (due) wake_daemon(data_dir);
   std::size_t n = check_request(admin::queue_change(st, action, request));
-  if (action == store::QueueAction::retry || action == store::QueueAction::release) wake_daemon(data_dir);
+  if (due) wake_daemon(data_dir);
   if (json) std::cout << fmt::format("{{\"changed\": {}}}\n", n);
   else std::cout << fmt::format("{} {} recipient{}\n", done, n, n == 1 ? "" : "s");
 }
@@ -96,6 +100,7 @@ void print_deadletter_show(store::Store& st, const std::string& queue_id, bool j
 
 void print_deadletter_change(store::Store& st, store::QueueAction action, const admin::QueueChange& request,
                              const std::filesystem::path& dir, const char* done, bool json) {
+  if (action == store::QueueAction::resend) wake_daemon(dir.parent_path());
   std::size_t n = check_request(admin::deadletter_change(st, action, request, dir));
   if (action == store::QueueAction::resend) wake_daemon(dir.parent_path());
   if (json) std::cout << fmt::format("{{\"changed\": {}}}\n", n);
@@ -167,6 +172,10 @@ int serve(const std::string& path) {
         fds.soft, fds.hard, need);
   else if (fds.soft != fds.before)
     log::get("master")->info("open file limit raised from {} to {}", fds.before, fds.soft);
+  // Another daemon on this data_dir: refused before the store is opened
+  // (opening it for serving empties blobs/tmp, that daemon's bodies).
+  if (server::control_request(c.data_dir, "status"))
+    fail(fmt::format("{}: another herald serves this data_dir", server::control_path(c.data_dir).string()), 1);
   auto st = open_store(c, true);
   auto tls = make_tls(c);
   std::vector<std::string> certs = tls->describe();

@@ -26,6 +26,9 @@ Result<LocalRetry::Pass> LocalRetry::run(std::int64_t now_s) {
     const auto& o = (*outcomes)[i];
     if (o.reply.empty()) continue;  // done meanwhile by someone else
     log_local(d.queue_id, d.recipient, d.original, static_cast<double>(now_s - d.created), o);
+    if (o.state == store::RecipientState::delivered && !d.sender.empty() &&
+        d.notify.find("SUCCESS") != std::string::npos)
+      pass.notify_delivered.push_back(d);
     if (o.state == store::RecipientState::delivered) ++pass.delivered;
     else if (o.state == store::RecipientState::deferred) ++pass.deferred;
     else ++pass.bounced;

@@ -32,6 +32,9 @@ class LocalRetry {
   struct Pass {
     std::size_t delivered = 0, deferred = 0, bounced = 0;
     std::vector<Expired> expired;  // among the deferred
+    // Among the delivered, those whose sender asked to hear of it (RFC
+    // 3461 NOTIFY=SUCCESS): the agent reports them.
+    std::vector<store::DueDelivery> notify_delivered;
   };
   // run - one pass over what is due at now_s (at most `batch` recipients,
   // one transaction). Blocking: run it off the I/O threads.

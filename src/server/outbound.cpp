@@ -798,7 +798,7 @@ void Outbound::finish(const Job& job, const std::vector<smtp::Verdict>& verdicts
       case store::RecipientState::dead: ++totals.dead_letters; break;
       default: break;
     }
-    if (dead) dead_letters.push_back({r.recipient, o.reply});
+    if (dead) dead_letters.push_back({r.recipient, r.original, o.reply});
     held_.erase(r.row);
     outcomes.push_back(std::move(o));
   }
@@ -832,7 +832,8 @@ void Outbound::keep_dead_letters(const store::ClaimedMessage& m, std::vector<Dea
   // letter is such a notice to one of them: that would never end.
   bool to_admin = false;
   for (const auto& d : letters)
-    for (const auto& admin : config_.mail_administrators) to_admin = to_admin || iequals(d.recipient, admin);
+    for (const auto& admin : config_.mail_administrators)
+      to_admin = to_admin || iequals(d.recipient, admin) || iequals(d.original, admin);
   if (!config_.mail_administrators.empty() && !to_admin)
     asio::co_spawn(executor_, tell_administrators(m, letters), asio::detached);
   if (config_.dead_letter_action != "store") return;
@@ -847,11 +848,17 @@ void Outbound::keep_dead_letters(const store::ClaimedMessage& m, std::vector<Dea
 
 void Outbound::expire_local(std::vector<queue::LocalRetry::Expired> expired) {
   // One job per message, its recipients' last replies as deferred
-  // verdicts: finish() finds them past the lifetime and bounces them.
+  // verdicts: finish() finds them past the lifetime and bounces them. A
+  // row handed over again before its bounce is recorded (the next local
+  // pass may come first) is not bounced twice; `fallback`: a local
+  // mailbox's mail is never passed to the fallback relay.
+  const std::int64_t now = now_s();
+  std::erase_if(expiring_, [now](const auto& e) { return e.second <= now; });
   std::map<std::int64_t, std::pair<Job, std::vector<smtp::Verdict>>> by_message;
   for (auto& e : expired) {
     const auto& d = e.due;
-    auto [it, fresh] = by_message.try_emplace(d.message);
+    if (!expiring_.try_emplace(d.row, now + kLeaseSeconds).second) continue;
+    auto [it, fresh] = by_message.try_emplace(d.message, std::pair{Job{{}, /*fallback=*/true}, std::vector<smtp::Verdict>{}});
     store::ClaimedMessage& m = it->second.first.message;
     if (fresh) {
       m.message = d.message;
@@ -867,6 +874,25 @@ void Outbound::expire_local(std::vector<queue::LocalRetry::Expired> expired) {
     it->second.second.push_back(smtp::Verdict::local(smtp::Outcome::deferred, status, e.reply));
   }
   for (auto& [message, job] : by_message) finish(job.first, job.second, "local");
+}
+
+void Outbound::report_local_delivered(std::vector<store::DueDelivery> delivered) {
+  std::map<std::int64_t, std::pair<store::ClaimedMessage, Reports>> by_message;
+  for (const auto& d : delivered) {
+    auto& [m, reports] = by_message[d.message];
+    m.message = d.message;
+    m.queue_id = d.queue_id;
+    m.sender = d.sender;
+    m.created = d.created;
+    m.size = d.size;
+    m.ret = d.ret;
+    m.envid = d.envid;
+    reports.delivered.push_back({d.recipient, d.original, "2.0.0", "", "delivered to mailbox", false, d.orcpt});
+  }
+  // The mailbox copy keeps the message: report() reads its header there.
+  for (auto& [message, entry] : by_message)
+    asio::co_spawn(executor_, report(std::move(entry.first), std::move(entry.second), {}, std::nullopt),
+                   asio::detached);
 }
 
 void Outbound::note_message(const std::string& relay, const smtp::MessageResult& r) {

@@ -31,6 +31,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 
 #include <asio/any_io_executor.hpp>
@@ -77,6 +78,7 @@ class Outbound {
   // DeadLetter - a recipient of a report that failed for good.
   struct DeadLetter {
     std::string recipient;
+    std::string original;  // the address given, before aliases
     std::string reason;
   };
 
@@ -95,6 +97,9 @@ class Outbound {
   // (queue::LocalRetry): bounced and reported as a remote one would be. On
   // the executor.
   void expire_local(std::vector<queue::LocalRetry::Expired> expired);
+  // report_local_delivered - local copies LocalRetry delivered whose sender
+  // asked for it (NOTIFY=SUCCESS): "delivered" reports, as at commit.
+  void report_local_delivered(std::vector<store::DueDelivery> delivered);
 
   // flush - every suspended next hop tried again, and the queue looked at
   // now (herald queue flush, ETRN). Thread-safe: posts to the executor.
@@ -223,6 +228,7 @@ class Outbound {
   std::map<std::string, Suspension> suspended_;  // by destinations_'s key
   std::unordered_set<std::int64_t> held_;            // queue rows claimed and not finished
   unsigned active_ = 0;                              // connections open
+  std::unordered_map<std::int64_t, std::int64_t> expiring_;  // local rows handed to expire_local, until when
   unsigned idle_ = 0;                                // of them, waiting in the cache (Destination::idle)
   std::unique_ptr<asio::steady_timer> tick_;         // run()'s wait between claims
   delivery::TargetBoard targets_;

@@ -315,7 +315,8 @@ static asio::awaitable<void> retry_local_deliveries(ServerContext& ctx, Outbound
       return ctx.local_retry.run(unix_seconds(std::chrono::system_clock::now()));
     });
     if (!pass) log::get("qmgr")->warn("warning: local retry: {}", pass.error().message);
-    else if (!pass->expired.empty()) outbound.expire_local(std::move(pass->expired));
+    if (pass && !pass->expired.empty()) outbound.expire_local(std::move(pass->expired));
+    if (pass && !pass->notify_delivered.empty()) outbound.report_local_delivered(std::move(pass->notify_delivered));
   }
 }
 

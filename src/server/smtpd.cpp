@@ -248,6 +248,7 @@ class SmtpProtocol {
     store::QueueSelection selection;
     selection.domain = r.domain;
     selection.subdomains = r.subdomains;
+    if (ctx_.flush_outbound) ctx_.flush_outbound();  // suspensions end before the rows are due
     auto flush = [&queue = ctx_.queue, &selection](auto done) {
       queue.change(store::QueueAction::retry, std::move(selection), std::move(done));
     };

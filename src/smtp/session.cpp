@@ -583,15 +583,16 @@ void Session::cmd_rcpt(std::string_view args) {
       client_error(555, "5.5.4", "Error: parameters need EHLO");
       return;
     }
-    if (param.keyword == "NOTIFY" && !notify) {
-      notify = parse_notify(param.value);
+    if (param.keyword == "NOTIFY") {
+      // RFC 3461 4.1: once.
+      notify = notify ? std::nullopt : parse_notify(param.value);
       if (!notify) {
         client_error(501, "5.5.4", "Bad NOTIFY parameter");
         return;
       }
-    } else if (param.keyword == "ORCPT" && !orcpt) {
-      // RFC 3461 4.2: addr-type;xtext, at most 500 characters.
-      orcpt = parse_orcpt(param.value);
+    } else if (param.keyword == "ORCPT") {
+      // RFC 3461 4.2: once, addr-type;xtext, at most 500 characters.
+      orcpt = orcpt ? std::nullopt : parse_orcpt(param.value);
       if (!orcpt || param.value.size() > 500 || !valid_utf8(orcpt->address) ||
           std::any_of(orcpt->address.begin(), orcpt->address.end(), [](char c) { return c >= 0 && c < ' '; })) {
         client_error(501, "5.5.4", "Bad ORCPT parameter");

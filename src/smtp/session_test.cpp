@@ -542,11 +542,13 @@ TEST_P(SessionTest, DsnParameters) {
                      "MAIL FROM:<alice@example.test> RET=hdrs ENVID=job+2B42\r\n",
                      "RCPT TO:<bob@example.test> NOTIFY=NEVER,SUCCESS\r\n",
                      "RCPT TO:<bob@example.test> ORCPT=rfc822\r\n",
+                     "RCPT TO:<bob@example.test> NOTIFY=SUCCESS NOTIFY=FAILURE\r\n",
                      "RCPT TO:<bob@example.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;Bob+2Bx@example.test\r\n",
                      "RCPT TO:<carol@example.test>\r\nDATA\r\n", "x\r\n.\r\n"});
   EXPECT_EQ(c.output, start() + "501 5.5.4 Bad RET parameter\r\n" + "501 5.5.4 Bad RET parameter\r\n" +
                           "501 5.5.4 Bad ENVID parameter\r\n" + kMailOk + "501 5.5.4 Bad NOTIFY parameter\r\n" +
-                          "501 5.5.4 Bad ORCPT parameter\r\n" + kRcptOk + kRcptOk + kGoAhead + kQueued);
+                          "501 5.5.4 Bad ORCPT parameter\r\n" + "501 5.5.4 Bad NOTIFY parameter\r\n" + kRcptOk +
+                          kRcptOk + kGoAhead + kQueued);
   ASSERT_EQ(c.submitted.size(), 1u);
   const Transaction& tx = c.submitted[0];
   EXPECT_EQ(tx.ret, DsnRet::hdrs);

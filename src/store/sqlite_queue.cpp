@@ -395,7 +395,10 @@ void SqliteQueue::change(QueueAction action, QueueSelection selection, std::func
           break;
         case QueueAction::resend:
           // A fresh lifetime (the agent counts it from the row's created).
-          db.prepare("UPDATE queue SET status = 'pending', next_attempt = ?1, created = ?1, warned = 0 WHERE id = ?2")
+          // A local row waits as deferred (LocalRetry takes those), a
+          // remote one as pending (the agent's claim).
+          db.prepare("UPDATE queue SET status = CASE local WHEN 1 THEN 'deferred' ELSE 'pending' END, "
+                     "next_attempt = ?1, created = ?1, warned = 0 WHERE id = ?2")
               .bind(1, now).bind(2, r.id).run();
           event = JournalEvent::resent;
           break;
