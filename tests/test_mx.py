@@ -72,10 +72,12 @@ class MxTest(HeraldTestCase):
         # 127.0.0.2; mx2 (20) takes the mail.
         cls.mx2 = Peer(host="127.0.0.3", port=port)
         cls.implicit = Peer(host="127.0.0.4", port=port)
+        cls.v6 = Peer(host="::1", port=port)  # reached by an AAAA record only
         cls.dns = Dnsmasq([
             "--mx-host=far.test,mx1.far.test,10", "--mx-host=far.test,mx2.far.test,20",
             "--host-record=mx1.far.test,127.0.0.2", "--host-record=mx2.far.test,127.0.0.3",
             "--host-record=implicit.test,127.0.0.4",
+            "--mx-host=six.test,mx.six.test,10", "--host-record=mx.six.test,::1",
             "--mx-host=ghost.test,nohost.ghost.test,10",
             # RFC 7505: one MX, preference 0, exchange "." (rdata 0000 00).
             "--dns-rr=nullmx.test,15,000000",
@@ -84,7 +86,8 @@ class MxTest(HeraldTestCase):
         cls.herald = Herald(config={
             "dns": {"servers": [f"{HOST}:{cls.dns.port}"]},
             "delivery": {"mx_port": port, "retry_interval": "1s"},
-        }, raw_config=f'[[delivery.route]]\ndomain = "named.test"\ntargets = ["[mx2.far.test]:{port}"]\n')
+        }, raw_config=(f'[[delivery.route]]\ndomain = "named.test"\ntargets = ["[mx2.far.test]:{port}"]\n'
+                       f'[[delivery.route]]\ndomain = "viamx.test"\ntargets = ["far.test:{port}"]\n'))
 
     @classmethod
     def tearDownClass(cls):
@@ -92,6 +95,7 @@ class MxTest(HeraldTestCase):
         cls.dns.stop()
         cls.mx2.stop()
         cls.implicit.stop()
+        cls.v6.stop()
 
     def send(self, sender, rcpt):
         self.transaction(sender, rcpt, f"Subject: {unique('mx')}\r\n\r\nHello.\r\n".encode())
@@ -124,6 +128,20 @@ class MxTest(HeraldTestCase):
         rcpt = f"{unique('s')}@anywhere.example"
         self.transaction("a@client.test", rcpt, b"Subject: via MX\r\n\r\nx\r\n", port=h.smtp_port)
         wait_for(lambda: self.mx2.received(rcpt), message="the relayed message at far.test's MX")
+
+    def test_an_mx_host_with_only_an_ipv6_address(self):
+        rcpt = f"{unique('six')}@six.test"
+        self.send("a@client.test", rcpt)
+        wait_for(lambda: self.v6.received(rcpt), message="the message at [::1]")
+        row = wait_for(lambda: self.journal_row(rcpt, "delivered"), message="the delivered row")
+        self.assertIn("relay=mx.six.test[::1]", row["detail"])
+
+    def test_a_route_to_the_mx_hosts_of_a_name(self):
+        # CSSMTP's TargetMx: a route target without brackets is the MX hosts
+        # of that name (far.test's: mx1 refuses, mx2 takes it).
+        rcpt = f"{unique('r')}@viamx.test"
+        self.send("a@client.test", rcpt)
+        wait_for(lambda: self.mx2.received(rcpt), message="the routed message at far.test's MX")
 
     def test_null_mx_and_missing_domains_bounce_at_once(self):
         user = self.new_user("mxs")

@@ -531,6 +531,27 @@ class LocalExpiryTest(HeraldTestCase):
         wait_for(lambda: not [r for r in h.queue() if r["recipient"] == small], message="the row gone")
         self.assertIn("bounced", [e["event"] for e in h.journal() if e.get("recipient") == small])
 
+    def test_remote_mail_past_the_lifetime_is_bounced(self):
+        port = refused_port()
+        route = f'[[delivery.route]]\ndomain = "gone.test"\ntargets = ["[127.0.0.1]:{port}"]\n'
+        h = self.start_herald(config={"delivery": {"retry_interval": "1s"}}, raw_config=route)
+        alice = h.add_user(f"{unique('alice')}@example.test")
+        rcpt = f"{unique('g')}@gone.test"
+        self.transaction(alice, rcpt, b"Subject: never\r\n\r\nx\r\n", port=h.smtp_port)
+        row = wait_for(lambda: [r for r in h.queue() if r["recipient"] == rcpt and r["status"] == "deferred"],
+                       message="deferred")[0]
+        # Six days old, as time would make it (the lifetime is five).
+        subprocess.run(["sqlite3", "-cmd", ".timeout 5000", os.path.join(h.data_dir, "herald.db"),
+                        f"UPDATE queue SET created = created - 518400 WHERE queue_id = '{row['queue_id']}';"
+                        f"UPDATE messages SET received = received - 518400 WHERE queue_id = '{row['queue_id']}'"],
+                       check=True)
+        report = email.message_from_bytes(h.wait_mailbox(alice, 1)[0], policy=email.policy.default)
+        status = report.get_payload()[1].get_payload()[1]
+        self.assertEqual((status["Action"], status["Final-Recipient"]), ("failed", f"rfc822; {rcpt}"))
+        self.assertIn("expired after", status["Diagnostic-Code"])
+        wait_for(lambda: re.search(rf"to=<{re.escape(rcpt)}>, relay=none, .*status=bounced \(message expired",
+                                   h.log()), message="the bounced log line")
+
     def test_a_copy_delivered_on_retry_is_reported_when_asked(self):
         # NOTIFY=SUCCESS on a copy that waited for room: the sender hears of
         # it when the retry delivers it, not only at once.

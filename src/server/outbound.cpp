@@ -113,13 +113,24 @@ Result<delivery::Router> make_router(const config::Config& c) {
     hop.auth_password = r.auth_password;
     hop.source_address = r.source_address.empty() ? c.delivery_source_address : r.source_address;
     hop.auth_without_tls = r.auth_without_tls.value_or(c.delivery_auth_without_tls);
-    for (const auto& text : r.targets) {
-      auto t = delivery::parse_target(text);
-      if (!t)
-        return make_error(Errc::invalid,
-                          fmt::format("{}:{}: [[delivery.route]] {}: {}", c.file.empty() ? "<config>" : c.file.string(),
-                                      r.line, r.domain, t.error().message));
-      hop.targets.push_back(*t);
+    auto bad = [&c, &r](const std::string& why) {
+      return make_error(Errc::invalid, fmt::format("{}:{}: [[delivery.route]] {}: {}",
+                                                   c.file.empty() ? "<config>" : c.file.string(), r.line, r.domain, why));
+    };
+    // CSSMTP's TargetMx: one target without brackets, "host[:port]", is
+    // the MX hosts of that name; bracketed ones are TargetIP/TargetName.
+    if (r.targets.size() == 1 && !r.targets[0].starts_with("[")) {
+      auto mx = delivery::parse_next_hop(r.targets[0]);
+      if (!mx) return bad(mx.error().message);
+      hop.name = mx->name;
+      hop.mx = true;
+      hop.mx_port = mx->mx_port;
+    } else {
+      for (const auto& text : r.targets) {
+        auto t = delivery::parse_target(text);
+        if (!t) return bad(t.error().message + (text.starts_with("[") ? "" : " (an MX target stands alone)"));
+        hop.targets.push_back(*t);
+      }
     }
     routes.push_back({r.domain, std::move(hop)});
   }
