@@ -529,7 +529,7 @@ class LocalExpiryTest(HeraldTestCase):
         self.assertEqual(status["Final-Recipient"], f"rfc822; {small}")
         self.assertIn("expired", status["Diagnostic-Code"])
         wait_for(lambda: not [r for r in h.queue() if r["recipient"] == small], message="the row gone")
-        self.assertIn("bounced", [e["event"] for e in h.journal() if e.get("recipient") == small])
+        self.assertIn("expired", [e["event"] for e in h.journal() if e.get("recipient") == small])
 
     def test_remote_mail_past_the_lifetime_is_bounced(self):
         port = refused_port()
@@ -551,6 +551,11 @@ class LocalExpiryTest(HeraldTestCase):
         self.assertIn("expired after", status["Diagnostic-Code"])
         wait_for(lambda: re.search(rf"to=<{re.escape(rcpt)}>, relay=none, .*status=bounced \(message expired",
                                    h.log()), message="the bounced log line")
+        events = h.journal("--queue-id", row["queue_id"])
+        self.assertIn("expired", [e["event"] for e in events if e.get("recipient") == rcpt])
+        sent = [e for e in events if e["event"] == "dsn_sent"]
+        self.assertEqual([e["recipient"] for e in sent], [alice], "the report went to the sender")
+        self.assertRegex(sent[0]["detail"], r"^failed notification: [0-9A-F]+$")
 
     def test_a_copy_delivered_on_retry_is_reported_when_asked(self):
         # NOTIFY=SUCCESS on a copy that waited for room: the sender hears of

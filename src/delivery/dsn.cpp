@@ -46,8 +46,9 @@ const char* subject(DsnKind kind) {
   return "";
 }
 
-// action - RFC 3464 2.3.3.
-const char* action(DsnKind kind) {
+}  // namespace
+
+const char* action_name(DsnKind kind) {
   switch (kind) {
     case DsnKind::failed: return "failed";
     case DsnKind::delayed: return "delayed";
@@ -56,8 +57,6 @@ const char* action(DsnKind kind) {
   }
   return "";
 }
-
-}  // namespace
 
 std::string make_dsn(const DsnInput& in) {
   // The boundary holds the queue id and a character a message line cannot
@@ -120,7 +119,7 @@ std::string make_dsn(const DsnInput& in) {
                      ascii_line(r.orcpt.substr(semi + 1), 300));
     else if (!r.original.empty() && r.original != r.recipient)
       fmt::format_to(to, "Original-Recipient: rfc822; {}\r\n", ascii_line(r.original, 300));
-    fmt::format_to(to, "Action: {}\r\nStatus: {}\r\n", action(in.kind), ascii_line(r.status, 20));
+    fmt::format_to(to, "Action: {}\r\nStatus: {}\r\n", action_name(in.kind), ascii_line(r.status, 20));
     if (!r.remote_mta.empty()) fmt::format_to(to, "Remote-MTA: dns; {}\r\n", ascii_line(r.remote_mta, 300));
     fmt::format_to(to, "Diagnostic-Code: {}; {}\r\n", r.smtp_reply ? "smtp" : "X-Herald", ascii_line(r.diagnostic));
     fmt::format_to(to, "Last-Attempt-Date: {}\r\n", date(in.now_s));

@@ -63,6 +63,9 @@ struct DsnInput {
   std::uint64_t return_limit = 50 * 1024;
 };
 
+// action_name - RFC 3464 2.3.3's word for kind: "failed", "delayed", ...
+const char* action_name(DsnKind kind);
+
 // make_dsn - the report, a whole RFC 5322 message.
 std::string make_dsn(const DsnInput& in);
 

@@ -160,11 +160,12 @@ Result<delivery::Router> make_router(const config::Config& c) {
   return delivery::Router(std::move(routes), std::move(smarthost), std::move(fallback));
 }
 
-Outbound::Outbound(const config::Config& config, store::Queue& queue, asio::thread_pool& blocking,
-                   delivery::Router router, queue::Intake& intake, queue::AliasExpander& expander,
-                   asio::any_io_executor executor)
+Outbound::Outbound(const config::Config& config, store::Queue& queue, store::Journal& journal,
+                   asio::thread_pool& blocking, delivery::Router router, queue::Intake& intake,
+                   queue::AliasExpander& expander, asio::any_io_executor executor)
     : config_(config),
       queue_(queue),
+      journal_(journal),
       blocking_(blocking),
       intake_(intake),
       expander_(expander),
@@ -774,6 +775,7 @@ void Outbound::finish(const Job& job, const std::vector<smtp::Verdict>& verdicts
       } else {
         // RFC 5321 4.5.4.1: given up after the queue lifetime.
         o.state = store::RecipientState::bounced;
+        o.expired = true;
         o.reply = fmt::format("message expired after {}s in the queue; last: {}", now - since, reply);
       }
     }
@@ -1039,6 +1041,8 @@ asio::awaitable<void> Outbound::report(store::ClaimedMessage m, Reports reports,
     auto submit = [this, &env, &dsn](auto done) { intake_.submit(std::move(env), dsn, std::move(done)); };
     auto accepted = co_await on_completion<Result<queue::Accepted>>(submit);
     if (!accepted) continue;
+    journal_.append({0, store::JournalEvent::dsn_sent, m.queue_id, m.message_id, "", sender, "", m.size, "",
+                     fmt::format("{} notification: {}", delivery::action_name(kind), accepted->queue_id)});
     // Postfix's words, which pflogsumm counts.
     if (kind == delivery::DsnKind::failed) {
       logger->info("{}: sender non-delivery notification: {}", m.queue_id, accepted->queue_id);

@@ -50,6 +50,7 @@
 #include "queue/intake.h"
 #include "queue/local_retry.h"
 #include "smtp/client.h"
+#include "store/journal.h"
 #include "store/queue.h"
 
 #include "net/tls.h"
@@ -87,8 +88,11 @@ class Outbound {
   // through intake, addressed as any message is.
   // executor: where the scheduler, its connections and its reports run.
   // It sends intake's DeliveredNotices from now until it is destroyed.
-  Outbound(const config::Config& config, store::Queue& queue, asio::thread_pool& blocking, delivery::Router router,
-           queue::Intake& intake, queue::AliasExpander& expander, asio::any_io_executor executor);
+  // journal: the reports sent (dsn_sent); the rest is journaled with the
+  // queue's changes.
+  Outbound(const config::Config& config, store::Queue& queue, store::Journal& journal, asio::thread_pool& blocking,
+           delivery::Router router, queue::Intake& intake, queue::AliasExpander& expander,
+           asio::any_io_executor executor);
   ~Outbound();
 
   // run - the scheduler, spawned on the executor.
@@ -208,6 +212,7 @@ class Outbound {
 
   const config::Config& config_;
   store::Queue& queue_;
+  store::Journal& journal_;
   asio::thread_pool& blocking_;
   queue::Intake& intake_;
   queue::AliasExpander& expander_;

@@ -383,7 +383,8 @@ Status Server::start() {
     }
     im.ios.push_back(std::move(io));
   }
-  im.outbound = std::make_unique<Outbound>(im.config, im.store.queue(), im.ctx->blocking, std::move(*router),
+  im.outbound = std::make_unique<Outbound>(im.config, im.store.queue(), im.store.journal(), im.ctx->blocking,
+                                           std::move(*router),
                                            im.ctx->intake, im.ctx->expander, im.ios.front()->get_executor());
   // The CLI's way to the running daemon (server/control.h); its commands
   // run on ios.front(), where the agent does.

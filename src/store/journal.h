@@ -32,6 +32,8 @@ enum class JournalEvent {
   deleted,             // a recipient taken out of the queue by the operator
   dead_letter,         // a report that could not be delivered, kept (RecipientState::dead)
   resent,              // a dead letter given back to the queue by the operator
+  expired,             // a recipient given up at the end of the queue lifetime (bounced)
+  dsn_sent,            // a report went to the sender (detail: its kind and queue id)
 };
 
 std::string_view to_string(JournalEvent event);

@@ -173,6 +173,7 @@ struct AttemptOutcome {
   std::string relay;             // "host[ip]:port", for the journal
   std::int64_t next_attempt_s = 0;  // deferred: when to try again
   bool warned = false;              // deferred: the delay warning went with this attempt
+  bool expired = false;             // bounced at the end of the queue lifetime (journal: expired)
 };
 
 // QueueAction - what the operator does to queued recipients (Postfix's

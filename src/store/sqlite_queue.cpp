@@ -317,7 +317,8 @@ void SqliteQueue::record_attempts(std::vector<AttemptOutcome> outcomes, std::fun
       }
       std::string detail = o.relay.empty() ? "" : "relay=" + o.relay;
       if (original != rcpt) detail += (detail.empty() ? "" : " ") + std::string("orig_to=") + original;
-      core_.insert_journal(db, {now_milli, event_for(o.state), q.text(1), q.text(2), q.text(3), rcpt, q.text(4),
+      const JournalEvent event = o.expired ? JournalEvent::expired : event_for(o.state);
+      core_.insert_journal(db, {now_milli, event, q.text(1), q.text(2), q.text(3), rcpt, q.text(4),
                                 static_cast<std::uint64_t>(q.i64(5)), o.reply, detail});
     }
   };

@@ -18,7 +18,7 @@ constexpr std::array<std::pair<RecipientState, std::string_view>, 6> kStates{{
     {RecipientState::dead, "dead"},
 }};
 
-constexpr std::array<std::pair<JournalEvent, std::string_view>, 14> kEvents{{
+constexpr std::array<std::pair<JournalEvent, std::string_view>, 16> kEvents{{
     {JournalEvent::received, "received"},
     {JournalEvent::queued, "queued"},
     {JournalEvent::delivered, "delivered"},
@@ -33,6 +33,8 @@ constexpr std::array<std::pair<JournalEvent, std::string_view>, 14> kEvents{{
     {JournalEvent::deleted, "deleted"},
     {JournalEvent::dead_letter, "dead_letter"},
     {JournalEvent::resent, "resent"},
+    {JournalEvent::expired, "expired"},
+    {JournalEvent::dsn_sent, "dsn_sent"},
 }};
 
 template <typename Table, typename E>
