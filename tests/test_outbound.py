@@ -264,6 +264,23 @@ class QueueActionsTest(HeraldTestCase):
         self.assertEqual([e["event"] for e in self.herald.journal("--queue-id", held_id)][-3:],
                          ["held", "released", "delivered"])
 
+    def test_select_by_state_and_age(self):
+        old_id, old = self.deferred(sender="age@client.test")
+        _, fresh = self.deferred(sender="age@client.test")
+        subprocess.run(["sqlite3", "-cmd", ".timeout 5000", os.path.join(self.herald.data_dir, "herald.db"),
+                        f"UPDATE queue SET created = created - 7200 WHERE queue_id = '{old_id}'"], check=True)
+        listed = self.herald.cli_json("queue", "list", "--state", "deferred", "--older-than", "1h")
+        self.assertIn(old, [r["recipient"] for r in listed])
+        self.assertNotIn(fresh, [r["recipient"] for r in listed])
+        self.assertEqual(self.herald.cli_json("queue", "list", "--state", "held", "--sender", "age@client.test"), [])
+        res = self.herald.cli("queue", "list", "--state", "sent", check=False)
+        self.assertEqual(res.returncode, 2)
+        self.assertIn("one of pending, deferred, held, dead", res.stderr)
+        self.assertEqual(self.cli("delete", "--older-than", "1h", "--sender", "age@client.test"), "deleted 1 recipient")
+        self.assertIsNone(self.status(old))
+        self.assertEqual(self.status(fresh), "deferred")
+        self.assertEqual(self.cli("delete", "--state", "deferred", "--sender", "age@client.test"), "deleted 1 recipient")
+
     def test_bulk_actions_need_a_selector(self):
         _, rcpt = self.deferred(sender="bulk@client.test")
         res = self.herald.cli("queue", "hold", check=False)

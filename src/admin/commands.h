@@ -114,6 +114,8 @@ struct QueueListRequest {
   std::string sender;     // only messages from this sender, any case; "<>" = the null sender
   std::string recipient;  // only this recipient, any case
   std::optional<store::RecipientState> state;  // only rows in this state
+  std::string state_name;  // the same as given: "deferred", "held", ...; "" = any
+  std::string older_than;  // only rows queued longer ago than this: "2d", "30m"; "" = any
 };
 
 Result<ListEnd> queue_list(store::Store& store, const QueueListRequest& request, const Sink<store::QueueRow>& row);
@@ -127,6 +129,8 @@ struct QueueChange {
   std::string sender;  // "" = any; "<>" = the null sender
   std::string domain;  // the recipients' domain; "" = any
   std::optional<store::RecipientState> state;  // only rows in this state
+  std::string state_name;  // as given on the command line
+  std::string older_than;  // only rows queued longer ago than this
   bool all = false;
 };
 

@@ -2,6 +2,8 @@
 #include "admin/commands.h"
 #include "admin/paging.h"
 #include "admin/validate.h"
+#include "base/duration.h"
+#include "base/text.h"
 
 #include <fmt/format.h>
 
@@ -10,6 +12,29 @@
 
 namespace herald::admin {
 
+namespace {
+
+// selectors - --state and --older-than as the store's filters.
+Status selectors(const std::string& state_name, const std::string& older_than,
+                 std::optional<store::RecipientState>& state, std::optional<std::int64_t>& queued_before) {
+  if (!state_name.empty()) {
+    auto s = store::parse_recipient_state(state_name);
+    if (!s || *s == store::RecipientState::delivered || *s == store::RecipientState::bounced)
+      return make_error(Errc::invalid,
+                        fmt::format("--state {}: one of pending, deferred, held, dead", printable(state_name, 40)));
+    state = *s;
+  }
+  if (!older_than.empty()) {
+    auto d = parse_duration(older_than);
+    if (!d) return make_error(Errc::invalid, fmt::format("--older-than {}: not a duration such as 30m or 2d", older_than));
+    queued_before = std::chrono::duration_cast<std::chrono::seconds>(
+                        (std::chrono::system_clock::now() - *d).time_since_epoch()).count();
+  }
+  return {};
+}
+
+}  // namespace
+
 Result<ListEnd> queue_list(store::Store& store, const QueueListRequest& request, const Sink<store::QueueRow>& row) {
   auto after = parse_key(request.after);
   if (!after) return after.error();
@@ -17,6 +42,7 @@ Result<ListEnd> queue_list(store::Store& store, const QueueListRequest& request,
   if (!request.sender.empty()) q.sender = request.sender == "<>" ? "" : request.sender;
   if (!request.recipient.empty()) q.recipient = request.recipient;
   q.state = request.state;
+  if (auto st = selectors(request.state_name, request.older_than, q.state, q.queued_before); !st) return st.error();
   auto read = [&](std::int64_t from, std::size_t n) {
     q.after = from;
     q.limit = n;
@@ -39,8 +65,11 @@ Result<std::size_t> queue_change(store::Store& store, store::QueueAction action,
   if (!request.domain.empty()) selection.domain = request.domain;
   selection.all = request.all;
   selection.state = request.state;
+  if (auto st = selectors(request.state_name, request.older_than, selection.state, selection.queued_before); !st)
+    return st.error();
   if (selection.empty())
-    return make_error(Errc::invalid, "name the queue ids, or select with --sender, --domain or --all");
+    return make_error(Errc::invalid,
+                      "name the queue ids, or select with --sender, --domain, --state, --older-than or --all");
   std::promise<Result<std::size_t>> changed;
   store.queue().change(action, std::move(selection), [&changed](Result<std::size_t> n) { changed.set_value(std::move(n)); });
   return changed.get_future().get();

@@ -201,6 +201,10 @@ void Cli::add_queue_commands() {
   list->add_option("--sender", a_.queue.sender, "only messages from A, any case (<> = the null sender)")
       ->type_name("A");
   list->add_option("--recipient", a_.queue.recipient, "only recipient A, any case")->type_name("A");
+  list->add_option("--state", a_.queue.state_name, "only recipients in state S: pending, deferred, held, dead")
+      ->type_name("S");
+  list->add_option("--older-than", a_.queue.older_than, "only recipients queued longer ago than D (30m, 2d)")
+      ->type_name("D");
   auto* show = command(queue, "show", "show one queued message",
                        [](auto& a, auto& st) { print_queue_show(st, a.name, a.json); });
   show->add_option("ID", a_.name, "queue id")->required();
@@ -222,6 +226,10 @@ void Cli::add_queue_commands() {
     sub->add_option("--sender", a_.change.sender, "only messages from A, any case (<> = the null sender)")
         ->type_name("A");
     sub->add_option("--domain", a_.change.domain, "only recipients in domain D, any case")->type_name("D");
+    sub->add_option("--state", a_.change.state_name, "only recipients in state S: pending, deferred, held, dead")
+        ->type_name("S");
+    sub->add_option("--older-than", a_.change.older_than, "only recipients queued longer ago than D (30m, 2d)")
+        ->type_name("D");
     sub->add_flag("--all", a_.change.all, "every recipient in the queue (in the state the action applies to)");
     sub->add_flag("--json", a_.json, "print JSON");
   }

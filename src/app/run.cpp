@@ -46,7 +46,8 @@ admin::NewPassword read_new_password(bool from_stdin, const std::string& passwor
 
 void print_queue_list(store::Store& st, const admin::QueueListRequest& q, bool json) {
   auto end = print_list(st, q, json, admin::queue_list);
-  if (!json && end.rows == 0 && q.after.empty() && q.sender.empty() && q.recipient.empty())
+  if (!json && end.rows == 0 && q.after.empty() && q.sender.empty() && q.recipient.empty() && q.state_name.empty() &&
+      q.older_than.empty())
     std::cout << "Mail queue is empty\n";
 }
 

@@ -101,12 +101,12 @@ inline const char* domain_page_sql(const KeyRange& r) {
 }
 
 // queue_page_sql - queue rows by their key. Parameters: ?1 after, ?2 sender,
-// ?3 recipient, ?4 limit, ?5 state. CROSS JOIN keeps the queue the outer
+// ?3 recipient, ?4 limit, ?5 state, ?6 queued at or before. CROSS JOIN keeps the queue the outer
 // loop: SQLite must not start from messages (no sender index) and sort the
 // rows after.
 inline const char* queue_page_sql(const QueueQuery& q) {
   static const auto texts = [] {
-    std::array<std::string, 8> t;
+    std::array<std::string, 16> t;
     for (unsigned f = 0; f < t.size(); ++f) {
       std::string& sql = t[f];
       sql = "SELECT q.id, q.queue_id, m.sender, q.recipient, q.original_recipient, q.status, q.attempts, "
@@ -115,11 +115,13 @@ inline const char* queue_page_sql(const QueueQuery& q) {
       if (f & 1) sql += " AND m.sender = ?2 COLLATE NOCASE";
       if (f & 2) sql += " AND q.recipient = ?3 COLLATE NOCASE";
       if (f & 4) sql += " AND +q.status = ?5";  // not by queue_due: pages stay in key order
+      if (f & 8) sql += " AND q.created <= ?6";
       sql += " ORDER BY q.id LIMIT ?4";
     }
     return t;
   }();
-  return texts[(q.sender ? 1u : 0u) | (q.recipient ? 2u : 0u) | (q.state ? 4u : 0u)].c_str();
+  return texts[(q.sender ? 1u : 0u) | (q.recipient ? 2u : 0u) | (q.state ? 4u : 0u) | (q.queued_before ? 8u : 0u)]
+      .c_str();
 }
 
 }  // namespace herald::store

@@ -194,8 +194,9 @@ struct QueueSelection {
   std::optional<std::string> domain;   // the recipient's domain, any case
   bool subdomains = false;             // and the domains below it (ETRN @domain)
   std::optional<RecipientState> state;  // only rows in this state (and in those the action applies to)
+  std::optional<std::int64_t> queued_before;  // only rows queued at or before (unix seconds)
   bool all = false;
-  bool empty() const { return queue_ids.empty() && !sender && !domain && !all; }
+  bool empty() const { return queue_ids.empty() && !sender && !domain && !state && !queued_before && !all; }
 };
 
 // QueueQuery - one page of queue rows in row order, after the row `after`.
@@ -204,6 +205,7 @@ struct QueueQuery {
   std::optional<std::string> sender;      // only messages from this sender, any case ("" = null sender)
   std::optional<std::string> recipient;   // only this recipient, any case
   std::optional<RecipientState> state;    // only rows in this state
+  std::optional<std::int64_t> queued_before;  // only rows queued at or before (unix seconds)
   std::size_t limit = 100;                // at most this many rows
 };
 

@@ -164,6 +164,7 @@ Result<std::vector<QueueRow>> SqliteQueue::list(const QueueQuery& q) {
     if (q.recipient) st.bind(3, *q.recipient);
     st.bind(4, static_cast<std::int64_t>(q.limit));
     if (q.state) st.bind(5, std::string(to_string(*q.state)));
+    if (q.queued_before) st.bind(6, *q.queued_before);
     while (st.step()) out.push_back(queue_from(st));
     return out;
   });
@@ -345,6 +346,7 @@ void SqliteQueue::change(QueueAction action, QueueSelection selection, std::func
       case QueueAction::resend: where = "q.status = 'dead'"; break;
     }
     if (selection.state) where += fmt::format(" AND q.status = '{}'", to_string(*selection.state));
+    if (selection.queued_before) where += fmt::format(" AND q.created <= {}", *selection.queued_before);
     if (!selection.queue_ids.empty()) {
       where += " AND q.queue_id IN (";
       for (std::size_t i = 0; i < selection.queue_ids.size(); ++i) where += i ? ", ?" : "?";

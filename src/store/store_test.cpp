@@ -694,11 +694,12 @@ TEST_F(StoreTest, ListPagesReadAnIndexRangeInOrderNotTheWholeTable) {
           EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << sql << ": " << plan;
         }
       }
-  for (unsigned f = 0; f < 8; ++f) {
+  for (unsigned f = 0; f < 16; ++f) {
     QueueQuery q;
     if (f & 1) q.sender = "s@remote.test";
     if (f & 2) q.recipient = "r@remote.test";
     if (f & 4) q.state = RecipientState::dead;
+    if (f & 8) q.queued_before = 1'800'000'000;
     std::string plan = plan_of(db, queue_page_sql(q));
     EXPECT_NE(plan.find("SEARCH q USING INTEGER PRIMARY KEY"), std::string::npos) << "filters " << f << ": " << plan;
     EXPECT_EQ(plan.find("SCAN"), std::string::npos) << "filters " << f << ": " << plan;
