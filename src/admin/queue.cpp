@@ -91,6 +91,9 @@ Result<DeadLetter> deadletter_show(store::Store& store, const std::string& queue
 
 Result<std::size_t> deadletter_change(store::Store& store, store::QueueAction action, QueueChange request,
                                       const std::filesystem::path& dir) {
+  // The state below is the command's, not a selection: one is still needed.
+  if (request.queue_ids.empty() && !request.all)
+    return make_error(Errc::invalid, "name the dead letters' queue ids, or --all");
   request.state = store::RecipientState::dead;
   auto changed = queue_change(store, action, request);
   if (!changed || action != store::QueueAction::remove) return changed;

@@ -1062,6 +1062,7 @@ asio::awaitable<void> Outbound::report(store::ClaimedMessage m, Reports reports,
     // tried again then; a warning not sent is tried at the next attempt.
     if (!failed_sent && o.state == store::RecipientState::bounced) {
       o.state = store::RecipientState::deferred;
+      o.expired = false;
       o.next_attempt_s = now_s() + retry_.first_interval.count();
     }
     if (!delayed_sent) o.warned = false;
