@@ -42,6 +42,7 @@ struct Args {
   admin::QueueChange change;
   std::filesystem::path data_dir;  // the configuration's (dispatch sets it)
   admin::JournalRequest journal;
+  SendRequest send;
 };
 
 // new_password - the one password source the command line gave.
@@ -88,6 +89,7 @@ class Cli {
   CLI::App* check_ = nullptr;
   CLI::App* defaults_ = nullptr;
   CLI::App* version_ = nullptr;
+  CLI::App* send_ = nullptr;
   std::vector<std::pair<CLI::App*, StoreCommand>> commands_;
 };
 
@@ -104,6 +106,21 @@ Cli::Cli() {
   add_deadletter_commands();
   add_targets_command();
   version_ = app_.add_subcommand("version", "print the version");
+  // herald send: a MIME message built from files and flags (mime/builder.h).
+  auto& s = a_.send;
+  send_ = app_.add_subcommand("send", "build a MIME message from text, HTML and files (--print writes it out)");
+  send_->add_option("--from", s.from, "the sender: addr or \"Name <addr>\"")->required();
+  send_->add_option("--to", s.to, "recipients (repeat or list)");
+  send_->add_option("--cc", s.cc, "copies");
+  send_->add_option("--bcc", s.bcc, "blind copies (envelope only, never in the header)");
+  send_->add_option("--reply-to", s.reply_to, "Reply-To addresses");
+  send_->add_option("--subject", s.subject, "the subject (any UTF-8)");
+  send_->add_option("--body", s.body, "the text; without --body or --body-file, standard input");
+  send_->add_option("--body-file", s.body_file, "the text, from a file");
+  send_->add_option("--html", s.html_file, "an HTML alternative, from a file");
+  send_->add_option("--attach", s.attach, "files to attach (repeat)");
+  send_->add_option("--header", s.headers, "extra header fields, \"Name: value\" (repeat)");
+  send_->add_flag("--print", s.print, "write the message to standard output instead of sending it");
   app_.footer(kListsFooter);  // after the subcommands: they would inherit it
 }
 
@@ -325,6 +342,7 @@ int Cli::dispatch() {
     return 0;
   }
   if (*serve_) return serve(a_.config_path);
+  if (*send_) return send(a_.send);
   if (*defaults_) {
     std::cout << config::defaults_toml();
     return 0;

@@ -2,12 +2,19 @@
 // passwords and rows between the terminal and the operator commands.
 #include "app/run.h"
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "admin/render.h"
+#include "base/ids.h"
+#include "mime/builder.h"
 #include "base/log.h"
 #include "base/text.h"
 #include "net/tls.h"
@@ -156,6 +163,49 @@ std::unique_ptr<store::Store> open_store(const config::Config& c, bool sweep_blo
   for (const auto& name : c.journal_skip)
     if (auto event = store::parse_journal_event(name)) o.journal_skip.push_back(*event);
   return check(store::open(o));
+}
+
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(fmt::format("{}: cannot read it", path), 1);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+}  // namespace
+
+int send(const SendRequest& r) {
+  if (!r.print) fail("herald send: only --print for now: submitting comes with the sendmail door", 2);
+  if (!r.body.empty() && !r.body_file.empty()) fail("give --body or --body-file, not both", 2);
+  mime::Composition c;
+  c.from = r.from;
+  c.to = r.to;
+  c.cc = r.cc;
+  c.reply_to = r.reply_to;
+  c.subject = r.subject;
+  if (!r.body_file.empty()) c.text = read_file(r.body_file);
+  else if (!r.body.empty()) c.text = r.body;
+  else c.text = std::string(std::istreambuf_iterator<char>(std::cin), {});
+  if (!r.html_file.empty()) c.html = read_file(r.html_file);
+  for (const auto& path : r.attach)
+    c.attachments.push_back({std::filesystem::path(path).filename().string(), read_file(path), ""});
+  for (const auto& h : r.headers) {
+    std::size_t colon = h.find(':');
+    if (colon == std::string::npos) fail(fmt::format("--header {}: write \"Name: value\"", h), 2);
+    c.headers.emplace_back(std::string(trim(std::string_view(h).substr(0, colon))),
+                           std::string(trim(std::string_view(h).substr(colon + 1))));
+  }
+  char host[256] = "localhost";
+  ::gethostname(host, sizeof host - 1);
+  const std::string id = QueueIdGenerator().next();
+  c.date = rfc5322_date(std::chrono::system_clock::now());
+  c.message_id = fmt::format("<{}@{}>", id, host);
+  c.boundary_seed = id;
+  auto message = mime::build(c);
+  if (!message) fail(message.error().message, 2);
+  std::cout << *message;
+  return std::cout.flush() ? 0 : 1;
 }
 
 int serve(const std::string& path) {

@@ -94,6 +94,18 @@ void print_deadletter_change(store::Store& st, store::QueueAction action, const 
 // counts by state (from the store, daemon or not).
 void print_targets(store::Store& st, const std::filesystem::path& data_dir, bool json);
 
+// SendRequest - `herald send`'s flags.
+struct SendRequest {
+  std::string from, subject, body, body_file, html_file;
+  std::vector<std::string> to, cc, bcc, reply_to, attach, headers;
+  bool print = false;
+};
+
+// send - `herald send`: the message built (mime/builder.h); with --print
+// written to stdout. Submitting it waits for the sendmail door (issue 13):
+// without --print it says so and exits 2.
+int send(const SendRequest& request);
+
 // serve - `herald serve`: runs the daemon in the foreground until SIGTERM.
 int serve(const std::string& config_path);
 

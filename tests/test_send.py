@@ -1,0 +1,85 @@
+"""test_send.py - `herald send --print`: the MIME builder (issue 13, first part).
+
+The message Herald builds from text, HTML and three attachments (one with a
+non-ASCII name, one binary) is parsed back with Python's email package:
+every part's type, name and bytes as given, the Subject and display names
+decoded, Bcc nowhere in the header.
+"""
+
+import email
+import email.policy
+import os
+import subprocess
+import tempfile
+import unittest
+
+from harness import herald_bin
+
+
+class SendPrintTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="herald-send-")
+        self.addCleanup(lambda: subprocess.run(["rm", "-rf", self.dir]))
+
+    def file(self, name, data):
+        path = os.path.join(self.dir, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
+
+    def send(self, *args, stdin=b""):
+        return subprocess.run([herald_bin(), "send", *args], input=stdin, capture_output=True, timeout=30)
+
+    def test_text_html_and_three_attachments_round_trip(self):
+        files = {
+            "Prüfbericht März.csv": "Menge;Preis\r\n3;4,50 €\r\n".encode(),
+            "noise.bin": bytes(range(256)) * 20,
+            "doc.pdf": b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n",
+        }
+        paths = [self.file(name, data) for name, data in files.items()]
+        html = self.file("body.html", "<p>Grüße aus <b>Zürich</b></p>\n".encode())
+        text = "Grüße,\nanbei der Bericht.\n" + "x" * 1200 + "\n"  # a line over 998 octets
+        res = self.send("--from", "Jürgen Müller <j@example.test>", "--to", "a@example.test",
+                        "--to", "Bö <b@example.test>", "--cc", "c@example.test", "--bcc", "secret@example.test",
+                        "--subject", "Monatsbericht für März", "--html", html, "--header", "X-Job: nightly 42",
+                        *[a for p in paths for a in ("--attach", p)], "--print", stdin=text.encode())
+        self.assertEqual(res.returncode, 0, res.stderr.decode())
+        raw = res.stdout
+        self.assertTrue(all(len(line) <= 998 for line in raw.split(b"\r\n")), "lines within 998 octets")
+        self.assertTrue(raw.isascii(), "7-bit clean")
+        self.assertNotIn(b"secret@example.test", raw, "Bcc is never in the header")
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        self.assertEqual(msg["Subject"], "Monatsbericht für März")
+        self.assertEqual(msg["From"].addresses[0].display_name, "Jürgen Müller")
+        self.assertEqual([a.addr_spec for a in msg["To"].addresses], ["a@example.test", "b@example.test"])
+        self.assertEqual(msg["To"].addresses[1].display_name, "Bö")
+        self.assertEqual(msg["X-Job"], "nightly 42")
+        self.assertIsNotNone(msg["Date"])
+        self.assertRegex(msg["Message-ID"], r"^<[0-9A-F]+@.+>$")
+        self.assertEqual(msg["MIME-Version"], "1.0")
+        self.assertEqual(msg.get_content_type(), "multipart/mixed")
+        alternative = msg.get_payload()[0]
+        self.assertEqual(alternative.get_content_type(), "multipart/alternative")
+        plain, rich = alternative.get_payload()
+        self.assertEqual(plain.get_content().replace("\r\n", "\n"), text)
+        self.assertEqual(rich.get_content_type(), "text/html")
+        self.assertIn("Grüße aus <b>Zürich</b>", rich.get_content())
+        attached = {p.get_filename(): p for p in msg.iter_attachments()}
+        self.assertEqual(set(attached), set(files))
+        for name, data in files.items():
+            self.assertEqual(attached[name].get_payload(decode=True), data, name)
+        self.assertEqual(attached["doc.pdf"].get_content_type(), "application/pdf")
+        self.assertEqual(attached["Prüfbericht März.csv"].get_content_maintype(), "text")
+
+    def test_refusals(self):
+        res = self.send("--from", "a@example.test", "--to", "b@example.test", "--body", "x",
+                        "--header", "X-Evil: a\r\nBcc: c@example.test", "--print")
+        self.assertEqual(res.returncode, 2)
+        self.assertNotIn(b"Bcc:", res.stdout)
+        res = self.send("--from", "a@example.test", "--to", "b@example.test", "--body", "x")
+        self.assertEqual(res.returncode, 2, "submitting is not there yet: it says so")
+        self.assertIn(b"--print", res.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
