@@ -9,8 +9,10 @@ and says so in its queue, its journal and Postfix-shaped log lines.
 
 import email
 import email.policy
+import json
 import os
 import re
+import socket
 import subprocess
 import unittest
 
@@ -187,6 +189,23 @@ class OutboundTest(HeraldTestCase):
         self.assertRegex(text, r"queue now: \d+ pending, \d+ waiting for retry, \d+ held, \d+ dead letters kept")
         mode = os.stat(os.path.join(self.herald.data_dir, "control.sock")).st_mode & 0o777
         self.assertEqual(mode, 0o600)
+
+    def test_the_control_socket_refuses_what_is_not_a_request(self):
+        path = os.path.join(self.herald.data_dir, "control.sock")
+
+        def ask(data):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(10)
+                s.connect(path)
+                s.sendall(data)
+                answer = b""
+                while chunk := s.recv(4096):
+                    answer += chunk
+                return json.loads(answer)
+        self.assertEqual(ask(b"x" * 5000), {"error": "request too long"})
+        self.assertEqual(ask(b"shutdown now\n"), {"error": "unknown command: shutdown"})
+        self.assertIn("targets", ask(b"targets\r\n"))
+        self.assertEqual(self.herald.cli("targets").returncode, 0, "the daemon still answers")
 
     def test_targets_needs_the_daemon(self):
         h = self.start_herald()

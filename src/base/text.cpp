@@ -1,5 +1,7 @@
 #include "base/text.h"
 
+#include <arpa/inet.h>
+
 #include <charconv>
 
 namespace herald {
@@ -171,6 +173,11 @@ std::string printable_utf8(std::string_view s) {
     s.remove_prefix(n);
   }
   return out;
+}
+
+bool ip_literal(const std::string& text) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, text.c_str(), buf) == 1 || inet_pton(AF_INET6, text.c_str(), buf) == 1;
 }
 
 bool valid_hostname(std::string_view name) {

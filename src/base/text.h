@@ -34,6 +34,8 @@ std::vector<std::string_view> split(std::string_view s, char sep);
 // and '-', 1 to 63 octets each, not starting or ending with '-', 253 in all.
 // Nothing else: a CR or LF here would be sent in every greeting.
 bool valid_hostname(std::string_view name);
+// ip_literal - an IPv4 or IPv6 address in its text form ("192.0.2.1", "::1").
+bool ip_literal(const std::string& text);
 
 // parse_uint - a decimal number without sign or spaces; nullopt on overflow.
 std::optional<std::uint64_t> parse_uint(std::string_view s);

@@ -17,12 +17,6 @@
 namespace herald::config {
 namespace {
 
-// ip_literal - an IPv4 or IPv6 address in its text form.
-bool ip_literal(const std::string& text) {
-  unsigned char buf[16];
-  return inet_pton(AF_INET, text.c_str(), buf) == 1 || inet_pton(AF_INET6, text.c_str(), buf) == 1;
-}
-
 enum class Kind { string, hostname, boolean, integer, size, duration, string_list, choice, network_list, cert_list, route_list };
 
 struct KeySpec {
@@ -239,8 +233,7 @@ bool valid_listen_address(const std::string& text) {
   std::string host = text.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   if (host.empty() || host == "*") return true;
-  unsigned char buf[16];
-  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
+  return ip_literal(host);
 }
 
 class Loader {

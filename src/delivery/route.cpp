@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <optional>
 #include <random>
@@ -13,11 +11,6 @@
 namespace herald::delivery {
 
 namespace {
-
-bool ip_literal(const std::string& host) {
-  unsigned char buf[16];
-  return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
-}
 
 // matches - pattern "example.org" is that domain; "*.example.org" is any
 // domain below it (not example.org itself, as Postfix's transport maps).

@@ -8,15 +8,6 @@
 namespace herald::queue {
 namespace {
 
-// dsn_of - the enhanced status code of a reply ("452 4.2.2 Mailbox full"),
-// for the log line's dsn= (RFC 3463).
-std::string_view dsn_of(std::string_view reply) {
-  auto sp = reply.find(' ');
-  if (sp == std::string_view::npos) return "";
-  reply.remove_prefix(sp + 1);
-  return reply.substr(0, reply.find(' '));
-}
-
 // postfix_status - the status= word: Postfix says "sent" for a delivered
 // recipient, and pflogsumm counts that word; a dead letter bounced.
 std::string_view postfix_status(store::RecipientState state) {
@@ -26,12 +17,19 @@ std::string_view postfix_status(store::RecipientState state) {
 
 }  // namespace
 
+std::string_view reply_status(std::string_view reply) {
+  auto sp = reply.find(' ');
+  if (sp == std::string_view::npos) return "";
+  reply.remove_prefix(sp + 1);
+  return reply.substr(0, reply.find(' '));
+}
+
 void log_delivery(spdlog::logger& agent, const std::string& queue_id, const std::string& recipient,
                   const std::string& original, const std::string& relay, double delay, std::string_view dsn,
                   const store::DeliveryOutcome& o) {
   std::string orig = original != recipient ? fmt::format("orig_to=<{}>, ", original) : "";
   agent.info("{}: to=<{}>, {}relay={}, delay={:.2f}, dsn={}, status={} ({})", queue_id, recipient, orig,
-                        relay, delay, dsn.empty() ? dsn_of(o.reply) : dsn, postfix_status(o.state), o.reply);
+                        relay, delay, dsn.empty() ? reply_status(o.reply) : dsn, postfix_status(o.state), o.reply);
 }
 
 void log_local(const std::string& queue_id, const std::string& recipient, const std::string& original, double delay,

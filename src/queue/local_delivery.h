@@ -30,6 +30,10 @@ class LocalDelivery final : public store::LocalDeliveryRules {
   std::chrono::seconds retry_after_;
 };
 
+// reply_status - the enhanced status code of a reply ("452 4.2.2 Mailbox
+// full" -> "4.2.2", RFC 3463); "" when it has none.
+std::string_view reply_status(std::string_view reply);
+
 // log_delivery - the Postfix line of one delivery attempt, which pflogsumm
 // counts, on the logger of the agent ("local", "smtp": log::get, looked up
 // once by the caller):

@@ -111,6 +111,14 @@ asio::awaitable<void> ControlSocket::serve(local::socket socket) {
                          : answer(std::string_view(line).substr(0, n - 1));
   reply += "\n";
   if (socket.is_open()) co_await asio::async_write(socket, asio::buffer(reply), asio::redirect_error(asio::use_awaitable, ec));
+  // Closing with unread octets (a request too long) would reset the
+  // connection and could lose the answer: the sending side ends, and what
+  // the client still sends is read away until it closes (or the timer
+  // does).
+  if (socket.is_open()) socket.shutdown(local::socket::shutdown_send, ec);
+  char scratch[1024];
+  while (!ec && socket.is_open())
+    co_await socket.async_read_some(asio::buffer(scratch), asio::redirect_error(asio::use_awaitable, ec));
   timer.cancel();
   socket.close(ec);
 }

@@ -97,6 +97,21 @@ Result<std::filesystem::path> write_dead_letter(store::Queue& queue, const std::
   return path;
 }
 
+
+// message_of - a due local row's message, as a claim would give it (its
+// recipients left for the caller).
+store::ClaimedMessage message_of(const store::DueDelivery& d) {
+  store::ClaimedMessage m;
+  m.message = d.message;
+  m.queue_id = d.queue_id;
+  m.sender = d.sender;
+  m.created = d.created;
+  m.size = d.size;
+  m.ret = d.ret;
+  m.envid = d.envid;
+  return m;
+}
+
 }  // namespace
 
 net::ClientTlsOptions client_tls_options(const config::Config& c) {
@@ -871,20 +886,13 @@ void Outbound::expire_local(std::vector<queue::LocalRetry::Expired> expired) {
   for (auto& e : expired) {
     const auto& d = e.due;
     if (!expiring_.try_emplace(d.row, now + kLeaseSeconds).second) continue;
-    auto [it, fresh] = by_message.try_emplace(d.message, std::pair{Job{{}, /*fallback=*/true}, std::vector<smtp::Verdict>{}});
-    store::ClaimedMessage& m = it->second.first.message;
-    if (fresh) {
-      m.message = d.message;
-      m.queue_id = d.queue_id;
-      m.sender = d.sender;
-      m.created = d.created;
-      m.size = d.size;
-      m.ret = d.ret;
-      m.envid = d.envid;
-    }
-    m.recipients.push_back({d.row, d.recipient, d.original, d.attempts, true, d.created, d.notify, d.orcpt});
-    std::string status = e.reply.size() > 4 ? e.reply.substr(4, e.reply.find(' ', 4) - 4) : "4.0.0";
-    it->second.second.push_back(smtp::Verdict::local(smtp::Outcome::deferred, status, e.reply));
+    auto [it, fresh] = by_message.try_emplace(d.message, std::pair{Job{message_of(d), /*fallback=*/true},
+                                                                   std::vector<smtp::Verdict>{}});
+    it->second.first.message.recipients.push_back(
+        {d.row, d.recipient, d.original, d.attempts, true, d.created, d.notify, d.orcpt});
+    std::string status(queue::reply_status(e.reply));
+    it->second.second.push_back(
+        smtp::Verdict::local(smtp::Outcome::deferred, status.empty() ? "4.0.0" : status, e.reply));
   }
   for (auto& [message, job] : by_message) finish(job.first, job.second, "local");
 }
@@ -892,15 +900,8 @@ void Outbound::expire_local(std::vector<queue::LocalRetry::Expired> expired) {
 void Outbound::report_local_delivered(std::vector<store::DueDelivery> delivered) {
   std::map<std::int64_t, std::pair<store::ClaimedMessage, Reports>> by_message;
   for (const auto& d : delivered) {
-    auto& [m, reports] = by_message[d.message];
-    m.message = d.message;
-    m.queue_id = d.queue_id;
-    m.sender = d.sender;
-    m.created = d.created;
-    m.size = d.size;
-    m.ret = d.ret;
-    m.envid = d.envid;
-    reports.delivered.push_back({d.recipient, d.original, "2.0.0", "", "delivered to mailbox", false, d.orcpt});
+    auto [it, fresh] = by_message.try_emplace(d.message, message_of(d), Reports{});
+    it->second.second.delivered.push_back({d.recipient, d.original, "2.0.0", "", "delivered to mailbox", false, d.orcpt});
   }
   // The mailbox copy keeps the message: report() reads its header there.
   for (auto& [message, entry] : by_message)
