@@ -120,7 +120,7 @@ constexpr KeySpec kKeys[] = {
     {"delivery", "max_queue_lifetime", Kind::duration, R"("5d")", "a recipient still not delivered this long after its message came is bounced (Postfix's maximal_queue_lifetime)", {}, "1m-100d"},
     {"queue", "retry_interval", Kind::duration, R"("5m")", "a local recipient deferred for a full mailbox is tried again after this long", {}, "1s-1d"},
     {"journal", "keep", Kind::duration, R"("30d")", "journal rows older than this are pruned in the background; 0s = kept for ever", {}, "0s-36500d"},
-    {"journal", "skip", Kind::string_list, "[]", "event kinds not journalled at all, e.g. [\"connection_refused\", \"rejected\"]", "received|queued|delivered|deferred|bounced|held|login|login_failed|connection_refused|rejected"},
+    {"journal", "skip", Kind::string_list, "[]", "event kinds not journalled at all, e.g. [\"connection_refused\", \"rejected\"]", "received|queued|delivered|deferred|bounced|held|login|login_failed|connection_refused|rejected|released|deleted|dead_letter|resent|expired|dsn_sent|quarantined"},
     {"store", "backend", Kind::choice, R"("sqlite")", "metadata store", "sqlite"},
     {"store", "inline_body_max", Kind::size, R"("128k")", "bodies up to this size live in the database, larger ones in blob files", {}, "-16M"},
     // A commit held back longer than a second costs every client more than its sync.
@@ -140,7 +140,29 @@ constexpr KeySpec kKeys[] = {
     {"auth", "user_penalty", Kind::duration, R"("2s")", "while a user has max_failures failures, every login as that user waits this long", {}, "-1m"},
     {"auth", "max_tracked", Kind::integer, "100000", "client addresses and users tracked for lockout, and cached credentials; past it the oldest go", {}, "1-"},
     {"auth", "cache_ttl", Kind::duration, R"("1m")", "remember a verified user+password this long (no argon2 rerun); 0s = off", {}, "-1d"},
+    // [[spool]]: one table per spool directory (kArraySections).
+    {"spool", "name", Kind::string, R"("")", "the writer's name (required, unique): in the log, the journal and Received; letters, digits, '-', '_' and '.'"},
+    {"spool", "directory", Kind::string, R"("")", "the directory batch jobs write into (required); relative to the config file; error/, done/ and quarantine/ are made in it"},
+    {"spool", "users", Kind::string_list, "[]", "local users whose files are taken; [] with groups [] = any owner (the directory's permissions decide)"},
+    {"spool", "groups", Kind::string_list, "[]", "local groups whose members' files are taken"},
+    {"spool", "sender_domain", Kind::hostname, R"("")", "the domain of a sender made from the file's owner, and of a sender without one; \"\" = server.hostname"},
+    {"spool", "report", Kind::choice, R"("sender")", "who is mailed the transcript of a file with refused transactions: its last sender, delivery.mail_administrators, both, or none", "sender|administrators|both|none"},
+    {"spool", "settle_time", Kind::duration, R"("2s")", "a file not renamed in (written in place) is taken once unchanged this long and not locked", {}, "0s-1h"},
+    {"spool", "scan_interval", Kind::duration, R"("1m")", "the directory is also read this often (inotify may miss files on network file systems)", {}, "1s-1d"},
+    {"spool", "max_file_size", Kind::size, R"("1G")", "a larger file is quarantined unread", {}, "1k-1T"},
+    {"spool", "long_lines", Kind::choice, R"("fold")", "text lines over 998 octets (RFC 5322 2.1.1): folded (header lines as continuation lines) or the message refused", "fold|refuse"},
+    {"spool", "keep_done", Kind::boolean, "false", "move each file whose transactions are all taken to done/ instead of removing it"},
+    {"spool", "concurrency", Kind::integer, "32", "files taken at once", {}, "1-10000"},
 };
+
+// Sections written as arrays of tables ([[spool]]), each table with the
+// section's keys.
+constexpr std::string_view kArraySections[] = {"spool"};
+bool array_section(std::string_view s) {
+  for (auto a : kArraySections)
+    if (a == s) return true;
+  return false;
+}
 
 struct ListenerSection {
   std::string_view name;
@@ -249,6 +271,10 @@ class Loader {
       if (!known_section(section.str())) {
         return make_error(Errc::invalid, fmt::format("{}: unknown section [{}]", where(node), section.str()));
       }
+      if (array_section(section.str())) {
+        if (auto st = check_array_section(section.str(), node); !st) return st;
+        continue;
+      }
       const toml::table* t = node.as_table();
       if (!t) return make_error(Errc::invalid, fmt::format("{}: [{}] must be a table", where(node), section.str()));
       for (const auto& [key, value] : *t) {
@@ -258,6 +284,39 @@ class Loader {
         if (auto st = check_value(*spec, value); !st) return st;
         lines_[fmt::format("{}.{}", section.str(), key.str())] = value.source().begin.line;
       }
+    }
+    return {};
+  }
+
+  // check_array_section - [[section]] tables, each with the section's
+  // keys, "name" and "directory" required, names unique.
+  Status check_array_section(std::string_view section, const toml::node& node) {
+    const toml::array* a = node.as_array();
+    if (!a) return make_error(Errc::invalid, fmt::format("{}: write [[{}]], one table each", where(node), section));
+    std::vector<std::string> names;
+    for (const auto& e : *a) {
+      const toml::table* t = e.as_table();
+      if (!t) return make_error(Errc::invalid, fmt::format("{}: write [[{}]], one table each", where(e), section));
+      for (const auto& [key, value] : *t) {
+        const Spec* spec = find_spec(section, key.str());
+        if (!spec)
+          return make_error(Errc::invalid, fmt::format("{}: unknown key {}.{}", where(value), section, key.str()));
+        if (auto st = check_value(*spec, value); !st) return st;
+      }
+      for (const char* required : {"name", "directory"}) {
+        const auto* v = t->get_as<std::string>(required);
+        if (!v || v->get().empty())
+          return make_error(Errc::invalid, fmt::format("{}: a [[{}]] needs its {}", where(e), section, required));
+      }
+      const std::string& name = t->get_as<std::string>("name")->get();
+      bool ok = name.size() <= 64;
+      for (char c : name) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.');
+      if (!ok)
+        return make_error(Errc::invalid, fmt::format("{}: {}.name: \"{}\" is not letters, digits, '-', '_' and '.' "
+                                                     "(at most 64)", where(e), section, printable(name, 100)));
+      if (std::find(names.begin(), names.end(), name) != names.end())
+        return make_error(Errc::invalid, fmt::format("{}: a second [[{}]] named \"{}\"", where(e), section, name));
+      names.push_back(name);
     }
     return {};
   }
@@ -380,9 +439,14 @@ class Loader {
                       fmt::format("{}: {}.{} must be {}", where(v), s.section, s.key, range_text(s.range)));
   }
 
-  // value - the user's node if set, else the parsed default.
-  const toml::node& value(std::string_view section, std::string_view key) {
-    if (const toml::node* n = root_.at_path(fmt::format("{}.{}", section, key)).node()) return *n;
+  // value - the user's node if set (in table, for an array section's
+  // table), else the parsed default.
+  const toml::node& value(std::string_view section, std::string_view key, const toml::table* table = nullptr) {
+    if (table) {
+      if (const toml::node* n = table->get(key)) return *n;
+    } else if (const toml::node* n = root_.at_path(fmt::format("{}.{}", section, key)).node()) {
+      return *n;
+    }
     const Spec* spec = find_spec(section, key);
     assert(spec);
     auto& slot = defaults_[spec];
@@ -393,22 +457,33 @@ class Loader {
     return *slot->get("v");
   }
 
-  std::string str(std::string_view s, std::string_view k) { return value(s, k).as_string()->get(); }
-  bool boolean(std::string_view s, std::string_view k) { return value(s, k).as_boolean()->get(); }
-  std::uint32_t u32(std::string_view s, std::string_view k) {
-    return static_cast<std::uint32_t>(value(s, k).as_integer()->get());
+  std::string str(std::string_view s, std::string_view k, const toml::table* t = nullptr) {
+    return value(s, k, t).as_string()->get();
   }
-  std::uint64_t size(std::string_view s, std::string_view k) {
-    const auto& v = value(s, k);
+  bool boolean(std::string_view s, std::string_view k, const toml::table* t = nullptr) {
+    return value(s, k, t).as_boolean()->get();
+  }
+  std::uint32_t u32(std::string_view s, std::string_view k, const toml::table* t = nullptr) {
+    return static_cast<std::uint32_t>(value(s, k, t).as_integer()->get());
+  }
+  std::uint64_t size(std::string_view s, std::string_view k, const toml::table* t = nullptr) {
+    const auto& v = value(s, k, t);
     if (v.is_integer()) return static_cast<std::uint64_t>(v.as_integer()->get());
     return *parse_size(v.as_string()->get());
   }
-  milliseconds duration(std::string_view s, std::string_view k) {
-    return *parse_duration(value(s, k).as_string()->get());
+  milliseconds duration(std::string_view s, std::string_view k, const toml::table* t = nullptr) {
+    return *parse_duration(value(s, k, t).as_string()->get());
   }
-  std::vector<std::string> list(std::string_view s, std::string_view k) {
+  std::vector<std::string> list(std::string_view s, std::string_view k, const toml::table* t = nullptr) {
     std::vector<std::string> out;
-    for (const auto& e : *value(s, k).as_array()) out.push_back(e.as_string()->get());
+    for (const auto& e : *value(s, k, t).as_array()) out.push_back(e.as_string()->get());
+    return out;
+  }
+  // tables - the tables of an array section ([[spool]]), none when absent.
+  std::vector<const toml::table*> tables(std::string_view section) {
+    std::vector<const toml::table*> out;
+    if (const toml::array* a = root_.get_as<toml::array>(section))
+      for (const auto& e : *a) out.push_back(e.as_table());
     return out;
   }
   ListenerConfig listener(std::string_view s) {
@@ -602,6 +677,24 @@ Result<Config> read_config(Loader& in, const std::filesystem::path& file) {
   c.auth_user_penalty = in.duration("auth", "user_penalty");
   c.alias_max_depth = in.u32("aliases", "max_depth");
   c.alias_max_targets = in.u32("aliases", "max_targets");
+  for (const toml::table* t : in.tables("spool")) {
+    Config::Spool sp;
+    sp.name = in.str("spool", "name", t);
+    sp.directory = resolve(in.str("spool", "directory", t));
+    sp.users = in.list("spool", "users", t);
+    sp.groups = in.list("spool", "groups", t);
+    sp.sender_domain = to_lower(in.str("spool", "sender_domain", t));
+    if (sp.sender_domain.empty()) sp.sender_domain = c.hostname;
+    sp.report = in.str("spool", "report", t);
+    sp.settle_time = in.duration("spool", "settle_time", t);
+    sp.scan_interval = in.duration("spool", "scan_interval", t);
+    sp.max_file_size = in.size("spool", "max_file_size", t);
+    sp.fold_long_lines = in.str("spool", "long_lines", t) == "fold";
+    sp.keep_done = in.boolean("spool", "keep_done", t);
+    sp.concurrency = in.u32("spool", "concurrency", t);
+    sp.line = t->source().begin.line;
+    c.spools.push_back(std::move(sp));
+  }
   return c;
 }
 
@@ -662,10 +755,14 @@ std::string defaults_toml() {
     if (std::find(sections.begin(), sections.end(), s.section) == sections.end())
       sections.push_back(s.section);
   for (const auto& section : sections) {
-    out += fmt::format("\n[{}]\n", section);
+    // An array section's keys come as a commented example: a [[spool]]
+    // table with the defaults would make one.
+    const std::string_view lead = array_section(section) ? "# " : "";
+    out += array_section(section) ? fmt::format("\n# [[{}]]  (any number of these)\n", section)
+                                  : fmt::format("\n[{}]\n", section);
     for (const auto& s : all_specs()) {
       if (s.section != section) continue;
-      std::string line = fmt::format("{} = {}", s.key, s.def);
+      std::string line = fmt::format("{}{} = {}", lead, s.key, s.def);
       out += line;
       out += std::string(line.size() < 34 ? 34 - line.size() : 1, ' ');
       out += fmt::format("# {}{}\n", s.comment, s.range.empty() ? "" : fmt::format(" ({})", range_text(s.range)));

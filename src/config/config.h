@@ -160,6 +160,22 @@ struct Config {
   // [aliases]
   std::uint32_t alias_max_depth = 0;
   std::uint32_t alias_max_targets = 0;
+  // [[spool]]: directories batch jobs write mail into (server/spool.h).
+  struct Spool {
+    std::string name;
+    std::filesystem::path directory;
+    std::vector<std::string> users, groups;  // both empty: any owner
+    std::string sender_domain;               // resolved: never ""
+    std::string report;                      // sender | administrators | both | none
+    milliseconds settle_time{0};
+    milliseconds scan_interval{0};
+    std::uint64_t max_file_size = 0;
+    bool fold_long_lines = true;
+    bool keep_done = false;
+    std::uint32_t concurrency = 0;
+    std::int64_t line = 0;  // where its [[spool]] is, for errors
+  };
+  std::vector<Spool> spools;
 };
 
 // load - read and validate a config file.

@@ -42,6 +42,7 @@ struct Intake::Logs {
   std::shared_ptr<spdlog::logger> smtpd = log::get("smtpd");
   std::shared_ptr<spdlog::logger> cleanup = log::get("cleanup");
   std::shared_ptr<spdlog::logger> qmgr = log::get("qmgr");
+  std::shared_ptr<spdlog::logger> pickup = log::get("pickup");
 };
 
 // NoticeHook - on_delivered's function, called from the writer thread and
@@ -91,7 +92,8 @@ std::string Intake::received_header(const Envelope& env, const std::string& queu
   auto to = std::back_inserter(out);
   if (env.client_ip.empty()) {
     // Made here (RFC 5321 4.4: "by" alone, as Postfix's bounces have it).
-    fmt::format_to(to, "Received: by {} (Herald) id {}", hostname_, queue_id);
+    if (env.pickup) fmt::format_to(to, "Received: by {} (Herald, from userid {}) id {}", hostname_, env.pickup->uid, queue_id);
+    else fmt::format_to(to, "Received: by {} (Herald) id {}", hostname_, queue_id);
   } else {
     fmt::format_to(to, "Received: from {} ({} [{}])\r\n", printable(env.helo, 100), env.client_name, env.client_ip);
     if (!env.tls.empty()) fmt::format_to(to, "\t{}\r\n", env.tls);
@@ -128,6 +130,8 @@ void Intake::submit(Incoming in, std::function<void(Result<Accepted>)> done, Arr
   m.queue_id = in.queue_id_;
   m.sender = env.sender;
   if (!env.client_ip.empty()) m.client = fmt::format("{}[{}]", env.client_name, env.client_ip);
+  if (env.pickup) m.client = fmt::format("spool={} file={} uid={}", env.pickup->spool, env.pickup->file, env.pickup->uid);
+  m.checkpoint = env.checkpoint;
   m.message_id = std::move(in.message_id_);
   m.eight_bit = in.eight_bit_;
   m.ret = env.ret;
@@ -154,6 +158,7 @@ void Intake::submit(Incoming in, std::function<void(Result<Accepted>)> done, Arr
   // What the log lines need once the commit is done (m itself is moved).
   struct Trace {
     std::string queue_id, sender, client, message_id, sasl_user;
+    std::optional<std::uint32_t> pickup_uid;
     struct Recipient {
       std::string recipient, original;
       bool local = false;
@@ -164,6 +169,7 @@ void Intake::submit(Incoming in, std::function<void(Result<Accepted>)> done, Arr
   };
   auto info = std::make_shared<Trace>();
   info->sasl_user = env.auth_user;
+  if (env.pickup) info->pickup_uid = env.pickup->uid;
   info->queue_id = m.queue_id;
   info->sender = m.sender;
   info->client = m.client;
@@ -191,7 +197,10 @@ void Intake::submit(Incoming in, std::function<void(Result<Accepted>)> done, Arr
     // The Postfix sequence of lines that pflogsumm counts: smtpd client=,
     // cleanup message-id=, qmgr from=, one line per recipient, removed.
     // A message made here (a DSN) has no client line, as Postfix's bounces.
-    if (!info->client.empty() && info->sasl_user.empty())
+    // Taken from a program: Postfix's pickup line instead of smtpd's.
+    if (info->pickup_uid)
+      logs->pickup->info("{}: uid={} from=<{}>", info->queue_id, *info->pickup_uid, info->sender);
+    else if (!info->client.empty() && info->sasl_user.empty())
       logs->smtpd->info("{}: client={}", info->queue_id, info->client);
     else if (!info->client.empty())
       logs->smtpd->info("{}: client={}, sasl_username={}", info->queue_id, info->client,

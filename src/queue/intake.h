@@ -10,6 +10,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -42,8 +43,18 @@ struct Envelope {
   std::string helo;
   std::string protocol;     // Received "with": SMTP, ESMTP, ESMTPSA, UTF8SMTP, ... (RFC 3848)
   std::string tls;          // "(using TLSv1.3 with cipher ...)" or ""
-  bool submission = false;  // from a submission listener (RFC 6409)
+  bool submission = false;  // a submission (RFC 6409): a listener's, a spool's, sendmail's
   std::string auth_user;    // the authenticated user, for the log only (never in Received)
+  // Pickup - a message a local program handed over (a spool file, later
+  // sendmail): Received says "from userid N" as Postfix's pickup does.
+  struct Pickup {
+    std::uint32_t uid = 0;
+    std::string spool;  // the [[spool]]'s name
+    std::string file;   // the file's name in it
+  };
+  std::optional<Pickup> pickup;
+  // Taken from a spool file: the checkpoint its commit writes.
+  std::optional<store::SpoolCheckpoint> checkpoint;
   std::chrono::steady_clock::time_point arrived = std::chrono::steady_clock::now();
 };
 

@@ -33,6 +33,7 @@
 #include "server/offload.h"
 #include "server/control.h"
 #include "server/outbound.h"
+#include "server/spool.h"
 #include "server/recipients.h"
 #include "server/startup.h"
 
@@ -192,6 +193,12 @@ struct Server::Impl {
   std::unique_ptr<Outbound> outbound;  // its coroutines run on ios.front(), destroyed before it
   std::vector<std::unique_ptr<asio::io_context>> ios;
   std::unique_ptr<ControlSocket> control;  // on ios.front(), destroyed before it
+  // The spool thread: every [[spool]]'s agent on one io_context of its own
+  // (file and store reads block it, never an I/O thread).
+  std::unique_ptr<SpoolContext> spool_ctx;
+  std::unique_ptr<asio::io_context> spool_io;
+  std::vector<std::unique_ptr<SpoolAgent>> spools;  // destroyed before spool_io
+  std::thread spool_thread;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   std::vector<Door> listeners;
   std::vector<std::thread> threads;
@@ -327,6 +334,7 @@ Server::~Server() {
   stop();
   for (auto& t : impl_->threads)
     if (t.joinable()) t.join();
+  if (impl_->spool_thread.joinable()) impl_->spool_thread.join();
   // Pending DNS lookups end while their io_context still exists.
   if (impl_->outbound) impl_->outbound->shutdown();
 }
@@ -402,6 +410,15 @@ Status Server::start() {
   auto control = ControlSocket::open(*im.ios.front(), control_path(im.config.data_dir), std::move(commands));
   if (!control) return control.error();
   im.control = std::move(*control);
+  if (!im.config.spools.empty()) {
+    im.spool_ctx = std::unique_ptr<SpoolContext>(new SpoolContext{
+        im.config, im.ctx->intake, im.store.queue(), im.store.journal(),
+        RecipientDirectory{im.ctx->expander, im.store.directory(), im.config.postmaster}, im.ctx->free_space,
+        im.ctx->smtp_limits});
+    im.spool_io = std::make_unique<asio::io_context>(1);
+    for (const auto& s : im.config.spools)
+      im.spools.push_back(std::make_unique<SpoolAgent>(*im.spool_ctx, s, *im.spool_io));
+  }
   return {};
 }
 
@@ -434,14 +451,20 @@ void Server::run() {
   log::get("master")->info("daemon started -- version {}", HERALD_VERSION);
   for (std::size_t i = 1; i < im.ios.size(); ++i)
     im.threads.emplace_back([io = im.ios[i].get()] { io->run(); });
+  if (im.spool_io) {
+    for (auto& agent : im.spools) asio::co_spawn(*im.spool_io, agent->run(), asio::detached);
+    im.spool_thread = std::thread([io = im.spool_io.get()] { io->run(); });
+  }
   im.ios.front()->run();
   for (auto& t : im.threads)
     if (t.joinable()) t.join();
   im.threads.clear();
+  if (im.spool_thread.joinable()) im.spool_thread.join();
 }
 
 void Server::stop() {
   for (auto& io : impl_->ios) io->stop();
+  if (impl_->spool_io) impl_->spool_io->stop();
 }
 
 }  // namespace herald::server

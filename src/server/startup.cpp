@@ -1,5 +1,7 @@
 #include "server/startup.h"
 
+#include "server/spool.h"
+
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -87,6 +89,7 @@ Status check_environment(const config::Config& config) {
   if (auto st = check_data_dir(config); !st) return st;
   if (auto router = make_router(config); !router) return router.error();
   if (auto client = net::make_client_context(client_tls_options(config)); !client) return client.error();
+  if (auto st = check_spools(config); !st) return st;
   return check_tls(config);
 }
 
@@ -108,8 +111,10 @@ std::uint64_t fds_needed(const config::Config& config) {
     connections += l.max_connections;
     addresses += l.listen.size();
   }
-  // Outbound: a socket per connection.
+  // Outbound: a socket per connection. Spools: a file each taken at once
+  // (and its directories).
   connections += config.delivery_concurrency;
+  for (const auto& s : config.spools) connections += s.concurrency / kPerConnection + 3;
   return kPerConnection * connections + io_threads(config) * (addresses + kPerThread) + kReserve;
 }
 

@@ -34,6 +34,7 @@ enum class JournalEvent {
   resent,              // a dead letter given back to the queue by the operator
   expired,             // a recipient given up at the end of the queue lifetime (bounced)
   dsn_sent,            // a report went to the sender (detail: its kind and queue id)
+  quarantined,         // a spool file that is not mail, moved aside (client: spool, file, uid; detail: why)
 };
 
 std::string_view to_string(JournalEvent event);

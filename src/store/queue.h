@@ -63,6 +63,24 @@ struct Delivery {
   std::string orcpt;
 };
 
+// SpoolFile - a file in a spool directory as the kernel knows it: a name
+// can be reused, a (device, inode, size, mtime) for the same content hardly.
+struct SpoolFile {
+  std::string spool;  // the [[spool]]'s name
+  std::uint64_t device = 0;
+  std::uint64_t inode = 0;
+  std::uint64_t size = 0;
+  std::int64_t mtime_ns = 0;
+  bool operator==(const SpoolFile&) const = default;
+};
+
+// SpoolCheckpoint - the units of a spool file taken so far: transactions
+// 0..next-1 (and its error report, counted as one more) are committed.
+struct SpoolCheckpoint {
+  SpoolFile file;
+  std::uint64_t next = 0;
+};
+
 struct IncomingMessage {
   std::string queue_id;
   std::string sender;      // "" = null reverse-path
@@ -77,6 +95,8 @@ struct IncomingMessage {
   std::string envid;  // RFC 3461 ENVID, decoded; "" = none
   std::vector<Delivery> deliveries;
   const LocalDeliveryRules* rules = nullptr;  // REQUIRES: set when any delivery is local
+  // Taken from a spool file: its checkpoint, written in the same commit.
+  std::optional<SpoolCheckpoint> checkpoint;
 
   std::uint64_t size() const { return spool ? spool->size() : body.size(); }
 };
@@ -260,6 +280,17 @@ class Queue {
   virtual Result<std::vector<QueueRow>> show(const std::string& queue_id) = 0;
   // counts - how many queue rows are in each state (those with none absent).
   virtual Result<std::map<RecipientState, std::uint64_t>> counts() = 0;
+
+  // Spool checkpoints (IncomingMessage::checkpoint writes them).
+  // spool_checkpoint - how many units of file were taken: the stored next
+  // when its row matches file exactly (a row of another file on the same
+  // inode counts for nothing), else 0. A read: blocking.
+  virtual Result<std::uint64_t> spool_checkpoint(const SpoolFile& file) = 0;
+  // spool_checkpoints - every row of one spool (a read: blocking).
+  virtual Result<std::vector<SpoolCheckpoint>> spool_checkpoints(const std::string& spool) = 0;
+  // forget_spool_files - the rows of these files go (they are gone); a
+  // row rewritten meanwhile for another size or mtime stays.
+  virtual void forget_spool_files(std::vector<SpoolFile> files, std::function<void(Status)> done) = 0;
 };
 
 }  // namespace herald::store

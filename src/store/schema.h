@@ -198,6 +198,21 @@ ALTER TABLE queue ADD COLUMN orcpt TEXT NOT NULL DEFAULT '';
 ALTER TABLE messages ADD COLUMN ret TEXT NOT NULL DEFAULT '';
 ALTER TABLE messages ADD COLUMN envid TEXT NOT NULL DEFAULT '';
 )sql",
+    // 9: how far each spool file has been taken (Queue::spool_checkpoint):
+    //    written in the commit of each message taken from it, so a restart
+    //    goes on after the last transaction committed. A file is known by
+    //    its device, inode, size and mtime, never by its name alone.
+    R"sql(
+CREATE TABLE spool_checkpoints (
+  spool     TEXT NOT NULL,
+  device    INTEGER NOT NULL,
+  inode     INTEGER NOT NULL,
+  size      INTEGER NOT NULL,
+  mtime_ns  INTEGER NOT NULL,
+  next      INTEGER NOT NULL,
+  PRIMARY KEY (spool, device, inode)
+) WITHOUT ROWID;
+)sql",
 };
 
 }  // namespace herald::store

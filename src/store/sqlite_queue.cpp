@@ -129,6 +129,51 @@ void SqliteQueue::apply_commit(Db& db, const IncomingMessage& m, const std::stri
     result.outcomes.push_back({v.state, std::move(v.reply)});
   }
   if (!referenced) SqliteCore::collect_message(db, message, unlink);  // every recipient failed: keep nothing
+  if (m.checkpoint) {
+    const SpoolFile& f = m.checkpoint->file;
+    db.prepare("INSERT INTO spool_checkpoints(spool, device, inode, size, mtime_ns, next) VALUES(?, ?, ?, ?, ?, ?) "
+               "ON CONFLICT(spool, device, inode) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, "
+               "next = excluded.next")
+        .bind(1, f.spool).bind(2, static_cast<std::int64_t>(f.device)).bind(3, static_cast<std::int64_t>(f.inode))
+        .bind(4, static_cast<std::int64_t>(f.size)).bind(5, f.mtime_ns)
+        .bind(6, static_cast<std::int64_t>(m.checkpoint->next)).run();
+  }
+}
+
+Result<std::uint64_t> SqliteQueue::spool_checkpoint(const SpoolFile& file) {
+  return core_.read([&](Db& db) -> Result<std::uint64_t> {
+    auto st = db.prepare("SELECT size, mtime_ns, next FROM spool_checkpoints WHERE spool = ? AND device = ? AND "
+                         "inode = ?");
+    st.bind(1, file.spool).bind(2, static_cast<std::int64_t>(file.device))
+        .bind(3, static_cast<std::int64_t>(file.inode));
+    if (!st.step()) return std::uint64_t{0};
+    if (static_cast<std::uint64_t>(st.i64(0)) != file.size || st.i64(1) != file.mtime_ns) return std::uint64_t{0};
+    return static_cast<std::uint64_t>(st.i64(2));
+  });
+}
+
+Result<std::vector<SpoolCheckpoint>> SqliteQueue::spool_checkpoints(const std::string& spool) {
+  return core_.read([&](Db& db) -> Result<std::vector<SpoolCheckpoint>> {
+    std::vector<SpoolCheckpoint> out;
+    auto st = db.prepare("SELECT device, inode, size, mtime_ns, next FROM spool_checkpoints WHERE spool = ?");
+    st.bind(1, spool);
+    while (st.step())
+      out.push_back({{spool, static_cast<std::uint64_t>(st.i64(0)), static_cast<std::uint64_t>(st.i64(1)),
+                      static_cast<std::uint64_t>(st.i64(2)), st.i64(3)},
+                     static_cast<std::uint64_t>(st.i64(4))});
+    return out;
+  });
+}
+
+void SqliteQueue::forget_spool_files(std::vector<SpoolFile> files, std::function<void(Status)> done) {
+  auto apply = [files = std::move(files)](Db& db) {
+    for (const auto& f : files)
+      db.prepare("DELETE FROM spool_checkpoints WHERE spool = ? AND device = ? AND inode = ? AND size = ? AND "
+                 "mtime_ns = ?")
+          .bind(1, f.spool).bind(2, static_cast<std::int64_t>(f.device)).bind(3, static_cast<std::int64_t>(f.inode))
+          .bind(4, static_cast<std::int64_t>(f.size)).bind(5, f.mtime_ns).run();
+  };
+  core_.submit(nullptr, std::move(apply), std::move(done));
 }
 
 // deliver_local - append the copy to the recipient's mailbox if the rules

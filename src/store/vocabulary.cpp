@@ -18,7 +18,7 @@ constexpr std::array<std::pair<RecipientState, std::string_view>, 6> kStates{{
     {RecipientState::dead, "dead"},
 }};
 
-constexpr std::array<std::pair<JournalEvent, std::string_view>, 16> kEvents{{
+constexpr std::array<std::pair<JournalEvent, std::string_view>, 17> kEvents{{
     {JournalEvent::received, "received"},
     {JournalEvent::queued, "queued"},
     {JournalEvent::delivered, "delivered"},
@@ -35,6 +35,7 @@ constexpr std::array<std::pair<JournalEvent, std::string_view>, 16> kEvents{{
     {JournalEvent::resent, "resent"},
     {JournalEvent::expired, "expired"},
     {JournalEvent::dsn_sent, "dsn_sent"},
+    {JournalEvent::quarantined, "quarantined"},
 }};
 
 template <typename Table, typename E>

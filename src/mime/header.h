@@ -1,0 +1,31 @@
+// mime/header.h - reading and trimming a message's header section
+// (RFC 5322 3.4, 3.6.3): the addresses of an address list, and a header
+// without its Bcc fields; what `sendmail -t` and the spool's plain messages
+// need to find their recipients.
+//
+// Hand-written: the grammar needed is small (quoted strings, comments,
+// angle addresses, groups) and GMime, the one C library that parses it,
+// brings GLib along.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace herald::mime {
+
+// addresses - the addr-specs of an address list ("A <a@x>, b@y (B),
+// team: c@z;"): display names, comments and group names dropped, obsolete
+// routes ("<@relay:a@x>") too. Malformed entries come back as written, for
+// the address parser to refuse.
+std::vector<std::string> addresses(std::string_view value);
+
+// field_values - the unfolded values of every field called name in the
+// header section head (which ends at the first empty line, or with head).
+std::vector<std::string> field_values(std::string_view head, std::string_view name);
+
+// without_fields - the message with every field called name (and its
+// continuation lines) taken out of its header section; the body untouched.
+std::string without_fields(std::string_view message, std::string_view name);
+
+}  // namespace herald::mime
