@@ -27,6 +27,7 @@ bench: build
 	@scripts/bootstrap --bench
 	bench/run
 	bench/outbound
+	bench/spool
 	$(BUILD_DIR)/src/store/directory_bench 1000 100000 1000000
 
 clean:

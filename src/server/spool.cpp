@@ -180,6 +180,56 @@ struct OwnedUnit {
   std::uint64_t transaction;
 };
 
+// FileText - a spool file's octets. A small file (most are) is read once,
+// and that read serves the look at its head and both passes over it; a
+// larger one is read a chunk at a time into one buffer.
+class FileText {
+ public:
+  static constexpr std::uint64_t kWholeMax = 256 * 1024;
+
+  FileText(int fd, std::uint64_t size) : fd_(fd), size_(size) {}
+
+  std::uint64_t size() const { return size_; }
+
+  // piece - up to max octets from offset ("" at the end), valid until the
+  // next call.
+  Result<std::string_view> piece(std::uint64_t offset, std::size_t max = kReadChunk) {
+    if (offset >= size_) return std::string_view();
+    if (size_ <= kWholeMax) {
+      if (whole_.size() != size_) {
+        whole_.resize(size_);
+        if (Status st = read(0, whole_.data(), size_); !st) return st.error();
+      }
+      return std::string_view(whole_).substr(offset, max);
+    }
+    std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(max, size_ - offset));
+    if (buffer_.size() < n) buffer_.resize(n);
+    if (Status st = read(offset, buffer_.data(), n); !st) return st.error();
+    return std::string_view(buffer_.data(), n);
+  }
+
+ private:
+  // read - exactly n octets at offset; a file that shrank is an error (it
+  // changed after it was looked at, and is taken again).
+  Status read(std::uint64_t offset, char* to, std::size_t n) {
+    while (n > 0) {
+      ssize_t got = ::pread(fd_, to, n, static_cast<off_t>(offset));
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) return make_error(Errc::io, std::strerror(errno));
+      if (got == 0) return make_error(Errc::io, "the file shrank while it was read");
+      to += got;
+      offset += static_cast<std::uint64_t>(got);
+      n -= static_cast<std::size_t>(got);
+    }
+    return {};
+  }
+
+  int fd_;
+  std::uint64_t size_;
+  std::string whole_;
+  std::vector<char> buffer_;
+};
+
 }  // namespace
 
 struct SpoolAgent::Impl {
@@ -228,6 +278,21 @@ struct SpoolAgent::Impl {
   std::multimap<Clock::time_point, std::string> waiting;    // names to examine again then
   std::set<std::string, std::less<>> known;                 // queued, waiting or being taken
   std::size_t running = 0;
+  // The spool's checkpoint rows, mirrored: this agent alone writes them
+  // (one daemon per data_dir), so a file's is looked up here rather than
+  // read from the store for every file. Keyed by (device, inode).
+  std::map<std::pair<std::uint64_t, std::uint64_t>, store::SpoolCheckpoint> checkpoints;
+  std::vector<store::SpoolFile> forgotten;  // rows of files gone, deleted in one write
+
+  void note_checkpoint(const store::SpoolCheckpoint& cp) { checkpoints[{cp.file.device, cp.file.inode}] = cp; }
+  std::uint64_t checkpoint_of(const store::SpoolFile& f) const {
+    auto it = checkpoints.find({f.device, f.inode});
+    return it == checkpoints.end() || !(it->second.file == f) ? 0 : it->second.next;
+  }
+  void forget_now() {
+    if (forgotten.empty()) return;
+    ctx.queue.forget_spool_files(std::exchange(forgotten, {}), [](Status) {});
+  }
 };
 
 // Conversation - one file fed to an smtp::Session as a client would.
@@ -362,6 +427,7 @@ struct SpoolAgent::Impl::Conversation {
     auto result = co_await on_completion<Result<queue::Accepted>>(commit);
     if (result) {
       ++taken;
+      agent.note_checkpoint({id, transaction + 1});
       session.on_submitted(smtp::SubmitOutcome::queued, result->queue_id);
     } else {
       session.on_submitted(smtp::SubmitOutcome::temp_fail, "try again later");
@@ -449,17 +515,22 @@ Status SpoolAgent::Impl::open_directories() {
 // a file's removal and its row's): dropped at start, before any is taken.
 void SpoolAgent::Impl::forget_stale_checkpoints() {
   auto rows = ctx.queue.spool_checkpoints(spool.name);
-  if (!rows || rows->empty()) return;
+  if (!rows) {
+    log->warn("warning: spool {}: {}", spool.name, rows.error().message);
+    return;
+  }
   std::set<std::tuple<std::uint64_t, std::uint64_t, std::uint64_t, std::int64_t>> present;
-  for (const auto& e : std::filesystem::directory_iterator(spool.directory)) {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(spool.directory, ec)) {
     struct stat st;
     if (::fstatat(dir.get(), e.path().filename().c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
       present.insert({st.st_dev, st.st_ino, static_cast<std::uint64_t>(st.st_size), mtime_ns(st)});
   }
-  std::vector<store::SpoolFile> stale;
-  for (const auto& r : *rows)
-    if (!present.contains({r.file.device, r.file.inode, r.file.size, r.file.mtime_ns})) stale.push_back(r.file);
-  if (!stale.empty()) ctx.queue.forget_spool_files(std::move(stale), [](Status) {});
+  for (const auto& r : *rows) {
+    if (present.contains({r.file.device, r.file.inode, r.file.size, r.file.mtime_ns})) note_checkpoint(r);
+    else forgotten.push_back(r.file);
+  }
+  forget_now();
 }
 
 asio::awaitable<void> SpoolAgent::Impl::run() {
@@ -497,6 +568,7 @@ asio::awaitable<void> SpoolAgent::Impl::run() {
       ready.pop_front();
       examine(name, renamed);
     }
+    if (running == 0 || forgotten.size() >= 256) forget_now();
     wake.expires_at(waiting.empty() ? Clock::time_point::max() : waiting.begin()->first);
     std::error_code ec;
     co_await wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -647,26 +719,16 @@ asio::awaitable<SpoolAgent::Impl::Outcome> SpoolAgent::Impl::take_open(const std
     co_return Outcome::waiting;
   }
   const store::SpoolFile id{spool.name, st.st_dev, st.st_ino, static_cast<std::uint64_t>(st.st_size), mtime_ns(st)};
-  auto resume = ctx.queue.spool_checkpoint(id);
-  if (!resume) {
-    log->warn("warning: spool {}: {}: {}", spool.name, printable(name), resume.error().message);
-    co_return Outcome::retry;
-  }
-  auto read_at = [&](std::uint64_t offset, std::size_t n) -> Result<std::string> {
-    std::string buf(n, '\0');
-    ssize_t got = ::pread(fd.get(), buf.data(), n, static_cast<off_t>(offset));
-    if (got < 0) return make_error(Errc::io, std::strerror(errno));
-    buf.resize(static_cast<std::size_t>(got));
-    return buf;
-  };
-  auto head = read_at(0, 4096);
+  const std::uint64_t resume = checkpoint_of(id);
+  FileText file(fd.get(), static_cast<std::uint64_t>(st.st_size));
+  auto head = file.piece(0, 4096);
   if (!head) co_return Outcome::retry;
   const spool::Format format = spool::classify(*head);
   spool::StreamLimits sl;
   sl.max_text_line = 998;
   sl.fold_long_lines = spool.fold_long_lines;
   sl.helo_name = spool.name;
-  Conversation c(*this, name, st, id, *resume);
+  Conversation c(*this, name, st, id, resume);
   auto executor = co_await asio::this_coro::executor;
 
   // Feed units from a reader over the file from offset, yielding to the
@@ -674,19 +736,16 @@ asio::awaitable<SpoolAgent::Impl::Outcome> SpoolAgent::Impl::take_open(const std
   std::vector<OwnedUnit> units;
   auto collect = [&units](const spool::Unit& u) { units.push_back({u.kind, std::string(u.text), u.transaction}); };
   auto feed_file = [&](spool::StreamReader& reader, std::uint64_t offset, bool converse) -> asio::awaitable<Status> {
-    for (std::uint64_t at = offset;; ) {
-      auto chunk = read_at(at, kReadChunk);
+    for (std::uint64_t at = offset; at < file.size();) {
+      auto chunk = file.piece(at);
       if (!chunk) co_return chunk.error();
-      if (chunk->empty()) break;
       at += chunk->size();
       units.clear();
       if (Status s = reader.feed(*chunk, collect); !s) co_return s;
       if (converse)
         for (const auto& u : units) co_await c.send(u);
-      else
-        units.clear();
       if (converse && c.stopped()) co_return Status{};
-      co_await asio::post(executor, asio::use_awaitable);
+      if (at < file.size()) co_await asio::post(executor, asio::use_awaitable);  // the other files' turn
     }
     units.clear();
     Status s = reader.finish(collect);
@@ -725,18 +784,19 @@ asio::awaitable<SpoolAgent::Impl::Outcome> SpoolAgent::Impl::take_open(const std
       std::string sender;
       std::vector<std::string> rcpts;
       if (format == spool::Format::message) {
-        auto h = read_at(0, kHeadMax);
-        if (!h) co_return Outcome::retry;
-        std::size_t end = h->find("\n\n");
-        std::size_t crlf = h->find("\r\n\r\n");
+        auto piece = file.piece(0, kHeadMax);
+        if (!piece) co_return Outcome::retry;
+        const std::string h(*piece);
+        std::size_t end = h.find("\n\n");
+        std::size_t crlf = h.find("\r\n\r\n");
         std::size_t cut = std::min(end == std::string::npos ? std::string::npos : end + 1,
                                    crlf == std::string::npos ? std::string::npos : crlf + 2);
-        if (cut == std::string::npos && h->size() == kHeadMax) {
+        if (cut == std::string::npos && h.size() == kHeadMax) {
           c.refuse("the header section is over 64 KiB");
           break;
         }
-        if (cut == std::string::npos) cut = h->size();
-        std::string_view head_view = std::string_view(*h).substr(0, cut);
+        if (cut == std::string::npos) cut = h.size();
+        std::string_view head_view = std::string_view(h).substr(0, cut);
         for (const char* field : {"To", "Cc", "Bcc"})
           for (const auto& v : mime::field_values(head_view, field))
             for (auto& a : mime::addresses(v)) rcpts.push_back(std::move(a));
@@ -750,9 +810,14 @@ asio::awaitable<SpoolAgent::Impl::Outcome> SpoolAgent::Impl::take_open(const std
           c.refuse("the send job is larger than smtp.max_message_size");
           break;
         }
-        auto whole = read_at(0, static_cast<std::size_t>(st.st_size));
-        if (!whole) co_return Outcome::retry;
-        auto job = spool::parse_send_job(*whole);
+        std::string whole;
+        for (std::uint64_t at = 0; at < file.size();) {
+          auto chunk = file.piece(at);
+          if (!chunk) co_return Outcome::retry;
+          whole.append(*chunk);
+          at += chunk->size();
+        }
+        auto job = spool::parse_send_job(whole);
         if (!job) {
           c.refuse(fmt::format("send job: {}", job.error().message));
           break;
@@ -910,7 +975,8 @@ asio::awaitable<void> SpoolAgent::Impl::report(Conversation& c) {
   if (!text) co_return;
   queue::Envelope env;
   env.pickup = queue::Envelope::Pickup{c.uid, spool.name, c.name};
-  env.checkpoint = store::SpoolCheckpoint{c.id, c.transactions + 1};
+  const store::SpoolCheckpoint checkpoint{c.id, c.transactions + 1};
+  env.checkpoint = checkpoint;
   for (const auto& a : to) {
     smtp::ParsedPath p = smtp::parse_path(fmt::format("<{}>", a), false, {}, smtp::has_8bit(a));
     if (p.error != smtp::PathError::none) continue;
@@ -920,6 +986,7 @@ asio::awaitable<void> SpoolAgent::Impl::report(Conversation& c) {
   if (env.recipients.empty()) co_return;
   auto commit = [&intake = ctx.intake, &env, &text](auto done) { intake.submit(std::move(env), *text, std::move(done)); };
   auto result = co_await on_completion<Result<queue::Accepted>>(commit);
+  if (result) note_checkpoint(checkpoint);
   if (!result) c.temp_failure = true;
   else log->info("spool {}: {}: report {} to {}", spool.name, printable(c.name), result->queue_id, fmt::join(to, ", "));
 }
@@ -935,7 +1002,8 @@ void SpoolAgent::Impl::finish_file(const std::string& name, const store::SpoolFi
                spool.keep_done ? "move to done/" : "remove", printable(name), std::strerror(errno));
     return;  // its checkpoint stays, so it is not
   }
-  ctx.queue.forget_spool_files({id}, [](Status) {});
+  checkpoints.erase({id.device, id.inode});
+  forgotten.push_back(id);
 }
 
 Status check_spools(const config::Config& config) {

@@ -282,10 +282,6 @@ class Queue {
   virtual Result<std::map<RecipientState, std::uint64_t>> counts() = 0;
 
   // Spool checkpoints (IncomingMessage::checkpoint writes them).
-  // spool_checkpoint - how many units of file were taken: the stored next
-  // when its row matches file exactly (a row of another file on the same
-  // inode counts for nothing), else 0. A read: blocking.
-  virtual Result<std::uint64_t> spool_checkpoint(const SpoolFile& file) = 0;
   // spool_checkpoints - every row of one spool (a read: blocking).
   virtual Result<std::vector<SpoolCheckpoint>> spool_checkpoints(const std::string& spool) = 0;
   // forget_spool_files - the rows of these files go (they are gone); a

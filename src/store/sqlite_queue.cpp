@@ -140,18 +140,6 @@ void SqliteQueue::apply_commit(Db& db, const IncomingMessage& m, const std::stri
   }
 }
 
-Result<std::uint64_t> SqliteQueue::spool_checkpoint(const SpoolFile& file) {
-  return core_.read([&](Db& db) -> Result<std::uint64_t> {
-    auto st = db.prepare("SELECT size, mtime_ns, next FROM spool_checkpoints WHERE spool = ? AND device = ? AND "
-                         "inode = ?");
-    st.bind(1, file.spool).bind(2, static_cast<std::int64_t>(file.device))
-        .bind(3, static_cast<std::int64_t>(file.inode));
-    if (!st.step()) return std::uint64_t{0};
-    if (static_cast<std::uint64_t>(st.i64(0)) != file.size || st.i64(1) != file.mtime_ns) return std::uint64_t{0};
-    return static_cast<std::uint64_t>(st.i64(2));
-  });
-}
-
 Result<std::vector<SpoolCheckpoint>> SqliteQueue::spool_checkpoints(const std::string& spool) {
   return core_.read([&](Db& db) -> Result<std::vector<SpoolCheckpoint>> {
     std::vector<SpoolCheckpoint> out;

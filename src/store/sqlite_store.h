@@ -189,7 +189,6 @@ class SqliteQueue final : public Queue {
   Result<std::vector<DueDelivery>> due_local(std::int64_t now_s, std::size_t limit) override;
   void retry_local(std::vector<Retry> retries, const LocalDeliveryRules& rules,
                    std::function<void(Result<std::vector<DeliveryOutcome>>)> done) override;
-  Result<std::uint64_t> spool_checkpoint(const SpoolFile& file) override;
   Result<std::vector<SpoolCheckpoint>> spool_checkpoints(const std::string& spool) override;
   void forget_spool_files(std::vector<SpoolFile> files, std::function<void(Status)> done) override;
 
