@@ -353,7 +353,10 @@ struct SpoolAgent::Impl::Conversation {
         ++transcript_dropped;
         continue;
       }
-      transcript += fmt::format("{}{}\n", prefix, printable_utf8(line));
+      transcript += prefix;
+      if (is_printable_ascii(line)) transcript += line;
+      else transcript += printable_utf8(line);
+      transcript += '\n';
     }
   }
 
