@@ -3,6 +3,8 @@
 // `serve` runs the daemon. No rules of its own: what a command checks and
 // does is in admin/commands.h, how its rows print in admin/render.h.
 // Exit status (the README): 0 done, 1 failed, 2 usage error.
+#include <sys/stat.h>
+
 #include <cstdlib>
 #include <functional>
 #include <iostream>
@@ -366,6 +368,10 @@ int Cli::dispatch() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Nothing Herald writes is for other users: the database, bodies, keys,
+  // a sendmail message in the maildrop (docs/ARCHITECTURE.md "Mail from
+  // programs"). The maildrop and data_dir get their modes explicitly.
+  ::umask(077);
   Cli cli;
   return cli.run(argc, argv);
 }

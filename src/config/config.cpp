@@ -153,6 +153,13 @@ constexpr KeySpec kKeys[] = {
     {"spool", "long_lines", Kind::choice, R"("fold")", "text lines over 998 octets (RFC 5322 2.1.1): folded (header lines as continuation lines) or the message refused", "fold|refuse"},
     {"spool", "keep_done", Kind::boolean, "false", "move each file whose transactions are all taken to done/ instead of removing it"},
     {"spool", "concurrency", Kind::integer, "32", "files taken at once", {}, "1-10000"},
+    {"spool", "sender_policy", Kind::choice, R"("any")", "envelope senders and From of the files' owners: any (as written), verify (their own address or sender_map's, else the transaction is refused), replace (the envelope sender rewritten to theirs)", "any|verify|replace"},
+    {"spool", "sender_map", Kind::string_list, "[]", "more senders owners may use under verify: \"user:address\", \"user:@domain\", \"@group:address\""},
+    {"sendmail", "maildrop", Kind::string, R"("")", "where `herald sendmail` leaves messages for the daemon (mode 1733: any local user may write, none may list); \"\" = data_dir/maildrop"},
+    {"sendmail", "sender_policy", Kind::choice, R"("verify")", "envelope senders (-f) and From of local users: any (as given), verify (their own address, login@sender_domain or a local domain, or sender_map's, else refused), replace (rewritten to theirs)", "any|verify|replace"},
+    {"sendmail", "trusted_users", Kind::string_list, R"(["root"])", "local users who may give any sender, as Postfix's trusted users"},
+    {"sendmail", "sender_map", Kind::string_list, "[]", "more senders local users may give: \"user:address\", \"user:@domain\", \"@group:address\""},
+    {"sendmail", "sender_domain", Kind::hostname, R"("")", "the domain of a local user's own address (login@domain); \"\" = server.hostname"},
 };
 
 // Sections written as arrays of tables ([[spool]]), each table with the
@@ -692,9 +699,26 @@ Result<Config> read_config(Loader& in, const std::filesystem::path& file) {
     sp.fold_long_lines = in.str("spool", "long_lines", t) == "fold";
     sp.keep_done = in.boolean("spool", "keep_done", t);
     sp.concurrency = in.u32("spool", "concurrency", t);
+    sp.sender_policy = in.str("spool", "sender_policy", t);
+    sp.sender_map = in.list("spool", "sender_map", t);
     sp.line = t->source().begin.line;
     c.spools.push_back(std::move(sp));
   }
+  // The sendmail door's maildrop is a spool of its own, any owner's.
+  c.maildrop.name = "sendmail";
+  c.maildrop.directory = resolve(in.str("sendmail", "maildrop"));
+  if (c.maildrop.directory.empty()) c.maildrop.directory = c.data_dir / "maildrop";
+  c.maildrop.sender_domain = to_lower(in.str("sendmail", "sender_domain"));
+  if (c.maildrop.sender_domain.empty()) c.maildrop.sender_domain = c.hostname;
+  c.maildrop.report = "sender";
+  c.maildrop.settle_time = std::chrono::seconds(2);
+  c.maildrop.scan_interval = std::chrono::seconds(60);
+  c.maildrop.max_file_size = c.smtp.max_message_size + 1024 * 1024;  // the message, its envelope and dot-stuffing
+  c.maildrop.concurrency = 32;
+  c.maildrop.sender_policy = in.str("sendmail", "sender_policy");
+  c.maildrop.trusted_users = in.list("sendmail", "trusted_users");
+  c.maildrop.sender_map = in.list("sendmail", "sender_map");
+  c.maildrop.verify_requests = true;
   return c;
 }
 

@@ -173,9 +173,17 @@ struct Config {
     bool fold_long_lines = true;
     bool keep_done = false;
     std::uint32_t concurrency = 0;
+    // Senders (spool/sender.h): any | verify | replace; who may give any;
+    // more addresses ("user:address", "@group:@domain").
+    std::string sender_policy = "any";
+    std::vector<std::string> trusted_users;
+    std::vector<std::string> sender_map;
+    bool verify_requests = false;  // VRFY-only files are answered with a report (sendmail -bv)
     std::int64_t line = 0;  // where its [[spool]] is, for errors
   };
   std::vector<Spool> spools;
+  // [sendmail]: the maildrop, taken as a spool of any owner's files.
+  Spool maildrop;
 };
 
 // load - read and validate a config file.

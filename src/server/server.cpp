@@ -410,12 +410,13 @@ Status Server::start() {
   auto control = ControlSocket::open(*im.ios.front(), control_path(im.config.data_dir), std::move(commands));
   if (!control) return control.error();
   im.control = std::move(*control);
-  if (!im.config.spools.empty()) {
+  {
     im.spool_ctx = std::unique_ptr<SpoolContext>(new SpoolContext{
         im.config, im.ctx->intake, im.store.queue(), im.store.journal(),
         RecipientDirectory{im.ctx->expander, im.store.directory(), im.config.postmaster}, im.ctx->free_space,
         im.ctx->smtp_limits});
     im.spool_io = std::make_unique<asio::io_context>(1);
+    im.spools.push_back(std::make_unique<SpoolAgent>(*im.spool_ctx, im.config.maildrop, *im.spool_io));
     for (const auto& s : im.config.spools)
       im.spools.push_back(std::make_unique<SpoolAgent>(*im.spool_ctx, s, *im.spool_io));
   }

@@ -33,6 +33,7 @@
 #include "mime/header.h"
 #include "server/offload.h"
 #include "spool/job.h"
+#include "spool/sender.h"
 #include "spool/stream.h"
 
 namespace herald::server {
@@ -241,6 +242,7 @@ struct SpoolAgent::Impl {
     limits.max_errors = 1'000'000'000;
     limits.junk_command_limit = 1'000'000'000;
     limits.allow_bare_lf = false;  // the reader made every line end CRLF
+    if (s.verify_requests) limits.vrfy = smtp::VrfyMode::verify;  // sendmail -bv
   }
 
   // ---- Watching ----
@@ -251,6 +253,7 @@ struct SpoolAgent::Impl {
   void enqueue(std::string name, bool renamed);
   void defer(const std::string& name, Clock::duration wait);
   Status open_directories();
+  void prepare_maildrop();
   void forget_stale_checkpoints();
 
   // ---- Taking a file ----
@@ -265,6 +268,9 @@ struct SpoolAgent::Impl {
   void finish_file(const std::string& name, const store::SpoolFile& id);
   void write_error_file(const std::string& name, const Conversation& c);
   asio::awaitable<void> report(Conversation& c);
+  asio::awaitable<void> verification_report(Conversation& c);
+  asio::awaitable<void> mail_transcript(Conversation& c, std::vector<std::string> to, std::string subject,
+                                        std::string intro);
 
   const SpoolContext& ctx;
   const config::Config::Spool& spool;
@@ -273,6 +279,29 @@ struct SpoolAgent::Impl {
   asio::steady_timer wake;  // the dispatcher waits on it; cancelled when there is work
   std::shared_ptr<spdlog::logger> log;
   std::optional<Owners> owners;
+  spool::SenderPolicy policy;
+  std::map<uid_t, spool::Submitter> submitters;  // looked up once per owner
+
+  const spool::Submitter& submitter(uid_t uid) {
+    auto it = submitters.find(uid);
+    if (it != submitters.end()) return it->second;
+    if (submitters.size() > 10'000) submitters.clear();
+    spool::Submitter s{user_name(uid), {}};
+    struct passwd pw, *found = nullptr;
+    char buf[4096];
+    if (getpwuid_r(uid, &pw, buf, sizeof buf, &found) == 0 && found) {
+      int n = 256;
+      std::vector<gid_t> gids(n);
+      if (getgrouplist(pw.pw_name, pw.pw_gid, gids.data(), &n) >= 0) {
+        gids.resize(n);
+        for (gid_t g : gids) {
+          struct group gr, *gfound = nullptr;
+          if (getgrgid_r(g, &gr, buf, sizeof buf, &gfound) == 0 && gfound) s.groups.emplace_back(gr.gr_name);
+        }
+      }
+    }
+    return submitters.emplace(uid, std::move(s)).first->second;
+  }
   Fd dir, error_dir, done_dir, quarantine_dir;
   std::deque<std::pair<std::string, bool>> ready;           // names to examine, and whether renamed in
   std::multimap<Clock::time_point, std::string> waiting;    // names to examine again then
@@ -313,9 +342,16 @@ struct SpoolAgent::Impl::Conversation {
       co_return;  // DATA was refused: its lines are not commands
     }
     transaction = u.transaction;
+    std::string rewritten;
     switch (u.kind) {
       case spool::Unit::Kind::command:
         note("> ", u.text);
+        if (u.text.size() > 5 && iequals(u.text.substr(0, 5), "VRFY ")) ++verifies;
+        if (is_mail(u.text)) {
+          auto checked = sender_allowed(u.text);
+          if (!checked) co_return;  // refused here: the session never sees it
+          rewritten = std::move(*checked);
+        }
         break;
       case spool::Unit::Kind::data:
         data_octets += u.text.size();
@@ -326,7 +362,7 @@ struct SpoolAgent::Impl::Conversation {
         data_octets = 0;
         break;
     }
-    session.feed(u.text);
+    session.feed(rewritten.empty() ? std::string_view(u.text) : std::string_view(rewritten));
     co_await drive();
     if (u.kind == spool::Unit::Kind::command && iequals(u.text, "DATA\r\n") && !session.in_message()) {
       // Refused: its text is not commands, and the transaction is ended as
@@ -339,6 +375,57 @@ struct SpoolAgent::Impl::Conversation {
   }
 
   bool stopped() const { return closed || temp_failure; }
+
+  static bool is_mail(std::string_view line) { return line.size() > 10 && iequals(line.substr(0, 10), "MAIL FROM:"); }
+
+  // sender_allowed - MAIL under the spool's sender policy (spool/sender.h):
+  // the line to send ("" = as it is), or nullopt when it is refused here.
+  std::optional<std::string> sender_allowed(std::string_view line) {
+    const spool::SenderPolicy& p = agent.policy;
+    if (p.mode == spool::SenderMode::any) return std::string();
+    std::string_view args = line.substr(10);
+    while (!args.empty() && (args.back() == '\n' || args.back() == '\r')) args.remove_suffix(1);
+    smtp::ParsedPath path = smtp::parse_path(args, true, {}, true);
+    if (path.error != smtp::PathError::none) return std::string();  // the session refuses it
+    const std::string sender = path.null_path ? std::string() : path.mailbox.str();
+    const spool::Submitter& who = agent.submitter(uid);
+    if (spool::may_use(p, who, sender)) return std::string();
+    if (p.mode == spool::SenderMode::replace) {
+      // The parameters stay; the address becomes the user's own.
+      std::size_t close = args.find('>');
+      std::string params = close == std::string_view::npos ? "" : std::string(args.substr(close + 1));
+      std::string own = spool::own_address(p, who);
+      note("  ", fmt::format("(sender <{}> replaced by <{}>: the policy of spool {})", sender, own, agent.spool.name));
+      return fmt::format("MAIL FROM:<{}>{}\r\n", own, params);
+    }
+    refuse_sender("MAIL", sender, fmt::format("553 5.7.1 <{}>: Sender address rejected: not owned by user {}", sender,
+                                             who.login));
+    return std::nullopt;
+  }
+
+  // from_allowed - under verify, each From address must be the user's too
+  // (RFC 5322 3.6.2); the header is what take_body() kept of the message.
+  bool from_allowed() {
+    if (agent.policy.mode != spool::SenderMode::verify) return true;
+    const spool::Submitter& who = agent.submitter(uid);
+    for (const auto& value : mime::field_values(head, "From"))
+      for (const auto& a : mime::addresses(value))
+        if (!spool::may_use(agent.policy, who, a)) {
+          refuse_sender("END-OF-MESSAGE", a, fmt::format("554 5.7.1 <{}>: From address rejected: not owned by user {}",
+                                                        a, who.login));
+          return false;
+        }
+    return true;
+  }
+
+  void refuse_sender(std::string_view command, const std::string& sender, std::string reply) {
+    note("< ", reply);
+    refused.insert(transaction);
+    agent.log->info("NOQUEUE: reject: {} from {}: {}; from=<{}> proto=SMTP helo=<{}>", command, client(), reply, sender,
+                    printable(session.helo_name()));
+    agent.ctx.journal.append({0, store::JournalEvent::rejected, "", "", sender, "", client(), 0, std::move(reply),
+                              std::string(command)});
+  }
 
   static bool greeting_command(std::string_view line) {
     return line.size() >= 4 && (iequals(line.substr(0, 4), "HELO") || iequals(line.substr(0, 4), "EHLO"));
@@ -395,8 +482,15 @@ struct SpoolAgent::Impl::Conversation {
   // Incoming, which keeps a large body out of memory.
   void take_body(smtp::Action action) {
     if (session.in_message() || action == smtp::Action::submit) {
-      if (!incoming) incoming.emplace(agent.ctx.intake.begin(envelope()));
-      incoming->append(session.take_body());
+      if (!incoming) {
+        incoming.emplace(agent.ctx.intake.begin(envelope()));
+        head.clear();
+      }
+      std::string octets = session.take_body();
+      // The header section, for the From check (bounded: 64 KiB).
+      if (head.size() < kHeadMax && head.find("\r\n\r\n") == std::string::npos)
+        head.append(octets, 0, std::min(octets.size(), kHeadMax - head.size()));
+      incoming->append(octets);
     } else {
       incoming.reset();
     }
@@ -426,6 +520,10 @@ struct SpoolAgent::Impl::Conversation {
   asio::awaitable<void> submit() {
     queue::Incoming message = std::move(*incoming);
     incoming.reset();
+    if (!from_allowed()) {
+      session.on_submitted(smtp::SubmitOutcome::rejected, "From address rejected");
+      co_return;
+    }
     auto commit = [&intake = agent.ctx.intake, &message](auto done) { intake.submit(std::move(message), std::move(done)); };
     auto result = co_await on_completion<Result<queue::Accepted>>(commit);
     if (result) {
@@ -474,6 +572,7 @@ struct SpoolAgent::Impl::Conversation {
   std::uint64_t transactions = 0;  // in the file
   std::uint64_t taken = 0;         // committed now
   std::uint64_t data_octets = 0;
+  std::uint64_t verifies = 0;  // VRFY commands sent
   bool skipping_data = false;
   bool closed = false;
   bool temp_failure = false;
@@ -482,6 +581,7 @@ struct SpoolAgent::Impl::Conversation {
   std::string transcript;
   std::size_t transcript_dropped = 0;
   std::optional<queue::Incoming> incoming;
+  std::string head;  // the message's header section as it came (for from_allowed)
   std::map<std::string, std::vector<queue::Target>> targets;
 };
 
@@ -496,6 +596,9 @@ Status SpoolAgent::Impl::open_directories() {
   auto open_dir = [](int at, const char* path) {
     return Fd(::openat(at, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
   };
+  std::error_code ec;
+  std::filesystem::create_directories(spool.directory, ec);
+  if (spool.name == ctx.config.maildrop.name) prepare_maildrop();
   dir = open_dir(AT_FDCWD, spool.directory.c_str());
   if (!dir)
     return make_error(Errc::io, fmt::format("spool {}: {}: {}", spool.name, spool.directory.string(),
@@ -512,6 +615,27 @@ Status SpoolAgent::Impl::open_directories() {
     (sub == "error" ? error_dir : sub == "done" ? done_dir : quarantine_dir) = std::move(fd);
   }
   return {};
+}
+
+// prepare_maildrop - sendmail's maildrop: any local user may create a file
+// there (the kernel makes it theirs, which is how the daemon knows who sent
+// it), none may list, read or remove another's (mode 1733, sticky, as
+// Postfix's world-writable maildrop was). Inside data_dir, data_dir is made
+// passable (0711) and everything else in it kept from other users.
+void SpoolAgent::Impl::prepare_maildrop() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (::chmod(spool.directory.c_str(), 01733) != 0)
+    log->warn("warning: cannot make {} mode 1733: {}", spool.directory.string(), std::strerror(errno));
+  const fs::path data_dir = ctx.config.data_dir;
+  if (spool.directory.parent_path().lexically_normal() != data_dir.lexically_normal()) return;
+  struct stat st;
+  if (::stat(data_dir.c_str(), &st) == 0) (void)::chmod(data_dir.c_str(), (st.st_mode & 0700) | 0711);
+  for (const auto& e : fs::directory_iterator(data_dir, ec)) {
+    if (e.path().filename() == spool.directory.filename()) continue;
+    if (::lstat(e.path().c_str(), &st) == 0 && !S_ISLNK(st.st_mode) && (st.st_mode & 077) != 0)
+      (void)::chmod(e.path().c_str(), st.st_mode & 07700);
+  }
 }
 
 // forget_stale_checkpoints - rows of files no longer here (a crash between
@@ -543,6 +667,14 @@ asio::awaitable<void> SpoolAgent::Impl::run() {
     co_return;
   }
   owners = std::move(*o);
+  std::vector<std::string> own_domains{spool.sender_domain};
+  for (const auto& d : ctx.config.local_domains) own_domains.push_back(d);
+  auto p = spool::parse_sender_policy(spool.sender_policy, spool.trusted_users, spool.sender_map, own_domains);
+  if (!p) {
+    log->error("error: spool {}: {}", spool.name, p.error().message);
+    co_return;
+  }
+  policy = std::move(*p);
   if (auto st = open_directories(); !st) {
     log->error("error: {}", st.error().message);
     co_return;
@@ -924,6 +1056,9 @@ asio::awaitable<SpoolAgent::Impl::Outcome> SpoolAgent::Impl::take_open(const std
     // The report counts as the unit after the last transaction.
     if (c.resume <= c.transactions && spool.report != "none") co_await report(c);
     if (c.temp_failure) co_return Outcome::retry;
+  } else if (spool.verify_requests && c.transactions == 0 && c.verifies > 0 && c.resume == 0) {
+    co_await verification_report(c);
+    if (c.temp_failure) co_return Outcome::retry;
   }
   log->info("spool {}: {}: {} {}, {} transactions, {} taken, {} refused{}", spool.name, printable(name),
             spool::to_string(format), c.resume > 0 ? fmt::format("resumed after {}", c.resume) : "taken",
@@ -955,19 +1090,37 @@ asio::awaitable<void> SpoolAgent::Impl::report(Conversation& c) {
   if ((spool.report == "sender" || spool.report == "both") && !c.last_sender.empty()) to.push_back(c.last_sender);
   if (spool.report == "administrators" || spool.report == "both")
     for (const auto& a : ctx.config.mail_administrators) to.push_back(a);
+  std::string subject = fmt::format("Spool {}: {} of {} transactions in {} refused", spool.name, c.refused.size(),
+                                    c.transactions, c.name);
+  std::string intro = fmt::format(
+      "The file {} in the spool {} ({}) held {} transactions; {} were refused and not sent.\r\n"
+      "The others were taken. Each command and the reply it got follow; the same\r\n"
+      "transcript is in {}/error/{}.",
+      c.name, spool.name, spool.directory.string(), c.transactions, c.refused.size(), spool.directory.string(),
+      c.name);
+  co_await mail_transcript(c, std::move(to), std::move(subject), std::move(intro));
+}
+
+// verification_report - a request of `sendmail -bv` (VRFY lines only): the
+// answers mailed to the user who asked, as Postfix's sendmail -bv does.
+asio::awaitable<void> SpoolAgent::Impl::verification_report(Conversation& c) {
+  std::string intro = fmt::format("The addresses asked about (sendmail -bv, by {}) and the answers:",
+                                  submitter(c.uid).login);
+  // Named first: GCC 12 cannot pass a literal to a coroutine's parameter.
+  std::vector<std::string> to{spool::own_address(policy, submitter(c.uid))};
+  std::string subject = "Recipient address verification";
+  co_await mail_transcript(c, std::move(to), std::move(subject), std::move(intro));
+}
+
+asio::awaitable<void> SpoolAgent::Impl::mail_transcript(Conversation& c, std::vector<std::string> to,
+                                                        std::string subject, std::string intro) {
   if (to.empty()) co_return;
   mime::Composition m;
   m.from = fmt::format("Mail Delivery System <MAILER-DAEMON@{}>", ctx.config.hostname);
   m.to = to;
-  m.subject = fmt::format("Spool {}: {} of {} transactions in {} refused", spool.name, c.refused.size(),
-                          c.transactions, c.name);
-  m.text = fmt::format(
-      "This is the mail system at host {}.\r\n\r\n"
-      "The file {} in the spool {} ({}) held {} transactions; {} were refused and not sent.\r\n"
-      "The others were taken. Each command and the reply it got follow; the same\r\n"
-      "transcript is in {}/error/{}.\r\n\r\n{}",
-      ctx.config.hostname, c.name, spool.name, spool.directory.string(), c.transactions, c.refused.size(),
-      spool.directory.string(), c.name, c.transcript);
+  m.subject = std::move(subject);
+  m.text = fmt::format("This is the mail system at host {}.\r\n\r\n{}\r\n\r\n{}", ctx.config.hostname, intro,
+                       c.transcript);
   if (c.transcript_dropped) m.text += fmt::format("... and {} more lines\r\n", c.transcript_dropped);
   const std::string mid = QueueIdGenerator().next();
   m.date = rfc5322_date(std::chrono::system_clock::now());
@@ -1010,20 +1163,40 @@ void SpoolAgent::Impl::finish_file(const std::string& name, const store::SpoolFi
 }
 
 Status check_spools(const config::Config& config) {
-  for (const auto& s : config.spools) {
-    const std::string where = fmt::format("{}:{}", config.file.empty() ? "<config>" : config.file.string(), s.line);
+  namespace fs = std::filesystem;
+  auto check = [&](const config::Config::Spool& s, const std::string& where) -> Status {
+    auto bad = [&](const std::string& why) {
+      return make_error(Errc::invalid, fmt::format("{}: spool {}: {}: {}", where, s.name, s.directory.string(), why));
+    };
     std::error_code ec;
-    if (!std::filesystem::exists(s.directory, ec)) std::filesystem::create_directories(s.directory, ec);
-    if (ec || !std::filesystem::is_directory(s.directory, ec))
-      return make_error(Errc::invalid, fmt::format("{}: spool {}: {} is not a directory{}", where, s.name,
-                                                   s.directory.string(), ec ? ": " + ec.message() : ""));
+    if (fs::exists(s.directory, ec)) {
+      if (!fs::is_directory(s.directory, ec)) return bad("not a directory");
+    } else {
+      // Made at start: the nearest existing ancestor must take it.
+      fs::path p = s.directory.parent_path();
+      while (!p.empty() && !fs::exists(p, ec) && p != p.parent_path()) p = p.parent_path();
+      if (!fs::is_directory(p, ec) || ::access(p.c_str(), W_OK | X_OK) != 0)
+        return bad(fmt::format("cannot be made in {}", p.string()));
+    }
     if (auto o = Owners::resolve(s); !o) return make_error(Errc::invalid, fmt::format("{}: {}", where, o.error().message));
+    if (auto p = spool::parse_sender_policy(s.sender_policy, s.trusted_users, s.sender_map, {}); !p)
+      return make_error(Errc::invalid, fmt::format("{}: spool {}: {}", where, s.name, p.error().message));
+    return {};
+  };
+  const std::string file = config.file.empty() ? "<config>" : config.file.string();
+  for (const auto& s : config.spools) {
+    if (s.name == config.maildrop.name)
+      return make_error(Errc::invalid, fmt::format("{}:{}: spool name \"{}\" is the sendmail door's", file, s.line,
+                                                   s.name));
+    if (auto st = check(s, fmt::format("{}:{}", file, s.line)); !st) return st;
   }
-  for (std::size_t i = 0; i < config.spools.size(); ++i)
+  if (auto st = check(config.maildrop, config.where("sendmail.maildrop")); !st) return st;
+  std::vector<fs::path> dirs{config.maildrop.directory};
+  for (const auto& s : config.spools) dirs.push_back(s.directory);
+  for (std::size_t i = 0; i < dirs.size(); ++i)
     for (std::size_t j = 0; j < i; ++j)
-      if (std::filesystem::equivalent(config.spools[i].directory, config.spools[j].directory))
-        return make_error(Errc::invalid, fmt::format("spool {} and spool {} share a directory", config.spools[i].name,
-                                                     config.spools[j].name));
+      if (dirs[i].lexically_normal() == dirs[j].lexically_normal())
+        return make_error(Errc::invalid, fmt::format("{}: two spools share the directory {}", file, dirs[i].string()));
   return {};
 }
 

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "spool/job.h"
+#include "spool/sender.h"
 #include "spool/stream.h"
 
 namespace herald::spool {
@@ -150,6 +151,31 @@ TEST(SpoolJobTest, MistakesNameTheirLine) {
   EXPECT_FALSE(parse_send_job("To: a@y.test\njust words\n"));
   EXPECT_FALSE(parse_send_job("Subject: nobody\nBody:\nhi\n"));
   EXPECT_FALSE(parse_send_job("To: a@y.test\nHeader: no colon\nBody:\n"));
+}
+
+TEST(SpoolSenderTest, VerifyAllowsOwnMappedAndTrusted) {
+  auto p = parse_sender_policy("verify", {"root"}, {"pay:payroll@corp.test", "@ops:@alerts.test"},
+                               {"host.test", "corp.test"});
+  ASSERT_TRUE(p) << p.error().message;
+  Submitter pay{"pay", {"pay", "staff"}}, op{"olga", {"olga", "ops"}}, root{"root", {"root"}};
+  EXPECT_TRUE(may_use(*p, pay, "pay@host.test"));
+  EXPECT_TRUE(may_use(*p, pay, "PAY@Corp.Test"));
+  EXPECT_TRUE(may_use(*p, pay, "payroll@corp.test"));
+  EXPECT_FALSE(may_use(*p, pay, "ceo@corp.test"));
+  EXPECT_FALSE(may_use(*p, pay, "pay@elsewhere.test"));
+  EXPECT_FALSE(may_use(*p, pay, ""));  // the null sender
+  EXPECT_TRUE(may_use(*p, op, "anything@alerts.test"));
+  EXPECT_FALSE(may_use(*p, op, "olga@alerts.test.evil"));
+  EXPECT_TRUE(may_use(*p, root, "ceo@corp.test"));
+  EXPECT_TRUE(may_use(*p, root, ""));
+  EXPECT_EQ(own_address(*p, pay), "pay@host.test");
+  auto any = parse_sender_policy("any", {}, {}, {"host.test"});
+  EXPECT_TRUE(may_use(*any, pay, "ceo@corp.test"));
+}
+
+TEST(SpoolSenderTest, BadMapEntriesAreRefused) {
+  for (const char* bad : {"pay", "pay:", ":a@b.test", "pay:nodomain", "@:a@b.test", "pay:a@b.test, c@d.test", "pay:a@"})
+    EXPECT_FALSE(parse_sender_policy("verify", {}, {bad}, {})) << bad;
 }
 
 }  // namespace
