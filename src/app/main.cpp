@@ -4,6 +4,7 @@
 // does is in admin/commands.h, how its rows print in admin/render.h.
 // Exit status (the README): 0 done, 1 failed, 2 usage error.
 #include <sys/stat.h>
+#include <sysexits.h>
 
 #include <cstdlib>
 #include <functional>
@@ -367,11 +368,44 @@ int Cli::dispatch() {
 
 }  // namespace
 
+// run_sendmail - herald called as sendmail or mailq, or `herald sendmail`:
+// Postfix's command line, sysexits.h's exit codes. -bp and -q are the
+// queue commands.
+int run_sendmail(std::string_view program, const std::vector<std::string>& words) {
+  auto args = herald::spool::parse_sendmail_args(program, words);
+  if (!args) {
+    std::cerr << "sendmail: fatal: " << herald::printable_utf8(args.error().message) << "\n";
+    return EX_USAGE;
+  }
+  const std::string path = args->config.empty() ? default_config_path() : args->config;
+  if (args->mode == herald::spool::SendmailArgs::Mode::list || args->mode == herald::spool::SendmailArgs::Mode::flush) {
+    std::vector<std::string> argv_words{"herald", "queue",
+                                        args->mode == herald::spool::SendmailArgs::Mode::list ? "list" : "flush",
+                                        "--config", path};
+    std::vector<char*> argv;
+    for (auto& w : argv_words) argv.push_back(w.data());
+    Cli cli;
+    return cli.run(static_cast<int>(argv.size()), argv.data());
+  }
+  auto c = config::load(path);
+  if (!c) {
+    std::cerr << "sendmail: fatal: " << herald::printable_utf8(c.error().message) << "\n";
+    return EX_CONFIG;
+  }
+  return sendmail(*args, *c);
+}
+
 int main(int argc, char** argv) {
   // Nothing Herald writes is for other users: the database, bodies, keys,
   // a sendmail message in the maildrop (docs/ARCHITECTURE.md "Mail from
   // programs"). The maildrop and data_dir get their modes explicitly.
   ::umask(077);
+  std::string_view program = argc > 0 ? std::string_view(argv[0]) : "herald";
+  program = program.substr(program.rfind('/') + 1);
+  if (program == "sendmail" || program == "mailq")
+    return run_sendmail(program, std::vector<std::string>(argv + 1, argv + argc));
+  if (argc > 1 && std::string_view(argv[1]) == "sendmail")
+    return run_sendmail("sendmail", std::vector<std::string>(argv + 2, argv + argc));
   Cli cli;
   return cli.run(argc, argv);
 }

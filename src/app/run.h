@@ -14,6 +14,7 @@
 #include "base/result.h"
 #include "base/text.h"
 #include "config/config.h"
+#include "spool/sendmail.h"
 #include "store/store.h"
 
 namespace herald::app {
@@ -45,6 +46,10 @@ T check_request(Result<T> r) {
 inline void check_request(const Status& st) {
   if (!st) fail(st.error().message, st.error().code == Errc::invalid ? 2 : 1);
 }
+
+// sendmail - the sendmail door (app/sendmail.cpp): deliver, -bs, -bv;
+// returns a sysexits.h code (it exits itself on a fatal error).
+int sendmail(const spool::SendmailArgs& args, const config::Config& c);
 
 // open_store - the store of this configuration; sweep_blobs only for the
 // server (see BlobStore::sweep).

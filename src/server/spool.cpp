@@ -540,7 +540,7 @@ struct SpoolAgent::Impl::Conversation {
   void note_rejections() {
     for (smtp::Rejection& r : session.take_rejections()) {
       if (temporary(r.reply)) continue;  // the file is taken again later: not a refusal
-      refused.insert(transaction);
+      if (r.command != "VRFY") refused.insert(transaction);  // an answer to -bv, not a refusal
       std::string to = r.recipient.empty() ? std::string() : fmt::format(" to=<{}>", r.recipient);
       agent.log->info("NOQUEUE: reject: {} from {}: {}; from=<{}>{} proto={} helo=<{}>", r.command, client(), r.reply,
                       r.sender, to, session.extended() ? "ESMTP" : "SMTP", printable(session.helo_name()));
@@ -1087,7 +1087,11 @@ void SpoolAgent::Impl::write_error_file(const std::string& name, const Conversat
 // so a restart does not send it twice.
 asio::awaitable<void> SpoolAgent::Impl::report(Conversation& c) {
   std::vector<std::string> to;
-  if ((spool.report == "sender" || spool.report == "both") && !c.last_sender.empty()) to.push_back(c.last_sender);
+  if (spool.report == "sender" || spool.report == "both") {
+    // The last sender taken; at the sendmail door, whoever called it.
+    if (!c.last_sender.empty()) to.push_back(c.last_sender);
+    else if (spool.name == ctx.config.maildrop.name) to.push_back(spool::own_address(policy, submitter(c.uid)));
+  }
   if (spool.report == "administrators" || spool.report == "both")
     for (const auto& a : ctx.config.mail_administrators) to.push_back(a);
   std::string subject = fmt::format("Spool {}: {} of {} transactions in {} refused", spool.name, c.refused.size(),
