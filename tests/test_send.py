@@ -1,4 +1,4 @@
-"""test_send.py - `herald send --print`: the MIME builder (issue 13, first part).
+"""test_send.py - `herald send`: the MIME builder, printed and submitted (issue 13).
 
 The message Herald builds from text, HTML and three attachments (one with a
 non-ASCII name, one binary) is parsed back with Python's email package:
@@ -9,11 +9,12 @@ decoded, Bcc nowhere in the header.
 import email
 import email.policy
 import os
+import pwd
 import subprocess
 import tempfile
 import unittest
 
-from harness import herald_bin
+from harness import HeraldTestCase, herald_bin, unique
 
 
 class SendPrintTest(unittest.TestCase):
@@ -76,9 +77,41 @@ class SendPrintTest(unittest.TestCase):
                         "--header", "X-Evil: a\r\nBcc: c@example.test", "--print")
         self.assertEqual(res.returncode, 2)
         self.assertNotIn(b"Bcc:", res.stdout)
-        res = self.send("--from", "a@example.test", "--to", "b@example.test", "--body", "x")
-        self.assertEqual(res.returncode, 2, "submitting is not there yet: it says so")
-        self.assertIn(b"--print", res.stderr)
+        res = self.send("--to", "b@example.test", "--body", "x", "--print")
+        self.assertEqual(res.returncode, 2, "--print has no user's address to default to")
+
+
+class SendSubmitTest(HeraldTestCase):
+    """herald send without --print: submitted through the maildrop, as sendmail submits."""
+
+    def test_text_html_and_attachments_arrive_whole(self):
+        h = self.start_herald(config={"sendmail": {"sender_domain": "example.test"}})
+        to, bcc = h.add_user(f"{unique('to')}@example.test"), h.add_user(f"{unique('bcc')}@example.test")
+        d = tempfile.mkdtemp(prefix="herald-send-")
+        self.addCleanup(lambda: subprocess.run(["rm", "-rf", d]))
+        files = {"Prüfbericht März.csv": "Menge;Preis\r\n3;4,50 €\r\n".encode(), "noise.bin": bytes(range(256)) * 9,
+                 "doc.pdf": b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n"}
+        paths = []
+        for name, data in files.items():
+            paths.append(os.path.join(d, name))
+            with open(paths[-1], "wb") as f:
+                f.write(data)
+        with open(os.path.join(d, "b.html"), "wb") as f:
+            f.write("<p>Grüße</p>".encode())
+        args = ["send", "--config", h.config_path, "--to", to, "--bcc", bcc, "--subject", "Bericht für März",
+                "--body", "see the files\n", "--html", os.path.join(d, "b.html")]
+        for p in paths:
+            args += ["--attach", p]
+        res = subprocess.run([herald_bin(), *args], capture_output=True, timeout=30)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        for rcpt in (to, bcc):
+            msg = email.message_from_bytes(h.wait_mailbox(rcpt, 1)[0], policy=email.policy.default)
+            self.assertEqual(msg["Subject"], "Bericht für März")
+            self.assertIsNone(msg["Bcc"])
+            self.assertEqual(msg["Return-Path"], f"<{pwd.getpwuid(os.geteuid()).pw_name}@example.test>")  # the caller
+            attached = {p.get_filename(): p.get_payload(decode=True) for p in msg.iter_attachments()}
+            self.assertEqual(attached, files)
+            self.assertIn("Grüße", msg.get_body(("html",)).get_content())
 
 
 if __name__ == "__main__":

@@ -111,8 +111,8 @@ Cli::Cli() {
   version_ = app_.add_subcommand("version", "print the version");
   // herald send: a MIME message built from files and flags (mime/builder.h).
   auto& s = a_.send;
-  send_ = app_.add_subcommand("send", "build a MIME message from text, HTML and files (--print writes it out)");
-  send_->add_option("--from", s.from, "the sender: addr or \"Name <addr>\"")->required();
+  send_ = app_.add_subcommand("send", "send a MIME message built from text, HTML and files (--print writes it out)");
+  send_->add_option("--from", s.from, "the sender: addr or \"Name <addr>\"; default: your own address");
   send_->add_option("--to", s.to, "recipients (repeat or list)");
   send_->add_option("--cc", s.cc, "copies");
   send_->add_option("--bcc", s.bcc, "blind copies (envelope only, never in the header)");
@@ -124,6 +124,7 @@ Cli::Cli() {
   send_->add_option("--attach", s.attach, "files to attach (repeat)");
   send_->add_option("--header", s.headers, "extra header fields, \"Name: value\" (repeat)");
   send_->add_flag("--print", s.print, "write the message to standard output instead of sending it");
+  send_->add_option("--config", a_.config_path, kConfigHelp);
   app_.footer(kListsFooter);  // after the subcommands: they would inherit it
 }
 
@@ -345,7 +346,10 @@ int Cli::dispatch() {
     return 0;
   }
   if (*serve_) return serve(a_.config_path);
-  if (*send_) return send(a_.send);
+  if (*send_) {
+    a_.send.config_path = a_.config_path;
+    return send(a_.send);
+  }
   if (*defaults_) {
     std::cout << config::defaults_toml();
     return 0;

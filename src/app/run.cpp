@@ -8,15 +8,17 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <optional>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "admin/render.h"
 #include "base/ids.h"
-#include "mime/builder.h"
 #include "base/log.h"
 #include "base/text.h"
+#include "mime/builder.h"
+#include "mime/header.h"
 #include "net/tls.h"
 #include "server/control.h"
 #include "server/server.h"
@@ -176,36 +178,52 @@ std::string read_file(const std::string& path) {
 }  // namespace
 
 int send(const SendRequest& r) {
-  if (!r.print) fail("herald send: only --print for now: submitting comes with the sendmail door", 2);
   if (!r.body.empty() && !r.body_file.empty()) fail("give --body or --body-file, not both", 2);
-  mime::Composition c;
-  c.from = r.from;
-  c.to = r.to;
-  c.cc = r.cc;
-  c.reply_to = r.reply_to;
-  c.subject = r.subject;
-  if (!r.body_file.empty()) c.text = read_file(r.body_file);
-  else if (!r.body.empty()) c.text = r.body;
-  else c.text = std::string(std::istreambuf_iterator<char>(std::cin), {});
-  if (!r.html_file.empty()) c.html = read_file(r.html_file);
+  std::optional<config::Config> c;
+  if (!r.print) c = check(config::load(r.config_path));
+  mime::Composition m;
+  m.from = r.from.empty() && c ? own_address(*c) : r.from;
+  if (m.from.empty()) fail("--print needs --from", 2);
+  m.to = r.to;
+  m.cc = r.cc;
+  m.reply_to = r.reply_to;
+  m.subject = r.subject;
+  if (!r.body_file.empty()) m.text = read_file(r.body_file);
+  else if (!r.body.empty()) m.text = r.body;
+  else m.text = std::string(std::istreambuf_iterator<char>(std::cin), {});
+  if (!r.html_file.empty()) m.html = read_file(r.html_file);
   for (const auto& path : r.attach)
-    c.attachments.push_back({std::filesystem::path(path).filename().string(), read_file(path), ""});
+    m.attachments.push_back({std::filesystem::path(path).filename().string(), read_file(path), ""});
   for (const auto& h : r.headers) {
     std::size_t colon = h.find(':');
     if (colon == std::string::npos) fail(fmt::format("--header {}: write \"Name: value\"", h), 2);
-    c.headers.emplace_back(std::string(trim(std::string_view(h).substr(0, colon))),
+    m.headers.emplace_back(std::string(trim(std::string_view(h).substr(0, colon))),
                            std::string(trim(std::string_view(h).substr(colon + 1))));
   }
   char host[256] = "localhost";
   ::gethostname(host, sizeof host - 1);
   const std::string id = QueueIdGenerator().next();
-  c.date = rfc5322_date(std::chrono::system_clock::now());
-  c.message_id = fmt::format("<{}@{}>", id, host);
-  c.boundary_seed = id;
-  auto message = mime::build(c);
+  m.date = rfc5322_date(std::chrono::system_clock::now());
+  m.message_id = fmt::format("<{}@{}>", id, c ? c->hostname : std::string(host));
+  m.boundary_seed = id;
+  auto message = mime::build(m);
   if (!message) fail(message.error().message, 2);
-  std::cout << *message;
-  return std::cout.flush() ? 0 : 1;
+  if (r.print) {
+    std::cout << *message;
+    return std::cout.flush() ? 0 : 1;
+  }
+  // Submitted as sendmail submits: the daemon checks the sender against
+  // the calling user (sendmail.sender_policy).
+  spool::Message drop{"", {}, std::move(*message)};
+  auto from = mime::addresses(m.from);
+  if (from.size() != 1) fail(fmt::format("--from {}: one address", m.from), 2);
+  drop.sender = spool::qualify(from.front(), c->maildrop.sender_domain);
+  for (const auto* list : {&r.to, &r.cc, &r.bcc})
+    for (const auto& a : *list) drop.recipients.push_back(spool::qualify(a, c->maildrop.sender_domain));
+  if (drop.recipients.empty()) fail("no recipients: --to, --cc or --bcc", 2);
+  check(to_maildrop(*c, spool::maildrop_stream(drop, {}, "localhost")));
+  std::cout << fmt::format("sent from <{}> to {} recipients\n", drop.sender, drop.recipients.size());
+  return 0;
 }
 
 int serve(const std::string& path) {

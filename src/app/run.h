@@ -50,6 +50,11 @@ inline void check_request(const Status& st) {
 // sendmail - the sendmail door (app/sendmail.cpp): deliver, -bs, -bv;
 // returns a sysexits.h code (it exits itself on a fatal error).
 int sendmail(const spool::SendmailArgs& args, const config::Config& c);
+// to_maildrop - content as a new maildrop file (written under a dot name,
+// synced, renamed in: the daemon takes it at once, or when it starts).
+Status to_maildrop(const config::Config& c, std::string_view content);
+// own_address - the calling user's address: login@sendmail.sender_domain.
+std::string own_address(const config::Config& c);
 
 // open_store - the store of this configuration; sweep_blobs only for the
 // server (see BlobStore::sweep).
@@ -104,11 +109,12 @@ struct SendRequest {
   std::string from, subject, body, body_file, html_file;
   std::vector<std::string> to, cc, bcc, reply_to, attach, headers;
   bool print = false;
+  std::string config_path;
 };
 
-// send - `herald send`: the message built (mime/builder.h); with --print
-// written to stdout. Submitting it waits for the sendmail door (issue 13):
-// without --print it says so and exits 2.
+// send - `herald send`: the message built (mime/builder.h), written to
+// stdout with --print, else submitted as sendmail submits (the maildrop),
+// from --from or the calling user's own address.
 int send(const SendRequest& request);
 
 // serve - `herald serve`: runs the daemon in the foreground until SIGTERM.

@@ -51,39 +51,14 @@ bool write_all(int fd, std::string_view data) {
   return true;
 }
 
-// drop - content as a new file of the maildrop: written under a dot name,
-// synced, then renamed in (the daemon takes a renamed file at once). The
-// directory is synced too where the caller may open it (root and the
-// daemon's user; others may not list the maildrop).
+// drop - a maildrop file, or the end of the call with its sysexits.h code.
 void drop(const config::Config& c, std::string_view content) {
-  const std::filesystem::path& dir = c.maildrop.directory;
-  if (::access(dir.c_str(), F_OK) != 0 && ::geteuid() == 0) {
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    ::chmod(dir.c_str(), 01733);
-  }
-  std::random_device rd;
-  const std::string id = fmt::format("{}.{}.{:08x}", QueueIdGenerator().next(), ::getpid(), rd());
-  const std::string tmp = (dir / ("." + id)).string(), name = (dir / id).string();
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    int e = errno;
-    die(e == ENOENT ? EX_UNAVAILABLE : e == EACCES ? EX_CANTCREAT : EX_TEMPFAIL,
-        fmt::format("{}: cannot create a file there: {}{}", dir.string(), std::strerror(e),
-                    e == ENOENT ? " (has herald serve run once?)" : ""));
-  }
-  bool ok = write_all(fd, content) && ::fsync(fd) == 0;
-  ok = ::close(fd) == 0 && ok;
-  if (!ok || ::rename(tmp.c_str(), name.c_str()) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    die(EX_TEMPFAIL, fmt::format("{}: cannot write the message: {}", dir.string(), std::strerror(e)));
-  }
-  int d = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (d >= 0) {
-    ::fsync(d);
-    ::close(d);
-  }
+  Status st = to_maildrop(c, content);
+  if (st) return;
+  int code = st.error().code == Errc::not_found ? EX_UNAVAILABLE
+             : st.error().code == Errc::denied  ? EX_CANTCREAT
+                                                : EX_TEMPFAIL;
+  die(code, st.error().message);
 }
 
 // checked - an address as the daemon will read it; a bad one ends the call
@@ -180,6 +155,42 @@ int smtp_session(const config::Config& c, const spool::SendmailArgs& args, const
 }
 
 }  // namespace
+
+Status to_maildrop(const config::Config& c, std::string_view content) {
+  const std::filesystem::path& dir = c.maildrop.directory;
+  if (::access(dir.c_str(), F_OK) != 0 && ::geteuid() == 0) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    ::chmod(dir.c_str(), 01733);
+  }
+  std::random_device rd;
+  const std::string id = fmt::format("{}.{}.{:08x}", QueueIdGenerator().next(), ::getpid(), rd());
+  const std::string tmp = (dir / ("." + id)).string(), name = (dir / id).string();
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    int e = errno;
+    return make_error(e == ENOENT ? Errc::not_found : e == EACCES ? Errc::denied : Errc::io,
+                      fmt::format("{}: cannot create a file there: {}{}", dir.string(), std::strerror(e),
+                                  e == ENOENT ? " (has herald serve run once?)" : ""));
+  }
+  bool ok = write_all(fd, content) && ::fsync(fd) == 0;
+  ok = ::close(fd) == 0 && ok;
+  if (!ok || ::rename(tmp.c_str(), name.c_str()) != 0) {
+    int e = errno;
+    ::unlink(tmp.c_str());
+    return make_error(Errc::io, fmt::format("{}: cannot write the message: {}", dir.string(), std::strerror(e)));
+  }
+  // The directory too, where the caller may open it (root and the daemon's
+  // user; others may not list the maildrop).
+  int d = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (d >= 0) {
+    ::fsync(d);
+    ::close(d);
+  }
+  return {};
+}
+
+std::string own_address(const config::Config& c) { return spool::qualify(login_name(), c.maildrop.sender_domain); }
 
 int sendmail(const spool::SendmailArgs& args, const config::Config& c) {
   const std::string domain = c.maildrop.sender_domain;
