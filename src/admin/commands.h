@@ -166,6 +166,10 @@ struct JournalRequest {
   std::string message_id;  // only the events of this message
   std::string queue_id;
   std::string address;     // only events with this sender or recipient
+  std::string event;       // only this event ("received", "quarantined", ...)
+  // The accounting records (received rows) of a door, or whose identity,
+  // Subject or an attachment's name holds this text.
+  std::string door, identity, subject, attachment;
   std::size_t limit = 1000;  // 0 = all
   std::string after;       // a key: the first `limit` events after it; "" = the newest `limit`
 };

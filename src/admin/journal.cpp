@@ -4,6 +4,7 @@
 #include "admin/paging.h"
 #include "admin/validate.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 
@@ -33,6 +34,18 @@ Result<ListEnd> journal(store::Store& store, const JournalRequest& request, cons
   q.message_id = request.message_id;
   q.queue_id = request.queue_id;
   q.address = request.address;
+  if (!request.event.empty()) {
+    q.event = store::parse_journal_event(request.event);
+    if (!q.event) return make_error(Errc::invalid, fmt::format("event {}: no such event", request.event));
+  }
+  static constexpr std::string_view kDoors[] = {"smtp", "submission", "spool", "sendmail", "send", "local"};
+  if (!request.door.empty() && std::find(std::begin(kDoors), std::end(kDoors), request.door) == std::end(kDoors))
+    return make_error(Errc::invalid, fmt::format("door {}: one of smtp, submission, spool, sendmail, send, local",
+                                                 request.door));
+  q.door = request.door;
+  q.identity = request.identity;
+  q.subject = request.subject;
+  q.attachment = request.attachment;
   auto after = parse_key(request.after);
   if (!after) return after.error();
   if (request.after.empty() && request.limit > 0) {

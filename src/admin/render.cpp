@@ -43,6 +43,16 @@ std::string text_line(const store::JournalEntry& e) {
   if (!e.message_id.empty()) line += " message-id=" + e.message_id;
   if (!e.reply.empty()) line += fmt::format(" ({})", e.reply);
   if (!e.detail.empty()) line += " " + e.detail;
+  // The accounting record of a received row (who sent what).
+  if (!e.door.empty()) line += " door=" + e.door;
+  if (!e.identity.empty()) line += fmt::format(" identity=\"{}\"", printable_utf8(e.identity));
+  if (!e.recipients.empty()) line += fmt::format(" rcpt=<{}>", printable_utf8(e.recipients));
+  if (!e.subject.empty()) line += fmt::format(" subject=\"{}\"", printable_utf8(e.subject));
+  if (e.event == store::JournalEvent::received && !e.door.empty()) {
+    line += fmt::format(" attachments={}", e.attachments);
+    for (std::size_t i = 0; i < e.attachment_names.size(); ++i)
+      line += fmt::format("{}\"{}\"", i ? ", " : " ", printable_utf8(e.attachment_names[i]));
+  }
   return line;
 }
 
@@ -75,7 +85,9 @@ nlohmann::json to_json(const store::JournalEntry& e) {
   return {{"key", std::to_string(e.key)}, {"time", iso_time(e.time_ms)}, {"event", store::to_string(e.event)},
           {"queue_id", e.queue_id},       {"message_id", e.message_id},  {"sender", e.sender},
           {"recipient", e.recipient},     {"client", e.client},          {"size", e.size},
-          {"reply", e.reply},             {"detail", e.detail}};
+          {"reply", e.reply},             {"detail", e.detail},          {"door", e.door},
+          {"identity", e.identity},       {"subject", e.subject},        {"recipients", e.recipients},
+          {"attachments", e.attachments}, {"attachment_names", e.attachment_names}};
 }
 
 std::string dump(const nlohmann::json& j) { return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace); }

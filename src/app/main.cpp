@@ -273,6 +273,13 @@ void Cli::add_queue_commands() {
   journal->add_option("--message-id", j.message_id, "only this Message-ID");
   journal->add_option("--queue-id", j.queue_id, "only this queue id");
   journal->add_option("--address", j.address, "only events with this sender or recipient");
+  journal->add_option("--event", j.event, "only this event (received, delivered, rejected, quarantined, ...)");
+  journal->add_option("--door", j.door, "who sent what: messages that came through this door "
+                                         "(smtp, submission, spool, sendmail, send, local)");
+  journal->add_option("--identity", j.identity, "messages whose submitter (AUTH user, uid=N(login), spool and file, "
+                                                 "client) holds this text");
+  journal->add_option("--subject", j.subject, "messages whose Subject holds this text");
+  journal->add_option("--attachment", j.attachment, "messages with an attachment whose name holds this text");
   journal->footer(kListsFooter);
   limit_option(journal, j.limit, "newest N events (default 1000; 0 = all); with --after, the first N after it");
   journal->add_option("--after", j.after, "the events after this key (JSON: key), as the last listing ended")

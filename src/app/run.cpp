@@ -221,7 +221,7 @@ int send(const SendRequest& r) {
   for (const auto* list : {&r.to, &r.cc, &r.bcc})
     for (const auto& a : *list) drop.recipients.push_back(spool::qualify(a, c->maildrop.sender_domain));
   if (drop.recipients.empty()) fail("no recipients: --to, --cc or --bcc", 2);
-  check(to_maildrop(*c, spool::maildrop_stream(drop, {}, "localhost")));
+  check(to_maildrop(*c, spool::maildrop_stream(drop, {}, "herald-send")));  // the door "send"
   std::cout << fmt::format("sent from <{}> to {} recipients\n", drop.sender, drop.recipients.size());
   return 0;
 }

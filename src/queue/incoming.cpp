@@ -48,6 +48,7 @@ void Incoming::append(std::string_view octets) {
   if (octets.empty()) return;
   size_ += octets.size();
   eight_bit_ = eight_bit_ || smtp::has_8bit(octets);
+  attachments_.feed(octets);
   if (!error_) return;  // the spool failed: submit() says so
   if (spool_) {
     error_ = spool_->append(octets);
@@ -99,6 +100,8 @@ void Incoming::settle() {
   std::string_view message = std::string_view(held_).substr(head_size_);
   message_id_ = header_value(message, "Message-ID");
   if (message_id_.size() > 998) message_id_.resize(998);
+  subject_ = header_value(message, "Subject");
+  if (subject_.size() > 998) subject_.resize(998);
   if (!envelope_->submission) return;
   // RFC 6409 8.2, 8.3: a submission server adds what the client left out.
   std::string added;

@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "base/result.h"
+#include "mime/attachments.h"
 #include "store/queue.h"
 
 namespace herald::queue {
@@ -123,6 +124,8 @@ class Incoming {
   std::size_t scanned_ = 0;     // client octets searched for the header section's end
   bool settled_ = false;
   std::string message_id_;
+  std::string subject_;         // for the accounting record
+  mime::AttachmentScan attachments_;  // the accounting record's attachments, as the octets pass
   std::uint64_t size_ = 0;
   bool eight_bit_ = false;
   BodyShare share_;             // held_'s octets in the budget

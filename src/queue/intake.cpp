@@ -43,6 +43,7 @@ struct Intake::Logs {
   std::shared_ptr<spdlog::logger> cleanup = log::get("cleanup");
   std::shared_ptr<spdlog::logger> qmgr = log::get("qmgr");
   std::shared_ptr<spdlog::logger> pickup = log::get("pickup");
+  std::shared_ptr<spdlog::logger> account = log::get("account");
 };
 
 // NoticeHook - on_delivered's function, called from the writer thread and
@@ -105,6 +106,26 @@ std::string Intake::received_header(const Envelope& env, const std::string& queu
   return out;
 }
 
+std::string door_of(const Envelope& env) {
+  if (env.pickup) {
+    if (env.pickup->spool != "sendmail") return "spool";
+    return env.helo == "herald-send" ? "send" : "sendmail";
+  }
+  if (env.client_ip.empty()) return "local";
+  return env.submission ? "submission" : "smtp";
+}
+
+std::string identity_of(const Envelope& env) {
+  if (env.pickup) {
+    std::string who = fmt::format("uid={}({})", env.pickup->uid, env.pickup->login);
+    if (env.pickup->spool == "sendmail") return who;
+    return fmt::format("spool={} file={} {}", env.pickup->spool, env.pickup->file, who);
+  }
+  if (!env.auth_user.empty()) return env.auth_user;
+  if (env.client_ip.empty()) return "";
+  return fmt::format("{}[{}]", env.client_name, env.client_ip);
+}
+
 Incoming Intake::begin(Envelope envelope) {
   std::string queue_id = ids_.next();
   std::string head = received_header(envelope, queue_id);
@@ -130,8 +151,13 @@ void Intake::submit(Incoming in, std::function<void(Result<Accepted>)> done, Arr
   m.queue_id = in.queue_id_;
   m.sender = env.sender;
   if (!env.client_ip.empty()) m.client = fmt::format("{}[{}]", env.client_name, env.client_ip);
-  if (env.pickup) m.client = fmt::format("spool={} file={} uid={}", env.pickup->spool, env.pickup->file, env.pickup->uid);
   m.checkpoint = env.checkpoint;
+  m.door = door_of(env);
+  m.identity = identity_of(env);
+  m.subject = in.subject_;
+  for (const auto& r : env.recipients) m.recipients += (m.recipients.empty() ? "" : ", ") + r.address;
+  m.attachments = static_cast<std::uint32_t>(in.attachments_.count());
+  m.attachment_names = in.attachments_.names();
   m.message_id = std::move(in.message_id_);
   m.eight_bit = in.eight_bit_;
   m.ret = env.ret;
@@ -159,6 +185,7 @@ void Intake::submit(Incoming in, std::function<void(Result<Accepted>)> done, Arr
   struct Trace {
     std::string queue_id, sender, client, message_id, sasl_user;
     std::optional<std::uint32_t> pickup_uid;
+    std::string account;  // the accounting record's log line, after the queue id
     struct Recipient {
       std::string recipient, original;
       bool local = false;
@@ -170,6 +197,16 @@ void Intake::submit(Incoming in, std::function<void(Result<Accepted>)> done, Arr
   auto info = std::make_shared<Trace>();
   info->sasl_user = env.auth_user;
   if (env.pickup) info->pickup_uid = env.pickup->uid;
+  {
+    // Who sent what (the journal's received row carries the same).
+    std::string names;
+    for (const auto& n : m.attachment_names) names += fmt::format("{}\"{}\"", names.empty() ? "" : ", ", printable_utf8(n));
+    info->account = fmt::format("door={} identity=\"{}\" from=<{}> to=<{}> size={} message-id={} subject=\"{}\" "
+                                "attachments={}{}{}",
+                                m.door, printable_utf8(m.identity), m.sender, printable_utf8(m.recipients), m.size(),
+                                m.message_id, printable_utf8(m.subject), m.attachments, names.empty() ? "" : " ",
+                                names);
+  }
   info->queue_id = m.queue_id;
   info->sender = m.sender;
   info->client = m.client;
@@ -206,6 +243,7 @@ void Intake::submit(Incoming in, std::function<void(Result<Accepted>)> done, Arr
       logs->smtpd->info("{}: client={}, sasl_username={}", info->queue_id, info->client,
                         printable(info->sasl_user, 200));
     logs->cleanup->info("{}: message-id={}", info->queue_id, info->message_id);
+    logs->account->info("{}: {}", info->queue_id, info->account);
     logs->qmgr->info("{}: from=<{}>, size={}, nrcpt={} (queue active)", info->queue_id, info->sender, size,
                      info->deliveries.size());
     double delay = std::chrono::duration<double>(std::chrono::steady_clock::now() - arrived).count();

@@ -44,12 +44,13 @@ struct Envelope {
   std::string protocol;     // Received "with": SMTP, ESMTP, ESMTPSA, UTF8SMTP, ... (RFC 3848)
   std::string tls;          // "(using TLSv1.3 with cipher ...)" or ""
   bool submission = false;  // a submission (RFC 6409): a listener's, a spool's, sendmail's
-  std::string auth_user;    // the authenticated user, for the log only (never in Received)
+  std::string auth_user;    // the authenticated user, for the log and journal only (never in Received)
   // Pickup - a message a local program handed over (a spool file, later
   // sendmail): Received says "from userid N" as Postfix's pickup does.
   struct Pickup {
     std::uint32_t uid = 0;
-    std::string spool;  // the [[spool]]'s name
+    std::string login;  // uid's name
+    std::string spool;  // the [[spool]]'s name ("sendmail": the maildrop)
     std::string file;   // the file's name in it
   };
   std::optional<Pickup> pickup;
@@ -61,6 +62,15 @@ struct Envelope {
 struct Accepted {
   std::string queue_id;
 };
+
+// door_of - the door a message came through, for its accounting record:
+// smtp, submission, spool, sendmail, send (herald send, through the
+// maildrop) or local (made here: a report).
+std::string door_of(const Envelope& envelope);
+// identity_of - who submitted it: "alice@example.org" (AUTH), "uid=1000(bob)"
+// (a local user), with "spool=NAME file=F" for a spool file, else the
+// client's "host[ip]".
+std::string identity_of(const Envelope& envelope);
 
 // DeliveredNotice - local recipients delivered whose sender asked to hear
 // of it (RFC 3461 NOTIFY=SUCCESS): what a "delivered" report needs.

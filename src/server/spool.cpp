@@ -503,7 +503,7 @@ struct SpoolAgent::Impl::Conversation {
     env.helo = session.helo_name();
     env.protocol = session.with_protocol();
     env.submission = true;  // RFC 6409 8: a missing Date and Message-ID are added
-    env.pickup = queue::Envelope::Pickup{uid, agent.spool.name, name};
+    env.pickup = queue::Envelope::Pickup{uid, agent.submitter(uid).login, agent.spool.name, name};
     env.checkpoint = store::SpoolCheckpoint{id, transaction + 1};
     env.ret = smtp::ret_text(tx.ret);
     env.envid = tx.envid;
@@ -1134,7 +1134,7 @@ asio::awaitable<void> SpoolAgent::Impl::mail_transcript(Conversation& c, std::ve
   auto text = mime::build(m);
   if (!text) co_return;
   queue::Envelope env;
-  env.pickup = queue::Envelope::Pickup{c.uid, spool.name, c.name};
+  env.pickup = queue::Envelope::Pickup{c.uid, submitter(c.uid).login, spool.name, c.name};
   const store::SpoolCheckpoint checkpoint{c.id, c.transactions + 1};
   env.checkpoint = checkpoint;
   for (const auto& a : to) {

@@ -53,6 +53,17 @@ struct JournalEntry {
   std::uint64_t size = 0;
   std::string reply;
   std::string detail;
+  // The accounting record of a received row (who sent what, issue 13 5):
+  // the door (smtp, submission, spool, sendmail, send, local), the
+  // submitter (the authenticated user, the local user, the spool and
+  // file), the envelope recipients, Subject, the attachments' number and
+  // names. Empty on other rows.
+  std::string door;
+  std::string identity;
+  std::string subject;
+  std::string recipients;  // ", "-joined, as the client gave them
+  std::uint32_t attachments = 0;
+  std::vector<std::string> attachment_names;  // the first 32
   std::int64_t key = 0;  // read: the row's key, in time order; ignored by append
 };
 
@@ -61,6 +72,12 @@ struct JournalQuery {
   std::string queue_id;
   std::string message_id;
   std::string address;  // sender or recipient
+  std::optional<JournalEvent> event;  // only rows of this event
+  // The accounting filters: received rows only, whose door is door, and
+  // whose identity, Subject or an attachment's name holds the text (any
+  // case). "" = no filter.
+  std::string door, identity, subject, attachment;
+  bool accounting() const { return !door.empty() || !identity.empty() || !subject.empty() || !attachment.empty(); }
   std::size_t limit = 1000;
   // nullopt: the newest `limit` rows. A key: the first `limit` rows after it
   // (0 = from the oldest), so a reader continues where it stopped.

@@ -97,6 +97,10 @@ struct IncomingMessage {
   const LocalDeliveryRules* rules = nullptr;  // REQUIRES: set when any delivery is local
   // Taken from a spool file: its checkpoint, written in the same commit.
   std::optional<SpoolCheckpoint> checkpoint;
+  // The accounting record its received journal row carries (JournalEntry).
+  std::string door, identity, subject, recipients;
+  std::uint32_t attachments = 0;
+  std::vector<std::string> attachment_names;
 
   std::uint64_t size() const { return spool ? spool->size() : body.size(); }
 };

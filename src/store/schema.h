@@ -213,6 +213,17 @@ CREATE TABLE spool_checkpoints (
   PRIMARY KEY (spool, device, inode)
 ) WITHOUT ROWID;
 )sql",
+    // 10: the accounting record on each received row (JournalEntry): the
+    //     door, the submitter, Subject, the envelope recipients, the
+    //     attachments' number and names ("\n"-joined).
+    R"sql(
+ALTER TABLE journal ADD COLUMN door TEXT NOT NULL DEFAULT '';
+ALTER TABLE journal ADD COLUMN identity TEXT NOT NULL DEFAULT '';
+ALTER TABLE journal ADD COLUMN subject TEXT NOT NULL DEFAULT '';
+ALTER TABLE journal ADD COLUMN recipients TEXT NOT NULL DEFAULT '';
+ALTER TABLE journal ADD COLUMN attachments INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE journal ADD COLUMN attachment_names TEXT NOT NULL DEFAULT '';
+)sql",
 };
 
 }  // namespace herald::store

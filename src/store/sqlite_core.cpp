@@ -5,6 +5,7 @@
 #include <future>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "base/log.h"
 #include "base/text.h"
@@ -165,6 +166,8 @@ void SqliteCore::insert_journal(Db& db, const JournalEntry& e) {
       .bind(1, e.time_ms).bind(2, to_string(e.event)).bind(3, e.queue_id).bind(4, e.message_id).bind(5, e.sender)
       .bind(6, e.recipient).bind(7, e.client).bind(8, e.size).bind(9, e.reply).bind(10, e.detail)
       .bind(11, journal_next_key_)
+      .bind(12, e.door).bind(13, e.identity).bind(14, e.subject).bind(15, e.recipients)
+      .bind(16, static_cast<std::int64_t>(e.attachments)).bind(17, fmt::format("{}", fmt::join(e.attachment_names, "\n")))
       .run();
   journal_next_key_ = db.last_insert_rowid() + 1;
 }

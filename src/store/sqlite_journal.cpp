@@ -40,6 +40,8 @@ struct QueryParams {
     if (!q.message_id.empty()) st.bind(3, q.message_id);
     if (!address.empty()) st.bind(4, address);
     st.bind(5, static_cast<std::int64_t>(q.limit));
+    if (q.accounting()) st.bind(8, q.door).bind(9, q.identity).bind(10, q.subject).bind(11, q.attachment);
+    if (q.event) st.bind(12, to_string(*q.event));
   }
   const JournalQuery& q;
   std::string address;
@@ -61,6 +63,14 @@ Result<JournalEntry> entry_from(const Stmt& st) {
   e.reply = st.text(8);
   e.detail = st.text(9);
   e.key = st.i64(10);
+  e.door = st.text(11);
+  e.identity = st.text(12);
+  e.subject = st.text(13);
+  e.recipients = st.text(14);
+  e.attachments = static_cast<std::uint32_t>(st.i64(15));
+  std::string names = st.text(16);
+  if (!names.empty())
+    for (auto n : split(names, '\n')) e.attachment_names.emplace_back(n);
   return e;
 }
 

@@ -104,8 +104,15 @@ void SqliteQueue::apply_commit(Db& db, const IncomingMessage& m, const std::stri
     st.run();
   }
   const std::int64_t message = db.last_insert_rowid();
-  core_.insert_journal(db, {now_milli, JournalEvent::received, m.queue_id, m.message_id, m.sender, "", m.client,
-                            size, "", fmt::format("nrcpt={}", m.deliveries.size())});
+  JournalEntry received{now_milli, JournalEvent::received, m.queue_id, m.message_id, m.sender, "", m.client,
+                        size, "", fmt::format("nrcpt={}", m.deliveries.size())};
+  received.door = m.door;
+  received.identity = m.identity;
+  received.subject = m.subject;
+  received.recipients = m.recipients;
+  received.attachments = m.attachments;
+  received.attachment_names = m.attachment_names;
+  core_.insert_journal(db, received);
 
   result.outcomes.clear();
   bool referenced = false;
