@@ -10,6 +10,7 @@ are not mail end in quarantine/ with a log line and a journal row.
 import email
 import email.policy
 import fcntl
+import json
 import os
 import re
 import subprocess
@@ -165,6 +166,60 @@ class SpoolTest(HeraldTestCase):
         with open(os.path.join(self.spool_dir, "error", "nobody"), encoding="utf-8") as f:
             self.assertIn("not a file the job's owner may read", f.read())
         self.assertEqual(self.h.mailbox_count(rcpt), 0)
+
+    # -- the sender exit ------------------------------------------------------
+
+    def test_the_sender_exit_accepts_rejects_replaces_and_never_accepts_when_failing(self):
+        exit_log = os.path.join(self.herald_tmp(), "exit.log")
+        script = os.path.join(self.herald_tmp(), "exit.py")
+        with open(script, "w") as f:
+            f.write(f"""#!/usr/bin/python3
+import json, sys, time
+r = json.load(sys.stdin)
+with open({exit_log!r}, "a") as log:
+    log.write(json.dumps(r) + "\\n")
+s = r["subject"]
+if "reject" in s:
+    print(json.dumps({{"action": "reject", "reason": "not on the payroll list"}}))
+elif "replace" in s:
+    print(json.dumps({{"action": "replace", "sender": "payroll@example.test"}}))
+elif "slow" in s:
+    time.sleep(30)
+elif "crash" in s:
+    sys.exit(3)
+else:
+    print(json.dumps({{"action": "accept"}}))
+""")
+        os.chmod(script, 0o755)
+        self.start(sender_exit=script, sender_exit_timeout="1s", scan_interval="1h")
+        rcpt, sender = self.user("exit"), self.user("job")
+
+        def drop(name, subject):
+            write_renamed(self.spool_dir, name, (f"HELO j\nMAIL FROM:<{sender}>\nRCPT TO:<{rcpt}>\nDATA\n"
+                                                 f"From: {sender}\nSubject: {subject}\n\nx\n.\n").encode())
+        for name, subject in (("ok", "accept me"), ("no", "reject me"), ("swap", "replace me"), ("crash", "crash"),
+                              ("slow", "slow")):
+            drop(name, subject)
+        for name in ("ok", "no", "swap"):
+            self.wait_gone(name)
+        msgs = {parse(m)["Subject"]: parse(m) for m in self.h.wait_mailbox(rcpt, 2)}
+        self.assertEqual(set(msgs), {"accept me", "replace me"})
+        self.assertEqual(msgs["accept me"]["Return-Path"], f"<{sender}>")
+        self.assertEqual(msgs["replace me"]["Return-Path"], "<payroll@example.test>")
+        with open(os.path.join(self.spool_dir, "error", "no"), encoding="utf-8") as f:
+            self.assertIn("554 5.7.1 not on the payroll list", f.read())
+        # A failing or late exit refuses for the moment: those files wait.
+        wait_for(lambda: self.h.log().count("sender exit failed") >= 2, 20, message="both failures logged")
+        self.assertIn("no answer within 1000 ms", self.h.log())
+        self.assertIn("exited with 3", self.h.log())
+        self.assertTrue(os.path.exists(os.path.join(self.spool_dir, "crash")))
+        self.assertTrue(os.path.exists(os.path.join(self.spool_dir, "slow")))
+        self.assertEqual(len(self.h.mailbox(rcpt)), 2)
+        with open(exit_log) as f:
+            first = [r for r in map(json.loads, f) if r["file"] == "ok"][0]
+        self.assertEqual((first["spool"], first["sender"], first["from"], first["recipients"], first["subject"]),
+                         ("batch", sender, [sender], [rcpt], "accept me"))
+        self.assertEqual(first["uid"], os.geteuid())
 
     # -- files that are not mail --------------------------------------------
 

@@ -155,10 +155,14 @@ constexpr KeySpec kKeys[] = {
     {"spool", "concurrency", Kind::integer, "32", "files taken at once", {}, "1-10000"},
     {"spool", "sender_policy", Kind::choice, R"("any")", "envelope senders and From of the files' owners: any (as written), verify (their own address or sender_map's, else the transaction is refused), replace (the envelope sender rewritten to theirs)", "any|verify|replace"},
     {"spool", "sender_map", Kind::string_list, "[]", "more senders owners may use under verify: \"user:address\", \"user:@domain\", \"@group:address\""},
+    {"spool", "sender_exit", Kind::string, R"("")", "a program asked about each message after the sender policy: JSON on its stdin (user, uid, spool, file, sender, from, recipients, subject), {\"action\": \"accept\"|\"reject\"|\"replace\", \"reason\", \"sender\"} on its stdout; one that fails or is late refuses for the moment, never accepts; \"\" = none"},
+    {"spool", "sender_exit_timeout", Kind::duration, R"("5s")", "time sender_exit has to answer", {}, "100ms-1m"},
     {"sendmail", "maildrop", Kind::string, R"("")", "where `herald sendmail` leaves messages for the daemon (mode 1733: any local user may write, none may list); \"\" = data_dir/maildrop"},
     {"sendmail", "sender_policy", Kind::choice, R"("verify")", "envelope senders (-f) and From of local users: any (as given), verify (their own address, login@sender_domain or a local domain, or sender_map's, else refused), replace (rewritten to theirs)", "any|verify|replace"},
     {"sendmail", "trusted_users", Kind::string_list, R"(["root"])", "local users who may give any sender, as Postfix's trusted users"},
     {"sendmail", "sender_map", Kind::string_list, "[]", "more senders local users may give: \"user:address\", \"user:@domain\", \"@group:address\""},
+    {"sendmail", "sender_exit", Kind::string, R"("")", "as a spool's sender_exit, for sendmail and herald send"},
+    {"sendmail", "sender_exit_timeout", Kind::duration, R"("5s")", "time sender_exit has to answer", {}, "100ms-1m"},
     {"sendmail", "sender_domain", Kind::hostname, R"("")", "the domain of a local user's own address (login@domain); \"\" = server.hostname"},
 };
 
@@ -701,6 +705,8 @@ Result<Config> read_config(Loader& in, const std::filesystem::path& file) {
     sp.concurrency = in.u32("spool", "concurrency", t);
     sp.sender_policy = in.str("spool", "sender_policy", t);
     sp.sender_map = in.list("spool", "sender_map", t);
+    sp.sender_exit = resolve(in.str("spool", "sender_exit", t));
+    sp.sender_exit_timeout = in.duration("spool", "sender_exit_timeout", t);
     sp.line = t->source().begin.line;
     c.spools.push_back(std::move(sp));
   }
@@ -718,6 +724,8 @@ Result<Config> read_config(Loader& in, const std::filesystem::path& file) {
   c.maildrop.sender_policy = in.str("sendmail", "sender_policy");
   c.maildrop.trusted_users = in.list("sendmail", "trusted_users");
   c.maildrop.sender_map = in.list("sendmail", "sender_map");
+  c.maildrop.sender_exit = resolve(in.str("sendmail", "sender_exit"));
+  c.maildrop.sender_exit_timeout = in.duration("sendmail", "sender_exit_timeout");
   c.maildrop.verify_requests = true;
   return c;
 }

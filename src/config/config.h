@@ -178,6 +178,8 @@ struct Config {
     std::string sender_policy = "any";
     std::vector<std::string> trusted_users;
     std::vector<std::string> sender_map;
+    std::filesystem::path sender_exit;  // "" = none (server/sender_exit.h)
+    milliseconds sender_exit_timeout{0};
     bool verify_requests = false;  // VRFY-only files are answered with a report (sendmail -bv)
     std::int64_t line = 0;  // where its [[spool]] is, for errors
   };

@@ -95,6 +95,8 @@ std::size_t trace_block_size(std::string_view message) {
 
 }  // namespace
 
+void Incoming::replace_sender(std::string sender) { envelope_->sender = std::move(sender); }
+
 void Incoming::settle() {
   settled_ = true;
   std::string_view message = std::string_view(held_).substr(head_size_);

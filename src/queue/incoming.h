@@ -95,6 +95,9 @@ class Incoming {
 
   const std::string& queue_id() const { return queue_id_; }
   const Envelope& envelope() const { return *envelope_; }
+  // replace_sender - a new envelope sender before submit (a spool's sender
+  // exit answered "replace"); the trace header never names it.
+  void replace_sender(std::string sender);
   // size - the octets appended so far.
   std::uint64_t size() const { return size_; }
   // eight_bit - an octet over 127 came (BODY=8BITMIME when sent on).

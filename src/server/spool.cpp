@@ -22,6 +22,7 @@
 #include <asio/post.hpp>
 #include <asio/redirect_error.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/thread_pool.hpp>
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -32,6 +33,7 @@
 #include "mime/builder.h"
 #include "mime/header.h"
 #include "server/offload.h"
+#include "server/sender_exit.h"
 #include "spool/job.h"
 #include "spool/sender.h"
 #include "spool/stream.h"
@@ -280,6 +282,7 @@ struct SpoolAgent::Impl {
   std::shared_ptr<spdlog::logger> log;
   std::optional<Owners> owners;
   spool::SenderPolicy policy;
+  asio::thread_pool exits{2};  // sender_exit runs here; joined before the io_context goes
   std::map<uid_t, spool::Submitter> submitters;  // looked up once per owner
 
   const spool::Submitter& submitter(uid_t uid) {
@@ -418,6 +421,42 @@ struct SpoolAgent::Impl::Conversation {
     return true;
   }
 
+  // exit_allows - the spool's sender_exit asked (server/sender_exit.h);
+  // false when the message was refused (the session has its answer).
+  asio::awaitable<bool> exit_allows(queue::Incoming& message) {
+    ExitRequest req;
+    req.user = agent.submitter(uid).login;
+    req.uid = uid;
+    req.spool = agent.spool.name;
+    req.file = name;
+    req.sender = message.envelope().sender;
+    for (const auto& v : mime::field_values(head, "From"))
+      for (auto& a : mime::addresses(v)) req.from.push_back(std::move(a));
+    for (const auto& r : message.envelope().recipients) req.recipients.push_back(r.address);
+    req.subject = queue::header_value(head, "Subject");
+    auto ask = [&req, &spool = agent.spool] { return call_sender_exit(spool.sender_exit, spool.sender_exit_timeout, req); };
+    ExitVerdict v = co_await offload(agent.exits, ask);
+    switch (v.action) {
+      case ExitVerdict::Action::accept: co_return true;
+      case ExitVerdict::Action::replace:
+        note("  ", fmt::format("(sender <{}> replaced by <{}>: the sender exit)", req.sender, v.sender));
+        message.replace_sender(v.sender);
+        co_return true;
+      case ExitVerdict::Action::reject: {
+        std::string reason = v.reason.empty() ? "refused by the sender exit" : printable(v.reason, 200);
+        refuse_sender("END-OF-MESSAGE", req.sender, fmt::format("554 5.7.1 {}", reason));
+        session.on_submitted(smtp::SubmitOutcome::rejected, reason);
+        co_return false;
+      }
+      case ExitVerdict::Action::failed:
+        // Never an accept: the file waits for an exit that works.
+        agent.log->error("error: spool {}: {}: sender exit failed: {}", agent.spool.name, printable(name), v.reason);
+        session.on_submitted(smtp::SubmitOutcome::temp_fail, "sender exit failed");
+        co_return false;
+    }
+    co_return false;
+  }
+
   void refuse_sender(std::string_view command, const std::string& sender, std::string reply) {
     note("< ", reply);
     refused.insert(transaction);
@@ -524,6 +563,7 @@ struct SpoolAgent::Impl::Conversation {
       session.on_submitted(smtp::SubmitOutcome::rejected, "From address rejected");
       co_return;
     }
+    if (!agent.spool.sender_exit.empty() && !co_await exit_allows(message)) co_return;
     auto commit = [&intake = agent.ctx.intake, &message](auto done) { intake.submit(std::move(message), std::move(done)); };
     auto result = co_await on_completion<Result<queue::Accepted>>(commit);
     if (result) {
