@@ -3,8 +3,13 @@ BUILD_DIR ?= build
 CONFIG    ?= etc/herald.toml
 JOBS      ?= $(shell nproc)
 CMAKE_FLAGS ?=
+# make install: PREFIX (/usr puts sendmail at /usr/sbin/sendmail and the
+# configuration in /etc/herald), DESTDIR for a staging directory.
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+SYSCONFDIR = $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 
-.PHONY: all bootstrap build run test bench clean
+.PHONY: all bootstrap build run test bench install clean
 
 all: build
 
@@ -29,6 +34,17 @@ bench: build
 	bench/outbound
 	bench/spool
 	$(BUILD_DIR)/src/store/directory_bench 1000 100000 1000000
+
+install: build
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSCONFDIR)/herald \
+		$(DESTDIR)$(PREFIX)/lib/systemd/system
+	install -m 755 $(BUILD_DIR)/herald $(DESTDIR)$(PREFIX)/sbin/herald
+	ln -sf herald $(DESTDIR)$(PREFIX)/sbin/sendmail
+	ln -sf ../sbin/herald $(DESTDIR)$(PREFIX)/bin/mailq
+	test -e $(DESTDIR)$(SYSCONFDIR)/herald/herald.toml || \
+		install -m 644 etc/herald.example.toml $(DESTDIR)$(SYSCONFDIR)/herald/herald.toml
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' etc/herald.service.in \
+		> $(DESTDIR)$(PREFIX)/lib/systemd/system/herald.service
 
 clean:
 	rm -rf $(BUILD_DIR)

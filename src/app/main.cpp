@@ -7,6 +7,7 @@
 #include <sysexits.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <string>
@@ -27,8 +28,18 @@ namespace admin = herald::admin;
 namespace config = herald::config;
 namespace store = herald::store;
 
+// default_config_path - $HERALD_CONFIG; for an installed herald
+// (PREFIX/sbin/herald, or sendmail linked to it) PREFIX's etc/herald/
+// (/etc/herald for /usr), as `make install` lays it out; else the
+// repository's etc/herald.toml (`make run`).
 std::string default_config_path() {
   if (const char* env = std::getenv("HERALD_CONFIG"); env && *env) return env;
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec && exe.parent_path().filename() == "sbin") {
+    const std::filesystem::path prefix = exe.parent_path().parent_path();
+    return ((prefix == "/usr" ? std::filesystem::path("/etc") : prefix / "etc") / "herald" / "herald.toml").string();
+  }
   return "etc/herald.toml";
 }
 
@@ -53,7 +64,8 @@ admin::NewPassword new_password(const Args& a) {
   return read_new_password(a.password_stdin, a.password, a.password_hash);
 }
 
-constexpr const char* kConfigHelp = "configuration file (default $HERALD_CONFIG, else etc/herald.toml)";
+constexpr const char* kConfigHelp =
+    "configuration file (default $HERALD_CONFIG, else PREFIX/etc/herald/herald.toml when installed, else etc/herald.toml)";
 constexpr const char* kListsFooter =
     "Lists print their rows as they are read, in key order. When --limit N leaves rows\n"
     "out, stderr names the last key printed: pass it as --after KEY for the next page.";
