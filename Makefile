@@ -38,9 +38,9 @@ bench: build
 install: build
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSCONFDIR)/herald \
 		$(DESTDIR)$(PREFIX)/lib/systemd/system
-	install -m 755 $(BUILD_DIR)/herald $(DESTDIR)$(PREFIX)/sbin/herald
-	ln -sf herald $(DESTDIR)$(PREFIX)/sbin/sendmail
-	ln -sf ../sbin/herald $(DESTDIR)$(PREFIX)/bin/mailq
+	install -m 755 $(BUILD_DIR)/herald $(BUILD_DIR)/herald-sendmail $(DESTDIR)$(PREFIX)/sbin/
+	ln -sf herald-sendmail $(DESTDIR)$(PREFIX)/sbin/sendmail
+	ln -sf ../sbin/herald-sendmail $(DESTDIR)$(PREFIX)/bin/mailq
 	test -e $(DESTDIR)$(SYSCONFDIR)/herald/herald.toml || \
 		install -m 644 etc/herald.example.toml $(DESTDIR)$(SYSCONFDIR)/herald/herald.toml
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' etc/herald.service.in \

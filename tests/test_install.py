@@ -1,5 +1,5 @@
-"""test_install.py - `make install` (issue 13): herald, the sendmail and mailq
-links, the example configuration (never over one that exists) and the
+"""test_install.py - `make install` (issue 13): herald, herald-sendmail with
+the sendmail and mailq links to it, the example configuration (never over one that exists) and the
 systemd unit, under PREFIX and DESTDIR; an installed herald finds its
 configuration in PREFIX/etc/herald (/etc/herald for /usr) by itself.
 """
@@ -33,8 +33,9 @@ class InstallTest(unittest.TestCase):
         self.make_install(DESTDIR=dest, PREFIX="/usr")
         herald = os.path.join(dest, "usr/sbin/herald")
         self.assertTrue(os.access(herald, os.X_OK))
-        self.assertEqual(os.readlink(os.path.join(dest, "usr/sbin/sendmail")), "herald")
-        self.assertEqual(os.readlink(os.path.join(dest, "usr/bin/mailq")), "../sbin/herald")
+        self.assertTrue(os.access(os.path.join(dest, "usr/sbin/herald-sendmail"), os.X_OK))
+        self.assertEqual(os.readlink(os.path.join(dest, "usr/sbin/sendmail")), "herald-sendmail")
+        self.assertEqual(os.readlink(os.path.join(dest, "usr/bin/mailq")), "../sbin/herald-sendmail")
         config = os.path.join(dest, "etc/herald/herald.toml")
         check = subprocess.run([herald, "config", "check", "--config", config], capture_output=True, text=True)
         self.assertEqual(check.returncode, 0, check.stderr)
@@ -59,7 +60,8 @@ class InstallTest(unittest.TestCase):
         env = {k: v for k, v in os.environ.items() if k != "HERALD_CONFIG"}
         res = subprocess.run([os.path.join(prefix, "bin/mailq")], capture_output=True, text=True, env=env, cwd=prefix)
         self.assertEqual(res.returncode, 0, res.stderr)
-        self.assertTrue(os.path.isdir(data), "mailq read the store of PREFIX/etc/herald/herald.toml")
+        self.assertTrue(os.path.isdir(data), "mailq (herald-sendmail running herald) read the store of "
+                                             "PREFIX/etc/herald/herald.toml")
 
 
 if __name__ == "__main__":

@@ -160,6 +160,24 @@ class SendmailTest(HeraldTestCase):
         self.assertEqual(got["Subject"], "Grüße from mailx")
         self.assertIn("body from mailx", got.get_content())
 
+    def test_herald_sendmail_the_lean_binary(self):
+        # What make install links sendmail to: deliveries in its own process,
+        # -bs and -bp through herald beside it.
+        lean = os.path.join(os.path.dirname(self.h.bin), "herald-sendmail")
+        a = self.user()
+
+        def run(*args, input=b""):
+            return subprocess.run([lean, "-C", self.h.config_path, *args], input=input, capture_output=True,
+                                  timeout=30)
+        self.assertEqual(run("-t", input=f"To: {a}\nSubject: lean\n\nx\n".encode()).returncode, 0)
+        script = f"HELO c\r\nMAIL FROM:<root@example.test>\r\nRCPT TO:<{a}>\r\nDATA\r\nSubject: lean bs\r\n\r\nx\r\n.\r\nQUIT\r\n"
+        bs = run("-bs", input=script.encode())
+        self.assertEqual(bs.returncode, 0, bs.stderr)
+        self.assertIn(b"250 2.0.0 Ok: queued as maildrop", bs.stdout)
+        self.assertEqual(sorted(parse(m)["Subject"] for m in self.h.wait_mailbox(a, 2)), ["lean", "lean bs"])
+        self.assertEqual(run("-bp").returncode, 0)
+        self.assertEqual(run("-Z").returncode, EX_USAGE)
+
     def test_exit_codes(self):
         self.assertEqual(self.sendmail("-Z", "a@example.test").returncode, EX_USAGE)
         self.assertEqual(self.sendmail("-F", "two\nlines", "a@example.test").returncode, EX_USAGE)

@@ -4,7 +4,6 @@
 // does is in admin/commands.h, how its rows print in admin/render.h.
 // Exit status (the README): 0 done, 1 failed, 2 usage error.
 #include <sys/stat.h>
-#include <sysexits.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -27,21 +26,6 @@ using namespace herald::app;  // Failure, check, check_request, open_store, serv
 namespace admin = herald::admin;
 namespace config = herald::config;
 namespace store = herald::store;
-
-// default_config_path - $HERALD_CONFIG; for an installed herald
-// (PREFIX/sbin/herald, or sendmail linked to it) PREFIX's etc/herald/
-// (/etc/herald for /usr), as `make install` lays it out; else the
-// repository's etc/herald.toml (`make run`).
-std::string default_config_path() {
-  if (const char* env = std::getenv("HERALD_CONFIG"); env && *env) return env;
-  std::error_code ec;
-  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (!ec && exe.parent_path().filename() == "sbin") {
-    const std::filesystem::path prefix = exe.parent_path().parent_path();
-    return ((prefix == "/usr" ? std::filesystem::path("/etc") : prefix / "etc") / "herald" / "herald.toml").string();
-  }
-  return "etc/herald.toml";
-}
 
 // Args - what the command line gave; one command runs, so they share fields.
 struct Args {
@@ -391,33 +375,6 @@ int Cli::dispatch() {
 
 }  // namespace
 
-// run_sendmail - herald called as sendmail or mailq, or `herald sendmail`:
-// Postfix's command line, sysexits.h's exit codes. -bp and -q are the
-// queue commands.
-int run_sendmail(std::string_view program, const std::vector<std::string>& words) {
-  auto args = herald::spool::parse_sendmail_args(program, words);
-  if (!args) {
-    std::cerr << "sendmail: fatal: " << herald::printable_utf8(args.error().message) << "\n";
-    return EX_USAGE;
-  }
-  const std::string path = args->config.empty() ? default_config_path() : args->config;
-  if (args->mode == herald::spool::SendmailArgs::Mode::list || args->mode == herald::spool::SendmailArgs::Mode::flush) {
-    std::vector<std::string> argv_words{"herald", "queue",
-                                        args->mode == herald::spool::SendmailArgs::Mode::list ? "list" : "flush",
-                                        "--config", path};
-    std::vector<char*> argv;
-    for (auto& w : argv_words) argv.push_back(w.data());
-    Cli cli;
-    return cli.run(static_cast<int>(argv.size()), argv.data());
-  }
-  auto c = config::load(path);
-  if (!c) {
-    std::cerr << "sendmail: fatal: " << herald::printable_utf8(c.error().message) << "\n";
-    return EX_CONFIG;
-  }
-  return sendmail(*args, *c);
-}
-
 int main(int argc, char** argv) {
   // Nothing Herald writes is for other users: the database, bodies, keys,
   // a sendmail message in the maildrop (docs/ARCHITECTURE.md "Mail from
@@ -425,10 +382,19 @@ int main(int argc, char** argv) {
   ::umask(077);
   std::string_view program = argc > 0 ? std::string_view(argv[0]) : "herald";
   program = program.substr(program.rfind('/') + 1);
+  // The queue commands (-bp, -q) and -bs run here, in this process.
+  SendmailHooks hooks;
+  hooks.queue_command = [](std::vector<std::string> words) {
+    std::vector<char*> argv;
+    for (auto& w : words) argv.push_back(w.data());
+    Cli cli;
+    return cli.run(static_cast<int>(argv.size()), argv.data());
+  };
+  hooks.smtp_session = smtp_session;
   if (program == "sendmail" || program == "mailq")
-    return run_sendmail(program, std::vector<std::string>(argv + 1, argv + argc));
+    return sendmail_main(program, std::vector<std::string>(argv + 1, argv + argc), hooks);
   if (argc > 1 && std::string_view(argv[1]) == "sendmail")
-    return run_sendmail("sendmail", std::vector<std::string>(argv + 2, argv + argc));
+    return sendmail_main("sendmail", std::vector<std::string>(argv + 2, argv + argc), hooks);
   Cli cli;
   return cli.run(argc, argv);
 }

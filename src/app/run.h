@@ -5,6 +5,7 @@
 #pragma once
 
 #include <iostream>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -47,9 +48,28 @@ inline void check_request(const Status& st) {
   if (!st) fail(st.error().message, st.error().code == Errc::invalid ? 2 : 1);
 }
 
-// sendmail - the sendmail door (app/sendmail.cpp): deliver, -bs, -bv;
-// returns a sysexits.h code (it exits itself on a fatal error).
+// sendmail_main - herald called as sendmail or mailq, `herald sendmail`,
+// or the lean herald-sendmail (app/sendmail_main.cpp): Postfix's command
+// line, sysexits.h's exit codes; -bp, -q and -bs go to the hooks.
+struct SendmailHooks {
+  // -bp, -q: herald's own arguments ("herald queue list --config F").
+  std::function<int(std::vector<std::string>)> queue_command;
+  // -bs: the SMTP session (app/sendmail_bs.cpp, or herald run for it).
+  std::function<int(const spool::SendmailArgs&, const config::Config&)> smtp_session;
+};
+int sendmail_main(std::string_view program, const std::vector<std::string>& words, const SendmailHooks& hooks);
+// smtp_session - sendmail -bs (app/sendmail_bs.cpp).
+int smtp_session(const spool::SendmailArgs& args, const config::Config& c);
+// write_all - every octet of data to fd (false: it failed).
+bool write_all(int fd, std::string_view data);
+// sendmail - deliver, -bs, -bv (app/sendmail.cpp); returns a sysexits.h
+// code (it exits itself on a fatal error).
 int sendmail(const spool::SendmailArgs& args, const config::Config& c);
+// default_config_path - $HERALD_CONFIG; for an installed herald
+// (PREFIX/sbin/herald or herald-sendmail, or a link to them) PREFIX's
+// etc/herald/herald.toml (/etc/herald for /usr), as `make install` lays it
+// out; else the repository's etc/herald.toml (`make run`).
+std::string default_config_path();
 // to_maildrop - content as a new maildrop file (written under a dot name,
 // synced, renamed in: the daemon takes it at once, or when it starts).
 Status to_maildrop(const config::Config& c, std::string_view content);

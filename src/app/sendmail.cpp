@@ -11,10 +11,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <functional>
 #include <random>
 
 #include <fmt/format.h>
@@ -22,7 +24,6 @@
 #include "app/run.h"
 #include "base/ids.h"
 #include "smtp/address.h"
-#include "smtp/session.h"
 #include "spool/sendmail.h"
 
 namespace herald::app {
@@ -38,17 +39,6 @@ std::string login_name() {
   char buf[4096];
   if (getpwuid_r(::getuid(), &pw, buf, sizeof buf, &found) == 0 && found) return pw.pw_name;
   return fmt::format("uid{}", ::getuid());
-}
-
-// write_all - every octet of data to fd.
-bool write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
 }
 
 // drop - a maildrop file, or the end of the call with its sysexits.h code.
@@ -84,77 +74,17 @@ std::string read_stdin(std::uint64_t max) {
   }
 }
 
-// smtp_session - -bs: SMTP on standard input and output (as Postfix's
-// sendmail -bs, for programs that speak SMTP to a local command). Each
-// message taken is left in the maildrop; recipients are checked by the
-// daemon, which reports the ones it refuses to the sender.
-int smtp_session(const config::Config& c, const spool::SendmailArgs& args, const std::string& domain) {
-  smtp::SmtpLimits limits;
-  limits.max_message_size = c.smtp.max_message_size;
-  limits.max_recipients = c.smtp.max_recipients;
-  limits.max_text_line = c.smtp.max_line_length;
-  limits.max_errors = c.smtp.max_errors;
-  limits.junk_command_limit = c.smtp.junk_command_limit;
-  limits.recipient_overshoot_limit = c.smtp.recipient_overshoot_limit;
-  smtp::Session session(limits, c.hostname);
-  session.set_auth_options(smtp::AuthOptions{});
-  std::string body;
-  if (!write_all(1, session.greeting())) return EX_IOERR;
-  // The session gets a line at a time, as from a client that waits for
-  // each reply: a local program may write its whole dialogue at once, which
-  // over a socket would be pipelining before EHLO's answer.
-  std::string input;
-  std::size_t at = 0;
-  char buf[65536];
-  for (;;) {
-    smtp::Step s = session.step();
-    body += session.take_body();
-    if (!write_all(1, s.output)) return EX_IOERR;
-    switch (s.action) {
-      case smtp::Action::need_more: {
-        std::size_t nl = input.find('\n', at);
-        if (nl == std::string::npos) {
-          input.erase(0, at);
-          at = 0;
-          ssize_t n = ::read(0, buf, sizeof buf);
-          if (n < 0 && errno == EINTR) continue;
-          if (n <= 0) return EX_OK;
-          input.append(buf, static_cast<std::size_t>(n));
-          nl = input.find('\n', at);
-          // A line longer than a read waits for its end (the session bounds it).
-          if (nl == std::string::npos) {
-            session.feed(input);
-            input.clear();
-            break;
-          }
-        }
-        session.feed(std::string_view(input).substr(at, nl + 1 - at));
-        at = nl + 1;
-        break;
-      }
-      case smtp::Action::check_recipient: {
-        const smtp::RecipientCheck& check = session.recipient_check();
-        session.on_recipient_checked({smtp::RcptStatus::ok, {check.forward_path.str()}});
-        break;
-      }
-      case smtp::Action::check_sender: session.on_sender_checked(smtp::SenderVerdict::allowed); break;
-      case smtp::Action::flush_queue: session.on_queue_flushed(std::nullopt); break;
-      case smtp::Action::submit: {
-        smtp::Transaction& tx = session.transaction();
-        spool::Message m{tx.sender(), {}, std::exchange(body, {})};
-        for (const auto& r : tx.recipients) m.recipients.push_back(spool::qualify(r.forward_path.str(), domain));
-        drop(c, spool::maildrop_stream(m, args, "localhost"));
-        session.on_submitted(smtp::SubmitOutcome::queued, "maildrop");
-        break;
-      }
-      case smtp::Action::close:
-      case smtp::Action::starttls:
-      case smtp::Action::authenticate: return EX_OK;
-    }
-  }
-}
-
 }  // namespace
+
+bool write_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
 
 Status to_maildrop(const config::Config& c, std::string_view content) {
   const std::filesystem::path& dir = c.maildrop.directory;
@@ -192,13 +122,42 @@ Status to_maildrop(const config::Config& c, std::string_view content) {
 
 std::string own_address(const config::Config& c) { return spool::qualify(login_name(), c.maildrop.sender_domain); }
 
+std::string default_config_path() {
+  if (const char* env = std::getenv("HERALD_CONFIG"); env && *env) return env;
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec && exe.parent_path().filename() == "sbin") {
+    const std::filesystem::path prefix = exe.parent_path().parent_path();
+    return ((prefix == "/usr" ? std::filesystem::path("/etc") : prefix / "etc") / "herald" / "herald.toml").string();
+  }
+  return "etc/herald.toml";
+}
+
+int sendmail_main(std::string_view program, const std::vector<std::string>& words, const SendmailHooks& hooks) {
+  auto args = spool::parse_sendmail_args(program, words);
+  if (!args) {
+    std::cerr << "sendmail: fatal: " << printable_utf8(args.error().message) << "\n";
+    return EX_USAGE;
+  }
+  const std::string path = args->config.empty() ? default_config_path() : args->config;
+  using Mode = spool::SendmailArgs::Mode;
+  if (args->mode == Mode::list || args->mode == Mode::flush)
+    return hooks.queue_command({"herald", "queue", args->mode == Mode::list ? "list" : "flush", "--config", path});
+  auto c = config::load(path);
+  if (!c) {
+    std::cerr << "sendmail: fatal: " << printable_utf8(c.error().message) << "\n";
+    return EX_CONFIG;
+  }
+  if (args->mode == Mode::smtp) return hooks.smtp_session(*args, *c);
+  return sendmail(*args, *c);
+}
+
 int sendmail(const spool::SendmailArgs& args, const config::Config& c) {
   const std::string domain = c.maildrop.sender_domain;
   const std::string login = login_name();
   const std::string sender = args.sender_given ? (args.sender.empty() ? "" : checked(args.sender, domain, "sender"))
                                                : spool::qualify(login, domain);
   switch (args.mode) {
-    case spool::SendmailArgs::Mode::smtp: return smtp_session(c, args, domain);
     case spool::SendmailArgs::Mode::verify: {
       if (args.recipients.empty()) die(EX_USAGE, "-bv: name the recipients to verify");
       std::vector<std::string> rcpts;
