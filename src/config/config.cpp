@@ -460,12 +460,16 @@ class Loader {
     }
     const Spec* spec = find_spec(section, key);
     assert(spec);
-    auto& slot = defaults_[spec];
-    if (!slot) {
-      auto t = toml::parse(fmt::format("v = {}", spec->def));
-      slot = std::make_unique<toml::table>(std::move(t));
-    }
-    return *slot->get("v");
+    // Every default is parsed once, in one document ("k<index> = value"):
+    // a parse per key cost more than the rest of loading together, and
+    // sendmail loads the configuration for every message.
+    static const toml::table defaults = [] {
+      std::string text;
+      const auto& specs = all_specs();
+      for (std::size_t i = 0; i < specs.size(); ++i) text += fmt::format("k{} = {}\n", i, specs[i].def);
+      return toml::parse(text);
+    }();
+    return *defaults.get(fmt::format("k{}", spec - all_specs().data()));
   }
 
   std::string str(std::string_view s, std::string_view k, const toml::table* t = nullptr) {
@@ -512,7 +516,6 @@ class Loader {
   const toml::table& root_;
   std::string file_;
   std::map<std::string, int, std::less<>> lines_;  // "section.key" -> its line
-  std::map<const Spec*, std::unique_ptr<toml::table>> defaults_;
 };
 
 std::string system_hostname() {
