@@ -9,6 +9,7 @@ decoded, Bcc nowhere in the header.
 import email
 import email.policy
 import os
+import pty
 import pwd
 import subprocess
 import tempfile
@@ -112,6 +113,51 @@ class SendSubmitTest(HeraldTestCase):
             attached = {p.get_filename(): p.get_payload(decode=True) for p in msg.iter_attachments()}
             self.assertEqual(attached, files)
             self.assertIn("Grüße", msg.get_body(("html",)).get_content())
+
+
+    def test_a_broadcast_reaches_every_mailbox_with_the_body_stored_once(self):
+        h = self.start_herald(config={"sendmail": {"sender_domain": "example.test"}})
+        domain = f"{unique('crowd')}.test"
+        h.cli("domain", "add", domain)
+        users = [f"u{i:03d}@{domain}" for i in range(120)]
+        # A SHA512-CRYPT hash of "secret" (openssl's): no argon2 run per user.
+        hashed = subprocess.run(["openssl", "passwd", "-6", "-salt", "broadcast", "secret"], capture_output=True,
+                                text=True, check=True).stdout.strip()
+        for u in users:
+            h.cli("user", "add", u, "--password-hash", hashed)
+        # On a terminal it shows its progress.
+        main, sub = pty.openpty()
+        proc = subprocess.Popen([herald_bin(), "send", "--config", h.config_path, "--to-all", domain, "--subject",
+                                 "all hands", "--body", "meeting at ten\n", "--attach", h.config_path],
+                                stdin=subprocess.DEVNULL, stdout=sub, stderr=subprocess.PIPE)
+        os.close(sub)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(main, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        os.close(main)
+        self.assertEqual(proc.wait(timeout=60), 0, proc.stderr.read())
+        proc.stderr.close()
+        text = out.decode()
+        self.assertIn("recipients: 120", text)
+        self.assertIn("addressing: [" + "#" * 30 + "] 120/120", text)
+        self.assertRegex(text, r"queued as [0-9A-F]+: 120 recipients")
+        for u in (users[0], users[57], users[-1]):
+            got = email.message_from_bytes(h.wait_mailbox(u, 1)[0], policy=email.policy.default)
+            self.assertEqual(got["Subject"], "all hands")
+        # One message in the store for all of them (sqlite3, Debian's).
+        rows = subprocess.run(["sqlite3", os.path.join(h.data_dir, "herald.db"), "SELECT count(*) FROM messages"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        self.assertEqual(rows, "1")
+        record = [r for r in h.journal("--door", "send") if r["event"] == "received"]
+        self.assertEqual(len(record), 1)
+        self.assertIn(f"--to-all {domain}", record[0]["identity"])
+        self.assertEqual(record[0]["attachments"], 1)
 
 
 if __name__ == "__main__":

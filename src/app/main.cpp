@@ -121,6 +121,9 @@ Cli::Cli() {
   send_->add_option("--header", s.headers, "extra header fields, \"Name: value\" (repeat)");
   send_->add_flag("--print", s.print, "write the message to standard output instead of sending it");
   send_->add_option("--config", a_.config_path, kConfigHelp);
+  send_->add_option("--to-all", s.to_all, "broadcast: to every mailbox of this domain, the body stored once")
+      ->type_name("DOMAIN");
+  send_->add_option("--to-list", s.to_list, "broadcast: to the addresses of this file, one a line")->type_name("FILE");
   app_.footer(kListsFooter);  // after the subcommands: they would inherit it
 }
 

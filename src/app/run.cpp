@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <future>
 #include <iterator>
 #include <optional>
 #include <vector>
@@ -19,6 +20,8 @@
 #include "base/text.h"
 #include "mime/builder.h"
 #include "mime/header.h"
+#include "queue/alias_expander.h"
+#include "queue/intake.h"
 #include "net/tls.h"
 #include "server/control.h"
 #include "server/server.h"
@@ -177,6 +180,116 @@ std::string read_file(const std::string& path) {
 
 }  // namespace
 
+namespace {
+
+// Progress - a line on a terminal that says how far a long job is;
+// nothing when standard output is not one.
+class Progress {
+ public:
+  explicit Progress(std::string what) : what_(std::move(what)), tty_(::isatty(1) == 1) {}
+  void show(std::size_t done, std::size_t total = 0) {
+    if (!tty_ || (done % 500 != 0 && done != total)) return;
+    if (total == 0) {
+      std::cout << fmt::format("\r{}: {}", what_, done) << std::flush;
+      return;
+    }
+    const std::size_t width = 30, filled = total ? done * width / total : width;
+    std::cout << fmt::format("\r{}: [{}{}] {}/{}", what_, std::string(filled, '#'), std::string(width - filled, ' '),
+                             done, total)
+              << std::flush;
+  }
+  // end - the last count (a count without a total shows it only here and
+  // every 500), and the line ended.
+  void end(std::size_t done, std::size_t total = 0) {
+    if (!tty_) return;
+    if (done % 500 != 0 && total == 0) std::cout << fmt::format("\r{}: {}", what_, done);
+    std::cout << "\n" << std::flush;
+  }
+
+ private:
+  std::string what_;
+  bool tty_;
+};
+
+// broadcast - herald send --to-all/--to-list: one message, committed by
+// this process to the store (the daemon need not run), whose body is stored
+// once however many mailboxes it lands in (docs/ARCHITECTURE.md "The
+// store"); local copies are delivered in the commit, others queued.
+int broadcast(const SendRequest& r, const config::Config& c, const std::string& sender, const std::string& text) {
+  if (!r.to_all.empty() && !r.to_list.empty()) fail("give --to-all or --to-list, not both", 2);
+  if (!c.log_file.empty()) log::setup(c.log_file, c.log_level, c.hostname);
+  else log::setup("", "warning", c.hostname);  // intake's lines would fill the terminal
+  auto st = open_store(c);
+  std::vector<std::string> rcpts;
+  Progress reading("recipients");
+  if (!r.to_all.empty()) {
+    store::ListQuery q;
+    q.domain = to_lower(r.to_all);
+    q.limit = 500;
+    for (;;) {
+      auto page = check(st->directory().list_users(q));
+      for (auto& u : page) rcpts.push_back(std::move(u.address));
+      reading.show(rcpts.size());
+      if (page.size() < q.limit) break;
+      q.after = rcpts.back();
+    }
+  } else {
+    std::ifstream in(r.to_list);
+    if (!in) fail(fmt::format("{}: cannot read it", r.to_list), 1);
+    for (std::string line; std::getline(in, line);) {
+      std::string_view a = trim(line);
+      if (!a.empty() && a.back() == '\r') a.remove_suffix(1);
+      if (a.empty() || a.front() == '#') continue;
+      rcpts.push_back(spool::qualify(a, c.maildrop.sender_domain));
+    }
+  }
+  reading.end(rcpts.size());
+  for (const auto* list : {&r.to, &r.cc, &r.bcc})
+    for (const auto& a : *list) rcpts.push_back(spool::qualify(a, c.maildrop.sender_domain));
+  if (rcpts.empty()) fail(r.to_all.empty() ? "no addresses in the list" : "no mailboxes in " + r.to_all, 1);
+  queue::AliasExpander expander(st->directory(), {static_cast<int>(c.alias_max_depth), c.alias_max_targets});
+  queue::Envelope env;
+  env.sender = sender;
+  env.helo = "herald-send";
+  env.submission = true;
+  env.pickup = queue::Envelope::Pickup{static_cast<std::uint32_t>(::getuid()), login_name(), "sendmail", "",
+                                       r.to_all.empty() ? "--to-list " + r.to_list : "--to-all " + r.to_all};
+  Progress resolving("addressing");
+  std::size_t refused = 0;
+  for (std::size_t i = 0; i < rcpts.size(); ++i) {
+    queue::Expansion e = expander.expand(rcpts[i]);
+    if (e.status == queue::ExpansionStatus::ok || e.status == queue::ExpansionStatus::not_local) {
+      std::vector<queue::Target> targets = e.status == queue::ExpansionStatus::ok
+                                               ? std::move(e.targets)
+                                               : std::vector<queue::Target>{{to_lower(rcpts[i]), false}};
+      env.recipients.push_back({rcpts[i], std::move(targets), "", ""});
+    } else {
+      ++refused;
+      std::cerr << fmt::format("herald send: <{}>: not delivered (no such mailbox, or its aliases fail)\n",
+                               printable_utf8(rcpts[i]));
+    }
+    resolving.show(i + 1, rcpts.size());
+  }
+  resolving.end(rcpts.size(), rcpts.size());
+  if (env.recipients.empty()) fail("no recipient could be addressed", 1);
+  queue::Intake intake(c.hostname, st->queue(),
+                       queue::LocalDelivery(std::chrono::duration_cast<std::chrono::seconds>(c.queue_retry_interval)),
+                       queue::BodyLimits{c.smtp.body_memory_max, c.smtp.memory_budget});
+  const std::size_t count = env.recipients.size();
+  if (::isatty(1)) std::cout << fmt::format("committing one message to {} recipients...", count) << std::flush;
+  std::promise<Result<queue::Accepted>> done;
+  auto accepted = done.get_future();
+  intake.submit(std::move(env), text, [&done](Result<queue::Accepted> a) { done.set_value(std::move(a)); });
+  auto a = accepted.get();
+  if (::isatty(1)) std::cout << "\n";
+  if (!a) fail(a.error().message, 1);
+  std::cout << fmt::format("queued as {}: {} recipients{}\n", a->queue_id, count,
+                           refused ? fmt::format(", {} not addressable", refused) : "");
+  return refused ? 1 : 0;
+}
+
+}  // namespace
+
 int send(const SendRequest& r) {
   if (!r.body.empty() && !r.body_file.empty()) fail("give --body or --body-file, not both", 2);
   std::optional<config::Config> c;
@@ -212,12 +325,13 @@ int send(const SendRequest& r) {
     std::cout << *message;
     return std::cout.flush() ? 0 : 1;
   }
-  // Submitted as sendmail submits: the daemon checks the sender against
-  // the calling user (sendmail.sender_policy).
-  spool::Message drop{"", {}, std::move(*message)};
   auto from = mime::addresses(m.from);
   if (from.size() != 1) fail(fmt::format("--from {}: one address", m.from), 2);
-  drop.sender = spool::qualify(from.front(), c->maildrop.sender_domain);
+  const std::string sender = spool::qualify(from.front(), c->maildrop.sender_domain);
+  if (!r.to_all.empty() || !r.to_list.empty()) return broadcast(r, *c, sender, *message);
+  // Submitted as sendmail submits: the daemon checks the sender against
+  // the calling user (sendmail.sender_policy).
+  spool::Message drop{sender, {}, std::move(*message)};
   for (const auto* list : {&r.to, &r.cc, &r.bcc})
     for (const auto& a : *list) drop.recipients.push_back(spool::qualify(a, c->maildrop.sender_domain));
   if (drop.recipients.empty()) fail("no recipients: --to, --cc or --bcc", 2);

@@ -73,6 +73,8 @@ std::string default_config_path();
 // to_maildrop - content as a new maildrop file (written under a dot name,
 // synced, renamed in: the daemon takes it at once, or when it starts).
 Status to_maildrop(const config::Config& c, std::string_view content);
+// login_name - the calling user's login name (uidN when it has none).
+std::string login_name();
 // own_address - the calling user's address: login@sendmail.sender_domain.
 std::string own_address(const config::Config& c);
 
@@ -130,11 +132,15 @@ struct SendRequest {
   std::vector<std::string> to, cc, bcc, reply_to, attach, headers;
   bool print = false;
   std::string config_path;
+  // Broadcast: every mailbox of a domain, or the addresses of a file (one
+  // a line), in one message whose body is stored once.
+  std::string to_all, to_list;
 };
 
 // send - `herald send`: the message built (mime/builder.h), written to
 // stdout with --print, else submitted as sendmail submits (the maildrop),
-// from --from or the calling user's own address.
+// from --from or the calling user's own address; a broadcast (--to-all,
+// --to-list) is committed to the store at once, as one message to them all.
 int send(const SendRequest& request);
 
 // serve - `herald serve`: runs the daemon in the foreground until SIGTERM.

@@ -34,12 +34,6 @@ namespace {
   std::exit(code);
 }
 
-std::string login_name() {
-  struct passwd pw, *found = nullptr;
-  char buf[4096];
-  if (getpwuid_r(::getuid(), &pw, buf, sizeof buf, &found) == 0 && found) return pw.pw_name;
-  return fmt::format("uid{}", ::getuid());
-}
 
 // drop - a maildrop file, or the end of the call with its sysexits.h code.
 void drop(const config::Config& c, std::string_view content) {
@@ -75,6 +69,13 @@ std::string read_stdin(std::uint64_t max) {
 }
 
 }  // namespace
+
+std::string login_name() {
+  struct passwd pw, *found = nullptr;
+  char buf[4096];
+  if (getpwuid_r(::getuid(), &pw, buf, sizeof buf, &found) == 0 && found) return pw.pw_name;
+  return fmt::format("uid{}", ::getuid());
+}
 
 bool write_all(int fd, std::string_view data) {
   while (!data.empty()) {

@@ -118,6 +118,7 @@ std::string door_of(const Envelope& env) {
 std::string identity_of(const Envelope& env) {
   if (env.pickup) {
     std::string who = fmt::format("uid={}({})", env.pickup->uid, env.pickup->login);
+    if (!env.pickup->broadcast.empty()) return who + " " + env.pickup->broadcast;
     if (env.pickup->spool == "sendmail") return who;
     return fmt::format("spool={} file={} {}", env.pickup->spool, env.pickup->file, who);
   }

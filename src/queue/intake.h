@@ -52,6 +52,7 @@ struct Envelope {
     std::string login;  // uid's name
     std::string spool;  // the [[spool]]'s name ("sendmail": the maildrop)
     std::string file;   // the file's name in it
+    std::string broadcast;  // herald send's: "--to-all example.org", "--to-list F"
   };
   std::optional<Pickup> pickup;
   // Taken from a spool file: the checkpoint its commit writes.
