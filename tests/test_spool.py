@@ -256,6 +256,36 @@ else:
         self.wait_gone("good")
         self.assertEqual(parse(self.h.wait_mailbox(rcpt, 1)[0])["Subject"], "via link")
 
+    def test_a_hundred_thousand_files_at_once(self):
+        # The backlog holds 1,000 names; the rest are found by scans as it
+        # drains: all taken, memory bounded, the server answering meanwhile.
+        self.start(backlog=1000, scan_interval="1h")
+        rcpt = self.user("many")
+        staging = os.path.join(self.herald_tmp(), "staging")
+        os.mkdir(staging)
+        text = f"HELO x\nMAIL FROM:<a@x.test>\nRCPT TO:<{rcpt}>\nDATA\nSubject: one of many\n\nx\n.\n".encode()
+        n = 100_000
+        for i in range(n):
+            with open(os.path.join(staging, f"f{i}"), "wb") as f:
+                f.write(text)
+        for i in range(n):
+            os.rename(os.path.join(staging, f"f{i}"), os.path.join(self.spool_dir, f"f{i}"))
+
+        def left():
+            with os.scandir(self.spool_dir) as it:
+                return sum(1 for e in it if e.is_file(follow_symlinks=False))
+        wait_for(lambda: left() == 0, 300, interval=0.5, message="100,000 files taken")
+        self.assertEqual(self.h.cli("queue", "list", "--json").returncode, 0)  # answering
+        db = os.path.join(self.h.data_dir, "herald.db")
+        count = subprocess.run(["sqlite3", db, "SELECT count(*) FROM mailbox_messages"], capture_output=True,
+                               text=True, check=True).stdout.strip()
+        self.assertEqual(int(count), n)
+        with open(f"/proc/{self.h.proc.pid}/status") as f:
+            peak = int(re.search(r"VmHWM:\s+(\d+) kB", f.read()).group(1))
+        self.assertLess(peak, 200 * 1024, f"peak resident memory {peak} kB")
+        print(f"\n100,000 files taken; the server's peak resident memory {peak // 1024} MB")
+        self.assertFalse(os.listdir(os.path.join(self.spool_dir, "quarantine")))
+
     def test_owners_not_named_are_quarantined(self):
         self.start(users=["nobody"])
         rcpt = self.user("ok")

@@ -153,6 +153,7 @@ constexpr KeySpec kKeys[] = {
     {"spool", "long_lines", Kind::choice, R"("fold")", "text lines over 998 octets (RFC 5322 2.1.1): folded (header lines as continuation lines) or the message refused", "fold|refuse"},
     {"spool", "keep_done", Kind::boolean, "false", "move each file whose transactions are all taken to done/ instead of removing it"},
     {"spool", "concurrency", Kind::integer, "32", "files taken at once", {}, "1-10000"},
+    {"spool", "backlog", Kind::integer, "10000", "names of files waiting to be taken held in memory at most; the files past it are found by a scan once the backlog has halved", {}, "100-10000000"},
     {"spool", "sender_policy", Kind::choice, R"("any")", "envelope senders and From of the files' owners: any (as written), verify (their own address or sender_map's, else the transaction is refused), replace (the envelope sender rewritten to theirs)", "any|verify|replace"},
     {"spool", "sender_map", Kind::string_list, "[]", "more senders owners may use under verify: \"user:address\", \"user:@domain\", \"@group:address\""},
     {"spool", "sender_exit", Kind::string, R"("")", "a program asked about each message after the sender policy: JSON on its stdin (user, uid, spool, file, sender, from, recipients, subject), {\"action\": \"accept\"|\"reject\"|\"replace\", \"reason\", \"sender\"} on its stdout; one that fails or is late refuses for the moment, never accepts; \"\" = none"},
@@ -706,6 +707,7 @@ Result<Config> read_config(Loader& in, const std::filesystem::path& file) {
     sp.fold_long_lines = in.str("spool", "long_lines", t) == "fold";
     sp.keep_done = in.boolean("spool", "keep_done", t);
     sp.concurrency = in.u32("spool", "concurrency", t);
+    sp.backlog = in.u32("spool", "backlog", t);
     sp.sender_policy = in.str("spool", "sender_policy", t);
     sp.sender_map = in.list("spool", "sender_map", t);
     sp.sender_exit = resolve(in.str("spool", "sender_exit", t));
@@ -724,6 +726,7 @@ Result<Config> read_config(Loader& in, const std::filesystem::path& file) {
   c.maildrop.scan_interval = std::chrono::seconds(60);
   c.maildrop.max_file_size = c.smtp.max_message_size + 1024 * 1024;  // the message, its envelope and dot-stuffing
   c.maildrop.concurrency = 32;
+  c.maildrop.backlog = 10000;
   c.maildrop.sender_policy = in.str("sendmail", "sender_policy");
   c.maildrop.trusted_users = in.list("sendmail", "trusted_users");
   c.maildrop.sender_map = in.list("sendmail", "sender_map");

@@ -173,6 +173,7 @@ struct Config {
     bool fold_long_lines = true;
     bool keep_done = false;
     std::uint32_t concurrency = 0;
+    std::uint32_t backlog = 0;  // names waiting, held in memory at most
     // Senders (spool/sender.h): any | verify | replace; who may give any;
     // more addresses ("user:address", "@group:@domain").
     std::string sender_policy = "any";

@@ -310,6 +310,7 @@ struct SpoolAgent::Impl {
   std::multimap<Clock::time_point, std::string> waiting;    // names to examine again then
   std::set<std::string, std::less<>> known;                 // queued, waiting or being taken
   std::size_t running = 0;
+  bool overflowed = false;  // names were left out for want of backlog
   // The spool's checkpoint rows, mirrored: this agent alone writes them
   // (one daemon per data_dir), so a file's is looked up here rather than
   // read from the store for every file. Keyed by (device, inode).
@@ -744,6 +745,11 @@ asio::awaitable<void> SpoolAgent::Impl::run() {
       examine(name, renamed);
     }
     if (running == 0 || forgotten.size() >= 256) forget_now();
+    if (overflowed && known.size() < spool.backlog / 2) {
+      overflowed = false;
+      scan();  // the files the backlog had no room for
+      continue;
+    }
     wake.expires_at(waiting.empty() ? Clock::time_point::max() : waiting.begin()->first);
     std::error_code ec;
     co_await wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -794,6 +800,12 @@ void SpoolAgent::Impl::enqueue(std::string name, bool renamed) {
   if (name.empty() || name.front() == '.') return;
   for (auto sub : kSubdirs)
     if (name == sub) return;
+  // Memory stays bounded however many files come at once: past the
+  // backlog, names are left to a scan once it has halved.
+  if (known.size() >= spool.backlog && !known.contains(name)) {
+    overflowed = true;
+    return;
+  }
   if (!known.insert(name).second) return;
   ready.emplace_back(std::move(name), renamed);
   wake.cancel();
