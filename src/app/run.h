@@ -60,8 +60,7 @@ struct SendmailHooks {
 int sendmail_main(std::string_view program, const std::vector<std::string>& words, const SendmailHooks& hooks);
 // smtp_session - sendmail -bs (app/sendmail_bs.cpp).
 int smtp_session(const spool::SendmailArgs& args, const config::Config& c);
-// write_all - every octet of data to fd (false: it failed).
-bool write_all(int fd, std::string_view data);
+
 // sendmail - deliver, -bs, -bv (app/sendmail.cpp); returns a sysexits.h
 // code (it exits itself on a fatal error).
 int sendmail(const spool::SendmailArgs& args, const config::Config& c);

@@ -22,6 +22,7 @@
 #include <fmt/format.h>
 
 #include "app/run.h"
+#include "base/env.h"
 #include "base/ids.h"
 #include "smtp/address.h"
 #include "spool/sendmail.h"
@@ -77,16 +78,6 @@ std::string login_name() {
   return fmt::format("uid{}", ::getuid());
 }
 
-bool write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
-}
-
 Status to_maildrop(const config::Config& c, std::string_view content) {
   const std::filesystem::path& dir = c.maildrop.directory;
   if (::access(dir.c_str(), F_OK) != 0 && ::geteuid() == 0) {
@@ -104,7 +95,7 @@ Status to_maildrop(const config::Config& c, std::string_view content) {
                       fmt::format("{}: cannot create a file there: {}{}", dir.string(), std::strerror(e),
                                   e == ENOENT ? " (has herald serve run once?)" : ""));
   }
-  bool ok = write_all(fd, content) && ::fsync(fd) == 0;
+  bool ok = write_fd(fd, content) && ::fsync(fd) == 0;
   ok = ::close(fd) == 0 && ok;
   if (!ok || ::rename(tmp.c_str(), name.c_str()) != 0) {
     int e = errno;

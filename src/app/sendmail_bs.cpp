@@ -7,6 +7,7 @@
 #include <cerrno>
 
 #include "app/run.h"
+#include "base/env.h"
 #include "smtp/session.h"
 
 namespace herald::app {
@@ -27,7 +28,7 @@ int smtp_session(const spool::SendmailArgs& args, const config::Config& c) {
   smtp::Session session(limits, c.hostname);
   session.set_auth_options(smtp::AuthOptions{});
   std::string body;
-  if (!write_all(1, session.greeting())) return EX_IOERR;
+  if (!write_fd(1, session.greeting())) return EX_IOERR;
   // The session gets a line at a time, as from a client that waits for
   // each reply: a local program may write its whole dialogue at once, which
   // over a socket would be pipelining before EHLO's answer.
@@ -37,7 +38,7 @@ int smtp_session(const spool::SendmailArgs& args, const config::Config& c) {
   for (;;) {
     smtp::Step s = session.step();
     body += session.take_body();
-    if (!write_all(1, s.output)) return EX_IOERR;
+    if (!write_fd(1, s.output)) return EX_IOERR;
     switch (s.action) {
       case smtp::Action::need_more: {
         std::size_t nl = input.find('\n', at);

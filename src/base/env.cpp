@@ -15,6 +15,16 @@
 #include <fmt/format.h>
 
 namespace herald {
+
+bool write_fd(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
 namespace {
 
 namespace fs = std::filesystem;

@@ -20,6 +20,10 @@
 
 namespace herald {
 
+// write_fd - every octet of data to the descriptor fd (a pipe, a socket in
+// blocking mode, a file), retrying on EINTR; false when a write failed.
+bool write_fd(int fd, std::string_view data);
+
 class WritableFile {
  public:
   virtual ~WritableFile() = default;

@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/ids.h"
+#include "base/env.h"
 #include "base/log.h"
 #include "base/text.h"
 #include "net/connection.h"
@@ -66,19 +67,10 @@ Result<std::filesystem::path> write_dead_letter(store::Queue& queue, const std::
     if (fd < 0 && errno != EEXIST) return make_error(Errc::io, fmt::format("{}: {}", path.string(), std::strerror(errno)));
   }
   if (fd < 0) return make_error(Errc::io, fmt::format("{}: too many dead letters of one message", dir.string()));
-  auto write_all = [fd](std::string_view data) {
-    while (!data.empty()) {
-      ssize_t n = ::write(fd, data.data(), data.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return false;
-      data.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return true;
-  };
   std::string head = "Return-Path: <>\r\n";
   for (const auto& d : letters)
     head += fmt::format("X-Herald-Dead-Letter: to=<{}>; {}\r\n", printable(d.recipient, 300), printable(d.reason, 700));
-  bool ok = write_all(head);
+  bool ok = write_fd(fd, head);
   for (std::uint64_t offset = 0; ok && offset < m.size; offset += Outbound::kBodyPiece) {
     auto piece = queue.read_body(m.message, {offset, Outbound::kBodyPiece});
     if (!piece) {
@@ -86,7 +78,7 @@ Result<std::filesystem::path> write_dead_letter(store::Queue& queue, const std::
       ::unlink(path.c_str());
       return piece.error();
     }
-    ok = write_all(*piece);
+    ok = write_fd(fd, *piece);
   }
   const int saved = errno;
   ::close(fd);

@@ -84,4 +84,20 @@ smtp::SenderVerdict check_sender(store::Directory& directory, const smtp::Sender
   return SenderVerdict::refused;
 }
 
+queue::Envelope transaction_envelope(smtp::Session& session, const TargetMap& targets) {
+  smtp::Transaction& tx = session.transaction();
+  queue::Envelope env;
+  env.sender = tx.sender();
+  env.helo = session.helo_name();
+  env.protocol = session.with_protocol();
+  env.ret = smtp::ret_text(tx.ret);
+  env.envid = tx.envid;
+  for (const auto& r : tx.recipients) {
+    auto it = targets.find(to_lower(r.forward_path.str()));
+    env.recipients.push_back({r.forward_path.str(), it == targets.end() ? std::vector<queue::Target>{} : it->second,
+                              smtp::notify_text(r.notify), r.orcpt ? r.orcpt->text() : ""});
+  }
+  return env;
+}
+
 }  // namespace herald::server

@@ -12,11 +12,13 @@
 // the connection, on its own thread.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "queue/alias_expander.h"
+#include "queue/intake.h"
 #include "smtp/session.h"
 #include "store/directory.h"
 
@@ -47,6 +49,15 @@ Resolution resolve_recipient(const RecipientDirectory& dir, const smtp::Recipien
 // takes a read, which resolve_recipient then does on the blocking pool.
 std::optional<Resolution> resolve_recipient_cached(const RecipientDirectory& dir, const smtp::RecipientCheck& check,
                                                    bool may_relay);
+
+// TargetMap - where each recipient accepted at RCPT goes, by its
+// lower-cased address, kept by the driver until the message begins.
+using TargetMap = std::map<std::string, std::vector<queue::Target>>;
+
+// transaction_envelope - the session's transaction as intake takes it:
+// sender, HELO name, protocol, the DSN parameters and each recipient with
+// its targets. The caller adds where the message came from.
+queue::Envelope transaction_envelope(smtp::Session& session, const TargetMap& targets);
 
 // check_sender - the answer to Action::check_sender: the user's own
 // address, an alias that delivers to them, or anything with send-as

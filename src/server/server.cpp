@@ -193,6 +193,7 @@ struct Server::Impl {
   std::unique_ptr<Outbound> outbound;  // its coroutines run on ios.front(), destroyed before it
   std::vector<std::unique_ptr<asio::io_context>> ios;
   std::unique_ptr<ControlSocket> control;  // on ios.front(), destroyed before it
+  std::unique_ptr<asio::signal_set> signals;  // on ios.front(), destroyed before it
   // The spool thread: every [[spool]]'s agent on one io_context of its own
   // (file and store reads block it, never an I/O thread).
   std::unique_ptr<SpoolContext> spool_ctx;
@@ -378,8 +379,18 @@ Status Server::start() {
       if (auto st = net::check_free(probe_io, l.endpoint); !st) return st;
   }
   unsigned n = io_threads(im.config);
+  for (unsigned i = 0; i < n; ++i) im.ios.push_back(std::make_unique<asio::io_context>(1));
+  // SIGTERM and SIGINT are caught before the first listener opens: one
+  // that comes between then and run() is kept and handled when it runs,
+  // so a stop that follows a start at once still stops cleanly.
+  im.signals = std::make_unique<asio::signal_set>(*im.ios.front(), SIGINT, SIGTERM);
+  im.signals->async_wait([this](std::error_code ec, int sig) {
+    if (ec) return;
+    log::get("master")->info("terminating on signal {}", sig);
+    stop();
+  });
   for (unsigned i = 0; i < n; ++i) {
-    auto io = std::make_unique<asio::io_context>(1);
+    asio::io_context* io = im.ios[i].get();
     for (const auto& l : im.listeners) {
       auto acc = net::open_acceptor(*io, l.endpoint);
       if (!acc) return acc.error();
@@ -389,7 +400,6 @@ Status Server::start() {
                      asio::detached);
       im.acceptors.push_back(std::move(*acc));
     }
-    im.ios.push_back(std::move(io));
   }
   im.outbound = std::make_unique<Outbound>(im.config, im.store.queue(), im.store.journal(), im.ctx->blocking,
                                            std::move(*router),
@@ -432,12 +442,6 @@ std::vector<std::string> Server::listening() const {
 
 void Server::run() {
   auto& im = *impl_;
-  asio::signal_set signals(*im.ios.front(), SIGINT, SIGTERM);
-  signals.async_wait([this](std::error_code ec, int sig) {
-    if (ec) return;
-    log::get("master")->info("terminating on signal {}", sig);
-    stop();
-  });
   // SIGHUP, or a changed certificate file, reloads the certificates; new
   // handshakes use them, established connections keep theirs.
   asio::co_spawn(*im.ios.front(), watch_certificates(*im.ctx), asio::detached);

@@ -184,25 +184,13 @@ class SmtpProtocol {
   // envelope - the transaction as intake takes it; built when the message
   // begins, when its recipients are settled.
   queue::Envelope envelope() {
-    smtp::Transaction& tx = session_.transaction();
+    queue::Envelope env = transaction_envelope(session_, targets_);
     const net::Peer& client = conn_.peer();
-    queue::Envelope env;
-    env.sender = tx.sender();
     env.client_ip = client.ip;
     env.client_name = client.name;
-    env.helo = session_.helo_name();
-    env.protocol = session_.with_protocol();
     env.tls = tls_note(conn_);
     env.submission = submission_;
     env.auth_user = session_.authenticated_user();
-    env.ret = smtp::ret_text(tx.ret);
-    env.envid = tx.envid;
-    for (const auto& r : tx.recipients) {
-      auto it = targets_.find(to_lower(r.forward_path.str()));
-      env.recipients.push_back({r.forward_path.str(),
-                                it == targets_.end() ? std::vector<queue::Target>{} : it->second,
-                                smtp::notify_text(r.notify), r.orcpt ? r.orcpt->text() : ""});
-    }
     return env;
   }
 
@@ -284,7 +272,7 @@ class SmtpProtocol {
   queue::Arrival arrival_;                          // while a body is on its way in
   std::optional<queue::Incoming> incoming_;         // the message being received
   // Where each accepted recipient goes, from RCPT time, for intake.
-  std::map<std::string, std::vector<queue::Target>> targets_;
+  TargetMap targets_;
 };
 
 // refuse_early - the connection is refused before the greeting: a reply,

@@ -537,22 +537,10 @@ struct SpoolAgent::Impl::Conversation {
   }
 
   queue::Envelope envelope() {
-    smtp::Transaction& tx = session.transaction();
-    queue::Envelope env;
-    env.sender = tx.sender();
-    env.helo = session.helo_name();
-    env.protocol = session.with_protocol();
+    queue::Envelope env = transaction_envelope(session, targets);
     env.submission = true;  // RFC 6409 8: a missing Date and Message-ID are added
     env.pickup = queue::Envelope::Pickup{uid, agent.submitter(uid).login, agent.spool.name, name};
     env.checkpoint = store::SpoolCheckpoint{id, transaction + 1};
-    env.ret = smtp::ret_text(tx.ret);
-    env.envid = tx.envid;
-    for (const auto& r : tx.recipients) {
-      auto it = targets.find(to_lower(r.forward_path.str()));
-      env.recipients.push_back({r.forward_path.str(),
-                                it == targets.end() ? std::vector<queue::Target>{} : it->second,
-                                smtp::notify_text(r.notify), r.orcpt ? r.orcpt->text() : ""});
-    }
     if (!env.sender.empty()) last_sender = env.sender;
     return env;
   }
@@ -623,7 +611,7 @@ struct SpoolAgent::Impl::Conversation {
   std::size_t transcript_dropped = 0;
   std::optional<queue::Incoming> incoming;
   std::string head;  // the message's header section as it came (for from_allowed)
-  std::map<std::string, std::vector<queue::Target>> targets;
+  TargetMap targets;
 };
 
 SpoolAgent::SpoolAgent(const SpoolContext& ctx, const config::Config::Spool& spool, asio::io_context& io)
