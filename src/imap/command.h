@@ -1,0 +1,117 @@
+// imap/command.h - IMAP commands as they arrive: tagged lines of atoms,
+// quoted strings, literals and parenthesised lists (RFC 9051 4 and 9,
+// RFC 3501 for IMAP4rev1 clients), parsed into a tree of values that the
+// session interprets per command.
+//
+// Pure and incremental: octets in, commands out, however the octets are
+// sliced. Each line is parsed once, when its CRLF has come; a line that
+// ends in a literal announcement ({N}, {N+} of RFC 7888 LITERAL+, ~{N} of
+// RFC 3516 BINARY) keeps its parse state while the literal's octets are
+// read, then the command goes on with the next line. A synchronizing
+// literal waits for the driver to send the continuation ("+ go ahead").
+//
+// Bounded (CommandLimits): a line, every literal and all literals of a
+// command, the nesting of lists, the number of values. What is past a
+// bound is never buffered: the command is refused (BAD) and its rest
+// skipped, or, where the client will send octets we will not read (a
+// non-synchronizing literal over the bound), the connection is closed.
+// NUL is refused outside literal8 (RFC 9051 4.3.1).
+//
+// Hand-written: IMAP's grammar (literals inside a line, continuation
+// requests, section brackets in FETCH atoms) fits no parser library.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace herald::imap {
+
+// Value - one parsed argument.
+struct Value {
+  enum class Kind { atom, quoted, literal, list };
+  Kind kind = Kind::atom;
+  std::string text;          // atom, quoted (unescaped) or literal octets
+  bool binary = false;       // a literal8 (~{N}): may hold NUL
+  std::vector<Value> items;  // list
+
+  bool is_atom(std::string_view upper) const;  // an atom equal to upper, any case
+  bool is_string() const { return kind == Kind::quoted || kind == Kind::literal; }
+  bool is_astring() const { return kind != Kind::list; }  // atom, quoted or literal
+  bool is_nil() const { return is_atom("NIL"); }
+};
+
+struct Command {
+  std::string tag;
+  std::string name;          // upper case: "FETCH", "UID", "AUTHENTICATE"
+  std::vector<Value> args;
+};
+
+struct CommandLimits {
+  std::size_t max_line = 64 * 1024;           // octets of a line, literals excluded
+  std::uint64_t max_literal = 64ull << 20;    // octets of one literal (APPEND's message)
+  std::uint64_t max_command = 64ull << 20;    // octets of all literals of a command
+  std::size_t max_depth = 32;                 // nested lists
+  std::size_t max_values = 100000;            // values in a command, at every depth
+  std::uint64_t max_nonsync_literal = 4096;   // RFC 7888 LITERAL-: larger ones must synchronize
+};
+
+// ParseError - why a command was refused. tag is "*" when none could be
+// read; fatal: the connection must be closed (the client is sending octets
+// that will not be read).
+struct ParseError {
+  std::string tag;
+  std::string text;
+  bool fatal = false;
+};
+
+class CommandReader {
+ public:
+  enum class Event {
+    need_more,     // feed more octets
+    command,       // take_command()
+    continuation,  // a synchronizing literal was announced: send "+ ..." then call next() again
+    error,         // error(): answer BAD (and close if fatal); next() goes on after it
+  };
+
+  explicit CommandReader(CommandLimits limits = {}) : limits_(limits) {}
+
+  void feed(std::string_view octets) { buffer_.append(octets); }
+  Event next();
+  Command take_command() { return std::move(command_); }
+  const ParseError& error() const { return error_; }
+  // buffered - octets fed and not yet consumed (what STARTTLS must drop).
+  std::size_t buffered() const { return buffer_.size() - pos_; }
+  void discard_buffered() {
+    buffer_.clear();
+    pos_ = 0;
+  }
+
+ private:
+  enum class State { line, literal, skip_line, skip_literal, continuation_pending };
+
+  Event parse_line(std::string_view line);  // a line without its CRLF
+  Event fail(std::string text, bool fatal = false);
+  void reset_command();
+  void compact();
+
+  CommandLimits limits_;
+  std::string buffer_;
+  std::size_t pos_ = 0;       // consumed octets of buffer_
+  std::size_t scanned_ = 0;   // of the current line: searched for CRLF up to here
+  State state_ = State::line;
+  // The command being parsed: its lists open so far (stack_[0] the top).
+  bool started_ = false;
+  Command command_;
+  std::vector<std::vector<Value>> stack_;
+  std::size_t values_ = 0;
+  std::uint64_t literal_total_ = 0;
+  // The literal being read.
+  std::uint64_t literal_left_ = 0;
+  bool literal_binary_ = false;
+  std::string literal_;
+  ParseError error_;
+};
+
+}  // namespace herald::imap
