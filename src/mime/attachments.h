@@ -49,9 +49,5 @@ class AttachmentScan {
   std::vector<std::string> names_;
 };
 
-// parameter - the value of a MIME parameter in a header field's value
-// (RFC 2045 5.1: token or quoted string; RFC 2231 "name*=charset''%XX"
-// decoded to its octets), or "" when absent.
-std::string parameter(std::string_view value, std::string_view name);
 
 }  // namespace herald::mime

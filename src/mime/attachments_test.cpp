@@ -60,13 +60,6 @@ TEST(AttachmentScanTest, NestedPartsFoldedFieldsAndOldNames) {
   EXPECT_EQ(s.names(), (std::vector<std::string>{"old style.png", ""}));
 }
 
-TEST(AttachmentScanTest, Parameters) {
-  EXPECT_EQ(parameter("attachment; filename=\"a \\\"b\\\".pdf\"", "filename"), "a \"b\".pdf");
-  EXPECT_EQ(parameter("attachment; FILENAME=plain.txt; size=3", "filename"), "plain.txt");
-  EXPECT_EQ(parameter("attachment; filename*=UTF-8''%C3%A9t%C3%A9.txt", "filename"), "\xC3\xA9t\xC3\xA9.txt");
-  EXPECT_EQ(parameter("text/plain; charset=utf-8", "filename"), "");
-  EXPECT_EQ(parameter("multipart/mixed; boundary=\"=_x;y\"", "boundary"), "=_x;y");
-}
 
 }  // namespace
 }  // namespace herald::mime

@@ -28,7 +28,71 @@ bool next_field(std::string_view m, std::size_t pos, Field& f) {
   return true;
 }
 
+int hex(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// percent_decoded - RFC 2231 4's %XX octets.
+std::string percent_decoded(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+      out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
 }  // namespace
+
+std::vector<std::pair<std::string, std::string>> parameters(std::string_view value) {
+  std::vector<std::pair<std::string, std::string>> out;
+  // Each ";"-separated parameter, quoted strings kept whole.
+  std::size_t pos = value.find(';');
+  while (pos != std::string_view::npos && pos < value.size() && out.size() < 64) {
+    std::size_t start = pos + 1;
+    std::size_t eq = value.find('=', start);
+    if (eq == std::string_view::npos) break;
+    std::string key = to_lower(trim(value.substr(start, eq - start)));
+    std::size_t v = eq + 1;
+    while (v < value.size() && (value[v] == ' ' || value[v] == '\t')) ++v;
+    std::string text;
+    std::size_t next;
+    if (v < value.size() && value[v] == '"') {
+      std::size_t i = v + 1;
+      for (; i < value.size() && value[i] != '"'; ++i) {
+        if (value[i] == '\\' && i + 1 < value.size()) ++i;
+        text += value[i];
+      }
+      next = value.find(';', i);
+    } else {
+      next = value.find(';', v);
+      text = std::string(trim(value.substr(v, next == std::string_view::npos ? std::string_view::npos : next - v)));
+    }
+    if (!key.empty() && key.back() == '*') {
+      // RFC 2231: name*=charset'language'%XX.
+      key.pop_back();
+      std::size_t q = text.find('\'');
+      std::size_t q2 = q == std::string::npos ? std::string::npos : text.find('\'', q + 1);
+      text = percent_decoded(q2 == std::string::npos ? std::string_view(text) : std::string_view(text).substr(q2 + 1));
+    }
+    if (!key.empty()) out.emplace_back(std::move(key), std::move(text));
+    pos = next;
+  }
+  return out;
+}
+
+std::string parameter(std::string_view value, std::string_view name) {
+  for (auto& [k, v] : parameters(value))
+    if (iequals(k, name)) return v;
+  return {};
+}
 
 std::vector<std::string> addresses(std::string_view value) {
   std::vector<std::string> out;

@@ -10,6 +10,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace herald::mime {
@@ -27,5 +28,13 @@ std::vector<std::string> field_values(std::string_view head, std::string_view na
 // without_fields - the message with every field called name (and its
 // continuation lines) taken out of its header section; the body untouched.
 std::string without_fields(std::string_view message, std::string_view name);
+
+// parameters - the parameters of a structured field's value ("text/plain;
+// charset=utf-8; format=flowed"): names lower-cased, values unquoted
+// (RFC 2045 5.1), "name*=charset''%XX" decoded to its octets under the
+// plain name (RFC 2231 4; continuations are rare and not joined).
+std::vector<std::pair<std::string, std::string>> parameters(std::string_view value);
+// parameter - one of them by name (any case), "" when absent.
+std::string parameter(std::string_view value, std::string_view name);
 
 }  // namespace herald::mime

@@ -33,5 +33,15 @@ TEST(MimeHeaderTest, WithoutFieldsRemovesBccOnly) {
   EXPECT_EQ(without_fields("Subject: s\n\nbody\n", "Bcc"), "Subject: s\n\nbody\n");
 }
 
+TEST(MimeHeaderTest, Parameters) {
+  EXPECT_EQ(parameter("attachment; filename=\"a \\\"b\\\".pdf\"", "filename"), "a \"b\".pdf");
+  EXPECT_EQ(parameter("attachment; FILENAME=plain.txt; size=3", "filename"), "plain.txt");
+  EXPECT_EQ(parameter("attachment; filename*=UTF-8''%C3%A9t%C3%A9.txt", "filename"), "\xC3\xA9t\xC3\xA9.txt");
+  EXPECT_EQ(parameter("text/plain; charset=utf-8", "filename"), "");
+  EXPECT_EQ(parameter("multipart/mixed; boundary=\"=_x;y\"", "boundary"), "=_x;y");
+  using P = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(parameters("text/plain; Charset=UTF-8; format=\"flowed\""), (P{{"charset", "UTF-8"}, {"format", "flowed"}}));
+}
+
 }  // namespace
 }  // namespace herald::mime
