@@ -1,0 +1,246 @@
+#include "mime/structure.h"
+
+#include <algorithm>
+
+#include "base/text.h"
+#include "mime/header.h"
+
+namespace herald::mime {
+namespace {
+
+constexpr std::size_t kLineMax = 4096;  // octets of a line looked at (a boundary is at most 70, RFC 2046 5.1.1)
+
+std::string first_value(std::string_view header, std::string_view name) {
+  auto values = field_values(header, name);
+  return values.empty() ? std::string() : std::move(values.front());
+}
+
+std::string_view rtrim(std::string_view s) {
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// fill - a part's fields from its header section; message: the envelope
+// too. default_message: a multipart/digest's part (RFC 2046 5.1.5).
+void fill(Part& p, std::string_view header, bool message, bool default_message) {
+  std::string type = first_value(header, "Content-Type");
+  std::string_view mime_type = trim(std::string_view(type).substr(0, type.find(';')));
+  std::size_t slash = mime_type.find('/');
+  if (slash != std::string_view::npos && slash > 0 && slash + 1 < mime_type.size()) {
+    p.type = to_lower(trim(mime_type.substr(0, slash)));
+    p.subtype = to_lower(trim(mime_type.substr(slash + 1)));
+    p.params = parameters(type);
+  } else if (default_message) {
+    p.type = "message";
+    p.subtype = "rfc822";
+  } else {
+    // RFC 2045 5.2: no (or no valid) Content-Type is text/plain; charset=us-ascii.
+    p.params = {{"charset", "us-ascii"}};
+  }
+  if (std::string e = first_value(header, "Content-Transfer-Encoding"); !e.empty()) p.encoding = to_lower(e);
+  p.id = first_value(header, "Content-ID");
+  p.description = first_value(header, "Content-Description");
+  p.md5 = first_value(header, "Content-MD5");
+  p.location = first_value(header, "Content-Location");
+  if (std::string d = first_value(header, "Content-Disposition"); !d.empty()) {
+    p.disposition = to_lower(trim(std::string_view(d).substr(0, d.find(';'))));
+    p.disposition_params = parameters(d);
+  }
+  for (auto tag : split(first_value(header, "Content-Language"), ','))
+    if (!trim(tag).empty()) p.language.emplace_back(trim(tag));
+  if (!message) return;
+  auto e = std::make_unique<Envelope>();
+  e->date = first_value(header, "Date");
+  e->subject = first_value(header, "Subject");
+  e->from = first_value(header, "From");
+  e->sender = first_value(header, "Sender");
+  e->reply_to = first_value(header, "Reply-To");
+  e->to = first_value(header, "To");
+  e->cc = first_value(header, "Cc");
+  e->bcc = first_value(header, "Bcc");
+  e->in_reply_to = first_value(header, "In-Reply-To");
+  e->message_id = first_value(header, "Message-ID");
+  p.envelope = std::move(e);
+}
+
+}  // namespace
+
+StructureParser::StructureParser(StructureLimits limits) : limits_(limits) {
+  frames_.push_back(Frame{&root_, 0});
+  is_message_.push_back(true);
+  digest_child_.push_back(false);
+}
+
+void StructureParser::feed(std::string_view octets) {
+  while (!octets.empty()) {
+    std::size_t nl = octets.find('\n');
+    std::string_view piece = octets.substr(0, nl);
+    if (!partial_long_) {
+      std::size_t room = kLineMax - partial_.size();
+      partial_.append(piece.substr(0, room));
+      partial_long_ = piece.size() > room;
+    }
+    if (nl == std::string_view::npos) {
+      offset_ += octets.size();
+      return;
+    }
+    offset_ += nl + 1;
+    octets.remove_prefix(nl + 1);
+    std::string_view l = partial_;
+    bool cr = !l.empty() && l.back() == '\r' && !partial_long_;
+    if (cr) l.remove_suffix(1);
+    const std::uint64_t terminator = offset_ - (cr ? 2 : 1);
+    line(partial_long_ ? std::string_view() : l, offset_, partial_long_);
+    last_terminator_ = terminator;
+    partial_.clear();
+    partial_long_ = false;
+  }
+}
+
+void StructureParser::line(std::string_view l, std::uint64_t end, bool long_line) {
+  Frame& top = frames_.back();
+  if (top.in_header) {
+    count_line();  // a line of the bodies that hold this header section
+    if (l.empty() && !long_line) {
+      end_header(end);
+      return;
+    }
+    if (top.header.size() + l.size() + 2 <= limits_.header_max) {
+      top.header.append(l);
+      top.header.append("\r\n");
+    }
+    return;
+  }
+  // A delimiter of an open multipart, the innermost first (RFC 2046 5.1.1:
+  // "--" boundary, "--" boundary "--" for the last, white space after).
+  if (!long_line && l.size() >= 3 && l[0] == '-' && l[1] == '-') {
+    std::string_view rest = rtrim(l.substr(2));
+    for (std::size_t i = frames_.size(); i-- > 0;) {
+      Frame& f = frames_[i];
+      if (f.boundary.empty() || f.closed) continue;
+      // The CRLF before a delimiter is part of it, not of the part it ends.
+      const std::uint64_t part_end = last_terminator_;
+      if (rest == f.boundary) {
+        close_to(i, part_end);
+        open_part(i, end);
+        count_line();
+        return;
+      }
+      if (rest.size() == f.boundary.size() + 2 && rest.starts_with(f.boundary) && rest.ends_with("--")) {
+        close_to(i, part_end);
+        frames_[i].closed = true;
+        count_line();
+        return;
+      }
+    }
+  }
+  count_line();
+}
+
+void StructureParser::count_line() {
+  for (auto& f : frames_)
+    if (!f.in_header) ++f.part->lines;
+}
+
+void StructureParser::end_header(std::uint64_t body_start) {
+  const std::size_t i = frames_.size() - 1;
+  Frame& f = frames_[i];
+  Part& p = *f.part;
+  fill(p, f.header, is_message_[i], digest_child_[i]);
+  f.header.clear();
+  f.header.shrink_to_fit();
+  f.in_header = false;
+  p.body_offset = body_start;
+  const std::size_t depth = f.depth;
+  if (p.multipart()) {
+    std::string boundary;
+    for (const auto& [k, v] : p.params)
+      if (k == "boundary") boundary = v;
+    if (boundary.empty()) return;  // a multipart without one is a body (RFC 2046 5.1.1 requires it)
+    if (depth + 1 > limits_.max_depth) {
+      truncated_ = true;
+      return;
+    }
+    f.boundary = std::move(boundary);
+    return;
+  }
+  if (p.message()) {
+    if (depth + 1 > limits_.max_depth || parts_ >= limits_.max_parts) {
+      truncated_ = true;
+      return;
+    }
+    // The message inside begins at once with its header section.
+    p.parts.emplace_back();
+    ++parts_;
+    Part& inner = p.parts.back();
+    inner.header_offset = body_start;
+    frames_.push_back(Frame{&inner, depth + 1});
+    is_message_.push_back(true);
+    digest_child_.push_back(false);
+  }
+}
+
+void StructureParser::open_part(std::size_t parent, std::uint64_t at) {
+  if (parts_ >= limits_.max_parts) {
+    truncated_ = true;  // the rest is the multipart's body
+    return;
+  }
+  Frame& f = frames_[parent];
+  const bool digest = f.part->subtype == "digest";
+  f.part->parts.emplace_back();
+  ++parts_;
+  Part& child = f.part->parts.back();
+  child.header_offset = at;
+  frames_.push_back(Frame{&child, f.depth + 1});
+  is_message_.push_back(false);
+  digest_child_.push_back(digest);
+}
+
+void StructureParser::close_to(std::size_t frame, std::uint64_t end) {
+  if (frames_.size() <= frame + 1) return;
+  // Every part closed here ends where the delimiter's CRLF begins, inside
+  // the outermost of them; a part that began after that (a blank line or a
+  // delimiter whose CRLF is this delimiter's) is cut back to empty there.
+  const std::uint64_t limit = std::max(end, frames_[frame + 1].part->header_offset);
+  while (frames_.size() > frame + 1) {
+    Frame& f = frames_.back();
+    Part& p = *f.part;
+    const std::uint64_t e = std::min(std::max(end, p.header_offset), limit);
+    if (f.in_header) {
+      // It ended inside its header (no blank line): all of it is header.
+      fill(p, f.header, is_message_.back(), digest_child_.back());
+      p.body_offset = e;
+    }
+    p.header_offset = std::min(p.header_offset, e);
+    p.body_offset = std::min(p.body_offset, e);
+    p.end_offset = e;
+    frames_.pop_back();
+    is_message_.pop_back();
+    digest_child_.pop_back();
+  }
+}
+
+Part StructureParser::finish() {
+  if (!partial_.empty() || partial_long_) {
+    // The last line has no terminator: it ends the message.
+    line(partial_long_ ? std::string_view() : std::string_view(partial_), offset_, partial_long_);
+    last_terminator_ = offset_;
+  }
+  close_to(0, offset_);
+  Frame& f = frames_.front();
+  if (f.in_header) {
+    fill(root_, f.header, true, false);
+    root_.body_offset = offset_;
+  }
+  root_.end_offset = std::max(offset_, root_.body_offset);
+  frames_.clear();
+  return std::move(root_);
+}
+
+Part structure_of(std::string_view message, StructureLimits limits) {
+  StructureParser p(limits);
+  p.feed(message);
+  return p.finish();
+}
+
+}  // namespace herald::mime

@@ -1,0 +1,156 @@
+#include "mime/structure.h"
+
+#include <gtest/gtest.h>
+
+#include "mime/builder.h"
+
+namespace herald::mime {
+namespace {
+
+// describe - a part as text: type, offsets, size, lines, its parts.
+std::string describe(const Part& p) {
+  std::string s = p.type + "/" + p.subtype + " h" + std::to_string(p.header_offset) + " b" +
+                  std::to_string(p.body_offset) + " e" + std::to_string(p.end_offset) + " l" + std::to_string(p.lines);
+  if (!p.disposition.empty()) s += " " + p.disposition;
+  if (p.envelope) s += " <" + p.envelope->subject + ">";
+  if (!p.parts.empty()) {
+    s += " [";
+    for (std::size_t i = 0; i < p.parts.size(); ++i) s += (i ? ", " : "") + describe(p.parts[i]);
+    s += "]";
+  }
+  return s;
+}
+
+Part parse(std::string_view m, bool bytewise, StructureLimits limits = {}) {
+  StructureParser p(limits);
+  if (bytewise) {
+    for (char c : m) p.feed(std::string_view(&c, 1));
+  } else {
+    p.feed(m);
+  }
+  return p.finish();
+}
+
+// both - the structure fed whole, checked equal to the one fed an octet at a time.
+Part both(std::string_view m, StructureLimits limits = {}) {
+  Part whole = parse(m, false, limits);
+  EXPECT_EQ(describe(whole), describe(parse(m, true, limits)));
+  return whole;
+}
+
+std::string body_of(std::string_view m, const Part& p) { return std::string(m.substr(p.body_offset, p.size())); }
+
+TEST(MimeStructureTest, APlainMessage) {
+  std::string m = "From: A <a@x.test>\r\nSubject: hi\r\nTo: b@y.test,\r\n c@y.test\r\n\r\nline one\r\nline two\r\n";
+  Part p = both(m);
+  EXPECT_EQ(p.type + "/" + p.subtype, "text/plain");
+  EXPECT_EQ(p.params, (Parameters{{"charset", "us-ascii"}}));
+  EXPECT_EQ(body_of(m, p), "line one\r\nline two\r\n");
+  EXPECT_EQ(p.lines, 2u);
+  ASSERT_TRUE(p.envelope);
+  EXPECT_EQ(p.envelope->subject, "hi");
+  EXPECT_EQ(p.envelope->from, "A <a@x.test>");
+  EXPECT_EQ(p.envelope->to, "b@y.test, c@y.test");
+}
+
+// What the builder makes: mixed( alternative(text, html), three files ),
+// each body found at its offsets.
+TEST(MimeStructureTest, TheBuildersMultipart) {
+  Composition c;
+  c.from = "a@example.test";
+  c.to = {"b@example.test"};
+  c.subject = "files";
+  c.text = "see the files\n";
+  c.html = "<p>see</p>";
+  c.attachments = {{"r.pdf", "%PDF-1.4\n", ""}, {"a.csv", "a;b\n", ""}, {"n.bin", std::string(100, '\1'), ""}};
+  c.date = "Mon, 7 Dec 2026 01:00:00 +0000";
+  c.message_id = "<x@example.test>";
+  c.boundary_seed = "seed";
+  auto built = build(c);
+  ASSERT_TRUE(built);
+  const std::string& m = *built;
+  Part p = both(m);
+  ASSERT_EQ(p.type + "/" + p.subtype, "multipart/mixed");
+  ASSERT_EQ(p.parts.size(), 4u);
+  const Part& alt = p.parts[0];
+  ASSERT_EQ(alt.subtype, "alternative");
+  ASSERT_EQ(alt.parts.size(), 2u);
+  EXPECT_EQ(body_of(m, alt.parts[0]), "see the files\r\n");
+  EXPECT_EQ(alt.parts[1].subtype, "html");
+  EXPECT_EQ(p.parts[1].disposition, "attachment");
+  EXPECT_EQ(p.parts[1].encoding, "base64");
+  EXPECT_EQ(body_of(m, p.parts[1]), "JVBERi0xLjQK\r\n");  // its last line's CRLF is its own
+  EXPECT_EQ(p.parts[2].disposition_params, (Parameters{{"filename", "a.csv"}}));
+  EXPECT_EQ(p.envelope->subject, "files");
+  EXPECT_EQ(p.end_offset, m.size());
+}
+
+TEST(MimeStructureTest, MessagesInsideAndDigests) {
+  std::string inner = "Subject: inner\r\nFrom: c@z.test\r\n\r\nhello\r\n";
+  std::string m = "Subject: outer\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\npreamble\r\n--b\r\n"
+                  "Content-Type: message/rfc822\r\n\r\n" + inner + "--b\r\nContent-Type: multipart/digest; boundary=d\r\n\r\n"
+                  "--d\r\n\r\nSubject: d1\r\n\r\nx\r\n--d--\r\n--b--\r\nepilogue\r\n";
+  Part p = both(m);
+  ASSERT_EQ(p.parts.size(), 2u);
+  const Part& rfc822 = p.parts[0];
+  ASSERT_TRUE(rfc822.message());
+  ASSERT_EQ(rfc822.parts.size(), 1u);
+  EXPECT_EQ(body_of(m, rfc822), inner.substr(0, inner.size() - 2));
+  EXPECT_EQ(rfc822.parts[0].envelope->subject, "inner");
+  EXPECT_EQ(body_of(m, rfc822.parts[0]), "hello");
+  EXPECT_EQ(rfc822.lines, 4u);
+  const Part& digest = p.parts[1];
+  ASSERT_EQ(digest.parts.size(), 1u);
+  EXPECT_TRUE(digest.parts[0].message());  // RFC 2046 5.1.5: a digest's parts are messages
+  ASSERT_EQ(digest.parts[0].parts.size(), 1u);
+  EXPECT_EQ(digest.parts[0].parts[0].envelope->subject, "d1");
+}
+
+TEST(MimeStructureTest, BrokenMessagesStillHaveAStructure) {
+  // No blank line: all header. No close delimiter. LF line ends.
+  EXPECT_EQ(describe(both("Subject: only a header\r\n")), "text/plain h0 b24 e24 l0 <only a header>");
+  std::string open = "Content-Type: multipart/mixed; boundary=q\n\n--q\n\nfirst\n--q\nContent-Type: text/html\n\n<p>";
+  Part p = both(open);
+  ASSERT_EQ(p.parts.size(), 2u);
+  EXPECT_EQ(body_of(open, p.parts[0]), "first");
+  EXPECT_EQ(body_of(open, p.parts[1]), "<p>");
+  // An outer delimiter right after an inner one closes both; the part the
+  // inner one began is empty, inside its parent.
+  std::string cut = "Content-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\nContent-Type: multipart/mixed; "
+                    "boundary=b\r\n\r\n--b\r\n--a--\r\n";
+  Part c = both(cut);
+  ASSERT_EQ(c.parts.size(), 1u);
+  ASSERT_EQ(c.parts[0].parts.size(), 1u);
+  EXPECT_LE(c.parts[0].parts[0].end_offset, c.parts[0].end_offset);
+  EXPECT_EQ(c.parts[0].parts[0].size(), 0u);
+  // A line that merely starts like a delimiter is text.
+  std::string near = "Content-Type: multipart/mixed; boundary=q\r\n\r\n--q\r\n\r\n--qq\r\n-- q\r\n--q--\r\n";
+  EXPECT_EQ(both(near).parts.size(), 1u);
+}
+
+// A MIME bomb costs its bounds: depth 1,000 and 100,000 parts.
+TEST(MimeStructureTest, BombsAreBounded) {
+  std::string deep;
+  for (int i = 0; i < 1000; ++i) deep += "Content-Type: multipart/mixed; boundary=b" + std::to_string(i) + "\r\n\r\n--b" + std::to_string(i) + "\r\n";
+  deep += "\r\ninnermost\r\n";
+  StructureParser parser;
+  parser.feed(deep);
+  Part p = parser.finish();
+  EXPECT_TRUE(parser.truncated());
+  std::size_t depth = 0;
+  for (const Part* q = &p; !q->parts.empty(); q = &q->parts.front()) ++depth;
+  EXPECT_LE(depth, StructureLimits{}.max_depth);
+
+  std::string wide = "Content-Type: multipart/mixed; boundary=w\r\n\r\n";
+  for (int i = 0; i < 100000; ++i) wide += "--w\r\n\r\nx\r\n";
+  wide += "--w--\r\n";
+  StructureParser w;
+  w.feed(wide);
+  Part pw = w.finish();
+  EXPECT_TRUE(w.truncated());
+  EXPECT_EQ(pw.parts.size(), StructureLimits{}.max_parts - 1);
+  EXPECT_EQ(pw.end_offset, wide.size());
+}
+
+}  // namespace
+}  // namespace herald::mime
