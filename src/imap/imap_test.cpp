@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "imap/command.h"
+#include "imap/fetch.h"
 #include "imap/sequence.h"
 #include "imap/utf7.h"
 #include "imap/writer.h"
@@ -180,6 +181,42 @@ TEST(ImapWriterTest, TheFormEachStringAllows) {
   append_nstring(out, std::nullopt);
   append_literal(out, std::string("a\0b", 3), true);
   EXPECT_EQ(out, std::string("NIL~{3}\r\na\0b", 12));
+}
+
+// ENVELOPE and BODYSTRUCTURE from the structure computed at delivery, in
+// the forms RFC 9051 7.5.2 gives.
+TEST(ImapFetchTest, EnvelopeAndBodystructure) {
+  std::string m =
+      "Date: Mon, 7 Dec 2026 01:00:00 +0000\r\nFrom: \"Ann Lee\" <ann@x.test>\r\nTo: Team: b@y.test;, c@y.test\r\n"
+      "Subject: hello\r\nMessage-ID: <1@x.test>\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+      "--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nhi\r\nthere\r\n"
+      "--b\r\nContent-Type: application/pdf; name=r.pdf\r\nContent-Transfer-Encoding: base64\r\n"
+      "Content-Disposition: attachment; filename=r.pdf\r\n\r\nJVBERi0xLjQK\r\n--b--\r\n";
+  mime::Part p = mime::structure_of(m);  // "hi\r\nthere": 9 octets, 2 lines; the CRLF before "--b" is the delimiter's
+  std::string env;
+  append_envelope(env, *p.envelope);
+  EXPECT_EQ(env,
+            "(\"Mon, 7 Dec 2026 01:00:00 +0000\" \"hello\" ((\"Ann Lee\" NIL \"ann\" \"x.test\")) "
+            "((\"Ann Lee\" NIL \"ann\" \"x.test\")) ((\"Ann Lee\" NIL \"ann\" \"x.test\")) "
+            "((NIL NIL \"Team\" NIL)(NIL NIL \"b\" \"y.test\")(NIL NIL NIL NIL)(NIL NIL \"c\" \"y.test\")) NIL NIL NIL "
+            "\"<1@x.test>\")");
+  std::string body, bodystructure;
+  append_bodystructure(body, p, false);
+  EXPECT_EQ(body,
+            "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"7BIT\" 9 2)"
+            "(\"APPLICATION\" \"PDF\" (\"NAME\" \"r.pdf\") NIL NIL \"BASE64\" 12) \"MIXED\")");
+  append_bodystructure(bodystructure, p, true);
+  EXPECT_EQ(bodystructure,
+            "((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"7BIT\" 9 2 NIL NIL NIL NIL)"
+            "(\"APPLICATION\" \"PDF\" (\"NAME\" \"r.pdf\") NIL NIL \"BASE64\" 12 NIL "
+            "(\"ATTACHMENT\" (\"FILENAME\" \"r.pdf\")) NIL NIL) \"MIXED\" (\"BOUNDARY\" \"b\") NIL NIL NIL)");
+  // A message inside: its envelope and structure, and its lines.
+  std::string outer = "Subject: fwd\r\nContent-Type: message/rfc822\r\n\r\nSubject: in\r\n\r\nbody\r\n";
+  std::string fwd;
+  append_bodystructure(fwd, mime::structure_of(outer), false);
+  EXPECT_EQ(fwd,
+            "(\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 21 (NIL \"in\" NIL NIL NIL NIL NIL NIL NIL NIL) "
+            "(\"TEXT\" \"PLAIN\" (\"CHARSET\" \"us-ascii\") NIL NIL \"7BIT\" 6 1) 3)");
 }
 
 }  // namespace

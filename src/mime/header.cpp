@@ -94,32 +94,62 @@ std::string parameter(std::string_view value, std::string_view name) {
   return {};
 }
 
-std::vector<std::string> addresses(std::string_view value) {
-  std::vector<std::string> out;
-  std::string text;      // the entry so far, comments and quotes dropped
-  std::string angle;     // an <angle-addr> seen in it
+std::vector<AddressEntry> address_entries(std::string_view value) {
+  std::vector<AddressEntry> out;
+  std::string name;   // display name words so far, joined by one space
+  std::string spec;   // an addr-spec written without <>, white space dropped
+  std::string angle;  // the <angle-addr> seen, if any
   bool has_angle = false;
+  bool in_group = false;
+  auto word = [&](std::string_view w) {
+    if (!name.empty()) name += ' ';
+    name.append(w);
+  };
   auto finish = [&] {
-    std::string a = has_angle ? angle : std::string(trim(text));
+    std::string a = has_angle ? angle : spec;
+    AddressEntry e;
     if (has_angle) {
-      std::size_t route = a.rfind(':');  // RFC 5322 4.4 obs-route
-      if (route != std::string::npos && a.starts_with("@")) a.erase(0, route + 1);
+      e.name = name;
+      std::size_t colon = a.rfind(':');  // RFC 5322 4.4 obs-route
+      if (colon != std::string::npos && a.starts_with("@")) {
+        e.route = a.substr(0, colon);
+        a.erase(0, colon + 1);
+      }
     }
-    if (!trim(a).empty()) out.emplace_back(trim(a));
-    text.clear();
+    a = std::string(trim(a));
+    if (!a.empty()) {
+      std::size_t at = a.rfind('@');
+      e.local = at == std::string::npos ? a : a.substr(0, at);
+      e.domain = at == std::string::npos ? "" : a.substr(at + 1);
+      out.push_back(std::move(e));
+    }
+    name.clear();
+    spec.clear();
     angle.clear();
     has_angle = false;
+  };
+  std::string atom;  // the word being read (for the name) and the spec it may be
+  auto end_atom = [&] {
+    if (atom.empty()) return;
+    word(atom);
+    spec += atom;
+    atom.clear();
   };
   for (std::size_t i = 0; i < value.size(); ++i) {
     char c = value[i];
     if (c == '"') {  // a quoted display name or local part
-      std::string quoted = "\"";
+      end_atom();
+      std::string unquoted, raw = "\"";
       for (++i; i < value.size() && value[i] != '"'; ++i) {
-        if (value[i] == '\\' && i + 1 < value.size()) quoted += value[i++];
-        quoted += value[i];
+        if (value[i] == '\\' && i + 1 < value.size()) raw += value[i++];
+        raw += value[i];
+        unquoted += value[i];
       }
-      text += quoted + "\"";
+      raw += '"';
+      word(unquoted);
+      spec += raw;
     } else if (c == '(') {  // a comment, nested (RFC 5322 3.2.2)
+      end_atom();
       int depth = 1;
       for (++i; i < value.size() && depth > 0; ++i) {
         if (value[i] == '\\') ++i;
@@ -128,20 +158,41 @@ std::vector<std::string> addresses(std::string_view value) {
       }
       --i;
     } else if (c == '<') {
+      end_atom();
       std::size_t close = value.find('>', i);
       angle = std::string(value.substr(i + 1, close == std::string_view::npos ? std::string_view::npos : close - i - 1));
       has_angle = true;
       if (close == std::string_view::npos) break;
       i = close;
-    } else if (c == ':' && !has_angle) {
-      text.clear();  // a group's display name (RFC 5322 3.4)
+    } else if (c == ':' && !has_angle && !in_group) {
+      end_atom();  // a group's display name (RFC 5322 3.4)
+      out.push_back({AddressEntry::Kind::group_start, name, "", "", ""});
+      name.clear();
+      spec.clear();
+      in_group = true;
     } else if (c == ',' || c == ';') {
+      end_atom();
       finish();
-    } else if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
-      text += c;  // white space between the tokens of an addr-spec is not part of it (RFC 5322 3.4.1 CFWS)
+      if (c == ';' && in_group) {
+        out.push_back({AddressEntry::Kind::group_end, "", "", "", ""});
+        in_group = false;
+      }
+    } else if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+      end_atom();  // white space between the tokens of an addr-spec is not part of it (RFC 5322 3.4.1 CFWS)
+    } else {
+      atom += c;
     }
   }
+  end_atom();
   finish();
+  if (in_group) out.push_back({AddressEntry::Kind::group_end, "", "", "", ""});
+  return out;
+}
+
+std::vector<std::string> addresses(std::string_view value) {
+  std::vector<std::string> out;
+  for (const auto& e : address_entries(value))
+    if (e.kind == AddressEntry::Kind::mailbox) out.push_back(e.domain.empty() ? e.local : e.local + "@" + e.domain);
   return out;
 }
 

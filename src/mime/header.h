@@ -15,6 +15,24 @@
 
 namespace herald::mime {
 
+// AddressEntry - one element of an address list, as IMAP's ENVELOPE
+// gives it (RFC 9051 7.5.2): a mailbox with its display name (quotes
+// removed), obsolete route, local part (as written) and domain; or the
+// start (with its name) or end of a group.
+struct AddressEntry {
+  enum class Kind { mailbox, group_start, group_end };
+  Kind kind = Kind::mailbox;
+  std::string name;
+  std::string route;  // "@a,@b" (RFC 5322 4.4 obs-route); "" = none
+  std::string local;
+  std::string domain;
+};
+
+// address_entries - an address list read as its elements, comments
+// dropped; malformed entries come back as written (a mailbox without a
+// domain), for the caller to refuse or show.
+std::vector<AddressEntry> address_entries(std::string_view value);
+
 // addresses - the addr-specs of an address list ("A <a@x>, b@y (B),
 // team: c@z;"): display names, comments and group names dropped, obsolete
 // routes ("<@relay:a@x>") too. Malformed entries come back as written, for

@@ -20,6 +20,19 @@ TEST(MimeHeaderTest, AddressesOfAnAddressList) {
   EXPECT_EQ(addresses(""), V{});
 }
 
+TEST(MimeHeaderTest, AddressEntriesForTheEnvelope) {
+  auto e = address_entries("\"Last, First\" <f@x.test>, Team: Ann Lee <ann@y.test>, bob@y.test;, <@r.test:c@z.test>");
+  ASSERT_EQ(e.size(), 6u);
+  EXPECT_EQ((e[0].name + "|" + e[0].local + "|" + e[0].domain), "Last, First|f|x.test");
+  EXPECT_EQ(e[1].kind, AddressEntry::Kind::group_start);
+  EXPECT_EQ(e[1].name, "Team");
+  EXPECT_EQ((e[2].name + "|" + e[2].local + "|" + e[2].domain), "Ann Lee|ann|y.test");
+  EXPECT_EQ((e[3].name + "|" + e[3].local), "|bob");
+  EXPECT_EQ(e[4].kind, AddressEntry::Kind::group_end);
+  EXPECT_EQ((e[5].route + "|" + e[5].local + "|" + e[5].domain), "@r.test|c|z.test");
+  EXPECT_EQ(address_entries("=?UTF-8?B?w6k=?= <e@x.test>")[0].name, "=?UTF-8?B?w6k=?=");
+}
+
 TEST(MimeHeaderTest, FieldValuesAreUnfoldedAndEndAtTheHeader) {
   std::string m = "To: a@x.test,\r\n b@x.test\r\nCc: c@x.test\r\nto: d@x.test\r\n\r\nTo: body@x.test\r\n";
   EXPECT_EQ(field_values(m, "To"), (V{"a@x.test, b@x.test", "d@x.test"}));
