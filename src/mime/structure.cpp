@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include <nlohmann/json.hpp>
+
 #include "base/text.h"
 #include "mime/header.h"
 
@@ -66,7 +68,7 @@ void fill(Part& p, std::string_view header, bool message, bool default_message) 
 }  // namespace
 
 StructureParser::StructureParser(StructureLimits limits) : limits_(limits) {
-  frames_.push_back(Frame{&root_, 0});
+  frames_.push_back(Frame{root_.get(), 0});
   is_message_.push_back(true);
   digest_child_.push_back(false);
 }
@@ -75,6 +77,7 @@ void StructureParser::feed(std::string_view octets) {
   while (!octets.empty()) {
     std::size_t nl = octets.find('\n');
     std::string_view piece = octets.substr(0, nl);
+    if (!piece.empty()) line_last_ = piece.back();  // a CR before the LF, even past kLineMax
     if (!partial_long_) {
       std::size_t room = kLineMax - partial_.size();
       partial_.append(piece.substr(0, room));
@@ -87,8 +90,9 @@ void StructureParser::feed(std::string_view octets) {
     offset_ += nl + 1;
     octets.remove_prefix(nl + 1);
     std::string_view l = partial_;
-    bool cr = !l.empty() && l.back() == '\r' && !partial_long_;
-    if (cr) l.remove_suffix(1);
+    const bool cr = line_last_ == '\r';
+    if (cr && !l.empty() && !partial_long_) l.remove_suffix(1);
+    line_last_ = 0;
     const std::uint64_t terminator = offset_ - (cr ? 2 : 1);
     line(partial_long_ ? std::string_view() : l, offset_, partial_long_);
     last_terminator_ = terminator;
@@ -229,12 +233,102 @@ Part StructureParser::finish() {
   close_to(0, offset_);
   Frame& f = frames_.front();
   if (f.in_header) {
-    fill(root_, f.header, true, false);
-    root_.body_offset = offset_;
+    fill(*root_, f.header, true, false);
+    root_->body_offset = offset_;
   }
-  root_.end_offset = std::max(offset_, root_.body_offset);
+  root_->end_offset = std::max(offset_, root_->body_offset);
   frames_.clear();
-  return std::move(root_);
+  return std::move(*root_);
+}
+
+void shift(Part& p, std::uint64_t from, std::uint64_t delta) {
+  for (std::uint64_t* o : {&p.header_offset, &p.body_offset, &p.end_offset})
+    if (*o >= from) *o += delta;
+  for (auto& c : p.parts) shift(c, from, delta);
+}
+
+namespace {
+
+nlohmann::json params_json(const Parameters& ps) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const auto& [k, v] : ps) a.push_back({k, v});
+  return a;
+}
+
+Parameters params_of(const nlohmann::json& a) {
+  Parameters ps;
+  for (const auto& kv : a) ps.emplace_back(kv.at(0).get<std::string>(), kv.at(1).get<std::string>());
+  return ps;
+}
+
+// Short keys: the structure of every message delivered is kept.
+nlohmann::json to_json(const Part& p) {
+  nlohmann::json j{{"t", p.type},         {"s", p.subtype},        {"p", params_json(p.params)},
+                   {"e", p.encoding},     {"h", p.header_offset},  {"b", p.body_offset},
+                   {"z", p.end_offset},   {"l", p.lines}};
+  if (!p.id.empty()) j["id"] = p.id;
+  if (!p.description.empty()) j["de"] = p.description;
+  if (!p.md5.empty()) j["md"] = p.md5;
+  if (!p.location.empty()) j["lo"] = p.location;
+  if (!p.disposition.empty()) {
+    j["d"] = p.disposition;
+    j["dp"] = params_json(p.disposition_params);
+  }
+  if (!p.language.empty()) j["la"] = p.language;
+  if (p.envelope) {
+    const Envelope& e = *p.envelope;
+    j["env"] = {e.date, e.subject, e.from, e.sender, e.reply_to, e.to, e.cc, e.bcc, e.in_reply_to, e.message_id};
+  }
+  if (!p.parts.empty()) {
+    nlohmann::json parts = nlohmann::json::array();
+    for (const auto& c : p.parts) parts.push_back(to_json(c));
+    j["c"] = std::move(parts);
+  }
+  return j;
+}
+
+Part from_json(const nlohmann::json& j) {
+  Part p;
+  p.type = j.at("t").get<std::string>();
+  p.subtype = j.at("s").get<std::string>();
+  p.params = params_of(j.at("p"));
+  p.encoding = j.at("e").get<std::string>();
+  p.header_offset = j.at("h").get<std::uint64_t>();
+  p.body_offset = j.at("b").get<std::uint64_t>();
+  p.end_offset = j.at("z").get<std::uint64_t>();
+  p.lines = j.at("l").get<std::uint64_t>();
+  p.id = j.value("id", "");
+  p.description = j.value("de", "");
+  p.md5 = j.value("md", "");
+  p.location = j.value("lo", "");
+  p.disposition = j.value("d", "");
+  if (j.contains("dp")) p.disposition_params = params_of(j.at("dp"));
+  if (j.contains("la")) p.language = j.at("la").get<std::vector<std::string>>();
+  if (j.contains("env")) {
+    auto v = j.at("env").get<std::vector<std::string>>();
+    if (v.size() == 10)
+      p.envelope = std::make_unique<Envelope>(Envelope{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]});
+  }
+  if (j.contains("c"))
+    for (const auto& c : j.at("c")) p.parts.push_back(from_json(c));
+  return p;
+}
+
+}  // namespace
+
+std::string encode(const Part& p) {
+  auto bytes = nlohmann::json::to_cbor(to_json(p));
+  return std::string(bytes.begin(), bytes.end());
+}
+
+std::optional<Part> decode(std::string_view octets) {
+  auto j = nlohmann::json::from_cbor(octets.begin(), octets.end(), true, false);
+  if (j.is_discarded()) return std::nullopt;
+  try {
+    return from_json(j);
+  } catch (const nlohmann::json::exception&) {
+    return std::nullopt;  // well-formed CBOR, not a structure
+  }
 }
 
 Part structure_of(std::string_view message, StructureLimits limits) {

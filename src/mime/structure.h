@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -100,7 +101,9 @@ class StructureParser {
   void count_line();  // a line of the body of every open part whose body it is in
 
   StructureLimits limits_;
-  Part root_;
+  // On the heap: frames_ point into it, and the parser moves with the
+  // message being received (queue::Incoming).
+  std::unique_ptr<Part> root_ = std::make_unique<Part>();
   // The open parts, outermost first; a Part* stays valid while open, since
   // a parent's parts grow only once its open child has closed.
   std::vector<Frame> frames_;
@@ -110,11 +113,21 @@ class StructureParser {
   bool truncated_ = false;
   std::string partial_;       // a line not ended yet (its first kLineMax octets)
   bool partial_long_ = false;
+  char line_last_ = 0;        // the line's last octet so far (a CR before its LF?)
   std::uint64_t offset_ = 0;  // octets fed
   std::uint64_t last_terminator_ = 0;  // where the previous line's CRLF (or LF) began
 };
 
 // structure_of - the structure of a whole message.
 Part structure_of(std::string_view message, StructureLimits limits = {});
+
+// shift - every offset at or after `from` moved by delta (octets inserted
+// there after the parse: the headers submission adds).
+void shift(Part& p, std::uint64_t from, std::uint64_t delta);
+
+// encode / decode - the structure as the store keeps it (CBOR, through
+// nlohmann-json); decode: nullopt for octets that are not one.
+std::string encode(const Part& p);
+std::optional<Part> decode(std::string_view octets);
 
 }  // namespace herald::mime

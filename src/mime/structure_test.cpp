@@ -22,13 +22,17 @@ std::string describe(const Part& p) {
 }
 
 Part parse(std::string_view m, bool bytewise, StructureLimits limits = {}) {
-  StructureParser p(limits);
+  StructureParser first(limits);
   if (bytewise) {
-    for (char c : m) p.feed(std::string_view(&c, 1));
-  } else {
-    p.feed(m);
+    // Moved half way, as the message being received that holds it is.
+    std::size_t half = m.size() / 2;
+    for (char c : m.substr(0, half)) first.feed(std::string_view(&c, 1));
+    StructureParser p = std::move(first);
+    for (char c : m.substr(half)) p.feed(std::string_view(&c, 1));
+    return p.finish();
   }
-  return p.finish();
+  first.feed(m);
+  return first.finish();
 }
 
 // both - the structure fed whole, checked equal to the one fed an octet at a time.
@@ -123,9 +127,29 @@ TEST(MimeStructureTest, BrokenMessagesStillHaveAStructure) {
   ASSERT_EQ(c.parts[0].parts.size(), 1u);
   EXPECT_LE(c.parts[0].parts[0].end_offset, c.parts[0].end_offset);
   EXPECT_EQ(c.parts[0].parts[0].size(), 0u);
+  // A line longer than the parser looks at keeps its CRLF out of the part.
+  std::string wide_line = "Content-Type: multipart/mixed; boundary=q\r\n\r\n--q\r\n\r\n" + std::string(5000, 'z') +
+                          "\r\n--q--\r\n";
+  EXPECT_EQ(body_of(wide_line, both(wide_line).parts[0]), std::string(5000, 'z'));
   // A line that merely starts like a delimiter is text.
   std::string near = "Content-Type: multipart/mixed; boundary=q\r\n\r\n--q\r\n\r\n--qq\r\n-- q\r\n--q--\r\n";
   EXPECT_EQ(both(near).parts.size(), 1u);
+}
+
+TEST(MimeStructureTest, KeptAndReadBackWhole) {
+  std::string m = "Subject: s\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Disposition: "
+                  "attachment; filename=a.txt\r\nContent-Language: en, de\r\n\r\nx\r\n--b--\r\n";
+  Part p = structure_of(m);
+  auto back = decode(encode(p));
+  ASSERT_TRUE(back);
+  EXPECT_EQ(describe(*back), describe(p));
+  EXPECT_EQ(back->parts[0].disposition_params, p.parts[0].disposition_params);
+  EXPECT_EQ(back->parts[0].language, (std::vector<std::string>{"en", "de"}));
+  EXPECT_EQ(back->envelope->subject, "s");
+  EXPECT_FALSE(decode("not cbor"));
+  shift(p, p.body_offset, 10);
+  EXPECT_EQ(p.header_offset, 0u);
+  EXPECT_EQ(p.parts[0].body_offset, back->parts[0].body_offset + 10);
 }
 
 // A MIME bomb costs its bounds: depth 1,000 and 100,000 parts.

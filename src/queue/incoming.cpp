@@ -42,6 +42,7 @@ Incoming::Incoming(const Intake& intake, std::unique_ptr<Envelope> envelope, std
       head_size_(held_.size()),
       share_(intake.budget_) {
   share_.force(held_.size());
+  structure_.feed(held_);  // the trace header is the stored message's first line
 }
 
 void Incoming::append(std::string_view octets) {
@@ -49,6 +50,7 @@ void Incoming::append(std::string_view octets) {
   size_ += octets.size();
   eight_bit_ = eight_bit_ || smtp::has_8bit(octets);
   attachments_.feed(octets);
+  structure_.feed(octets);
   if (!error_) return;  // the spool failed: submit() says so
   if (spool_) {
     error_ = spool_->append(octets);
@@ -107,8 +109,10 @@ void Incoming::settle() {
   if (!envelope_->submission) return;
   // RFC 6409 8.2, 8.3: a submission server adds what the client left out.
   std::string added;
-  if (header_value(message, "Date").empty())
-    added += fmt::format("Date: {}\r\n", rfc5322_date(std::chrono::system_clock::now()));
+  if (header_value(message, "Date").empty()) {
+    inserted_date_ = rfc5322_date(std::chrono::system_clock::now());
+    added += fmt::format("Date: {}\r\n", inserted_date_);
+  }
   if (message_id_.empty()) {
     message_id_ = fmt::format("<{}@{}>", queue_id_, intake_->hostname_);
     added += fmt::format("Message-ID: {}\r\n", message_id_);
@@ -116,7 +120,9 @@ void Incoming::settle() {
   // Below the message's own trace fields, never between them: RFC 5322
   // 3.6.7 keeps trace blocks whole at the top (a relayed message comes
   // with Received lines of its own).
-  held_.insert(head_size_ + trace_block_size(message), added);
+  inserted_at_ = head_size_ + trace_block_size(message);
+  held_.insert(inserted_at_, added);
+  inserted_ = added;
   head_size_ += added.size();
   share_.force(added.size());
 }

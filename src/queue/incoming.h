@@ -20,6 +20,7 @@
 
 #include "base/result.h"
 #include "mime/attachments.h"
+#include "mime/structure.h"
 #include "store/queue.h"
 
 namespace herald::queue {
@@ -129,6 +130,9 @@ class Incoming {
   std::string message_id_;
   std::string subject_;         // for the accounting record
   mime::AttachmentScan attachments_;  // the accounting record's attachments, as the octets pass
+  mime::StructureParser structure_;   // the MIME structure IMAP reads (stored with the message)
+  std::size_t inserted_at_ = 0;       // where submission's added headers went, and what they were
+  std::string inserted_, inserted_date_;
   std::uint64_t size_ = 0;
   bool eight_bit_ = false;
   BodyShare share_;             // held_'s octets in the budget

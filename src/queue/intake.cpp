@@ -157,6 +157,19 @@ void Intake::submit(Incoming in, std::function<void(Result<Accepted>)> done, Arr
   m.identity = identity_of(env);
   m.subject = in.subject_;
   for (const auto& r : env.recipients) m.recipients += (m.recipients.empty() ? "" : ", ") + r.address;
+  {
+    // The structure IMAP reads, in the stored message's offsets: the
+    // headers submission added were not seen by the parser.
+    mime::Part structure = in.structure_.finish();
+    if (!in.inserted_.empty()) {
+      mime::shift(structure, in.inserted_at_, in.inserted_.size());
+      if (structure.envelope) {
+        if (structure.envelope->date.empty()) structure.envelope->date = in.inserted_date_;
+        if (structure.envelope->message_id.empty()) structure.envelope->message_id = m.message_id;
+      }
+    }
+    m.structure = mime::encode(structure);
+  }
   m.attachments = static_cast<std::uint32_t>(in.attachments_.count());
   m.attachment_names = in.attachments_.names();
   m.message_id = std::move(in.message_id_);

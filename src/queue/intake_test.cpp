@@ -251,6 +251,39 @@ TEST_F(IncomingTest, ABodyThatCannotBeSpooledIsNotAcknowledged) {
 // Local delivery's policy: a copy that fits is delivered, one that would
 // overflow the quota waits (4.2.2, a temporary failure) and is tried again
 // after the retry interval, and a user gone since RCPT bounces.
+// The MIME structure is computed as the message arrives and kept with it:
+// its offsets (after the copy's trace prefix) point at each part's body in
+// the message as read back, though submission inserted a Date and a
+// Message-ID into the header after the parse, and a large body arrives in
+// pieces and is spooled.
+TEST_F(IntakeTest, TheStructureIsKeptWithItsOffsetsInTheStoredMessage) {
+  Intake intake("mx.example.test", store_->queue(), LocalDelivery(), BodyLimits{64, 1 << 20});
+  const std::string big(5000, 'z');
+  const std::string message = "Subject: parts\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nfirst\r\n"
+                              "--b\r\nContent-Type: application/octet-stream\r\n\r\n" + big + "\r\n--b--\r\n";
+  Incoming in = intake.begin(envelope(/*submission=*/true));
+  for (std::size_t at = 0; at < message.size(); at += 700) in.append(std::string_view(message).substr(at, 700));
+  std::promise<Result<Accepted>> p;
+  intake.submit(std::move(in), [&](Result<Accepted> r) { p.set_value(std::move(r)); });
+  ASSERT_TRUE(p.get_future().get());
+  auto u = *store_->directory().find_user("alice@example.test");
+  auto md = *store_->mailboxes().maildrop(u->id);
+  auto text = *store_->mailboxes().read_message(md.mailbox_id, md.messages[0].uid);
+  auto kept = store_->mailboxes().message_structure(md.mailbox_id, md.messages[0].uid);
+  ASSERT_TRUE(kept && *kept);
+  auto structure = mime::decode((*kept)->encoded);
+  ASSERT_TRUE(structure);
+  const std::uint64_t prefix = (*kept)->prefix_size;
+  auto body = [&](const mime::Part& part) { return text.substr(prefix + part.body_offset, part.size()); };
+  ASSERT_EQ(structure->parts.size(), 2u);
+  EXPECT_EQ(body(structure->parts[0]), "first");
+  EXPECT_EQ(body(structure->parts[1]), big);
+  EXPECT_EQ(prefix + structure->end_offset, text.size());
+  EXPECT_EQ(structure->envelope->subject, "parts");
+  EXPECT_FALSE(structure->envelope->date.empty()) << "the Date submission added";
+  EXPECT_NE(text.find("Message-ID: " + structure->envelope->message_id), std::string::npos);
+}
+
 TEST(LocalDeliveryTest, DecidesByQuotaAndUser) {
   LocalDelivery rules(std::chrono::seconds(120));
   using store::RecipientState;

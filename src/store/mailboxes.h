@@ -121,6 +121,15 @@ class Mailboxes {
   // prefix, then the body), or the part of it in range. A body that cannot
   // be read whole is an error, never a shorter message.
   virtual Result<std::string> read_message(std::int64_t mailbox_id, std::int64_t uid, ByteRange range = {}) = 0;
+  // message_structure - the MIME structure kept with a message
+  // (mime::encode) and the octets of this copy's trace prefix, which come
+  // before the offsets in it; nullopt for a message kept before structures
+  // were (schema 11).
+  struct Structure {
+    std::string encoded;
+    std::uint64_t prefix_size = 0;
+  };
+  virtual Result<std::optional<Structure>> message_structure(std::int64_t mailbox_id, std::int64_t uid) = 0;
   // store_flags - change flags and keywords of these messages; each one
   // changed takes the next MODSEQ. done gets the changed messages (on the
   // store's writer thread, once durable).

@@ -101,6 +101,8 @@ struct IncomingMessage {
   std::string door, identity, subject, recipients;
   std::uint32_t attachments = 0;
   std::vector<std::string> attachment_names;
+  // Its MIME structure (mime::encode), kept with the body for IMAP: "" = none.
+  std::string structure;
 
   std::uint64_t size() const { return spool ? spool->size() : body.size(); }
 };

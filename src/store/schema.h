@@ -224,6 +224,12 @@ ALTER TABLE journal ADD COLUMN recipients TEXT NOT NULL DEFAULT '';
 ALTER TABLE journal ADD COLUMN attachments INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE journal ADD COLUMN attachment_names TEXT NOT NULL DEFAULT '';
 )sql",
+    // 11: each message's MIME structure, computed as it arrived (the
+    //     offsets of its parts, their types, the envelopes), so that IMAP's
+    //     FETCH never parses it again; NULL for messages from before.
+    R"sql(
+ALTER TABLE messages ADD COLUMN structure BLOB;
+)sql",
 };
 
 }  // namespace herald::store

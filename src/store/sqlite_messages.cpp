@@ -94,6 +94,19 @@ Result<std::vector<ExpungedRecord>> SqliteMailboxes::expunged_since(std::int64_t
   });
 }
 
+Result<std::optional<Mailboxes::Structure>> SqliteMailboxes::message_structure(std::int64_t mailbox_id,
+                                                                               std::int64_t uid) {
+  return core_.read([&](Db& db) -> Result<std::optional<Structure>> {
+    auto st = db.prepare(
+        "SELECT m.structure, length(CAST(mm.prefix AS BLOB)) FROM mailbox_messages mm JOIN messages m "
+        "ON m.id = mm.message WHERE mm.mailbox_id = ? AND mm.uid = ?");
+    st.bind(1, mailbox_id).bind(2, uid);
+    if (!st.step()) return make_error(Errc::not_found, "no such message");
+    if (st.is_null(0)) return std::optional<Structure>();
+    return std::optional<Structure>(Structure{st.text(0), static_cast<std::uint64_t>(st.i64(1))});
+  });
+}
+
 Result<std::string> SqliteMailboxes::read_message(std::int64_t mailbox_id, std::int64_t uid, ByteRange range) {
   auto whole = core_.read([&](Db& db) -> Result<std::string> {
     auto st = db.prepare(

@@ -96,11 +96,13 @@ void SqliteQueue::apply_commit(Db& db, const IncomingMessage& m, const std::stri
   {
     auto st = db.prepare(
         "INSERT INTO messages(queue_id, sender, message_id, client, size, received, body, blob_sha, eight_bit, ret, "
-        "envid) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "envid, structure) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     st.bind(1, m.queue_id).bind(2, m.sender).bind(3, m.message_id).bind(4, m.client).bind(5, size).bind(6, now);
     if (sha.empty()) st.bind_blob(7, m.body).bind_null(8);
     else st.bind_null(7).bind(8, sha);
     st.bind(9, m.eight_bit ? 1 : 0).bind(10, m.ret).bind(11, m.envid);
+    if (m.structure.empty()) st.bind_null(12);
+    else st.bind_blob(12, m.structure);
     st.run();
   }
   const std::int64_t message = db.last_insert_rowid();

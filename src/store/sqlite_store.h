@@ -157,6 +157,7 @@ class SqliteMailboxes final : public Mailboxes {
   Result<std::vector<MessageRecord>> messages(std::int64_t mailbox_id, std::int64_t changed_since) override;
   Result<std::vector<ExpungedRecord>> expunged_since(std::int64_t mailbox_id, std::int64_t modseq) override;
   Result<std::string> read_message(std::int64_t mailbox_id, std::int64_t uid, ByteRange range) override;
+  Result<std::optional<Structure>> message_structure(std::int64_t mailbox_id, std::int64_t uid) override;
   void store_flags(std::int64_t mailbox_id, std::vector<std::int64_t> uids, FlagChange change, std::uint32_t flags,
                    std::vector<std::string> keywords,
                    std::function<void(Result<std::vector<MessageRecord>>)> done) override;
