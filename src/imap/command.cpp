@@ -107,6 +107,23 @@ CommandReader::Event CommandReader::next() {
         scanned_ = pos_;
         continue;
       }
+      case State::raw_line: {
+        std::size_t nl = buffer_.find('\n', std::max(scanned_, pos_));
+        if (nl == std::string::npos) {
+          scanned_ = buffer_.size();
+          if (buffer_.size() - pos_ > limits_.max_line + 1) {
+            state_ = State::skip_line;
+            return fail("Line too long");
+          }
+          return Event::need_more;
+        }
+        line_.assign(buffer_, pos_, nl - pos_);
+        if (!line_.empty() && line_.back() == '\r') line_.pop_back();
+        pos_ = nl + 1;
+        scanned_ = pos_;
+        state_ = State::line;
+        return Event::line;
+      }
       case State::line:
       case State::skip_line: {
         std::size_t nl = buffer_.find('\n', std::max(scanned_, pos_));

@@ -73,6 +73,7 @@ class CommandReader {
     command,       // take_command()
     continuation,  // a synchronizing literal was announced: send "+ ..." then call next() again
     error,         // error(): answer BAD (and close if fatal); next() goes on after it
+    line,          // after expect_line(): take_line()
   };
 
   explicit CommandReader(CommandLimits limits = {}) : limits_(limits) {}
@@ -80,6 +81,12 @@ class CommandReader {
   void feed(std::string_view octets) { buffer_.append(octets); }
   Event next();
   Command take_command() { return std::move(command_); }
+  // expect_line - the next line is not a command but a client's answer to
+  // a continuation: an AUTHENTICATE response (RFC 9051 6.2.2) or IDLE's
+  // DONE (RFC 2177). next() gives it as Event::line, without its CRLF,
+  // bounded as a command line is.
+  void expect_line() { state_ = State::raw_line; }
+  std::string take_line() { return std::move(line_); }
   const ParseError& error() const { return error_; }
   // buffered - octets fed and not yet consumed (what STARTTLS must drop).
   std::size_t buffered() const { return buffer_.size() - pos_; }
@@ -89,7 +96,7 @@ class CommandReader {
   }
 
  private:
-  enum class State { line, literal, skip_line, skip_literal, continuation_pending };
+  enum class State { line, literal, skip_line, skip_literal, continuation_pending, raw_line };
 
   Event parse_line(std::string_view line);  // a line without its CRLF
   Event fail(std::string text, bool fatal = false);
@@ -111,6 +118,7 @@ class CommandReader {
   std::uint64_t literal_left_ = 0;
   bool literal_binary_ = false;
   std::string literal_;
+  std::string line_;  // a raw line (expect_line)
   ParseError error_;
 };
 

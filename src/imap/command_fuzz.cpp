@@ -17,6 +17,7 @@ const std::vector<std::string> kFuzzSeeds = {
     "a3 FETCH 1:* (FLAGS BODY.PEEK[HEADER.FIELDS (DATE FROM)]<0.100>)\r\n",
     "a4 APPEND Sent (\\Seen) {3+}\r\nabc\r\na5 UID SEARCH CHARSET UTF-8 TEXT ~{2}\r\n\0x\r\n",
     "a6 LIST \"\" \"%\"\r\na7 CREATE &ZeVnLA-\r\n( ) {999999999999}\r\na8 NOOP\r\n",
+    "a9 AUTHENTICATE PLAIN\r\nAGFsaWNlAHNlY3JldA==\r\nb1 IDLE\r\nDONE\r\n",
 };
 
 namespace {
@@ -47,9 +48,12 @@ std::vector<std::string> run(const std::string& data, std::size_t step) {
         auto c = r.take_command();
         if (c.tag.empty() || c.name.empty()) std::abort();
         events.push_back("C " + c.tag + " " + c.name + " " + std::to_string(c.args.size()));
+        if (c.name == "AUTHENTICATE" || c.name == "IDLE") r.expect_line();
         for (const auto& v : c.args)
           if (v.kind == herald::imap::Value::Kind::atom) (void)herald::imap::SequenceSet::parse(v.text);
           else if (v.is_string()) (void)herald::imap::utf7_decode(v.text);
+      } else if (e == herald::imap::CommandReader::Event::line) {
+        events.push_back("L " + r.take_line());
       } else if (e == herald::imap::CommandReader::Event::continuation) {
         events.push_back("+");
       } else {

@@ -133,6 +133,39 @@ TEST(ImapCommandTest, HostileSizesAreBounded) {
   expect("a1 X a b c d e f\r\n", V{"BAD a1 Too many arguments"}, l);
 }
 
+// An AUTHENTICATE response and IDLE's DONE are lines, not commands; what
+// follows them is read as commands again.
+TEST(ImapCommandTest, RawLinesWhenAsked) {
+  for (bool bytewise : {false, true}) {
+    CommandReader r;
+    std::vector<std::string> seen;
+    std::string input = "a1 AUTHENTICATE PLAIN\r\nAGFsaWNlAHNlY3JldA==\r\na2 IDLE\r\nDONE\r\na3 NOOP\r\n";
+    auto drain = [&] {
+      for (Event e = r.next(); e != Event::need_more; e = r.next()) {
+        if (e == Event::command) {
+          Command c = r.take_command();
+          seen.push_back(c.tag + " " + c.name);
+          if (c.name == "AUTHENTICATE" || c.name == "IDLE") r.expect_line();
+        } else if (e == Event::line) {
+          seen.push_back("line " + r.take_line());
+        } else {
+          seen.push_back("other");
+        }
+      }
+    };
+    if (bytewise) {
+      for (char c : input) {
+        r.feed(std::string_view(&c, 1));
+        drain();
+      }
+    } else {
+      r.feed(input);
+      drain();
+    }
+    EXPECT_EQ(seen, (V{"a1 AUTHENTICATE", "line AGFsaWNlAHNlY3JldA==", "a2 IDLE", "line DONE", "a3 NOOP"}));
+  }
+}
+
 TEST(ImapSequenceTest, SetsAndStar) {
   auto s = SequenceSet::parse("1:4,7,9:*");
   ASSERT_TRUE(s);
