@@ -117,11 +117,14 @@ CommandReader::Event CommandReader::next() {
           }
           return Event::need_more;
         }
-        line_.assign(buffer_, pos_, nl - pos_);
-        if (!line_.empty() && line_.back() == '\r') line_.pop_back();
+        std::size_t length = nl - pos_;
+        if (length > 0 && buffer_[nl - 1] == '\r') --length;
+        const std::size_t from = pos_;
         pos_ = nl + 1;
         scanned_ = pos_;
         state_ = State::line;
+        if (length > limits_.max_line) return fail("Line too long");  // as when found before its end
+        line_.assign(buffer_, from, length);
         return Event::line;
       }
       case State::line:
