@@ -165,7 +165,7 @@ void Intake::submit(Incoming in, std::function<void(Result<Accepted>)> done, Arr
       mime::shift(structure, in.inserted_at_, in.inserted_.size());
       if (structure.envelope) {
         if (structure.envelope->date.empty()) structure.envelope->date = in.inserted_date_;
-        if (structure.envelope->message_id.empty()) structure.envelope->message_id = m.message_id;
+        if (structure.envelope->message_id.empty()) structure.envelope->message_id = in.message_id_;
       }
     }
     m.structure = mime::encode(structure);

@@ -281,7 +281,8 @@ TEST_F(IntakeTest, TheStructureIsKeptWithItsOffsetsInTheStoredMessage) {
   EXPECT_EQ(prefix + structure->end_offset, text.size());
   EXPECT_EQ(structure->envelope->subject, "parts");
   EXPECT_FALSE(structure->envelope->date.empty()) << "the Date submission added";
-  EXPECT_NE(text.find("Message-ID: " + structure->envelope->message_id), std::string::npos);
+  ASSERT_TRUE(structure->envelope->message_id.starts_with("<")) << "the Message-ID submission added";
+  EXPECT_NE(text.find("Message-ID: " + structure->envelope->message_id + "\r\n"), std::string::npos);
 }
 
 TEST(LocalDeliveryTest, DecidesByQuotaAndUser) {
