@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import HeraldTestCase, unique
+from harness import Herald, HeraldTestCase, unique, wait_for
 
 EX_USAGE, EX_DATAERR, EX_CONFIG = 64, 65, 78
 
@@ -93,6 +93,26 @@ class SendmailTest(HeraldTestCase):
         self.assertEqual(got["Subject"], "bs")
         self.assertEqual(got.get_content().replace("\r\n", "\n"), ".stuffed\n")
 
+    def test_bs_drops_a_refused_message_whole(self):
+        a = self.user()
+        script = (f"EHLO c\r\nMAIL FROM:<root@example.test>\r\nRCPT TO:<{a}>\r\nDATA\r\nSubject: refused\r\n\r\n"
+                  "secret \0 text\r\n.\r\nMAIL FROM:<root@example.test>\r\nRCPT TO:<" + a + ">\r\nDATA\r\n"
+                  "Subject: kept\r\n\r\nclean\r\n.\r\nQUIT\r\n").encode()
+        res = self.sendmail("-bs", input=script)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        got = self.h.wait_mailbox(a, 1)
+        self.assertEqual(len(got), 1)
+        self.assertEqual(parse(got[0])["Subject"], "kept")
+        self.assertNotIn(b"secret", got[0])
+
+    def test_recipients_cannot_smuggle_smtp(self):
+        a = self.user()
+        res = self.sendmail(a, f"x@example.test> NOTIFY=NEVER\nRCPT TO:<{a}", input=b"Subject: s\n\nx\n")
+        self.assertEqual(res.returncode, EX_DATAERR, res.stderr)
+        self.assertEqual(self.sendmail("-N", "never\nDATA", a, input=b"x\n").returncode, EX_USAGE)
+        self.assertEqual(self.sendmail("-N", "success,delay", a, input=b"Subject: n\n\nx\n").returncode, 0)
+        self.assertEqual(parse(self.h.wait_mailbox(a, 1)[0])["Subject"], "n")
+
     def test_bv_mails_a_verification_report(self):
         root, a = self.user("root"), self.user()
         nobody = f"{unique('nobody')}@example.test"
@@ -119,10 +139,15 @@ class SendmailTest(HeraldTestCase):
         self.assertEqual(forged.returncode, 0, forged.stderr)  # refused by the daemon, reported by mail
         report = parse(self.h.wait_mailbox(own, 1)[0])
         self.assertIn("Sender address rejected: not owned by user " + login, report.get_content())
-        # A From that is not theirs is refused as well.
+        # A From that is not theirs is refused as well, however deep in a
+        # long header section it hides.
+        padding = "".join(f"X-Pad-{i}: {'p' * 70}\n" for i in range(1000))
+        self.sendmail(a, input=f"{padding}From: ceo@example.test\nSubject: deep\n\nx\n".encode(), user=login)
+        deep = parse(self.h.wait_mailbox(own, 2)[1]).get_content()
+        self.assertIn("cannot be verified", deep)
         self.sendmail(a, input=b"From: ceo@example.test\nSubject: forged from\n\nx\n", user=login)
-        reports = self.h.wait_mailbox(own, 2)
-        self.assertIn("From address rejected", parse(reports[1]).get_content())
+        reports = self.h.wait_mailbox(own, 3)
+        self.assertIn("From address rejected", parse(reports[2]).get_content())
         self.assertEqual([parse(m)["Subject"] for m in self.h.mailbox(a)], ["mine"])
         # The maildrop: theirs to write into, not to list.
         listing = subprocess.run(["runuser", "-u", login, "--", "ls", os.path.join(self.h.data_dir, "maildrop")],
@@ -177,6 +202,20 @@ class SendmailTest(HeraldTestCase):
         self.assertEqual(sorted(parse(m)["Subject"] for m in self.h.wait_mailbox(a, 2)), ["lean", "lean bs"])
         self.assertEqual(run("-bp").returncode, 0)
         self.assertEqual(run("-Z").returncode, EX_USAGE)
+
+    def test_a_maildrop_directory_made_by_a_user_is_not_used(self):
+        # Who made maildrop/error first (it is world-writable) could read or
+        # move what the server puts there: the server refuses it.
+        if os.geteuid() != 0:
+            self.skipTest("needs root to make a directory as another user")
+        h = Herald(start=False)
+        self._heralds.append(h)
+        self.addCleanup(h.stop)
+        planted = os.path.join(h.data_dir, "maildrop", "error")
+        os.makedirs(planted)
+        os.chown(planted, 65534, 65534)
+        h.start()
+        wait_for(lambda: "is not this server's own directory" in h.log(), 20, message="the planted directory refused")
 
     def test_exit_codes(self):
         self.assertEqual(self.sendmail("-Z", "a@example.test").returncode, EX_USAGE)

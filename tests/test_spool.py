@@ -156,15 +156,28 @@ class SpoolTest(HeraldTestCase):
         with open(secret, "w") as f:
             f.write("root only\n")
         os.chmod(secret, 0o600)
+        # A file anyone may read, in a directory only root may enter.
+        closed = os.path.join(self.herald_tmp(), "closed")
+        os.mkdir(closed, 0o700)
+        inside = os.path.join(closed, "doc.txt")
+        with open(inside, "w") as f:
+            f.write("behind a closed door\n")
+        os.chmod(inside, 0o644)
         rcpt = self.user("job")
         path = os.path.join(self.spool_dir, ".nobody")
         with open(path, "w") as f:
             f.write(f"To: {rcpt}\nAttach: {secret}\nBody:\nhi\n")
         os.chown(path, 65534, 65534)
+        os.rename(path, os.path.join(self.spool_dir, "nobody2"))
+        path = os.path.join(self.spool_dir, ".nobody")
+        with open(path, "w") as f:
+            f.write(f"To: {rcpt}\nAttach: {inside}\nBody:\nhi\n")
+        os.chown(path, 65534, 65534)
         os.rename(path, os.path.join(self.spool_dir, "nobody"))
-        self.wait_gone("nobody")
-        with open(os.path.join(self.spool_dir, "error", "nobody"), encoding="utf-8") as f:
-            self.assertIn("not a file the job's owner may read", f.read())
+        for name in ("nobody", "nobody2"):
+            self.wait_gone(name)
+            with open(os.path.join(self.spool_dir, "error", name), encoding="utf-8") as f:
+                self.assertIn("not a file the job's owner may read", f.read())
         self.assertEqual(self.h.mailbox_count(rcpt), 0)
 
     # -- the sender exit ------------------------------------------------------
@@ -220,6 +233,66 @@ else:
         self.assertEqual((first["spool"], first["sender"], first["from"], first["recipients"], first["subject"]),
                          ("batch", sender, [sender], [rcpt], "accept me"))
         self.assertEqual(first["uid"], os.geteuid())
+
+    def test_an_exit_that_answers_then_hangs_is_late(self):
+        script = os.path.join(self.herald_tmp(), "hang.py")
+        with open(script, "w") as f:
+            f.write("#!/usr/bin/python3\nimport json, sys, time\njson.load(sys.stdin)\n"
+                    "print(json.dumps({'action': 'accept'}), flush=True)\nsys.stdout.close()\ntime.sleep(60)\n")
+        os.chmod(script, 0o755)
+        self.start(sender_exit=script, sender_exit_timeout="1s", scan_interval="1h")
+        rcpt = self.user("hang")
+        write_renamed(self.spool_dir, "h", f"HELO x\nMAIL FROM:<a@x.test>\nRCPT TO:<{rcpt}>\nDATA\n\nx\n.\n".encode())
+        wait_for(lambda: "sender exit failed" in self.h.log(), 20, message="the late exit refused")
+        self.assertTrue(os.path.exists(os.path.join(self.spool_dir, "h")))
+        self.assertEqual(self.h.mailbox_count(rcpt), 0)
+
+    def test_a_file_renamed_onto_a_name_being_taken_is_taken_too(self):
+        # The exit holds the first file's take until the second is in place.
+        started, release = (os.path.join(self.herald_tmp(), n) for n in ("started", "release"))
+        script = os.path.join(self.herald_tmp(), "hold.py")
+        with open(script, "w") as f:
+            f.write(f"#!/usr/bin/python3\nimport json, os, sys, time\njson.load(sys.stdin)\n"
+                    f"open({started!r}, 'w').close()\n"
+                    f"while not os.path.exists({release!r}): time.sleep(0.02)\n"
+                    f"print(json.dumps({{'action': 'accept'}}))\n")
+        os.chmod(script, 0o755)
+        self.start(sender_exit=script, sender_exit_timeout="30s", scan_interval="1h")
+        rcpt = self.user("twice")
+
+        def job(subject):
+            return f"HELO x\nMAIL FROM:<a@x.test>\nRCPT TO:<{rcpt}>\nDATA\nSubject: {subject}\n\nx\n.\n".encode()
+        write_renamed(self.spool_dir, "job", job("first"))
+        wait_for(lambda: os.path.exists(started), 20, message="the first file's exit called")
+        os.unlink(started)
+        write_renamed(self.spool_dir, "job", job("second"))  # onto the name being taken
+        open(release, "w").close()
+        self.wait_gone("job")
+        self.assertEqual(sorted(parse(m)["Subject"] for m in self.h.wait_mailbox(rcpt, 2)), ["first", "second"])
+
+    def test_more_recipients_than_smtp_max_recipients_all_arrive(self):
+        self.start()
+        hashed = subprocess.run(["openssl", "passwd", "-6", "-salt", "many", "secret"], capture_output=True,
+                                text=True, check=True).stdout.strip()
+        users = [f"r{i:03d}{unique('')}@example.test" for i in range(110)]
+        for u in users:
+            self.h.cli("user", "add", u, "--password-hash", hashed)
+        msg = ("From: batch@example.test\nTo: " + ", ".join(users) + "\nSubject: all of them\n\nx\n").encode()
+        write_renamed(self.spool_dir, "wide.eml", msg)
+        self.wait_gone("wide.eml")
+        for u in (users[0], users[105], users[-1]):
+            self.assertEqual(parse(self.h.wait_mailbox(u, 1)[0])["Subject"], "all of them")
+        self.assertFalse(os.listdir(os.path.join(self.spool_dir, "error")))
+
+    def test_a_file_dated_in_the_future_is_taken(self):
+        self.start(settle_time="1h")
+        rcpt = self.user("future")
+        path = os.path.join(self.spool_dir, "later")
+        with open(path, "wb") as f:
+            f.write(f"HELO x\nMAIL FROM:<a@x.test>\nRCPT TO:<{rcpt}>\nDATA\n\nx\n.\n".encode())
+        os.utime(path, (4102444800, 4102444800))  # 2100: no writer's mtime
+        self.wait_gone("later")
+        self.h.wait_mailbox(rcpt, 1)
 
     # -- files that are not mail --------------------------------------------
 

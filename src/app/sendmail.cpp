@@ -49,11 +49,14 @@ void drop(const config::Config& c, std::string_view content) {
 // checked - an address as the daemon will read it; a bad one ends the call
 // (EX_DATAERR) rather than come back as a bounce.
 std::string checked(const std::string& address, const std::string& domain, const char* what) {
+  // The mailbox as parsed, never the text given: nothing after it (an
+  // SMTP parameter, a line break) reaches the maildrop file.
   std::string a = spool::qualify(address, domain);
   smtp::ParsedPath p = smtp::parse_path("<" + a + ">", false, {}, true);
-  if (p.error != smtp::PathError::none || p.mailbox.domain.empty())
+  if (p.error != smtp::PathError::none || p.mailbox.domain.empty() || !p.params.empty() ||
+      a.find_first_of("\r\n<>") != std::string::npos)
     die(EX_DATAERR, fmt::format("{} <{}>: bad address syntax", what, address));
-  return a;
+  return p.mailbox.str();
 }
 
 std::string read_stdin(std::uint64_t max) {

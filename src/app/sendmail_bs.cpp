@@ -37,7 +37,10 @@ int smtp_session(const spool::SendmailArgs& args, const config::Config& c) {
   char buf[65536];
   for (;;) {
     smtp::Step s = session.step();
-    body += session.take_body();
+    // A message's octets, while it comes; one that ended without a submit
+    // (refused at its end) is dropped, never put before the next.
+    if (session.in_message() || s.action == smtp::Action::submit) body += session.take_body();
+    else body.clear();
     if (!write_fd(1, s.output)) return EX_IOERR;
     switch (s.action) {
       case smtp::Action::need_more: {

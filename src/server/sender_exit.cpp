@@ -119,9 +119,21 @@ ExitVerdict call_sender_exit(const std::filesystem::path& program, std::chrono::
   }
   if (in[1] >= 0) ::close(in[1]);
   ::close(out[0]);
-  if (timed_out) ::kill(pid, SIGKILL);
+  // It answered (or closed its output): it must also end within the time.
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+  while (!timed_out) {
+    pid_t done = ::waitpid(pid, &status, WNOHANG);
+    if (done == pid || (done < 0 && errno != EINTR)) break;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      timed_out = true;
+      break;
+    }
+    ::usleep(1000);  // a child that has answered ends at once; this loop is short
+  }
+  if (timed_out) {
+    ::kill(pid, SIGKILL);
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+  }
   if (timed_out) {
     failed.reason = fmt::format("{}: no answer within {} ms", path, timeout.count());
     return failed;

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <deque>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -72,7 +73,12 @@ class Fd {
   int fd_ = -1;
 };
 
+// mtime_ns - a file's mtime in nanoseconds; a time past 2262 (a hostile
+// touch -d) is held at the largest value instead of overflowing.
 std::int64_t mtime_ns(const struct stat& st) {
+  constexpr std::int64_t kMaxSeconds = std::numeric_limits<std::int64_t>::max() / 1'000'000'000 - 1;
+  if (st.st_mtim.tv_sec > kMaxSeconds) return std::numeric_limits<std::int64_t>::max();
+  if (st.st_mtim.tv_sec < 0) return 0;
   return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
 }
 
@@ -144,13 +150,14 @@ class Owners {
   std::map<uid_t, bool> members_;
 };
 
-// may_read - what uid could read (a send job's attachment): its own file,
-// one its group may read (primary or supplementary), or anyone's.
-bool may_read(uid_t uid, const struct stat& st) {
+// permitted - what uid may do by a file's mode bits (ACLs are not
+// consulted): bit is 4 (read) or 1 (search, for a directory), taken from
+// the owner's, the group's (primary or supplementary) or others' bits.
+bool permitted(uid_t uid, const struct stat& st, unsigned bit) {
   if (uid == 0) return true;
-  if (st.st_uid == uid) return (st.st_mode & S_IRUSR) != 0;
-  if (st.st_mode & S_IROTH) return true;
-  if (!(st.st_mode & S_IRGRP)) return false;
+  if (st.st_uid == uid) return (st.st_mode & (bit << 6)) != 0;
+  if (st.st_mode & bit) return true;
+  if (!(st.st_mode & (bit << 3))) return false;
   struct passwd pw, *found = nullptr;
   char buf[4096];
   if (getpwuid_r(uid, &pw, buf, sizeof buf, &found) != 0 || !found) return false;
@@ -159,6 +166,30 @@ bool may_read(uid_t uid, const struct stat& st) {
   if (getgrouplist(pw.pw_name, pw.pw_gid, groups.data(), &n) < 0) return false;
   groups.resize(n);
   return std::find(groups.begin(), groups.end(), st.st_gid) != groups.end();
+}
+
+// open_for - path opened for reading on behalf of uid (a send job's
+// attachment), or -1: every directory of its real path must be one uid may
+// search and the file a regular file uid may read; the file opened is the
+// one looked at. The server reads it with its own rights, so it must never
+// give a user a file the user could not have read.
+int open_for(uid_t uid, const std::string& path) {
+  std::error_code ec;
+  const std::filesystem::path real = std::filesystem::canonical(path, ec);
+  if (ec) return -1;
+  struct stat st;
+  for (std::filesystem::path dir = real.parent_path();; dir = dir.parent_path()) {
+    if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || !permitted(uid, st, 1)) return -1;
+    if (dir == dir.parent_path()) break;
+  }
+  if (::stat(real.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || !permitted(uid, st, 4)) return -1;
+  int fd = ::open(real.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  struct stat opened;
+  if (fd >= 0 && (::fstat(fd, &opened) != 0 || opened.st_dev != st.st_dev || opened.st_ino != st.st_ino)) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
 }
 
 // reply_code - the code of a reply line ("451 4.3.0 ..." -> 451), 0 if none.
@@ -243,6 +274,10 @@ struct SpoolAgent::Impl {
     // is never ended for errors or NOOPs as a client's would be.
     limits.max_errors = 1'000'000'000;
     limits.junk_command_limit = 1'000'000'000;
+    // Nor are recipients past smtp.max_recipients refused for now (452
+    // 4.5.3): a file cannot send them again later, as a client would. The
+    // file's size bounds them.
+    limits.max_recipients = std::numeric_limits<std::uint32_t>::max();
     limits.allow_bare_lf = false;  // the reader made every line end CRLF
     if (s.verify_requests) limits.vrfy = smtp::VrfyMode::verify;  // sendmail -bv
   }
@@ -311,6 +346,8 @@ struct SpoolAgent::Impl {
   std::set<std::string, std::less<>> known;                 // queued, waiting or being taken
   std::size_t running = 0;
   bool overflowed = false;  // names were left out for want of backlog
+  std::set<std::pair<std::uint64_t, std::uint64_t>> taking;  // (device, inode) of the files being taken
+  std::set<std::string> replaced;  // names a new file took while the old one was taken
   // The spool's checkpoint rows, mirrored: this agent alone writes them
   // (one daemon per data_dir), so a file's is looked up here rather than
   // read from the store for every file. Keyed by (device, inode).
@@ -412,6 +449,12 @@ struct SpoolAgent::Impl::Conversation {
   bool from_allowed() {
     if (agent.policy.mode != spool::SenderMode::verify) return true;
     const spool::Submitter& who = agent.submitter(uid);
+    if (head.size() >= kHeadMax && head.find("\r\n\r\n") == std::string::npos) {
+      // A From past what was kept could not be checked: not taken.
+      refuse_sender("END-OF-MESSAGE", "", fmt::format("554 5.7.1 The header section is over {} KiB: its From "
+                                                       "cannot be verified", kHeadMax / 1024));
+      return false;
+    }
     for (const auto& value : mime::field_values(head, "From"))
       for (const auto& a : mime::addresses(value))
         if (!spool::may_use(agent.policy, who, a)) {
@@ -641,6 +684,14 @@ Status SpoolAgent::Impl::open_directories() {
     if (!fd)
       return make_error(Errc::io, fmt::format("spool {}: {}/{}: {}", spool.name, spool.directory.string(), s,
                                               std::strerror(errno)));
+    // In a directory others write into (the maildrop), one of them could
+    // have made it first: only our own, closed to others, is used.
+    struct stat own;
+    if (::fstat(fd.get(), &own) != 0 || own.st_uid != ::geteuid() || (own.st_mode & 002) != 0)
+      return make_error(Errc::denied, fmt::format("spool {}: {}/{} is not this server's own directory (owner uid {}); "
+                                                  "remove it and restart", spool.name, spool.directory.string(), s,
+                                                  own.st_uid));
+    if (spool.name == ctx.config.maildrop.name) (void)::fchmod(fd.get(), 0700);
     (sub == "error" ? error_dir : sub == "done" ? done_dir : quarantine_dir) = std::move(fd);
   }
   return {};
@@ -813,7 +864,9 @@ void SpoolAgent::Impl::examine(const std::string& name, bool renamed) {
     return;
   }
   const auto age = std::chrono::system_clock::now().time_since_epoch() - std::chrono::nanoseconds(mtime_ns(st));
-  const bool settled = renamed || age >= spool.settle_time;
+  // An mtime in the future tells nothing of a writer (and must not hold a
+  // name, and a place in the backlog, for years): such a file is settled.
+  const bool settled = renamed || age >= spool.settle_time || age < std::chrono::seconds(-1);
   if (S_ISLNK(st.st_mode)) return quarantine(name, "a symbolic link", st.st_uid, 0);
   if (!S_ISREG(st.st_mode)) return quarantine(name, kind_of(st.st_mode), st.st_uid, 0);
   if (!settled) return defer(name, spool.settle_time - age);
@@ -875,6 +928,7 @@ asio::awaitable<void> SpoolAgent::Impl::take(std::string name) {
   --running;
   if (outcome == Outcome::retry) defer(name, spool.scan_interval);
   else if (outcome == Outcome::done) known.erase(name);
+  if (outcome == Outcome::done && replaced.erase(name)) enqueue(name, false);  // the new file under it
   wake.cancel();
 }
 
@@ -893,6 +947,18 @@ asio::awaitable<SpoolAgent::Impl::Outcome> SpoolAgent::Impl::take_open(const std
     defer(name, std::chrono::seconds(1));
     co_return Outcome::waiting;
   }
+  // Renamed within the spool while it was being taken, a file shows up
+  // under a second name: it waits until the first take is done.
+  if (taking.contains({st.st_dev, st.st_ino})) {
+    defer(name, std::chrono::seconds(1));
+    co_return Outcome::waiting;
+  }
+  struct Taking {
+    std::set<std::pair<std::uint64_t, std::uint64_t>>& set;
+    std::pair<std::uint64_t, std::uint64_t> key;
+    ~Taking() { set.erase(key); }
+  } taking_this{taking, {st.st_dev, st.st_ino}};
+  taking.insert(taking_this.key);
   const store::SpoolFile id{spool.name, st.st_dev, st.st_ino, static_cast<std::uint64_t>(st.st_size), mtime_ns(st)};
   const std::uint64_t resume = checkpoint_of(id);
   FileText file(fd.get(), static_cast<std::uint64_t>(st.st_size));
@@ -1009,9 +1075,9 @@ asio::awaitable<SpoolAgent::Impl::Outcome> SpoolAgent::Impl::take_open(const std
         std::string problem;
         auto read_named = [&](const std::string& path) -> std::optional<std::string> {
           // Read as the job's owner may: never a file they could not read.
-          Fd f(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+          Fd f(open_for(st.st_uid, path));
           struct stat fs;
-          if (!f || ::fstat(f.get(), &fs) != 0 || !S_ISREG(fs.st_mode) || !may_read(st.st_uid, fs)) {
+          if (!f || ::fstat(f.get(), &fs) != 0) {
             problem = fmt::format("{}: not a file the job's owner may read", path);
             return std::nullopt;
           }
@@ -1195,6 +1261,17 @@ asio::awaitable<void> SpoolAgent::Impl::mail_transcript(Conversation& c, std::ve
 // done/), then its checkpoint row (a crash between the two leaves a row
 // forget_stale_checkpoints drops at the next start).
 void SpoolAgent::Impl::finish_file(const std::string& name, const store::SpoolFile& id) {
+  // Only the file that was read goes: a writer may have renamed a new one
+  // onto the name meanwhile (its event was dropped, the name being known),
+  // and that one is looked at next.
+  struct stat now{};
+  if (::fstatat(dir.get(), name.c_str(), &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+      (static_cast<std::uint64_t>(now.st_dev) != id.device || static_cast<std::uint64_t>(now.st_ino) != id.inode)) {
+    replaced.insert(name);
+    checkpoints.erase({id.device, id.inode});
+    forgotten.push_back(id);
+    return;
+  }
   int r = spool.keep_done ? ::renameat(dir.get(), name.c_str(), done_dir.get(), name.c_str())
                           : ::unlinkat(dir.get(), name.c_str(), 0);
   if (r != 0 && errno != ENOENT) {

@@ -1,5 +1,7 @@
 #include "spool/sendmail.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "base/text.h"
@@ -63,9 +65,18 @@ Result<SendmailArgs> parse_sendmail_args(std::string_view program, const std::ve
         if (Status st = value(a.full_name); !st) return st.error();
         if (has_line_break(a.full_name)) return usage("-F: no line breaks in a full name");
         break;
-      case 'N':
+      case 'N': {
         if (Status st = value(a.notify); !st) return st.error();
+        // RFC 3461 4.1: NEVER, or SUCCESS, DELAY and FAILURE joined by commas.
+        bool ok = !a.notify.empty();
+        for (auto word : split(a.notify, ',')) {
+          std::string w = to_lower(trim(word));
+          ok = ok && (w == "never" || w == "success" || w == "delay" || w == "failure");
+        }
+        if (!ok) return usage("-N: never, or success, delay and failure joined by commas");
+        a.notify.erase(std::remove(a.notify.begin(), a.notify.end(), ' '), a.notify.end());
         break;
+      }
       case 'R':
         if (Status st = value(a.ret); !st) return st.error();
         if (!iequals(a.ret, "full") && !iequals(a.ret, "hdrs")) return usage("-R: full or hdrs");
