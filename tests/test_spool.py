@@ -389,6 +389,29 @@ else:
         self.wait_gone("inplace")
         self.assertEqual(sorted(parse(m)["Subject"] for m in self.h.wait_mailbox(rcpt, 2)), ["after", "in place"])
 
+    def test_long_lines_are_folded_by_default(self):
+        self.start()
+        rcpt = self.user("long")
+        long_line = "w" * 1500
+        write_renamed(self.spool_dir, "folded", (f"HELO x\nMAIL FROM:<a@x.test>\nRCPT TO:<{rcpt}>\nDATA\n"
+                                                 f"Subject: {'s ' * 600}\n\n{long_line}\n.\n").encode())
+        self.wait_gone("folded")
+        got = self.h.wait_mailbox(rcpt, 1)[0]
+        self.assertTrue(all(len(line) <= 998 for line in got.split(b"\r\n")), "every line within 998 octets")
+        msg = parse(got)
+        self.assertEqual(msg["Subject"].replace(" ", ""), "s" * 600)  # unfolded, the same words
+        self.assertEqual(msg.get_content().replace("\r\n", "").replace("\n", ""), long_line)
+
+    def test_long_lines_refused_when_the_spool_says_so(self):
+        self.start(long_lines="refuse")
+        rcpt = self.user("strict")
+        write_renamed(self.spool_dir, "long", (f"HELO x\nMAIL FROM:<a@x.test>\nRCPT TO:<{rcpt}>\nDATA\n\n"
+                                               f"{'w' * 1500}\n.\n").encode())
+        self.wait_gone("long")
+        with open(os.path.join(self.spool_dir, "error", "long"), encoding="utf-8") as f:
+            self.assertIn("longer than", f.read())
+        self.assertEqual(self.h.mailbox_count(rcpt), 0)
+
     def test_keep_done_moves_taken_files(self):
         self.start(keep_done=True)
         rcpt = self.user("done")
