@@ -8,6 +8,7 @@
 
 #include "app/run.h"
 #include "base/env.h"
+#include "server/startup.h"
 #include "smtp/session.h"
 
 namespace herald::app {
@@ -18,14 +19,7 @@ namespace herald::app {
 // daemon, which reports the ones it refuses to the sender.
 int smtp_session(const spool::SendmailArgs& args, const config::Config& c) {
   const std::string& domain = c.maildrop.sender_domain;
-  smtp::SmtpLimits limits;
-  limits.max_message_size = c.smtp.max_message_size;
-  limits.max_recipients = c.smtp.max_recipients;
-  limits.max_text_line = c.smtp.max_line_length;
-  limits.max_errors = c.smtp.max_errors;
-  limits.junk_command_limit = c.smtp.junk_command_limit;
-  limits.recipient_overshoot_limit = c.smtp.recipient_overshoot_limit;
-  smtp::Session session(limits, c.hostname);
+  smtp::Session session(server::smtp_limits(c.smtp), c.hostname);
   session.set_auth_options(smtp::AuthOptions{});
   std::string body;
   if (!write_fd(1, session.greeting())) return EX_IOERR;

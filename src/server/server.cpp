@@ -71,21 +71,6 @@ static Result<std::string> load_sasl_secret(const std::filesystem::path& path) {
   return secret;
 }
 
-// smtp_limits - [smtp] as the session's bounds.
-static smtp::SmtpLimits smtp_limits(const config::SmtpConfig& c) {
-  smtp::SmtpLimits l;
-  l.max_message_size = c.max_message_size;
-  l.max_recipients = c.max_recipients;
-  l.max_text_line = c.max_line_length;
-  l.max_errors = c.max_errors;
-  l.junk_command_limit = c.junk_command_limit;
-  l.recipient_overshoot_limit = c.recipient_overshoot_limit;
-  l.allow_bare_lf = c.allow_bare_lf;
-  l.vrfy = c.vrfy == "verify"     ? smtp::VrfyMode::verify
-           : c.vrfy == "disabled" ? smtp::VrfyMode::disabled
-                                  : smtp::VrfyMode::ambiguous;
-  return l;
-}
 
 // ServerContext - what the server owns for its drivers: intake, the alias
 // expander, the authenticator, the blocking pool, TLS, limits and

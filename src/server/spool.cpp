@@ -97,6 +97,22 @@ std::string_view kind_of(mode_t mode) {
   return "not a regular file";
 }
 
+// groups_of - the groups uid is in, primary and supplementary (none when
+// uid has no passwd entry).
+std::vector<gid_t> groups_of(uid_t uid) {
+  struct passwd pw, *found = nullptr;
+  char buf[4096];
+  if (getpwuid_r(uid, &pw, buf, sizeof buf, &found) != 0 || !found) return {};
+  int n = 64;
+  std::vector<gid_t> groups(n);
+  if (getgrouplist(pw.pw_name, pw.pw_gid, groups.data(), &n) < 0) {
+    groups.resize(n);  // n is now the number needed
+    if (getgrouplist(pw.pw_name, pw.pw_gid, groups.data(), &n) < 0) return {};
+  }
+  groups.resize(n);
+  return groups;
+}
+
 // Owners - whose files a spool takes: [[spool]] users and groups resolved
 // to ids; nobody named means anyone (the directory's permissions decide).
 class Owners {
@@ -128,18 +144,7 @@ class Owners {
     if (auto it = members_.find(uid); it != members_.end()) return it->second;
     if (members_.size() > 10'000) members_.clear();
     bool member = false;
-    struct passwd pw, *found = nullptr;
-    char buf[4096];
-    if (getpwuid_r(uid, &pw, buf, sizeof buf, &found) == 0 && found) {
-      int n = 256;
-      std::vector<gid_t> groups(n);
-      if (getgrouplist(pw.pw_name, pw.pw_gid, groups.data(), &n) < 0) {
-        groups.resize(n);
-        getgrouplist(pw.pw_name, pw.pw_gid, groups.data(), &n);
-      }
-      groups.resize(n);
-      for (gid_t g : groups) member = member || gids_.contains(g);
-    }
+    for (gid_t g : groups_of(uid)) member = member || gids_.contains(g);
     members_[uid] = member;
     return member;
   }
@@ -158,13 +163,7 @@ bool permitted(uid_t uid, const struct stat& st, unsigned bit) {
   if (st.st_uid == uid) return (st.st_mode & (bit << 6)) != 0;
   if (st.st_mode & bit) return true;
   if (!(st.st_mode & (bit << 3))) return false;
-  struct passwd pw, *found = nullptr;
-  char buf[4096];
-  if (getpwuid_r(uid, &pw, buf, sizeof buf, &found) != 0 || !found) return false;
-  int n = 256;
-  std::vector<gid_t> groups(n);
-  if (getgrouplist(pw.pw_name, pw.pw_gid, groups.data(), &n) < 0) return false;
-  groups.resize(n);
+  const std::vector<gid_t> groups = groups_of(uid);
   return std::find(groups.begin(), groups.end(), st.st_gid) != groups.end();
 }
 
@@ -325,18 +324,10 @@ struct SpoolAgent::Impl {
     if (it != submitters.end()) return it->second;
     if (submitters.size() > 10'000) submitters.clear();
     spool::Submitter s{user_name(uid), {}};
-    struct passwd pw, *found = nullptr;
     char buf[4096];
-    if (getpwuid_r(uid, &pw, buf, sizeof buf, &found) == 0 && found) {
-      int n = 256;
-      std::vector<gid_t> gids(n);
-      if (getgrouplist(pw.pw_name, pw.pw_gid, gids.data(), &n) >= 0) {
-        gids.resize(n);
-        for (gid_t g : gids) {
-          struct group gr, *gfound = nullptr;
-          if (getgrgid_r(g, &gr, buf, sizeof buf, &gfound) == 0 && gfound) s.groups.emplace_back(gr.gr_name);
-        }
-      }
+    for (gid_t g : groups_of(uid)) {
+      struct group gr, *found = nullptr;
+      if (getgrgid_r(g, &gr, buf, sizeof buf, &found) == 0 && found) s.groups.emplace_back(gr.gr_name);
     }
     return submitters.emplace(uid, std::move(s)).first->second;
   }

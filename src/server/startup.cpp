@@ -132,4 +132,19 @@ FdLimit raise_fd_limit() {
   return out;
 }
 
+smtp::SmtpLimits smtp_limits(const config::SmtpConfig& c) {
+  smtp::SmtpLimits l;
+  l.max_message_size = c.max_message_size;
+  l.max_recipients = c.max_recipients;
+  l.max_text_line = c.max_line_length;
+  l.max_errors = c.max_errors;
+  l.junk_command_limit = c.junk_command_limit;
+  l.recipient_overshoot_limit = c.recipient_overshoot_limit;
+  l.allow_bare_lf = c.allow_bare_lf;
+  l.vrfy = c.vrfy == "verify"     ? smtp::VrfyMode::verify
+           : c.vrfy == "disabled" ? smtp::VrfyMode::disabled
+                                  : smtp::VrfyMode::ambiguous;
+  return l;
+}
+
 }  // namespace herald::server

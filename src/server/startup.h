@@ -17,6 +17,7 @@
 
 #include "base/result.h"
 #include "config/config.h"
+#include "smtp/session.h"
 
 namespace herald::server {
 
@@ -42,5 +43,9 @@ struct FdLimit {
 // raise_fd_limit - RLIMIT_NOFILE's soft limit set to its hard limit
 // (RLIM_INFINITY counts as the kernel's nr_open); returns the limits.
 FdLimit raise_fd_limit();
+
+// smtp_limits - [smtp] as an smtp::Session's bounds: the listeners' and
+// sendmail -bs's.
+smtp::SmtpLimits smtp_limits(const config::SmtpConfig& c);
 
 }  // namespace herald::server
