@@ -20,6 +20,7 @@ to verify), SmtpRaw/Pop3Raw.wrap_tls() starts TLS on a raw connection, and
 OpensslClient drives `openssl s_client` line by line.
 """
 
+import imaplib
 import json
 import os
 import poplib
@@ -163,6 +164,14 @@ class Herald:
     @property
     def pop3s_port(self):
         return self.ports["pop3s"]
+
+    @property
+    def imap_port(self):
+        return self.ports["imap"]
+
+    @property
+    def imaps_port(self):
+        return self.ports["imaps"]
 
     @property
     def self_signed_cert(self):
@@ -402,6 +411,21 @@ class Herald:
             p.user(user)
             p.pass_(password)
         return p
+
+    def imap(self, user=None, password="secret", timeout=10, tls=False):
+        """imap - an imaplib session, logged in when user is given.
+
+        tls=True: over imaps when that listener is configured, else
+        STARTTLS on imap. Needs "imap" (or "imaps") in protocols=(...)."""
+        if tls and "imaps" in self.ports:
+            c = imaplib.IMAP4_SSL(HOST, self.imaps_port, timeout=timeout, ssl_context=tls_client_context())
+        else:
+            c = imaplib.IMAP4(HOST, self.imap_port, timeout=timeout)
+            if tls:
+                c.starttls(ssl_context=tls_client_context())
+        if user is not None:
+            c.login(user, password)
+        return c
 
     def mailbox(self, user, password="secret", tls=False):
         """mailbox - every message of user's INBOX as exact bytes, in order."""

@@ -73,6 +73,15 @@ constexpr KeySpec kKeys[] = {
     {"pop3", "min_data_rate", Kind::integer, "500", "least octets per second in taking our replies (RETR, TOP): each octet earns 1/rate s back, up to write_timeout; 0 = write_timeout per block", {}, "-100000000"},
     {"pop3", "write_timeout", Kind::duration, R"("5m")", "time a client may leave our replies untaken, renewed by min_data_rate; then it is disconnected and the maildrop unlocked", {}, "1s-1h"},
     {"pop3", "max_errors", Kind::integer, "10", "unknown or malformed commands and failed logins before -ERR and disconnect", {}, "1-1000"},
+    // RFC 9051 5.4: an autologout timer of at least 30 minutes.
+    {"imap", "idle_timeout", Kind::duration, R"("30m")", "idle time before an autologout, IDLE included (RFC 9051 5.4: at least 30 minutes)", {}, "30m-24h"},
+    {"imap", "command_deadline", Kind::duration, R"("1m")", "time from a command line's first octet to its end, however it is sliced; a literal keeps min_data_rate", {}, "1s-1h"},
+    {"imap", "min_data_rate", Kind::integer, "500", "least octets per second in literals (APPEND) and in taking our responses (FETCH): each octet earns 1/rate s back, up to write_timeout; 0 = write_timeout per block", {}, "-100000000"},
+    {"imap", "write_timeout", Kind::duration, R"("5m")", "time a client may leave our responses untaken, renewed by min_data_rate; then it is disconnected", {}, "1s-1h"},
+    {"imap", "max_bad_commands", Kind::integer, "20", "BAD commands and failed logins in a row before BYE and disconnect", {}, "1-1000"},
+    {"imap", "max_line", Kind::size, R"("64k")", "octets of a command line, literals excluded", {}, "1k-16M"},
+    {"imap", "max_literal", Kind::size, R"("25M")", "octets of one literal: the largest message APPEND takes (APPENDLIMIT, RFC 7889)", {}, "1k-4G"},
+    {"imap", "max_depth", Kind::integer, "32", "nesting of parenthesised lists in a command", {}, "2-256"},
     {"smtp", "require_auth", Kind::choice, R"("never")", "on port 25: AUTH needed for relaying only, for all mail, or never", "never|relay|always"},
     {"smtp", "require_tls", Kind::boolean, "false", "on port 25: MAIL needs STARTTLS first (530 5.7.0)"},
     {"tls", "cert", Kind::string, R"("")", "PEM certificate chain; \"\" = self-signed pair in data_dir"},
@@ -190,8 +199,8 @@ constexpr ListenerSection kListenerSections[] = {
     {"smtps", "127.0.0.1:2465", "1000", "50", true},
     {"pop3", "127.0.0.1:2110", "1000", "20", true},
     {"pop3s", "127.0.0.1:2995", "1000", "20", true},
-    {"imap", "127.0.0.1:2143", "1000", "20", false},
-    {"imaps", "127.0.0.1:2993", "1000", "20", false},
+    {"imap", "127.0.0.1:2143", "1000", "20", true},
+    {"imaps", "127.0.0.1:2993", "1000", "20", true},
     {"admin", "127.0.0.1:8025", "100", "20", false},
 };
 
@@ -557,7 +566,15 @@ void read_listeners(Loader& in, Config& c) {
   c.submission = in.listener("submission");
   c.smtps = in.listener("smtps");
   c.pop3s = in.listener("pop3s");
-  c.imap = in.listener("imap");
+  static_cast<ListenerConfig&>(c.imap) = in.listener("imap");
+  c.imap.idle_timeout = in.duration("imap", "idle_timeout");
+  c.imap.command_deadline = in.duration("imap", "command_deadline");
+  c.imap.min_data_rate = in.u32("imap", "min_data_rate");
+  c.imap.write_timeout = in.duration("imap", "write_timeout");
+  c.imap.max_bad_commands = in.u32("imap", "max_bad_commands");
+  c.imap.max_line = in.size("imap", "max_line");
+  c.imap.max_literal = in.size("imap", "max_literal");
+  c.imap.max_depth = in.u32("imap", "max_depth");
   c.imaps = in.listener("imaps");
   c.admin = in.listener("admin");
 }

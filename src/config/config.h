@@ -58,6 +58,17 @@ struct Pop3Config : ListenerConfig {
   std::uint32_t max_errors = 0;
 };
 
+struct ImapConfig : ListenerConfig {
+  milliseconds idle_timeout{0};
+  milliseconds command_deadline{0};
+  std::uint32_t min_data_rate = 0;
+  milliseconds write_timeout{0};
+  std::uint32_t max_bad_commands = 0;
+  std::uint64_t max_line = 0;
+  std::uint64_t max_literal = 0;
+  std::uint32_t max_depth = 0;
+};
+
 struct Config {
   std::filesystem::path file;     // where it was loaded from ("" = defaults)
   std::map<std::string, int, std::less<>> lines;  // "section.key" -> its line in file, when set there
@@ -80,7 +91,9 @@ struct Config {
   SmtpConfig smtp;
   Pop3Config pop3;
   ListenerConfig submission, smtps, pop3s;
-  ListenerConfig imap, imaps, admin;  // parsed; not served by this version yet
+  ImapConfig imap;
+  ListenerConfig imaps;
+  ListenerConfig admin;  // parsed; not served by this version yet
   // [tls] (paths resolved against the config file's folder)
   std::string tls_cert, tls_key;
   struct CertKey {

@@ -15,6 +15,12 @@ bool atom_char(unsigned char c) {
   return c > 0x20 && c < 0x7f && c != '(' && c != ')' && c != '{' && c != '"';
 }
 
+// tag_char - RFC 9051 9 tag: ASTRING-CHAR but "+"; no "\", "*", "%"
+// (atom-specials), so that a tag goes back out as it came, even quoted.
+bool tag_char(unsigned char c) {
+  return atom_char(c) && c != '+' && c != '\\' && c != '*' && c != '%';
+}
+
 // literal_spec - "{N}", "{N+}", "~{N}", "~{N+}" ending `line`: its size,
 // whether it synchronizes, whether it is a literal8, and where it starts.
 struct LiteralSpec {
@@ -186,7 +192,7 @@ CommandReader::Event CommandReader::parse_line(std::string_view line) {
     if (!started_ && command_.tag.empty()) {
       // The BAD names the tag when the line began with one.
       std::size_t end = 0;
-      while (end < line.size() && atom_char(static_cast<unsigned char>(line[end])) && line[end] != '+') ++end;
+      while (end < line.size() && tag_char(static_cast<unsigned char>(line[end]))) ++end;
       if (end > 0 && end < line.size() && line[end] == ' ') command_.tag = std::string(line.substr(0, end));
     }
     LiteralSpec s = literal_at_end(line);
@@ -202,7 +208,7 @@ CommandReader::Event CommandReader::parse_line(std::string_view line) {
   if (!started_) {
     if (line.empty()) return Event::need_more;  // a blank line between commands
     // tag SP command-name (RFC 9051 9: tag = 1*<any ASTRING-CHAR except "+">)
-    while (i < line.size() && atom_char(static_cast<unsigned char>(line[i])) && line[i] != '+') ++i;
+    while (i < line.size() && tag_char(static_cast<unsigned char>(line[i]))) ++i;
     command_.tag = std::string(line.substr(0, i));
     if (command_.tag.empty() || i >= line.size() || line[i] != ' ') {
       command_.tag.clear();

@@ -13,10 +13,12 @@
 #include "config/config.h"
 #include "net/listener.h"
 #include "net/tls.h"
+#include "imap/session.h"
 #include "pop3/session.h"
 #include "queue/intake.h"
 #include "server/auth_driver.h"
 #include "server/free_space.h"
+#include "server/mailbox_watch.h"
 #include "server/recipients.h"
 #include "smtp/session.h"
 #include "store/journal.h"
@@ -65,11 +67,25 @@ struct Pop3DriverContext {
   const AuthContext& auth;        // its authenticator checks USER/PASS too
 };
 
+// ImapDriverContext - imapd (RFC 9051, RFC 3501, RFC 8314).
+struct ImapDriverContext {
+  const config::ImapConfig& config;  // [imap]: timeouts
+  const imap::ImapLimits& limits;
+  const std::string& hostname;
+  store::Directory& directory;    // the user record after AUTHENTICATE
+  store::Mailboxes& mailboxes;
+  MailboxWatch& watch;            // changes of selected mailboxes, IDLE's wake-ups
+  asio::thread_pool& blocking;
+  TlsSetup tls;
+  const AuthContext& auth;
+};
+
 // Drivers - every driver's context, from which a listener's entry picks
 // its own (server/listeners.h).
 struct Drivers {
   SmtpDriverContext smtp;
   Pop3DriverContext pop3;
+  ImapDriverContext imap;
 };
 
 }  // namespace herald::server

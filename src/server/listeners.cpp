@@ -1,5 +1,6 @@
 #include "server/listeners.h"
 
+#include "server/imapd.h"
 #include "server/pop3d.h"
 #include "server/smtpd.h"
 
@@ -8,6 +9,7 @@ namespace {
 
 asio::awaitable<void> serve_smtp(const Drivers& d, Accepted a) { return smtp_connection(d.smtp, std::move(a)); }
 asio::awaitable<void> serve_pop3(const Drivers& d, Accepted a) { return pop3_connection(d.pop3, std::move(a)); }
+asio::awaitable<void> serve_imap(const Drivers& d, Accepted a) { return imap_connection(d.imap, std::move(a)); }
 
 using config::Config;
 using config::ListenerConfig;
@@ -21,8 +23,8 @@ constexpr ListenerKind kListeners[] = {
     {"pop3", [](const Config& c) -> const ListenerConfig& { return c.pop3; }, &serve_pop3, false, Role::access},
     {"pop3s", [](const Config& c) -> const ListenerConfig& { return c.pop3s; }, &serve_pop3, true, Role::access},
     // Not served yet: configured addresses are warned about, not opened.
-    {"imap", [](const Config& c) -> const ListenerConfig& { return c.imap; }, nullptr, false, Role::access},
-    {"imaps", [](const Config& c) -> const ListenerConfig& { return c.imaps; }, nullptr, true, Role::access},
+    {"imap", [](const Config& c) -> const ListenerConfig& { return c.imap; }, &serve_imap, false, Role::access},
+    {"imaps", [](const Config& c) -> const ListenerConfig& { return c.imaps; }, &serve_imap, true, Role::access},
 };
 
 }  // namespace

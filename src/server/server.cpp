@@ -72,6 +72,18 @@ static Result<std::string> load_sasl_secret(const std::filesystem::path& path) {
 }
 
 
+// imap_limits_of - the [imap] keys as the session's bounds.
+imap::ImapLimits imap_limits_of(const config::ImapConfig& c) {
+  imap::ImapLimits l;
+  l.reader.max_line = c.max_line;
+  l.reader.max_literal = c.max_literal;
+  l.reader.max_command = c.max_literal;
+  l.reader.max_depth = c.max_depth;
+  l.max_bad_commands = c.max_bad_commands;
+  l.append_limit = c.max_literal;
+  return l;
+}
+
 // ServerContext - what the server owns for its drivers: intake, the alias
 // expander, the authenticator, the blocking pool, TLS, limits and
 // connection counts. Each driver sees only its part (context.h).
@@ -89,6 +101,7 @@ struct ServerContext {
         free_space(cfg.data_dir, cfg.store_min_free_space),
         smtp_limits(server::smtp_limits(cfg.smtp)),
         pop3_limits{.max_errors = cfg.pop3.max_errors},
+        imap_limits(imap_limits_of(cfg.imap)),
         relay_networks(net::NetworkList::parse(cfg.smtp.relay_networks)),
         etrn_networks(net::NetworkList::parse(cfg.smtp.etrn_networks)),
         tls(std::move(tls_server)),
@@ -104,7 +117,13 @@ struct ServerContext {
                                   intake, st.queue(), flush_outbound, st.journal(), free_space, blocking,
                                   TlsSetup{tls.get(), cfg.tls_handshake_timeout}, auth},
                 Pop3DriverContext{cfg.pop3, pop3_limits, cfg.hostname, st.directory(), st.mailboxes(), blocking,
-                                  TlsSetup{tls.get(), cfg.tls_handshake_timeout}, auth}} {
+                                  TlsSetup{tls.get(), cfg.tls_handshake_timeout}, auth},
+                ImapDriverContext{cfg.imap, imap_limits, cfg.hostname, st.directory(), st.mailboxes(), mailbox_watch,
+                                  blocking, TlsSetup{tls.get(), cfg.tls_handshake_timeout}, auth}} {
+    // Changes of mailboxes reach the sessions that have them selected.
+    st.mailboxes().set_change_listener([this](const std::vector<store::MailboxChange>& changes) {
+      mailbox_watch.changed(changes);
+    });
     for (const ListenerKind& kind : listener_kinds()) {
       const config::ListenerConfig& l = kind.section(cfg);
       limiters.push_back(std::make_unique<net::ConnectionLimiter>(l.max_connections, l.max_connections_per_client));
@@ -118,6 +137,8 @@ struct ServerContext {
   FreeSpace free_space;
   const smtp::SmtpLimits smtp_limits;
   const pop3::Pop3Limits pop3_limits;
+  const imap::ImapLimits imap_limits;
+  MailboxWatch mailbox_watch;
   const net::NetworkList relay_networks;
   const net::NetworkList etrn_networks;
   // One per listener kind (the table's order), from its section's

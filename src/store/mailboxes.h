@@ -6,12 +6,14 @@
 // - UID, UIDNEXT, UIDVALIDITY and MODSEQ change only inside store
 //   transactions; a UID is never reused within a UIDVALIDITY, and a name
 //   never gets an earlier UIDVALIDITY back (RFC 9051 2.3.1.1).
-// - Every change to a message (delivery, flags, expunge) takes the next
-//   MODSEQ of its mailbox, and HIGHESTMODSEQ is the largest one given
-//   (RFC 7162 3.1); an expunged UID is remembered with its MODSEQ, so a
-//   client can learn what vanished since it last looked (RFC 7162 3.2.10).
+// - Every change to a message (delivery, append, copy, flags, expunge)
+//   takes the next MODSEQ of its mailbox, and HIGHESTMODSEQ is the largest
+//   one given (RFC 7162 3.1); an expunged UID is remembered with its
+//   MODSEQ, so a client can learn what vanished since it last looked
+//   (RFC 7162 3.2.10).
 // - Names are full paths with "/" between levels; "INBOX" is one name
-//   whatever its case (RFC 9051 5.1). Every user has an INBOX.
+//   whatever its case (RFC 9051 5.1). Every user has an INBOX, and is
+//   given kSpecialUseMailboxes when created.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +33,17 @@ namespace herald::store {
 inline constexpr const char* kInbox = "INBOX";
 // The hierarchy delimiter of mailbox names (RFC 9051 5.1.1).
 inline constexpr char kHierarchyDelimiter = '/';
+
+// The mailboxes every new user gets besides INBOX, with their special use
+// (RFC 6154 2), so that clients find where to put sent, draft and deleted
+// mail without creating their own. All are subscribed, as INBOX is.
+struct SpecialUseMailbox {
+  const char* name;
+  const char* special_use;
+};
+inline constexpr SpecialUseMailbox kSpecialUseMailboxes[] = {
+    {"Sent", "\\Sent"}, {"Drafts", "\\Drafts"}, {"Trash", "\\Trash"}, {"Junk", "\\Junk"}, {"Archive", "\\Archive"},
+};
 
 // canonical_mailbox_name - "INBOX" for any case of it (and of its first
 // level, "inbox/x" is "INBOX/x"); other names as given.
@@ -68,6 +81,42 @@ struct MessageRecord {
 struct ExpungedRecord {
   std::int64_t uid = 0;
   std::int64_t modseq = 0;
+};
+
+// MailboxCounts - what STATUS reports beyond the mailbox row: UNSEEN,
+// DELETED and SIZE (RFC 9051 6.3.11).
+struct MailboxCounts {
+  std::uint64_t messages = 0, unseen = 0, deleted = 0, size = 0;
+};
+
+// MailboxChange - a mailbox whose messages a committed transaction changed,
+// with the highest MODSEQ it reached there.
+struct MailboxChange {
+  std::int64_t mailbox_id;
+  std::int64_t highestmodseq;
+};
+
+// AppendMessage - a message IMAP APPEND gives (RFC 9051 6.3.12).
+struct AppendMessage {
+  std::string body;
+  std::string structure;  // its MIME structure (mime::encode); "" = none
+  std::uint32_t flags = 0;
+  std::vector<std::string> keywords;
+  std::int64_t internaldate = 0;  // unix s, 0 = now
+};
+
+// Appended - where it went: APPENDUID (RFC 4315 3).
+struct Appended {
+  std::int64_t mailbox_id = 0;
+  std::int64_t uidvalidity = 0;
+  std::int64_t uid = 0;
+};
+
+// Copied - the target and its new UIDs, to[i] for from[i]: COPYUID (RFC 4315 3).
+struct Copied {
+  std::int64_t mailbox_id = 0;
+  std::int64_t uidvalidity = 0;
+  std::vector<std::int64_t> from, to;
 };
 
 
@@ -117,6 +166,16 @@ class Mailboxes {
   virtual Result<std::vector<MessageRecord>> messages(std::int64_t mailbox_id, std::int64_t changed_since = 0) = 0;
   // expunged_since - UIDs expunged with a MODSEQ above modseq (QRESYNC).
   virtual Result<std::vector<ExpungedRecord>> expunged_since(std::int64_t mailbox_id, std::int64_t modseq) = 0;
+  // changes_since - what changed in a mailbox after a MODSEQ, from one
+  // snapshot: messages (changed or new) and expunged UIDs above it, and
+  // the mailbox's HIGHESTMODSEQ then, which covers both (an IMAP session's
+  // view moves on to it).
+  struct Changes {
+    std::vector<MessageRecord> messages;
+    std::vector<ExpungedRecord> expunged;
+    std::int64_t highestmodseq = 0;
+  };
+  virtual Result<Changes> changes_since(std::int64_t mailbox_id, std::int64_t modseq) = 0;
   // read_message - the message as delivered to that mailbox (its trace
   // prefix, then the body), or the part of it in range. A body that cannot
   // be read whole is an error, never a shorter message.
@@ -141,6 +200,43 @@ class Mailboxes {
   // once durable.
   virtual void expunge(std::int64_t user_id, std::int64_t mailbox_id, std::vector<std::int64_t> uids,
                        std::function<void(Status)> done) = 0;
+  // expunge_deleted - EXPUNGE (RFC 9051 6.4.3): remove the messages flagged
+  // \Deleted, only those of uids when given (UID EXPUNGE, RFC 9051 6.4.9),
+  // as expunge() does. The flags are read inside the transaction, so a
+  // \Deleted set by another session just before counts. done gets the UIDs
+  // removed, ascending (on the store's writer thread, once durable).
+  virtual void expunge_deleted(std::int64_t user_id, std::int64_t mailbox_id,
+                               std::optional<std::vector<std::int64_t>> uids,
+                               std::function<void(Result<std::vector<std::int64_t>>)> done) = 0;
+  // append_message - IMAP APPEND (RFC 9051 6.3.12): a new message in the
+  // named mailbox with the next UID and MODSEQ, charged to the user's quota.
+  // Errc::not_found when there is no such selectable mailbox, Errc::quota
+  // when the quota cannot hold it (nothing is written then).
+  virtual void append_message(std::int64_t user_id, const std::string& mailbox, AppendMessage message,
+                              std::function<void(Result<Appended>)> done) = 0;
+  // copy_messages - COPY (RFC 9051 6.4.7), or MOVE (RFC 6851) when move.
+  // Each source UID that exists, ascending, gets a copy in to_mailbox with
+  // the next UID and MODSEQ there, and its flags, keywords and internal
+  // date; copies share the body. A copy counts against the quota
+  // (Errc::quota, nothing written); a move does not, its source going as
+  // expunge() removes it. Errc::not_found when there is no such selectable
+  // target; the source mailbox itself may be the target.
+  virtual void copy_messages(std::int64_t user_id, std::int64_t from_mailbox_id, std::vector<std::int64_t> uids,
+                             const std::string& to_mailbox, bool move,
+                             std::function<void(Result<Copied>)> done) = 0;
+  // mailbox_counts - its messages, unseen, deleted and octets, from one
+  // read. Errc::not_found when there is no such mailbox.
+  virtual Result<MailboxCounts> mailbox_counts(std::int64_t mailbox_id) = 0;
+
+  // ---- changes -------------------------------------------------------------
+  // set_change_listener - listener hears of every committed transaction
+  // that changed messages (delivery, APPEND, COPY/MOVE, flags, expunge,
+  // deleting a mailbox, renaming INBOX): once per transaction, one entry
+  // per mailbox, on the store's writer thread once durable; never for one
+  // rolled back. It must be quick and must not call the store's writes and
+  // wait for them (it runs on the thread that does them): IMAP IDLE wakes
+  // its sessions from it (RFC 2177). Set once, before the first write.
+  virtual void set_change_listener(std::function<void(const std::vector<MailboxChange>&)> listener) = 0;
 
   // ---- POP3 ----------------------------------------------------------------
   // lock_maildrop - the user's maildrop for this session; null when another

@@ -5,21 +5,48 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <filesystem>
 #include <future>
+#include <mutex>
+#include <thread>
+#include <utility>
 
+#include "store/blob_store.h"
 #include "store/scratch_store.h"
 #include "store/test_rules.h"
 
 namespace herald::store {
 namespace {
 
+using Change = std::pair<std::int64_t, std::int64_t>;  // mailbox id, HIGHESTMODSEQ
+using Changes = std::vector<std::vector<Change>>;      // one entry per listener call
+
 class MailboxesTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    mb().set_change_listener([this](const std::vector<MailboxChange>& changed) {
+      std::vector<Change> call;
+      for (const auto& c : changed) call.emplace_back(c.mailbox_id, c.highestmodseq);
+      std::lock_guard lk(changes_mu_);
+      changes_.push_back(std::move(call));
+    });
     ASSERT_TRUE(store_->directory().add_user("alice@example.test", {"h", ""}, 0));
     user_ = (*store_->directory().find_user("alice@example.test"))->id;
   }
   Mailboxes& mb() { return store_->mailboxes(); }
+  // take_changes - what the listener heard since the last call.
+  Changes take_changes() {
+    std::lock_guard lk(changes_mu_);
+    return std::exchange(changes_, {});
+  }
+  std::int64_t add_user(const std::string& address, std::uint64_t quota) {
+    EXPECT_TRUE(store_->directory().add_user(address, {"h", ""}, quota));
+    return (*store_->directory().find_user(address))->id;
+  }
+  std::uint64_t used_bytes(const std::string& address = "alice@example.test") {
+    return (*store_->directory().find_user(address))->used_bytes;
+  }
 
   void deliver(const std::string& body) {
     IncomingMessage m;
@@ -32,17 +59,23 @@ class MailboxesTest : public ::testing::Test {
     auto r = p.get_future().get();
     ASSERT_TRUE(r && r->outcomes.at(0).state == RecipientState::delivered);
   }
-  MailboxRecord mailbox(const std::string& name) {
-    auto r = mb().find_mailbox(user_, name);
+  MailboxRecord mailbox(const std::string& name, std::int64_t user = 0) {
+    auto r = mb().find_mailbox(user ? user : user_, name);
     EXPECT_TRUE(r && *r) << name;
     return r && *r ? **r : MailboxRecord{};
   }
+  // names - the user's mailboxes but the special-use ones every user has
+  // (NewUsersGetTheSpecialUseMailboxes looks at those).
   std::vector<std::string> names() {
     std::vector<std::string> out;
     auto list = mb().list_mailboxes(user_);
     EXPECT_TRUE(list);
     if (list)
-      for (const auto& m : *list) out.push_back(m.name + (m.selectable ? "" : " (noselect)"));
+      for (const auto& m : *list) {
+        bool special = false;
+        for (const auto& s : kSpecialUseMailboxes) special = special || m.name == s.name;
+        if (!special) out.push_back(m.name + (m.selectable ? "" : " (noselect)"));
+      }
     return out;
   }
   Result<std::vector<MessageRecord>> store_flags(std::vector<std::int64_t> uids, FlagChange change, std::uint32_t flags,
@@ -52,11 +85,47 @@ class MailboxesTest : public ::testing::Test {
                      [&p](Result<std::vector<MessageRecord>> r) { p.set_value(std::move(r)); });
     return p.get_future().get();
   }
+  Status expunge(std::int64_t mailbox_id, std::vector<std::int64_t> uids) {
+    std::promise<Status> p;
+    mb().expunge(user_, mailbox_id, std::move(uids), [&p](Status s) { p.set_value(std::move(s)); });
+    return p.get_future().get();
+  }
+  Result<Appended> append(const std::string& mailbox, AppendMessage m, std::int64_t user = 0) {
+    std::promise<Result<Appended>> p;
+    mb().append_message(user ? user : user_, mailbox, std::move(m),
+                        [&p](Result<Appended> r) { p.set_value(std::move(r)); });
+    return p.get_future().get();
+  }
+  Result<Copied> copy(std::int64_t from, std::vector<std::int64_t> uids, const std::string& to, bool move,
+                      std::int64_t user = 0) {
+    std::promise<Result<Copied>> p;
+    mb().copy_messages(user ? user : user_, from, std::move(uids), to, move,
+                       [&p](Result<Copied> r) { p.set_value(std::move(r)); });
+    return p.get_future().get();
+  }
+  Result<std::vector<std::int64_t>> expunge_deleted(std::optional<std::vector<std::int64_t>> uids) {
+    std::promise<Result<std::vector<std::int64_t>>> p;
+    mb().expunge_deleted(user_, mailbox(kInbox).id, std::move(uids),
+                         [&p](Result<std::vector<std::int64_t>> r) { p.set_value(std::move(r)); });
+    return p.get_future().get();
+  }
+  std::vector<std::int64_t> uids(std::int64_t mailbox_id) {
+    std::vector<std::int64_t> out;
+    auto listed = mb().messages(mailbox_id, 0);
+    EXPECT_TRUE(listed);
+    if (listed)
+      for (const auto& m : *listed) out.push_back(m.uid);
+    return out;
+  }
 
   ScratchStore store_{"mailboxes-test"};
   std::int64_t user_ = 0;
   int n_ = 0;
+  std::mutex changes_mu_;
+  Changes changes_;
 };
+
+using Uids = std::vector<std::int64_t>;
 
 using Names = std::vector<std::string>;
 
@@ -68,11 +137,27 @@ TEST_F(MailboxesTest, EveryUserHasAnInboxWhateverItsCase) {
   EXPECT_EQ(mb().delete_mailbox(user_, "inbox").error().code, Errc::denied);
 }
 
+TEST_F(MailboxesTest, NewUsersGetTheSpecialUseMailboxes) {
+  // RFC 6154 2: one mailbox of each use, all subscribed, as INBOX is.
+  auto list = *mb().list_mailboxes(user_);
+  std::vector<std::pair<std::string, std::string>> got;
+  for (const auto& m : list) got.emplace_back(m.name, m.special_use);
+  EXPECT_EQ(got, (std::vector<std::pair<std::string, std::string>>{{"Archive", "\\Archive"},
+                                                                   {"Drafts", "\\Drafts"},
+                                                                   {"INBOX", ""},
+                                                                   {"Junk", "\\Junk"},
+                                                                   {"Sent", "\\Sent"},
+                                                                   {"Trash", "\\Trash"}}));
+  for (const auto& m : list) EXPECT_TRUE(m.selectable && m.uidvalidity > 0 && m.messages == 0) << m.name;
+  EXPECT_EQ(*mb().subscriptions(user_), (Names{"Archive", "Drafts", "INBOX", "Junk", "Sent", "Trash"}));
+}
+
 TEST_F(MailboxesTest, CreateMakesTheLevelsAboveAndRefusesDuplicatesAndBadNames) {
-  ASSERT_TRUE(mb().create_mailbox(user_, "Archive/2026/Q4", ""));
-  ASSERT_TRUE(mb().create_mailbox(user_, "Sent", "\\Sent"));
-  EXPECT_EQ(names(), (Names{"Archive", "Archive/2026", "Archive/2026/Q4", "INBOX", "Sent"}));
-  EXPECT_EQ(mailbox("Sent").special_use, "\\Sent");
+  ASSERT_TRUE(mb().create_mailbox(user_, "Projects/2026/Q4", ""));
+  ASSERT_TRUE(mb().create_mailbox(user_, "Important", "\\Flagged"));
+  EXPECT_EQ(names(), (Names{"INBOX", "Important", "Projects", "Projects/2026", "Projects/2026/Q4"}));
+  EXPECT_EQ(mailbox("Important").special_use, "\\Flagged");
+  EXPECT_EQ(mb().create_mailbox(user_, "Important", "").error().code, Errc::exists);
   EXPECT_EQ(mb().create_mailbox(user_, "Sent", "").error().code, Errc::exists);
   for (const char* bad : {"", "/x", "x/", "a//b", "tab\there"})
     EXPECT_EQ(mb().create_mailbox(user_, bad, "").error().code, Errc::invalid) << bad;
@@ -114,6 +199,11 @@ TEST_F(MailboxesTest, RenamingInboxMovesItsMessagesAndLeavesItEmpty) {
   EXPECT_EQ(mailbox(kInbox).messages, 0u);
   EXPECT_EQ(*mb().read_message(saved.id, 2), "Return-Path: <sender@remote.test>\r\nDelivered-To: "
                                              "alice@example.test\r\ntwo\r\n");
+  // For INBOX they were expunged, with one MODSEQ (RFC 7162 3.2.10).
+  auto gone = *mb().expunged_since(inbox.id, inbox.highestmodseq);
+  ASSERT_EQ(gone.size(), 2u);
+  EXPECT_EQ(gone[1].uid, 2);
+  EXPECT_EQ(gone[0].modseq, mailbox(kInbox).highestmodseq);
   deliver("three\r\n");  // INBOX's UIDs go on: none is given twice
   EXPECT_EQ(mb().messages(mailbox(kInbox).id, 0)->at(0).uid, inbox.uidnext);
 }
@@ -128,11 +218,13 @@ TEST_F(MailboxesTest, UidvalidityNeverComesBackForAName) {
 }
 
 TEST_F(MailboxesTest, SubscriptionsAreNamesThatNeedNotExist) {
+  ASSERT_TRUE(mb().set_subscribed(user_, "inbox", false));
+  ASSERT_TRUE(mb().set_subscribed(user_, "Junk", false));
   ASSERT_TRUE(mb().set_subscribed(user_, "Elsewhere", true));
   ASSERT_TRUE(mb().set_subscribed(user_, "inbox", true));
-  EXPECT_EQ(*mb().subscriptions(user_), (Names{"Elsewhere", "INBOX"}));
+  EXPECT_EQ(*mb().subscriptions(user_), (Names{"Archive", "Drafts", "Elsewhere", "INBOX", "Sent", "Trash"}));
   ASSERT_TRUE(mb().set_subscribed(user_, "Elsewhere", false));
-  EXPECT_EQ(*mb().subscriptions(user_), Names{"INBOX"});
+  EXPECT_EQ(*mb().subscriptions(user_), (Names{"Archive", "Drafts", "INBOX", "Sent", "Trash"}));
 }
 
 TEST_F(MailboxesTest, FlagChangesTakeTheNextModseqAndOnlyRealChangesCount) {
@@ -167,9 +259,7 @@ TEST_F(MailboxesTest, ExpungedUidsAreRememberedWithTheirModseq) {
   deliver("one\r\n");
   deliver("two\r\n");
   const auto inbox = mailbox(kInbox);
-  std::promise<Status> p;
-  mb().expunge(user_, inbox.id, {1}, [&p](Status s) { p.set_value(s); });
-  ASSERT_TRUE(p.get_future().get());
+  ASSERT_TRUE(expunge(inbox.id, {1}));
   const auto after = mailbox(kInbox);
   EXPECT_GT(after.highestmodseq, inbox.highestmodseq);
   auto gone = *mb().expunged_since(inbox.id, inbox.highestmodseq);
@@ -177,6 +267,9 @@ TEST_F(MailboxesTest, ExpungedUidsAreRememberedWithTheirModseq) {
   EXPECT_EQ(gone[0].uid, 1);
   EXPECT_EQ(gone[0].modseq, after.highestmodseq);
   EXPECT_TRUE(mb().expunged_since(inbox.id, after.highestmodseq)->empty());
+  // RFC 7162 3.1: nothing removed, no new MODSEQ.
+  ASSERT_TRUE(expunge(inbox.id, {1, 7}));
+  EXPECT_EQ(mailbox(kInbox).highestmodseq, after.highestmodseq);
 }
 
 TEST_F(MailboxesTest, AByteRangeIsThatPartOfTheMessage) {
@@ -194,6 +287,269 @@ TEST_F(MailboxesTest, DeletingAMailboxFreesItsMessagesAndQuota) {
   EXPECT_GT((*store_->directory().find_user("alice@example.test"))->used_bytes, 300u);
   ASSERT_TRUE(mb().delete_mailbox(user_, "Big"));
   EXPECT_EQ((*store_->directory().find_user("alice@example.test"))->used_bytes, 0u);
+}
+
+TEST_F(MailboxesTest, AppendTakesTheNextUidAndModseq) {
+  AppendMessage m;
+  m.body = "Subject: draft\r\n\r\nhello\r\n";
+  m.structure = "encoded structure";
+  m.flags = kDraft | kSeen;
+  m.keywords = {"$Label1", "work"};
+  m.internaldate = 1700000000;
+  const auto drafts = mailbox("Drafts");
+  auto a = append("Drafts", m);
+  ASSERT_TRUE(a) << a.error().message;
+  EXPECT_EQ(a->mailbox_id, drafts.id);
+  EXPECT_EQ(a->uidvalidity, drafts.uidvalidity);
+  EXPECT_EQ(a->uid, drafts.uidnext);
+  const auto after = mailbox("Drafts");
+  EXPECT_EQ(after.uidnext, a->uid + 1);
+  EXPECT_EQ(after.highestmodseq, drafts.highestmodseq + 1);
+  auto listed = *mb().messages(drafts.id, 0);
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].flags, kDraft | kSeen);
+  EXPECT_EQ(listed[0].keywords, (Names{"$Label1", "work"}));
+  EXPECT_EQ(listed[0].internaldate, 1700000000);
+  EXPECT_EQ(listed[0].modseq, after.highestmodseq);
+  EXPECT_EQ(listed[0].size, m.body.size());
+  EXPECT_EQ(*mb().read_message(drafts.id, a->uid), m.body);  // no trace prefix: it was not delivered
+  auto structure = *mb().message_structure(drafts.id, a->uid);
+  ASSERT_TRUE(structure);
+  EXPECT_EQ(structure->encoded, "encoded structure");
+  EXPECT_EQ(structure->prefix_size, 0u);
+  EXPECT_EQ(used_bytes(), m.body.size());
+
+  // Any case of INBOX; no internal date given is now; no structure is none.
+  m.internaldate = 0;
+  m.structure.clear();
+  auto b = append("inbox", m);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->mailbox_id, mailbox(kInbox).id);
+  EXPECT_GT(mb().messages(b->mailbox_id, 0)->at(0).internaldate, 1700000000);
+  EXPECT_FALSE(*mb().message_structure(b->mailbox_id, b->uid));
+  EXPECT_EQ(append("Drafts", m)->uid, a->uid + 1);
+
+  // RFC 9051 6.3.12: no such mailbox, or one that holds no messages.
+  EXPECT_EQ(append("Nope", m).error().code, Errc::not_found);
+  ASSERT_TRUE(mb().create_mailbox(user_, "Lists/herald", ""));
+  ASSERT_TRUE(mb().delete_mailbox(user_, "Lists"));
+  EXPECT_EQ(append("Lists", m).error().code, Errc::not_found);
+}
+
+TEST_F(MailboxesTest, ALargeAppendIsKeptInABlobFile) {
+  AppendMessage m;
+  m.body = std::string(200 * 1024, 'b') + "\r\n";  // over the default inline_body_max
+  auto a = append("Archive", m);
+  ASSERT_TRUE(a);
+  EXPECT_EQ(*mb().read_message(a->mailbox_id, a->uid), m.body);
+  EXPECT_TRUE(std::filesystem::exists(store_.dir() / "blobs" / sha256_hex(m.body).substr(0, 2) / sha256_hex(m.body)));
+}
+
+TEST_F(MailboxesTest, AnAppendOverQuotaWritesNothing) {
+  const std::int64_t small = add_user("small@example.test", 300);
+  AppendMessage m;
+  m.body = std::string(200, 'x');
+  ASSERT_TRUE(append(kInbox, m, small));
+  const auto inbox = mailbox(kInbox, small);
+  take_changes();
+  EXPECT_EQ(append(kInbox, m, small).error().code, Errc::quota);
+  EXPECT_EQ(used_bytes("small@example.test"), 200u);
+  const auto after = mailbox(kInbox, small);
+  EXPECT_EQ(after.messages, 1u);
+  EXPECT_EQ(after.uidnext, inbox.uidnext);
+  EXPECT_EQ(after.highestmodseq, inbox.highestmodseq);
+  // A refused body kept in a file does not stay behind.
+  m.body = std::string(200 * 1024, 'y');
+  EXPECT_EQ(append(kInbox, m, small).error().code, Errc::quota);
+  EXPECT_FALSE(std::filesystem::exists(store_.dir() / "blobs" / sha256_hex(m.body).substr(0, 2) / sha256_hex(m.body)));
+  EXPECT_TRUE(take_changes().empty()) << "nothing changed";
+}
+
+TEST_F(MailboxesTest, CopyGivesNewUidsAndKeepsFlagsAndTheBody) {
+  deliver("one\r\n");
+  deliver("two\r\n");
+  deliver("three\r\n");
+  ASSERT_TRUE(store_flags({1}, FlagChange::add, kFlagged, {"$Label2"}));
+  ASSERT_TRUE(store_flags({3}, FlagChange::add, kSeen));
+  const auto inbox = mailbox(kInbox);
+  const auto archive = mailbox("Archive");
+  const auto used = used_bytes();
+  // RFC 9051 6.4.7: in UID order; a UID that does not exist is left out.
+  auto c = copy(inbox.id, {3, 7, 1}, "Archive", false);
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->mailbox_id, archive.id);
+  EXPECT_EQ(c->uidvalidity, archive.uidvalidity);
+  EXPECT_EQ(c->from, (Uids{1, 3}));
+  EXPECT_EQ(c->to, (Uids{archive.uidnext, archive.uidnext + 1}));
+  auto source = *mb().messages(inbox.id, 0);
+  auto copies = *mb().messages(archive.id, 0);
+  ASSERT_EQ(copies.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    const auto& from = source.at(c->from[i] - 1);
+    EXPECT_EQ(copies[i].flags, from.flags);
+    EXPECT_EQ(copies[i].keywords, from.keywords);
+    EXPECT_EQ(copies[i].size, from.size);
+    EXPECT_EQ(copies[i].internaldate, from.internaldate);
+    EXPECT_EQ(*mb().read_message(archive.id, copies[i].uid), *mb().read_message(inbox.id, from.uid));
+  }
+  EXPECT_EQ(copies[1].modseq, mailbox("Archive").highestmodseq);
+  EXPECT_EQ(mailbox(kInbox).messages, 3u);
+  EXPECT_EQ(used_bytes(), used + source[0].size + source[2].size);
+  // The copies share the body: it stays while one of them does.
+  ASSERT_TRUE(expunge(inbox.id, {1}));
+  EXPECT_EQ(*mb().read_message(archive.id, c->to[0]), "Return-Path: <sender@remote.test>\r\nDelivered-To: "
+                                                      "alice@example.test\r\none\r\n");
+  // Into the same mailbox: a new UID there.
+  auto same = copy(inbox.id, {2}, "INBOX", false);
+  ASSERT_TRUE(same);
+  EXPECT_EQ(same->to, Uids{4});
+  EXPECT_EQ(uids(inbox.id), (Uids{2, 3, 4}));
+  EXPECT_EQ(copy(inbox.id, {2}, "Nope", false).error().code, Errc::not_found);
+  EXPECT_TRUE(copy(inbox.id, {99}, "Archive", false)->from.empty());
+}
+
+TEST_F(MailboxesTest, MoveExpungesTheSourceWithOneModseq) {
+  deliver("one\r\n");
+  deliver("two\r\n");
+  ASSERT_TRUE(store_flags({2}, FlagChange::add, kAnswered));
+  const auto inbox = mailbox(kInbox);
+  const auto used = used_bytes();
+  take_changes();
+  auto m = copy(inbox.id, {1, 2}, "Trash", true);
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_EQ(m->from, (Uids{1, 2}));
+  EXPECT_EQ(m->to, (Uids{1, 2}));
+  EXPECT_TRUE(uids(inbox.id).empty());
+  const auto trash = mailbox("Trash");
+  EXPECT_EQ(mb().messages(trash.id, 0)->at(1).flags, kAnswered);
+  // RFC 6851 3.3: as EXPUNGE removes them, remembered for QRESYNC.
+  const auto after = mailbox(kInbox);
+  EXPECT_EQ(after.highestmodseq, inbox.highestmodseq + 1);
+  auto gone = *mb().expunged_since(inbox.id, inbox.highestmodseq);
+  ASSERT_EQ(gone.size(), 2u);
+  EXPECT_EQ(gone[0].modseq, after.highestmodseq);
+  EXPECT_EQ(gone[1].modseq, after.highestmodseq);
+  EXPECT_EQ(used_bytes(), used);
+  // One call for the transaction, one entry per mailbox.
+  EXPECT_EQ(take_changes(), (Changes{{{inbox.id, after.highestmodseq}, {trash.id, trash.highestmodseq}}}));
+  // Within one mailbox: new UIDs, the old ones expunged.
+  auto again = copy(trash.id, {1}, "Trash", true);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(uids(trash.id), (Uids{2, 3}));
+}
+
+TEST_F(MailboxesTest, ACopyCountsAgainstTheQuotaAMoveDoesNot) {
+  const std::int64_t small = add_user("small@example.test", 250);
+  AppendMessage m;
+  m.body = std::string(100, 'x');
+  auto a = append(kInbox, m, small);
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(copy(a->mailbox_id, {a->uid}, "Archive", false, small));
+  EXPECT_EQ(used_bytes("small@example.test"), 200u);
+  const auto archive = mailbox("Archive", small);
+  EXPECT_EQ(copy(a->mailbox_id, {a->uid}, "Archive", false, small).error().code, Errc::quota);
+  EXPECT_EQ(mailbox("Archive", small).uidnext, archive.uidnext);
+  auto moved = copy(a->mailbox_id, {a->uid}, "Trash", true, small);
+  ASSERT_TRUE(moved) << moved.error().message;
+  EXPECT_EQ(used_bytes("small@example.test"), 200u);
+  // Another user's mailbox is no source.
+  EXPECT_TRUE(copy(archive.id, {1}, "INBOX", false)->from.empty());
+}
+
+TEST_F(MailboxesTest, ExpungeDeletedRemovesOnlyWhatIsFlaggedDeleted) {
+  for (int i = 0; i < 4; ++i) deliver("m\r\n");
+  ASSERT_TRUE(store_flags({1, 2, 4}, FlagChange::add, kDeleted));
+  const auto inbox = mailbox(kInbox);
+  // RFC 9051 6.4.9: UID EXPUNGE only of those UIDs.
+  EXPECT_EQ(*expunge_deleted(Uids{3, 2}), Uids{2});
+  EXPECT_EQ(uids(inbox.id), (Uids{1, 3, 4}));
+  EXPECT_EQ(*expunge_deleted(std::nullopt), (Uids{1, 4}));
+  EXPECT_EQ(uids(inbox.id), Uids{3});
+  auto gone = *mb().expunged_since(inbox.id, inbox.highestmodseq);
+  ASSERT_EQ(gone.size(), 3u);
+  EXPECT_LT(gone[1].modseq, gone[0].modseq);  // uid 2 went first
+  const auto after = mailbox(kInbox);
+  EXPECT_TRUE(expunge_deleted(std::nullopt)->empty());
+  EXPECT_EQ(mailbox(kInbox).highestmodseq, after.highestmodseq);
+  EXPECT_EQ(used_bytes(), mb().messages(inbox.id, 0)->at(0).size);
+}
+
+TEST_F(MailboxesTest, CountsGiveUnseenDeletedAndSize) {
+  deliver("one\r\n");
+  deliver("two\r\n");
+  deliver("three\r\n");
+  ASSERT_TRUE(store_flags({1}, FlagChange::add, kSeen));
+  ASSERT_TRUE(store_flags({2}, FlagChange::add, kDeleted | kSeen));
+  const auto id = mailbox(kInbox).id;
+  std::uint64_t size = 0;
+  const auto listed = *mb().messages(id, 0);
+  for (const auto& m : listed) size += m.size;
+  auto counts = mb().mailbox_counts(id);
+  ASSERT_TRUE(counts);
+  EXPECT_EQ(counts->messages, 3u);
+  EXPECT_EQ(counts->unseen, 1u);
+  EXPECT_EQ(counts->deleted, 1u);
+  EXPECT_EQ(counts->size, size);
+  auto empty = *mb().mailbox_counts(mailbox("Junk").id);
+  EXPECT_EQ(empty.messages + empty.unseen + empty.deleted + empty.size, 0u);
+  EXPECT_EQ(mb().mailbox_counts(-1).error().code, Errc::not_found);
+}
+
+TEST_F(MailboxesTest, TheListenerHearsOfEachCommittedChange) {
+  const auto inbox = mailbox(kInbox).id, drafts = mailbox("Drafts").id;
+  EXPECT_TRUE(take_changes().empty()) << "creating a user changes no message";
+  deliver("one\r\n");
+  deliver("two\r\n");
+  EXPECT_EQ(take_changes(), (Changes{{{inbox, 2}}, {{inbox, 3}}}));
+  AppendMessage m;
+  m.body = "draft\r\n";
+  ASSERT_TRUE(append("Drafts", m));
+  EXPECT_EQ(take_changes(), (Changes{{{drafts, mailbox("Drafts").highestmodseq}}}));
+  ASSERT_TRUE(store_flags({1, 2}, FlagChange::add, kSeen));
+  EXPECT_EQ(take_changes(), (Changes{{{inbox, 5}}}));  // one call, the highest MODSEQ
+  ASSERT_TRUE(store_flags({1, 2}, FlagChange::add, kSeen));
+  EXPECT_TRUE(take_changes().empty()) << "no flag changed";
+  ASSERT_TRUE(expunge(inbox, {1}));
+  EXPECT_EQ(take_changes(), (Changes{{{inbox, 6}}}));
+  // Writes that changed nothing, or failed.
+  EXPECT_FALSE(append("Nope", m));
+  EXPECT_EQ(copy(inbox, {2}, "Nope", false).error().code, Errc::not_found);
+  EXPECT_EQ(store_->directory().add_user("alice@example.test", {"h", ""}, 0).error().code, Errc::exists);
+  EXPECT_TRUE(take_changes().empty());
+  // Renaming INBOX empties it; deleting a mailbox takes its messages.
+  ASSERT_TRUE(mb().rename_mailbox(user_, "INBOX", "Old"));
+  EXPECT_EQ(take_changes(), (Changes{{{inbox, 7}}}));
+  ASSERT_TRUE(mb().delete_mailbox(user_, "Drafts"));
+  EXPECT_EQ(take_changes(), (Changes{{{drafts, 2}}}));
+}
+
+// A batch in which one request fails is rolled back and run again without
+// it: the listener hears of the batch once, after the commit that counts.
+TEST_F(MailboxesTest, TheListenerHearsNothingOfARolledBackTry) {
+  deliver("one\r\n");
+  const auto inbox = mailbox(kInbox).id;
+  take_changes();
+  // Hold the writer in a callback, so that what follows waits for one batch.
+  std::promise<void> release;
+  std::promise<void> held;
+  mb().store_flags(inbox, {}, FlagChange::add, 0, {}, [&](Result<std::vector<MessageRecord>>) {
+    held.set_value();
+    release.get_future().wait();
+  });
+  held.get_future().wait();
+  std::promise<Result<std::vector<MessageRecord>>> flagged;
+  mb().store_flags(inbox, {1}, FlagChange::add, kSeen, {},
+                   [&](Result<std::vector<MessageRecord>> r) { flagged.set_value(std::move(r)); });
+  std::thread duplicate([&] {  // fails in the batch: the user exists
+    EXPECT_EQ(store_->directory().add_user("alice@example.test", {"h", ""}, 0).error().code, Errc::exists);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // let it queue its request
+  release.set_value();
+  auto r = flagged.get_future().get();
+  duplicate.join();
+  ASSERT_TRUE(r && r->size() == 1);
+  EXPECT_EQ(take_changes(), (Changes{{{inbox, r->at(0).modseq}}}));
+  EXPECT_EQ(r->at(0).modseq, mailbox(kInbox).highestmodseq);
 }
 
 // RFC 1939 8: one session at a time has a maildrop; the lock goes with its

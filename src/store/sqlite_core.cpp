@@ -145,20 +145,69 @@ Status SqliteCore::write_sync(std::function<void(Db&)> apply, std::function<void
 }
 
 void SqliteCore::begin() {
+  changes_.clear();
   wdb_.run("BEGIN IMMEDIATE");
   auto next = wdb_.prepare(kJournalNextKey);
   next.step();
   journal_next_key_ = next.i64(0);
 }
 
-void SqliteCore::commit() { wdb_.run("COMMIT"); }
+void SqliteCore::commit() {
+  wdb_.run("COMMIT");
+  // Durable now: those waiting on these mailboxes (IDLE) may look.
+  std::vector<MailboxChange> changed;
+  changed.reserve(changes_.size());
+  for (const auto& [mailbox, modseq] : changes_) changed.push_back({mailbox, modseq});
+  changes_.clear();
+  if (changed.empty() || !change_listener_) return;
+  try {
+    change_listener_(changed);
+  } catch (const std::exception& e) {  // committed all the same: the batch must not fail
+    log::get("master")->error("mailbox change listener: {}", e.what());
+  }
+}
 
 void SqliteCore::rollback() noexcept {
+  changes_.clear();  // nothing of it happened
   try {
     wdb_.run("ROLLBACK");
   } catch (...) {  // SQLite may have rolled back already (SQLITE_FULL, SQLITE_IOERR), or never begun
   }
   discard_unsynced_wal(wdb_.handle());  // frames the transaction spilled stay unwritten
+}
+
+void SqliteCore::note_change(std::int64_t mailbox_id, std::int64_t modseq) {
+  auto& highest = changes_[mailbox_id];
+  highest = std::max(highest, modseq);
+}
+
+std::function<void()> SqliteCore::prepare_body(std::shared_ptr<const std::string> body,
+                                               std::shared_ptr<std::string> sha) {
+  if (body->size() <= opts_.inline_body_max) return nullptr;
+  return [this, body = std::move(body), sha = std::move(sha)] {
+    auto put = blobs_.put(*body);
+    if (!put) throw SqliteError(SQLITE_IOERR, put.error().message);
+    *sha = std::move(*put);
+  };
+}
+
+std::int64_t SqliteCore::insert_message(Db& db, const NewMessage& m, const std::string& sha) {
+  if (!sha.empty()) {
+    db.prepare("INSERT INTO blob_files(sha256, size, refcount) VALUES(?, ?, 1) "
+               "ON CONFLICT(sha256) DO UPDATE SET refcount = refcount + 1")
+        .bind(1, sha).bind(2, m.size).run();
+  }
+  auto st = db.prepare(
+      "INSERT INTO messages(queue_id, sender, message_id, client, size, received, body, blob_sha, eight_bit, ret, "
+      "envid, structure) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  st.bind(1, m.queue_id).bind(2, m.sender).bind(3, m.message_id).bind(4, m.client).bind(5, m.size).bind(6, m.received);
+  if (sha.empty()) st.bind_blob(7, m.body).bind_null(8);
+  else st.bind_null(7).bind(8, sha);
+  st.bind(9, m.eight_bit ? 1 : 0).bind(10, m.ret).bind(11, m.envid);
+  if (m.structure.empty()) st.bind_null(12);
+  else st.bind_blob(12, m.structure);
+  st.run();
+  return db.last_insert_rowid();
 }
 
 void SqliteCore::insert_journal(Db& db, const JournalEntry& e) {

@@ -154,6 +154,12 @@ Status SqliteDirectory::add_user(const std::string& address, const Credentials& 
     std::int64_t uid = db.last_insert_rowid();
     db.prepare("INSERT INTO mailboxes(user_id, name, uidvalidity) VALUES(?, ?, ?)")
         .bind(1, uid).bind(2, kInbox).bind(3, next_uidvalidity(db, uid)).run();
+    db.prepare("INSERT INTO subscriptions(user_id, name) VALUES(?, ?)").bind(1, uid).bind(2, kInbox).run();
+    for (const auto& m : kSpecialUseMailboxes) {
+      db.prepare("INSERT INTO mailboxes(user_id, name, uidvalidity, special_use) VALUES(?, ?, ?, ?)")
+          .bind(1, uid).bind(2, m.name).bind(3, next_uidvalidity(db, uid)).bind(4, m.special_use).run();
+      db.prepare("INSERT INTO subscriptions(user_id, name) VALUES(?, ?)").bind(1, uid).bind(2, m.name).run();
+    }
   });
 }
 

@@ -137,7 +137,7 @@ Status SqliteMailboxes::delete_mailbox(std::int64_t user_id, const std::string& 
   auto apply = [&](Db& db) {
     outcome = {};
     unlink.clear();  // a second run after a rollback starts afresh
-    auto mb = db.prepare("SELECT id, selectable FROM mailboxes WHERE user_id = ? AND name = ?");
+    auto mb = db.prepare("SELECT id, selectable, highestmodseq FROM mailboxes WHERE user_id = ? AND name = ?");
     mb.bind(1, user_id).bind(2, n);
     if (!mb.step()) {
       outcome = no_such_mailbox(n);
@@ -145,6 +145,7 @@ Status SqliteMailboxes::delete_mailbox(std::int64_t user_id, const std::string& 
     }
     const std::int64_t id = mb.i64(0);
     const bool selectable = mb.i64(1) != 0;
+    const std::int64_t modseq = mb.i64(2);
     const bool parent = has_children(db, user_id, n);
     if (parent && !selectable) {
       // RFC 9051 6.3.5: a \Noselect name with children cannot be deleted.
@@ -152,6 +153,7 @@ Status SqliteMailboxes::delete_mailbox(std::int64_t user_id, const std::string& 
       return;
     }
     remove_messages(db, user_id, id, unlink);
+    core_.note_change(id, modseq);  // a session that has it selected learns it went
     if (parent)
       db.prepare("UPDATE mailboxes SET selectable = 0, special_use = '' WHERE id = ?").bind(1, id).run();
     else
@@ -188,6 +190,19 @@ Status SqliteMailboxes::rename_mailbox(std::int64_t user_id, const std::string& 
       db.prepare("INSERT INTO mailboxes(user_id, name, uidvalidity) VALUES(?, ?, ?)")
           .bind(1, user_id).bind(2, t).bind(3, next_uidvalidity(db, user_id)).run();
       const std::int64_t to_id = db.last_insert_rowid();
+      // Seen from INBOX they are expunged, with one MODSEQ (RFC 7162 3.2.10).
+      auto modseq = db.prepare(
+          "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ?1 AND "
+          "EXISTS (SELECT 1 FROM mailbox_messages WHERE mailbox_id = ?1) RETURNING highestmodseq");
+      modseq.bind(1, id);
+      if (modseq.step()) {
+        const std::int64_t m = modseq.i64(0);
+        while (modseq.step()) {}
+        db.prepare("INSERT OR REPLACE INTO expunged(mailbox_id, uid, modseq) "
+                   "SELECT mailbox_id, uid, ? FROM mailbox_messages WHERE mailbox_id = ?")
+            .bind(1, m).bind(2, id).run();
+        core_.note_change(id, m);
+      }
       db.prepare("UPDATE mailbox_messages SET mailbox_id = ? WHERE mailbox_id = ?").bind(1, to_id).bind(2, id).run();
       db.prepare("UPDATE mailboxes SET uidnext = (SELECT uidnext FROM mailboxes WHERE id = ?2), "
                  "highestmodseq = (SELECT highestmodseq FROM mailboxes WHERE id = ?2) WHERE id = ?1")

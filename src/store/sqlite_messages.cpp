@@ -1,12 +1,14 @@
 // store/sqlite_messages.cpp - the messages of a mailbox in SQLite: their
-// listing by UID or MODSEQ, flags and keywords, reading (whole or a byte
-// range), and expunge. Every change takes the mailbox's next MODSEQ inside
-// its transaction (RFC 7162 3.1).
+// listing by UID or MODSEQ, counts, flags and keywords, reading (whole or a
+// byte range), append, copy and move, and expunge. Every change takes the
+// mailbox's next MODSEQ inside its transaction (RFC 7162 3.1).
 #include <algorithm>
 #include <sstream>
+#include <tuple>
 
 #include <fmt/format.h>
 
+#include "base/text.h"
 #include "store/sqlite_store.h"
 
 namespace herald::store {
@@ -49,6 +51,48 @@ std::int64_t next_modseq(Db& db, std::int64_t mailbox_id) {
   return modseq;
 }
 
+// next_uid - the mailbox's UIDNEXT and its next MODSEQ, for a new message.
+std::pair<std::int64_t, std::int64_t> next_uid(Db& db, std::int64_t mailbox_id) {
+  auto st = db.prepare(
+      "UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1 WHERE id = ? "
+      "RETURNING uidnext - 1, highestmodseq");
+  st.bind(1, mailbox_id);
+  if (!st.step()) throw SqliteError(SQLITE_CONSTRAINT, fmt::format("no mailbox {}", mailbox_id));
+  std::pair<std::int64_t, std::int64_t> out{st.i64(0), st.i64(1)};
+  while (st.step()) {}
+  return out;
+}
+
+// Target - a mailbox APPEND, COPY or MOVE puts messages into.
+struct Target {
+  std::int64_t id = 0, uidvalidity = 0;
+};
+
+// target_mailbox - the user's selectable mailbox of that (canonical) name.
+std::optional<Target> target_mailbox(Db& db, std::int64_t user_id, const std::string& name) {
+  auto st = db.prepare("SELECT id, uidvalidity FROM mailboxes WHERE user_id = ? AND name = ? AND selectable = 1");
+  st.bind(1, user_id).bind(2, name);
+  if (!st.step()) return std::nullopt;
+  return Target{st.i64(0), st.i64(1)};
+}
+
+Error no_such_mailbox(const std::string& name) {
+  return make_error(Errc::not_found, fmt::format("no such mailbox: {}", printable(name, 200)));
+}
+
+// over_quota - whether size more octets would pass the user's quota (0: none).
+bool over_quota(Db& db, std::int64_t user_id, std::uint64_t size) {
+  auto st = db.prepare("SELECT quota_bytes, used_bytes FROM users WHERE id = ?");
+  st.bind(1, user_id);
+  if (!st.step()) throw SqliteError(SQLITE_CONSTRAINT, fmt::format("no user {}", user_id));
+  const auto quota = static_cast<std::uint64_t>(st.i64(0)), used = static_cast<std::uint64_t>(st.i64(1));
+  return quota > 0 && used + size > quota;
+}
+
+Error quota_error(std::uint64_t size) {
+  return make_error(Errc::quota, fmt::format("{} more octets would exceed the quota", size));
+}
+
 // changed - flags and keywords after a STORE of this kind.
 std::pair<std::uint32_t, std::vector<std::string>> changed(FlagChange change, std::uint32_t old_flags,
                                                            std::vector<std::string> old_keywords,
@@ -80,6 +124,26 @@ Result<std::vector<MessageRecord>> SqliteMailboxes::messages(std::int64_t mailbo
         "WHERE mailbox_id = ? AND modseq > ? ORDER BY uid");
     st.bind(1, mailbox_id).bind(2, changed_since);
     while (st.step()) out.push_back(message_from(st));
+    return out;
+  });
+}
+
+Result<Mailboxes::Changes> SqliteMailboxes::changes_since(std::int64_t mailbox_id, std::int64_t modseq) {
+  return core_.read([&](Db& db) -> Result<Changes> {
+    Changes out;
+    ReadTransaction txn(db);  // the three reads from one snapshot
+    auto mb = db.prepare("SELECT highestmodseq FROM mailboxes WHERE id = ?");
+    mb.bind(1, mailbox_id);
+    if (!mb.step()) return make_error(Errc::not_found, "no such mailbox");
+    out.highestmodseq = mb.i64(0);
+    auto st = db.prepare(
+        "SELECT uid, size, flags, keywords, modseq, internaldate FROM mailbox_messages "
+        "WHERE mailbox_id = ? AND modseq > ? ORDER BY uid");
+    st.bind(1, mailbox_id).bind(2, modseq);
+    while (st.step()) out.messages.push_back(message_from(st));
+    auto ex = db.prepare("SELECT uid, modseq FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid");
+    ex.bind(1, mailbox_id).bind(2, modseq);
+    while (ex.step()) out.expunged.push_back({ex.i64(0), ex.i64(1)});
     return out;
   });
 }
@@ -134,7 +198,7 @@ void SqliteMailboxes::store_flags(std::int64_t mailbox_id, std::vector<std::int6
                                   std::uint32_t flags, std::vector<std::string> keywords,
                                   std::function<void(Result<std::vector<MessageRecord>>)> done) {
   auto result = std::make_shared<std::vector<MessageRecord>>();
-  auto apply = [=, uids = std::move(uids), keywords = std::move(keywords)](Db& db) {
+  auto apply = [=, this, uids = std::move(uids), keywords = std::move(keywords)](Db& db) {
     result->clear();  // a second run after a rollback starts afresh
     for (auto uid : uids) {
       auto st = db.prepare(
@@ -151,6 +215,7 @@ void SqliteMailboxes::store_flags(std::int64_t mailbox_id, std::vector<std::int6
       std::string text = join_keywords(r.keywords);
       db.prepare("UPDATE mailbox_messages SET flags = ?, keywords = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?")
           .bind(1, static_cast<std::int64_t>(r.flags)).bind(2, text).bind(3, r.modseq).bind(4, mailbox_id).bind(5, uid).run();
+      core_.note_change(mailbox_id, r.modseq);
       result->push_back(std::move(r));
     }
   };
@@ -163,28 +228,186 @@ void SqliteMailboxes::store_flags(std::int64_t mailbox_id, std::vector<std::int6
 void SqliteMailboxes::expunge(std::int64_t user_id, std::int64_t mailbox_id, std::vector<std::int64_t> uids,
                               std::function<void(Status)> done) {
   auto unlink = std::make_shared<std::vector<std::string>>();
-  auto apply = [user_id, mailbox_id, uids = std::move(uids), unlink](Db& db) {
+  auto apply = [this, user_id, mailbox_id, uids = std::move(uids), unlink](Db& db) {
     unlink->clear();  // a second run after a rollback starts afresh
-    std::int64_t freed = 0;
-    // RFC 7162 3.2.10: one MODSEQ for the expunge, kept with each UID so
-    // that a client can ask what vanished since it last looked.
-    const std::int64_t modseq = next_modseq(db, mailbox_id);
-    for (auto uid : uids) {
-      auto st = db.prepare("DELETE FROM mailbox_messages WHERE mailbox_id = ? AND uid = ? RETURNING message, size");
-      st.bind(1, mailbox_id).bind(2, uid);
-      if (!st.step()) continue;
-      std::int64_t message = st.i64(0);
-      freed += st.i64(1);
-      while (st.step()) {}
-      db.prepare("INSERT OR REPLACE INTO expunged(mailbox_id, uid, modseq) VALUES(?, ?, ?)")
-          .bind(1, mailbox_id).bind(2, uid).bind(3, modseq).run();
-      SqliteCore::collect_message(db, message, *unlink);
-    }
-    db.prepare("UPDATE users SET used_bytes = max(0, used_bytes - ?) WHERE id = ?").bind(1, freed).bind(2, user_id).run();
+    expunge_uids(db, user_id, mailbox_id, uids, *unlink);
   };
   core_.submit(nullptr, std::move(apply), [this, done = std::move(done), unlink](Status st) {
     if (st) core_.remove_blobs(std::move(*unlink));
     done(st);
+  });
+}
+
+void SqliteMailboxes::expunge_deleted(std::int64_t user_id, std::int64_t mailbox_id,
+                                      std::optional<std::vector<std::int64_t>> uids,
+                                      std::function<void(Result<std::vector<std::int64_t>>)> done) {
+  if (uids) std::sort(uids->begin(), uids->end());
+  auto removed = std::make_shared<std::vector<std::int64_t>>();
+  auto unlink = std::make_shared<std::vector<std::string>>();
+  auto apply = [this, user_id, mailbox_id, uids = std::move(uids), removed, unlink](Db& db) {
+    unlink->clear();  // a second run after a rollback starts afresh
+    std::vector<std::int64_t> deleted;
+    auto st = db.prepare("SELECT uid FROM mailbox_messages WHERE mailbox_id = ? AND (flags & ?) != 0 ORDER BY uid");
+    st.bind(1, mailbox_id).bind(2, static_cast<std::int64_t>(kDeleted));
+    while (st.step())
+      if (std::int64_t uid = st.i64(0); !uids || std::binary_search(uids->begin(), uids->end(), uid))
+        deleted.push_back(uid);
+    *removed = expunge_uids(db, user_id, mailbox_id, deleted, *unlink);
+  };
+  core_.submit(nullptr, std::move(apply), [this, done = std::move(done), removed, unlink](Status st) {
+    if (st) core_.remove_blobs(std::move(*unlink));
+    if (st) done(std::move(*removed));
+    else done(st.error());
+  });
+}
+
+std::vector<std::int64_t> SqliteMailboxes::expunge_uids(Db& db, std::int64_t user_id, std::int64_t mailbox_id,
+                                                        const std::vector<std::int64_t>& uids,
+                                                        std::vector<std::string>& unlink) {
+  std::vector<std::int64_t> removed;
+  std::int64_t freed = 0, modseq = 0;
+  for (auto uid : uids) {
+    auto st = db.prepare("DELETE FROM mailbox_messages WHERE mailbox_id = ? AND uid = ? RETURNING message, size");
+    st.bind(1, mailbox_id).bind(2, uid);
+    if (!st.step()) continue;
+    std::int64_t message = st.i64(0);
+    freed += st.i64(1);
+    while (st.step()) {}
+    // RFC 7162 3.2.10: one MODSEQ for the expunge, kept with each UID so
+    // that a client can ask what vanished since it last looked; none when
+    // nothing went (RFC 7162 3.1: no change, no MODSEQ).
+    if (modseq == 0) modseq = next_modseq(db, mailbox_id);
+    db.prepare("INSERT OR REPLACE INTO expunged(mailbox_id, uid, modseq) VALUES(?, ?, ?)")
+        .bind(1, mailbox_id).bind(2, uid).bind(3, modseq).run();
+    SqliteCore::collect_message(db, message, unlink);
+    removed.push_back(uid);
+  }
+  if (removed.empty()) return removed;
+  db.prepare("UPDATE users SET used_bytes = max(0, used_bytes - ?) WHERE id = ?").bind(1, freed).bind(2, user_id).run();
+  core_.note_change(mailbox_id, modseq);
+  return removed;
+}
+
+void SqliteMailboxes::append_message(std::int64_t user_id, const std::string& mailbox, AppendMessage message,
+                                     std::function<void(Result<Appended>)> done) {
+  const std::string name = canonical_mailbox_name(mailbox);
+  auto m = std::make_shared<AppendMessage>(std::move(message));
+  if (m->internaldate == 0) m->internaldate = now_s();
+  auto sha = std::make_shared<std::string>();
+  auto outcome = std::make_shared<Result<Appended>>(Appended{});
+  auto apply = [this, user_id, name, m, sha, outcome](Db& db) {
+    *outcome = Appended{};  // a second run after a rollback starts afresh
+    auto target = target_mailbox(db, user_id, name);
+    if (!target) {
+      *outcome = no_such_mailbox(name);
+      return;
+    }
+    const std::uint64_t size = m->body.size();
+    if (over_quota(db, user_id, size)) {
+      *outcome = quota_error(size);
+      return;
+    }
+    const bool eight_bit = std::any_of(m->body.begin(), m->body.end(), [](char c) { return (c & 0x80) != 0; });
+    // Not from the queue: no queue id, no envelope.
+    const std::int64_t id =
+        SqliteCore::insert_message(db, {"", "", "", "", size, now_s(), m->body, eight_bit, "", "", m->structure}, *sha);
+    const auto [uid, modseq] = next_uid(db, target->id);
+    db.prepare("INSERT INTO mailbox_messages(mailbox_id, uid, message, prefix, size, flags, keywords, modseq, "
+               "internaldate) VALUES(?, ?, ?, '', ?, ?, ?, ?, ?)")
+        .bind(1, target->id).bind(2, uid).bind(3, id).bind(4, size).bind(5, static_cast<std::int64_t>(m->flags))
+        .bind(6, join_keywords(m->keywords)).bind(7, modseq).bind(8, m->internaldate).run();
+    db.prepare("UPDATE users SET used_bytes = used_bytes + ? WHERE id = ?").bind(1, size).bind(2, user_id).run();
+    core_.note_change(target->id, modseq);
+    *outcome = Appended{target->id, target->uidvalidity, uid};
+  };
+  auto prepare = core_.prepare_body(std::shared_ptr<const std::string>(m, &m->body), sha);
+  core_.submit(std::move(prepare), std::move(apply), [this, done = std::move(done), sha, outcome](Status st) {
+    // A body file written for a message refused: no row references it.
+    if (!sha->empty() && (!st || !*outcome)) core_.remove_blobs({*sha});
+    if (st) done(std::move(*outcome));
+    else done(st.error());
+  });
+}
+
+void SqliteMailboxes::copy_messages(std::int64_t user_id, std::int64_t from_mailbox_id, std::vector<std::int64_t> uids,
+                                    const std::string& to_mailbox, bool move,
+                                    std::function<void(Result<Copied>)> done) {
+  const std::string name = canonical_mailbox_name(to_mailbox);
+  std::sort(uids.begin(), uids.end());
+  uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
+  auto outcome = std::make_shared<Result<Copied>>(Copied{});
+  auto unlink = std::make_shared<std::vector<std::string>>();
+  auto apply = [this, user_id, from_mailbox_id, uids = std::move(uids), name, move, outcome, unlink](Db& db) {
+    *outcome = Copied{};  // a second run after a rollback starts afresh
+    unlink->clear();
+    auto target = target_mailbox(db, user_id, name);
+    if (!target) {
+      *outcome = no_such_mailbox(name);
+      return;
+    }
+    struct Source {
+      std::int64_t uid, message;
+      std::string prefix;
+      std::int64_t size, flags;
+      std::string keywords;
+      std::int64_t internaldate;
+    };
+    std::vector<Source> sources;
+    std::uint64_t total = 0;
+    for (auto uid : uids) {
+      // The source must be the user's own: its copies are charged to them.
+      auto st = db.prepare(
+          "SELECT mm.message, mm.prefix, mm.size, mm.flags, mm.keywords, mm.internaldate FROM mailbox_messages mm "
+          "JOIN mailboxes mb ON mb.id = mm.mailbox_id WHERE mm.mailbox_id = ? AND mm.uid = ? AND mb.user_id = ?");
+      st.bind(1, from_mailbox_id).bind(2, uid).bind(3, user_id);
+      if (!st.step()) continue;  // expunged meanwhile: nothing to copy (RFC 9051 6.4.7)
+      sources.push_back({uid, st.i64(0), st.text(1), st.i64(2), st.i64(3), st.text(4), st.i64(5)});
+      total += static_cast<std::uint64_t>(st.i64(2));
+    }
+    // A move adds what it removes: only a copy can pass the quota.
+    if (!move && over_quota(db, user_id, total)) {
+      *outcome = quota_error(total);
+      return;
+    }
+    Copied copied{target->id, target->uidvalidity, {}, {}};
+    std::int64_t modseq = 0;
+    for (const auto& s : sources) {
+      std::int64_t uid = 0;
+      std::tie(uid, modseq) = next_uid(db, target->id);
+      db.prepare("INSERT INTO mailbox_messages(mailbox_id, uid, message, prefix, size, flags, keywords, modseq, "
+                 "internaldate) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+          .bind(1, target->id).bind(2, uid).bind(3, s.message).bind(4, s.prefix).bind(5, s.size).bind(6, s.flags)
+          .bind(7, s.keywords).bind(8, modseq).bind(9, s.internaldate).run();
+      copied.from.push_back(s.uid);
+      copied.to.push_back(uid);
+    }
+    if (sources.empty()) {
+      *outcome = std::move(copied);
+      return;
+    }
+    db.prepare("UPDATE users SET used_bytes = used_bytes + ? WHERE id = ?").bind(1, total).bind(2, user_id).run();
+    core_.note_change(target->id, modseq);
+    // RFC 6851 3.3: the source messages go as EXPUNGE removes them.
+    if (move) expunge_uids(db, user_id, from_mailbox_id, copied.from, *unlink);
+    *outcome = std::move(copied);
+  };
+  core_.submit(nullptr, std::move(apply), [this, done = std::move(done), outcome, unlink](Status st) {
+    if (st) core_.remove_blobs(std::move(*unlink));
+    if (st) done(std::move(*outcome));
+    else done(st.error());
+  });
+}
+
+Result<MailboxCounts> SqliteMailboxes::mailbox_counts(std::int64_t mailbox_id) {
+  return core_.read([&](Db& db) -> Result<MailboxCounts> {
+    auto st = db.prepare(
+        "SELECT count(mm.uid), coalesce(sum((mm.flags & ?1) = 0), 0), coalesce(sum((mm.flags & ?2) != 0), 0), "
+        "coalesce(sum(mm.size), 0) FROM mailboxes mb LEFT JOIN mailbox_messages mm ON mm.mailbox_id = mb.id "
+        "WHERE mb.id = ?3 GROUP BY mb.id");
+    st.bind(1, static_cast<std::int64_t>(kSeen)).bind(2, static_cast<std::int64_t>(kDeleted)).bind(3, mailbox_id);
+    if (!st.step()) return make_error(Errc::not_found, fmt::format("no mailbox {}", mailbox_id));
+    return MailboxCounts{static_cast<std::uint64_t>(st.i64(0)), static_cast<std::uint64_t>(st.i64(1)),
+                         static_cast<std::uint64_t>(st.i64(2)), static_cast<std::uint64_t>(st.i64(3))};
   });
 }
 

@@ -56,14 +56,9 @@ void SqliteQueue::commit_message(IncomingMessage msg, std::function<void(Result<
       if (!named) throw SqliteError(SQLITE_IOERR, named.error().message);
       *sha = std::move(*named);
     };
-  } else if (m->body.size() > core_.options().inline_body_max) {
-    // Large bodies: a content-addressed file, durable before the
-    // transaction that references it commits.
-    prepare = [this, m, sha] {
-      auto put = core_.blobs().put(m->body);
-      if (!put) throw SqliteError(SQLITE_IOERR, put.error().message);
-      *sha = std::move(*put);
-    };
+  } else {
+    // A body in memory: a large one goes to its file first.
+    prepare = core_.prepare_body(std::shared_ptr<const std::string>(m, &m->body), sha);
   }
   core_.submit(
       std::move(prepare),
@@ -88,24 +83,9 @@ void SqliteQueue::apply_commit(Db& db, const IncomingMessage& m, const std::stri
                                std::vector<std::string>& unlink) {
   const std::int64_t now = now_s(), now_milli = now_ms();
   const std::uint64_t size = m.size();
-  if (!sha.empty()) {
-    db.prepare("INSERT INTO blob_files(sha256, size, refcount) VALUES(?, ?, 1) "
-               "ON CONFLICT(sha256) DO UPDATE SET refcount = refcount + 1")
-        .bind(1, sha).bind(2, size).run();
-  }
-  {
-    auto st = db.prepare(
-        "INSERT INTO messages(queue_id, sender, message_id, client, size, received, body, blob_sha, eight_bit, ret, "
-        "envid, structure) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-    st.bind(1, m.queue_id).bind(2, m.sender).bind(3, m.message_id).bind(4, m.client).bind(5, size).bind(6, now);
-    if (sha.empty()) st.bind_blob(7, m.body).bind_null(8);
-    else st.bind_null(7).bind(8, sha);
-    st.bind(9, m.eight_bit ? 1 : 0).bind(10, m.ret).bind(11, m.envid);
-    if (m.structure.empty()) st.bind_null(12);
-    else st.bind_blob(12, m.structure);
-    st.run();
-  }
-  const std::int64_t message = db.last_insert_rowid();
+  const std::int64_t message = SqliteCore::insert_message(
+      db, {m.queue_id, m.sender, m.message_id, m.client, size, now, m.body, m.eight_bit, m.ret, m.envid, m.structure},
+      sha);
   JournalEntry received{now_milli, JournalEvent::received, m.queue_id, m.message_id, m.sender, "", m.client,
                         size, "", fmt::format("nrcpt={}", m.deliveries.size())};
   received.door = m.door;
@@ -194,6 +174,7 @@ LocalVerdict SqliteQueue::deliver_local(Db& db, const LocalDeliveryRules& rules,
       .bind(1, mailbox).bind(2, uid).bind(3, message).bind(4, d.prefix).bind(5, size).bind(6, modseq)
       .bind(7, now).run();
   db.prepare("UPDATE users SET used_bytes = used_bytes + ? WHERE id = ?").bind(1, size).bind(2, user).run();
+  core_.note_change(mailbox, modseq);
   return v;
 }
 

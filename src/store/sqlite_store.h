@@ -20,10 +20,13 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/env.h"
@@ -71,9 +74,37 @@ class SqliteCore final : public TransactionControl {
   Status write_sync(std::function<void(Db&)> apply, std::function<void()> after_commit = nullptr);
   void note_arrivals(int delta) { writer_->note_arrivals(delta); }
 
+  // Message bodies: up to inline_body_max in the messages row, larger ones
+  // in a content-addressed file, durable before the transaction that
+  // references it commits.
+  // prepare_body - for a body kept in a file, the prepare (outside the
+  // transaction) that writes and syncs it and names it in *sha; else null.
+  std::function<void()> prepare_body(std::shared_ptr<const std::string> body, std::shared_ptr<std::string> sha);
+  // NewMessage - a messages row; the views last until insert_message returns.
+  struct NewMessage {
+    std::string_view queue_id, sender, message_id, client;
+    std::uint64_t size = 0;
+    std::int64_t received = 0;
+    std::string_view body;  // unread when sha names the file
+    bool eight_bit = false;
+    std::string_view ret, envid;
+    std::string_view structure;  // "" = none (NULL)
+  };
+
   // Inside a write transaction (the writer thread):
+  // insert_message - the row of a new message, with the body inline when
+  // sha is empty, else referencing (and counting) the file prepare_body
+  // named; its id.
+  static std::int64_t insert_message(Db& db, const NewMessage& m, const std::string& sha);
   // insert_journal - the key follows the one read when the transaction began.
   void insert_journal(Db& db, const JournalEntry& entry);
+  // note_change - a message of this mailbox changed with this MODSEQ; the
+  // change listener hears of it once the transaction commits.
+  void note_change(std::int64_t mailbox_id, std::int64_t modseq);
+  // set_change_listener - see Mailboxes::set_change_listener.
+  void set_change_listener(std::function<void(const std::vector<MailboxChange>&)> listener) {
+    change_listener_ = std::move(listener);
+  }
   // collect_message - delete a message no mailbox and no queue row needs;
   // blob files to remove after the commit go to unlink.
   static void collect_message(Db& db, std::int64_t message, std::vector<std::string>& unlink);
@@ -98,6 +129,8 @@ class SqliteCore final : public TransactionControl {
   BlobStore blobs_;
   Db wdb_;                               // the writer's connection
   std::int64_t journal_next_key_ = 0;    // writer thread, inside its transaction
+  std::map<std::int64_t, std::int64_t> changes_;  // this transaction's: mailbox id -> highest MODSEQ
+  std::function<void(const std::vector<MailboxChange>&)> change_listener_;
   std::mutex pool_mu_;
   std::vector<std::unique_ptr<Db>> pool_;
   std::unique_ptr<GroupCommit> writer_;  // last: stops before what it uses goes
@@ -156,6 +189,7 @@ class SqliteMailboxes final : public Mailboxes {
   // sqlite_messages.cpp
   Result<std::vector<MessageRecord>> messages(std::int64_t mailbox_id, std::int64_t changed_since) override;
   Result<std::vector<ExpungedRecord>> expunged_since(std::int64_t mailbox_id, std::int64_t modseq) override;
+  Result<Changes> changes_since(std::int64_t mailbox_id, std::int64_t modseq) override;
   Result<std::string> read_message(std::int64_t mailbox_id, std::int64_t uid, ByteRange range) override;
   Result<std::optional<Structure>> message_structure(std::int64_t mailbox_id, std::int64_t uid) override;
   void store_flags(std::int64_t mailbox_id, std::vector<std::int64_t> uids, FlagChange change, std::uint32_t flags,
@@ -163,11 +197,26 @@ class SqliteMailboxes final : public Mailboxes {
                    std::function<void(Result<std::vector<MessageRecord>>)> done) override;
   void expunge(std::int64_t user_id, std::int64_t mailbox_id, std::vector<std::int64_t> uids,
                std::function<void(Status)> done) override;
+  void expunge_deleted(std::int64_t user_id, std::int64_t mailbox_id, std::optional<std::vector<std::int64_t>> uids,
+                       std::function<void(Result<std::vector<std::int64_t>>)> done) override;
+  void append_message(std::int64_t user_id, const std::string& mailbox, AppendMessage message,
+                      std::function<void(Result<Appended>)> done) override;
+  void copy_messages(std::int64_t user_id, std::int64_t from_mailbox_id, std::vector<std::int64_t> uids,
+                     const std::string& to_mailbox, bool move, std::function<void(Result<Copied>)> done) override;
+  Result<MailboxCounts> mailbox_counts(std::int64_t mailbox_id) override;
+  void set_change_listener(std::function<void(const std::vector<MailboxChange>&)> listener) override {
+    core_.set_change_listener(std::move(listener));
+  }
 
  private:
   class Lock;
-  // remove_messages - every message of a mailbox, inside a transaction.
+  // Inside a write transaction:
+  // remove_messages - every message of a mailbox.
   static void remove_messages(Db& db, std::int64_t user_id, std::int64_t mailbox_id, std::vector<std::string>& unlink);
+  // expunge_uids - those of these messages that exist, as expunge() removes
+  // them; the UIDs removed, in the order given.
+  std::vector<std::int64_t> expunge_uids(Db& db, std::int64_t user_id, std::int64_t mailbox_id,
+                                         const std::vector<std::int64_t>& uids, std::vector<std::string>& unlink);
   SqliteCore& core_;
   std::mutex locks_mu_;
   std::set<std::int64_t> locked_;  // user ids whose maildrop a session holds
@@ -200,8 +249,8 @@ class SqliteQueue final : public Queue {
                     std::vector<std::string>& unlink);
   // deliver_local - a copy of message (body_size octets) into d's mailbox
   // if rules say so.
-  static LocalVerdict deliver_local(Db& db, const LocalDeliveryRules& rules, std::uint64_t body_size,
-                                    std::int64_t message, const Delivery& d, std::int64_t now);
+  LocalVerdict deliver_local(Db& db, const LocalDeliveryRules& rules, std::uint64_t body_size, std::int64_t message,
+                             const Delivery& d, std::int64_t now);
 
   SqliteCore& core_;
 };

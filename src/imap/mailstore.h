@@ -1,0 +1,165 @@
+// imap/mailstore.h - what the IMAP session asks of the mail store, and the
+// answers, as plain data (docs/ARCHITECTURE.md "IMAP").
+//
+// The session is pure: when a command needs the store it returns
+// Action::store with one of these requests, the driver (server/imapd)
+// carries it out against store::Mailboxes, and hands the answer back with
+// Session::on_store(). Nothing here knows SQL, files or threads; the unit
+// tests answer the same requests from memory.
+//
+// A mailbox is named in UTF-8 with "/" between levels (the store's form);
+// the session converts from and to modified UTF-7 for IMAP4rev1 clients.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace herald::imap {
+
+// The system flags of RFC 9051 2.3.2, as the store keeps them (bits).
+enum Flag : std::uint32_t {
+  kSeen = 1,
+  kAnswered = 2,
+  kFlagged = 4,
+  kDeleted = 8,
+  kDraft = 16,
+};
+
+// MessageMeta - one message as a listing gives it.
+struct MessageMeta {
+  std::uint32_t uid = 0;
+  std::uint32_t flags = 0;
+  std::vector<std::string> keywords;
+  std::uint64_t modseq = 0;
+  std::uint64_t size = 0;         // RFC822.SIZE
+  std::int64_t internaldate = 0;  // unix seconds
+  std::int64_t savedate = 0;      // unix seconds, RFC 8514 (0: unknown)
+};
+
+// MailboxInfo - a mailbox with what SELECT, STATUS and LIST report.
+struct MailboxInfo {
+  std::int64_t id = 0;
+  std::string name;
+  std::string special_use;  // "\\Sent", ... ("" none)
+  bool selectable = true;
+  std::uint32_t uidvalidity = 0;
+  std::uint32_t uidnext = 1;
+  std::uint64_t highestmodseq = 1;
+  std::uint32_t messages = 0;
+  std::uint32_t unseen = 0;   // filled when counts were asked
+  std::uint32_t deleted = 0;
+  std::uint64_t size = 0;     // octets of all messages
+};
+
+// Why a request failed, as the tagged NO says it (RFC 5530 codes).
+enum class StoreError {
+  none,
+  nonexistent,   // [NONEXISTENT] / [TRYCREATE] for APPEND, COPY, MOVE
+  exists,        // [ALREADYEXISTS]
+  denied,        // [NOPERM] (INBOX delete, rename into INBOX)
+  invalid,       // [CANNOT] a name the store refuses
+  over_quota,    // [OVERQUOTA]
+  too_big,       // [TOOBIG]
+  temporary,     // [UNAVAILABLE] the store failed; try again
+};
+
+// The user this session is logged in as is the driver's: requests never name it.
+namespace request {
+
+struct List { bool counts = false; };  // every mailbox (with counts: LIST-STATUS) and subscription
+struct Status { std::string mailbox; };  // one mailbox with its counts
+struct Open { std::string mailbox; };    // SELECT/EXAMINE: the mailbox and its messages
+struct Create { std::string mailbox; std::string special_use; };
+struct Delete { std::string mailbox; };
+struct Rename { std::string from, to; };
+struct Subscribe { std::string mailbox; bool subscribe = true; };
+// Append - one message; flags and keywords set, internaldate 0: now.
+struct Append {
+  std::string mailbox;
+  std::string message;
+  std::uint32_t flags = 0;
+  std::vector<std::string> keywords;
+  std::int64_t internaldate = 0;
+};
+// Changes - of the open mailbox since a MODSEQ: messages changed or added
+// after it, and UIDs expunged after it (RFC 7162).
+struct Changes { std::int64_t mailbox_id = 0; std::uint64_t since = 0; };
+// Read - what FETCH needs of some messages: each one's stored structure
+// and/or octets (the whole message, prefix included).
+struct Read {
+  std::int64_t mailbox_id = 0;
+  std::vector<std::uint32_t> uids;
+  bool structure = false;
+  bool octets = false;
+};
+struct StoreFlags {
+  enum class Change { add, remove, replace };
+  std::int64_t mailbox_id = 0;
+  std::vector<std::uint32_t> uids;
+  Change change = Change::replace;
+  std::uint32_t flags = 0;
+  std::vector<std::string> keywords;
+};
+// Copy - COPY or MOVE (RFC 6851) to a mailbox by name.
+struct Copy {
+  std::int64_t mailbox_id = 0;
+  std::vector<std::uint32_t> uids;
+  std::string to;
+  bool move = false;
+};
+// Expunge - the \Deleted messages (of uids, when given: UID EXPUNGE).
+struct Expunge {
+  std::int64_t mailbox_id = 0;
+  std::optional<std::vector<std::uint32_t>> uids;
+};
+
+}  // namespace request
+
+using Request = std::variant<request::List, request::Status, request::Open, request::Create, request::Delete,
+                             request::Rename, request::Subscribe, request::Append, request::Changes,
+                             request::Read, request::StoreFlags, request::Copy, request::Expunge>;
+
+namespace answer {
+
+struct List {
+  std::vector<MailboxInfo> mailboxes;  // by name
+  std::vector<std::string> subscriptions;
+};
+struct Mailbox { MailboxInfo info; };                      // Status
+struct Opened { MailboxInfo info; std::vector<MessageMeta> messages; };  // by UID
+struct Done {};                                            // Create, Delete, Rename, Subscribe
+struct Appended { std::uint32_t uidvalidity = 0; std::uint32_t uid = 0; };
+struct Changes {
+  std::vector<MessageMeta> changed;   // by UID; new ones have UIDs above the view's
+  std::vector<std::uint32_t> expunged;
+  std::uint64_t highestmodseq = 0;
+};
+struct Message {
+  std::uint32_t uid = 0;
+  bool found = false;             // false: expunged meanwhile
+  std::string structure;          // mime::encode form; "" when none is kept
+  std::uint64_t prefix_size = 0;  // octets before the structure's offsets
+  std::string octets;             // when asked
+};
+struct Read { std::vector<Message> messages; };
+struct Stored { std::vector<MessageMeta> changed; };
+struct Copied {
+  std::uint32_t uidvalidity = 0;
+  std::vector<std::uint32_t> from, to;  // pairs, in the order of from
+};
+struct Expunged { std::vector<std::uint32_t> uids; std::uint64_t highestmodseq = 0; };
+
+}  // namespace answer
+
+struct Answer {
+  StoreError error = StoreError::none;
+  std::string detail;  // for the log, never for the client
+  std::variant<answer::Done, answer::List, answer::Mailbox, answer::Opened, answer::Appended, answer::Changes,
+               answer::Read, answer::Stored, answer::Copied, answer::Expunged>
+      value;
+};
+
+}  // namespace herald::imap

@@ -1,0 +1,472 @@
+// imap/session_mailbox.cpp - the commands of the authenticated state (RFC
+// 9051 6.3): ENABLE, SELECT, EXAMINE, CREATE, DELETE, RENAME, SUBSCRIBE,
+// UNSUBSCRIBE, LIST (RFC 5258, 5819, 6154), LSUB, NAMESPACE, STATUS,
+// APPEND, IDLE (RFC 2177).
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "base/text.h"
+#include "imap/date.h"
+#include "imap/session.h"
+
+namespace herald::imap {
+namespace {
+
+// list_match - RFC 9051 6.3.9: "*" matches anything, "%" anything but the
+// hierarchy delimiter. Dynamic programming: linear in pattern x name, so
+// no pattern of wildcards can make it slow.
+bool list_match(std::string_view pattern, std::string_view name) {
+  std::vector<char> row(name.size() + 1, 0), next(name.size() + 1, 0);
+  row[0] = 1;
+  for (char p : pattern) {
+    std::fill(next.begin(), next.end(), 0);
+    if (p == '*' || p == '%') {
+      for (std::size_t j = 0; j <= name.size(); ++j) {
+        // next[j]: some i <= j with row[i], and name[i..j) free of '/' for '%'.
+        if (row[j]) next[j] = 1;
+        else if (j > 0 && next[j - 1] && (p == '*' || name[j - 1] != '/')) next[j] = 1;
+      }
+    } else {
+      for (std::size_t j = 1; j <= name.size(); ++j) next[j] = row[j - 1] && name[j - 1] == p;
+    }
+    row.swap(next);
+  }
+  return row[name.size()] != 0;
+}
+
+// canonical_pattern - "inbox..." as "INBOX..." (INBOX is one name in any case).
+std::string canonical_pattern(std::string pattern) {
+  std::string_view first = std::string_view(pattern).substr(0, pattern.find('/'));
+  if (iequals(first, "INBOX")) pattern.replace(0, 5, "INBOX");
+  return pattern;
+}
+
+// StatusItems - STATUS's items (RFC 9051 6.3.11), in the order asked: the
+// response gives them in that order.
+using StatusItems = std::vector<std::string>;
+
+std::optional<StatusItems> parse_status_items(const Value& v) {
+  static const char* kKnown[] = {"MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED",
+                                 "SIZE", "RECENT", "HIGHESTMODSEQ", "APPENDLIMIT"};
+  if (v.kind != Value::Kind::list || v.items.empty() || v.items.size() > 16) return std::nullopt;
+  StatusItems s;
+  for (const auto& i : v.items) {
+    if (i.kind != Value::Kind::atom) return std::nullopt;
+    std::string upper = to_upper(i.text);
+    if (std::find(std::begin(kKnown), std::end(kKnown), upper) == std::end(kKnown)) return std::nullopt;
+    s.push_back(std::move(upper));
+  }
+  return s;
+}
+
+std::string status_line(const std::string& name_out, const MailboxInfo& m, const StatusItems& items,
+                        std::uint64_t append_limit) {
+  std::string out = "* STATUS " + name_out + " (";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const std::string& item = items[i];
+    if (i) out += ' ';
+    out += item + ' ';
+    if (item == "MESSAGES") out += std::to_string(m.messages);
+    else if (item == "UIDNEXT") out += std::to_string(m.uidnext);
+    else if (item == "UIDVALIDITY") out += std::to_string(m.uidvalidity);
+    else if (item == "UNSEEN") out += std::to_string(m.unseen);
+    else if (item == "DELETED") out += std::to_string(m.deleted);
+    else if (item == "SIZE") out += std::to_string(m.size);
+    else if (item == "RECENT") out += "0";  // IMAP4rev1 only; no \Recent is kept
+    else if (item == "HIGHESTMODSEQ") out += std::to_string(m.highestmodseq);
+    else if (item == "APPENDLIMIT") out += append_limit ? std::to_string(append_limit) : "NIL";
+  }
+  return out + ")\r\n";
+}
+
+}  // namespace
+
+Session::Outcome Session::cmd_enable(Command& c) {
+  if (c.args.empty()) return bad("ENABLE takes capability names");
+  std::vector<std::string> enabled;
+  for (const auto& a : c.args) {
+    if (a.kind != Value::Kind::atom) return bad("ENABLE takes capability names");
+    // RFC 5161 3.1: unknown names are ignored; each is said once.
+    if (a.is_atom("IMAP4REV2") && !rev2_) {
+      rev2_ = utf8_ = true;
+      enabled.push_back("IMAP4rev2");
+    } else if (a.is_atom("UTF8=ACCEPT") && !utf8_) {
+      utf8_ = true;
+      enabled.push_back("UTF8=ACCEPT");
+    }
+  }
+  Outcome o = ok("ENABLE completed");
+  std::string line = "* ENABLED";
+  for (const auto& e : enabled) line += " " + e;
+  o.output = line + "\r\n" + o.output;
+  return o;
+}
+
+// cmd_select - SELECT and EXAMINE (RFC 9051 6.3.2, 6.3.3).
+Session::Outcome Session::cmd_select(Command& c) {
+  const bool examine = c.name == "EXAMINE";
+  if (c.args.empty() || c.args.size() > 2) return bad(fmt::format("{} takes a mailbox name", c.name));
+  if (c.args.size() == 2) {
+    // RFC 4466 select parameters; none is offered yet.
+    return bad("Unknown SELECT parameter");
+  }
+  std::string error;
+  auto name = mailbox_arg(c.args[0], error);
+  if (!name) return bad(error);
+  std::string closed;
+  if (state_ == State::selected) {
+    // RFC 9051 6.3.2: the old mailbox is closed first, without expunging.
+    closed = "* OK [CLOSED] Previous mailbox closed\r\n";
+    state_ = State::authenticated;
+  }
+  Outcome asked = ask(request::Open{*name}, [this, examine, closed](Answer& a) {
+    Outcome o;
+    o.output = closed;
+    if (a.error != StoreError::none) {
+      Outcome f = store_failed(a);
+      o.output += f.output;
+      return o;
+    }
+    auto& opened = std::get<answer::Opened>(a.value);
+    view_.open(std::move(opened.info), std::move(opened.messages));
+    read_only_ = examine;
+    state_ = State::selected;
+    const MailboxInfo& m = view_.info();
+    std::string flags = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
+    for (const auto& k : view_.keywords()) flags += " " + k;
+    o.output += fmt::format("* {} EXISTS\r\n", view_.exists());
+    if (!rev2_) {
+      o.output += "* 0 RECENT\r\n";
+      if (auto first = view_.unseen_first()) o.output += fmt::format("* OK [UNSEEN {}] First unseen\r\n", first);
+    }
+    o.output += fmt::format("* FLAGS ({})\r\n", flags);
+    o.output += examine ? "* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n"
+                        : fmt::format("* OK [PERMANENTFLAGS ({} \\*)] Flags permitted\r\n", flags);
+    o.output += fmt::format("* OK [UIDVALIDITY {}] UIDs valid\r\n", m.uidvalidity);
+    o.output += fmt::format("* OK [UIDNEXT {}] Predicted next UID\r\n", m.uidnext);
+    if (rev2_) o.output += "* LIST () \"/\" " + mailbox_out(m.name) + "\r\n";
+    o.output += ok(examine ? "EXAMINE completed" : "SELECT completed", examine ? "READ-ONLY" : "READ-WRITE").output;
+    return o;
+  });
+  return asked;
+}
+
+// cmd_create - RFC 9051 6.3.4, with RFC 6154 5.3's USE parameter.
+Session::Outcome Session::cmd_create(Command& c) {
+  if (c.args.empty() || c.args.size() > 2) return bad("CREATE takes a mailbox name");
+  std::string error;
+  auto name = mailbox_arg(c.args[0], error);
+  if (!name) return bad(error);
+  // A trailing delimiter declares a parent; the name is created without it.
+  while (!name->empty() && name->back() == '/') name->pop_back();
+  if (name->empty()) return no("Invalid mailbox name", "CANNOT");
+  if (*name == "INBOX") return no("Mailbox already exists", "ALREADYEXISTS");
+  std::string special_use;
+  if (c.args.size() == 2) {
+    const Value& p = c.args[1];
+    static const char* kUses[] = {"\\All", "\\Archive", "\\Drafts", "\\Flagged", "\\Junk", "\\Sent", "\\Trash"};
+    if (p.kind != Value::Kind::list || p.items.size() != 2 || !p.items[0].is_atom("USE") ||
+        p.items[1].kind != Value::Kind::list || p.items[1].items.size() > 1)
+      return bad("CREATE takes (USE (attribute))");
+    for (const auto& u : p.items[1].items) {
+      for (const char* known : kUses)
+        if (iequals(u.text, known)) special_use = known;
+      if (special_use.empty()) return no("Unsupported special-use attribute", "USEATTR");
+    }
+  }
+  return ask(request::Create{*name, special_use}, [this](Answer& a) {
+    if (a.error != StoreError::none) return store_failed(a);
+    return ok("CREATE completed");
+  });
+}
+
+Session::Outcome Session::cmd_delete(Command& c) {
+  if (c.args.size() != 1) return bad("DELETE takes a mailbox name");
+  std::string error;
+  auto name = mailbox_arg(c.args[0], error);
+  if (!name) return bad(error);
+  if (*name == "INBOX") return no("INBOX cannot be deleted", "NOPERM");
+  const bool selected = state_ == State::selected && view_.info().name == *name;
+  return ask(request::Delete{*name}, [this, selected](Answer& a) {
+    if (a.error != StoreError::none) return store_failed(a);
+    Outcome o = ok("DELETE completed");
+    if (selected && state_ == State::selected) {
+      state_ = State::authenticated;
+      o.output = "* OK [CLOSED] The selected mailbox was deleted\r\n" + o.output;
+    }
+    return o;
+  });
+}
+
+Session::Outcome Session::cmd_rename(Command& c) {
+  if (c.args.size() != 2) return bad("RENAME takes two mailbox names");
+  std::string error;
+  auto from = mailbox_arg(c.args[0], error);
+  if (!from) return bad(error);
+  auto to = mailbox_arg(c.args[1], error);
+  if (!to) return bad(error);
+  while (!to->empty() && to->back() == '/') to->pop_back();
+  return ask(request::Rename{*from, *to}, [this](Answer& a) {
+    if (a.error != StoreError::none) return store_failed(a);
+    return ok("RENAME completed");
+  });
+}
+
+Session::Outcome Session::cmd_subscribe(Command& c) {
+  if (c.args.size() != 1) return bad(fmt::format("{} takes a mailbox name", c.name));
+  std::string error;
+  auto name = mailbox_arg(c.args[0], error);
+  if (!name) return bad(error);
+  const bool subscribe = c.name == "SUBSCRIBE";
+  return ask(request::Subscribe{*name, subscribe}, [this, subscribe](Answer& a) {
+    if (a.error != StoreError::none) return store_failed(a);
+    return ok(subscribe ? "SUBSCRIBE completed" : "UNSUBSCRIBE completed");
+  });
+}
+
+// cmd_list - LIST (RFC 9051 6.3.9 with LIST-EXTENDED, RFC 5258, its
+// selection and return options, LIST-STATUS, RFC 5819) and LSUB (RFC 3501
+// 6.3.9).
+Session::Outcome Session::cmd_list(Command& c) {
+  const bool lsub = c.name == "LSUB";
+  std::size_t i = 0;
+  bool select_subscribed = false, select_special = false, recursive = false;
+  bool return_subscribed = false, return_children = true, return_special = true;
+  std::optional<StatusItems> status;
+  if (!lsub && i < c.args.size() && c.args[i].kind == Value::Kind::list) {
+    for (const auto& o : c.args[i].items) {
+      if (o.is_atom("SUBSCRIBED")) select_subscribed = true;
+      else if (o.is_atom("SPECIAL-USE")) select_special = true;
+      else if (o.is_atom("RECURSIVEMATCH")) recursive = true;
+      else if (o.is_atom("REMOTE")) continue;
+      else return bad("Unknown LIST selection option");
+    }
+    if (recursive && !select_subscribed && !select_special) return bad("RECURSIVEMATCH needs another selection option");
+    ++i;
+  }
+  if (i + 2 > c.args.size() || !c.args[i].is_astring()) return bad(fmt::format("{} takes a reference and a pattern", c.name));
+  std::string reference = c.args[i++].text;
+  std::vector<std::string> patterns;
+  if (c.args[i].kind == Value::Kind::list && !lsub) {
+    for (const auto& p : c.args[i].items) {
+      if (!p.is_astring()) return bad("Invalid pattern");
+      patterns.push_back(p.text);
+    }
+  } else if (c.args[i].is_astring()) {
+    patterns.push_back(c.args[i].text);
+  } else {
+    return bad("Invalid pattern");
+  }
+  ++i;
+  if (i < c.args.size()) {
+    if (lsub || !c.args[i].is_atom("RETURN") || i + 2 != c.args.size() || c.args[i + 1].kind != Value::Kind::list)
+      return bad("Unexpected LIST arguments");
+    for (std::size_t k = 0; k < c.args[i + 1].items.size(); ++k) {
+      const Value& o = c.args[i + 1].items[k];
+      if (o.is_atom("SUBSCRIBED")) return_subscribed = true;
+      else if (o.is_atom("CHILDREN")) return_children = true;
+      else if (o.is_atom("SPECIAL-USE")) return_special = true;
+      else if (o.is_atom("STATUS") && k + 1 < c.args[i + 1].items.size()) {
+        status = parse_status_items(c.args[i + 1].items[++k]);
+        if (!status) return bad("Invalid STATUS return option");
+      } else {
+        return bad("Unknown LIST return option");
+      }
+    }
+  }
+  // RFC 9051 6.3.9: an empty pattern asks for the delimiter (and the
+  // root of the reference, here always "").
+  if (!lsub && patterns.size() == 1 && patterns[0].empty()) {
+    Outcome o = ok("LIST completed");
+    o.output = "* LIST (\\Noselect) \"/\" \"\"\r\n" + o.output;
+    return o;
+  }
+  // Patterns in the store's form: UTF-8, "INBOX" in upper case.
+  for (auto& p : patterns) {
+    Value v{Value::Kind::quoted, reference + p, false, {}};
+    std::string error;
+    auto decoded = mailbox_arg(v, error);
+    if (!decoded) return bad(error);
+    p = canonical_pattern(*decoded);
+  }
+  const bool counts = status.has_value();
+  return ask(request::List{counts}, [=, this](Answer& a) {
+    if (a.error != StoreError::none) return store_failed(a);
+    auto& list = std::get<answer::List>(a.value);
+    const std::set<std::string> subscribed(list.subscriptions.begin(), list.subscriptions.end());
+    std::map<std::string, const MailboxInfo*> boxes;
+    for (const auto& m : list.mailboxes) boxes[m.name] = &m;
+    auto matches = [&](const std::string& name) {
+      return std::any_of(patterns.begin(), patterns.end(), [&](const std::string& p) { return list_match(p, name); });
+    };
+    // Every name a line may be about: mailboxes, subscriptions, and the
+    // parents of subscriptions (LSUB's \Noselect parents, RFC 3501 6.3.9;
+    // CHILDINFO, RFC 5258 3.5), each with whether a subscribed name is
+    // below it that the patterns do not match themselves.
+    std::set<std::string> names;
+    for (const auto& [n, _] : boxes) names.insert(n);
+    std::set<std::string> parent_of_unmatched, parent_of_subscribed;
+    for (const auto& sub : list.subscriptions) {
+      names.insert(sub);
+      for (std::size_t at = sub.find('/'); at != std::string::npos; at = sub.find('/', at + 1)) {
+        std::string parent = sub.substr(0, at);
+        names.insert(parent);
+        parent_of_subscribed.insert(parent);
+        if (!matches(sub)) parent_of_unmatched.insert(parent);
+      }
+    }
+    auto has_children = [&](const std::string& name) {
+      auto low = boxes.lower_bound(name + "/");
+      return low != boxes.end() && low->first.rfind(name + "/", 0) == 0;
+    };
+    const std::string verb = lsub ? "LSUB" : "LIST";
+    Outcome o;
+    for (const auto& name : names) {
+      if (!matches(name)) continue;
+      auto box = boxes.find(name);
+      const MailboxInfo* m = box == boxes.end() ? nullptr : box->second;
+      const bool sub = subscribed.count(name) != 0;
+      std::vector<std::string> attrs;
+      std::string extended;
+      if (lsub) {
+        if (sub) {
+          if (m && !m->selectable) attrs.push_back("\\Noselect");
+        } else if (parent_of_unmatched.count(name)) {
+          attrs.push_back("\\Noselect");  // "%" stopped above a subscribed name
+        } else {
+          continue;
+        }
+      } else {
+        if (select_subscribed && !sub) {
+          if (!(recursive && parent_of_subscribed.count(name))) continue;
+        } else if (!select_subscribed && !m) {
+          continue;  // only a subscription or a parent of one
+        }
+        if (select_special && (!m || m->special_use.empty())) continue;
+        if (!m) attrs.push_back("\\NonExistent");
+        else if (!m->selectable) attrs.push_back("\\Noselect");
+        if (m && return_children) attrs.push_back(has_children(name) ? "\\HasChildren" : "\\HasNoChildren");
+        if ((return_subscribed || select_subscribed) && sub) attrs.push_back("\\Subscribed");
+        if (m && return_special && !m->special_use.empty()) attrs.push_back(m->special_use);
+        if (recursive && select_subscribed && parent_of_subscribed.count(name))
+          extended = " (\"CHILDINFO\" (\"SUBSCRIBED\"))";
+      }
+      std::string line = "* " + verb + " (";
+      for (std::size_t k = 0; k < attrs.size(); ++k) line += (k ? " " : "") + attrs[k];
+      line += ") \"/\" " + mailbox_out(name) + extended + "\r\n";
+      o.output += line;
+      if (status && m && m->selectable) o.output += status_line(mailbox_out(name), *m, *status, limits_.append_limit);
+    }
+    o.output += ok(verb + " completed").output;
+    return o;
+  });
+}
+
+Session::Outcome Session::cmd_namespace(Command& c) {
+  if (!c.args.empty()) return bad("NAMESPACE takes no arguments");
+  // RFC 2342: one personal namespace, "" with "/"; no others yet.
+  Outcome o = ok("NAMESPACE completed");
+  o.output = "* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n" + o.output;
+  return o;
+}
+
+Session::Outcome Session::cmd_status(Command& c) {
+  if (c.args.size() != 2) return bad("STATUS takes a mailbox name and a list of items");
+  std::string error;
+  auto name = mailbox_arg(c.args[0], error);
+  if (!name) return bad(error);
+  auto items = parse_status_items(c.args[1]);
+  if (!items) return bad("Invalid STATUS items");
+  return ask(request::Status{*name}, [this, items = *items](Answer& a) {
+    if (a.error != StoreError::none) return store_failed(a);
+    const MailboxInfo& m = std::get<answer::Mailbox>(a.value).info;
+    if (!m.selectable) return no("Mailbox isn't selectable", "NONEXISTENT");
+    Outcome o;
+    o.output = status_line(mailbox_out(m.name), m, items, limits_.append_limit);
+    Outcome done = finish(ok("STATUS completed").output, false);
+    o.output += done.output;
+    o.request = std::move(done.request);
+    o.then = std::move(done.then);
+    return o;
+  });
+}
+
+// cmd_append - RFC 9051 6.3.12: mailbox [flags] [date-time] literal, with
+// the new UID (UIDPLUS, RFC 4315 3).
+Session::Outcome Session::cmd_append(Command& c) {
+  if (c.args.size() < 2 || c.args.size() > 4) return bad("APPEND takes a mailbox, [flags], [date-time] and a message");
+  std::string error;
+  auto name = mailbox_arg(c.args[0], error);
+  if (!name) return bad(error);
+  request::Append r;
+  r.mailbox = *name;
+  std::size_t i = 1;
+  if (i < c.args.size() - 1 && c.args[i].kind == Value::Kind::list) {
+    if (!parse_flags(c.args[i], r.flags, r.keywords, false)) return bad("Invalid flags");
+    ++i;
+  }
+  if (i < c.args.size() - 1) {
+    if (c.args[i].kind != Value::Kind::quoted) return bad("Invalid date-time");
+    auto when = parse_date_time(c.args[i].text);
+    if (!when) return bad("Invalid date-time");
+    r.internaldate = *when;
+    ++i;
+  }
+  if (i != c.args.size() - 1 || c.args[i].kind != Value::Kind::literal) return bad("APPEND's message must be a literal");
+  if (c.args[i].text.empty()) return no("Can't save a zero byte message", "CANNOT");
+  if (limits_.append_limit && c.args[i].text.size() > limits_.append_limit) return no("Message too large", "TOOBIG");
+  r.message = std::move(c.args[i].text);
+  return ask(std::move(r), [this](Answer& a) {
+    if (a.error == StoreError::nonexistent) return no("Mailbox doesn't exist", "TRYCREATE");
+    if (a.error != StoreError::none) return store_failed(a);
+    const auto& done = std::get<answer::Appended>(a.value);
+    // Into the selected mailbox: its EXISTS comes before the tagged OK.
+    return finish(ok("APPEND completed", fmt::format("APPENDUID {} {}", done.uidvalidity, done.uid)).output, false);
+  });
+}
+
+// cmd_idle - RFC 2177: changes are told as they come until DONE.
+Session::Outcome Session::cmd_idle(Command& c) {
+  if (!c.args.empty()) return bad("IDLE takes no arguments");
+  reader_.expect_line();
+  idling_ = true;
+  Outcome o;
+  o.output = "+ idling\r\n";
+  if (state_ == State::selected) {
+    // What changed before IDLE began is told at once.
+    request::Changes r{view_.id(), view_.modseq()};
+    return ask(r, [this](Answer& a) {
+      Outcome out;
+      out.output = "+ idling\r\n";
+      if (a.error == StoreError::none && state_ == State::selected)
+        view_.apply(std::get<answer::Changes>(a.value), true, view_options_, out.output);
+      out.action = Action::idle;
+      return out;
+    });
+  }
+  o.action = Action::idle;
+  return o;
+}
+
+void Session::on_idle_wake() {
+  if (!idling_ || state_ != State::selected || request_) return;
+  request_ = request::Changes{view_.id(), view_.modseq()};
+  then_ = [this](Answer& a) {
+    Outcome out;
+    if (a.error == StoreError::none && state_ == State::selected)
+      view_.apply(std::get<answer::Changes>(a.value), true, view_options_, out.output);
+    if (idling_) out.action = Action::idle;
+    return out;
+  };
+}
+
+Session::Outcome Session::idle_line(std::string line) {
+  idling_ = false;
+  if (!iequals(line, "DONE")) return bad("Expected DONE");
+  return finish(ok("IDLE terminated").output, true);
+}
+
+}  // namespace herald::imap

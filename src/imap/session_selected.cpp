@@ -1,0 +1,419 @@
+// imap/session_selected.cpp - the commands of the selected state (RFC 9051
+// 6.4): CLOSE, UNSELECT (RFC 3691), EXPUNGE, SEARCH (with ESEARCH's
+// RETURN options, RFC 4731), FETCH, STORE, COPY, MOVE (RFC 6851), and
+// their UID forms with UIDPLUS (RFC 4315).
+//
+// FETCH and SEARCH go through the messages a batch at a time
+// (ImapLimits::fetch_batch): each batch is one store request, its
+// responses are written before the next is asked, so a FETCH of a large
+// mailbox holds one batch of messages in memory, never the mailbox.
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "base/text.h"
+#include "imap/fetch_spec.h"
+#include "imap/search.h"
+#include "imap/session.h"
+
+namespace herald::imap {
+
+struct FetchJob {
+  FetchSpec spec;
+  FetchSpec spec_with_flags;  // for messages this FETCH marked \Seen (RFC 9051 6.4.5)
+  FetchOptions options;
+  std::vector<std::uint32_t> msns;
+  std::size_t next = 0;
+  bool by_uid = false;
+  bool expunge_issued = false;
+  bool unknown_cte = false;
+};
+
+struct SearchJob {
+  SearchProgram program;
+  SearchNeed need = SearchNeed::meta;
+  std::vector<std::uint32_t> candidates;  // sequence numbers
+  std::size_t next = 0;
+  std::vector<std::uint32_t> found;       // sequence numbers
+  bool by_uid = false;
+  bool esearch = false;
+  bool min = false, max = false, all = false, count = false;
+};
+
+namespace {
+
+// A batch of metadata-only FETCH responses: bounded as the output is.
+constexpr std::size_t kMetaBatch = 1000;
+
+std::optional<SequenceSet> sequence_arg(const Value& v) {
+  if (v.kind != Value::Kind::atom) return std::nullopt;
+  return SequenceSet::parse(v.text);
+}
+
+// header_section - the octets up to and including the blank line.
+std::string_view header_section(std::string_view message) {
+  std::size_t end = message.find("\r\n\r\n");
+  if (end != std::string_view::npos) return message.substr(0, end + 4);
+  end = message.find("\n\n");
+  return end == std::string_view::npos ? message : message.substr(0, end + 2);
+}
+
+}  // namespace
+
+Session::Outcome Session::cmd_uid(Command& c) {
+  if (c.args.empty() || c.args[0].kind != Value::Kind::atom) return bad("UID takes a command");
+  Command inner;
+  inner.tag = c.tag;
+  inner.name = to_upper(c.args[0].text);
+  inner.args.assign(std::make_move_iterator(c.args.begin() + 1), std::make_move_iterator(c.args.end()));
+  if (inner.name != "FETCH" && inner.name != "STORE" && inner.name != "SEARCH" && inner.name != "COPY" &&
+      inner.name != "MOVE" && inner.name != "EXPUNGE")
+    return bad(fmt::format("Unknown UID command {}", printable(inner.name, 40)));
+  uid_ = true;
+  if (inner.name == "FETCH") return cmd_fetch(inner);
+  if (inner.name == "STORE") return cmd_store(inner);
+  if (inner.name == "SEARCH") return cmd_search(inner);
+  if (inner.name == "EXPUNGE") return cmd_expunge(inner);
+  return cmd_copy(inner);
+}
+
+// cmd_close - CLOSE expunges silently (RFC 9051 6.4.1), UNSELECT does not
+// (RFC 3691); both leave the selected state.
+Session::Outcome Session::cmd_close(Command& c) {
+  if (!c.args.empty()) return bad(fmt::format("{} takes no arguments", c.name));
+  const std::string done = c.name + " completed";
+  if (c.name == "UNSELECT" || read_only_) {
+    state_ = State::authenticated;
+    return ok(done);
+  }
+  return ask(request::Expunge{view_.id(), std::nullopt}, [this, done](Answer& a) {
+    state_ = State::authenticated;  // the mailbox is closed, even if the expunge failed
+    if (a.error != StoreError::none) return store_failed(a);
+    return ok(done);
+  });
+}
+
+// cmd_expunge - EXPUNGE, and UID EXPUNGE of a set (RFC 4315 2.1).
+Session::Outcome Session::cmd_expunge(Command& c) {
+  std::optional<std::vector<std::uint32_t>> only;
+  if (uid_) {
+    if (c.args.size() != 1) return bad("UID EXPUNGE takes a UID set");
+    auto set = sequence_arg(c.args[0]);
+    if (!set || set->saved()) return bad("Invalid UID set");
+    std::vector<std::uint32_t> msns;
+    view_.resolve(*set, true, msns);
+    only.emplace();
+    for (auto m : msns) only->push_back(view_.at(m).uid);
+    if (only->empty()) return finish(ok("EXPUNGE completed").output, true);
+  } else if (!c.args.empty()) {
+    return bad("EXPUNGE takes no arguments");
+  }
+  if (read_only_) return no("Mailbox is read-only", "READ-ONLY");
+  return ask(request::Expunge{view_.id(), std::move(only)}, [this](Answer& a) {
+    if (a.error != StoreError::none) return store_failed(a);
+    Outcome o;
+    view_.expunged(std::get<answer::Expunged>(a.value).uids, view_options_, o.output);
+    Outcome done = finish(ok("EXPUNGE completed").output, true);
+    o.output += done.output;
+    o.request = std::move(done.request);
+    o.then = std::move(done.then);
+    return o;
+  });
+}
+
+// ---- FETCH ------------------------------------------------------------------
+
+Session::Outcome Session::cmd_fetch(Command& c) {
+  if (c.args.size() < 2) return bad("FETCH takes a set and items");
+  auto set = sequence_arg(c.args[0]);
+  if (!set || set->saved()) return bad("Invalid sequence set");
+  std::string error;
+  auto spec = parse_fetch(c.args, 1, error);
+  if (!spec) return bad(error);
+  auto job = std::make_shared<FetchJob>();
+  if (!view_.resolve(*set, uid_, job->msns)) return bad("Invalid message number");
+  if (spec->changed_since) {
+    std::erase_if(job->msns, [&](std::uint32_t m) { return view_.at(m).modseq <= spec->changed_since; });
+    job->options.modseq = true;
+  }
+  job->by_uid = uid_;
+  job->options.uid = uid_;
+  job->options.form = form();
+  job->spec = std::move(*spec);
+  if (read_only_) job->spec.sets_seen = false;
+  job->spec_with_flags = job->spec;
+  if (!job->spec.has(FetchItem::Kind::flags)) job->spec_with_flags.items.push_back(FetchItem{});  // Kind::flags
+  return fetch_batch(job);
+}
+
+Session::Outcome Session::fetch_batch(std::shared_ptr<FetchJob> job) {
+  if (job->next >= job->msns.size()) {
+    std::string tagged = job->unknown_cte        ? no("Unknown content-transfer-encoding", "UNKNOWN-CTE").output
+                         : job->expunge_issued ? ok("Some messages were expunged", "EXPUNGEISSUED").output
+                                               : ok("FETCH completed").output;
+    return finish(std::move(tagged), job->by_uid);
+  }
+  const bool reads = job->spec.needs_structure || job->spec.needs_octets;
+  const std::size_t n = std::min(job->msns.size() - job->next, reads ? limits_.fetch_batch : kMetaBatch);
+  std::vector<std::uint32_t> batch(job->msns.begin() + job->next, job->msns.begin() + job->next + n);
+  job->next += n;
+  if (!reads) {
+    Outcome o;
+    for (auto msn : batch) {
+      FetchSource src;
+      src.meta = &view_.at(msn);
+      append_fetch(o.output, msn, job->spec, src, job->options);
+    }
+    o.then = [this, job](Answer&) { return fetch_batch(job); };  // after a flush
+    return o;
+  }
+  request::Read r;
+  r.mailbox_id = view_.id();
+  r.structure = job->spec.needs_structure;
+  r.octets = job->spec.needs_octets;
+  for (auto msn : batch) r.uids.push_back(view_.at(msn).uid);
+  return ask(std::move(r), [this, job, batch](Answer& a) -> Outcome {
+    if (a.error != StoreError::none) return store_failed(a);
+    auto read = std::make_shared<answer::Read>(std::move(std::get<answer::Read>(a.value)));
+    // write - the batch's responses, once any \Seen it sets is stored.
+    auto write = [this, job, batch, read](const std::vector<std::uint32_t>& marked) {
+      Outcome o;
+      for (std::size_t i = 0; i < batch.size() && i < read->messages.size(); ++i) {
+        const answer::Message& m = read->messages[i];
+        if (!m.found || view_.gone(m.uid)) {
+          job->expunge_issued = true;
+          continue;
+        }
+        std::optional<mime::Part> structure;
+        if (!m.structure.empty()) structure = mime::decode(m.structure);
+        if (!structure && job->spec.needs_structure) structure = mime::structure_of(m.octets);
+        FetchSource src;
+        src.meta = &view_.at(batch[i]);
+        src.structure = structure ? &*structure : nullptr;
+        src.prefix_size = m.structure.empty() ? 0 : m.prefix_size;
+        src.octets = m.octets;
+        bool was_marked = std::find(marked.begin(), marked.end(), m.uid) != marked.end();
+        if (!append_fetch(o.output, batch[i], was_marked ? job->spec_with_flags : job->spec, src, job->options))
+          job->unknown_cte = true;
+      }
+      o.then = [this, job](Answer&) { return fetch_batch(job); };
+      return o;
+    };
+    if (!job->spec.sets_seen) return write({});
+    request::StoreFlags mark;
+    mark.mailbox_id = view_.id();
+    mark.change = request::StoreFlags::Change::add;
+    mark.flags = kSeen;
+    for (auto msn : batch)
+      if (!(view_.at(msn).flags & kSeen)) mark.uids.push_back(view_.at(msn).uid);
+    if (mark.uids.empty()) return write({});
+    return ask(std::move(mark), [this, write](Answer& stored) {
+      std::vector<std::uint32_t> marked;
+      if (stored.error == StoreError::none)
+        for (const auto& m : std::get<answer::Stored>(stored.value).changed) {
+          view_.update(m);
+          marked.push_back(m.uid);
+        }
+      return write(marked);
+    });
+  });
+}
+
+// ---- STORE ------------------------------------------------------------------
+
+Session::Outcome Session::cmd_store(Command& c) {
+  if (c.args.size() < 3) return bad("STORE takes a set, an item and flags");
+  auto set = sequence_arg(c.args[0]);
+  if (!set || set->saved()) return bad("Invalid sequence set");
+  std::size_t i = 1;
+  if (c.args[i].kind == Value::Kind::list) return bad("STORE modifiers are not supported");
+  if (c.args[i].kind != Value::Kind::atom) return bad("Invalid STORE item");
+  std::string item = to_upper(c.args[i].text);
+  ++i;
+  request::StoreFlags r;
+  bool silent = false;
+  if (item.size() > 7 && item.ends_with(".SILENT")) {
+    silent = true;
+    item.resize(item.size() - 7);
+  }
+  if (item == "FLAGS") r.change = request::StoreFlags::Change::replace;
+  else if (item == "+FLAGS") r.change = request::StoreFlags::Change::add;
+  else if (item == "-FLAGS") r.change = request::StoreFlags::Change::remove;
+  else return bad("Invalid STORE item");
+  // RFC 3501 6.4.6: a flag list, or flags as atoms.
+  Value flags{Value::Kind::list, "", false, {}};
+  if (i + 1 == c.args.size() && c.args[i].kind == Value::Kind::list) flags = c.args[i];
+  else flags.items.assign(c.args.begin() + i, c.args.end());
+  if (!parse_flags(flags, r.flags, r.keywords, true)) return bad("Invalid flags");
+  std::vector<std::uint32_t> msns;
+  if (!view_.resolve(*set, uid_, msns)) return bad("Invalid message number");
+  if (read_only_) return no("Mailbox is read-only", "READ-ONLY");
+  r.mailbox_id = view_.id();
+  for (auto m : msns)
+    if (!view_.gone(view_.at(m).uid)) r.uids.push_back(view_.at(m).uid);
+  const bool by_uid = uid_;
+  if (r.uids.empty()) return finish(ok("STORE completed").output, by_uid);
+  return ask(std::move(r), [this, silent, by_uid, msns](Answer& a) {
+    if (a.error != StoreError::none) return store_failed(a);
+    for (const auto& m : std::get<answer::Stored>(a.value).changed) view_.update(m);
+    Outcome o;
+    if (!silent) {
+      for (auto msn : msns) {
+        const MessageMeta& m = view_.at(msn);
+        if (view_.gone(m.uid)) continue;
+        o.output += by_uid ? fmt::format("* {} FETCH (UID {} FLAGS ", msn, m.uid) : fmt::format("* {} FETCH (FLAGS ", msn);
+        append_flags(o.output, m.flags, m.keywords);
+        o.output += ")\r\n";
+      }
+    }
+    Outcome done = finish(ok("STORE completed").output, by_uid);
+    o.output += done.output;
+    o.request = std::move(done.request);
+    o.then = std::move(done.then);
+    return o;
+  });
+}
+
+// ---- COPY and MOVE ------------------------------------------------------------
+
+Session::Outcome Session::cmd_copy(Command& c) {
+  const bool move = c.name == "MOVE";
+  if (c.args.size() != 2) return bad(fmt::format("{} takes a set and a mailbox", c.name));
+  auto set = sequence_arg(c.args[0]);
+  if (!set || set->saved()) return bad("Invalid sequence set");
+  std::string error;
+  auto to = mailbox_arg(c.args[1], error);
+  if (!to) return bad(error);
+  std::vector<std::uint32_t> msns;
+  if (!view_.resolve(*set, uid_, msns)) return bad("Invalid message number");
+  if (move && read_only_) return no("Mailbox is read-only", "READ-ONLY");
+  request::Copy r{view_.id(), {}, *to, move};
+  for (auto m : msns)
+    if (!view_.gone(view_.at(m).uid)) r.uids.push_back(view_.at(m).uid);
+  const bool by_uid = uid_;
+  const std::string verb = c.name;
+  if (r.uids.empty()) return finish(ok(verb + " completed").output, by_uid);
+  return ask(std::move(r), [this, move, by_uid, verb](Answer& a) {
+    if (a.error == StoreError::nonexistent) return no("Mailbox doesn't exist", "TRYCREATE");
+    if (a.error != StoreError::none) return store_failed(a);
+    const auto& copied = std::get<answer::Copied>(a.value);
+    std::string code;
+    if (!copied.from.empty()) {
+      code = fmt::format("COPYUID {} ", copied.uidvalidity);
+      append_uid_set(code, copied.from);
+      code += ' ';
+      append_uid_set(code, copied.to);
+    }
+    if (!move) return finish(ok(verb + " completed", code).output, by_uid);
+    // RFC 6851 4.3: COPYUID in an untagged OK, then the expunges.
+    Outcome o;
+    if (!code.empty()) o.output = "* OK [" + code + "] Moved\r\n";
+    view_.expunged(copied.from, view_options_, o.output);
+    Outcome done = finish(ok("MOVE completed").output, true);
+    o.output += done.output;
+    o.request = std::move(done.request);
+    o.then = std::move(done.then);
+    return o;
+  });
+}
+
+// ---- SEARCH -------------------------------------------------------------------
+
+Session::Outcome Session::cmd_search(Command& c) {
+  auto job = std::make_shared<SearchJob>();
+  std::size_t from = 0;
+  job->esearch = rev2_;
+  if (!c.args.empty() && c.args[0].is_atom("RETURN")) {
+    // RFC 4731 3.1 (ESEARCH): RETURN (MIN MAX ALL COUNT); () means ALL.
+    if (c.args.size() < 2 || c.args[1].kind != Value::Kind::list) return bad("RETURN takes a list");
+    for (const auto& o : c.args[1].items) {
+      if (o.is_atom("MIN")) job->min = true;
+      else if (o.is_atom("MAX")) job->max = true;
+      else if (o.is_atom("ALL")) job->all = true;
+      else if (o.is_atom("COUNT")) job->count = true;
+      else return bad("Unknown SEARCH return option");
+    }
+    job->esearch = true;
+    from = 2;
+  }
+  if (!job->min && !job->max && !job->count) job->all = true;
+  SearchParse parsed = parse_search(c.args, from, true);
+  if (parsed.bad_charset) return no("Unsupported charset", "BADCHARSET (UTF-8 US-ASCII)");
+  if (!parsed.program) return bad(parsed.error);
+  job->program = std::move(*parsed.program);
+  job->need = need(job->program.root);
+  job->by_uid = uid_;
+  for (std::uint32_t m = 1; m <= view_.exists(); ++m)
+    if (!view_.gone(view_.at(m).uid)) job->candidates.push_back(m);
+  return search_batch(job);
+}
+
+Session::Outcome Session::search_batch(std::shared_ptr<SearchJob> job) {
+  const std::int64_t now = clock_ ? clock_() : 0;
+  auto input = [this, now](std::uint32_t msn) {
+    SearchInput in;
+    in.msn = msn;
+    in.largest_msn = view_.exists();
+    in.largest_uid = view_.largest_uid();
+    in.meta = &view_.at(msn);
+    in.now = now;
+    return in;
+  };
+  if (job->need == SearchNeed::meta) {
+    for (auto msn : job->candidates)
+      if (matches(job->program.root, input(msn))) job->found.push_back(msn);
+    job->next = job->candidates.size();
+  }
+  if (job->next >= job->candidates.size()) {
+    Outcome o;
+    std::vector<std::uint32_t> numbers;
+    for (auto msn : job->found) numbers.push_back(job->by_uid ? view_.at(msn).uid : msn);
+    if (!job->esearch) {
+      o.output = "* SEARCH";
+      for (auto n : numbers) o.output += fmt::format(" {}", n);
+      o.output += "\r\n";
+    } else {
+      // RFC 4731 3.1 / RFC 9051 7.3.4.
+      o.output = "* ESEARCH (TAG ";
+      append_string(o.output, tag_);
+      o.output += job->by_uid ? ") UID" : ")";
+      if (!numbers.empty()) {
+        if (job->min) o.output += fmt::format(" MIN {}", numbers.front());
+        if (job->max) o.output += fmt::format(" MAX {}", numbers.back());
+      }
+      if (job->count) o.output += fmt::format(" COUNT {}", numbers.size());
+      if (job->all && !numbers.empty()) {
+        o.output += " ALL ";
+        append_uid_set(o.output, numbers);
+      }
+      o.output += "\r\n";
+    }
+    Outcome done = finish(ok("SEARCH completed").output, job->by_uid);
+    o.output += done.output;
+    o.request = std::move(done.request);
+    o.then = std::move(done.then);
+    return o;
+  }
+  const std::size_t n = std::min(job->candidates.size() - job->next, limits_.fetch_batch);
+  std::vector<std::uint32_t> batch(job->candidates.begin() + job->next, job->candidates.begin() + job->next + n);
+  job->next += n;
+  request::Read r;
+  r.mailbox_id = view_.id();
+  r.octets = true;
+  for (auto msn : batch) r.uids.push_back(view_.at(msn).uid);
+  return ask(std::move(r), [this, job, batch, input](Answer& a) {
+    if (a.error != StoreError::none) return store_failed(a);
+    const auto& read = std::get<answer::Read>(a.value);
+    for (std::size_t i = 0; i < batch.size() && i < read.messages.size(); ++i) {
+      const answer::Message& m = read.messages[i];
+      if (!m.found) continue;
+      SearchInput in = input(batch[i]);
+      in.header = header_section(m.octets);
+      in.text = m.octets;
+      if (matches(job->program.root, in)) job->found.push_back(batch[i]);
+    }
+    return search_batch(job);
+  });
+}
+
+}  // namespace herald::imap

@@ -1,0 +1,76 @@
+// imap/view.h - the selected mailbox as one session sees it: its messages
+// in message sequence number order, their flags, and the changes the store
+// reported that the client has not been told yet. Pure.
+//
+// Invariants (RFC 9051 7.5.1, 5.5):
+// - Sequence numbers change only when the client is told, by EXPUNGE (or
+//   VANISHED, RFC 7162 3.2.10), and only when it may be: never during
+//   FETCH, STORE or SEARCH by sequence number. Until then an expunged
+//   message keeps its number and is marked gone.
+// - New messages are told with EXISTS; their UIDs are above every UID the
+//   view has.
+// - A flag change is told once (FETCH FLAGS), whoever made it.
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "imap/mailstore.h"
+#include "imap/sequence.h"
+
+namespace herald::imap {
+
+struct ViewOptions {
+  bool condstore = false;  // MODSEQ in FETCH responses (RFC 7162 3.1.4)
+  bool qresync = false;    // VANISHED instead of EXPUNGE (RFC 7162 3.2.10)
+};
+
+class MailboxView {
+ public:
+  void open(MailboxInfo info, std::vector<MessageMeta> messages);
+
+  const MailboxInfo& info() const { return info_; }
+  std::int64_t id() const { return info_.id; }
+  std::uint32_t exists() const { return static_cast<std::uint32_t>(messages_.size()); }
+  // at - by sequence number, 1-based. REQUIRES: 1 <= msn <= exists().
+  const MessageMeta& at(std::uint32_t msn) const { return messages_[msn - 1]; }
+  MessageMeta& at(std::uint32_t msn) { return messages_[msn - 1]; }
+  // msn_of - the sequence number of a UID, 0 when the view has none.
+  std::uint32_t msn_of(std::uint32_t uid) const;
+  std::uint32_t largest_uid() const { return messages_.empty() ? 0 : messages_.back().uid; }
+  std::uint32_t unseen_first() const;  // RFC 3501 [UNSEEN n]; 0: none
+  bool gone(std::uint32_t uid) const { return gone_.count(uid) != 0; }
+  // keywords - every keyword in use, for the FLAGS response.
+  std::vector<std::string> keywords() const;
+
+  // resolve - the sequence numbers a set names, ascending, each once. By
+  // UID, numbers without a message are skipped (RFC 9051 6.4.9); by
+  // sequence number, a number past exists() makes it invalid (false).
+  bool resolve(const SequenceSet& set, bool by_uid, std::vector<std::uint32_t>& msns) const;
+
+  // apply - what the store reported since the view's MODSEQ: untagged
+  // responses for it appended to out. allow_expunge: the client may be
+  // told of expunges now; otherwise they wait.
+  void apply(const answer::Changes& changes, bool allow_expunge, const ViewOptions& options, std::string& out);
+  // expunged - this session's own EXPUNGE or MOVE: removed and told now.
+  void expunged(const std::vector<std::uint32_t>& uids, const ViewOptions& options, std::string& out);
+  // update - a message this session's STORE changed.
+  void update(const MessageMeta& meta);
+  // modseq - the MODSEQ the view is complete up to.
+  std::uint64_t modseq() const { return modseq_; }
+
+ private:
+  void remove(const std::vector<std::uint32_t>& uids, const ViewOptions& options, std::string& out);
+
+  MailboxInfo info_;
+  std::vector<MessageMeta> messages_;  // by UID = by sequence number
+  std::set<std::uint32_t> gone_;       // expunged, not yet told
+  std::uint64_t modseq_ = 0;
+};
+
+// append_uid_set - "1:3,7" for ascending UIDs (RFC 9051 9 sequence-set).
+void append_uid_set(std::string& out, const std::vector<std::uint32_t>& uids);
+
+}  // namespace herald::imap

@@ -1,0 +1,485 @@
+#include "server/imapd.h"
+
+#include <algorithm>
+
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/redirect_error.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include "base/log.h"
+#include "base/text.h"
+#include "mime/structure.h"
+#include "server/driver.h"
+#include "server/offload.h"
+
+namespace herald::server {
+namespace {
+
+// The session's flag bits are the store's (imap/mailstore.h).
+constexpr bool same_bit(std::uint32_t a, std::uint32_t b) { return a == b; }
+static_assert(same_bit(imap::kSeen, store::kSeen) && same_bit(imap::kAnswered, store::kAnswered) &&
+              same_bit(imap::kFlagged, store::kFlagged) && same_bit(imap::kDeleted, store::kDeleted) &&
+              same_bit(imap::kDraft, store::kDraft));
+
+imap::StoreError error_kind(const Error& e) {
+  switch (e.code) {
+    case Errc::not_found: return imap::StoreError::nonexistent;
+    case Errc::exists: return imap::StoreError::exists;
+    case Errc::denied: return imap::StoreError::denied;
+    case Errc::invalid: return imap::StoreError::invalid;
+    case Errc::quota: return imap::StoreError::over_quota;
+    case Errc::io:
+    case Errc::internal: break;
+  }
+  return imap::StoreError::temporary;
+}
+
+imap::Answer failed(const Error& e) {
+  imap::Answer a;
+  a.error = error_kind(e);
+  a.detail = e.message;
+  return a;
+}
+
+imap::MessageMeta meta_of(const store::MessageRecord& r) {
+  imap::MessageMeta m;
+  m.uid = static_cast<std::uint32_t>(r.uid);
+  m.flags = r.flags;
+  m.keywords = r.keywords;
+  m.modseq = static_cast<std::uint64_t>(r.modseq);
+  m.size = r.size;
+  m.internaldate = r.internaldate;
+  return m;
+}
+
+imap::MailboxInfo info_of(const store::MailboxRecord& r) {
+  imap::MailboxInfo i;
+  i.id = r.id;
+  i.name = r.name;
+  i.special_use = r.special_use;
+  i.selectable = r.selectable;
+  i.uidvalidity = static_cast<std::uint32_t>(r.uidvalidity);
+  i.uidnext = static_cast<std::uint32_t>(r.uidnext);
+  i.highestmodseq = static_cast<std::uint64_t>(r.highestmodseq);
+  i.messages = static_cast<std::uint32_t>(r.messages);
+  return i;
+}
+
+// with_counts - STATUS's UNSEEN, DELETED and SIZE of a mailbox.
+Status add_counts(store::Mailboxes& mailboxes, imap::MailboxInfo& info) {
+  if (!info.selectable) return {};
+  auto counts = mailboxes.mailbox_counts(info.id);
+  if (!counts) return counts.error();
+  info.messages = static_cast<std::uint32_t>(counts->messages);
+  info.unseen = static_cast<std::uint32_t>(counts->unseen);
+  info.deleted = static_cast<std::uint32_t>(counts->deleted);
+  info.size = counts->size;
+  return {};
+}
+
+imap::Answer done_or(const Status& st) {
+  if (!st) return failed(st.error());
+  return imap::Answer{};
+}
+
+// Blocking requests, on the blocking pool: reads, and the rare writes the
+// store offers only as write_sync (CREATE, DELETE, RENAME, SUBSCRIBE).
+struct Blocking {
+  store::Mailboxes& mailboxes;
+  std::int64_t user;
+
+  imap::Answer operator()(const imap::request::List& r) {
+    auto list = mailboxes.list_mailboxes(user);
+    if (!list) return failed(list.error());
+    auto subs = mailboxes.subscriptions(user);
+    if (!subs) return failed(subs.error());
+    imap::answer::List out;
+    for (const auto& m : *list) {
+      out.mailboxes.push_back(info_of(m));
+      if (r.counts)
+        if (auto st = add_counts(mailboxes, out.mailboxes.back()); !st) return failed(st.error());
+    }
+    out.subscriptions = std::move(*subs);
+    return imap::Answer{imap::StoreError::none, "", std::move(out)};
+  }
+  imap::Answer operator()(const imap::request::Status& r) {
+    auto found = mailboxes.find_mailbox(user, r.mailbox);
+    if (!found) return failed(found.error());
+    if (!*found) return failed(make_error(Errc::not_found, "no such mailbox"));
+    imap::answer::Mailbox out{info_of(**found)};
+    if (auto st = add_counts(mailboxes, out.info); !st) return failed(st.error());
+    return imap::Answer{imap::StoreError::none, "", std::move(out)};
+  }
+  imap::Answer operator()(const imap::request::Create& r) {
+    return done_or(mailboxes.create_mailbox(user, r.mailbox, r.special_use));
+  }
+  imap::Answer operator()(const imap::request::Delete& r) { return done_or(mailboxes.delete_mailbox(user, r.mailbox)); }
+  imap::Answer operator()(const imap::request::Rename& r) {
+    return done_or(mailboxes.rename_mailbox(user, r.from, r.to));
+  }
+  imap::Answer operator()(const imap::request::Subscribe& r) {
+    return done_or(mailboxes.set_subscribed(user, r.mailbox, r.subscribe));
+  }
+  imap::Answer operator()(const imap::request::Changes& r) {
+    auto changes = mailboxes.changes_since(r.mailbox_id, static_cast<std::int64_t>(r.since));
+    if (!changes) return failed(changes.error());
+    imap::answer::Changes out;
+    for (const auto& m : changes->messages) out.changed.push_back(meta_of(m));
+    for (const auto& e : changes->expunged) out.expunged.push_back(static_cast<std::uint32_t>(e.uid));
+    out.highestmodseq = static_cast<std::uint64_t>(changes->highestmodseq);
+    return imap::Answer{imap::StoreError::none, "", std::move(out)};
+  }
+  imap::Answer operator()(const imap::request::Read& r) {
+    imap::answer::Read out;
+    for (auto uid : r.uids) {
+      imap::answer::Message m;
+      m.uid = uid;
+      bool octets = r.octets;
+      if (r.structure) {
+        auto s = mailboxes.message_structure(r.mailbox_id, uid);
+        if (!s) {
+          if (s.error().code != Errc::not_found) return failed(s.error());
+          out.messages.push_back(std::move(m));  // expunged meanwhile
+          continue;
+        }
+        if (*s) {
+          m.structure = std::move((*s)->encoded);
+          m.prefix_size = (*s)->prefix_size;
+        } else {
+          octets = true;  // kept before structures were: the session parses it
+        }
+      }
+      if (octets) {
+        auto body = mailboxes.read_message(r.mailbox_id, uid);
+        if (!body) {
+          if (body.error().code != Errc::not_found) return failed(body.error());
+          out.messages.push_back(std::move(m));
+          continue;
+        }
+        m.octets = std::move(*body);
+      }
+      m.found = true;
+      out.messages.push_back(std::move(m));
+    }
+    return imap::Answer{imap::StoreError::none, "", std::move(out)};
+  }
+  template <typename Other>
+  imap::Answer operator()(const Other&) {
+    return failed(make_error(Errc::internal, "not a blocking request"));
+  }
+};
+
+struct Login {
+  imap::LoginResult result = imap::LoginResult::bad_credentials;
+  std::int64_t user_id = 0;
+};
+
+Login check_login(const ImapDriverContext& ctx, const std::string& user, const std::string& password, bool verified,
+                  const std::string& ip) {
+  Login out;
+  if (verified) {
+    auto found = ctx.directory.find_user(user);
+    if (!found || !*found) {
+      out.result = imap::LoginResult::temp_fail;
+      return out;
+    }
+    out.user_id = (*found)->id;
+  } else {
+    auto check = ctx.auth.authenticator.check_password(user, password, ip);
+    if (check.verdict == auth::Verdict::temp_fail) out.result = imap::LoginResult::temp_fail;
+    if (check.verdict != auth::Verdict::ok) return out;
+    out.user_id = check.user->id;
+  }
+  out.result = imap::LoginResult::ok;
+  return out;
+}
+
+// ImapProtocol - imap::Session as the driver loop runs it (server/driver.h),
+// with IMAP's own actions: login, the store's requests, IDLE.
+class ImapProtocol {
+ public:
+  static constexpr std::size_t kReadBuffer = 4096;
+
+  ImapProtocol(const ImapDriverContext& ctx, net::Connection& conn, ConnectionAuth& auth)
+      : ctx_(ctx), conn_(conn), auth_(auth), session_(ctx.limits, ctx.hostname) {
+    session_.set_clock([] { return static_cast<std::int64_t>(std::time(nullptr)); });
+  }
+
+  imap::Session& session() { return session_; }
+
+  imap::ImapAuthOptions auth_options() const {
+    imap::ImapAuthOptions o;
+    auth_.offer(conn_, o);
+    o.plaintext_allowed = ctx_.auth.allow_plaintext;
+    return o;
+  }
+
+  net::ReadRules read_rules() const {
+    const auto& c = ctx_.config;
+    return {net::Phase::lines, c.idle_timeout, c.command_deadline, c.idle_timeout, 0};
+  }
+  net::WriteRules write_rules() const { return {ctx_.config.write_timeout, ctx_.config.min_data_rate}; }
+  std::string on_timeout() { return session_.on_timeout(); }
+  void feed(std::string_view bytes) { session_.feed(bytes); }
+
+  DriverStep step() {
+    imap::Step s = session_.step();
+    action_ = s.action;
+    DriverStep out;
+    out.output = std::move(s.output);
+    switch (action_) {
+      case imap::Action::need_more: out.turn = Turn::read; break;
+      case imap::Action::close: out.turn = Turn::close; break;
+      case imap::Action::starttls: out.turn = Turn::starttls; break;
+      case imap::Action::sasl_check: out.turn = Turn::sasl_check; break;
+      case imap::Action::flush: out.turn = Turn::flush; break;
+      case imap::Action::login:
+      case imap::Action::store:
+      case imap::Action::idle: out.turn = Turn::act; break;
+    }
+    return out;
+  }
+
+  std::optional<sasl::AuthEvent> take_auth_event() { return session_.take_auth_event(); }
+  sasl::Exchange& auth_exchange() { return session_.auth_exchange(); }
+  std::string on_auth_checked(sasl::Exchange::Outcome outcome) { return session_.on_auth_checked(std::move(outcome)); }
+  void discard_input() { session_.discard_input(); }
+  void on_tls_started() { session_.on_tls_started(auth_options()); }
+
+  asio::awaitable<std::string> act() {
+    std::string out;
+    switch (action_) {
+      case imap::Action::login: out = co_await login(); break;
+      case imap::Action::store: out = co_await store(); break;
+      case imap::Action::idle: out = co_await idle(); break;
+      default: break;
+    }
+    co_return out;
+  }
+
+ private:
+  asio::awaitable<std::string> login() {
+    std::string user = session_.user(), password = session_.password();
+    bool verified = session_.sasl_verified();
+    const std::string& ip = conn_.peer().ip;
+    auto check = [&ctx = ctx_, &user, &password, verified, &ip] { return check_login(ctx, user, password, verified, ip); };
+    Login login = co_await offload(ctx_.blocking, check);
+    std::fill(password.begin(), password.end(), '\0');
+    if (login.result == imap::LoginResult::ok) {
+      user_id_ = login.user_id;
+      log::get("imapd")->info("login: user=<{}>, method={}, rip={}", printable(user, 200),
+                              verified ? "AUTHENTICATE" : "LOGIN", ip);
+    }
+    if (!verified && login.result != imap::LoginResult::temp_fail) {
+      sasl::AuthEvent attempt{login.result == imap::LoginResult::ok, user, "LOGIN", ""};
+      co_await auth_.note(attempt);
+    }
+    co_return session_.on_login(login.result);
+  }
+
+  // store - one request: a short cut when nothing changed, writes through
+  // the group commit, the rest on the blocking pool.
+  asio::awaitable<std::string> store() {
+    const imap::Request& r = session_.request();
+    imap::Answer answer;
+    if (const auto* open = std::get_if<imap::request::Open>(&r)) {
+      answer = co_await select(open->mailbox);
+    } else if (const auto* changes = std::get_if<imap::request::Changes>(&r)) {
+      if (watched_ && watched_id_ == changes->mailbox_id && watched_->modseq() <= changes->since) {
+        answer.value = imap::answer::Changes{{}, {}, changes->since};  // nothing new: the store is not asked
+      } else {
+        answer = co_await blocking(r);
+      }
+    } else if (std::holds_alternative<imap::request::Append>(r)) {
+      answer = co_await append(std::get<imap::request::Append>(r));
+    } else if (const auto* flags = std::get_if<imap::request::StoreFlags>(&r)) {
+      answer = co_await store_flags(*flags);
+    } else if (const auto* copy = std::get_if<imap::request::Copy>(&r)) {
+      answer = co_await copy_messages(*copy);
+    } else if (const auto* expunge = std::get_if<imap::request::Expunge>(&r)) {
+      answer = co_await expunge_messages(*expunge);
+    } else {
+      answer = co_await blocking(r);
+    }
+    if (answer.error != imap::StoreError::none && answer.error != imap::StoreError::nonexistent &&
+        answer.error != imap::StoreError::exists)
+      log::get("imapd")->warn("warning: user id {}: store request failed: {}", user_id_, answer.detail);
+    co_return session_.on_store(std::move(answer));
+  }
+
+  asio::awaitable<imap::Answer> blocking(const imap::Request& r) {
+    auto run = [&mailboxes = ctx_.mailboxes, user = user_id_, &r] { return std::visit(Blocking{mailboxes, user}, r); };
+    imap::Answer a = co_await offload(ctx_.blocking, run);
+    co_return a;
+  }
+
+  // select - the mailbox watched first, then read, so that no change
+  // after the read goes unseen (server/mailbox_watch.h).
+  asio::awaitable<imap::Answer> select(std::string name) {
+    auto run = [this, &name]() -> imap::Answer {
+      auto found = ctx_.mailboxes.find_mailbox(user_id_, name);
+      if (!found) return failed(found.error());
+      if (!*found || !(*found)->selectable) return failed(make_error(Errc::not_found, "no such mailbox"));
+      watched_ = ctx_.watch.watch((*found)->id);
+      watched_id_ = (*found)->id;
+      auto messages = ctx_.mailboxes.messages((*found)->id, 0);
+      if (!messages) return failed(messages.error());
+      imap::answer::Opened out;
+      out.info = info_of(**found);
+      out.messages.reserve(messages->size());
+      for (const auto& m : *messages) {
+        out.messages.push_back(meta_of(m));
+        out.info.highestmodseq = std::max(out.info.highestmodseq, out.messages.back().modseq);
+      }
+      out.info.messages = static_cast<std::uint32_t>(out.messages.size());
+      return imap::Answer{imap::StoreError::none, "", std::move(out)};
+    };
+    watched_.reset();
+    imap::Answer a = co_await offload(ctx_.blocking, run);
+    co_return a;
+  }
+
+  asio::awaitable<imap::Answer> append(const imap::request::Append& r) {
+    store::AppendMessage m;
+    m.flags = r.flags;
+    m.keywords = r.keywords;
+    m.internaldate = r.internaldate;
+    // The structure is computed once, as for delivered mail (mime/structure.h).
+    auto parse = [&r] { return mime::encode(mime::structure_of(r.message)); };
+    m.structure = co_await offload(ctx_.blocking, parse);
+    m.body = r.message;
+    auto start = [&mailboxes = ctx_.mailboxes, user = user_id_, &r, &m](auto done) {
+      mailboxes.append_message(user, r.mailbox, std::move(m), std::move(done));
+    };
+    Result<store::Appended> appended = co_await on_completion<Result<store::Appended>>(start);
+    if (!appended) co_return failed(appended.error());
+    imap::Answer a;
+    a.value = imap::answer::Appended{static_cast<std::uint32_t>(appended->uidvalidity),
+                                     static_cast<std::uint32_t>(appended->uid)};
+    co_return a;
+  }
+
+  asio::awaitable<imap::Answer> store_flags(const imap::request::StoreFlags& r) {
+    std::vector<std::int64_t> uids(r.uids.begin(), r.uids.end());
+    store::FlagChange change = r.change == imap::request::StoreFlags::Change::add      ? store::FlagChange::add
+                               : r.change == imap::request::StoreFlags::Change::remove ? store::FlagChange::remove
+                                                                                       : store::FlagChange::replace;
+    auto start = [&mailboxes = ctx_.mailboxes, &r, &uids, change](auto done) {
+      mailboxes.store_flags(r.mailbox_id, std::move(uids), change, r.flags, r.keywords, std::move(done));
+    };
+    Result<std::vector<store::MessageRecord>> stored =
+        co_await on_completion<Result<std::vector<store::MessageRecord>>>(start);
+    if (!stored) co_return failed(stored.error());
+    imap::answer::Stored out;
+    for (const auto& m : *stored) out.changed.push_back(meta_of(m));
+    imap::Answer a;
+    a.value = std::move(out);
+    co_return a;
+  }
+
+  asio::awaitable<imap::Answer> copy_messages(const imap::request::Copy& r) {
+    std::vector<std::int64_t> uids(r.uids.begin(), r.uids.end());
+    auto start = [&mailboxes = ctx_.mailboxes, user = user_id_, &r, &uids](auto done) {
+      mailboxes.copy_messages(user, r.mailbox_id, std::move(uids), r.to, r.move, std::move(done));
+    };
+    Result<store::Copied> copied = co_await on_completion<Result<store::Copied>>(start);
+    if (!copied) co_return failed(copied.error());
+    imap::answer::Copied out;
+    out.uidvalidity = static_cast<std::uint32_t>(copied->uidvalidity);
+    for (auto u : copied->from) out.from.push_back(static_cast<std::uint32_t>(u));
+    for (auto u : copied->to) out.to.push_back(static_cast<std::uint32_t>(u));
+    imap::Answer a;
+    a.value = std::move(out);
+    co_return a;
+  }
+
+  asio::awaitable<imap::Answer> expunge_messages(const imap::request::Expunge& r) {
+    std::optional<std::vector<std::int64_t>> only;
+    if (r.uids) only.emplace(r.uids->begin(), r.uids->end());
+    auto start = [&mailboxes = ctx_.mailboxes, user = user_id_, &r, &only](auto done) {
+      mailboxes.expunge_deleted(user, r.mailbox_id, std::move(only), std::move(done));
+    };
+    Result<std::vector<std::int64_t>> removed = co_await on_completion<Result<std::vector<std::int64_t>>>(start);
+    if (!removed) co_return failed(removed.error());
+    imap::answer::Expunged out;
+    for (auto u : *removed) out.uids.push_back(static_cast<std::uint32_t>(u));
+    imap::Answer a;
+    a.value = std::move(out);
+    co_return a;
+  }
+
+  // idle - RFC 2177: wait for the client's next octets, a change of the
+  // selected mailbox (server/mailbox_watch.h) or the autologout. Readiness
+  // is awaited on the socket, never a read: nothing is left half-read.
+  asio::awaitable<std::string> idle() {
+    using namespace asio::experimental::awaitable_operators;
+    if (!signal_) signal_ = std::make_shared<WakeSignal>(co_await asio::this_coro::executor);
+    signal_->woken = false;
+    const bool watching = watched_ && session_.selected_mailbox() == watched_id_;
+    if (watching) {
+      MailboxWatch::idle(*watched_, signal_);
+      // A change the session has not asked for yet wakes at once.
+      if (watched_->modseq() > session_.known_modseq()) signal_->woken = true;
+    }
+    if (!signal_->woken && conn_.quiet()) {
+      signal_->timer.expires_after(ctx_.config.idle_timeout);
+      std::error_code timer_ec, read_ec;
+      co_await (signal_->timer.async_wait(asio::redirect_error(asio::use_awaitable, timer_ec)) ||
+                conn_.socket().async_wait(asio::ip::tcp::socket::wait_read,
+                                          asio::redirect_error(asio::use_awaitable, read_ec)));
+      if (!signal_->woken && !timer_ec) co_return session_.autologout();  // RFC 9051 5.4
+    }
+    if (signal_->woken.exchange(false)) {
+      session_.on_idle_wake();
+      co_return std::string();
+    }
+    char buffer[kReadBuffer];
+    std::size_t n = co_await conn_.read_some(buffer, sizeof buffer, ctx_.config.command_deadline);
+    if (n == 0) {
+      session_.hang_up();  // the peer went away
+      co_return std::string();
+    }
+    session_.feed(std::string_view(buffer, n));
+    co_return std::string();
+  }
+
+  const ImapDriverContext& ctx_;
+  net::Connection& conn_;
+  ConnectionAuth& auth_;
+  imap::Session session_;
+  imap::Action action_ = imap::Action::need_more;
+  std::int64_t user_id_ = 0;
+  std::shared_ptr<MailboxWatch::Watched> watched_;
+  std::int64_t watched_id_ = 0;
+  std::shared_ptr<WakeSignal> signal_;
+};
+
+}  // namespace
+
+asio::awaitable<void> imap_connection(const ImapDriverContext& ctx, Accepted accepted) {
+  auto log = log::get("imapd");
+  net::Connection conn(std::move(accepted.socket), accepted.peer);
+  const std::string peer = conn.peer().display();
+  auto ticket = accepted.limiter.acquire(conn.peer().ip);
+  if (!ticket) {
+    log->warn("warning: too many connections from {}", peer);
+    co_await conn.write_all("* BYE [UNAVAILABLE] Too many connections, try again later\r\n");
+    co_return;
+  }
+  if (accepted.kind.implicit_tls && !co_await start_implicit_tls(conn, ctx.tls)) {
+    log->info("TLS handshake failed: {}", peer);
+    co_return;
+  }
+  log->info("connect from {}", peer);
+  ConnectionAuth auth(ctx.auth, conn.peer(), "imap");
+  ImapProtocol protocol(ctx, conn, auth);
+  protocol.session().set_auth_options(protocol.auth_options());
+  std::string greeting = protocol.session().greeting();
+  if (co_await conn.write_all(greeting)) {
+    Ending ending = co_await run_session(conn, protocol, auth, ctx.tls, ctx.blocking);
+    if (ending == Ending::write_timed_out) log->info("timeout after reply from {}", peer);
+  }
+  log->info("disconnect from {}", peer);
+}
+
+}  // namespace herald::server

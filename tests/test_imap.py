@@ -1,0 +1,335 @@
+"""test_imap.py - Herald's IMAP server (RFC 9051, RFC 3501) through imaplib.
+
+Mail delivered by SMTP is read over IMAP byte for byte; folders (the
+special-use ones every new user has, create, rename, delete, subscribe),
+flags, search, APPEND, COPY and MOVE with their UIDs, two sessions on one
+mailbox seeing each other's changes, IDLE woken by a delivery, POP3 and
+IMAP over one store, STARTTLS and imaps, curl's imap:// client.
+"""
+
+import email
+import imaplib
+import re
+import select
+import shutil
+import smtplib
+import socket
+import subprocess
+import time
+import unittest
+
+from harness import HOST, HeraldTestCase, Herald, split_trace, tls_client_context, unique
+
+
+def deliver(herald, rcpt, message, sender="imap-test@client.test"):
+    """deliver - a message by SMTP, waited for until it is in rcpt's INBOX."""
+    before = herald.mailbox_count(rcpt)
+    with smtplib.SMTP(HOST, herald.smtp_port, local_hostname="client.test", timeout=15) as s:
+        s.sendmail(sender, [rcpt], message)
+    herald.wait_mailbox(rcpt, before + 1)
+
+
+def message(subject, body="Hello over IMAP.\r\n", extra=""):
+    return (f"From: Alice <alice@client.test>\r\nTo: bob@example.test\r\nSubject: {subject}\r\n"
+            f"Date: Mon, 07 Dec 2026 10:00:00 +0000\r\nMessage-ID: <{unique('m')}@client.test>\r\n{extra}"
+            f"\r\n{body}").encode()
+
+
+def ok(result):
+    typ, data = result
+    assert typ == "OK", (typ, data)
+    return data
+
+
+class ImapCase(HeraldTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.herald = Herald(protocols=("smtp", "pop3", "imap", "imaps"))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.herald.close()
+
+    def login(self, user, password="secret", tls=False):
+        c = self.herald.imap(user, password, tls=tls)
+        self.addCleanup(self._logout, c)
+        return c
+
+    @staticmethod
+    def _logout(c):
+        try:
+            c.logout()
+        except (imaplib.IMAP4.error, OSError):
+            pass
+
+
+class TestReading(ImapCase):
+    def test_a_delivered_message_reads_back_byte_for_byte(self):
+        user = self.new_user("read")
+        original = message("first")
+        deliver(self.herald, user, original)
+        c = self.login(user)
+        self.assertEqual(ok(c.select("INBOX")), [b"1"])
+        data = ok(c.fetch("1", "(RFC822.SIZE BODY.PEEK[])"))
+        fetched = data[0][1]
+        _, body = split_trace(fetched)
+        self.assertEqual(body, original)
+        size = int(re.search(rb"RFC822.SIZE (\d+)", data[0][0]).group(1))
+        self.assertEqual(size, len(fetched))
+        # PEEK leaves it unseen; BODY[] marks it \Seen (RFC 9051 6.4.5).
+        self.assertNotIn(b"\\Seen", ok(c.fetch("1", "(FLAGS)"))[0])
+        ok(c.fetch("1", "(BODY[TEXT])"))
+        self.assertIn(b"\\Seen", ok(c.fetch("1", "(FLAGS)"))[0])
+
+    def test_envelope_bodystructure_and_parts(self):
+        user = self.new_user("parts")
+        mime = (b"From: Alice <alice@client.test>\r\nTo: bob@example.test\r\nSubject: with attachment\r\n"
+                b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"XX\"\r\n\r\n"
+                b"--XX\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nThe text part.\r\n"
+                b"--XX\r\nContent-Type: application/octet-stream; name=\"data.bin\"\r\n"
+                b"Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"data.bin\"\r\n\r\n"
+                b"AAECAwQFBgc=\r\n--XX--\r\n")
+        deliver(self.herald, user, mime)
+        c = self.login(user)
+        c.select("INBOX", readonly=True)
+        data = ok(c.fetch("1", "(ENVELOPE BODYSTRUCTURE)"))[0]
+        self.assertIn(b'"with attachment"', data)
+        self.assertIn(b'(("Alice" NIL "alice" "client.test"))', data)
+        self.assertIn(b'"MIXED"', data.upper())
+        self.assertIn(b'"DATA.BIN"', data.upper())
+        part1 = ok(c.fetch("1", "(BODY.PEEK[1])"))[0][1]
+        self.assertEqual(part1, b"The text part.")
+        mime2 = ok(c.fetch("1", "(BODY.PEEK[2.MIME])"))[0][1]
+        self.assertIn(b"Content-Disposition: attachment", mime2)
+        binary = ok(c.fetch("1", "(BINARY.PEEK[2] BINARY.SIZE[2])"))
+        self.assertEqual(binary[0][1], bytes(range(8)))
+        self.assertIn(b"BINARY.SIZE[2] 8", binary[1] if isinstance(binary[1], bytes) else binary[0][0])
+        fields = ok(c.fetch("1", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])"))[0][1]
+        self.assertEqual(fields, b"Subject: with attachment\r\n\r\n")
+        partial = ok(c.fetch("1", "(BODY.PEEK[1]<4.4>)"))[0]
+        self.assertIn(b"BODY[1]<4>", partial[0])
+        self.assertEqual(partial[1], b"text")
+
+
+class TestFolders(ImapCase):
+    def test_new_users_have_the_special_use_folders(self):
+        user = self.new_user("folders")
+        c = self.login(user)
+        listing = b"\n".join(ok(c.list()))
+        for name, use in (("INBOX", None), ("Sent", b"\\Sent"), ("Drafts", b"\\Drafts"), ("Trash", b"\\Trash"),
+                          ("Junk", b"\\Junk"), ("Archive", b"\\Archive")):
+            line = [l for l in listing.split(b"\n") if l.endswith(b" " + name.encode())]
+            self.assertEqual(len(line), 1, (name, listing))
+            if use:
+                self.assertIn(use, line[0])
+
+    def test_create_rename_delete_subscribe(self):
+        user = self.new_user("tree")
+        c = self.login(user)
+        ok(c.create("Projects/Herald"))
+        names = [l.decode() for l in ok(c.list('""', "Projects*"))]
+        self.assertTrue(any(n.endswith(" Projects") and "\\HasChildren" in n for n in names), names)
+        self.assertTrue(any(n.endswith(" Projects/Herald") and "\\HasNoChildren" in n for n in names), names)
+        ok(c.rename("Projects", "Work"))
+        names = b" ".join(ok(c.list('""', "*")))
+        self.assertIn(b"Work/Herald", names)
+        self.assertNotIn(b"Projects", names)
+        ok(c.subscribe("Work/Herald"))
+        self.assertIn(b"Work/Herald", b" ".join(ok(c.lsub('""', "*"))))
+        ok(c.unsubscribe("Work/Herald"))
+        self.assertNotIn(b"Work/Herald", b" ".join(x for x in ok(c.lsub('""', "*")) if x))
+        ok(c.delete("Work/Herald"))
+        typ, data = c.select("Work/Herald")
+        self.assertEqual(typ, "NO")
+        self.assertIn(b"NONEXISTENT", data[0])
+        typ, data = c.delete("INBOX")
+        self.assertEqual(typ, "NO")
+        typ, data = c.create("Sent")
+        self.assertEqual(typ, "NO")
+        self.assertIn(b"ALREADYEXISTS", data[0])
+
+    def test_international_names_in_modified_utf7(self):
+        user = self.new_user("intl")
+        c = self.login(user)
+        ok(c.create("Entw&APw-rfe"))
+        self.assertIn(b"Entw&APw-rfe", b" ".join(ok(c.list('""', "Entw*"))))
+        with self.assertRaises(imaplib.IMAP4.error) as e:
+            c.create("Bad&Name")  # "&" must be written "&-" (RFC 3501 5.1.3)
+        self.assertIn("BAD", str(e.exception))
+
+    def test_status(self):
+        user = self.new_user("status")
+        deliver(self.herald, user, message("one"))
+        deliver(self.herald, user, message("two"))
+        c = self.login(user)
+        status = ok(c.status("INBOX", "(MESSAGES UNSEEN UIDNEXT UIDVALIDITY SIZE)"))[0]
+        self.assertRegex(status, rb"MESSAGES 2 UNSEEN 2 UIDNEXT 3 UIDVALIDITY \d+ SIZE \d+\)")
+        self.assertRegex(status, rb"SIZE \d+")
+
+
+class TestChanging(ImapCase):
+    def test_flags_search_expunge(self):
+        user = self.new_user("flags")
+        for i in range(4):
+            deliver(self.herald, user, message(f"number {i}", body=f"body {i} {'needle' if i == 2 else ''}\r\n"))
+        c = self.login(user)
+        c.select("INBOX")
+        ok(c.store("1:2", "+FLAGS", "(\\Seen $Important)"))
+        self.assertEqual(ok(c.search(None, "UNSEEN")), [b"3 4"])
+        self.assertEqual(ok(c.search(None, "KEYWORD", "$Important")), [b"1 2"])
+        self.assertEqual(ok(c.search(None, "SUBJECT", '"number 3"')), [b"4"])
+        self.assertEqual(ok(c.search(None, "BODY", "needle")), [b"3"])
+        self.assertEqual(ok(c.uid("SEARCH", "SEEN")), [b"1 2"])
+        ok(c.store("2:3", "+FLAGS", "\\Deleted"))
+        expunged = ok(c.expunge())
+        self.assertEqual(expunged, [b"3", b"2"])  # highest first: the numbers as the client renumbers
+        self.assertEqual(ok(c.search(None, "ALL")), [b"1 2"])
+        subjects = [email.message_from_bytes(d[1])["Subject"] for d in ok(c.fetch("1:*", "(BODY.PEEK[HEADER])"))
+                    if isinstance(d, tuple)]
+        self.assertEqual(subjects, ["number 0", "number 3"])
+
+    def test_append_copy_move_with_uids(self):
+        user = self.new_user("append")
+        c = self.login(user)
+        draft = message("a draft")
+        typ, data = c.append("Drafts", "(\\Draft \\Seen)", imaplib.Time2Internaldate(1700000000), draft)
+        self.assertEqual(typ, "OK")
+        m = re.search(rb"APPENDUID (\d+) (\d+)", data[0])
+        self.assertIsNotNone(m, data)
+        self.assertEqual(m.group(2), b"1")
+        c.select("Drafts")
+        fetched = ok(c.fetch("1", "(FLAGS INTERNALDATE BODY.PEEK[])"))
+        self.assertEqual(fetched[0][1], draft)
+        self.assertIn(b"\\Draft", fetched[0][0])
+        self.assertIn(b'INTERNALDATE "14-Nov-2023 22:13:20 +0000"', fetched[0][0])
+        typ, data = c.copy("1", "Archive")
+        self.assertEqual(typ, "OK")
+        self.assertRegex(data[0], rb"COPYUID \d+ 1 1")
+        typ, data = c._simple_command("MOVE", "1", "Trash")
+        self.assertEqual(typ, "OK")
+        self.assertEqual(c.response("EXPUNGE")[1], [b"1"])
+        self.assertEqual(ok(c.search(None, "ALL")), [b""])
+        for box in ("Archive", "Trash"):
+            status = ok(c.status(box, "(MESSAGES)"))[0]
+            self.assertIn(b"MESSAGES 1", status)
+        typ, data = c.append("Nowhere", None, None, draft)
+        self.assertEqual(typ, "NO")
+        self.assertIn(b"TRYCREATE", data[0])
+
+    def test_imap_and_pop3_share_the_inbox(self):
+        user = self.new_user("shared")
+        c = self.login(user)
+        ok(c.append("INBOX", None, None, message("appended over IMAP")))
+        msgs = self.herald.mailbox(user)
+        self.assertEqual(len(msgs), 1)
+        self.assertIn(b"appended over IMAP", msgs[0])
+
+
+class TestTwoSessions(ImapCase):
+    def test_each_sees_the_others_changes(self):
+        user = self.new_user("two")
+        deliver(self.herald, user, message("one"))
+        deliver(self.herald, user, message("two"))
+        a = self.login(user)
+        b = self.login(user)
+        a.select("INBOX")
+        b.select("INBOX")
+        ok(b.store("1", "+FLAGS", "\\Flagged"))
+        ok(a.noop())
+        self.assertTrue(any(b"\\Flagged" in x for x in a.response("FETCH")[1] or []), a.untagged_responses)
+        deliver(self.herald, user, message("three"))
+        ok(a.noop())
+        self.assertEqual(a.response("EXISTS")[1][-1], b"3")
+        ok(b.store("2", "+FLAGS", "\\Deleted"))
+        ok(b.expunge())
+        ok(a.noop())
+        self.assertEqual(a.response("EXPUNGE")[1], [b"2"])
+        self.assertEqual(ok(a.search(None, "ALL")), [b"1 2"])
+
+    def test_idle_wakes_on_delivery(self):
+        user = self.new_user("idle")
+        c = self.login(user)
+        c.select("INBOX")
+        sock = c.socket()
+        sock.sendall(b"i1 IDLE\r\n")
+        reader = sock.makefile("rb")
+        self.assertTrue(reader.readline().startswith(b"+ "))
+        started = time.monotonic()
+        with smtplib.SMTP(HOST, self.herald.smtp_port, local_hostname="client.test", timeout=15) as s:
+            s.sendmail("imap-test@client.test", [user], message("wake up"))
+        ready, _, _ = select.select([sock], [], [], 5)
+        self.assertTrue(ready, "no untagged response within 5 s of the delivery")
+        self.assertEqual(reader.readline(), b"* 1 EXISTS\r\n")
+        self.assertLess(time.monotonic() - started, 5)
+        sock.sendall(b"DONE\r\n")
+        self.assertTrue(reader.readline().startswith(b"i1 OK"))
+
+
+class TestLoginAndTransport(ImapCase):
+    def test_bad_password_reveals_nothing(self):
+        user = self.new_user("login")
+        for who in (user, "nobody@example.test"):
+            c = self.herald.imap()
+            with self.assertRaises(imaplib.IMAP4.error) as e:
+                c.login(who, "wrong")
+            self.assertIn("[AUTHENTICATIONFAILED] Authentication failed.", str(e.exception))
+            c.logout()
+
+    def test_authenticate_plain_and_capabilities(self):
+        user = self.new_user("sasl")
+        c = self.herald.imap()
+        self.addCleanup(self._logout, c)
+        self.assertIn("IMAP4REV2", c.capabilities)
+        self.assertIn("AUTH=PLAIN", c.capabilities)
+        ok(c.authenticate("PLAIN", lambda _: f"\0{user}\0secret".encode()))
+        ok(c.select("INBOX"))
+
+    def test_imaps_and_starttls(self):
+        user = self.new_user("tls")
+        deliver(self.herald, user, message("over tls"))
+        c = self.login(user, tls=True)
+        self.assertEqual(ok(c.select("INBOX")), [b"1"])
+        c2 = self.herald.imap()
+        c2.starttls(ssl_context=tls_client_context())
+        c2.login(user, "secret")
+        self.assertEqual(ok(c2.select("INBOX")), [b"1"])
+        c2.logout()
+
+    def test_bad_commands_end_the_session(self):
+        s = socket.create_connection((HOST, self.herald.imap_port), timeout=10)
+        self.addCleanup(s.close)
+        f = s.makefile("rb")
+        self.assertTrue(f.readline().startswith(b"* OK"))
+        s.sendall(b"".join(b"x%d FROBNICATE\r\n" % i for i in range(25)))
+        lines = []
+        while True:
+            line = f.readline()
+            if not line:
+                break
+            lines.append(line)
+        self.assertTrue(any(l.startswith(b"* BYE") for l in lines), lines[-3:])
+        self.assertLessEqual(sum(1 for l in lines if b" BAD " in l), 20)
+
+    def test_huge_literal_is_refused(self):
+        s = socket.create_connection((HOST, self.herald.imap_port), timeout=10)
+        self.addCleanup(s.close)
+        f = s.makefile("rb")
+        f.readline()
+        s.sendall(b"a1 LOGIN {4294967296}\r\n")
+        self.assertTrue(f.readline().startswith(b"a1 BAD"))
+        s.sendall(b"a2 NOOP\r\n")
+        self.assertTrue(f.readline().startswith(b"a2 OK"))
+
+    @unittest.skipUnless(shutil.which("curl"), "curl is not installed")
+    def test_curl_reads_a_message(self):
+        user = self.new_user("curl")
+        original = message("for curl")
+        deliver(self.herald, user, original)
+        out = subprocess.run(["curl", "-s", "--max-time", "20", "-u", f"{user}:secret",
+                              f"imap://{HOST}:{self.herald.imap_port}/INBOX;UID=1"],
+                             capture_output=True, check=True).stdout
+        self.assertEqual(split_trace(out)[1], original)
+
+
+if __name__ == "__main__":
+    unittest.main()
