@@ -102,6 +102,7 @@ struct StoreFlags {
   Change change = Change::replace;
   std::uint32_t flags = 0;
   std::vector<std::string> keywords;
+  std::optional<std::uint64_t> unchanged_since;  // RFC 7162 3.1.3
 };
 // Copy - COPY or MOVE (RFC 6851) to a mailbox by name.
 struct Copy {
@@ -145,7 +146,10 @@ struct Message {
   std::string octets;             // when asked
 };
 struct Read { std::vector<Message> messages; };
-struct Stored { std::vector<MessageMeta> changed; };
+struct Stored {
+  std::vector<MessageMeta> changed;
+  std::vector<std::uint32_t> modified;  // refused by unchanged_since
+};
 struct Copied {
   std::uint32_t uidvalidity = 0;
   std::vector<std::uint32_t> from, to;  // pairs, in the order of from

@@ -45,7 +45,7 @@ std::string Session::capabilities() const {
     return caps;
   }
   caps += " NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE"
-          " ESEARCH STATUS=SIZE UTF8=ACCEPT BINARY";
+          " ESEARCH STATUS=SIZE UTF8=ACCEPT BINARY CONDSTORE QRESYNC";
   if (limits_.append_limit) caps += fmt::format(" APPENDLIMIT={}", limits_.append_limit);
   return caps;
 }

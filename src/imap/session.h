@@ -31,6 +31,7 @@
 // RFCs: 9051, 3501, 2177 (IDLE), 2342 (NAMESPACE), 3691 (UNSELECT), 4315
 // (UIDPLUS), 4959 (SASL-IR), 5161 (ENABLE), 5258 (LIST-EXTENDED), 5530
 // (response codes), 5819 (LIST-STATUS), 6154 (SPECIAL-USE), 6851 (MOVE),
+// 7162 (CONDSTORE, QRESYNC),
 // 7888 (LITERAL-), 2971 (ID), 3348 (CHILDREN), 8438 (STATUS=SIZE).
 #pragma once
 
@@ -187,6 +188,8 @@ class Session {
   // Authenticated (6.3).
   Outcome cmd_enable(Command& c);
   Outcome cmd_select(Command& c);
+  Outcome qresync_select(std::string untagged, std::string tagged, std::uint64_t since,
+                         std::optional<SequenceSet> known);
   Outcome cmd_create(Command& c);
   Outcome cmd_delete(Command& c);
   Outcome cmd_rename(Command& c);
@@ -206,6 +209,7 @@ class Session {
   Outcome cmd_copy(Command& c);
   Outcome cmd_uid(Command& c);
   Outcome fetch_batch(std::shared_ptr<struct FetchJob> job);
+  Outcome fetch_vanished(std::shared_ptr<struct FetchJob> job);
   Outcome search_batch(std::shared_ptr<struct SearchJob> job);
 
   ImapLimits limits_;
@@ -223,6 +227,7 @@ class Session {
   MailboxView view_;
   bool read_only_ = false;
   ViewOptions view_options_;
+  void enable_condstore() { view_options_.condstore = true; }
   bool rev2_ = false;   // ENABLE IMAP4rev2
   bool utf8_ = false;   // UTF8=ACCEPT or IMAP4rev2: names and strings in UTF-8
   bool idling_ = false;

@@ -10,6 +10,7 @@
 
 #include "base/text.h"
 #include "imap/date.h"
+#include "imap/fetch_spec.h"
 #include "imap/session.h"
 
 namespace herald::imap {
@@ -96,6 +97,15 @@ Session::Outcome Session::cmd_enable(Command& c) {
     } else if (a.is_atom("UTF8=ACCEPT") && !utf8_) {
       utf8_ = true;
       enabled.push_back("UTF8=ACCEPT");
+    } else if (a.is_atom("CONDSTORE") && !view_options_.condstore) {
+      enable_condstore();
+      enabled.push_back("CONDSTORE");
+    } else if (a.is_atom("QRESYNC") && !view_options_.qresync) {
+      // RFC 7162 3.2.3: QRESYNC implies CONDSTORE.
+      if (!view_options_.condstore) enabled.push_back("CONDSTORE");
+      enable_condstore();
+      view_options_.qresync = true;
+      enabled.push_back("QRESYNC");
     }
   }
   Outcome o = ok("ENABLE completed");
@@ -105,13 +115,39 @@ Session::Outcome Session::cmd_enable(Command& c) {
   return o;
 }
 
-// cmd_select - SELECT and EXAMINE (RFC 9051 6.3.2, 6.3.3).
+// cmd_select - SELECT and EXAMINE (RFC 9051 6.3.2, 6.3.3), with the
+// CONDSTORE and QRESYNC parameters (RFC 7162 3.1.8, 3.2.5).
 Session::Outcome Session::cmd_select(Command& c) {
   const bool examine = c.name == "EXAMINE";
   if (c.args.empty() || c.args.size() > 2) return bad(fmt::format("{} takes a mailbox name", c.name));
+  std::optional<std::uint32_t> qresync_uidvalidity;
+  std::uint64_t qresync_modseq = 0;
+  std::optional<SequenceSet> known;
   if (c.args.size() == 2) {
-    // RFC 4466 select parameters; none is offered yet.
-    return bad("Unknown SELECT parameter");
+    const Value& params = c.args[1];
+    if (params.kind != Value::Kind::list) return bad("SELECT parameters are a list");
+    for (std::size_t i = 0; i < params.items.size(); ++i) {
+      const Value& p = params.items[i];
+      if (p.is_atom("CONDSTORE")) {
+        enable_condstore();
+      } else if (p.is_atom("QRESYNC") && i + 1 < params.items.size()) {
+        // (QRESYNC (uidvalidity modseq [known-uids [seq-match]]))
+        if (!view_options_.qresync) return bad("QRESYNC must be enabled first");
+        const Value& q = params.items[++i];
+        auto uv = q.kind == Value::Kind::list && q.items.size() >= 2 && q.items[0].kind == Value::Kind::atom
+                      ? parse_uint(q.items[0].text) : std::nullopt;
+        auto ms = uv && q.items[1].kind == Value::Kind::atom ? parse_uint(q.items[1].text) : std::nullopt;
+        if (!uv || !ms || *uv == 0 || *uv > 0xffffffff || q.items.size() > 4) return bad("Invalid QRESYNC parameter");
+        qresync_uidvalidity = static_cast<std::uint32_t>(*uv);
+        qresync_modseq = *ms;
+        if (q.items.size() >= 3) {
+          known = q.items[2].kind == Value::Kind::atom ? SequenceSet::parse(q.items[2].text) : std::nullopt;
+          if (!known || known->saved()) return bad("Invalid known UIDs");
+        }
+      } else {
+        return bad("Unknown SELECT parameter");
+      }
+    }
   }
   std::string error;
   auto name = mailbox_arg(c.args[0], error);
@@ -122,7 +158,7 @@ Session::Outcome Session::cmd_select(Command& c) {
     closed = "* OK [CLOSED] Previous mailbox closed\r\n";
     state_ = State::authenticated;
   }
-  Outcome asked = ask(request::Open{*name}, [this, examine, closed](Answer& a) {
+  return ask(request::Open{*name}, [=, this](Answer& a) {
     Outcome o;
     o.output = closed;
     if (a.error != StoreError::none) {
@@ -147,11 +183,53 @@ Session::Outcome Session::cmd_select(Command& c) {
                         : fmt::format("* OK [PERMANENTFLAGS ({} \\*)] Flags permitted\r\n", flags);
     o.output += fmt::format("* OK [UIDVALIDITY {}] UIDs valid\r\n", m.uidvalidity);
     o.output += fmt::format("* OK [UIDNEXT {}] Predicted next UID\r\n", m.uidnext);
+    if (view_options_.condstore) o.output += fmt::format("* OK [HIGHESTMODSEQ {}] Highest\r\n", view_.modseq());
     if (rev2_) o.output += "* LIST () \"/\" " + mailbox_out(m.name) + "\r\n";
-    o.output += ok(examine ? "EXAMINE completed" : "SELECT completed", examine ? "READ-ONLY" : "READ-WRITE").output;
+    std::string tagged =
+        ok(examine ? "EXAMINE completed" : "SELECT completed", examine ? "READ-ONLY" : "READ-WRITE").output;
+    // RFC 7162 3.2.5.1: what changed since the client last looked, when its
+    // UIDs are still valid.
+    if (qresync_uidvalidity && *qresync_uidvalidity == m.uidvalidity)
+      return qresync_select(std::move(o.output), std::move(tagged), qresync_modseq, known);
+    o.output += tagged;
     return o;
   });
-  return asked;
+}
+
+// qresync_select - SELECT's VANISHED (EARLIER) and FETCH of what changed
+// after the client's MODSEQ, between SELECT's untagged lines and its
+// tagged reply.
+Session::Outcome Session::qresync_select(std::string untagged, std::string tagged, std::uint64_t since,
+                                         std::optional<SequenceSet> known) {
+  request::Changes r{view_.id(), since};
+  return ask(r, [this, untagged = std::move(untagged), tagged = std::move(tagged), known](Answer& a) {
+    Outcome o;
+    o.output = untagged;
+    if (a.error != StoreError::none) {
+      state_ = State::authenticated;  // a NO to SELECT leaves nothing selected
+      o.output += store_failed(a).output;
+      return o;
+    }
+    const auto& changes = std::get<answer::Changes>(a.value);
+    std::vector<std::uint32_t> vanished;
+    for (auto uid : changes.expunged)
+      if (!view_.msn_of(uid) && (!known || known->contains(uid, view_.largest_uid()))) vanished.push_back(uid);
+    if (!vanished.empty()) {
+      o.output += "* VANISHED (EARLIER) ";
+      append_uid_set(o.output, vanished);
+      o.output += "\r\n";
+    }
+    for (const auto& m : changes.changed) {
+      std::uint32_t msn = view_.msn_of(m.uid);
+      if (!msn) continue;  // came after the mailbox was read: the next sync tells it
+      const MessageMeta& mine = view_.at(msn);
+      o.output += fmt::format("* {} FETCH (UID {} FLAGS ", msn, mine.uid);
+      append_flags(o.output, mine.flags, mine.keywords);
+      o.output += fmt::format(" MODSEQ ({}))\r\n", mine.modseq);
+    }
+    o.output += tagged;
+    return o;
+  });
 }
 
 // cmd_create - RFC 9051 6.3.4, with RFC 6154 5.3's USE parameter.

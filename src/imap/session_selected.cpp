@@ -27,6 +27,7 @@ struct FetchJob {
   bool by_uid = false;
   bool expunge_issued = false;
   bool unknown_cte = false;
+  std::optional<SequenceSet> uid_set;  // VANISHED: the UIDs asked
 };
 
 struct SearchJob {
@@ -38,6 +39,7 @@ struct SearchJob {
   bool by_uid = false;
   bool esearch = false;
   bool min = false, max = false, all = false, count = false;
+  bool modseq = false;  // a MODSEQ key: the highest MODSEQ found goes out (RFC 7162 3.1.5)
 };
 
 namespace {
@@ -130,12 +132,19 @@ Session::Outcome Session::cmd_fetch(Command& c) {
   std::string error;
   auto spec = parse_fetch(c.args, 1, error);
   if (!spec) return bad(error);
+  // RFC 7162 3.2.6: VANISHED only with UID FETCH, CHANGEDSINCE and QRESYNC.
+  if (spec->vanished && (!uid_ || !spec->changed_since || !view_options_.qresync))
+    return bad("VANISHED needs UID FETCH, CHANGEDSINCE and QRESYNC enabled");
   auto job = std::make_shared<FetchJob>();
   if (!view_.resolve(*set, uid_, job->msns)) return bad("Invalid message number");
+  // RFC 7162 3.1: MODSEQ and CHANGEDSINCE enable CONDSTORE.
+  if (spec->changed_since || spec->has(FetchItem::Kind::modseq)) enable_condstore();
   if (spec->changed_since) {
     std::erase_if(job->msns, [&](std::uint32_t m) { return view_.at(m).modseq <= spec->changed_since; });
     job->options.modseq = true;
   }
+  // RFC 7162 3.1.4: with CONDSTORE on, FLAGS go out with their MODSEQ.
+  if (view_options_.condstore && spec->has(FetchItem::Kind::flags)) job->options.modseq = true;
   job->by_uid = uid_;
   job->options.uid = uid_;
   job->options.form = form();
@@ -143,7 +152,35 @@ Session::Outcome Session::cmd_fetch(Command& c) {
   if (read_only_) job->spec.sets_seen = false;
   job->spec_with_flags = job->spec;
   if (!job->spec.has(FetchItem::Kind::flags)) job->spec_with_flags.items.push_back(FetchItem{});  // Kind::flags
+  if (job->spec.vanished) {
+    job->uid_set = *set;
+    return fetch_vanished(job);
+  }
   return fetch_batch(job);
+}
+
+// fetch_vanished - UID FETCH's VANISHED (EARLIER): the UIDs of the set
+// expunged after CHANGEDSINCE (RFC 7162 3.2.6), before the FETCH responses.
+Session::Outcome Session::fetch_vanished(std::shared_ptr<FetchJob> job) {
+  request::Changes r{view_.id(), job->spec.changed_since};
+  return ask(r, [this, job](Answer& a) {
+    if (a.error != StoreError::none) return store_failed(a);
+    std::vector<std::uint32_t> vanished;
+    // "*" reaches past the largest UID left: an expunged last message counts.
+    for (auto uid : std::get<answer::Changes>(a.value).expunged)
+      if (job->uid_set->contains(uid, 0xffffffff) && !view_.msn_of(uid)) vanished.push_back(uid);
+    Outcome o;
+    if (!vanished.empty()) {
+      o.output = "* VANISHED (EARLIER) ";
+      append_uid_set(o.output, vanished);
+      o.output += "\r\n";
+    }
+    Outcome rest = fetch_batch(job);
+    o.output += rest.output;
+    o.request = std::move(rest.request);
+    o.then = std::move(rest.then);
+    return o;
+  });
 }
 
 Session::Outcome Session::fetch_batch(std::shared_ptr<FetchJob> job) {
@@ -226,11 +263,21 @@ Session::Outcome Session::cmd_store(Command& c) {
   auto set = sequence_arg(c.args[0]);
   if (!set || set->saved()) return bad("Invalid sequence set");
   std::size_t i = 1;
-  if (c.args[i].kind == Value::Kind::list) return bad("STORE modifiers are not supported");
+  request::StoreFlags r;
+  if (c.args[i].kind == Value::Kind::list) {
+    // RFC 7162 3.1.3: (UNCHANGEDSINCE modseq); it enables CONDSTORE.
+    const auto& mods = c.args[i].items;
+    if (mods.size() != 2 || !mods[0].is_atom("UNCHANGEDSINCE") || mods[1].kind != Value::Kind::atom)
+      return bad("Unknown STORE modifier");
+    auto n = parse_uint(mods[1].text);
+    if (!n) return bad("Invalid UNCHANGEDSINCE");
+    r.unchanged_since = *n;
+    enable_condstore();
+    if (++i + 1 >= c.args.size()) return bad("STORE takes a set, an item and flags");
+  }
   if (c.args[i].kind != Value::Kind::atom) return bad("Invalid STORE item");
   std::string item = to_upper(c.args[i].text);
   ++i;
-  request::StoreFlags r;
   bool silent = false;
   if (item.size() > 7 && item.ends_with(".SILENT")) {
     silent = true;
@@ -255,18 +302,41 @@ Session::Outcome Session::cmd_store(Command& c) {
   if (r.uids.empty()) return finish(ok("STORE completed").output, by_uid);
   return ask(std::move(r), [this, silent, by_uid, msns](Answer& a) {
     if (a.error != StoreError::none) return store_failed(a);
-    for (const auto& m : std::get<answer::Stored>(a.value).changed) view_.update(m);
+    const auto& stored = std::get<answer::Stored>(a.value);
+    for (const auto& m : stored.changed) view_.update(m);
+    const bool modseq = view_options_.condstore;
     Outcome o;
-    if (!silent) {
-      for (auto msn : msns) {
-        const MessageMeta& m = view_.at(msn);
-        if (view_.gone(m.uid)) continue;
-        o.output += by_uid ? fmt::format("* {} FETCH (UID {} FLAGS ", msn, m.uid) : fmt::format("* {} FETCH (FLAGS ", msn);
+    for (auto msn : msns) {
+      const MessageMeta& m = view_.at(msn);
+      if (view_.gone(m.uid)) continue;
+      if (std::find(stored.modified.begin(), stored.modified.end(), m.uid) != stored.modified.end()) continue;
+      // .SILENT still tells MODSEQ changes under CONDSTORE (RFC 7162 3.1.3).
+      bool changed = std::any_of(stored.changed.begin(), stored.changed.end(),
+                                 [&](const MessageMeta& c) { return c.uid == m.uid; });
+      if (silent && !(modseq && changed)) continue;
+      o.output += fmt::format("* {} FETCH (", msn);
+      if (by_uid) o.output += fmt::format("UID {} ", m.uid);
+      if (modseq) o.output += fmt::format("MODSEQ ({}) ", m.modseq);
+      if (!silent) {
+        o.output += "FLAGS ";
         append_flags(o.output, m.flags, m.keywords);
-        o.output += ")\r\n";
+      } else {
+        o.output.pop_back();
       }
+      o.output += ")\r\n";
     }
-    Outcome done = finish(ok("STORE completed").output, by_uid);
+    std::string tagged = ok("STORE completed").output;
+    if (!stored.modified.empty()) {
+      // The numbers of the messages not changed, as the command named them.
+      std::vector<std::uint32_t> numbers;
+      for (auto uid : stored.modified)
+        if (auto msn = view_.msn_of(uid)) numbers.push_back(by_uid ? uid : msn);
+      std::sort(numbers.begin(), numbers.end());
+      std::string code = "MODIFIED ";
+      append_uid_set(code, numbers);
+      tagged = ok("Conditional STORE failed", code).output;
+    }
+    Outcome done = finish(std::move(tagged), by_uid);
     o.output += done.output;
     o.request = std::move(done.request);
     o.then = std::move(done.then);
@@ -342,6 +412,8 @@ Session::Outcome Session::cmd_search(Command& c) {
   if (!parsed.program) return bad(parsed.error);
   job->program = std::move(*parsed.program);
   job->need = need(job->program.root);
+  job->modseq = uses_modseq(job->program.root);
+  if (job->modseq) enable_condstore();  // RFC 7162 3.1.5
   job->by_uid = uid_;
   for (std::uint32_t m = 1; m <= view_.exists(); ++m)
     if (!view_.gone(view_.at(m).uid)) job->candidates.push_back(m);
@@ -367,10 +439,15 @@ Session::Outcome Session::search_batch(std::shared_ptr<SearchJob> job) {
   if (job->next >= job->candidates.size()) {
     Outcome o;
     std::vector<std::uint32_t> numbers;
-    for (auto msn : job->found) numbers.push_back(job->by_uid ? view_.at(msn).uid : msn);
+    std::uint64_t highest = 0;
+    for (auto msn : job->found) {
+      numbers.push_back(job->by_uid ? view_.at(msn).uid : msn);
+      highest = std::max(highest, view_.at(msn).modseq);
+    }
     if (!job->esearch) {
       o.output = "* SEARCH";
       for (auto n : numbers) o.output += fmt::format(" {}", n);
+      if (job->modseq && !numbers.empty()) o.output += fmt::format(" (MODSEQ {})", highest);
       o.output += "\r\n";
     } else {
       // RFC 4731 3.1 / RFC 9051 7.3.4.
@@ -386,6 +463,7 @@ Session::Outcome Session::search_batch(std::shared_ptr<SearchJob> job) {
         o.output += " ALL ";
         append_uid_set(o.output, numbers);
       }
+      if (job->modseq && !numbers.empty()) o.output += fmt::format(" MODSEQ {}", highest);
       o.output += "\r\n";
     }
     Outcome done = finish(ok("SEARCH completed").output, job->by_uid);

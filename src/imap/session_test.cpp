@@ -28,7 +28,7 @@ const std::string kSelect = std::string(kLogin) + "S SELECT INBOX\r\n";
 constexpr std::string_view kCapsBefore = "IMAP4rev1 IMAP4rev2 LITERAL- SASL-IR ID ENABLE IDLE";
 constexpr std::string_view kCapsAfter =
     "IMAP4rev1 IMAP4rev2 LITERAL- SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN LIST-EXTENDED "
-    "LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE ESEARCH STATUS=SIZE UTF8=ACCEPT BINARY";
+    "LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE ESEARCH STATUS=SIZE UTF8=ACCEPT BINARY CONDSTORE QRESYNC";
 const std::string kDate = "\"14-Nov-2023 22:13:20 +0000\"";
 
 // lit - a literal as the server writes it.
@@ -584,7 +584,7 @@ TEST(ImapSession, NamespaceIdEnable) {
   EXPECT_EQ(script("", "I ID (\"name\" \"test\")\r\n"), "* ID (\"name\" \"Herald\")\r\nI OK ID completed\r\n");
   EXPECT_EQ(script(kLogin, "N NAMESPACE\r\nE ENABLE IMAP4rev2 CONDSTORE\r\nF ENABLE IMAP4rev2\r\nI ID NIL\r\n"),
             "* NAMESPACE ((\"\" \"/\")) NIL NIL\r\nN OK NAMESPACE completed\r\n"
-            "* ENABLED IMAP4rev2\r\nE OK ENABLE completed\r\n"
+            "* ENABLED IMAP4rev2 CONDSTORE\r\nE OK ENABLE completed\r\n"
             "* ENABLED\r\nF OK ENABLE completed\r\n"
             "* ID (\"name\" \"Herald\")\r\nI OK ID completed\r\n");
 }
@@ -754,6 +754,67 @@ TEST(ImapSession, EsearchTagIsAValidString) {
   const bool refused = out.rfind("* BAD", 0) == 0;
   const bool escaped = out.find("(TAG \"a\\\\b\")") != std::string::npos;
   EXPECT_TRUE(refused || escaped) << out;
+}
+
+// ---- CONDSTORE and QRESYNC (RFC 7162) ----------------------------------------
+// The standard store's INBOX: UIDVALIDITY 1000, messages 1, 2, 3 with
+// MODSEQ 2, 3, 4.
+
+TEST(ImapSession, CondstoreSelectChangedSinceAndSearchModseq) {
+  std::string out = script(kLogin,
+                           "S SELECT INBOX (CONDSTORE)\r\nF FETCH 1:* (FLAGS) (CHANGEDSINCE 3)\r\n"
+                           "Q SEARCH MODSEQ 3\r\n");
+  EXPECT_NE(out.find("* OK [HIGHESTMODSEQ 4] Highest\r\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("\r\n* 3 FETCH (FLAGS (\\Flagged) MODSEQ (4))\r\nF OK FETCH completed\r\n"
+                     "* SEARCH 2 3 (MODSEQ 4)\r\nQ OK SEARCH completed\r\n"),
+            std::string::npos)
+      << out;
+  // Without CONDSTORE, SELECT says no HIGHESTMODSEQ.
+  EXPECT_EQ(script(kLogin, "S SELECT INBOX\r\n").find("HIGHESTMODSEQ"), std::string::npos);
+}
+
+TEST(ImapSession, UnchangedSinceStoresOnlyWhatDidNotChange) {
+  auto another = [](Fixture& f) { f.store.set_flags("INBOX", 1, kSeen | kAnswered); };  // MODSEQ 5
+  EXPECT_EQ(script(kSelect, "U STORE 1:2 (UNCHANGEDSINCE 4) +FLAGS (\\Deleted)\r\n", {}, another),
+            "* 2 FETCH (MODSEQ (6) FLAGS (\\Deleted))\r\n"
+            "* 1 FETCH (UID 1 FLAGS (\\Seen \\Answered) MODSEQ (5))\r\n"
+            "U OK [MODIFIED 1] Conditional STORE failed\r\n");
+  // By UID, MODIFIED names UIDs; .SILENT still tells the new MODSEQ.
+  EXPECT_EQ(script(kSelect, "U UID STORE 2 (UNCHANGEDSINCE 3) +FLAGS.SILENT (\\Deleted)\r\n"),
+            "* 2 FETCH (UID 2 MODSEQ (5))\r\nU OK STORE completed\r\n");
+  EXPECT_EQ(script(kSelect, "U UID STORE 1:2 (UNCHANGEDSINCE 2) FLAGS ()\r\n").substr(0, 0), "");
+}
+
+TEST(ImapSession, QresyncSelectTellsWhatChangedAndVanished) {
+  auto meanwhile = [](Fixture& f) {
+    f.store.set_flags("INBOX", 2, kSeen);  // MODSEQ 5
+    f.store.expunge("INBOX", {3});        // MODSEQ 6
+  };
+  std::string out = script(std::string(kLogin) + "E ENABLE QRESYNC\r\n",
+                           "S SELECT INBOX (QRESYNC (1000 4))\r\n"
+                           "Y UID FETCH 1:* (FLAGS) (CHANGEDSINCE 4 VANISHED)\r\n"
+                           "X STORE 1 +FLAGS.SILENT (\\Deleted)\r\nZ EXPUNGE\r\n",
+                           {}, meanwhile);
+  const std::string tail =
+      "* OK [HIGHESTMODSEQ 6] Highest\r\n"
+      "* VANISHED (EARLIER) 3\r\n"
+      "* 2 FETCH (UID 2 FLAGS (\\Seen) MODSEQ (5))\r\n"
+      "S OK [READ-WRITE] SELECT completed\r\n"
+      "* VANISHED (EARLIER) 3\r\n"
+      "* 2 FETCH (FLAGS (\\Seen) UID 2 MODSEQ (5))\r\n"
+      "Y OK FETCH completed\r\n"
+      "* 1 FETCH (MODSEQ (7))\r\nX OK STORE completed\r\n"
+      "* VANISHED 1\r\nZ OK EXPUNGE completed\r\n";
+  ASSERT_GE(out.size(), tail.size());
+  EXPECT_EQ(out.substr(out.size() - tail.size()), tail) << out;
+  // Another UIDVALIDITY: a plain SELECT, nothing told of the past.
+  std::string other = script(std::string(kLogin) + "E ENABLE QRESYNC\r\n", "S SELECT INBOX (QRESYNC (999 4))\r\n",
+                             {}, meanwhile);
+  EXPECT_EQ(other.find("VANISHED"), std::string::npos) << other;
+  // QRESYNC must be enabled before SELECT uses it.
+  EXPECT_EQ(script(kLogin, "S SELECT INBOX (QRESYNC (1000 4))\r\n"), "S BAD QRESYNC must be enabled first\r\n");
+  EXPECT_EQ(script(kSelect, "F UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)\r\n"),
+            "F BAD VANISHED needs UID FETCH, CHANGEDSINCE and QRESYNC enabled\r\n");
 }
 
 }  // namespace

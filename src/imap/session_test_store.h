@@ -297,6 +297,9 @@ class FakeStore {
       std::sort(gone.begin(), gone.end());
       gone.erase(std::unique(gone.begin(), gone.end()), gone.end());
       out.expunged = std::move(gone);
+      // As Mailboxes::changes_since: one snapshot, so the mailbox's own
+      // HIGHESTMODSEQ covers all of it.
+      out.highestmodseq = std::max(r.since, mb->info.highestmodseq);
     }
     return value(std::move(out));
   }
@@ -333,6 +336,10 @@ class FakeStore {
     for (auto uid : r.uids) {
       FakeMessage* m = message(*mb, uid);
       if (!m) continue;
+      if (r.unchanged_since && m->meta.modseq > *r.unchanged_since) {
+        out.modified.push_back(uid);  // RFC 7162 3.1.3
+        continue;
+      }
       std::uint32_t flags = m->meta.flags;
       std::vector<std::string> keywords = m->meta.keywords;
       switch (r.change) {

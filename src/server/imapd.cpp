@@ -361,17 +361,21 @@ class ImapProtocol {
 
   asio::awaitable<imap::Answer> store_flags(const imap::request::StoreFlags& r) {
     std::vector<std::int64_t> uids(r.uids.begin(), r.uids.end());
-    store::FlagChange change = r.change == imap::request::StoreFlags::Change::add      ? store::FlagChange::add
-                               : r.change == imap::request::StoreFlags::Change::remove ? store::FlagChange::remove
-                                                                                       : store::FlagChange::replace;
-    auto start = [&mailboxes = ctx_.mailboxes, &r, &uids, change](auto done) {
-      mailboxes.store_flags(r.mailbox_id, std::move(uids), change, r.flags, r.keywords, std::move(done));
+    store::Mailboxes::FlagUpdate update;
+    update.change = r.change == imap::request::StoreFlags::Change::add      ? store::FlagChange::add
+                    : r.change == imap::request::StoreFlags::Change::remove ? store::FlagChange::remove
+                                                                            : store::FlagChange::replace;
+    update.flags = r.flags;
+    update.keywords = r.keywords;
+    if (r.unchanged_since) update.unchanged_since = static_cast<std::int64_t>(*r.unchanged_since);
+    auto start = [&mailboxes = ctx_.mailboxes, &r, &uids, &update](auto done) {
+      mailboxes.store_flags(r.mailbox_id, std::move(uids), std::move(update), std::move(done));
     };
-    Result<std::vector<store::MessageRecord>> stored =
-        co_await on_completion<Result<std::vector<store::MessageRecord>>>(start);
+    Result<store::Mailboxes::FlagsStored> stored = co_await on_completion<Result<store::Mailboxes::FlagsStored>>(start);
     if (!stored) co_return failed(stored.error());
     imap::answer::Stored out;
-    for (const auto& m : *stored) out.changed.push_back(meta_of(m));
+    for (const auto& m : stored->changed) out.changed.push_back(meta_of(m));
+    for (auto u : stored->modified) out.modified.push_back(static_cast<std::uint32_t>(u));
     imap::Answer a;
     a.value = std::move(out);
     co_return a;

@@ -84,6 +84,15 @@ class Directory {
   virtual Status del_user(const std::string& address) = 0;
   virtual Status set_password(const std::string& address, const Credentials& credentials) = 0;
   virtual Status set_send_as_any(const std::string& address, bool allowed) = 0;
+  // set_quota - the user's quota in octets (0 = unlimited), from the next
+  // delivery, APPEND or COPY on; what the user keeps stays, even past it.
+  // Every process's lookup_address sees it at once (a directory change).
+  // Errc::not_found when there is no such user. Not pure so that test
+  // doubles written before it still build; the default refuses.
+  virtual Status set_quota(const std::string& address, std::uint64_t quota_bytes) {
+    (void)quota_bytes;
+    return make_error(Errc::denied, address + ": this directory cannot change quotas");
+  }
   virtual Result<std::optional<UserRecord>> find_user(const std::string& address) = 0;
   // list_users - a page of users, read from the address index. A domain
   // filter is checked on that index's entries: its cost follows the users

@@ -190,11 +190,21 @@ class Mailboxes {
   };
   virtual Result<std::optional<Structure>> message_structure(std::int64_t mailbox_id, std::int64_t uid) = 0;
   // store_flags - change flags and keywords of these messages; each one
-  // changed takes the next MODSEQ. done gets the changed messages (on the
-  // store's writer thread, once durable).
-  virtual void store_flags(std::int64_t mailbox_id, std::vector<std::int64_t> uids, FlagChange change,
-                           std::uint32_t flags, std::vector<std::string> keywords,
-                           std::function<void(Result<std::vector<MessageRecord>>)> done) = 0;
+  // changed takes the next MODSEQ. With unchanged_since (RFC 7162 3.1.3),
+  // a message whose MODSEQ is above it is left alone and reported as
+  // modified. done gets both (on the store's writer thread, once durable).
+  struct FlagUpdate {
+    FlagChange change = FlagChange::add;
+    std::uint32_t flags = 0;
+    std::vector<std::string> keywords;
+    std::optional<std::int64_t> unchanged_since;
+  };
+  struct FlagsStored {
+    std::vector<MessageRecord> changed;
+    std::vector<std::int64_t> modified;  // UIDs refused by unchanged_since
+  };
+  virtual void store_flags(std::int64_t mailbox_id, std::vector<std::int64_t> uids, FlagUpdate update,
+                           std::function<void(Result<FlagsStored>)> done) = 0;
   // expunge - remove these messages, remember their UIDs, and give their
   // space back to the user's quota; done runs on the store's writer thread
   // once durable.

@@ -81,8 +81,11 @@ class MailboxesTest : public ::testing::Test {
   Result<std::vector<MessageRecord>> store_flags(std::vector<std::int64_t> uids, FlagChange change, std::uint32_t flags,
                                                  std::vector<std::string> keywords = {}) {
     std::promise<Result<std::vector<MessageRecord>>> p;
-    mb().store_flags(mailbox(kInbox).id, std::move(uids), change, flags, std::move(keywords),
-                     [&p](Result<std::vector<MessageRecord>> r) { p.set_value(std::move(r)); });
+    mb().store_flags(mailbox(kInbox).id, std::move(uids), {change, flags, std::move(keywords), std::nullopt},
+                     [&p](Result<Mailboxes::FlagsStored> r) {
+                       if (r) p.set_value(std::move(r->changed));
+                       else p.set_value(r.error());
+                     });
     return p.get_future().get();
   }
   Status expunge(std::int64_t mailbox_id, std::vector<std::int64_t> uids) {
@@ -253,6 +256,46 @@ TEST_F(MailboxesTest, FlagChangesTakeTheNextModseqAndOnlyRealChangesCount) {
   auto all = *mb().messages(mailbox(kInbox).id, 0);
   EXPECT_EQ(all.at(0).flags, kFlagged);
   EXPECT_GT(all.at(0).internaldate, 0);
+}
+
+// RFC 7162 3.1.3: a conditional STORE changes only the messages not
+// changed since the MODSEQ given, and names the others.
+TEST_F(MailboxesTest, UnchangedSinceRefusesMessagesChangedSince) {
+  deliver("one\r\n");
+  deliver("two\r\n");
+  const auto inbox = mailbox(kInbox).id;
+  auto first = *store_flags({1}, FlagChange::add, kFlagged);
+  const std::int64_t looked = first.at(0).modseq;
+  ASSERT_TRUE(store_flags({1}, FlagChange::add, kAnswered));  // another client, after `looked`
+  std::promise<Result<Mailboxes::FlagsStored>> p;
+  mb().store_flags(inbox, {1, 2}, {FlagChange::add, kSeen, {}, looked},
+                   [&p](Result<Mailboxes::FlagsStored> r) { p.set_value(std::move(r)); });
+  auto r = p.get_future().get();
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->changed.size(), 1u);
+  EXPECT_EQ(r->changed[0].uid, 2);
+  EXPECT_EQ(r->modified, std::vector<std::int64_t>{1});
+  EXPECT_EQ(mb().messages(inbox, 0)->at(0).flags, kFlagged | kAnswered);
+}
+
+// changes_since: one snapshot of what changed, with the HIGHESTMODSEQ that
+// covers it, expunges included.
+TEST_F(MailboxesTest, ChangesSinceGivesChangesExpungesAndTheHighestModseq) {
+  deliver("one\r\n");
+  deliver("two\r\n");
+  deliver("three\r\n");
+  const auto inbox = mailbox(kInbox);
+  ASSERT_TRUE(store_flags({1}, FlagChange::add, kSeen));
+  ASSERT_TRUE(expunge(inbox.id, {2}));
+  auto c = *mb().changes_since(inbox.id, inbox.highestmodseq);
+  ASSERT_EQ(c.messages.size(), 1u);
+  EXPECT_EQ(c.messages[0].uid, 1);
+  ASSERT_EQ(c.expunged.size(), 1u);
+  EXPECT_EQ(c.expunged[0].uid, 2);
+  EXPECT_EQ(c.highestmodseq, mailbox(kInbox).highestmodseq);
+  EXPECT_GT(c.highestmodseq, c.messages[0].modseq);
+  EXPECT_TRUE(mb().changes_since(inbox.id, c.highestmodseq)->messages.empty());
+  EXPECT_EQ(mb().changes_since(987654, 0).error().code, Errc::not_found);
 }
 
 TEST_F(MailboxesTest, ExpungedUidsAreRememberedWithTheirModseq) {
@@ -532,14 +575,16 @@ TEST_F(MailboxesTest, TheListenerHearsNothingOfARolledBackTry) {
   // Hold the writer in a callback, so that what follows waits for one batch.
   std::promise<void> release;
   std::promise<void> held;
-  mb().store_flags(inbox, {}, FlagChange::add, 0, {}, [&](Result<std::vector<MessageRecord>>) {
+  mb().store_flags(inbox, {}, {}, [&](Result<Mailboxes::FlagsStored>) {
     held.set_value();
     release.get_future().wait();
   });
   held.get_future().wait();
   std::promise<Result<std::vector<MessageRecord>>> flagged;
-  mb().store_flags(inbox, {1}, FlagChange::add, kSeen, {},
-                   [&](Result<std::vector<MessageRecord>> r) { flagged.set_value(std::move(r)); });
+  mb().store_flags(inbox, {1}, {FlagChange::add, kSeen, {}, std::nullopt}, [&](Result<Mailboxes::FlagsStored> r) {
+    if (r) flagged.set_value(std::move(r->changed));
+    else flagged.set_value(r.error());
+  });
   std::thread duplicate([&] {  // fails in the batch: the user exists
     EXPECT_EQ(store_->directory().add_user("alice@example.test", {"h", ""}, 0).error().code, Errc::exists);
   });

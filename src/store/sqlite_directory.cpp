@@ -205,6 +205,12 @@ Status SqliteDirectory::set_send_as_any(const std::string& address, bool allowed
   });
 }
 
+Status SqliteDirectory::set_quota(const std::string& address, std::uint64_t quota_bytes) {
+  return update_user(address, [quota_bytes](Db& db, const std::string& a) {
+    db.prepare("UPDATE users SET quota_bytes = ? WHERE address = ?").bind(1, quota_bytes).bind(2, a).run();
+  });
+}
+
 Result<std::optional<UserRecord>> SqliteDirectory::find_user(const std::string& address) {
   std::string a = to_lower(address);
   return core_.read([&](Db& db) -> Result<std::optional<UserRecord>> {

@@ -194,12 +194,11 @@ Result<std::string> SqliteMailboxes::read_message(std::int64_t mailbox_id, std::
   return whole->substr(range.offset, range.length);
 }
 
-void SqliteMailboxes::store_flags(std::int64_t mailbox_id, std::vector<std::int64_t> uids, FlagChange change,
-                                  std::uint32_t flags, std::vector<std::string> keywords,
-                                  std::function<void(Result<std::vector<MessageRecord>>)> done) {
-  auto result = std::make_shared<std::vector<MessageRecord>>();
-  auto apply = [=, this, uids = std::move(uids), keywords = std::move(keywords)](Db& db) {
-    result->clear();  // a second run after a rollback starts afresh
+void SqliteMailboxes::store_flags(std::int64_t mailbox_id, std::vector<std::int64_t> uids, FlagUpdate update,
+                                  std::function<void(Result<FlagsStored>)> done) {
+  auto result = std::make_shared<FlagsStored>();
+  auto apply = [=, this, uids = std::move(uids), update = std::move(update)](Db& db) {
+    *result = {};  // a second run after a rollback starts afresh
     for (auto uid : uids) {
       auto st = db.prepare(
           "SELECT uid, size, flags, keywords, modseq, internaldate FROM mailbox_messages "
@@ -207,7 +206,11 @@ void SqliteMailboxes::store_flags(std::int64_t mailbox_id, std::vector<std::int6
       st.bind(1, mailbox_id).bind(2, uid);
       if (!st.step()) continue;  // expunged meanwhile: nothing to change
       MessageRecord r = message_from(st);
-      auto [new_flags, new_keywords] = changed(change, r.flags, r.keywords, flags, keywords);
+      if (update.unchanged_since && r.modseq > *update.unchanged_since) {
+        result->modified.push_back(uid);  // RFC 7162 3.1.3: changed since the client looked
+        continue;
+      }
+      auto [new_flags, new_keywords] = changed(update.change, r.flags, r.keywords, update.flags, update.keywords);
       if (new_flags == r.flags && new_keywords == r.keywords) continue;  // RFC 7162 3.1.3: no change, no MODSEQ
       r.flags = new_flags;
       r.keywords = std::move(new_keywords);
@@ -216,7 +219,7 @@ void SqliteMailboxes::store_flags(std::int64_t mailbox_id, std::vector<std::int6
       db.prepare("UPDATE mailbox_messages SET flags = ?, keywords = ?, modseq = ? WHERE mailbox_id = ? AND uid = ?")
           .bind(1, static_cast<std::int64_t>(r.flags)).bind(2, text).bind(3, r.modseq).bind(4, mailbox_id).bind(5, uid).run();
       core_.note_change(mailbox_id, r.modseq);
-      result->push_back(std::move(r));
+      result->changed.push_back(std::move(r));
     }
   };
   core_.submit(nullptr, std::move(apply), [done = std::move(done), result](Status st) {

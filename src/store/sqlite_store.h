@@ -149,6 +149,7 @@ class SqliteDirectory final : public Directory {
   Status del_user(const std::string& address) override;
   Status set_password(const std::string& address, const Credentials& credentials) override;
   Status set_send_as_any(const std::string& address, bool allowed) override;
+  Status set_quota(const std::string& address, std::uint64_t quota_bytes) override;
   Result<std::optional<UserRecord>> find_user(const std::string& address) override;
   Result<std::vector<UserRecord>> list_users(const ListQuery& query) override;
   Result<std::optional<std::string>> first_user() override;
@@ -192,9 +193,8 @@ class SqliteMailboxes final : public Mailboxes {
   Result<Changes> changes_since(std::int64_t mailbox_id, std::int64_t modseq) override;
   Result<std::string> read_message(std::int64_t mailbox_id, std::int64_t uid, ByteRange range) override;
   Result<std::optional<Structure>> message_structure(std::int64_t mailbox_id, std::int64_t uid) override;
-  void store_flags(std::int64_t mailbox_id, std::vector<std::int64_t> uids, FlagChange change, std::uint32_t flags,
-                   std::vector<std::string> keywords,
-                   std::function<void(Result<std::vector<MessageRecord>>)> done) override;
+  void store_flags(std::int64_t mailbox_id, std::vector<std::int64_t> uids, FlagUpdate update,
+                   std::function<void(Result<FlagsStored>)> done) override;
   void expunge(std::int64_t user_id, std::int64_t mailbox_id, std::vector<std::int64_t> uids,
                std::function<void(Status)> done) override;
   void expunge_deleted(std::int64_t user_id, std::int64_t mailbox_id, std::optional<std::vector<std::int64_t>> uids,
