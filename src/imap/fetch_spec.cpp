@@ -402,7 +402,7 @@ bool append_fetch(std::string& out, std::uint32_t msn, const FetchSpec& spec, co
       case Kind::threadid:
         // RFC 8474 5.1/5.2: THREADID NIL when threads are not kept.
         sep();
-        if (item.kind == Kind::emailid) body += fmt::format("EMAILID (M{})", meta.uid);
+        if (item.kind == Kind::emailid) body += fmt::format("EMAILID (M{})", meta.emailid);
         else body += "THREADID NIL";
         break;
       case Kind::envelope:

@@ -37,6 +37,7 @@ struct MessageMeta {
   std::uint64_t size = 0;         // RFC822.SIZE
   std::int64_t internaldate = 0;  // unix seconds
   std::int64_t savedate = 0;      // unix seconds, RFC 8514 (0: unknown)
+  std::int64_t emailid = 0;       // the stored message, shared by its copies (RFC 8474 EMAILID)
 };
 
 // MailboxInfo - a mailbox with what SELECT, STATUS and LIST report.
@@ -116,12 +117,13 @@ struct Expunge {
   std::int64_t mailbox_id = 0;
   std::optional<std::vector<std::uint32_t>> uids;
 };
+struct Quota {};  // the user's storage limit and use (RFC 9208)
 
 }  // namespace request
 
 using Request = std::variant<request::List, request::Status, request::Open, request::Create, request::Delete,
                              request::Rename, request::Subscribe, request::Append, request::Changes,
-                             request::Read, request::StoreFlags, request::Copy, request::Expunge>;
+                             request::Read, request::StoreFlags, request::Copy, request::Expunge, request::Quota>;
 
 namespace answer {
 
@@ -155,6 +157,10 @@ struct Copied {
   std::vector<std::uint32_t> from, to;  // pairs, in the order of from
 };
 struct Expunged { std::vector<std::uint32_t> uids; std::uint64_t highestmodseq = 0; };
+struct Quota {
+  std::uint64_t limit = 0;  // octets; 0: none
+  std::uint64_t used = 0;
+};
 
 }  // namespace answer
 
@@ -162,7 +168,7 @@ struct Answer {
   StoreError error = StoreError::none;
   std::string detail;  // for the log, never for the client
   std::variant<answer::Done, answer::List, answer::Mailbox, answer::Opened, answer::Appended, answer::Changes,
-               answer::Read, answer::Stored, answer::Copied, answer::Expunged>
+               answer::Read, answer::Stored, answer::Copied, answer::Expunged, answer::Quota>
       value;
 };
 

@@ -45,7 +45,7 @@ std::string Session::capabilities() const {
     return caps;
   }
   caps += " NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE"
-          " ESEARCH STATUS=SIZE UTF8=ACCEPT BINARY CONDSTORE QRESYNC";
+          " ESEARCH SEARCHRES STATUS=SIZE UTF8=ACCEPT BINARY CONDSTORE QRESYNC QUOTA QUOTA=RES-STORAGE OBJECTID";
   if (limits_.append_limit) caps += fmt::format(" APPENDLIMIT={}", limits_.append_limit);
   return caps;
 }
@@ -91,6 +91,11 @@ Session::Outcome Session::ask(Request r, Continue then) {
   o.request = std::move(r);
   o.then = std::move(then);
   return o;
+}
+
+Session::Outcome Session::prefixed(std::string output, Outcome rest) {
+  rest.output.insert(0, output);
+  return rest;
 }
 
 // store_failed - a request's error as the tagged NO (RFC 5530 codes). The
@@ -324,6 +329,9 @@ Session::Outcome Session::dispatch(Command& c) {
       {"STATUS", kLoggedIn, &Session::cmd_status},
       {"APPEND", kLoggedIn, &Session::cmd_append},
       {"IDLE", kLoggedIn, &Session::cmd_idle},
+      {"GETQUOTAROOT", kLoggedIn, &Session::cmd_quota},
+      {"GETQUOTA", kLoggedIn, &Session::cmd_quota},
+      {"SETQUOTA", kLoggedIn, &Session::cmd_quota},
       {"CHECK", kSelected, &Session::cmd_noop},
       {"CLOSE", kSelected, &Session::cmd_close},
       {"UNSELECT", kSelected, &Session::cmd_close},
@@ -430,6 +438,9 @@ std::string Session::on_login(LoginResult result) {
     case LoginResult::temp_fail:
       sasl_verified_ = false;
       return fmt::format("{} {}\r\n", tag_, kTempFail);
+    case LoginResult::too_many:
+      sasl_verified_ = false;
+      return fmt::format("{} NO [LIMIT] Too many sessions for this user\r\n", tag_);
   }
   return {};
 }

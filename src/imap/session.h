@@ -31,7 +31,7 @@
 // RFCs: 9051, 3501, 2177 (IDLE), 2342 (NAMESPACE), 3691 (UNSELECT), 4315
 // (UIDPLUS), 4959 (SASL-IR), 5161 (ENABLE), 5258 (LIST-EXTENDED), 5530
 // (response codes), 5819 (LIST-STATUS), 6154 (SPECIAL-USE), 6851 (MOVE),
-// 7162 (CONDSTORE, QRESYNC),
+// 7162 (CONDSTORE, QRESYNC), 9208 (QUOTA), 5182 (SEARCHRES), 8474 (OBJECTID),
 // 7888 (LITERAL-), 2971 (ID), 3348 (CHILDREN), 8438 (STATUS=SIZE).
 #pragma once
 
@@ -85,7 +85,8 @@ struct Step {
   Action action = Action::need_more;
 };
 
-enum class LoginResult { ok, bad_credentials, temp_fail };
+// too_many: the user has imap.max_sessions_per_user sessions already.
+enum class LoginResult { ok, bad_credentials, temp_fail, too_many };
 
 class Session {
  public:
@@ -168,6 +169,8 @@ class Session {
   Outcome bad(std::string_view text) const;
   Outcome store_failed(const Answer& a) const;
   Outcome ask(Request r, Continue then);
+  // prefixed - rest, with output written before its own.
+  static Outcome prefixed(std::string output, Outcome rest);
   // finish - a command in the selected state ends: the mailbox's changes
   // first (expunges only when allowed), then the tagged reply.
   Outcome finish(std::string tagged, bool allow_expunge);
@@ -199,6 +202,7 @@ class Session {
   Outcome cmd_status(Command& c);
   Outcome cmd_append(Command& c);
   Outcome cmd_idle(Command& c);
+  Outcome cmd_quota(Command& c);
   Outcome idle_line(std::string line);
   // Selected (6.4).
   Outcome cmd_close(Command& c);
@@ -208,6 +212,8 @@ class Session {
   Outcome cmd_store(Command& c);
   Outcome cmd_copy(Command& c);
   Outcome cmd_uid(Command& c);
+  // resolve - a set (or "$", RFC 5182) to sequence numbers; false: invalid.
+  bool resolve(const SequenceSet& set, std::vector<std::uint32_t>& msns) const;
   Outcome fetch_batch(std::shared_ptr<struct FetchJob> job);
   Outcome fetch_vanished(std::shared_ptr<struct FetchJob> job);
   Outcome search_batch(std::shared_ptr<struct SearchJob> job);
@@ -225,6 +231,7 @@ class Session {
   std::function<std::int64_t()> clock_;
   std::optional<Action> next_action_;  // asked by an answer, returned at the next step()
   MailboxView view_;
+  std::vector<std::uint32_t> saved_uids_;  // SEARCH RETURN (SAVE): what "$" names (RFC 5182)
   bool read_only_ = false;
   ViewOptions view_options_;
   void enable_condstore() { view_options_.condstore = true; }

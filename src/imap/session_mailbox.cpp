@@ -51,7 +51,7 @@ using StatusItems = std::vector<std::string>;
 
 std::optional<StatusItems> parse_status_items(const Value& v) {
   static const char* kKnown[] = {"MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED",
-                                 "SIZE", "RECENT", "HIGHESTMODSEQ", "APPENDLIMIT"};
+                                 "SIZE", "RECENT", "HIGHESTMODSEQ", "APPENDLIMIT", "MAILBOXID"};
   if (v.kind != Value::Kind::list || v.items.empty() || v.items.size() > 16) return std::nullopt;
   StatusItems s;
   for (const auto& i : v.items) {
@@ -79,6 +79,7 @@ std::string status_line(const std::string& name_out, const MailboxInfo& m, const
     else if (item == "RECENT") out += "0";  // IMAP4rev1 only; no \Recent is kept
     else if (item == "HIGHESTMODSEQ") out += std::to_string(m.highestmodseq);
     else if (item == "APPENDLIMIT") out += append_limit ? std::to_string(append_limit) : "NIL";
+    else if (item == "MAILBOXID") out += fmt::format("(F{})", m.id);  // RFC 8474 4
   }
   return out + ")\r\n";
 }
@@ -168,6 +169,7 @@ Session::Outcome Session::cmd_select(Command& c) {
     }
     auto& opened = std::get<answer::Opened>(a.value);
     view_.open(std::move(opened.info), std::move(opened.messages));
+    saved_uids_.clear();
     read_only_ = examine;
     state_ = State::selected;
     const MailboxInfo& m = view_.info();
@@ -183,6 +185,7 @@ Session::Outcome Session::cmd_select(Command& c) {
                         : fmt::format("* OK [PERMANENTFLAGS ({} \\*)] Flags permitted\r\n", flags);
     o.output += fmt::format("* OK [UIDVALIDITY {}] UIDs valid\r\n", m.uidvalidity);
     o.output += fmt::format("* OK [UIDNEXT {}] Predicted next UID\r\n", m.uidnext);
+    o.output += fmt::format("* OK [MAILBOXID (F{})] Ok\r\n", m.id);  // RFC 8474 4.1
     if (view_options_.condstore) o.output += fmt::format("* OK [HIGHESTMODSEQ {}] Highest\r\n", view_.modseq());
     if (rev2_) o.output += "* LIST () \"/\" " + mailbox_out(m.name) + "\r\n";
     std::string tagged =
@@ -464,11 +467,7 @@ Session::Outcome Session::cmd_status(Command& c) {
     if (!m.selectable) return no("Mailbox isn't selectable", "NONEXISTENT");
     Outcome o;
     o.output = status_line(mailbox_out(m.name), m, items, limits_.append_limit);
-    Outcome done = finish(ok("STATUS completed").output, false);
-    o.output += done.output;
-    o.request = std::move(done.request);
-    o.then = std::move(done.then);
-    return o;
+    return prefixed(std::move(o.output), finish(ok("STATUS completed").output, false));
   });
 }
 
@@ -503,6 +502,37 @@ Session::Outcome Session::cmd_append(Command& c) {
     const auto& done = std::get<answer::Appended>(a.value);
     // Into the selected mailbox: its EXISTS comes before the tagged OK.
     return finish(ok("APPEND completed", fmt::format("APPENDUID {} {}", done.uidvalidity, done.uid)).output, false);
+  });
+}
+
+// cmd_quota - RFC 9208: one quota root, "", for all of a user's
+// mailboxes, with the STORAGE resource in units of 1024 octets. Users do
+// not set their own quota (the operator does, `herald quota set`).
+Session::Outcome Session::cmd_quota(Command& c) {
+  if (c.name == "SETQUOTA") {
+    if (c.args.size() != 2) return bad("SETQUOTA takes a root and a list of limits");
+    return no("Permission denied", "NOPERM");
+  }
+  if (c.args.size() != 1 || !c.args[0].is_astring()) return bad(fmt::format("{} takes one argument", c.name));
+  std::string root_of;
+  if (c.name == "GETQUOTAROOT") {
+    std::string error;
+    auto name = mailbox_arg(c.args[0], error);
+    if (!name) return bad(error);
+    root_of = mailbox_out(*name);
+  } else if (!c.args[0].text.empty()) {
+    return no("No such quota root", "NONEXISTENT");
+  }
+  const std::string verb = c.name;
+  return ask(request::Quota{}, [this, root_of, verb](Answer& a) {
+    if (a.error != StoreError::none) return store_failed(a);
+    const auto& q = std::get<answer::Quota>(a.value);
+    Outcome o;
+    if (verb == "GETQUOTAROOT") o.output = "* QUOTAROOT " + root_of + (q.limit ? " \"\"" : "") + "\r\n";
+    if (q.limit) o.output += fmt::format("* QUOTA \"\" (STORAGE {} {})\r\n", (q.used + 1023) / 1024, q.limit / 1024);
+    else if (verb == "GETQUOTA") return no("No such quota root", "NONEXISTENT");
+    o.output += ok(verb + " completed").output;
+    return o;
   });
 }
 

@@ -40,6 +40,8 @@ struct SearchJob {
   bool esearch = false;
   bool min = false, max = false, all = false, count = false;
   bool modseq = false;  // a MODSEQ key: the highest MODSEQ found goes out (RFC 7162 3.1.5)
+  bool save = false;    // RETURN (SAVE): the result becomes "$" (RFC 5182)
+  bool quiet = false;   // SAVE alone: no ESEARCH response
 };
 
 namespace {
@@ -61,6 +63,15 @@ std::string_view header_section(std::string_view message) {
 }
 
 }  // namespace
+
+bool Session::resolve(const SequenceSet& set, std::vector<std::uint32_t>& msns) const {
+  if (!set.saved()) return view_.resolve(set, uid_, msns);
+  // RFC 5182 2.1: "$" is the saved result, less what has been expunged.
+  msns.clear();
+  for (auto uid : saved_uids_)
+    if (auto msn = view_.msn_of(uid)) msns.push_back(msn);
+  return true;
+}
 
 Session::Outcome Session::cmd_uid(Command& c) {
   if (c.args.empty() || c.args[0].kind != Value::Kind::atom) return bad("UID takes a command");
@@ -84,6 +95,7 @@ Session::Outcome Session::cmd_uid(Command& c) {
 Session::Outcome Session::cmd_close(Command& c) {
   if (!c.args.empty()) return bad(fmt::format("{} takes no arguments", c.name));
   const std::string done = c.name + " completed";
+  saved_uids_.clear();  // RFC 5182 2.1
   if (c.name == "UNSELECT" || read_only_) {
     state_ = State::authenticated;
     return ok(done);
@@ -101,9 +113,9 @@ Session::Outcome Session::cmd_expunge(Command& c) {
   if (uid_) {
     if (c.args.size() != 1) return bad("UID EXPUNGE takes a UID set");
     auto set = sequence_arg(c.args[0]);
-    if (!set || set->saved()) return bad("Invalid UID set");
+    if (!set) return bad("Invalid UID set");
     std::vector<std::uint32_t> msns;
-    view_.resolve(*set, true, msns);
+    resolve(*set, msns);
     only.emplace();
     for (auto m : msns) only->push_back(view_.at(m).uid);
     if (only->empty()) return finish(ok("EXPUNGE completed").output, true);
@@ -115,11 +127,7 @@ Session::Outcome Session::cmd_expunge(Command& c) {
     if (a.error != StoreError::none) return store_failed(a);
     Outcome o;
     view_.expunged(std::get<answer::Expunged>(a.value).uids, view_options_, o.output);
-    Outcome done = finish(ok("EXPUNGE completed").output, true);
-    o.output += done.output;
-    o.request = std::move(done.request);
-    o.then = std::move(done.then);
-    return o;
+    return prefixed(std::move(o.output), finish(ok("EXPUNGE completed").output, true));
   });
 }
 
@@ -128,7 +136,7 @@ Session::Outcome Session::cmd_expunge(Command& c) {
 Session::Outcome Session::cmd_fetch(Command& c) {
   if (c.args.size() < 2) return bad("FETCH takes a set and items");
   auto set = sequence_arg(c.args[0]);
-  if (!set || set->saved()) return bad("Invalid sequence set");
+  if (!set) return bad("Invalid sequence set");
   std::string error;
   auto spec = parse_fetch(c.args, 1, error);
   if (!spec) return bad(error);
@@ -136,7 +144,7 @@ Session::Outcome Session::cmd_fetch(Command& c) {
   if (spec->vanished && (!uid_ || !spec->changed_since || !view_options_.qresync))
     return bad("VANISHED needs UID FETCH, CHANGEDSINCE and QRESYNC enabled");
   auto job = std::make_shared<FetchJob>();
-  if (!view_.resolve(*set, uid_, job->msns)) return bad("Invalid message number");
+  if (!resolve(*set, job->msns)) return bad("Invalid message number");
   // RFC 7162 3.1: MODSEQ and CHANGEDSINCE enable CONDSTORE.
   if (spec->changed_since || spec->has(FetchItem::Kind::modseq)) enable_condstore();
   if (spec->changed_since) {
@@ -175,11 +183,7 @@ Session::Outcome Session::fetch_vanished(std::shared_ptr<FetchJob> job) {
       append_uid_set(o.output, vanished);
       o.output += "\r\n";
     }
-    Outcome rest = fetch_batch(job);
-    o.output += rest.output;
-    o.request = std::move(rest.request);
-    o.then = std::move(rest.then);
-    return o;
+    return prefixed(std::move(o.output), fetch_batch(job));
   });
 }
 
@@ -261,7 +265,7 @@ Session::Outcome Session::fetch_batch(std::shared_ptr<FetchJob> job) {
 Session::Outcome Session::cmd_store(Command& c) {
   if (c.args.size() < 3) return bad("STORE takes a set, an item and flags");
   auto set = sequence_arg(c.args[0]);
-  if (!set || set->saved()) return bad("Invalid sequence set");
+  if (!set) return bad("Invalid sequence set");
   std::size_t i = 1;
   request::StoreFlags r;
   if (c.args[i].kind == Value::Kind::list) {
@@ -293,7 +297,7 @@ Session::Outcome Session::cmd_store(Command& c) {
   else flags.items.assign(c.args.begin() + i, c.args.end());
   if (!parse_flags(flags, r.flags, r.keywords, true)) return bad("Invalid flags");
   std::vector<std::uint32_t> msns;
-  if (!view_.resolve(*set, uid_, msns)) return bad("Invalid message number");
+  if (!resolve(*set, msns)) return bad("Invalid message number");
   if (read_only_) return no("Mailbox is read-only", "READ-ONLY");
   r.mailbox_id = view_.id();
   for (auto m : msns)
@@ -336,11 +340,7 @@ Session::Outcome Session::cmd_store(Command& c) {
       append_uid_set(code, numbers);
       tagged = ok("Conditional STORE failed", code).output;
     }
-    Outcome done = finish(std::move(tagged), by_uid);
-    o.output += done.output;
-    o.request = std::move(done.request);
-    o.then = std::move(done.then);
-    return o;
+    return prefixed(std::move(o.output), finish(std::move(tagged), by_uid));
   });
 }
 
@@ -350,12 +350,12 @@ Session::Outcome Session::cmd_copy(Command& c) {
   const bool move = c.name == "MOVE";
   if (c.args.size() != 2) return bad(fmt::format("{} takes a set and a mailbox", c.name));
   auto set = sequence_arg(c.args[0]);
-  if (!set || set->saved()) return bad("Invalid sequence set");
+  if (!set) return bad("Invalid sequence set");
   std::string error;
   auto to = mailbox_arg(c.args[1], error);
   if (!to) return bad(error);
   std::vector<std::uint32_t> msns;
-  if (!view_.resolve(*set, uid_, msns)) return bad("Invalid message number");
+  if (!resolve(*set, msns)) return bad("Invalid message number");
   if (move && read_only_) return no("Mailbox is read-only", "READ-ONLY");
   request::Copy r{view_.id(), {}, *to, move};
   for (auto m : msns)
@@ -379,11 +379,7 @@ Session::Outcome Session::cmd_copy(Command& c) {
     Outcome o;
     if (!code.empty()) o.output = "* OK [" + code + "] Moved\r\n";
     view_.expunged(copied.from, view_options_, o.output);
-    Outcome done = finish(ok("MOVE completed").output, true);
-    o.output += done.output;
-    o.request = std::move(done.request);
-    o.then = std::move(done.then);
-    return o;
+    return prefixed(std::move(o.output), finish(ok("MOVE completed").output, true));
   });
 }
 
@@ -401,13 +397,19 @@ Session::Outcome Session::cmd_search(Command& c) {
       else if (o.is_atom("MAX")) job->max = true;
       else if (o.is_atom("ALL")) job->all = true;
       else if (o.is_atom("COUNT")) job->count = true;
+      else if (o.is_atom("SAVE")) job->save = true;
       else return bad("Unknown SEARCH return option");
     }
     job->esearch = true;
     from = 2;
   }
+  // RFC 4731 3.1: no option but SAVE means ALL; RFC 5182 2.1: SAVE alone
+  // writes no ESEARCH.
+  job->quiet = job->save && !job->min && !job->max && !job->count && !job->all;
   if (!job->min && !job->max && !job->count) job->all = true;
   SearchParse parsed = parse_search(c.args, from, true);
+  // RFC 5182 2.1: a SEARCH ... SAVE that fails leaves "$" empty.
+  if (job->save && (parsed.bad_charset || !parsed.program)) saved_uids_.clear();
   if (parsed.bad_charset) return no("Unsupported charset", "BADCHARSET (UTF-8 US-ASCII)");
   if (!parsed.program) return bad(parsed.error);
   job->program = std::move(*parsed.program);
@@ -429,6 +431,7 @@ Session::Outcome Session::search_batch(std::shared_ptr<SearchJob> job) {
     in.largest_uid = view_.largest_uid();
     in.meta = &view_.at(msn);
     in.now = now;
+    in.saved_uids = saved_uids_;
     return in;
   };
   if (job->need == SearchNeed::meta) {
@@ -444,7 +447,21 @@ Session::Outcome Session::search_batch(std::shared_ptr<SearchJob> job) {
       numbers.push_back(job->by_uid ? view_.at(msn).uid : msn);
       highest = std::max(highest, view_.at(msn).modseq);
     }
-    if (!job->esearch) {
+    if (job->save) {
+      // RFC 5182 2.1: with MIN or MAX alone, only those are saved.
+      std::vector<std::uint32_t> uids;
+      for (auto msn : job->found) uids.push_back(view_.at(msn).uid);
+      if (!uids.empty() && !job->all && !job->count) {
+        std::vector<std::uint32_t> ends;
+        if (job->min) ends.push_back(uids.front());
+        if (job->max && (!job->min || uids.size() > 1)) ends.push_back(uids.back());
+        uids = std::move(ends);
+      }
+      saved_uids_ = std::move(uids);
+    }
+    if (job->quiet) {
+      // SAVE alone: nothing to say (RFC 5182 2.1).
+    } else if (!job->esearch) {
       o.output = "* SEARCH";
       for (auto n : numbers) o.output += fmt::format(" {}", n);
       if (job->modseq && !numbers.empty()) o.output += fmt::format(" (MODSEQ {})", highest);
@@ -466,11 +483,7 @@ Session::Outcome Session::search_batch(std::shared_ptr<SearchJob> job) {
       if (job->modseq && !numbers.empty()) o.output += fmt::format(" MODSEQ {}", highest);
       o.output += "\r\n";
     }
-    Outcome done = finish(ok("SEARCH completed").output, job->by_uid);
-    o.output += done.output;
-    o.request = std::move(done.request);
-    o.then = std::move(done.then);
-    return o;
+    return prefixed(std::move(o.output), finish(ok("SEARCH completed").output, job->by_uid));
   }
   const std::size_t n = std::min(job->candidates.size() - job->next, limits_.fetch_batch);
   std::vector<std::uint32_t> batch(job->candidates.begin() + job->next, job->candidates.begin() + job->next + n);

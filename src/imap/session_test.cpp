@@ -28,7 +28,8 @@ const std::string kSelect = std::string(kLogin) + "S SELECT INBOX\r\n";
 constexpr std::string_view kCapsBefore = "IMAP4rev1 IMAP4rev2 LITERAL- SASL-IR ID ENABLE IDLE";
 constexpr std::string_view kCapsAfter =
     "IMAP4rev1 IMAP4rev2 LITERAL- SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN LIST-EXTENDED "
-    "LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE ESEARCH STATUS=SIZE UTF8=ACCEPT BINARY CONDSTORE QRESYNC";
+    "LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE ESEARCH SEARCHRES STATUS=SIZE UTF8=ACCEPT BINARY CONDSTORE QRESYNC "
+    "QUOTA QUOTA=RES-STORAGE OBJECTID";
 const std::string kDate = "\"14-Nov-2023 22:13:20 +0000\"";
 
 // lit - a literal as the server writes it.
@@ -155,6 +156,7 @@ TEST(ImapSession, SelectInbox) {
             "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags permitted\r\n"
             "* OK [UIDVALIDITY 1000] UIDs valid\r\n"
             "* OK [UIDNEXT 4] Predicted next UID\r\n"
+            "* OK [MAILBOXID (F1)] Ok\r\n"
             "S OK [READ-WRITE] SELECT completed\r\n");
 }
 
@@ -167,6 +169,7 @@ TEST(ImapSession, SelectAfterEnableImap4rev2) {
             "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags permitted\r\n"
             "* OK [UIDVALIDITY 1000] UIDs valid\r\n"
             "* OK [UIDNEXT 4] Predicted next UID\r\n"
+            "* OK [MAILBOXID (F1)] Ok\r\n"
             "* LIST () \"/\" INBOX\r\n"
             "S OK [READ-WRITE] SELECT completed\r\n");
 }
@@ -815,6 +818,50 @@ TEST(ImapSession, QresyncSelectTellsWhatChangedAndVanished) {
   EXPECT_EQ(script(kLogin, "S SELECT INBOX (QRESYNC (1000 4))\r\n"), "S BAD QRESYNC must be enabled first\r\n");
   EXPECT_EQ(script(kSelect, "F UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)\r\n"),
             "F BAD VANISHED needs UID FETCH, CHANGEDSINCE and QRESYNC enabled\r\n");
+}
+
+// ---- QUOTA, SEARCHRES, OBJECTID, session limits ---------------------------------
+
+TEST(ImapSession, QuotaRootAndStorage) {
+  auto quota = [](Fixture& f) {
+    f.store.quota_limit = 10 * 1024 * 1024;
+    f.store.quota_used = 1500;
+  };
+  EXPECT_EQ(script(kLogin, "Q GETQUOTAROOT INBOX\r\nR GETQUOTA \"\"\r\nS SETQUOTA \"\" (STORAGE 1)\r\n", quota),
+            "* QUOTAROOT INBOX \"\"\r\n* QUOTA \"\" (STORAGE 2 10240)\r\nQ OK GETQUOTAROOT completed\r\n"
+            "* QUOTA \"\" (STORAGE 2 10240)\r\nR OK GETQUOTA completed\r\n"
+            "S NO [NOPERM] Permission denied\r\n");
+  // No limit: no quota root (RFC 9208 4.3.2).
+  EXPECT_EQ(script(kLogin, "Q GETQUOTAROOT INBOX\r\nR GETQUOTA \"\"\r\n"),
+            "* QUOTAROOT INBOX\r\nQ OK GETQUOTAROOT completed\r\nR NO [NONEXISTENT] No such quota root\r\n");
+}
+
+TEST(ImapSession, SearchSaveAndDollar) {
+  // RFC 5182: SAVE alone answers nothing but OK; "$" is the result after.
+  EXPECT_EQ(script(kSelect, "A SEARCH RETURN (SAVE) UNSEEN\r\nB FETCH $ (UID)\r\nC UID SEARCH UID $\r\n"
+                            "D SEARCH RETURN (SAVE MIN) ALL\r\nE FETCH $ (UID)\r\n"),
+            "A OK SEARCH completed\r\n"
+            "* 2 FETCH (UID 2)\r\n* 3 FETCH (UID 3)\r\nB OK FETCH completed\r\n"
+            "* SEARCH 2 3\r\nC OK SEARCH completed\r\n"
+            "* ESEARCH (TAG \"D\") MIN 1\r\nD OK SEARCH completed\r\n"
+            "* 1 FETCH (UID 1)\r\nE OK FETCH completed\r\n");
+  // A failed SEARCH ... SAVE empties "$"; a new SELECT forgets it.
+  EXPECT_EQ(script(kSelect, "A SEARCH RETURN (SAVE) ALL\r\nB SEARCH RETURN (SAVE) FROB\r\nC FETCH $ (UID)\r\n"),
+            "A OK SEARCH completed\r\nB BAD Unknown search key FROB\r\nC OK FETCH completed\r\n");
+}
+
+TEST(ImapSession, ObjectIds) {
+  std::string out = script(kSelect, "F FETCH 1 (EMAILID THREADID)\r\nS STATUS INBOX (MAILBOXID)\r\n");
+  EXPECT_NE(out.find("* 1 FETCH (EMAILID (M"), std::string::npos) << out;
+  EXPECT_NE(out.find(" THREADID NIL)\r\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("* STATUS INBOX (MAILBOXID (F"), std::string::npos) << out;
+  EXPECT_NE(script(kLogin, "S SELECT INBOX\r\n").find("* OK [MAILBOXID (F"), std::string::npos);
+}
+
+TEST(ImapSession, TooManySessionsIsALimitNotAFailure) {
+  EXPECT_EQ(script("", "a LOGIN alice secret\r\nb LOGIN alice secret\r\n",
+                   [](Fixture& f) { f.options.login = LoginResult::too_many; }),
+            "a NO [LIMIT] Too many sessions for this user\r\nb NO [LIMIT] Too many sessions for this user\r\n");
 }
 
 }  // namespace

@@ -58,6 +58,8 @@ class FakeStore {
   std::uint32_t next_uidvalidity = 1000;
   // A failure to give instead of the next answer (StoreError::none: none).
   StoreError fail_next = StoreError::none;
+  std::uint64_t quota_limit = 0, quota_used = 0;  // the user's, in octets (0: no limit)
+  std::int64_t next_emailid = 100;                 // the stored message of the next delivery
 
   FakeMailbox& create(const std::string& name, const std::string& special_use = "", bool selectable = true) {
     FakeMailbox& m = mailboxes[name];
@@ -96,6 +98,7 @@ class FakeStore {
     m.meta.flags = flags;
     m.meta.keywords = std::move(keywords);
     m.meta.modseq = next_modseq(mb);
+    m.meta.emailid = ++next_emailid;
     m.meta.internaldate = internaldate;
     m.octets = prefix + message;
     m.meta.size = m.octets.size();
@@ -176,8 +179,9 @@ class FakeStore {
   }
 
   static std::string kind(const Request& r) {
-    static const char* kNames[] = {"List",   "Status", "Open",    "Create", "Delete", "Rename",  "Subscribe",
-                                   "Append", "Changes", "Read", "StoreFlags", "Copy", "Expunge"};
+    static const char* kNames[] = {"List",   "Status",  "Open", "Create",     "Delete", "Rename",  "Subscribe",
+                                   "Append", "Changes", "Read", "StoreFlags", "Copy",   "Expunge", "Quota"};
+    static_assert(std::size(kNames) == std::variant_size_v<Request>);
     return kNames[r.index()];
   }
 
@@ -329,6 +333,7 @@ class FakeStore {
     }
     return value(std::move(out));
   }
+  Answer on(const request::Quota&) { return value(answer::Quota{quota_limit, quota_used}); }
   Answer on(const request::StoreFlags& r) {
     answer::Stored out;
     FakeMailbox* mb = by_id(r.mailbox_id);

@@ -19,6 +19,7 @@
 #include "server/auth_driver.h"
 #include "server/free_space.h"
 #include "server/mailbox_watch.h"
+#include "server/user_sessions.h"
 #include "server/recipients.h"
 #include "smtp/session.h"
 #include "store/journal.h"
@@ -75,6 +76,7 @@ struct ImapDriverContext {
   store::Directory& directory;    // the user record after AUTHENTICATE
   store::Mailboxes& mailboxes;
   MailboxWatch& watch;            // changes of selected mailboxes, IDLE's wake-ups
+  UserSessions& sessions;         // imap.max_sessions_per_user
   asio::thread_pool& blocking;
   TlsSetup tls;
   const AuthContext& auth;

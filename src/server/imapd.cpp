@@ -49,6 +49,7 @@ imap::MessageMeta meta_of(const store::MessageRecord& r) {
   m.modseq = static_cast<std::uint64_t>(r.modseq);
   m.size = r.size;
   m.internaldate = r.internaldate;
+  m.emailid = r.message;
   return m;
 }
 
@@ -86,7 +87,9 @@ imap::Answer done_or(const Status& st) {
 // store offers only as write_sync (CREATE, DELETE, RENAME, SUBSCRIBE).
 struct Blocking {
   store::Mailboxes& mailboxes;
+  store::Directory& directory;
   std::int64_t user;
+  const std::string& address;
 
   imap::Answer operator()(const imap::request::List& r) {
     auto list = mailboxes.list_mailboxes(user);
@@ -162,6 +165,12 @@ struct Blocking {
       out.messages.push_back(std::move(m));
     }
     return imap::Answer{imap::StoreError::none, "", std::move(out)};
+  }
+  imap::Answer operator()(const imap::request::Quota&) {
+    auto found = directory.find_user(address);
+    if (!found) return failed(found.error());
+    if (!*found) return failed(make_error(Errc::not_found, "no such user"));
+    return imap::Answer{imap::StoreError::none, "", imap::answer::Quota{(*found)->quota_bytes, (*found)->used_bytes}};
   }
   template <typename Other>
   imap::Answer operator()(const Other&) {
@@ -266,7 +275,12 @@ class ImapProtocol {
     Login login = co_await offload(ctx_.blocking, check);
     std::fill(password.begin(), password.end(), '\0');
     if (login.result == imap::LoginResult::ok) {
+      ticket_ = ctx_.sessions.enter(login.user_id, ctx_.config.max_sessions_per_user);
+      if (!ticket_) login.result = imap::LoginResult::too_many;
+    }
+    if (login.result == imap::LoginResult::ok) {
       user_id_ = login.user_id;
+      address_ = user;
       log::get("imapd")->info("login: user=<{}>, method={}, rip={}", printable(user, 200),
                               verified ? "AUTHENTICATE" : "LOGIN", ip);
     }
@@ -308,7 +322,7 @@ class ImapProtocol {
   }
 
   asio::awaitable<imap::Answer> blocking(const imap::Request& r) {
-    auto run = [&mailboxes = ctx_.mailboxes, user = user_id_, &r] { return std::visit(Blocking{mailboxes, user}, r); };
+    auto run = [this, &r] { return std::visit(Blocking{ctx_.mailboxes, ctx_.directory, user_id_, address_}, r); };
     imap::Answer a = co_await offload(ctx_.blocking, run);
     co_return a;
   }
@@ -453,6 +467,8 @@ class ImapProtocol {
   imap::Session session_;
   imap::Action action_ = imap::Action::need_more;
   std::int64_t user_id_ = 0;
+  std::string address_;
+  std::optional<UserSessions::Ticket> ticket_;  // this session counted against its user's
   std::shared_ptr<MailboxWatch::Watched> watched_;
   std::int64_t watched_id_ = 0;
   std::shared_ptr<WakeSignal> signal_;

@@ -76,6 +76,7 @@ struct MessageRecord {
   std::vector<std::string> keywords;
   std::int64_t modseq = 0;
   std::int64_t internaldate = 0;  // unix seconds (RFC 9051 2.3.3)
+  std::int64_t message = 0;       // the stored message: one for all its copies (OBJECTID's EMAILID)
 };
 
 struct ExpungedRecord {

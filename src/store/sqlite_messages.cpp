@@ -38,6 +38,7 @@ MessageRecord message_from(const Stmt& st) {
   r.keywords = split_keywords(st.text(3));
   r.modseq = st.i64(4);
   r.internaldate = st.i64(5);
+  r.message = st.i64(6);
   return r;
 }
 
@@ -120,7 +121,7 @@ Result<std::vector<MessageRecord>> SqliteMailboxes::messages(std::int64_t mailbo
   return core_.read([&](Db& db) -> Result<std::vector<MessageRecord>> {
     std::vector<MessageRecord> out;
     auto st = db.prepare(
-        "SELECT uid, size, flags, keywords, modseq, internaldate FROM mailbox_messages "
+        "SELECT uid, size, flags, keywords, modseq, internaldate, message FROM mailbox_messages "
         "WHERE mailbox_id = ? AND modseq > ? ORDER BY uid");
     st.bind(1, mailbox_id).bind(2, changed_since);
     while (st.step()) out.push_back(message_from(st));
@@ -137,7 +138,7 @@ Result<Mailboxes::Changes> SqliteMailboxes::changes_since(std::int64_t mailbox_i
     if (!mb.step()) return make_error(Errc::not_found, "no such mailbox");
     out.highestmodseq = mb.i64(0);
     auto st = db.prepare(
-        "SELECT uid, size, flags, keywords, modseq, internaldate FROM mailbox_messages "
+        "SELECT uid, size, flags, keywords, modseq, internaldate, message FROM mailbox_messages "
         "WHERE mailbox_id = ? AND modseq > ? ORDER BY uid");
     st.bind(1, mailbox_id).bind(2, modseq);
     while (st.step()) out.messages.push_back(message_from(st));
@@ -201,7 +202,7 @@ void SqliteMailboxes::store_flags(std::int64_t mailbox_id, std::vector<std::int6
     *result = {};  // a second run after a rollback starts afresh
     for (auto uid : uids) {
       auto st = db.prepare(
-          "SELECT uid, size, flags, keywords, modseq, internaldate FROM mailbox_messages "
+          "SELECT uid, size, flags, keywords, modseq, internaldate, message FROM mailbox_messages "
           "WHERE mailbox_id = ? AND uid = ?");
       st.bind(1, mailbox_id).bind(2, uid);
       if (!st.step()) continue;  // expunged meanwhile: nothing to change
