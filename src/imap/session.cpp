@@ -45,7 +45,8 @@ std::string Session::capabilities() const {
     return caps;
   }
   caps += " NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE"
-          " ESEARCH SEARCHRES STATUS=SIZE UTF8=ACCEPT BINARY CONDSTORE QRESYNC QUOTA QUOTA=RES-STORAGE OBJECTID";
+          " ESEARCH SEARCHRES STATUS=SIZE UTF8=ACCEPT BINARY CONDSTORE QRESYNC QUOTA QUOTA=RES-STORAGE OBJECTID SORT SORT=DISPLAY"
+          " THREAD=ORDEREDSUBJECT THREAD=REFERENCES";
   if (limits_.append_limit) caps += fmt::format(" APPENDLIMIT={}", limits_.append_limit);
   return caps;
 }
@@ -337,6 +338,8 @@ Session::Outcome Session::dispatch(Command& c) {
       {"UNSELECT", kSelected, &Session::cmd_close},
       {"EXPUNGE", kSelected, &Session::cmd_expunge},
       {"SEARCH", kSelected, &Session::cmd_search},
+      {"SORT", kSelected, &Session::cmd_sort},
+      {"THREAD", kSelected, &Session::cmd_sort},
       {"FETCH", kSelected, &Session::cmd_fetch},
       {"STORE", kSelected, &Session::cmd_store},
       {"COPY", kSelected, &Session::cmd_copy},

@@ -32,6 +32,7 @@
 // (UIDPLUS), 4959 (SASL-IR), 5161 (ENABLE), 5258 (LIST-EXTENDED), 5530
 // (response codes), 5819 (LIST-STATUS), 6154 (SPECIAL-USE), 6851 (MOVE),
 // 7162 (CONDSTORE, QRESYNC), 9208 (QUOTA), 5182 (SEARCHRES), 8474 (OBJECTID),
+// 5256 (SORT, THREAD), 5957 (SORT=DISPLAY),
 // 7888 (LITERAL-), 2971 (ID), 3348 (CHILDREN), 8438 (STATUS=SIZE).
 #pragma once
 
@@ -217,6 +218,9 @@ class Session {
   Outcome fetch_batch(std::shared_ptr<struct FetchJob> job);
   Outcome fetch_vanished(std::shared_ptr<struct FetchJob> job);
   Outcome search_batch(std::shared_ptr<struct SearchJob> job);
+  Outcome cmd_sort(Command& c);
+  Outcome start_search(std::shared_ptr<struct SearchJob> job, struct SearchParse parsed);
+  std::string ordered(const struct SearchJob& job) const;
 
   ImapLimits limits_;
   std::string hostname_;

@@ -14,6 +14,7 @@
 #include "base/text.h"
 #include "imap/fetch_spec.h"
 #include "imap/search.h"
+#include "imap/sort.h"
 #include "imap/session.h"
 
 namespace herald::imap {
@@ -42,6 +43,10 @@ struct SearchJob {
   bool modseq = false;  // a MODSEQ key: the highest MODSEQ found goes out (RFC 7162 3.1.5)
   bool save = false;    // RETURN (SAVE): the result becomes "$" (RFC 5182)
   bool quiet = false;   // SAVE alone: no ESEARCH response
+  // SORT and THREAD (RFC 5256): the header sections of what was found.
+  std::optional<std::vector<SortKey>> sort;
+  std::optional<ThreadAlgorithm> thread;
+  std::vector<std::string> headers;  // per found message, in order
 };
 
 namespace {
@@ -80,12 +85,13 @@ Session::Outcome Session::cmd_uid(Command& c) {
   inner.name = to_upper(c.args[0].text);
   inner.args.assign(std::make_move_iterator(c.args.begin() + 1), std::make_move_iterator(c.args.end()));
   if (inner.name != "FETCH" && inner.name != "STORE" && inner.name != "SEARCH" && inner.name != "COPY" &&
-      inner.name != "MOVE" && inner.name != "EXPUNGE")
+      inner.name != "MOVE" && inner.name != "EXPUNGE" && inner.name != "SORT" && inner.name != "THREAD")
     return bad(fmt::format("Unknown UID command {}", printable(inner.name, 40)));
   uid_ = true;
   if (inner.name == "FETCH") return cmd_fetch(inner);
   if (inner.name == "STORE") return cmd_store(inner);
   if (inner.name == "SEARCH") return cmd_search(inner);
+  if (inner.name == "SORT" || inner.name == "THREAD") return cmd_sort(inner);
   if (inner.name == "EXPUNGE") return cmd_expunge(inner);
   return cmd_copy(inner);
 }
@@ -410,16 +416,62 @@ Session::Outcome Session::cmd_search(Command& c) {
   SearchParse parsed = parse_search(c.args, from, true);
   // RFC 5182 2.1: a SEARCH ... SAVE that fails leaves "$" empty.
   if (job->save && (parsed.bad_charset || !parsed.program)) saved_uids_.clear();
+  return start_search(job, std::move(parsed));
+}
+
+// cmd_sort - SORT (RFC 5256 3) and THREAD (RFC 5256 4): criteria or an
+// algorithm, a charset (required), then search keys.
+Session::Outcome Session::cmd_sort(Command& c) {
+  const bool thread = c.name == "THREAD";
+  if (c.args.size() < 3) return bad(fmt::format("{} takes {}, a charset and search keys", c.name,
+                                                thread ? "an algorithm" : "sort criteria"));
+  auto job = std::make_shared<SearchJob>();
+  if (thread) {
+    auto algorithm = c.args[0].kind == Value::Kind::atom ? parse_thread_algorithm(c.args[0].text) : std::nullopt;
+    if (!algorithm) return bad("Unknown threading algorithm");
+    job->thread = *algorithm;
+  } else {
+    std::string error;
+    job->sort = parse_sort_criteria(c.args[0], error);
+    if (!job->sort) return bad(error);
+  }
+  if (!c.args[1].is_astring()) return bad("Missing charset");
+  if (!iequals(c.args[1].text, "UTF-8") && !iequals(c.args[1].text, "US-ASCII"))
+    return no("Unsupported charset", "BADCHARSET (UTF-8 US-ASCII)");
+  return start_search(job, parse_search(c.args, 2, false));
+}
+
+Session::Outcome Session::start_search(std::shared_ptr<SearchJob> job, SearchParse parsed) {
   if (parsed.bad_charset) return no("Unsupported charset", "BADCHARSET (UTF-8 US-ASCII)");
   if (!parsed.program) return bad(parsed.error);
   job->program = std::move(*parsed.program);
   job->need = need(job->program.root);
+  // SORT and THREAD read the header of every message they order.
+  if ((job->sort || job->thread) && job->need == SearchNeed::meta) job->need = SearchNeed::header;
   job->modseq = uses_modseq(job->program.root);
   if (job->modseq) enable_condstore();  // RFC 7162 3.1.5
   job->by_uid = uid_;
   for (std::uint32_t m = 1; m <= view_.exists(); ++m)
     if (!view_.gone(view_.at(m).uid)) job->candidates.push_back(m);
   return search_batch(job);
+}
+
+// ordered - SORT's and THREAD's response from what the search found.
+std::string Session::ordered(const SearchJob& job) const {
+  std::vector<SortInput> inputs;
+  for (std::size_t i = 0; i < job.found.size(); ++i) {
+    const std::uint32_t msn = job.found[i];
+    inputs.push_back({job.by_uid ? view_.at(msn).uid : msn, &view_.at(msn), job.headers[i]});
+  }
+  std::string out;
+  if (job.sort) {
+    out = "* SORT";
+    for (auto id : sort_messages(inputs, *job.sort)) out += fmt::format(" {}", id);
+  } else {
+    out = "* THREAD ";
+    append_threads(out, thread_messages(inputs, *job.thread));
+  }
+  return out + "\r\n";
 }
 
 Session::Outcome Session::search_batch(std::shared_ptr<SearchJob> job) {
@@ -459,7 +511,9 @@ Session::Outcome Session::search_batch(std::shared_ptr<SearchJob> job) {
       }
       saved_uids_ = std::move(uids);
     }
-    if (job->quiet) {
+    if (job->sort || job->thread) {
+      o.output = ordered(*job);
+    } else if (job->quiet) {
       // SAVE alone: nothing to say (RFC 5182 2.1).
     } else if (!job->esearch) {
       o.output = "* SEARCH";
@@ -483,7 +537,8 @@ Session::Outcome Session::search_batch(std::shared_ptr<SearchJob> job) {
       if (job->modseq && !numbers.empty()) o.output += fmt::format(" MODSEQ {}", highest);
       o.output += "\r\n";
     }
-    return prefixed(std::move(o.output), finish(ok("SEARCH completed").output, job->by_uid));
+    const char* verb = job->sort ? "SORT completed" : job->thread ? "THREAD completed" : "SEARCH completed";
+    return prefixed(std::move(o.output), finish(ok(verb).output, job->by_uid));
   }
   const std::size_t n = std::min(job->candidates.size() - job->next, limits_.fetch_batch);
   std::vector<std::uint32_t> batch(job->candidates.begin() + job->next, job->candidates.begin() + job->next + n);
@@ -501,7 +556,9 @@ Session::Outcome Session::search_batch(std::shared_ptr<SearchJob> job) {
       SearchInput in = input(batch[i]);
       in.header = header_section(m.octets);
       in.text = m.octets;
-      if (matches(job->program.root, in)) job->found.push_back(batch[i]);
+      if (!matches(job->program.root, in)) continue;
+      job->found.push_back(batch[i]);
+      if (job->sort || job->thread) job->headers.emplace_back(in.header);
     }
     return search_batch(job);
   });

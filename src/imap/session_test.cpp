@@ -29,7 +29,7 @@ constexpr std::string_view kCapsBefore = "IMAP4rev1 IMAP4rev2 LITERAL- SASL-IR I
 constexpr std::string_view kCapsAfter =
     "IMAP4rev1 IMAP4rev2 LITERAL- SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN LIST-EXTENDED "
     "LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE ESEARCH SEARCHRES STATUS=SIZE UTF8=ACCEPT BINARY CONDSTORE QRESYNC "
-    "QUOTA QUOTA=RES-STORAGE OBJECTID";
+    "QUOTA QUOTA=RES-STORAGE OBJECTID SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES";
 const std::string kDate = "\"14-Nov-2023 22:13:20 +0000\"";
 
 // lit - a literal as the server writes it.
@@ -862,6 +862,29 @@ TEST(ImapSession, TooManySessionsIsALimitNotAFailure) {
   EXPECT_EQ(script("", "a LOGIN alice secret\r\nb LOGIN alice secret\r\n",
                    [](Fixture& f) { f.options.login = LoginResult::too_many; }),
             "a NO [LIMIT] Too many sessions for this user\r\nb NO [LIMIT] Too many sessions for this user\r\n");
+}
+
+// ---- SORT and THREAD (RFC 5256) -------------------------------------------------
+
+TEST(ImapSession, SortAndThread) {
+  auto mail = [](Fixture& f) {
+    f.store.deliver("Work", "From: c@x.test\r\nSubject: beta\r\nMessage-ID: <b@x>\r\nDate: Mon, 2 Jan 2023 10:00:00 +0000\r\n\r\nb\r\n");
+    f.store.deliver("Work", "From: a@x.test\r\nSubject: Re: alpha\r\nMessage-ID: <r@x>\r\nIn-Reply-To: <a@x>\r\n"
+                            "Date: Tue, 3 Jan 2023 10:00:00 +0000\r\n\r\nr\r\n");
+    f.store.deliver("Work", "From: b@x.test\r\nSubject: alpha\r\nMessage-ID: <a@x>\r\nDate: Sun, 1 Jan 2023 10:00:00 +0000\r\n\r\na\r\n");
+  };
+  EXPECT_EQ(script(std::string(kLogin) + "S SELECT Work\r\n",
+                   "A SORT (SUBJECT) UTF-8 ALL\r\nB UID SORT (REVERSE DATE) US-ASCII ALL\r\nC SORT (FROM) UTF-8 NOT FROM a\r\n"
+                   "D THREAD REFERENCES UTF-8 ALL\r\nE THREAD ORDEREDSUBJECT UTF-8 ALL\r\n"
+                   "F SORT (SUBJECT) KOI8-R ALL\r\nG THREAD FROB UTF-8 ALL\r\n",
+                   mail),
+            "* SORT 2 3 1\r\nA OK SORT completed\r\n"
+            "* SORT 2 1 3\r\nB OK SORT completed\r\n"
+            "* SORT 3 1\r\nC OK SORT completed\r\n"
+            "* THREAD (3 2)(1)\r\nD OK THREAD completed\r\n"  // threads by their first message's date
+            "* THREAD (3 2)(1)\r\nE OK THREAD completed\r\n"
+            "F NO [BADCHARSET (UTF-8 US-ASCII)] Unsupported charset\r\n"
+            "G BAD Unknown threading algorithm\r\n");
 }
 
 }  // namespace
