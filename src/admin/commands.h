@@ -176,4 +176,147 @@ struct JournalRequest {
 
 Result<ListEnd> journal(store::Store& store, const JournalRequest& request, const Sink<store::JournalEntry>& row);
 
+// ---- a user's mail (doveadm's mailbox, quota, flags, expunge) ----------
+// These work on the store, as the user commands do, whether the daemon
+// runs or not. A running daemon's IMAP session that has the mailbox
+// selected learns of such a change when it next reads the mailbox (its
+// watch hears only its own process's commits: docs/ARCHITECTURE.md
+// "IMAP"); new sessions see it at once. Every one names the user by
+// address: Errc::invalid for no address, not_found for no such user.
+
+// MailboxInfo - a mailbox as `mailbox list` shows it.
+struct MailboxInfo {
+  std::string name;         // UTF-8, "/" between levels
+  std::string special_use;  // "\\Sent", ...; "" = none
+  bool selectable = true;   // false: \Noselect, a parent kept for its children
+  bool subscribed = false;
+  std::uint64_t messages = 0, unseen = 0, deleted = 0, size = 0;  // size in octets
+  std::int64_t uidvalidity = 0, uidnext = 0;
+};
+
+// kSpecialUses - the special uses a mailbox may be given (RFC 6154 2).
+inline constexpr const char* kSpecialUses[] = {"\\All",  "\\Archive", "\\Drafts", "\\Flagged",
+                                               "\\Junk", "\\Sent",    "\\Trash"};
+
+Result<std::vector<MailboxInfo>> mailbox_list(store::Store& store, const std::string& address);
+// mailbox_create - and the levels above it; subscribed, as a new user's
+// mailboxes are (IMAP CREATE leaves that to the client). special_use: one
+// of kSpecialUses, any case, or "".
+Status mailbox_create(store::Store& store, const std::string& address, const std::string& name,
+                      const std::string& special_use);
+// mailbox_delete - its messages go (and their quota); a parent of others
+// stays as \Noselect; INBOX is refused (Errc::denied). Unsubscribed.
+Status mailbox_delete(store::Store& store, const std::string& address, const std::string& name);
+// mailbox_rename - with its children and their subscriptions; renaming
+// INBOX moves its messages and leaves it empty (RFC 9051 6.3.6).
+Status mailbox_rename(store::Store& store, const std::string& address, const std::string& from,
+                      const std::string& to);
+
+struct QuotaInfo {
+  std::string address;
+  std::uint64_t quota_bytes = 0;  // 0 = unlimited
+  std::uint64_t used_bytes = 0;
+};
+
+Result<QuotaInfo> quota_get(store::Store& store, const std::string& address);
+// quota_set - "500M", "1G", "0" = unlimited (parse_quota's sizes); what
+// the user has then. Deliveries and APPENDs past it are refused from the
+// next one on, in a running daemon too (the directory cache is told).
+Result<QuotaInfo> quota_set(store::Store& store, const std::string& address, const std::string& size);
+
+// FlagsRequest - `herald flags`: the messages of uids in a mailbox, their
+// flags changed (add, remove, set) or only shown (none).
+struct FlagsRequest {
+  enum class Change { none, add, remove, set };
+  std::string address, mailbox;
+  std::vector<std::string> uids;   // "7", "3:9", "5:*", "*", "1,4" (IMAP's uid-set)
+  Change change = Change::none;
+  std::vector<std::string> flags;  // "\\Seen", "\\Flagged", keywords; each may hold several, space or comma separated
+};
+
+// MessageFlags - one message's flags, system flags first, as IMAP's FLAGS.
+struct MessageFlags {
+  std::int64_t uid = 0;
+  std::vector<std::string> flags;
+};
+
+// flags - the messages' flags after the change, in UID order. A UID named
+// alone that the mailbox has not is Errc::not_found (nothing changed);
+// ranges take the UIDs that exist. \Recent and unknown "\\" names are
+// Errc::invalid.
+Result<std::vector<MessageFlags>> flags(store::Store& store, const FlagsRequest& request);
+
+// ExpungeRequest - which messages of a mailbox go: those with an internal
+// date older than `before` ("30d", "12h"), those flagged \Deleted, or
+// with both given those that are both. One is needed (Errc::invalid).
+struct ExpungeRequest {
+  std::string address, mailbox;
+  std::string before;
+  bool deleted = false;
+};
+
+// expunge - how many went; their space goes back to the quota.
+Result<std::size_t> expunge(store::Store& store, const ExpungeRequest& request);
+
+// ---- import and export (doveadm import / backup) ----------------------
+// Messages from a maildir++ tree or an mbox file into the store, each
+// through Mailboxes::append_message with its MIME structure as IMAP
+// APPEND gives it, line ends made CRLF; a maildir++ tree out of it.
+// admin/mailfiles.h says what of each format is read and written.
+
+// ImportRequest - whose, from where; mbox: into which mailbox ("" = INBOX).
+struct ImportRequest {
+  std::string address;
+  std::filesystem::path path;
+  std::string mailbox;
+};
+
+// kProblemsKept - how many problems a report names (it counts them all).
+inline constexpr std::size_t kProblemsKept = 10;
+
+// ImportReport - what an import did. Problems are per message ("PATH:
+// why"): a file unreadable or empty is skipped, a message the store
+// refused (the quota, a disk error) failed; neither stops the import.
+struct ImportReport {
+  std::vector<std::pair<std::string, std::size_t>> mailboxes;  // messages imported, by mailbox, as first met
+  std::vector<std::string> created;                             // mailboxes the import created
+  std::size_t imported = 0, skipped = 0, failed = 0;
+  std::uint64_t octets = 0;                                      // imported, as stored (CRLF)
+  std::vector<std::string> problems;                             // the first kProblemsKept
+};
+
+// Progress - messages done and of how many (0: not known ahead); called
+// from the command's thread.
+using Progress = std::function<void(std::size_t done, std::size_t total)>;
+
+// import_maildir - the root's cur/ and new/ into INBOX, each ".Sub.Folder"
+// into Sub/Folder; flags from ":2," (and the folder's dovecot-keywords),
+// the internal date from the file's mtime (else the name's leading
+// timestamp). A folder's dovecot-uidlist, if any, gives the order.
+// Missing mailboxes are created: a top-level Sent, Drafts, Trash, Junk
+// or Archive in any case goes to the user's mailbox of that name, or is
+// created with that special use.
+Result<ImportReport> import_maildir(store::Store& store, const ImportRequest& request, const Progress& progress);
+// import_mbox - every message of the mbox file into request.mailbox; the
+// internal date from its "From " line; UW-IMAP's folder-data message is
+// not imported.
+Result<ImportReport> import_mbox(store::Store& store, const ImportRequest& request, const Progress& progress);
+
+struct ExportReport {
+  std::vector<std::pair<std::string, std::size_t>> mailboxes;  // messages written, by mailbox
+  std::size_t exported = 0;
+  std::size_t keywords_dropped = 0;  // past the 26 letters a folder has for keywords
+  std::uint64_t octets = 0;
+};
+
+// export_maildir - every selectable mailbox as maildir++ under path (made
+// if missing): INBOX at the root, others as ".Name.Sub"; each message in
+// cur/ as stored (CRLF), flags in its ":2," info, keywords in the folder's
+// dovecot-keywords, the internal date as its mtime, the order in a
+// dovecot-uidlist. Names come from the mailbox's UIDVALIDITY and the
+// message's UID, so exporting again into the same tree rewrites (renames,
+// for changed flags) the same files instead of adding copies.
+Result<ExportReport> export_maildir(store::Store& store, const std::string& address,
+                                    const std::filesystem::path& path, const Progress& progress);
+
 }  // namespace herald::admin

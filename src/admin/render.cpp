@@ -90,6 +90,60 @@ nlohmann::json to_json(const store::JournalEntry& e) {
           {"attachments", e.attachments}, {"attachment_names", e.attachment_names}};
 }
 
+std::string human_size(std::uint64_t octets) {
+  static constexpr char kUnits[] = {'k', 'M', 'G', 'T'};
+  if (octets < 1024) return std::to_string(octets);
+  double v = static_cast<double>(octets);
+  int unit = -1;
+  while (v >= 1024 && unit < 3) {
+    v /= 1024;
+    ++unit;
+  }
+  std::string text = v < 9.95 ? fmt::format("{:.1f}", v) : fmt::format("{:.0f}", v);
+  if (text.ends_with(".0")) text.resize(text.size() - 2);
+  return text + kUnits[unit];
+}
+
+std::string mailbox_header() {
+  return fmt::format("{:<32} {:<11} {:>8} {:>8} {:>8}", "MAILBOX", "SPECIAL-USE", "MESSAGES", "UNSEEN", "SIZE");
+}
+
+std::string text_line(const MailboxInfo& m) {
+  if (!m.selectable) return fmt::format("{:<32} {:<11} {:>8} {:>8} {:>8}", m.name, "\\Noselect", "-", "-", "-");
+  return fmt::format("{:<32} {:<11} {:>8} {:>8} {:>8}", m.name, m.special_use, m.messages, m.unseen,
+                     human_size(m.size));
+}
+
+std::string text_line(const MessageFlags& f) { return fmt::format("{}  ({})", f.uid, fmt::join(f.flags, " ")); }
+
+nlohmann::json to_json(const MailboxInfo& m) {
+  return {{"name", m.name},         {"special_use", m.special_use}, {"selectable", m.selectable},
+          {"subscribed", m.subscribed}, {"messages", m.messages}, {"unseen", m.unseen},
+          {"deleted", m.deleted},   {"size", m.size},               {"uidvalidity", m.uidvalidity},
+          {"uidnext", m.uidnext}};
+}
+
+nlohmann::json to_json(const MessageFlags& f) { return {{"uid", f.uid}, {"flags", f.flags}}; }
+
+nlohmann::json to_json(const QuotaInfo& q) {
+  return {{"address", q.address}, {"quota_bytes", q.quota_bytes}, {"used_bytes", q.used_bytes},
+          {"unlimited", q.quota_bytes == 0}};
+}
+
+nlohmann::json to_json(const ImportReport& r) {
+  nlohmann::json boxes = nlohmann::json::object();
+  for (const auto& [name, n] : r.mailboxes) boxes[name] = n;
+  return {{"mailboxes", boxes}, {"created", r.created}, {"imported", r.imported}, {"skipped", r.skipped},
+          {"failed", r.failed}, {"octets", r.octets},   {"problems", r.problems}};
+}
+
+nlohmann::json to_json(const ExportReport& r) {
+  nlohmann::json boxes = nlohmann::json::object();
+  for (const auto& [name, n] : r.mailboxes) boxes[name] = n;
+  return {{"mailboxes", boxes}, {"exported", r.exported}, {"octets", r.octets},
+          {"keywords_dropped", r.keywords_dropped}};
+}
+
 std::string dump(const nlohmann::json& j) { return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace); }
 std::string dump_line(const nlohmann::json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

@@ -34,6 +34,16 @@ std::string text_line(const store::AliasRecord& a);
 std::string text_line(const store::QueueRow& r);
 std::string text_line(const store::JournalEntry& e);
 
+// human_size - octets for a person: "512", "1.5k", "23M", "1.2G" (binary
+// units, rounded; format_size gives the exact form).
+std::string human_size(std::uint64_t octets);
+
+// A user's mail: the rows of `mailbox list` and `flags`.
+std::string text_line(const MailboxInfo& m);
+std::string text_line(const MessageFlags& f);
+// mailbox_header - the column titles text_line(MailboxInfo) writes under.
+std::string mailbox_header();
+
 // dump - j as dump(2) writes it, malformed UTF-8 in its strings replaced by
 // U+FFFD rather than thrown as an exception.
 std::string dump(const nlohmann::json& j);
@@ -48,6 +58,11 @@ nlohmann::json to_json(const UserInfo& u);
 nlohmann::json to_json(const store::AliasRecord& a);
 nlohmann::json to_json(const store::QueueRow& r);
 nlohmann::json to_json(const store::JournalEntry& e);
+nlohmann::json to_json(const MailboxInfo& m);
+nlohmann::json to_json(const MessageFlags& f);
+nlohmann::json to_json(const QuotaInfo& q);
+nlohmann::json to_json(const ImportReport& r);
+nlohmann::json to_json(const ExportReport& r);
 
 // RowWriter - rows to `out` as they come, as text lines or as the elements
 // of one JSON array that finish() closes. A list that fails half way is left

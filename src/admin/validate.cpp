@@ -38,6 +38,14 @@ Status require_local(store::Store& store, const std::string& address) {
   return {};
 }
 
+Result<store::UserRecord> user_of(store::Store& store, const std::string& address) {
+  if (auto st = check_address(address); !st) return st.error();
+  auto user = store.directory().find_user(address);
+  if (!user) return user.error();
+  if (!*user) return make_error(Errc::not_found, fmt::format("no such user: {}", to_lower(address)));
+  return std::move(**user);
+}
+
 Result<std::uint64_t> parse_quota(const std::string& text) {
   if (text.empty()) return std::uint64_t{0};
   auto q = parse_size(text);

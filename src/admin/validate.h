@@ -21,6 +21,10 @@ std::string domain_of(const std::string& address);
 // require_local - Errc::not_found unless the address's domain is local.
 Status require_local(store::Store& store, const std::string& address);
 
+// user_of - the user of a checked address: Errc::invalid for no address,
+// Errc::not_found for no such user.
+Result<store::UserRecord> user_of(store::Store& store, const std::string& address);
+
 // parse_quota - "500M", "1G" as octets; "" = 0 (none).
 Result<std::uint64_t> parse_quota(const std::string& text);
 // parse_key - a numeric list key (queue row, journal key); "" = 0.

@@ -10,6 +10,7 @@
 #include <functional>
 #include <iostream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -41,6 +42,10 @@ struct Args {
   std::filesystem::path data_dir;  // the configuration's (dispatch sets it)
   admin::JournalRequest journal;
   SendRequest send;
+  // A user's mail: mailbox, quota, flags, expunge, import, export.
+  std::string mailbox, new_name, special_use, size, path, before;
+  std::vector<std::string> uids, flags_add, flags_remove, flags_set;
+  bool deleted = false;
 };
 
 // new_password - the one password source the command line gave.
@@ -80,6 +85,7 @@ class Cli {
   void add_queue_commands();
   void add_deadletter_commands();
   void add_targets_command();
+  void add_mail_commands();
   int dispatch();
 
   CLI::App app_{"Herald - mail server: SMTP in, mailboxes, POP3 out"};
@@ -90,6 +96,9 @@ class Cli {
   CLI::App* version_ = nullptr;
   CLI::App* send_ = nullptr;
   std::vector<std::pair<CLI::App*, StoreCommand>> commands_;
+  CLI::Option* flags_add_ = nullptr;  // which change `herald flags` was given
+  CLI::Option* flags_remove_ = nullptr;
+  CLI::Option* flags_set_ = nullptr;
 };
 
 Cli::Cli() {
@@ -104,6 +113,7 @@ Cli::Cli() {
   add_queue_commands();
   add_deadletter_commands();
   add_targets_command();
+  add_mail_commands();
   version_ = app_.add_subcommand("version", "print the version");
   // herald send: a MIME message built from files and flags (mime/builder.h).
   auto& s = a_.send;
@@ -294,6 +304,105 @@ void Cli::add_targets_command() {
   command(&app_, "targets", "the servers mail is sent to, as the running daemon sees them (CSSMTP's D,TARGET)",
           [](auto& a, auto& st) { print_targets(st, a.data_dir, a.json); })
       ->add_flag("--json", a_.json, "print JSON");
+}
+
+// A user's mail on the store, doveadm's mailbox, quota, flags, expunge,
+// import and backup; the daemon may run.
+void Cli::add_mail_commands() {
+  auto* mailbox = group("mailbox", "a user's mailboxes");
+  auto* list = command(mailbox, "list", "list a user's mailboxes: special use, messages, unseen, size",
+                       [](auto& a, auto& st) { print_mailbox_list(st, a.name, a.json); });
+  list->add_option("USER", a_.name, "user@domain")->required();
+  list->add_flag("--json", a_.json, "print JSON");
+  auto* create = command(mailbox, "create", "create a mailbox (and the levels above it), subscribed",
+                         [](auto& a, auto& st) {
+                           check_request(admin::mailbox_create(st, a.name, a.mailbox, a.special_use));
+                         });
+  create->add_option("USER", a_.name, "user@domain")->required();
+  create->add_option("NAME", a_.mailbox, "the name, levels separated by /")->required();
+  create->add_option("--special-use", a_.special_use, "\\Sent, \\Drafts, \\Trash, \\Junk, \\Archive, \\All "
+                                                       "or \\Flagged (RFC 6154)")
+      ->type_name("USE");
+  auto* del = command(mailbox, "delete", "delete a mailbox and its messages (a parent of others stays, \\Noselect)",
+                      [](auto& a, auto& st) { check_request(admin::mailbox_delete(st, a.name, a.mailbox)); });
+  del->add_option("USER", a_.name, "user@domain")->required();
+  del->add_option("NAME", a_.mailbox)->required();
+  auto* rename = command(mailbox, "rename", "rename a mailbox with its children (INBOX: its messages move)",
+                         [](auto& a, auto& st) {
+                           check_request(admin::mailbox_rename(st, a.name, a.mailbox, a.new_name));
+                         });
+  rename->add_option("USER", a_.name, "user@domain")->required();
+  rename->add_option("OLD", a_.mailbox)->required();
+  rename->add_option("NEW", a_.new_name)->required();
+
+  auto* quota = group("quota", "a user's quota: the octets their mailboxes may hold");
+  auto* get = command(quota, "get", "show a user's quota and what they use",
+                      [](auto& a, auto& st) { print_quota(check_request(admin::quota_get(st, a.name)), a.json); });
+  get->add_option("USER", a_.name, "user@domain")->required();
+  get->add_flag("--json", a_.json, "print JSON");
+  auto* set = command(quota, "set", "set a user's quota (from the next message on)", [](auto& a, auto& st) {
+    print_quota(check_request(admin::quota_set(st, a.name, a.size)), a.json);
+  });
+  set->add_option("USER", a_.name, "user@domain")->required();
+  set->add_option("SIZE", a_.size, "such as 500M or 1G; 0 = unlimited")->required();
+  set->add_flag("--json", a_.json, "print JSON");
+
+  auto* flags = command(&app_, "flags", "show or change the flags of messages (IMAP's FLAGS and STORE)",
+                        [this](auto& a, auto& st) {
+                          admin::FlagsRequest r{a.name, a.mailbox, a.uids, admin::FlagsRequest::Change::none, {}};
+                          int given = 0;
+                          for (auto [opt, change, values] :
+                               {std::tuple(flags_add_, admin::FlagsRequest::Change::add, &a.flags_add),
+                                std::tuple(flags_remove_, admin::FlagsRequest::Change::remove, &a.flags_remove),
+                                std::tuple(flags_set_, admin::FlagsRequest::Change::set, &a.flags_set)})
+                            if (opt->count()) {
+                              ++given;
+                              r.change = change;
+                              r.flags = *values;
+                            }
+                          if (given > 1) fail("give one of --add, --remove, --set", 2);
+                          print_flags(check_request(admin::flags(st, r)), a.json);
+                        });
+  flags->add_option("USER", a_.name, "user@domain")->required();
+  flags->add_option("MAILBOX", a_.mailbox)->required();
+  flags->add_option("UID", a_.uids, "UIDs: 7, 3:9, 5:*, * (the last), 1,4")->required();
+  flags_add_ = flags->add_option("--add", a_.flags_add, "add these flags: \\Seen \\Answered \\Flagged \\Deleted "
+                                                         "\\Draft or keywords")
+                   ->type_name("FLAG");
+  flags_remove_ = flags->add_option("--remove", a_.flags_remove, "remove these flags")->type_name("FLAG");
+  flags_set_ = flags->add_option("--set", a_.flags_set, "set exactly these flags (\"\" for none)")
+                   ->type_name("FLAG");
+  flags->add_flag("--json", a_.json, "print JSON");
+  flags->footer("Without --add, --remove or --set, the flags are shown. Each FLAG may hold several, "
+                "separated by spaces or commas;\nthe UIDs come first.\n");
+
+  auto* expunge = command(&app_, "expunge", "remove messages for good: older than --before, or flagged \\Deleted",
+                          [](auto& a, auto& st) {
+                            std::size_t n = check_request(admin::expunge(st, {a.name, a.mailbox, a.before, a.deleted}));
+                            if (a.json) std::cout << fmt::format("{{\"expunged\": {}}}\n", n);
+                            else std::cout << fmt::format("expunged {} message{}\n", n, n == 1 ? "" : "s");
+                          });
+  expunge->add_option("USER", a_.name, "user@domain")->required();
+  expunge->add_option("MAILBOX", a_.mailbox)->required();
+  expunge->add_option("--before", a_.before, "those whose internal date (arrival) is older than D: 30d, 12h")
+      ->type_name("D");
+  expunge->add_flag("--deleted", a_.deleted, "those flagged \\Deleted (with --before: those that are both)");
+  expunge->add_flag("--json", a_.json, "print JSON");
+
+  auto* import = group("import", "messages from other servers' files into a user's mailboxes");
+  auto* maildir = command(import, "maildir", "a maildir++ tree: INBOX at its root, .Sub.Folder as Sub/Folder",
+                          [](auto& a, auto& st) { import_mail(st, false, {a.name, a.path, ""}, a.json); });
+  auto* mbox = command(import, "mbox", "an mbox file (mboxrd, mboxo) into one mailbox",
+                       [](auto& a, auto& st) { import_mail(st, true, {a.name, a.path, a.mailbox}, a.json); });
+  mbox->add_option("--mailbox", a_.mailbox, "the mailbox (default INBOX; made if missing)")->type_name("NAME");
+  auto* exp = group("export", "a user's mailboxes to files other servers read");
+  auto* to_maildir = command(exp, "maildir", "every mailbox as maildir++, flags in the names, dates as mtimes",
+                             [](auto& a, auto& st) { export_mail(st, a.name, a.path, a.json); });
+  for (auto* sub : {maildir, mbox, to_maildir}) {
+    sub->add_option("USER", a_.name, "user@domain")->required();
+    sub->add_option("PATH", a_.path, sub == mbox ? "the mbox file" : "the maildir's root")->required();
+    sub->add_flag("--json", a_.json, "print the summary as JSON");
+  }
 }
 
 void Cli::add_deadletter_commands() {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <future>
@@ -186,9 +187,19 @@ namespace {
 // nothing when standard output is not one.
 class Progress {
  public:
-  explicit Progress(std::string what) : what_(std::move(what)), tty_(::isatty(1) == 1) {}
+  explicit Progress(std::string what, bool on = true) : what_(std::move(what)), tty_(on && ::isatty(1) == 1) {}
   void show(std::size_t done, std::size_t total = 0) {
     if (!tty_ || (done % 500 != 0 && done != total)) return;
+    draw(done, total);
+  }
+  // advance - show, for counts that move on by more than one at a time:
+  // drawn each time they pass a multiple of 500, and at the total.
+  void advance(std::size_t done, std::size_t total = 0) {
+    if (!tty_ || (done / 500 == shown_ / 500 && done != total) || done == shown_) return;
+    shown_ = done;
+    draw(done, total);
+  }
+  void draw(std::size_t done, std::size_t total) {
     if (total == 0) {
       std::cout << fmt::format("\r{}: {}", what_, done) << std::flush;
       return;
@@ -209,6 +220,7 @@ class Progress {
  private:
   std::string what_;
   bool tty_;
+  std::size_t shown_ = 0;
 };
 
 // broadcast - herald send --to-all/--to-list: one message, committed by
@@ -289,6 +301,103 @@ int broadcast(const SendRequest& r, const config::Config& c, const std::string& 
 }
 
 }  // namespace
+
+void print_mailbox_list(store::Store& st, const std::string& address, bool json) {
+  auto rows = check_request(admin::mailbox_list(st, address));
+  if (!json) std::cout << admin::mailbox_header() << "\n";
+  admin::RowWriter out(std::cout, json);
+  for (const auto& r : rows) out.write(r);
+  out.finish();
+}
+
+void print_quota(const admin::QuotaInfo& q, bool json) {
+  if (json) {
+    std::cout << admin::dump(admin::to_json(q)) << "\n";
+    return;
+  }
+  std::cout << printable_utf8(q.address) << "\n";
+  if (q.quota_bytes == 0) std::cout << "  limit: unlimited\n";
+  else std::cout << fmt::format("  limit: {} ({} octets)\n", admin::human_size(q.quota_bytes), q.quota_bytes);
+  std::cout << fmt::format("  used:  {} ({} octets)", admin::human_size(q.used_bytes), q.used_bytes);
+  if (q.quota_bytes) std::cout << fmt::format(", {:.1f}%", 100.0 * double(q.used_bytes) / double(q.quota_bytes));
+  std::cout << "\n";
+}
+
+void print_flags(const std::vector<admin::MessageFlags>& rows, bool json) {
+  admin::RowWriter out(std::cout, json);
+  for (const auto& r : rows) out.write(r);
+  out.finish();
+}
+
+namespace {
+
+// by_mailbox - "  NAME  N" lines, the names in one column.
+void by_mailbox(const std::vector<std::pair<std::string, std::size_t>>& rows, const char* what) {
+  std::size_t width = 0;
+  for (const auto& [name, n] : rows) width = std::max(width, printable_utf8(name).size());
+  for (const auto& [name, n] : rows)
+    std::cout << fmt::format("  {:<{}}  {} {}\n", printable_utf8(name), width, n, what);
+}
+
+}  // namespace
+
+void import_mail(store::Store& st, bool mbox, const admin::ImportRequest& request, bool json) {
+  Progress progress("importing", !json);
+  std::size_t last = 0, last_total = 0;
+  auto show = [&](std::size_t done, std::size_t total) {
+    last = done;
+    last_total = total;
+    progress.advance(done, total);
+  };
+  auto report = check_request(mbox ? admin::import_mbox(st, request, show) : admin::import_maildir(st, request, show));
+  progress.end(last, last_total);
+  if (json) {
+    std::cout << admin::dump(admin::to_json(report)) << "\n";
+  } else {
+    std::cout << fmt::format("imported {} message{}, {} ({} octets)\n", report.imported,
+                             report.imported == 1 ? "" : "s", admin::human_size(report.octets), report.octets);
+    by_mailbox(report.mailboxes, "messages");
+    if (!report.created.empty()) {
+      std::cout << "created:";
+      for (const auto& name : report.created) std::cout << " " << printable_utf8(name);
+      std::cout << "\n";
+    }
+    if (report.skipped) std::cout << fmt::format("skipped {} (unreadable or empty)\n", report.skipped);
+    if (report.failed) std::cout << fmt::format("failed {}\n", report.failed);
+    if (!report.problems.empty()) {
+      const std::size_t all = report.skipped + report.failed;
+      std::cout << (all > report.problems.size() ? fmt::format("problems (the first {} of {}):\n",
+                                                               report.problems.size(), all)
+                                                 : std::string("problems:\n"));
+      for (const auto& p : report.problems) std::cout << "  " << printable_utf8(p) << "\n";
+    }
+  }
+  if (report.failed)
+    fail(fmt::format("{} message{} not imported", report.failed, report.failed == 1 ? "" : "s"), 1);
+}
+
+void export_mail(store::Store& st, const std::string& address, const std::filesystem::path& path, bool json) {
+  Progress progress("exporting", !json);
+  std::size_t last = 0, last_total = 0;
+  auto show = [&](std::size_t done, std::size_t total) {
+    last = done;
+    last_total = total;
+    progress.advance(done, total);
+  };
+  auto report = check_request(admin::export_maildir(st, address, path, show));
+  progress.end(last, last_total);
+  if (json) {
+    std::cout << admin::dump(admin::to_json(report)) << "\n";
+    return;
+  }
+  std::cout << fmt::format("exported {} message{}, {} ({} octets) to {}\n", report.exported,
+                           report.exported == 1 ? "" : "s", admin::human_size(report.octets), report.octets,
+                           printable_utf8(path.string()));
+  by_mailbox(report.mailboxes, "messages");
+  if (report.keywords_dropped)
+    std::cout << fmt::format("{} keyword{} left out: a maildir folder has letters for 26\n", report.keywords_dropped,
+                             report.keywords_dropped == 1 ? "" : "s");
+}
 
 int send(const SendRequest& r) {
   if (!r.body.empty() && !r.body_file.empty()) fail("give --body or --body-file, not both", 2);

@@ -125,6 +125,19 @@ void print_deadletter_change(store::Store& st, store::QueueAction action, const 
 // counts by state (from the store, daemon or not).
 void print_targets(store::Store& st, const std::filesystem::path& data_dir, bool json);
 
+// A user's mail (admin/commands.h): `mailbox list` as a table or JSON,
+// `quota get|set` as limit and use, `flags` as one line per message.
+void print_mailbox_list(store::Store& st, const std::string& address, bool json);
+void print_quota(const admin::QuotaInfo& q, bool json);
+void print_flags(const std::vector<admin::MessageFlags>& rows, bool json);
+
+// import_mail - `herald import maildir|mbox`: a progress line on a
+// terminal, then the summary (by mailbox, skipped, failed with the first
+// problems, octets); fails (1) after it when messages failed.
+void import_mail(store::Store& st, bool mbox, const admin::ImportRequest& request, bool json);
+// export_mail - `herald export maildir`: progress, then the summary.
+void export_mail(store::Store& st, const std::string& address, const std::filesystem::path& path, bool json);
+
 // SendRequest - `herald send`'s flags.
 struct SendRequest {
   std::string from, subject, body, body_file, html_file;

@@ -408,6 +408,28 @@ TEST_F(MailboxesTest, AnAppendOverQuotaWritesNothing) {
   EXPECT_TRUE(take_changes().empty()) << "nothing changed";
 }
 
+// Directory::set_quota (herald quota set): the next APPEND is held to the
+// new quota, what is kept stays, 0 lifts it; no such user is not_found.
+TEST_F(MailboxesTest, SetQuotaHoldsTheNextAppendAndZeroLiftsIt) {
+  AppendMessage m;
+  m.body = std::string(200, 'x');
+  ASSERT_TRUE(append(kInbox, m));
+  ASSERT_TRUE(append(kInbox, m));
+  ASSERT_TRUE(store_->directory().lookup_address("alice@example.test"));  // cached: no quota yet
+  ASSERT_TRUE(store_->directory().set_quota("Alice@Example.test", 300));
+  auto alice = *store_->directory().find_user("alice@example.test");
+  EXPECT_EQ(alice->quota_bytes, 300u);
+  EXPECT_EQ(alice->used_bytes, 400u) << "what is kept stays, even past the new quota";
+  EXPECT_EQ(append(kInbox, m).error().code, Errc::quota);
+  auto entry = store_->directory().lookup_address("alice@example.test");
+  ASSERT_TRUE(entry && entry->user);
+  EXPECT_EQ(entry->user->quota_bytes, 300u) << "the recipient check sees the new quota";
+  ASSERT_TRUE(store_->directory().set_quota("alice@example.test", 0));
+  EXPECT_TRUE(append(kInbox, m));
+  EXPECT_EQ(used_bytes(), 600u);
+  EXPECT_EQ(store_->directory().set_quota("nobody@example.test", 1).error().code, Errc::not_found);
+}
+
 TEST_F(MailboxesTest, CopyGivesNewUidsAndKeepsFlagsAndTheBody) {
   deliver("one\r\n");
   deliver("two\r\n");
