@@ -17,6 +17,7 @@ import socket
 import subprocess
 import time
 import unittest
+import zlib
 
 from harness import HOST, HeraldTestCase, Herald, split_trace, tls_client_context, unique
 
@@ -309,6 +310,32 @@ class TestLoginAndTransport(ImapCase):
             lines.append(line)
         self.assertTrue(any(l.startswith(b"* BYE") for l in lines), lines[-3:])
         self.assertLessEqual(sum(1 for l in lines if b" BAD " in l), 20)
+
+    def test_compress_deflate(self):
+        """RFC 4978: after COMPRESS DEFLATE both directions are raw DEFLATE."""
+        user = self.new_user("deflate")
+        original = message("compressed", body="compress me, compress me\r\n" * 300)
+        deliver(self.herald, user, original)
+        s = socket.create_connection((HOST, self.herald.imap_port), timeout=10)
+        self.addCleanup(s.close)
+        f = s.makefile("rb")
+        f.readline()
+        s.sendall(f"a LOGIN {user} secret\r\nb COMPRESS DEFLATE\r\n".encode())
+        self.assertTrue(f.readline().startswith(b"a OK"))
+        self.assertEqual(f.readline(), b"b OK DEFLATE active\r\n")
+        out, inflate = zlib.compressobj(wbits=-15), zlib.decompressobj(wbits=-15)
+        s.sendall(out.compress(b"c SELECT INBOX\r\nd FETCH 1 BODY.PEEK[TEXT]\r\ne LOGOUT\r\n") +
+                  out.flush(zlib.Z_SYNC_FLUSH))
+        plain, wire = b"", 0
+        while b"e OK" not in plain:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            wire += len(chunk)
+            plain += inflate.decompress(chunk)
+        self.assertIn(b"c OK [READ-WRITE]", plain)
+        self.assertIn(b"compress me, compress me\r\n" * 300, plain)
+        self.assertLess(wire, len(plain) / 5, "the FETCH came compressed")
 
     def test_huge_literal_is_refused(self):
         s = socket.create_connection((HOST, self.herald.imap_port), timeout=10)

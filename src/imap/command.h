@@ -94,6 +94,13 @@ class CommandReader {
     buffer_.clear();
     pos_ = 0;
   }
+  // take_buffered - the octets fed and not consumed, taken out (what came
+  // after COMPRESS: compressed already).
+  std::string take_buffered() {
+    std::string rest = buffer_.substr(pos_);
+    discard_buffered();
+    return rest;
+  }
 
  private:
   enum class State { line, literal, skip_line, skip_literal, continuation_pending, raw_line };

@@ -46,7 +46,7 @@ std::string Session::capabilities() const {
   }
   caps += " NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE"
           " ESEARCH SEARCHRES STATUS=SIZE UTF8=ACCEPT BINARY CONDSTORE QRESYNC QUOTA QUOTA=RES-STORAGE OBJECTID SORT SORT=DISPLAY"
-          " THREAD=ORDEREDSUBJECT THREAD=REFERENCES";
+          " THREAD=ORDEREDSUBJECT THREAD=REFERENCES COMPRESS=DEFLATE";
   if (limits_.append_limit) caps += fmt::format(" APPENDLIMIT={}", limits_.append_limit);
   return caps;
 }
@@ -330,6 +330,7 @@ Session::Outcome Session::dispatch(Command& c) {
       {"STATUS", kLoggedIn, &Session::cmd_status},
       {"APPEND", kLoggedIn, &Session::cmd_append},
       {"IDLE", kLoggedIn, &Session::cmd_idle},
+      {"COMPRESS", kLoggedIn, &Session::cmd_compress},
       {"GETQUOTAROOT", kLoggedIn, &Session::cmd_quota},
       {"GETQUOTA", kLoggedIn, &Session::cmd_quota},
       {"SETQUOTA", kLoggedIn, &Session::cmd_quota},
@@ -388,6 +389,17 @@ Session::Outcome Session::cmd_id(Command& c) {
     return bad("ID fields come in pairs, at most 30");
   Outcome o = ok("ID completed");
   o.output = "* ID (\"name\" \"Herald\")\r\n" + o.output;
+  return o;
+}
+
+// cmd_compress - RFC 4978 3: DEFLATE, once; the OK is the last octets in clear.
+Session::Outcome Session::cmd_compress(Command& c) {
+  if (c.args.size() != 1 || c.args[0].kind != Value::Kind::atom) return bad("COMPRESS takes a mechanism");
+  if (!c.args[0].is_atom("DEFLATE")) return no("Unknown compression mechanism", "CANNOT");
+  if (compressed_) return no("DEFLATE active already", "COMPRESSIONACTIVE");
+  compressed_ = true;
+  Outcome o = ok("DEFLATE active");
+  o.action = Action::compress;
   return o;
 }
 

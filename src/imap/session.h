@@ -32,7 +32,7 @@
 // (UIDPLUS), 4959 (SASL-IR), 5161 (ENABLE), 5258 (LIST-EXTENDED), 5530
 // (response codes), 5819 (LIST-STATUS), 6154 (SPECIAL-USE), 6851 (MOVE),
 // 7162 (CONDSTORE, QRESYNC), 9208 (QUOTA), 5182 (SEARCHRES), 8474 (OBJECTID),
-// 5256 (SORT, THREAD), 5957 (SORT=DISPLAY),
+// 5256 (SORT, THREAD), 5957 (SORT=DISPLAY), 4978 (COMPRESS=DEFLATE),
 // 7888 (LITERAL-), 2971 (ID), 3348 (CHILDREN), 8438 (STATUS=SIZE).
 #pragma once
 
@@ -77,7 +77,9 @@ struct ImapAuthOptions : sasl::AuthOptions {
 // idle: the client is in IDLE: wait for input or a change of the selected
 // mailbox (then on_idle_wake()); input goes on through feed()/step().
 // starttls, sasl_check, flush, close: as for POP3 (server/driver.h).
-enum class Action { need_more, login, store, idle, starttls, sasl_check, flush, close };
+// compress: RFC 4978: write the output in clear, then compress both ways,
+// taking take_buffered_input() as compressed octets already read.
+enum class Action { need_more, login, store, idle, starttls, sasl_check, flush, close, compress };
 
 inline constexpr std::size_t kFlushOutput = 64 * 1024;
 
@@ -124,6 +126,7 @@ class Session {
   // TLS and SASL.
   void set_auth_options(ImapAuthOptions options) { auth_ = std::move(options); }
   void discard_input() { reader_.discard_buffered(); }
+  std::string take_buffered_input() { return reader_.take_buffered(); }
   void on_tls_started(ImapAuthOptions options);
   sasl::Exchange& auth_exchange() { return *exchange_; }
   // on_auth_checked - the check's outcome; returns what to write. A success
@@ -204,6 +207,7 @@ class Session {
   Outcome cmd_append(Command& c);
   Outcome cmd_idle(Command& c);
   Outcome cmd_quota(Command& c);
+  Outcome cmd_compress(Command& c);
   Outcome idle_line(std::string line);
   // Selected (6.4).
   Outcome cmd_close(Command& c);
@@ -242,6 +246,7 @@ class Session {
   bool rev2_ = false;   // ENABLE IMAP4rev2
   bool utf8_ = false;   // UTF8=ACCEPT or IMAP4rev2: names and strings in UTF-8
   bool idling_ = false;
+  bool compressed_ = false;  // COMPRESS DEFLATE is on
   bool idle_done_ = false;
   std::uint32_t bad_in_a_row_ = 0;
   // Login.

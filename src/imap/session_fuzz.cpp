@@ -91,6 +91,7 @@ void drain(Session& s, FakeStore& store, Transcript& t, std::size_t& steps, std:
         break;
       }
       case Action::starttls: s.on_tls_started(ImapAuthOptions{}); continue;
+      case Action::compress: check(s.authenticated()); continue;  // the connection's layer: transparent here
       case Action::idle:
         check(s.idling());
         if (!woke) {

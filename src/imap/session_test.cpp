@@ -29,7 +29,7 @@ constexpr std::string_view kCapsBefore = "IMAP4rev1 IMAP4rev2 LITERAL- SASL-IR I
 constexpr std::string_view kCapsAfter =
     "IMAP4rev1 IMAP4rev2 LITERAL- SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN LIST-EXTENDED "
     "LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE ESEARCH SEARCHRES STATUS=SIZE UTF8=ACCEPT BINARY CONDSTORE QRESYNC "
-    "QUOTA QUOTA=RES-STORAGE OBJECTID SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES";
+    "QUOTA QUOTA=RES-STORAGE OBJECTID SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES COMPRESS=DEFLATE";
 const std::string kDate = "\"14-Nov-2023 22:13:20 +0000\"";
 
 // lit - a literal as the server writes it.
@@ -885,6 +885,16 @@ TEST(ImapSession, SortAndThread) {
             "* THREAD (3 2)(1)\r\nE OK THREAD completed\r\n"
             "F NO [BADCHARSET (UTF-8 US-ASCII)] Unsupported charset\r\n"
             "G BAD Unknown threading algorithm\r\n");
+}
+
+TEST(ImapSession, CompressOnceAfterLogin) {
+  EXPECT_EQ(script("", "A COMPRESS DEFLATE\r\n"), "A BAD Please log in first\r\n");
+  Fixture f;
+  f.send(kLogin);
+  EXPECT_EQ(f.send("B COMPRESS DEFLATE\r\nC COMPRESS DEFLATE\r\nD COMPRESS LZ4\r\n"),
+            "B OK DEFLATE active\r\nC NO [COMPRESSIONACTIVE] DEFLATE active already\r\n"
+            "D NO [CANNOT] Unknown compression mechanism\r\n");
+  EXPECT_EQ(f.drive.actions.back(), Action::compress);
 }
 
 }  // namespace

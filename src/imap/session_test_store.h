@@ -519,6 +519,7 @@ inline std::string drain(Session& s, FakeStore& store, Drive& d, const DriveOpti
         continue;
       }
       case Action::starttls: s.on_tls_started(ImapAuthOptions{}); continue;
+      case Action::compress: continue;  // the layer is the connection's: transparent here
       case Action::idle:
         if (o.wake_idle && !woke) {
           woke = true;

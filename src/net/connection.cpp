@@ -100,6 +100,25 @@ Connection::~Connection() = default;
 
 asio::awaitable<std::size_t> Connection::read_some(char* buffer, std::size_t size,
                                                    std::chrono::milliseconds timeout) {
+  if (!deflate_) co_return co_await read_raw(buffer, size, timeout);
+  // RFC 4978: inflate what came; read more only when it gives nothing.
+  for (;;) {
+    long n = deflate_->inflate(buffer, size);
+    if (n < 0) co_return 0;  // not DEFLATE: the peer is gone as far as we can tell
+    if (n > 0) co_return static_cast<std::size_t>(n);
+    char raw[4096];
+    std::size_t got = co_await read_raw(raw, sizeof raw, timeout);
+    if (got == 0) co_return 0;
+    deflate_->feed(std::string_view(raw, got));
+  }
+}
+
+void Connection::start_compression(std::string_view already_read) {
+  deflate_ = std::make_unique<Deflate>();
+  deflate_->feed(already_read);
+}
+
+asio::awaitable<std::size_t> Connection::read_raw(char* buffer, std::size_t size, std::chrono::milliseconds timeout) {
   std::error_code ec;
   deadline_.arm(Deadline::Op::read, timeout);
   std::size_t n;
@@ -112,6 +131,12 @@ asio::awaitable<std::size_t> Connection::read_some(char* buffer, std::size_t siz
 }
 
 asio::awaitable<bool> Connection::write_all(std::string_view data, std::optional<WriteRules> rules) {
+  if (!deflate_) co_return co_await write_raw(data, rules);
+  std::string compressed = deflate_->deflate(data);
+  co_return co_await write_raw(compressed, rules);
+}
+
+asio::awaitable<bool> Connection::write_raw(std::string_view data, std::optional<WriteRules> rules) {
   std::error_code ec;
   if (!rules) {
     if (tls_)
@@ -161,6 +186,7 @@ SSL* Connection::ssl() { return tls_->native_handle(); }
 bool Connection::quiet() {
   if (!socket_.is_open()) return false;
   if (tls_ && SSL_pending(tls_->native_handle()) > 0) return false;  // read already, not yet taken
+  if (deflate_ && deflate_->pending()) return false;                  // compressed, not yet inflated
   char octet;
   const ssize_t n = ::recv(socket_.native_handle(), &octet, 1, MSG_PEEK | MSG_DONTWAIT);
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);  // 0: closed; > 0: it spoke

@@ -28,6 +28,7 @@
 #include <asio/ssl/stream.hpp>
 #include <asio/steady_timer.hpp>
 
+#include "net/deflate.h"
 #include "net/pace.h"
 
 namespace herald::net {
@@ -114,6 +115,11 @@ class Connection {
                                   asio::ssl::stream_base::handshake_type side = asio::ssl::stream_base::server,
                                   std::string verify_peer = {});
 
+  // start_compression - RFC 4978 COMPRESS=DEFLATE from now on, both ways;
+  // already_read: octets that came after the command, compressed.
+  void start_compression(std::string_view already_read = {});
+  bool compressed() const { return deflate_ != nullptr; }
+
   bool timed_out() const { return deadline_.expired(); }
   // quiet - the peer has neither sent anything nor closed since the last
   // read (a look at the socket that never blocks): an idle connection that
@@ -128,6 +134,10 @@ class Connection {
   Peer peer_;
   Deadline deadline_;
   std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;
+  std::unique_ptr<Deflate> deflate_;  // COMPRESS=DEFLATE, when on
+
+  asio::awaitable<std::size_t> read_raw(char* buffer, std::size_t size, std::chrono::milliseconds timeout);
+  asio::awaitable<bool> write_raw(std::string_view data, std::optional<WriteRules> rules);
 };
 
 }  // namespace herald::net

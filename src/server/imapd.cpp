@@ -244,6 +244,7 @@ class ImapProtocol {
       case imap::Action::flush: out.turn = Turn::flush; break;
       case imap::Action::login:
       case imap::Action::store:
+      case imap::Action::compress:
       case imap::Action::idle: out.turn = Turn::act; break;
     }
     return out;
@@ -261,6 +262,13 @@ class ImapProtocol {
       case imap::Action::login: out = co_await login(); break;
       case imap::Action::store: out = co_await store(); break;
       case imap::Action::idle: out = co_await idle(); break;
+      case imap::Action::compress: {
+        // The OK went out in clear (the loop writes before act()); what
+        // the client sent after it is compressed already (RFC 4978 3).
+        std::string rest = session_.take_buffered_input();
+        conn_.start_compression(rest);
+        break;
+      }
       default: break;
     }
     co_return out;
@@ -299,7 +307,10 @@ class ImapProtocol {
     if (const auto* open = std::get_if<imap::request::Open>(&r)) {
       answer = co_await select(open->mailbox);
     } else if (const auto* changes = std::get_if<imap::request::Changes>(&r)) {
-      if (watched_ && watched_id_ == changes->mailbox_id && watched_->modseq() <= changes->since) {
+      // The watch knows only what changed since it began: a MODSEQ older
+      // than the view's (QRESYNC's, the client's own) always asks the store.
+      if (watched_ && watched_id_ == changes->mailbox_id && changes->since >= session_.known_modseq() &&
+          watched_->modseq() <= changes->since) {
         answer.value = imap::answer::Changes{{}, {}, changes->since};  // nothing new: the store is not asked
       } else {
         answer = co_await blocking(r);
