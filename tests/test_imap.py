@@ -266,6 +266,35 @@ class TestTwoSessions(ImapCase):
         self.assertTrue(reader.readline().startswith(b"i1 OK"))
 
 
+    def test_idle_wakes_on_another_sessions_changes(self):
+        user = self.new_user("idle2")
+        deliver(self.herald, user, message("one"))
+        deliver(self.herald, user, message("two"))
+        c = self.login(user)
+        c.select("INBOX")
+        other = self.login(user)
+        other.select("INBOX")
+        sock = c.socket()
+        sock.sendall(b"i1 IDLE\r\n")
+        reader = sock.makefile("rb")
+        self.assertTrue(reader.readline().startswith(b"+ "))
+
+        def next_line():
+            ready, _, _ = select.select([sock], [], [], 5)
+            self.assertTrue(ready, "no untagged response within 5 s")
+            return reader.readline()
+
+        ok(other.store("2", "+FLAGS", "\\Flagged"))
+        self.assertEqual(next_line(), b"* 2 FETCH (UID 2 FLAGS (\\Flagged))\r\n")
+        ok(other.store("1", "+FLAGS", "\\Deleted"))
+        self.assertEqual(next_line(), b"* 1 FETCH (UID 1 FLAGS (\\Deleted))\r\n")
+        ok(other.expunge())
+        self.assertEqual(next_line(), b"* 1 EXPUNGE\r\n")
+        sock.sendall(b"DONE\r\n")
+        self.assertTrue(reader.readline().startswith(b"i1 OK"))
+        self.assertEqual(ok(c.search(None, "ALL")), [b"1"])
+
+
 class TestLoginAndTransport(ImapCase):
     def test_bad_password_reveals_nothing(self):
         user = self.new_user("login")

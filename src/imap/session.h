@@ -151,8 +151,6 @@ class Session {
     close();
     return on_timeout();
   }
-  // hang_up - the peer went away: the session ends without a word.
-  void hang_up() { close(); }
 
   struct Outcome;
   using Continue = std::function<Outcome(Answer&)>;

@@ -244,8 +244,8 @@ class ImapProtocol {
       case imap::Action::flush: out.turn = Turn::flush; break;
       case imap::Action::login:
       case imap::Action::store:
-      case imap::Action::compress:
-      case imap::Action::idle: out.turn = Turn::act; break;
+      case imap::Action::compress: out.turn = Turn::act; break;
+      case imap::Action::idle: out.turn = std::exchange(readable_, false) ? Turn::read : Turn::act; break;
     }
     return out;
   }
@@ -462,13 +462,9 @@ class ImapProtocol {
       session_.on_idle_wake();
       co_return std::string();
     }
-    char buffer[kReadBuffer];
-    std::size_t n = co_await conn_.read_some(buffer, sizeof buffer, ctx_.config.command_deadline);
-    if (n == 0) {
-      session_.hang_up();  // the peer went away
-      co_return std::string();
-    }
-    session_.feed(std::string_view(buffer, n));
+    // The client spoke (or went): the loop reads it, with its own buffer
+    // and deadlines; an idle session holds no buffer of its own.
+    readable_ = true;
     co_return std::string();
   }
 
@@ -483,6 +479,7 @@ class ImapProtocol {
   std::shared_ptr<MailboxWatch::Watched> watched_;
   std::int64_t watched_id_ = 0;
   std::shared_ptr<WakeSignal> signal_;
+  bool readable_ = false;  // IDLE saw input: the next step reads it
 };
 
 }  // namespace
