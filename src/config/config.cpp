@@ -82,6 +82,7 @@ constexpr KeySpec kKeys[] = {
     {"imap", "max_line", Kind::size, R"("64k")", "octets of a command line, literals excluded", {}, "1k-16M"},
     {"imap", "max_literal", Kind::size, R"("25M")", "octets of one literal: the largest message APPEND takes (APPENDLIMIT, RFC 7889)", {}, "1k-4G"},
     {"imap", "max_sessions_per_user", Kind::integer, "50", "sessions one user may have open at once (every client, device and folder a client watches takes one)", {}, "1-10000"},
+    {"imap", "literal_memory", Kind::size, R"("256M")", "memory the literals of all sessions (APPEND's messages) may hold together; past it a literal gets NO [LIMIT] and the client tries again", {}, "1M-1000G"},
     {"imap", "max_depth", Kind::integer, "32", "nesting of parenthesised lists in a command", {}, "2-256"},
     {"smtp", "require_auth", Kind::choice, R"("never")", "on port 25: AUTH needed for relaying only, for all mail, or never", "never|relay|always"},
     {"smtp", "require_tls", Kind::boolean, "false", "on port 25: MAIL needs STARTTLS first (530 5.7.0)"},
@@ -577,6 +578,7 @@ void read_listeners(Loader& in, Config& c) {
   c.imap.max_literal = in.size("imap", "max_literal");
   c.imap.max_depth = in.u32("imap", "max_depth");
   c.imap.max_sessions_per_user = in.u32("imap", "max_sessions_per_user");
+  c.imap.literal_memory = in.size("imap", "literal_memory");
   c.imaps = in.listener("imaps");
   c.admin = in.listener("admin");
 }

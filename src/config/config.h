@@ -68,6 +68,7 @@ struct ImapConfig : ListenerConfig {
   std::uint64_t max_literal = 0;
   std::uint32_t max_depth = 0;
   std::uint32_t max_sessions_per_user = 0;
+  std::uint64_t literal_memory = 0;
 };
 
 struct Config {

@@ -85,6 +85,12 @@ CommandReader::Event CommandReader::fail(std::string text, bool fatal) {
   return Event::error;
 }
 
+void CommandReader::refuse_literal() {
+  reset_command();
+  literal_left_ = 0;
+  state_ = State::line;
+}
+
 CommandReader::Event CommandReader::next() {
   for (;;) {
     compact();

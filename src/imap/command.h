@@ -81,6 +81,8 @@ class CommandReader {
   void feed(std::string_view octets) { buffer_.append(octets); }
   Event next();
   Command take_command() { return std::move(command_); }
+  // tag - of the command being read (after Event::continuation).
+  const std::string& tag() const { return command_.tag; }
   // expect_line - the next line is not a command but a client's answer to
   // a continuation: an AUTHENTICATE response (RFC 9051 6.2.2) or IDLE's
   // DONE (RFC 2177). next() gives it as Event::line, without its CRLF,
@@ -88,6 +90,13 @@ class CommandReader {
   void expect_line() { state_ = State::raw_line; }
   std::string take_line() { return std::move(line_); }
   const ParseError& error() const { return error_; }
+  // announced - after Event::continuation: the size of the literal the
+  // client waits to send.
+  std::uint64_t announced() const { return literal_left_; }
+  // refuse_literal - after Event::continuation, instead of "+ ...": the
+  // client will not send the literal (it gets a tagged NO), so the command
+  // is dropped and the next line is a new one (RFC 9051 7.5).
+  void refuse_literal();
   // buffered - octets fed and not yet consumed (what STARTTLS must drop).
   std::size_t buffered() const { return buffer_.size() - pos_; }
   void discard_buffered() {

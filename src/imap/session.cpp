@@ -34,6 +34,19 @@ Session::Session(ImapLimits limits, std::string hostname)
 Session::~Session() {
   // The password is not left in freed memory.
   std::fill(password_.begin(), password_.end(), '\0');
+  release_literals();
+}
+
+void Session::release_literals() {
+  if (budget_.release && reading_reserved_ + running_reserved_) budget_.release(reading_reserved_ + running_reserved_);
+  reading_reserved_ = running_reserved_ = 0;
+}
+
+void Session::settle(const Outcome& o) {
+  if (o.request || o.then || !running_reserved_) return;
+  // The command is over: its literals are gone.
+  if (budget_.release) budget_.release(running_reserved_);
+  running_reserved_ = 0;
 }
 
 std::string Session::capabilities() const {
@@ -220,10 +233,23 @@ Step Session::step() {
       case CommandReader::Event::need_more:
         out.action = idling_ ? Action::idle : Action::need_more;
         return out;
-      case CommandReader::Event::continuation:
-        // RFC 9051 7.5: a synchronizing literal may be sent.
+      case CommandReader::Event::continuation: {
+        // RFC 9051 7.5: a synchronizing literal may be sent - if the
+        // memory for it is there; else a NO, and the client sends nothing.
+        const std::uint64_t size = reader_.announced();
+        if (size > kSmallLiteral && budget_.reserve) {
+          if (!budget_.reserve(size)) {
+            out.output += fmt::format("{} NO [LIMIT] Too much data in flight, try again later\r\n", reader_.tag());
+            reader_.refuse_literal();
+            if (budget_.release && reading_reserved_) budget_.release(reading_reserved_);
+            reading_reserved_ = 0;
+            continue;
+          }
+          reading_reserved_ += size;
+        }
         out.output += "+ Ready for literal data\r\n";
         continue;
+      }
       case CommandReader::Event::error: {
         const ParseError& e = reader_.error();
         o.output = fmt::format("{} BAD {}\r\n", e.tag.empty() ? "*" : e.tag, e.text);
@@ -244,6 +270,7 @@ Step Session::step() {
       }
       case CommandReader::Event::command: {
         Command c = reader_.take_command();
+        running_reserved_ += std::exchange(reading_reserved_, 0);
         tag_ = c.tag;
         uid_ = false;
         o = dispatch(c);
@@ -251,6 +278,7 @@ Step Session::step() {
       }
     }
     out.output += o.output;
+    settle(o);
     if (o.bad) {
       if (++bad_in_a_row_ >= limits_.max_bad_commands) {
         out.output += "* BYE Too many invalid commands\r\n";
@@ -294,6 +322,7 @@ std::string Session::on_store(Answer answer) {
   Continue then = std::move(then_);
   then_ = nullptr;
   Outcome o = then(answer);
+  settle(o);
   if (o.request) {
     request_ = std::move(o.request);
     then_ = std::move(o.then);

@@ -141,6 +141,15 @@ class Session {
   std::int64_t selected_mailbox() const { return state_ == State::selected ? view_.id() : 0; }
   // known_modseq - the MODSEQ the selected mailbox's view is complete up to.
   std::uint64_t known_modseq() const { return view_.modseq(); }
+  // LiteralBudget - the octets of literals every session holds in memory
+  // together: reserve(n) takes n (false: not now), release(n) gives back.
+  // Literals up to kSmallLiteral are not counted.
+  struct LiteralBudget {
+    std::function<bool(std::uint64_t)> reserve;
+    std::function<void(std::uint64_t)> release;
+  };
+  static constexpr std::uint64_t kSmallLiteral = 64 * 1024;
+  void set_literal_budget(LiteralBudget budget) { budget_ = std::move(budget); }
   // set_clock - unix seconds now, for SEARCH OLDER/YOUNGER (RFC 5032);
   // the session has no clock of its own.
   void set_clock(std::function<std::int64_t()> clock) { clock_ = std::move(clock); }
@@ -235,6 +244,11 @@ class Session {
   Continue then_;
   Continue resume_;  // more of a command after a flush (FETCH's next batch)
   std::function<std::int64_t()> clock_;
+  LiteralBudget budget_;
+  std::uint64_t reading_reserved_ = 0;  // of budget_: the command being read
+  std::uint64_t running_reserved_ = 0;  // of budget_: the command being answered
+  void release_literals();
+  void settle(const Outcome& o);  // a command that ended gives its literals back
   std::optional<Action> next_action_;  // asked by an answer, returned at the next step()
   MailboxView view_;
   std::vector<std::uint32_t> saved_uids_;  // SEARCH RETURN (SAVE): what "$" names (RFC 5182)

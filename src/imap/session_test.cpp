@@ -897,5 +897,39 @@ TEST(ImapSession, CompressOnceAfterLogin) {
   EXPECT_EQ(f.drive.actions.back(), Action::compress);
 }
 
+// The literals of all sessions share a budget: a literal that does not
+// fit gets NO [LIMIT] instead of "+", the client sends nothing, and the
+// session goes on; a finished command gives its literal back.
+TEST(ImapSession, LiteralsShareABudget) {
+  std::uint64_t used = 0;
+  const std::uint64_t limit = 150 * 1024;
+  auto budget = [&used, limit](Fixture& f) {
+    f.session.set_literal_budget({[&used, limit](std::uint64_t n) {
+                                    if (used + n > limit) return false;
+                                    used += n;
+                                    return true;
+                                  },
+                                  [&used](std::uint64_t n) { used -= n; }});
+  };
+  const std::string body(100 * 1024 - 2, 'x');
+  const std::string append = "A APPEND INBOX {" + std::to_string(body.size() + 2) + "}\r\n";
+  Fixture f;
+  budget(f);
+  f.send(kLogin);
+  std::string out = f.send(append);
+  EXPECT_EQ(out, "+ Ready for literal data\r\n");
+  EXPECT_EQ(used, 100u * 1024);
+  out = f.send(body + "\r\n\r\n");
+  EXPECT_NE(out.find("A OK [APPENDUID"), std::string::npos) << out;
+  EXPECT_EQ(used, 0u) << "the finished APPEND gave its literal back";
+  used = 100 * 1024;  // another session holds this much
+  EXPECT_EQ(f.send(append + "B NOOP\r\n"),
+            "A NO [LIMIT] Too much data in flight, try again later\r\nB OK NOOP completed\r\n");
+  EXPECT_EQ(used, 100u * 1024);
+  // Small literals are never counted.
+  EXPECT_NE(f.send("C APPEND INBOX {5}\r\n").find("+ Ready"), std::string::npos);
+  EXPECT_NE(f.send("12345\r\n").find("C OK [APPENDUID"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace herald::imap

@@ -77,6 +77,7 @@ struct ImapDriverContext {
   store::Mailboxes& mailboxes;
   MailboxWatch& watch;            // changes of selected mailboxes, IDLE's wake-ups
   UserSessions& sessions;         // imap.max_sessions_per_user
+  LiteralMemory& literals;        // imap.literal_memory
   asio::thread_pool& blocking;
   TlsSetup tls;
   const AuthContext& auth;

@@ -212,6 +212,9 @@ class ImapProtocol {
   ImapProtocol(const ImapDriverContext& ctx, net::Connection& conn, ConnectionAuth& auth)
       : ctx_(ctx), conn_(conn), auth_(auth), session_(ctx.limits, ctx.hostname) {
     session_.set_clock([] { return static_cast<std::int64_t>(std::time(nullptr)); });
+    LiteralMemory& literals = ctx.literals;
+    session_.set_literal_budget({[&literals](std::uint64_t n) { return literals.reserve(n); },
+                                 [&literals](std::uint64_t n) { literals.release(n); }});
   }
 
   imap::Session& session() { return session_; }

@@ -119,7 +119,7 @@ struct ServerContext {
                 Pop3DriverContext{cfg.pop3, pop3_limits, cfg.hostname, st.directory(), st.mailboxes(), blocking,
                                   TlsSetup{tls.get(), cfg.tls_handshake_timeout}, auth},
                 ImapDriverContext{cfg.imap, imap_limits, cfg.hostname, st.directory(), st.mailboxes(), mailbox_watch,
-                                  imap_sessions,
+                                  imap_sessions, imap_literals,
                                   blocking, TlsSetup{tls.get(), cfg.tls_handshake_timeout}, auth}} {
     // Changes of mailboxes reach the sessions that have them selected.
     st.mailboxes().set_change_listener([this](const std::vector<store::MailboxChange>& changes) {
@@ -141,6 +141,7 @@ struct ServerContext {
   const imap::ImapLimits imap_limits;
   MailboxWatch mailbox_watch;
   UserSessions imap_sessions;
+  LiteralMemory imap_literals{config.imap.literal_memory};
   const net::NetworkList relay_networks;
   const net::NetworkList etrn_networks;
   // One per listener kind (the table's order), from its section's

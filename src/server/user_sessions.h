@@ -1,9 +1,12 @@
-// server/user_sessions.h - how many sessions each user has open, so that
-// one account cannot hold every connection (imap.max_sessions_per_user,
-// Dovecot's mail_max_userip_connections without the IP). Counted in this
-// process: one server per data directory (store/sqlite_store.h).
+// server/user_sessions.h - what IMAP sessions share and must not exceed
+// together: how many sessions each user has open, so that one account
+// cannot hold every connection (imap.max_sessions_per_user, Dovecot's
+// mail_max_userip_connections without the IP), and the memory their
+// literals hold (imap.literal_memory). Counted in this process: one
+// server per data directory (store/sqlite_store.h).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -62,6 +65,27 @@ class UserSessions {
 
   mutable std::mutex mu_;
   std::unordered_map<std::int64_t, std::uint32_t> open_;
+};
+
+// LiteralMemory - the octets IMAP literals hold in memory, all sessions
+// together (imap.literal_memory): what a thousand clients each APPENDing
+// the largest message would otherwise take.
+class LiteralMemory {
+ public:
+  explicit LiteralMemory(std::uint64_t limit) : limit_(limit) {}
+  bool reserve(std::uint64_t n) {
+    std::uint64_t used = used_.load();
+    do {
+      if (used + n > limit_) return false;
+    } while (!used_.compare_exchange_weak(used, used + n));
+    return true;
+  }
+  void release(std::uint64_t n) { used_.fetch_sub(n); }
+  std::uint64_t used() const { return used_.load(); }
+
+ private:
+  const std::uint64_t limit_;
+  std::atomic<std::uint64_t> used_{0};
 };
 
 }  // namespace herald::server
