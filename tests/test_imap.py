@@ -7,6 +7,7 @@ mailbox seeing each other's changes, IDLE woken by a delivery, POP3 and
 IMAP over one store, STARTTLS and imaps, curl's imap:// client.
 """
 
+import base64
 import email
 import imaplib
 import re
@@ -188,6 +189,24 @@ class TestChanging(ImapCase):
         subjects = [email.message_from_bytes(d[1])["Subject"] for d in ok(c.fetch("1:*", "(BODY.PEEK[HEADER])"))
                     if isinstance(d, tuple)]
         self.assertEqual(subjects, ["number 0", "number 3"])
+
+    def test_body_search_finds_decoded_words(self):
+        """SEARCH BODY reads the index of decoded text: a word inside a
+        base64 or quoted-printable body is found, its encoding is not."""
+        user = self.new_user("fts")
+        encoded = base64.b64encode("the secret word is zebracorn\r\n".encode()).decode()
+        deliver(self.herald, user, message("b64", body=encoded + "\r\n",
+                                           extra="MIME-Version: 1.0\r\nContent-Transfer-Encoding: base64\r\n"))
+        deliver(self.herald, user, message("qp", body="caf=C3=A9 au lait\r\n",
+                                           extra="MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                                                 "Content-Transfer-Encoding: quoted-printable\r\n"))
+        c = self.login(user)
+        c.select("INBOX")
+        self.assertEqual(ok(c.search(None, "BODY", "zebracorn")), [b"1"])
+        self.assertEqual(ok(c.search(None, "BODY", encoded[:12])), [b""])
+        self.assertEqual(ok(c.search("UTF-8", "BODY", '"caf\u00e9"'.encode())), [b"2"])
+        self.assertEqual(ok(c.search(None, "TEXT", "b64")), [b"1"])  # the Subject is text
+        self.assertEqual(ok(c.search(None, "BODY", "b64")), [b""])   # not body
 
     def test_append_copy_move_with_uids(self):
         user = self.new_user("append")

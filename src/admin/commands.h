@@ -319,4 +319,33 @@ struct ExportReport {
 Result<ExportReport> export_maildir(store::Store& store, const std::string& address,
                                     const std::filesystem::path& path, const Progress& progress);
 
+// ---- herald search: a user's mail by its words -----------------------------
+
+// SearchRequest - whose mail, which words, where ("" = every mailbox).
+struct SearchRequest {
+  std::string address, query, mailbox;
+};
+
+// SearchHit - a message found: where, when it came, who sent it, about what
+// (From and Subject with their encoded-words decoded).
+struct SearchHit {
+  std::string mailbox;
+  std::int64_t uid = 0;
+  std::int64_t internaldate = 0;  // unix seconds
+  std::string from, subject;
+};
+
+// SearchEnd - how a search ended: hits given, and the messages of the
+// mailboxes searched that the index does not hold (stored before schema 12).
+struct SearchEnd {
+  std::size_t hits = 0;
+  std::size_t unindexed = 0;
+};
+
+// search - the user's messages whose indexed text (header values and body,
+// IMAP's SEARCH TEXT: Mailboxes::search_text) holds query, mailbox by
+// mailbox in name order, UIDs ascending, each to row as it is found.
+// Errc::invalid for a query without a word.
+Result<SearchEnd> search(store::Store& store, const SearchRequest& request, const Sink<SearchHit>& row);
+
 }  // namespace herald::admin

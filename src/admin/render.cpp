@@ -125,6 +125,17 @@ nlohmann::json to_json(const MailboxInfo& m) {
 
 nlohmann::json to_json(const MessageFlags& f) { return {{"uid", f.uid}, {"flags", f.flags}}; }
 
+std::string text_line(const SearchHit& h) {
+  // The arrival's second, without the milliseconds it does not have.
+  return fmt::format("{}  {}  {}  {}  {}", h.mailbox, h.uid, iso_time(h.internaldate * 1000).substr(0, 19) + "Z",
+                     h.from, h.subject);
+}
+
+nlohmann::json to_json(const SearchHit& h) {
+  return {{"mailbox", h.mailbox}, {"uid", h.uid},   {"date", iso_time(h.internaldate * 1000)},
+          {"internaldate", h.internaldate}, {"from", h.from}, {"subject", h.subject}};
+}
+
 nlohmann::json to_json(const QuotaInfo& q) {
   return {{"address", q.address}, {"quota_bytes", q.quota_bytes}, {"used_bytes", q.used_bytes},
           {"unlimited", q.quota_bytes == 0}};

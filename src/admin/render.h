@@ -41,6 +41,7 @@ std::string human_size(std::uint64_t octets);
 // A user's mail: the rows of `mailbox list` and `flags`.
 std::string text_line(const MailboxInfo& m);
 std::string text_line(const MessageFlags& f);
+std::string text_line(const SearchHit& h);
 // mailbox_header - the column titles text_line(MailboxInfo) writes under.
 std::string mailbox_header();
 
@@ -60,6 +61,7 @@ nlohmann::json to_json(const store::QueueRow& r);
 nlohmann::json to_json(const store::JournalEntry& e);
 nlohmann::json to_json(const MailboxInfo& m);
 nlohmann::json to_json(const MessageFlags& f);
+nlohmann::json to_json(const SearchHit& h);
 nlohmann::json to_json(const QuotaInfo& q);
 nlohmann::json to_json(const ImportReport& r);
 nlohmann::json to_json(const ExportReport& r);

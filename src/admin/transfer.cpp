@@ -24,6 +24,7 @@
 #include "admin/validate.h"
 #include "base/text.h"
 #include "mime/structure.h"
+#include "mime/text.h"
 
 namespace herald::admin {
 namespace {
@@ -47,12 +48,14 @@ class Appender {
   Appender& operator=(const Appender&) = delete;
   ~Appender() { finish(); }
 
-  // append - one message, its MIME structure computed here as IMAP APPEND
-  // computes it; `what` names it in a problem.
+  // append - one message, its MIME structure and indexed text computed
+  // here as IMAP APPEND computes them; `what` names it in a problem.
   void append(const std::string& mailbox, std::string body, std::uint32_t flags, std::vector<std::string> keywords,
               std::int64_t internaldate, std::string what) {
     store::AppendMessage m;
-    m.structure = mime::encode(mime::structure_of(body));
+    mime::Stored forms = mime::stored_forms(body);
+    m.structure = std::move(forms.structure);
+    m.text = std::move(forms.text);
     m.body = std::move(body);
     m.flags = flags;
     m.keywords = std::move(keywords);

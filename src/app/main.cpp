@@ -46,6 +46,7 @@ struct Args {
   std::string mailbox, new_name, special_use, size, path, before;
   std::vector<std::string> uids, flags_add, flags_remove, flags_set;
   bool deleted = false;
+  std::string query;  // herald search
 };
 
 // new_password - the one password source the command line gave.
@@ -388,6 +389,25 @@ void Cli::add_mail_commands() {
       ->type_name("D");
   expunge->add_flag("--deleted", a_.deleted, "those flagged \\Deleted (with --before: those that are both)");
   expunge->add_flag("--json", a_.json, "print JSON");
+
+  auto* search = command(&app_, "search", "find a user's messages by their words (the index IMAP's SEARCH reads)",
+                         [](auto& a, auto& st) {
+                           admin::RowWriter out(std::cout, a.json);
+                           auto end = check_request(
+                               admin::search(st, {a.name, a.query, a.mailbox}, out.sink<admin::SearchHit>()));
+                           out.finish();
+                           if (end.unindexed > 0)
+                             std::cerr << fmt::format("herald: {} message{} stored before the index (schema 12) "
+                                                      "not searched\n",
+                                                      end.unindexed, end.unindexed == 1 ? "" : "s");
+                         });
+  search->add_option("USER", a_.name, "user@domain")->required();
+  search->add_option("QUERY", a_.query, "the words, in order; the last may be the start of a word")->required();
+  search->add_option("--mailbox", a_.mailbox, "only this mailbox (default: every one)")->type_name("NAME");
+  search->add_flag("--json", a_.json, "print JSON");
+  search->footer("Prints MAILBOX  UID  DATE (arrival, UTC)  FROM  SUBJECT per message. The words are looked for in\n"
+                 "the Subject, From, To and Cc and in the decoded text of the text and HTML parts, case and\n"
+                 "accents folded; a word matches whole words only, the last one also their starts.\n");
 
   auto* import = group("import", "messages from other servers' files into a user's mailboxes");
   auto* maildir = command(import, "maildir", "a maildir++ tree: INBOX at its root, .Sub.Folder as Sub/Folder",

@@ -118,12 +118,19 @@ struct Expunge {
   std::optional<std::vector<std::uint32_t>> uids;
 };
 struct Quota {};  // the user's storage limit and use (RFC 9208)
+// TextSearch - a BODY or TEXT key from the full-text index.
+struct TextSearch {
+  std::int64_t mailbox_id = 0;
+  std::string query;
+  bool body_only = false;  // BODY: not the header values
+};
 
 }  // namespace request
 
 using Request = std::variant<request::List, request::Status, request::Open, request::Create, request::Delete,
                              request::Rename, request::Subscribe, request::Append, request::Changes,
-                             request::Read, request::StoreFlags, request::Copy, request::Expunge, request::Quota>;
+                             request::Read, request::StoreFlags, request::Copy, request::Expunge, request::Quota,
+                             request::TextSearch>;
 
 namespace answer {
 
@@ -161,6 +168,10 @@ struct Quota {
   std::uint64_t limit = 0;  // octets; 0: none
   std::uint64_t used = 0;
 };
+struct TextFound {
+  std::vector<std::uint32_t> matches;    // UIDs, ascending
+  std::vector<std::uint32_t> unindexed;  // UIDs the index does not hold, ascending
+};
 
 }  // namespace answer
 
@@ -168,7 +179,8 @@ struct Answer {
   StoreError error = StoreError::none;
   std::string detail;  // for the log, never for the client
   std::variant<answer::Done, answer::List, answer::Mailbox, answer::Opened, answer::Appended, answer::Changes,
-               answer::Read, answer::Stored, answer::Copied, answer::Expunged, answer::Quota>
+               answer::Read, answer::Stored, answer::Copied, answer::Expunged, answer::Quota,
+               answer::TextFound>
       value;
 };
 

@@ -281,94 +281,6 @@ bool has_keyword(const MessageMeta& m, std::string_view keyword) {
   return std::any_of(m.keywords.begin(), m.keywords.end(), [&](const std::string& k) { return iequals(k, keyword); });
 }
 
-int hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  c = ascii_lower(c);
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
-// base64 - lenient (RFC 2047 4.1 B encoding as mailers write it): padding
-// optional, octets outside the alphabet skipped.
-std::string base64(std::string_view s) {
-  std::string out;
-  std::uint32_t bits = 0;
-  int count = 0;
-  for (char c : s) {
-    int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '+') v = 62;
-    else if (c == '/') v = 63;
-    else if (c == '=') break;
-    else continue;
-    bits = (bits << 6) | static_cast<std::uint32_t>(v);
-    count += 6;
-    if (count >= 8) {
-      count -= 8;
-      out += static_cast<char>((bits >> count) & 0xff);
-    }
-  }
-  return out;
-}
-
-// quoted - the Q encoding (RFC 2047 4.2): "_" is a space, "=XX" an octet.
-std::string quoted(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '_') {
-      out += ' ';
-    } else if (s[i] == '=' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
-      out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
-struct Word {
-  std::string text;  // decoded, UTF-8
-  std::size_t end = 0;
-};
-
-// encoded_word - the encoded-word "=?charset?encoding?text?=" at start of
-// v (RFC 2047 2), decoded; nullopt when it is not one or its charset is
-// not one we convert.
-std::optional<Word> encoded_word(std::string_view v, std::size_t start) {
-  std::size_t cs = start + 2, q = v.find('?', cs);
-  if (q == std::string_view::npos || q - cs > 40 || q + 2 >= v.size() || v[q + 2] != '?') return std::nullopt;
-  std::string_view charset = v.substr(cs, q - cs);
-  charset = charset.substr(0, charset.find('*'));  // RFC 2231 5: "charset*language"
-  char encoding = ascii_upper(v[q + 1]);
-  std::size_t text = q + 3, end = v.find("?=", text);
-  if (end == std::string_view::npos || (encoding != 'B' && encoding != 'Q')) return std::nullopt;
-  std::string_view raw = v.substr(text, end - text);
-  if (raw.find_first_of(" \t") != std::string_view::npos) return std::nullopt;  // no white space inside (2)
-  std::string octets = encoding == 'B' ? base64(raw) : quoted(raw);
-  Word w;
-  w.end = end + 2;
-  if (iequals(charset, "UTF-8") || iequals(charset, "US-ASCII")) {
-    w.text = std::move(octets);
-  } else if (iequals(charset, "ISO-8859-1") || iequals(charset, "LATIN1")) {
-    for (unsigned char c : octets) {  // each octet is the code point of its character
-      if (c < 0x80) {
-        w.text += static_cast<char>(c);
-      } else {
-        w.text += static_cast<char>(0xc0 | (c >> 6));
-        w.text += static_cast<char>(0x80 | (c & 0x3f));
-      }
-    }
-  } else {
-    return std::nullopt;
-  }
-  return w;
-}
-
-bool blank(std::string_view s) { return s.find_first_not_of(" \t\r\n") == std::string_view::npos; }
-
 bool date_key(Kind kind, std::int64_t day, std::int64_t date) {
   switch (kind) {
     case Kind::before: case Kind::sentbefore: case Kind::savedbefore: return day < date;
@@ -378,32 +290,6 @@ bool date_key(Kind kind, std::int64_t day, std::int64_t date) {
 }
 
 }  // namespace
-
-std::string decode_encoded_words(std::string_view value) {
-  std::string out;
-  std::size_t i = 0;
-  bool after_word = false;
-  while (i < value.size()) {
-    std::size_t start = value.find("=?", i);
-    if (start == std::string_view::npos) {
-      out.append(value.substr(i));
-      break;
-    }
-    auto word = encoded_word(value, start);
-    if (!word) {
-      out.append(value.substr(i, start + 2 - i));
-      i = start + 2;
-      after_word = false;
-      continue;
-    }
-    std::string_view gap = value.substr(i, start - i);
-    if (!(after_word && blank(gap))) out.append(gap);  // RFC 2047 6.2
-    out += word->text;
-    i = word->end;
-    after_word = true;
-  }
-  return out;
-}
 
 SearchParse parse_search(const std::vector<Value>& args, std::size_t from, bool allow_charset, SearchLimits limits) {
   SearchParse out;
@@ -454,6 +340,28 @@ SearchNeed need(const SearchKey& key) {
   }
 }
 
+std::vector<const SearchKey*> text_keys(const SearchKey& key) {
+  std::vector<const SearchKey*> out;
+  if (key.kind == Kind::body || key.kind == Kind::text) out.push_back(&key);
+  for (const auto& k : key.keys) {
+    auto more = text_keys(k);
+    out.insert(out.end(), more.begin(), more.end());
+  }
+  return out;
+}
+
+SearchNeed need_indexed(const SearchKey& key) {
+  switch (key.kind) {
+    case Kind::body: case Kind::text: return SearchNeed::meta;
+    case Kind::not_: case Kind::or_: case Kind::and_: {
+      SearchNeed n = SearchNeed::meta;
+      for (const auto& k : key.keys) n = std::max(n, need_indexed(k));
+      return n;
+    }
+    default: return need(key);
+  }
+}
+
 bool uses_modseq(const SearchKey& key) {
   return key.kind == Kind::modseq ||
          std::any_of(key.keys.begin(), key.keys.end(), [](const SearchKey& k) { return uses_modseq(k); });
@@ -488,8 +396,12 @@ bool matches(const SearchKey& key, const SearchInput& in) {
     case Kind::to: return header_matches(in.header, "To", key.text);
     case Kind::subject: return header_matches(in.header, "Subject", key.text);
     case Kind::header: return header_matches(in.header, key.field, key.text);
-    case Kind::body: return contains(body_of(in.text), key.text);
-    case Kind::text: return contains(in.text, key.text);
+    case Kind::body:
+    case Kind::text: {
+      if (in.indexed)
+        if (auto found = in.indexed(key)) return *found;
+      return key.kind == Kind::body ? contains(body_of(in.text), key.text) : contains(in.text, key.text);
+    }
     case Kind::before: case Kind::on: case Kind::since:
       return date_key(key.kind, day_of(m.internaldate), key.date);
     case Kind::sentbefore: case Kind::senton: case Kind::sentsince: {

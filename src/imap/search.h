@@ -14,13 +14,15 @@
 // folding; other UTF-8 octets compare as they are). Header fields are
 // unfolded, and their RFC 2047 encoded-words in UTF-8, US-ASCII or
 // ISO-8859-1 decoded, before matching; words in other charsets stay
-// encoded. BODY and TEXT search the raw octets (BODY those after the
-// header section): a base64 or quoted-printable body, or an encoded-word
-// found by TEXT, does not match its decoded text until a full-text index
-// replaces this scan.
+// encoded. BODY and TEXT are answered from the full-text index the store
+// builds at delivery (SearchInput::indexed: decoded text, whole words and
+// the last word's prefix, case and accents folded); a message the index
+// does not hold (stored before it) is scanned: its raw octets (BODY those
+// after the header section) as substrings.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -29,6 +31,7 @@
 #include "imap/command.h"
 #include "imap/mailstore.h"
 #include "imap/sequence.h"
+#include "mime/header.h"
 
 namespace herald::imap {
 
@@ -92,6 +95,12 @@ enum class SearchNeed {
 };
 SearchNeed need(const SearchKey& key);
 
+// text_keys - the BODY and TEXT keys of a program, for the index to answer.
+std::vector<const SearchKey*> text_keys(const SearchKey& key);
+// need_indexed - need() when every BODY and TEXT key is answered by the
+// index: they need nothing read.
+SearchNeed need_indexed(const SearchKey& key);
+
 // uses_modseq - the program has a MODSEQ key, so the SEARCH response must
 // carry (MODSEQ n) (RFC 7162 3.1.5).
 bool uses_modseq(const SearchKey& key);
@@ -107,13 +116,14 @@ struct SearchInput {
   std::int64_t now = 0;     // unix seconds, for OLDER and YOUNGER
   // The UIDs of the saved result, ascending: what "$" is (RFC 5182 2.1).
   std::span<const std::uint32_t> saved_uids;
+  // The index's answer to a BODY or TEXT key for this message: true or
+  // false, or nullopt when the index does not hold it (then text is read).
+  std::function<std::optional<bool>(const SearchKey&)> indexed;
 };
 
 bool matches(const SearchKey& key, const SearchInput& in);
 
-// decode_encoded_words - an unstructured header value with its RFC 2047
-// encoded-words in UTF-8, US-ASCII or ISO-8859-1 decoded to UTF-8 (the
-// white space between adjacent words dropped, 6.2); others left as written.
-std::string decode_encoded_words(std::string_view value);
+// decode_encoded_words - mime/header.h's, which the text index shares.
+using mime::decode_encoded_words;
 
 }  // namespace herald::imap

@@ -231,6 +231,7 @@ class Session {
   Outcome search_batch(std::shared_ptr<struct SearchJob> job);
   Outcome cmd_sort(Command& c);
   Outcome start_search(std::shared_ptr<struct SearchJob> job, struct SearchParse parsed);
+  Outcome search_text(std::shared_ptr<struct SearchJob> job);
   std::string ordered(const struct SearchJob& job) const;
 
   ImapLimits limits_;

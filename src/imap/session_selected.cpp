@@ -47,6 +47,15 @@ struct SearchJob {
   std::optional<std::vector<SortKey>> sort;
   std::optional<ThreadAlgorithm> thread;
   std::vector<std::string> headers;  // per found message, in order
+  // BODY and TEXT keys with the index's answers (RFC 9051 6.4.4 from the
+  // store's full-text index; usable false: the key has no words to look up).
+  struct TextAnswer {
+    const SearchKey* key = nullptr;
+    bool usable = false;
+    std::vector<std::uint32_t> matches, unindexed;
+  };
+  std::vector<TextAnswer> text;
+  std::size_t text_next = 0;
 };
 
 namespace {
@@ -445,14 +454,39 @@ Session::Outcome Session::start_search(std::shared_ptr<SearchJob> job, SearchPar
   if (parsed.bad_charset) return no("Unsupported charset", "BADCHARSET (UTF-8 US-ASCII)");
   if (!parsed.program) return bad(parsed.error);
   job->program = std::move(*parsed.program);
-  job->need = need(job->program.root);
-  // SORT and THREAD read the header of every message they order.
-  if ((job->sort || job->thread) && job->need == SearchNeed::meta) job->need = SearchNeed::header;
+  for (const SearchKey* k : text_keys(job->program.root)) job->text.push_back({k, false, {}, {}});
   job->modseq = uses_modseq(job->program.root);
   if (job->modseq) enable_condstore();  // RFC 7162 3.1.5
   job->by_uid = uid_;
   for (std::uint32_t m = 1; m <= view_.exists(); ++m)
     if (!view_.gone(view_.at(m).uid)) job->candidates.push_back(m);
+  return search_text(job);
+}
+
+// search_text - the index's answer to each BODY and TEXT key, then the
+// search proper, reading only what the index could not answer.
+Session::Outcome Session::search_text(std::shared_ptr<SearchJob> job) {
+  if (job->text_next < job->text.size()) {
+    const SearchKey& key = *job->text[job->text_next].key;
+    request::TextSearch r{view_.id(), key.text, key.kind == SearchKey::Kind::body};
+    return ask(std::move(r), [this, job](Answer& a) {
+      auto& t = job->text[job->text_next++];
+      if (a.error == StoreError::none) {
+        auto& found = std::get<answer::TextFound>(a.value);
+        t.usable = true;
+        t.matches = std::move(found.matches);
+        t.unindexed = std::move(found.unindexed);
+      } else if (a.error != StoreError::invalid) {
+        return store_failed(a);
+      }  // invalid: no words to look up; the messages are scanned
+      return search_text(job);
+    });
+  }
+  const bool all_indexed = std::all_of(job->text.begin(), job->text.end(),
+                                       [](const SearchJob::TextAnswer& t) { return t.usable && t.unindexed.empty(); });
+  job->need = all_indexed ? need_indexed(job->program.root) : need(job->program.root);
+  // SORT and THREAD read the header of every message they order.
+  if ((job->sort || job->thread) && job->need == SearchNeed::meta) job->need = SearchNeed::header;
   return search_batch(job);
 }
 
@@ -476,7 +510,7 @@ std::string Session::ordered(const SearchJob& job) const {
 
 Session::Outcome Session::search_batch(std::shared_ptr<SearchJob> job) {
   const std::int64_t now = clock_ ? clock_() : 0;
-  auto input = [this, now](std::uint32_t msn) {
+  auto input = [this, now, job](std::uint32_t msn) {
     SearchInput in;
     in.msn = msn;
     in.largest_msn = view_.exists();
@@ -484,6 +518,18 @@ Session::Outcome Session::search_batch(std::shared_ptr<SearchJob> job) {
     in.meta = &view_.at(msn);
     in.now = now;
     in.saved_uids = saved_uids_;
+    if (!job->text.empty()) {
+      const std::uint32_t uid = view_.at(msn).uid;
+      const SearchJob* j = job.get();  // lives as long as the search: no copy of the pointer per message
+      in.indexed = [j, uid](const SearchKey& key) -> std::optional<bool> {
+        for (const auto& t : j->text) {
+          if (t.key != &key) continue;
+          if (!t.usable || std::binary_search(t.unindexed.begin(), t.unindexed.end(), uid)) return std::nullopt;
+          return std::binary_search(t.matches.begin(), t.matches.end(), uid);
+        }
+        return std::nullopt;
+      };
+    }
     return in;
   };
   if (job->need == SearchNeed::meta) {

@@ -931,5 +931,20 @@ TEST(ImapSession, LiteralsShareABudget) {
   EXPECT_NE(f.send("12345\r\n").find("C OK [APPENDUID"), std::string::npos);
 }
 
+// BODY and TEXT come from the index; a message it does not hold is read
+// and scanned instead, and a key without words is scanned too.
+TEST(ImapSession, BodySearchUsesTheIndexAndScansWhatItLacks) {
+  Fixture f;
+  f.send(kSelect);
+  f.store.log.clear();
+  EXPECT_EQ(f.send("A SEARCH BODY bob\r\n"), "* SEARCH 1\r\nA OK SEARCH completed\r\n");
+  EXPECT_EQ(f.store.log, (std::vector<std::string>{"TextSearch", "Changes"})) << "no message was read";
+  f.store.unindexed = {2};
+  f.store.log.clear();
+  EXPECT_EQ(f.send("B SEARCH NOT BODY bob\r\n"), "* SEARCH 2 3\r\nB OK SEARCH completed\r\n");
+  EXPECT_NE(std::find(f.store.log.begin(), f.store.log.end(), "Read"), f.store.log.end()) << "message 2 was read";
+  EXPECT_EQ(f.send("C SEARCH TEXT \"!?\"\r\n"), "* SEARCH\r\nC OK SEARCH completed\r\n");
+}
+
 }  // namespace
 }  // namespace herald::imap

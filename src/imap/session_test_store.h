@@ -60,6 +60,7 @@ class FakeStore {
   StoreError fail_next = StoreError::none;
   std::uint64_t quota_limit = 0, quota_used = 0;  // the user's, in octets (0: no limit)
   std::int64_t next_emailid = 100;                 // the stored message of the next delivery
+  std::vector<std::uint32_t> unindexed;            // UIDs TextSearch says the index does not hold
 
   FakeMailbox& create(const std::string& name, const std::string& special_use = "", bool selectable = true) {
     FakeMailbox& m = mailboxes[name];
@@ -180,7 +181,8 @@ class FakeStore {
 
   static std::string kind(const Request& r) {
     static const char* kNames[] = {"List",   "Status",  "Open", "Create",     "Delete", "Rename",  "Subscribe",
-                                   "Append", "Changes", "Read", "StoreFlags", "Copy",   "Expunge", "Quota"};
+                                   "Append", "Changes", "Read", "StoreFlags", "Copy",   "Expunge", "Quota",
+                                   "TextSearch"};
     static_assert(std::size(kNames) == std::variant_size_v<Request>);
     return kNames[r.index()];
   }
@@ -334,6 +336,28 @@ class FakeStore {
     return value(std::move(out));
   }
   Answer on(const request::Quota&) { return value(answer::Quota{quota_limit, quota_used}); }
+  // The index, as a case-insensitive word search of the octets (BODY: after
+  // the header section); unindexed: what the test says the index lacks.
+  Answer on(const request::TextSearch& r) {
+    if (r.query.find_first_not_of(" !?") == std::string::npos) return error(StoreError::invalid);
+    answer::TextFound out;
+    FakeMailbox* mb = by_id(r.mailbox_id);
+    if (!mb) return error(StoreError::nonexistent);
+    auto lower = [](std::string t) {
+      for (auto& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      return t;
+    };
+    for (const auto& m : mb->messages) {
+      if (std::find(unindexed.begin(), unindexed.end(), m.meta.uid) != unindexed.end()) {
+        out.unindexed.push_back(m.meta.uid);
+        continue;
+      }
+      std::string text = m.octets;
+      if (r.body_only) text = text.substr(std::min(text.size(), text.find("\r\n\r\n") + 4));
+      if (lower(text).find(lower(r.query)) != std::string::npos) out.matches.push_back(m.meta.uid);
+    }
+    return value(std::move(out));
+  }
   Answer on(const request::StoreFlags& r) {
     answer::Stored out;
     FakeMailbox* mb = by_id(r.mailbox_id);

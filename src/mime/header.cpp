@@ -1,5 +1,8 @@
 #include "mime/header.h"
 
+#include <cstdint>
+#include <optional>
+
 #include "base/text.h"
 
 namespace herald::mime {
@@ -48,6 +51,87 @@ std::string percent_decoded(std::string_view s) {
   }
   return out;
 }
+
+// base64 - lenient (RFC 2047 4.1 B encoding as mailers write it): padding
+// optional, octets outside the alphabet skipped.
+std::string base64(std::string_view s) {
+  std::string out;
+  std::uint32_t bits = 0;
+  int count = 0;
+  for (char c : s) {
+    int v;
+    if (c >= 'A' && c <= 'Z') v = c - 'A';
+    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9') v = c - '0' + 52;
+    else if (c == '+') v = 62;
+    else if (c == '/') v = 63;
+    else if (c == '=') break;
+    else continue;
+    bits = (bits << 6) | static_cast<std::uint32_t>(v);
+    count += 6;
+    if (count >= 8) {
+      count -= 8;
+      out += static_cast<char>((bits >> count) & 0xff);
+    }
+  }
+  return out;
+}
+
+// quoted - the Q encoding (RFC 2047 4.2): "_" is a space, "=XX" an octet.
+std::string quoted(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '_') {
+      out += ' ';
+    } else if (s[i] == '=' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+      out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+struct Word {
+  std::string text;  // decoded, UTF-8
+  std::size_t end = 0;
+};
+
+// encoded_word - the encoded-word "=?charset?encoding?text?=" at start of
+// v (RFC 2047 2), decoded; nullopt when it is not one or its charset is
+// not one we convert.
+std::optional<Word> encoded_word(std::string_view v, std::size_t start) {
+  std::size_t cs = start + 2, q = v.find('?', cs);
+  if (q == std::string_view::npos || q - cs > 40 || q + 2 >= v.size() || v[q + 2] != '?') return std::nullopt;
+  std::string_view charset = v.substr(cs, q - cs);
+  charset = charset.substr(0, charset.find('*'));  // RFC 2231 5: "charset*language"
+  char encoding = ascii_upper(v[q + 1]);
+  std::size_t text = q + 3, end = v.find("?=", text);
+  if (end == std::string_view::npos || (encoding != 'B' && encoding != 'Q')) return std::nullopt;
+  std::string_view raw = v.substr(text, end - text);
+  if (raw.find_first_of(" \t") != std::string_view::npos) return std::nullopt;  // no white space inside (2)
+  std::string octets = encoding == 'B' ? base64(raw) : quoted(raw);
+  Word w;
+  w.end = end + 2;
+  if (iequals(charset, "UTF-8") || iequals(charset, "US-ASCII")) {
+    w.text = std::move(octets);
+  } else if (iequals(charset, "ISO-8859-1") || iequals(charset, "LATIN1")) {
+    for (unsigned char c : octets) {  // each octet is the code point of its character
+      if (c < 0x80) {
+        w.text += static_cast<char>(c);
+      } else {
+        w.text += static_cast<char>(0xc0 | (c >> 6));
+        w.text += static_cast<char>(0x80 | (c & 0x3f));
+      }
+    }
+  } else {
+    return std::nullopt;
+  }
+  return w;
+}
+
+bool blank(std::string_view s) { return s.find_first_not_of(" \t\r\n") == std::string_view::npos; }
 
 }  // namespace
 
@@ -219,6 +303,32 @@ std::string without_fields(std::string_view message, std::string_view name) {
   for (; next_field(message, pos, f); pos = f.end)
     if (!iequals(f.name, name)) out.append(message.substr(f.begin, f.end - f.begin));
   out.append(message.substr(pos));
+  return out;
+}
+
+std::string decode_encoded_words(std::string_view value) {
+  std::string out;
+  std::size_t i = 0;
+  bool after_word = false;
+  while (i < value.size()) {
+    std::size_t start = value.find("=?", i);
+    if (start == std::string_view::npos) {
+      out.append(value.substr(i));
+      break;
+    }
+    auto word = encoded_word(value, start);
+    if (!word) {
+      out.append(value.substr(i, start + 2 - i));
+      i = start + 2;
+      after_word = false;
+      continue;
+    }
+    std::string_view gap = value.substr(i, start - i);
+    if (!(after_word && blank(gap))) out.append(gap);  // RFC 2047 6.2
+    out += word->text;
+    i = word->end;
+    after_word = true;
+  }
   return out;
 }
 

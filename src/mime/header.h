@@ -55,4 +55,9 @@ std::vector<std::pair<std::string, std::string>> parameters(std::string_view val
 // parameter - one of them by name (any case), "" when absent.
 std::string parameter(std::string_view value, std::string_view name);
 
+// decode_encoded_words - an unstructured header value with its RFC 2047
+// encoded-words in UTF-8, US-ASCII or ISO-8859-1 decoded to UTF-8 (the
+// white space between adjacent words dropped, 6.2); others left as written.
+std::string decode_encoded_words(std::string_view value);
+
 }  // namespace herald::mime

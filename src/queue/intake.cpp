@@ -7,8 +7,12 @@
 
 #include "base/log.h"
 #include "base/text.h"
+#include "mime/text.h"
 
 namespace herald::queue {
+
+// kSpooledText - the text indexed of a body spooled to a file (see submit).
+constexpr std::size_t kSpooledText = 64 * 1024;
 
 std::string header_value(std::string_view message, std::string_view name) {
   // Bounded: headers are looked at only within the first 64 KiB.
@@ -167,6 +171,26 @@ void Intake::submit(Incoming in, std::function<void(Result<Accepted>)> done, Arr
         if (structure.envelope->date.empty()) structure.envelope->date = in.inserted_date_;
         if (structure.envelope->message_id.empty()) structure.envelope->message_id = in.message_id_;
       }
+    }
+    // The words the full-text index keeps, for mail that lands in a
+    // mailbox: computed here, off the store's writer; a spooled body's
+    // text parts are read back from its file (recently written: the page
+    // cache), its first kSpooledText octets of text only: the text waits
+    // in memory with the message until its commit, and spooled bodies are
+    // those the memory budget keeps out of memory (test_big_bodies).
+    bool local = false;
+    for (const auto& r : env.recipients)
+      for (const auto& t : r.targets) local = local || t.local;
+    if (local && in.spool_) {
+      store::BodySpool* spool = in.spool_.get();
+      mime::ReadRange read = [spool](std::uint64_t offset, std::uint64_t length) -> std::optional<std::string> {
+        std::string out;
+        if (!spool->read(offset, length, out)) return std::nullopt;
+        return out;
+      };
+      m.text = mime::indexable_text(read, structure, kSpooledText).value_or("");  // unreadable: left unindexed
+    } else if (local) {
+      m.text = mime::indexable_text(in.held_, structure);
     }
     m.structure = mime::encode(structure);
   }

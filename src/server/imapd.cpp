@@ -9,6 +9,7 @@
 #include "base/log.h"
 #include "base/text.h"
 #include "mime/structure.h"
+#include "mime/text.h"
 #include "server/driver.h"
 #include "server/offload.h"
 
@@ -164,6 +165,14 @@ struct Blocking {
       m.found = true;
       out.messages.push_back(std::move(m));
     }
+    return imap::Answer{imap::StoreError::none, "", std::move(out)};
+  }
+  imap::Answer operator()(const imap::request::TextSearch& r) {
+    auto found = mailboxes.search_text(r.mailbox_id, r.query, r.body_only);
+    if (!found) return failed(found.error());
+    imap::answer::TextFound out;
+    for (auto u : found->matches) out.matches.push_back(static_cast<std::uint32_t>(u));
+    for (auto u : found->unindexed) out.unindexed.push_back(static_cast<std::uint32_t>(u));
     return imap::Answer{imap::StoreError::none, "", std::move(out)};
   }
   imap::Answer operator()(const imap::request::Quota&) {
@@ -372,9 +381,12 @@ class ImapProtocol {
     m.flags = r.flags;
     m.keywords = r.keywords;
     m.internaldate = r.internaldate;
-    // The structure is computed once, as for delivered mail (mime/structure.h).
-    auto parse = [&r] { return mime::encode(mime::structure_of(r.message)); };
-    m.structure = co_await offload(ctx_.blocking, parse);
+    // The structure and the indexed text are computed once, as for
+    // delivered mail (mime/structure.h, mime/text.h).
+    auto parse = [&r] { return mime::stored_forms(r.message); };
+    mime::Stored forms = co_await offload(ctx_.blocking, parse);
+    m.structure = std::move(forms.structure);
+    m.text = std::move(forms.text);
     m.body = r.message;
     auto start = [&mailboxes = ctx_.mailboxes, user = user_id_, &r, &m](auto done) {
       mailboxes.append_message(user, r.mailbox, std::move(m), std::move(done));

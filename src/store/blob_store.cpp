@@ -60,6 +60,14 @@ Status BlobWriter::append(std::string_view octets) {
   return {};
 }
 
+Status BlobWriter::read(std::uint64_t offset, std::uint64_t length, std::string& out) {
+  if (!error_) return error_;
+  if (!committed_.empty()) return make_error(Errc::io, "read of a committed blob's writer");
+  // Every append went to the file by write(2): the file holds it all.
+  offset = std::min(offset, size_);
+  return env_.append_range(tmp_, offset, std::min(length, size_ - offset), out);
+}
+
 // open - blobs/, tmp/ and the 256 fan-out directories, their names synced
 // (in data_dir, in blobs/): a body's file is durable once its own
 // directory is synced, which put() does, only if every directory above it

@@ -34,6 +34,7 @@ class BlobWriter final : public BodySpool {
 
   Status append(std::string_view octets) override;
   std::uint64_t size() const override { return size_; }
+  Status read(std::uint64_t offset, std::uint64_t length, std::string& out) override;
 
  private:
   friend class BlobStore;

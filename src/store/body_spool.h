@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "base/result.h"
@@ -23,6 +24,10 @@ class BodySpool {
   // fail with the first error: a body with a hole is never committed.
   virtual Status append(std::string_view octets) = 0;
   virtual std::uint64_t size() const = 0;
+  // read - octets [offset, offset + length) of what was appended (fewer
+  // past its end), appended to out: what the receiver reads back of a
+  // spooled message (its text parts, for the full-text index).
+  virtual Status read(std::uint64_t offset, std::uint64_t length, std::string& out) = 0;
 };
 
 }  // namespace herald::store

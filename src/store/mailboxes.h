@@ -101,6 +101,10 @@ struct MailboxChange {
 struct AppendMessage {
   std::string body;
   std::string structure;  // its MIME structure (mime::encode); "" = none
+  // What the full-text index keeps of it (mime::indexable_text: header
+  // values, a NUL, the body text); "" = not indexed (search_text then
+  // lists it as unindexed).
+  std::string text;
   std::uint32_t flags = 0;
   std::vector<std::string> keywords;
   std::int64_t internaldate = 0;  // unix s, 0 = now
@@ -111,6 +115,12 @@ struct Appended {
   std::int64_t mailbox_id = 0;
   std::int64_t uidvalidity = 0;
   std::int64_t uid = 0;
+};
+
+// TextSearch - what search_text found in a mailbox.
+struct TextSearch {
+  std::vector<std::int64_t> matches;    // UIDs, ascending
+  std::vector<std::int64_t> unindexed;  // UIDs, ascending, of messages the index does not hold
 };
 
 // Copied - the target and its new UIDs, to[i] for from[i]: COPYUID (RFC 4315 3).
@@ -238,6 +248,19 @@ class Mailboxes {
   // mailbox_counts - its messages, unseen, deleted and octets, from one
   // read. Errc::not_found when there is no such mailbox.
   virtual Result<MailboxCounts> mailbox_counts(std::int64_t mailbox_id) = 0;
+  // search_text - SEARCH BODY (body_only) and TEXT (RFC 9051 6.4.4) from
+  // the full-text index built at delivery and APPEND: the messages of the
+  // mailbox whose text holds query as a phrase, case and diacritics
+  // folded, the header values (Subject, From, To, Cc) included unless
+  // body_only. The index matches words, not octets: each word of query
+  // matches a whole word of the text, the last one also a word's start
+  // ("inv" finds "invoice"), and punctuation between words is not
+  // compared, so the matches approximate IMAP's substring match (a
+  // query that starts inside a word finds nothing). Messages stored
+  // without an index row (before schema 12, or APPENDed without text) are
+  // in unindexed, from the same snapshot, for the caller to read.
+  // Errc::invalid when query has no word to look for.
+  virtual Result<TextSearch> search_text(std::int64_t mailbox_id, const std::string& query, bool body_only) = 0;
 
   // ---- changes -------------------------------------------------------------
   // set_change_listener - listener hears of every committed transaction

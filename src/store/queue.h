@@ -103,6 +103,9 @@ struct IncomingMessage {
   std::vector<std::string> attachment_names;
   // Its MIME structure (mime::encode), kept with the body for IMAP: "" = none.
   std::string structure;
+  // What the full-text index keeps of it (mime::indexable_text), written
+  // with the message when a delivery is local: "" = not indexed.
+  std::string text;
 
   std::uint64_t size() const { return spool ? spool->size() : body.size(); }
 };

@@ -230,6 +230,50 @@ ALTER TABLE journal ADD COLUMN attachment_names TEXT NOT NULL DEFAULT '';
     R"sql(
 ALTER TABLE messages ADD COLUMN structure BLOB;
 )sql",
+    // 12: the full-text index of SEARCH BODY/TEXT and `herald search`: per
+    //     message (rowid = messages.id) the words mime::indexable_text
+    //     gives, the header values (Subject, From, To, Cc) and the body
+    //     text in two columns so that BODY leaves the headers out. Written
+    //     in the transaction that stores the message, removed in the one
+    //     that collects it (SqliteCore::collect_message).
+    //
+    //     Contentless (content=''): the words are in the index only, never
+    //     a second copy of the text in an FTS5 content table; no docsize
+    //     table either (columnsize=0: nothing ranks). A contentless table
+    //     forgets a row only by being told its text again (the 'delete'
+    //     command); contentless_delete=1, which would not need it, came in
+    //     SQLite 3.43 and Debian 12 has 3.40. So message_text_source keeps
+    //     the text that was indexed, deflated (zlib), to be given back at
+    //     the delete. A plain FTS5 table would keep it whole, a second time
+    //     per message, and write those pages in every delivery's commit.
+    //     When 3.43 is the floor, a migration can move to
+    //     contentless_delete=1 and drop message_text_source.
+    //
+    //     The index's settings, for the group commit's batches of
+    //     deliveries (measured by store/text_bench): pages of 16000
+    //     octets, 8 MiB of pending words before a flush, merges of 8
+    //     segments.
+    //
+    //     unindexed_messages: the messages with no index row (a message
+    //     stored before this version, an APPEND without text), so that
+    //     Mailboxes::search_text names them for the caller to read without
+    //     probing the index once per message of the mailbox. The migration
+    //     reads no bodies: every message stored until now is listed there.
+    R"sql(
+CREATE VIRTUAL TABLE message_text USING fts5(
+  headers, body, content='', columnsize=0, tokenize='unicode61 remove_diacritics 2');
+INSERT INTO message_text(message_text, rank) VALUES('pgsz', 16000);
+INSERT INTO message_text(message_text, rank) VALUES('hashsize', 8388608);
+INSERT INTO message_text(message_text, rank) VALUES('automerge', 8);
+CREATE TABLE message_text_source (
+  message  INTEGER PRIMARY KEY,  -- messages.id: message_text's rowid
+  text     BLOB NOT NULL         -- uncompressed size (4 octets, little endian), then the zlib stream
+);
+CREATE TABLE unindexed_messages (
+  message  INTEGER PRIMARY KEY   -- messages.id
+);
+INSERT INTO unindexed_messages(message) SELECT id FROM messages;
+)sql",
 };
 
 }  // namespace herald::store

@@ -230,6 +230,7 @@ void SqliteCore::collect_message(Db& db, std::int64_t message, std::vector<std::
   bool has_blob = !st.is_null(0);
   std::string sha = st.text(0);
   while (st.step()) {}
+  unindex_text(db, message);
   if (!has_blob) return;
   auto rc = db.prepare("UPDATE blob_files SET refcount = refcount - 1 WHERE sha256 = ? RETURNING refcount");
   rc.bind(1, sha);

@@ -299,7 +299,8 @@ void SqliteMailboxes::append_message(std::int64_t user_id, const std::string& ma
   if (m->internaldate == 0) m->internaldate = now_s();
   auto sha = std::make_shared<std::string>();
   auto outcome = std::make_shared<Result<Appended>>(Appended{});
-  auto apply = [this, user_id, name, m, sha, outcome](Db& db) {
+  auto packed = std::make_shared<const std::string>(SqliteCore::pack_text(m->text));  // off the writer
+  auto apply = [this, user_id, name, m, sha, packed, outcome](Db& db) {
     *outcome = Appended{};  // a second run after a rollback starts afresh
     auto target = target_mailbox(db, user_id, name);
     if (!target) {
@@ -315,6 +316,7 @@ void SqliteMailboxes::append_message(std::int64_t user_id, const std::string& ma
     // Not from the queue: no queue id, no envelope.
     const std::int64_t id =
         SqliteCore::insert_message(db, {"", "", "", "", size, now_s(), m->body, eight_bit, "", "", m->structure}, *sha);
+    SqliteCore::index_text(db, id, m->text, *packed);
     const auto [uid, modseq] = next_uid(db, target->id);
     db.prepare("INSERT INTO mailbox_messages(mailbox_id, uid, message, prefix, size, flags, keywords, modseq, "
                "internaldate) VALUES(?, ?, ?, '', ?, ?, ?, ?, ?)")

@@ -46,6 +46,9 @@ void SqliteQueue::commit_message(IncomingMessage msg, std::function<void(Result<
   auto result = std::make_shared<CommitResult>();
   auto sha = std::make_shared<std::string>();
   auto unlink = std::make_shared<std::vector<std::string>>();  // a body no recipient kept
+  // The index text's kept copy, deflated here: on the caller's thread, not the writer's.
+  const bool local = std::any_of(m->deliveries.begin(), m->deliveries.end(), [](const Delivery& d) { return d.local; });
+  auto packed = std::make_shared<const std::string>(local ? SqliteCore::pack_text(m->text) : std::string());
   std::function<void()> prepare;
   if (m->spool) {
     // A body written as it arrived: only its sync and name are left.
@@ -62,9 +65,9 @@ void SqliteQueue::commit_message(IncomingMessage msg, std::function<void(Result<
   }
   core_.submit(
       std::move(prepare),
-      [this, m, result, sha, unlink](Db& db) {
+      [this, m, result, sha, packed, unlink](Db& db) {
         unlink->clear();  // a second run after a rollback starts afresh
-        apply_commit(db, *m, *sha, *result, *unlink);
+        apply_commit(db, *m, *sha, *packed, *result, *unlink);
       },
       [this, done = std::move(done), result, unlink](Status st) {
         if (st) core_.remove_blobs(std::move(*unlink));
@@ -79,13 +82,17 @@ Result<std::unique_ptr<BodySpool>> SqliteQueue::spool_body() {
   return std::unique_ptr<BodySpool>(std::move(*writer));
 }
 
-void SqliteQueue::apply_commit(Db& db, const IncomingMessage& m, const std::string& sha, CommitResult& result,
-                               std::vector<std::string>& unlink) {
+void SqliteQueue::apply_commit(Db& db, const IncomingMessage& m, const std::string& sha,
+                               const std::string& packed_text, CommitResult& result, std::vector<std::string>& unlink) {
   const std::int64_t now = now_s(), now_milli = now_ms();
   const std::uint64_t size = m.size();
   const std::int64_t message = SqliteCore::insert_message(
       db, {m.queue_id, m.sender, m.message_id, m.client, size, now, m.body, m.eight_bit, m.ret, m.envid, m.structure},
       sha);
+  // The index row only for mail that lands in a mailbox (a local copy,
+  // perhaps deferred for now); collect_message takes it with the message.
+  if (std::any_of(m.deliveries.begin(), m.deliveries.end(), [](const Delivery& d) { return d.local; }))
+    SqliteCore::index_text(db, message, m.text, packed_text);
   JournalEntry received{now_milli, JournalEvent::received, m.queue_id, m.message_id, m.sender, "", m.client,
                         size, "", fmt::format("nrcpt={}", m.deliveries.size())};
   received.door = m.door;

@@ -105,7 +105,18 @@ class SqliteCore final : public TransactionControl {
   void set_change_listener(std::function<void(const std::vector<MailboxChange>&)> listener) {
     change_listener_ = std::move(listener);
   }
-  // collect_message - delete a message no mailbox and no queue row needs;
+  // pack_text - the deflated copy of an index text that index_text keeps
+  // for the row's delete; made before the transaction, off the writer
+  // ("" for no text, or when zlib fails: the message is then unindexed).
+  static std::string pack_text(std::string_view text);
+  // index_text - the full-text index row of a new message (sqlite_text.cpp;
+  // text as mime::indexable_text gives it, packed = pack_text(text)); a
+  // message without either is listed as unindexed.
+  static void index_text(Db& db, std::int64_t message, std::string_view text, std::string_view packed);
+  // unindex_text - the index row of a message, gone (if it had one).
+  static void unindex_text(Db& db, std::int64_t message);
+  // collect_message - delete a message no mailbox and no queue row needs,
+  // and its index row;
   // blob files to remove after the commit go to unlink.
   static void collect_message(Db& db, std::int64_t message, std::vector<std::string>& unlink);
   // remove_blobs - after the commit that collected them: the files of these
@@ -204,6 +215,8 @@ class SqliteMailboxes final : public Mailboxes {
   void copy_messages(std::int64_t user_id, std::int64_t from_mailbox_id, std::vector<std::int64_t> uids,
                      const std::string& to_mailbox, bool move, std::function<void(Result<Copied>)> done) override;
   Result<MailboxCounts> mailbox_counts(std::int64_t mailbox_id) override;
+  // sqlite_text.cpp
+  Result<TextSearch> search_text(std::int64_t mailbox_id, const std::string& query, bool body_only) override;
   void set_change_listener(std::function<void(const std::vector<MailboxChange>&)> listener) override {
     core_.set_change_listener(std::move(listener));
   }
@@ -245,8 +258,8 @@ class SqliteQueue final : public Queue {
  private:
   DeliveryOutcome apply_retry(Db& db, const Retry& retry, const LocalDeliveryRules& rules, std::int64_t now,
                               std::vector<std::string>& unlink);
-  void apply_commit(Db& db, const IncomingMessage& m, const std::string& sha, CommitResult& result,
-                    std::vector<std::string>& unlink);
+  void apply_commit(Db& db, const IncomingMessage& m, const std::string& sha, const std::string& packed_text,
+                    CommitResult& result, std::vector<std::string>& unlink);
   // deliver_local - a copy of message (body_size octets) into d's mailbox
   // if rules say so.
   LocalVerdict deliver_local(Db& db, const LocalDeliveryRules& rules, std::uint64_t body_size, std::int64_t message,
