@@ -33,6 +33,7 @@ bench: build
 	bench/run
 	bench/outbound
 	bench/spool
+	bench/imap
 	$(BUILD_DIR)/src/store/directory_bench 1000 100000 1000000
 
 install: build
