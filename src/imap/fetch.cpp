@@ -150,4 +150,17 @@ void append_bodystructure(std::string& out, const mime::Part& p, bool extensible
   out += ')';
 }
 
+std::string envelope_header(const mime::Envelope& e) {
+  const std::pair<const char*, const std::string*> fields[] = {
+      {"Date", &e.date},       {"Subject", &e.subject},         {"From", &e.from},
+      {"Sender", &e.sender},   {"Reply-To", &e.reply_to},       {"To", &e.to},
+      {"Cc", &e.cc},           {"Bcc", &e.bcc},                 {"In-Reply-To", &e.in_reply_to},
+      {"Message-ID", &e.message_id},
+  };
+  std::string out;
+  for (const auto& [name, value] : fields)
+    if (!value->empty()) out += std::string(name) + ": " + *value + "\r\n";
+  return out + "\r\n";
+}
+
 }  // namespace herald::imap

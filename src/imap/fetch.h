@@ -17,6 +17,11 @@ namespace herald::imap {
 // "MISSING_DOMAIN", never as NIL (which would read as a group).
 void append_envelope(std::string& out, const mime::Envelope& e, StringForm form = {});
 
+// envelope_header - the envelope's fields as a header section ("Date: ...",
+// one line each, a blank line at the end), for what reads header fields
+// (SEARCH FROM, SORT) without the message.
+std::string envelope_header(const mime::Envelope& e);
+
 // append_bodystructure - the part as BODYSTRUCTURE (extensible: with the
 // extension data, MD5, disposition, language, location) or as BODY
 // (without).

@@ -325,8 +325,10 @@ SearchParse parse_search(const std::vector<Value>& args, std::size_t from, bool 
 
 SearchNeed need(const SearchKey& key) {
   switch (key.kind) {
-    case Kind::bcc: case Kind::cc: case Kind::from: case Kind::to: case Kind::subject: case Kind::header:
+    case Kind::bcc: case Kind::cc: case Kind::from: case Kind::to: case Kind::subject:
     case Kind::sentbefore: case Kind::senton: case Kind::sentsince:
+      return SearchNeed::envelope;
+    case Kind::header:
       return SearchNeed::header;
     case Kind::body: case Kind::text:
       return SearchNeed::text;

@@ -89,9 +89,10 @@ SearchParse parse_search(const std::vector<Value>& args, std::size_t from, bool 
 
 // SearchNeed - how much of a message a program reads; ordered.
 enum class SearchNeed {
-  meta,    // the listing: flags, keywords, UID, size, dates, mod-sequence, MSN
-  header,  // and the header section: BCC CC FROM TO SUBJECT HEADER SENT*
-  text,    // and the whole message: BODY TEXT
+  meta,      // the listing: flags, keywords, UID, size, dates, mod-sequence, MSN
+  envelope,  // and the envelope's fields, as delivery kept them: BCC CC FROM TO SUBJECT SENT*
+  header,    // and the header section: HEADER (any field)
+  text,      // and the whole message: BODY TEXT
 };
 SearchNeed need(const SearchKey& key);
 

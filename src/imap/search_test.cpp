@@ -267,11 +267,12 @@ TEST(ImapSearchParseTest, Charset) {
 TEST(ImapSearchTest, Need) {
   auto need_of = [](std::string_view keys) { return need(parse_search(args(keys), 0, true).program->root); };
   EXPECT_EQ(need_of("SEEN UID 1:* 1:3 LARGER 5 SINCE 1-Feb-1994 MODSEQ 4 KEYWORD x OLDER 5"), SearchNeed::meta);
-  EXPECT_EQ(need_of("SEEN FROM x"), SearchNeed::header);
-  EXPECT_EQ(need_of("NOT SENTON 1-Feb-1994"), SearchNeed::header);
+  EXPECT_EQ(need_of("SEEN FROM x"), SearchNeed::envelope);
+  EXPECT_EQ(need_of("NOT SENTON 1-Feb-1994"), SearchNeed::envelope);
   EXPECT_EQ(need_of("OR HEADER X-A b SUBJECT c"), SearchNeed::header);
   EXPECT_EQ(need_of("OR FROM x (SEEN BODY y)"), SearchNeed::text);
   EXPECT_EQ(need_of("TEXT x"), SearchNeed::text);
+  EXPECT_EQ(need_indexed(parse_search(args("OR FROM x (SEEN BODY y)"), 0, true).program->root), SearchNeed::envelope);
   EXPECT_FALSE(uses_modseq(parse_search(args("SEEN FROM x"), 0, true).program->root));
   EXPECT_TRUE(uses_modseq(parse_search(args("OR SEEN (NOT MODSEQ 5)"), 0, true).program->root));
 }
@@ -344,7 +345,7 @@ class ImapSearchMatchTest : public testing::Test {
       in.meta = &m.meta;
       SearchNeed n = need(p.program->root);
       std::string_view octets = m.octets;
-      if (n >= SearchNeed::header) in.header = octets.substr(0, octets.find("\r\n\r\n") + 4);
+      if (n >= SearchNeed::envelope) in.header = octets.substr(0, octets.find("\r\n\r\n") + 4);
       if (n == SearchNeed::text) in.text = octets;
       in.now = now;
       in.saved_uids = saved;

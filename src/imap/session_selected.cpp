@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "base/text.h"
+#include "imap/fetch.h"
 #include "imap/fetch_spec.h"
 #include "imap/search.h"
 #include "imap/sort.h"
@@ -485,8 +486,10 @@ Session::Outcome Session::search_text(std::shared_ptr<SearchJob> job) {
   const bool all_indexed = std::all_of(job->text.begin(), job->text.end(),
                                        [](const SearchJob::TextAnswer& t) { return t.usable && t.unindexed.empty(); });
   job->need = all_indexed ? need_indexed(job->program.root) : need(job->program.root);
-  // SORT and THREAD read the header of every message they order.
-  if ((job->sort || job->thread) && job->need == SearchNeed::meta) job->need = SearchNeed::header;
+  // SORT reads the envelope of every message it orders, THREAD the header
+  // (References is no envelope field).
+  if (job->sort) job->need = std::max(job->need, SearchNeed::envelope);
+  if (job->thread) job->need = std::max(job->need, SearchNeed::header);
   return search_batch(job);
 }
 
@@ -591,16 +594,28 @@ Session::Outcome Session::search_batch(std::shared_ptr<SearchJob> job) {
   job->next += n;
   request::Read r;
   r.mailbox_id = view_.id();
-  r.octets = true;
+  // The envelope kept at delivery answers the common header keys without
+  // reading the message (issue 14: "computed once, never re-parsed").
+  const bool envelope = job->need == SearchNeed::envelope;
+  r.structure = envelope;
+  r.octets = !envelope;
   for (auto msn : batch) r.uids.push_back(view_.at(msn).uid);
-  return ask(std::move(r), [this, job, batch, input](Answer& a) {
+  return ask(std::move(r), [this, job, batch, input, envelope](Answer& a) {
     if (a.error != StoreError::none) return store_failed(a);
     const auto& read = std::get<answer::Read>(a.value);
+    std::string synthetic;
     for (std::size_t i = 0; i < batch.size() && i < read.messages.size(); ++i) {
       const answer::Message& m = read.messages[i];
       if (!m.found) continue;
       SearchInput in = input(batch[i]);
-      in.header = header_section(m.octets);
+      std::optional<mime::Part> structure;
+      if (envelope && !m.structure.empty()) structure = mime::decode(m.structure);
+      if (structure && structure->envelope) {
+        synthetic = envelope_header(*structure->envelope);
+        in.header = synthetic;
+      } else {
+        in.header = header_section(m.octets);  // no structure kept: the store read the message
+      }
       in.text = m.octets;
       if (!matches(job->program.root, in)) continue;
       job->found.push_back(batch[i]);

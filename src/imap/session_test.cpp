@@ -946,5 +946,18 @@ TEST(ImapSession, BodySearchUsesTheIndexAndScansWhatItLacks) {
   EXPECT_EQ(f.send("C SEARCH TEXT \"!?\"\r\n"), "* SEARCH\r\nC OK SEARCH completed\r\n");
 }
 
+// Header keys of the envelope are answered from the structure kept at
+// delivery: the messages themselves are not read.
+TEST(ImapSession, EnvelopeKeysReadTheStructureNotTheMessage) {
+  Fixture f;
+  f.send(kSelect);
+  EXPECT_EQ(f.send("A SEARCH SUBJECT lunch\r\n"), "* SEARCH 3\r\nA OK SEARCH completed\r\n");
+  EXPECT_TRUE(f.store.last_read.structure);
+  EXPECT_FALSE(f.store.last_read.octets);
+  EXPECT_EQ(f.send("B SEARCH FROM carol SENTBEFORE 1-Jan-2030\r\n"), "* SEARCH\r\nB OK SEARCH completed\r\n");
+  EXPECT_EQ(f.send("C SEARCH HEADER Message-ID 1@example\r\n"), "* SEARCH 1\r\nC OK SEARCH completed\r\n");
+  EXPECT_TRUE(f.store.last_read.octets) << "any other field reads the header";
+}
+
 }  // namespace
 }  // namespace herald::imap

@@ -61,6 +61,7 @@ class FakeStore {
   std::uint64_t quota_limit = 0, quota_used = 0;  // the user's, in octets (0: no limit)
   std::int64_t next_emailid = 100;                 // the stored message of the next delivery
   std::vector<std::uint32_t> unindexed;            // UIDs TextSearch says the index does not hold
+  request::Read last_read;                         // what the last Read asked for
 
   FakeMailbox& create(const std::string& name, const std::string& special_use = "", bool selectable = true) {
     FakeMailbox& m = mailboxes[name];
@@ -310,6 +311,7 @@ class FakeStore {
     return value(std::move(out));
   }
   Answer on(const request::Read& r) {
+    last_read = r;
     answer::Read out;
     FakeMailbox* mb = by_id(r.mailbox_id);
     for (auto uid : r.uids) {
