@@ -51,6 +51,7 @@
 #include "sasl/protocol.h"
 #include "server/auth_driver.h"
 #include "server/context.h"
+#include "server/listeners.h"
 #include "server/offload.h"
 
 namespace herald::server {
@@ -104,6 +105,13 @@ concept Lookups = Protocol<P> && requires(P& p) {
 // write_timed_out: the peer stopped taking our replies (or took them too
 // slowly); nothing more could be said to it.
 enum class Ending { closed, peer_gone, timed_out, write_timed_out, tls_failed };
+
+// admit - what the access drivers (POP3, IMAP) do first: take a slot of
+// the listener's connection limits (else write `busy` and refuse) and, on
+// an implicit-TLS listener, the handshake (RFC 8314 3.3). An empty ticket:
+// the connection is over; the log (log_name) has said why.
+asio::awaitable<net::ConnectionLimiter::Ticket> admit(net::Connection& conn, Accepted& accepted, const TlsSetup& tls,
+                                                      std::string_view busy, const char* log_name);
 
 // start_implicit_tls - RFC 8314 3.3: TLS from the first octet (smtps,
 // pop3s); false when there is no TLS context or the handshake failed.

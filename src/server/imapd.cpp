@@ -503,16 +503,10 @@ asio::awaitable<void> imap_connection(const ImapDriverContext& ctx, Accepted acc
   auto log = log::get("imapd");
   net::Connection conn(std::move(accepted.socket), accepted.peer);
   const std::string peer = conn.peer().display();
-  auto ticket = accepted.limiter.acquire(conn.peer().ip);
-  if (!ticket) {
-    log->warn("warning: too many connections from {}", peer);
-    co_await conn.write_all("* BYE [UNAVAILABLE] Too many connections, try again later\r\n");
-    co_return;
-  }
-  if (accepted.kind.implicit_tls && !co_await start_implicit_tls(conn, ctx.tls)) {
-    log->info("TLS handshake failed: {}", peer);
-    co_return;
-  }
+  // Named, not a temporary inside the co_await (GCC 12, server/driver.h).
+  const std::string_view busy = "* BYE [UNAVAILABLE] Too many connections, try again later\r\n";
+  net::ConnectionLimiter::Ticket ticket = co_await admit(conn, accepted, ctx.tls, busy, "imapd");
+  if (!ticket) co_return;
   log->info("connect from {}", peer);
   ConnectionAuth auth(ctx.auth, conn.peer(), "imap");
   ImapProtocol protocol(ctx, conn, auth);

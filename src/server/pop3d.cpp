@@ -210,16 +210,10 @@ asio::awaitable<void> pop3_connection(const Pop3DriverContext& ctx, Accepted acc
   auto log = log::get("pop3d");
   net::Connection conn(std::move(accepted.socket), accepted.peer);
   const std::string peer = conn.peer().display();
-  auto ticket = accepted.limiter.acquire(conn.peer().ip);
-  if (!ticket) {
-    log->warn("warning: too many connections from {}", peer);
-    co_await conn.write_all("-ERR [SYS/TEMP] Too many connections, try again later\r\n");
-    co_return;
-  }
-  if (accepted.kind.implicit_tls && !co_await start_implicit_tls(conn, ctx.tls)) {
-    log->info("TLS handshake failed: {}", peer);
-    co_return;
-  }
+  // Named, not a temporary inside the co_await (GCC 12, server/driver.h).
+  const std::string_view busy = "-ERR [SYS/TEMP] Too many connections, try again later\r\n";
+  net::ConnectionLimiter::Ticket ticket = co_await admit(conn, accepted, ctx.tls, busy, "pop3d");
+  if (!ticket) co_return;
   ConnectionAuth auth(ctx.auth, conn.peer(), "pop3");
   Pop3Protocol protocol(ctx, conn, auth);
   protocol.session().set_auth_options(protocol.auth_options());
