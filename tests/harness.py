@@ -28,6 +28,7 @@ import re
 import select
 import shutil
 import signal
+import smtplib
 import socket
 import ssl
 import subprocess
@@ -411,6 +412,14 @@ class Herald:
             p.user(user)
             p.pass_(password)
         return p
+
+    def deliver(self, rcpt, message, sender="sender@client.test", wait=True):
+        """deliver - message by SMTP to rcpt; with wait, until it is in rcpt's INBOX."""
+        before = self.mailbox_count(rcpt) if wait else 0
+        with smtplib.SMTP(HOST, self.smtp_port, local_hostname="client.test", timeout=15) as s:
+            s.sendmail(sender, [rcpt], message)
+        if wait:
+            self.wait_mailbox(rcpt, before + 1)
 
     def imap(self, user=None, password="secret", timeout=10, tls=False):
         """imap - an imaplib session, logged in when user is given.

@@ -23,14 +23,6 @@ import zlib
 from harness import HOST, HeraldTestCase, Herald, split_trace, tls_client_context, unique
 
 
-def deliver(herald, rcpt, message, sender="imap-test@client.test"):
-    """deliver - a message by SMTP, waited for until it is in rcpt's INBOX."""
-    before = herald.mailbox_count(rcpt)
-    with smtplib.SMTP(HOST, herald.smtp_port, local_hostname="client.test", timeout=15) as s:
-        s.sendmail(sender, [rcpt], message)
-    herald.wait_mailbox(rcpt, before + 1)
-
-
 def message(subject, body="Hello over IMAP.\r\n", extra=""):
     return (f"From: Alice <alice@client.test>\r\nTo: bob@example.test\r\nSubject: {subject}\r\n"
             f"Date: Mon, 07 Dec 2026 10:00:00 +0000\r\nMessage-ID: <{unique('m')}@client.test>\r\n{extra}"
@@ -69,7 +61,7 @@ class TestReading(ImapCase):
     def test_a_delivered_message_reads_back_byte_for_byte(self):
         user = self.new_user("read")
         original = message("first")
-        deliver(self.herald, user, original)
+        self.herald.deliver(user, original)
         c = self.login(user)
         self.assertEqual(ok(c.select("INBOX")), [b"1"])
         data = ok(c.fetch("1", "(RFC822.SIZE BODY.PEEK[])"))
@@ -91,7 +83,7 @@ class TestReading(ImapCase):
                 b"--XX\r\nContent-Type: application/octet-stream; name=\"data.bin\"\r\n"
                 b"Content-Transfer-Encoding: base64\r\nContent-Disposition: attachment; filename=\"data.bin\"\r\n\r\n"
                 b"AAECAwQFBgc=\r\n--XX--\r\n")
-        deliver(self.herald, user, mime)
+        self.herald.deliver(user, mime)
         c = self.login(user)
         c.select("INBOX", readonly=True)
         data = ok(c.fetch("1", "(ENVELOPE BODYSTRUCTURE)"))[0]
@@ -161,8 +153,8 @@ class TestFolders(ImapCase):
 
     def test_status(self):
         user = self.new_user("status")
-        deliver(self.herald, user, message("one"))
-        deliver(self.herald, user, message("two"))
+        self.herald.deliver(user, message("one"))
+        self.herald.deliver(user, message("two"))
         c = self.login(user)
         status = ok(c.status("INBOX", "(MESSAGES UNSEEN UIDNEXT UIDVALIDITY SIZE)"))[0]
         self.assertRegex(status, rb"MESSAGES 2 UNSEEN 2 UIDNEXT 3 UIDVALIDITY \d+ SIZE \d+\)")
@@ -173,7 +165,7 @@ class TestChanging(ImapCase):
     def test_flags_search_expunge(self):
         user = self.new_user("flags")
         for i in range(4):
-            deliver(self.herald, user, message(f"number {i}", body=f"body {i} {'needle' if i == 2 else ''}\r\n"))
+            self.herald.deliver(user, message(f"number {i}", body=f"body {i} {'needle' if i == 2 else ''}\r\n"))
         c = self.login(user)
         c.select("INBOX")
         ok(c.store("1:2", "+FLAGS", "(\\Seen $Important)"))
@@ -195,9 +187,9 @@ class TestChanging(ImapCase):
         base64 or quoted-printable body is found, its encoding is not."""
         user = self.new_user("fts")
         encoded = base64.b64encode("the secret word is zebracorn\r\n".encode()).decode()
-        deliver(self.herald, user, message("b64", body=encoded + "\r\n",
+        self.herald.deliver(user, message("b64", body=encoded + "\r\n",
                                            extra="MIME-Version: 1.0\r\nContent-Transfer-Encoding: base64\r\n"))
-        deliver(self.herald, user, message("qp", body="caf=C3=A9 au lait\r\n",
+        self.herald.deliver(user, message("qp", body="caf=C3=A9 au lait\r\n",
                                            extra="MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
                                                  "Content-Transfer-Encoding: quoted-printable\r\n"))
         c = self.login(user)
@@ -248,8 +240,8 @@ class TestChanging(ImapCase):
 class TestTwoSessions(ImapCase):
     def test_each_sees_the_others_changes(self):
         user = self.new_user("two")
-        deliver(self.herald, user, message("one"))
-        deliver(self.herald, user, message("two"))
+        self.herald.deliver(user, message("one"))
+        self.herald.deliver(user, message("two"))
         a = self.login(user)
         b = self.login(user)
         a.select("INBOX")
@@ -257,7 +249,7 @@ class TestTwoSessions(ImapCase):
         ok(b.store("1", "+FLAGS", "\\Flagged"))
         ok(a.noop())
         self.assertTrue(any(b"\\Flagged" in x for x in a.response("FETCH")[1] or []), a.untagged_responses)
-        deliver(self.herald, user, message("three"))
+        self.herald.deliver(user, message("three"))
         ok(a.noop())
         self.assertEqual(a.response("EXISTS")[1][-1], b"3")
         ok(b.store("2", "+FLAGS", "\\Deleted"))
@@ -287,8 +279,8 @@ class TestTwoSessions(ImapCase):
 
     def test_idle_wakes_on_another_sessions_changes(self):
         user = self.new_user("idle2")
-        deliver(self.herald, user, message("one"))
-        deliver(self.herald, user, message("two"))
+        self.herald.deliver(user, message("one"))
+        self.herald.deliver(user, message("two"))
         c = self.login(user)
         c.select("INBOX")
         other = self.login(user)
@@ -335,7 +327,7 @@ class TestLoginAndTransport(ImapCase):
 
     def test_imaps_and_starttls(self):
         user = self.new_user("tls")
-        deliver(self.herald, user, message("over tls"))
+        self.herald.deliver(user, message("over tls"))
         c = self.login(user, tls=True)
         self.assertEqual(ok(c.select("INBOX")), [b"1"])
         c2 = self.herald.imap()
@@ -363,7 +355,7 @@ class TestLoginAndTransport(ImapCase):
         """RFC 4978: after COMPRESS DEFLATE both directions are raw DEFLATE."""
         user = self.new_user("deflate")
         original = message("compressed", body="compress me, compress me\r\n" * 300)
-        deliver(self.herald, user, original)
+        self.herald.deliver(user, original)
         s = socket.create_connection((HOST, self.herald.imap_port), timeout=10)
         self.addCleanup(s.close)
         f = s.makefile("rb")
@@ -399,7 +391,7 @@ class TestLoginAndTransport(ImapCase):
     def test_curl_reads_a_message(self):
         user = self.new_user("curl")
         original = message("for curl")
-        deliver(self.herald, user, original)
+        self.herald.deliver(user, original)
         out = subprocess.run(["curl", "-s", "--max-time", "20", "-u", f"{user}:secret",
                               f"imap://{HOST}:{self.herald.imap_port}/INBOX;UID=1"],
                              capture_output=True, check=True).stdout

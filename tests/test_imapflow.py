@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import shutil
-import smtplib
 import subprocess
 import threading
 import time
@@ -57,14 +56,6 @@ class ImapflowCase(HeraldTestCase):
     @classmethod
     def tearDownClass(cls):
         cls.herald.close()
-
-    def deliver(self, rcpt, msg, wait=True):
-        """deliver - msg by SMTP to rcpt; with wait, until it is in the INBOX."""
-        before = self.herald.mailbox_count(rcpt) if wait else 0
-        with smtplib.SMTP(HOST, self.herald.smtp_port, local_hostname="client.test", timeout=15) as s:
-            s.sendmail("sender@client.test", [rcpt], msg)
-        if wait:
-            self.herald.wait_mailbox(rcpt, before + 1)
 
     def scenario(self, name, user, args=None, on_line=None, timeout=45):
         """scenario - run run.mjs NAME as user; returns the RESULT object.
@@ -116,8 +107,8 @@ class TestReading(ImapflowCase):
     def test_login_list_status_and_read(self):
         user = self.new_user("flowread")
         plain = message("plain text")
-        self.deliver(user, plain)
-        self.deliver(user, MULTIPART)
+        self.herald.deliver(user, plain)
+        self.herald.deliver(user, MULTIPART)
         r = self.scenario("read", user)
         self.assertTrue(r["authenticated"])
         for cap in ("IDLE", "CONDSTORE", "QRESYNC", "MOVE", "UIDPLUS", "SPECIAL-USE"):
@@ -206,13 +197,13 @@ class TestChanging(ImapflowCase):
 class TestIdle(ImapflowCase):
     def test_idle_hears_a_delivery_within_two_seconds(self):
         user = self.new_user("flowidle")
-        self.deliver(user, message("already there"))
+        self.herald.deliver(user, message("already there"))
         sent = {}
 
         def on_line(line):
             if line == "IDLING":
                 sent["at"] = time.monotonic()
-                self.deliver(user, message("wake up"), wait=False)
+                self.herald.deliver(user, message("wake up"), wait=False)
                 sent["done"] = time.monotonic()
 
         r = self.scenario("idle", user, {"wait": 5000}, on_line=on_line)
@@ -228,7 +219,7 @@ class TestCondstoreQresync(ImapflowCase):
     def test_condstore_changedsince_and_highestmodseq(self):
         user = self.new_user("flowcond")
         for i in range(3):
-            self.deliver(user, message(f"cond {i}"))
+            self.herald.deliver(user, message(f"cond {i}"))
         r = self.scenario("condstore", user)
         self.assertIn("CONDSTORE", r["enabled"])
         h0 = int(r["open"]["highestModseq"])
@@ -247,7 +238,7 @@ class TestCondstoreQresync(ImapflowCase):
     def test_qresync_reports_expunges_and_flag_changes_on_reopen(self):
         user = self.new_user("flowqr")
         for i in range(4):
-            self.deliver(user, message(f"qr {i}"))
+            self.herald.deliver(user, message(f"qr {i}"))
         r = self.scenario("qresync", user)
         self.assertIn("QRESYNC", r["enabled"])
         self.assertEqual(r["firstUids"], [1, 2, 3, 4])
@@ -268,7 +259,7 @@ class TestCompress(ImapflowCase):
     def test_compress_deflate_is_negotiated_and_messages_read(self):
         user = self.new_user("flowzip")
         original = message("squeeze me", body="".join(f"line {i} of a compressible body\r\n" for i in range(2000)))
-        self.deliver(user, original)
+        self.herald.deliver(user, original)
         doc = message("appended through deflate", body=("x" * 70 + "\r\n") * 700)
         r = self.scenario("compress", user, {"append": base64.b64encode(doc).decode()})
         self.assertTrue(r["offered"], "the server does not advertise COMPRESS=DEFLATE")

@@ -11,7 +11,6 @@ and by reading the maildir); a further run changes nothing.
 import os
 import re
 import shutil
-import smtplib
 import subprocess
 import unittest
 
@@ -55,12 +54,6 @@ class TestMbsync(HeraldTestCase):
     def tearDownClass(cls):
         cls.herald.close()
 
-    def deliver(self, rcpt, msg):
-        before = self.herald.mailbox_count(rcpt)
-        with smtplib.SMTP(HOST, self.herald.smtp_port, local_hostname="client.test", timeout=15) as s:
-            s.sendmail("erin@client.test", [rcpt], msg)
-        self.herald.wait_mailbox(rcpt, before + 1)
-
     def imap(self, user):
         c = self.herald.imap(user)
         self.addCleanup(c.logout)
@@ -90,8 +83,8 @@ class TestMbsync(HeraldTestCase):
         user = self.new_user("sync")
         first = message("first from the server", "Flagged and read on the server.\r\n")
         second = message("second from the server", "Not read yet.\r\n")
-        self.deliver(user, first)
-        self.deliver(user, second)
+        self.herald.deliver(user, first)
+        self.herald.deliver(user, second)
         c = self.imap(user)
         c.select("INBOX")
         self.assertEqual(c.store("1", "+FLAGS", "(\\Seen \\Flagged)")[0], "OK")

@@ -12,7 +12,6 @@ checks that the store agrees.
 
 import os
 import shutil
-import smtplib
 import subprocess
 import time
 import unittest
@@ -87,12 +86,6 @@ class TestMutt(HeraldTestCase):
     def tearDownClass(cls):
         cls.herald.close()
 
-    def deliver(self, rcpt, msg):
-        before = self.herald.mailbox_count(rcpt)
-        with smtplib.SMTP(HOST, self.herald.smtp_port, local_hostname="client.test", timeout=15) as s:
-            s.sendmail("carol@client.test", [rcpt], msg)
-        self.herald.wait_mailbox(rcpt, before + 1)
-
     def start_mutt(self, user):
         home = os.path.join(self.herald.tmp, unique("home"))
         os.makedirs(home)
@@ -116,8 +109,8 @@ class TestMutt(HeraldTestCase):
 
     def test_login_list_read_and_archive(self):
         user = self.new_user("mutt")
-        self.deliver(user, message("Welcome to Herald", "Your mailbox is ready.\r\n"))
-        self.deliver(user, message("Quarterly report", "The numbers are up by 12 percent.\r\n",
+        self.herald.deliver(user, message("Welcome to Herald", "Your mailbox is ready.\r\n"))
+        self.herald.deliver(user, message("Quarterly report", "The numbers are up by 12 percent.\r\n",
                                    sender="Dave Numbers <dave@client.test>"))
         m = self.start_mutt(user)
 
