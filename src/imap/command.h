@@ -77,6 +77,9 @@ class CommandReader {
   };
 
   explicit CommandReader(CommandLimits limits = {}) : limits_(limits) {}
+  // set_max_command - the bound on all literals of a command from now on
+  // (smaller before login).
+  void set_max_command(std::uint64_t max) { limits_.max_command = max; }
 
   void feed(std::string_view octets) { buffer_.append(octets); }
   Event next();
@@ -102,6 +105,7 @@ class CommandReader {
   void discard_buffered() {
     buffer_.clear();
     pos_ = 0;
+    scanned_ = 0;  // else the next line's LF could be skipped as already searched
   }
   // take_buffered - the octets fed and not consumed, taken out (what came
   // after COMPRESS: compressed already).

@@ -237,13 +237,27 @@ std::optional<FetchSpec> parse_fetch(const std::vector<Value>& args, std::size_t
       error = "Empty fetch item list";
       return std::nullopt;
     }
+    // Each item may copy the whole message into the response: a bound, so
+    // "(BODY[] BODY[] ...)" cannot multiply one message by thousands.
+    if (list.size() > 16 * kMaxFetchItems) {
+      error = "Too many fetch items";
+      return std::nullopt;
+    }
     for (const Value* v : list) {
       auto item = parse_item(*v);
       if (!item) {
         error = fmt::format("Invalid fetch item {}", printable(v->kind == Value::Kind::atom ? v->text : "()", 60));
         return std::nullopt;
       }
-      spec.items.push_back(std::move(*item));
+      const bool repeated = std::any_of(spec.items.begin(), spec.items.end(), [&](const FetchItem& f) {
+        return f.kind == item->kind && f.peek == item->peek && f.partial == item->partial &&
+               f.section.spec == item->section.spec;
+      });
+      if (!repeated) spec.items.push_back(std::move(*item));
+      if (spec.items.size() > kMaxFetchItems) {
+        error = "Too many fetch items";
+        return std::nullopt;
+      }
     }
   }
   // Modifiers (RFC 4466 2.4): "(CHANGEDSINCE 12 VANISHED)".

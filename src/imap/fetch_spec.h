@@ -57,6 +57,9 @@ struct FetchSpec {
   bool has(FetchItem::Kind k) const;
 };
 
+// kMaxFetchItems - items one FETCH may ask (the same item twice counts once).
+inline constexpr std::size_t kMaxFetchItems = 64;
+
 // parse_fetch - the items of "FETCH set <items>" (an atom, a macro, or a
 // list) and its modifiers (a list after them); error: the BAD text.
 std::optional<FetchSpec> parse_fetch(const std::vector<Value>& args, std::size_t from, std::string& error);

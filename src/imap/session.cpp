@@ -29,7 +29,11 @@ struct Session::CommandSpec {
 };
 
 Session::Session(ImapLimits limits, std::string hostname)
-    : limits_(limits), hostname_(std::move(hostname)), reader_(limits.reader) {}
+    : limits_(limits), hostname_(std::move(hostname)), reader_(limits.reader) {
+  // Before login a command carries a name and a password at most: its
+  // literals are bounded small, so nobody unknown holds memory.
+  reader_.set_max_command(std::min<std::uint64_t>(limits.reader.max_command, kSmallLiteral));
+}
 
 Session::~Session() {
   // The password is not left in freed memory.
@@ -137,6 +141,13 @@ Session::Outcome Session::finish(std::string tagged, bool allow_expunge) {
   request::Changes r{view_.id(), view_.modseq()};
   return ask(r, [this, tagged = std::move(tagged), allow_expunge](Answer& a) {
     Outcome o;
+    if (a.error == StoreError::nonexistent && state_ == State::selected) {
+      // Deleted (or renamed away) by another session: nothing more can be
+      // said of it, and the session cannot go on with it selected.
+      o.output = "* BYE The selected mailbox no longer exists\r\n";
+      o.action = Action::close;
+      return o;
+    }
     if (a.error == StoreError::none && state_ == State::selected)
       view_.apply(std::get<answer::Changes>(a.value), allow_expunge, view_options_, o.output);
     o.output += tagged;
@@ -252,6 +263,8 @@ Step Session::step() {
       }
       case CommandReader::Event::error: {
         const ParseError& e = reader_.error();
+        if (budget_.release && reading_reserved_) budget_.release(reading_reserved_);  // the command is dropped
+        reading_reserved_ = 0;
         o.output = fmt::format("{} BAD {}\r\n", e.tag.empty() ? "*" : e.tag, e.text);
         o.bad = true;
         if (e.fatal) {
@@ -469,6 +482,7 @@ std::string Session::on_login(LoginResult result) {
     case LoginResult::ok:
       state_ = State::authenticated;
       bad_in_a_row_ = 0;
+      reader_.set_max_command(limits_.reader.max_command);
       // RFC 9051 6.2.3: the capabilities may change after login; say them.
       return fmt::format("{} OK [CAPABILITY {}] Logged in\r\n", tag_, capabilities());
     case LoginResult::bad_credentials:

@@ -358,6 +358,10 @@ Session::Outcome Session::cmd_list(Command& c) {
       }
     }
   }
+  // Patterns are matched against every name: bounded in number and size.
+  if (patterns.size() > 64) return bad("Too many patterns");
+  for (const auto& p : patterns)
+    if (p.size() + reference.size() > 1024) return bad("Pattern too long");
   // RFC 9051 6.3.9: an empty pattern asks for the delimiter (and the
   // root of the reference, here always "").
   if (!lsub && patterns.size() == 1 && patterns[0].empty()) {
@@ -474,6 +478,14 @@ Session::Outcome Session::cmd_status(Command& c) {
 // cmd_append - RFC 9051 6.3.12: mailbox [flags] [date-time] literal, with
 // the new UID (UIDPLUS, RFC 4315 3).
 Session::Outcome Session::cmd_append(Command& c) {
+  // RFC 6855 4: "UTF8 (~{n}...)" carries a message with UTF-8 headers;
+  // unwrapped, it is a literal like any other.
+  if (c.args.size() >= 3 && c.args.back().kind == Value::Kind::list && c.args[c.args.size() - 2].is_atom("UTF8")) {
+    Value inner = std::move(c.args.back());
+    if (inner.items.size() != 1 || inner.items[0].kind != Value::Kind::literal) return bad("UTF8 takes (literal8)");
+    c.args.pop_back();
+    c.args.back() = std::move(inner.items[0]);
+  }
   if (c.args.size() < 2 || c.args.size() > 4) return bad("APPEND takes a mailbox, [flags], [date-time] and a message");
   std::string error;
   auto name = mailbox_arg(c.args[0], error);

@@ -63,6 +63,10 @@ namespace {
 
 // A batch of metadata-only FETCH responses: bounded as the output is.
 constexpr std::size_t kMetaBatch = 1000;
+// BODY and TEXT keys in one SEARCH at most.
+constexpr std::size_t kMaxTextKeys = 16;
+// The octets of the messages one FETCH or SEARCH batch reads at most.
+constexpr std::uint64_t kBatchOctets = 8 << 20;
 
 std::optional<SequenceSet> sequence_arg(const Value& v) {
   if (v.kind != Value::Kind::atom) return std::nullopt;
@@ -167,8 +171,10 @@ Session::Outcome Session::cmd_fetch(Command& c) {
     std::erase_if(job->msns, [&](std::uint32_t m) { return view_.at(m).modseq <= spec->changed_since; });
     job->options.modseq = true;
   }
-  // RFC 7162 3.1.4: with CONDSTORE on, FLAGS go out with their MODSEQ.
-  if (view_options_.condstore && spec->has(FetchItem::Kind::flags)) job->options.modseq = true;
+  // RFC 7162 3.1.4: with CONDSTORE on, FLAGS go out with their MODSEQ
+  // (those a \Seen set by this FETCH reports too).
+  if (view_options_.condstore && (spec->has(FetchItem::Kind::flags) || (spec->sets_seen && !read_only_)))
+    job->options.modseq = true;
   job->by_uid = uid_;
   job->options.uid = uid_;
   job->options.form = form();
@@ -211,7 +217,18 @@ Session::Outcome Session::fetch_batch(std::shared_ptr<FetchJob> job) {
     return finish(std::move(tagged), job->by_uid);
   }
   const bool reads = job->spec.needs_structure || job->spec.needs_octets;
-  const std::size_t n = std::min(job->msns.size() - job->next, reads ? limits_.fetch_batch : kMetaBatch);
+  std::size_t n = std::min(job->msns.size() - job->next, reads ? limits_.fetch_batch : kMetaBatch);
+  if (job->spec.needs_octets) {
+    // A batch of whole messages is bounded in octets too (at least one).
+    std::uint64_t octets = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      octets += view_.at(job->msns[job->next + i]).size;
+      if (octets > kBatchOctets) {
+        n = std::max<std::size_t>(i, 1);
+        break;
+      }
+    }
+  }
   std::vector<std::uint32_t> batch(job->msns.begin() + job->next, job->msns.begin() + job->next + n);
   job->next += n;
   if (!reads) {
@@ -322,17 +339,24 @@ Session::Outcome Session::cmd_store(Command& c) {
   if (r.uids.empty()) return finish(ok("STORE completed").output, by_uid);
   return ask(std::move(r), [this, silent, by_uid, msns](Answer& a) {
     if (a.error != StoreError::none) return store_failed(a);
-    const auto& stored = std::get<answer::Stored>(a.value);
-    for (const auto& m : stored.changed) view_.update(m);
+    auto& stored = std::get<answer::Stored>(a.value);
+    std::vector<std::uint32_t> changed_uids;
+    changed_uids.reserve(stored.changed.size());
+    for (const auto& m : stored.changed) {
+      view_.update(m);
+      changed_uids.push_back(m.uid);
+    }
+    // Sorted once, looked up per message: a STORE 1:* stays linear.
+    std::sort(changed_uids.begin(), changed_uids.end());
+    std::sort(stored.modified.begin(), stored.modified.end());
     const bool modseq = view_options_.condstore;
     Outcome o;
     for (auto msn : msns) {
       const MessageMeta& m = view_.at(msn);
       if (view_.gone(m.uid)) continue;
-      if (std::find(stored.modified.begin(), stored.modified.end(), m.uid) != stored.modified.end()) continue;
+      if (std::binary_search(stored.modified.begin(), stored.modified.end(), m.uid)) continue;
       // .SILENT still tells MODSEQ changes under CONDSTORE (RFC 7162 3.1.3).
-      bool changed = std::any_of(stored.changed.begin(), stored.changed.end(),
-                                 [&](const MessageMeta& c) { return c.uid == m.uid; });
+      bool changed = std::binary_search(changed_uids.begin(), changed_uids.end(), m.uid);
       if (silent && !(modseq && changed)) continue;
       o.output += fmt::format("* {} FETCH (", msn);
       if (by_uid) o.output += fmt::format("UID {} ", m.uid);
@@ -455,7 +479,10 @@ Session::Outcome Session::start_search(std::shared_ptr<SearchJob> job, SearchPar
   if (parsed.bad_charset) return no("Unsupported charset", "BADCHARSET (UTF-8 US-ASCII)");
   if (!parsed.program) return bad(parsed.error);
   job->program = std::move(*parsed.program);
-  for (const SearchKey* k : text_keys(job->program.root)) job->text.push_back({k, false, {}, {}});
+  // Each BODY or TEXT key is a query of the index: a handful is plenty.
+  auto text = text_keys(job->program.root);
+  if (text.size() > kMaxTextKeys) return bad("Too many BODY and TEXT keys");
+  for (const SearchKey* k : text) job->text.push_back({k, false, {}, {}});
   job->modseq = uses_modseq(job->program.root);
   if (job->modseq) enable_condstore();  // RFC 7162 3.1.5
   job->by_uid = uid_;
@@ -589,7 +616,17 @@ Session::Outcome Session::search_batch(std::shared_ptr<SearchJob> job) {
     const char* verb = job->sort ? "SORT completed" : job->thread ? "THREAD completed" : "SEARCH completed";
     return prefixed(std::move(o.output), finish(ok(verb).output, job->by_uid));
   }
-  const std::size_t n = std::min(job->candidates.size() - job->next, limits_.fetch_batch);
+  std::size_t n = std::min(job->candidates.size() - job->next, limits_.fetch_batch);
+  if (job->need >= SearchNeed::header) {
+    std::uint64_t octets = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      octets += view_.at(job->candidates[job->next + i]).size;
+      if (octets > kBatchOctets) {
+        n = std::max<std::size_t>(i, 1);
+        break;
+      }
+    }
+  }
   std::vector<std::uint32_t> batch(job->candidates.begin() + job->next, job->candidates.begin() + job->next + n);
   job->next += n;
   request::Read r;

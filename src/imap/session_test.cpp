@@ -959,5 +959,42 @@ TEST(ImapSession, EnvelopeKeysReadTheStructureNotTheMessage) {
   EXPECT_TRUE(f.store.last_read.octets) << "any other field reads the header";
 }
 
+// ---- found in review ------------------------------------------------------------
+
+// After STARTTLS the reader starts afresh: a short first command in TLS is
+// read, not skipped as "already searched".
+TEST(ImapSession, TheFirstCommandAfterStarttlsIsRead) {
+  Fixture f;
+  ImapAuthOptions o = plain_auth();
+  o.starttls_available = true;
+  f.session.set_auth_options(o);
+  EXPECT_EQ(f.send("A001 STARTTLS\r\n"), "A001 OK Begin TLS negotiation now\r\n");
+  EXPECT_EQ(f.send("B NOOP\r\n"), "B OK NOOP completed\r\n");
+}
+
+// Before login a command's literals are small: nobody unknown holds memory.
+TEST(ImapSession, BigLiteralsWaitForLogin) {
+  EXPECT_EQ(script("", "a LOGIN {100000}\r\n"), "a BAD Literal too large\r\n");
+  EXPECT_NE(script(kLogin, "b APPEND INBOX {100000}\r\n").find("+ Ready"), std::string::npos);
+}
+
+TEST(ImapSession, FetchItemsAreBoundedAndRepeatsCountOnce) {
+  std::string many = "F FETCH 1 (";
+  for (int i = 0; i < 65; ++i) many += "BODY[" + std::to_string(i % 2 + 1) + "] ";
+  many += "UID)\r\n";
+  EXPECT_EQ(script(kSelect, many).find("F BAD"), std::string::npos) << "65 items, two of them distinct";
+  std::string distinct = "G FETCH 1 (";
+  for (int i = 0; i < 65; ++i) distinct += "BODY.PEEK[HEADER.FIELDS (X-" + std::to_string(i) + ")] ";
+  distinct += "UID)\r\n";
+  EXPECT_EQ(script(kSelect, distinct), "G BAD Too many fetch items\r\n");
+}
+
+// The selected mailbox deleted by another session ends this one.
+TEST(ImapSession, ASelectedMailboxDeletedElsewhereEndsTheSession) {
+  EXPECT_EQ(script(std::string(kLogin) + "S SELECT Work\r\n", "N NOOP\r\n", {},
+                   [](Fixture& f) { f.store.mailboxes.erase("Work"); }),
+            "* BYE The selected mailbox no longer exists\r\n");
+}
+
 }  // namespace
 }  // namespace herald::imap

@@ -292,6 +292,7 @@ class FakeStore {
   Answer on(const request::Changes& r) {
     answer::Changes out;
     out.highestmodseq = r.since;
+    if (!by_id(r.mailbox_id)) return error(StoreError::nonexistent);  // deleted meanwhile
     if (FakeMailbox* mb = by_id(r.mailbox_id)) {
       for (const auto& m : mb->messages)
         if (m.meta.modseq > r.since) {

@@ -721,7 +721,10 @@ std::optional<std::vector<SortKey>> parse_sort_criteria(const Value& list, std::
       return std::nullopt;
     }
     key.kind = known->kind;
-    out.push_back(key);
+    // A key after the same key can break no tie: it is dropped, so a
+    // line of "SUBJECT SUBJECT ..." costs one key (at most nine kinds).
+    if (std::none_of(out.begin(), out.end(), [&](const SortKey& k) { return k.kind == key.kind; }))
+      out.push_back(key);
   }
   return out;
 }

@@ -37,41 +37,38 @@ std::vector<std::string> MailboxView::keywords() const {
 bool MailboxView::resolve(const SequenceSet& set, bool by_uid, std::vector<std::uint32_t>& msns) const {
   msns.clear();
   const std::uint32_t n = exists();
-  if (!by_uid) {
-    for (const auto& r : set.ranges()) {
+  // The ranges as [first, last] of sequence numbers, merged before they are
+  // expanded: "1:*,1:*,..." costs its ranges, not ranges times messages.
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> spans;
+  for (const auto& r : set.ranges()) {
+    if (!by_uid) {
       std::uint32_t a = r.first == SequenceSet::kStar ? n : r.first;
       std::uint32_t b = r.last == SequenceSet::kStar ? n : r.last;
       if (a > b) std::swap(a, b);
-      if (n == 0 && r.first == SequenceSet::kStar && r.last == SequenceSet::kStar) continue;
-      if (b > n || a == 0) {
-        if (n == 0 && (r.first == SequenceSet::kStar || r.last == SequenceSet::kStar)) continue;  // "1:*" of nothing
-        return false;
-      }
-      for (std::uint32_t i = a; i <= b; ++i) msns.push_back(i);
-      if (msns.size() > 4 * std::size_t(n) + 16) {  // overlapping ranges: fold now, bounded
-        std::sort(msns.begin(), msns.end());
-        msns.erase(std::unique(msns.begin(), msns.end()), msns.end());
-      }
-    }
-  } else {
-    const std::uint32_t largest = largest_uid();
-    for (const auto& r : set.ranges()) {
+      if (n == 0 && (r.first == SequenceSet::kStar || r.last == SequenceSet::kStar)) continue;  // "1:*" of nothing
+      if (b > n || a == 0) return false;
+      spans.emplace_back(a, b);
+    } else {
       // RFC 9051 6.4.9: "*" is the largest UID; "n:*" with n past it is n.
+      const std::uint32_t largest = largest_uid();
       std::uint32_t a = r.first == SequenceSet::kStar ? largest : r.first;
       std::uint32_t b = r.last == SequenceSet::kStar ? largest : r.last;
       if (a > b) std::swap(a, b);
       auto lo = std::lower_bound(messages_.begin(), messages_.end(), a,
                                  [](const MessageMeta& m, std::uint32_t u) { return m.uid < u; });
-      for (auto it = lo; it != messages_.end() && it->uid <= b; ++it)
-        msns.push_back(static_cast<std::uint32_t>(it - messages_.begin()) + 1);
-      if (msns.size() > 4 * std::size_t(n) + 16) {
-        std::sort(msns.begin(), msns.end());
-        msns.erase(std::unique(msns.begin(), msns.end()), msns.end());
-      }
+      auto hi = std::upper_bound(messages_.begin(), messages_.end(), b,
+                                 [](std::uint32_t u, const MessageMeta& m) { return u < m.uid; });
+      if (lo < hi)
+        spans.emplace_back(static_cast<std::uint32_t>(lo - messages_.begin()) + 1,
+                           static_cast<std::uint32_t>(hi - messages_.begin()));
     }
   }
-  std::sort(msns.begin(), msns.end());
-  msns.erase(std::unique(msns.begin(), msns.end()), msns.end());
+  std::sort(spans.begin(), spans.end());
+  std::uint32_t next = 1;  // the first number not yet taken
+  for (auto [a, b] : spans) {
+    for (std::uint32_t i = std::max(a, next); i <= b; ++i) msns.push_back(i);
+    next = std::max(next, b + 1);
+  }
   return true;
 }
 
@@ -122,19 +119,25 @@ void MailboxView::expunged(const std::vector<std::uint32_t>& uids, const ViewOpt
 }
 
 void MailboxView::remove(const std::vector<std::uint32_t>& uids, const ViewOptions& options, std::string& out) {
-  std::vector<std::uint32_t> told;
-  // Highest sequence number first, so that each EXPUNGE's number is right
-  // as the client renumbers after each one (RFC 9051 7.5.1).
-  for (auto it = uids.rbegin(); it != uids.rend(); ++it) {
-    std::uint32_t msn = msn_of(*it);
-    gone_.erase(*it);
-    if (!msn) continue;
-    if (!options.qresync) out += fmt::format("* {} EXPUNGE\r\n", msn);
-    messages_.erase(messages_.begin() + (msn - 1));
-    told.push_back(*it);
+  // The sequence numbers first, then one pass that keeps the rest: no
+  // erase per message (an expunge of half a large mailbox stays linear).
+  std::vector<std::uint32_t> msns, told;
+  for (auto uid : uids) {
+    gone_.erase(uid);
+    if (std::uint32_t msn = msn_of(uid)) {
+      msns.push_back(msn);
+      told.push_back(uid);
+    }
   }
+  std::sort(msns.begin(), msns.end());
+  if (!options.qresync) {
+    // Highest sequence number first, so that each EXPUNGE's number is right
+    // as the client renumbers after each one (RFC 9051 7.5.1).
+    for (auto it = msns.rbegin(); it != msns.rend(); ++it) out += fmt::format("* {} EXPUNGE\r\n", *it);
+  }
+  std::sort(told.begin(), told.end());
+  std::erase_if(messages_, [&](const MessageMeta& m) { return std::binary_search(told.begin(), told.end(), m.uid); });
   if (options.qresync && !told.empty()) {
-    std::sort(told.begin(), told.end());
     out += "* VANISHED ";
     append_uid_set(out, told);
     out += "\r\n";

@@ -27,10 +27,8 @@ Deflate::~Deflate() {
 }
 
 void Deflate::feed(std::string_view compressed) {
-  if (in_pos_ == in_.size()) {
-    in_.clear();
-    in_pos_ = 0;
-  }
+  in_.erase(0, in_pos_);  // what inflate took goes: the buffer holds only what is unread
+  in_pos_ = 0;
   in_.append(compressed);
 }
 
@@ -44,6 +42,9 @@ long Deflate::inflate(char* out, std::size_t size) {
   s.avail_out = static_cast<uInt>(size);
   int rc = ::inflate(&s, Z_SYNC_FLUSH);
   in_pos_ = in_.size() - s.avail_in;
+  // A final block ends the stream (RFC 4978 has none): what follows would
+  // pile up unread, so the stream's end is the connection's.
+  if (rc == Z_STREAM_END && size == s.avail_out) return -1;
   if (rc != Z_OK && rc != Z_BUF_ERROR && rc != Z_STREAM_END) return -1;
   full_ = size > 0 && s.avail_out == 0;  // zlib may hold more output for the next call
   return static_cast<long>(size - s.avail_out);

@@ -60,5 +60,17 @@ TEST(Deflate, ABombIsHandedOutABufferAtATime) {
   EXPECT_TRUE(b.pending()) << "more is to come: a reader must not wait on the socket";
 }
 
+// RFC 4978 has no end of stream: a final block ends the connection, and
+// nothing after it piles up.
+TEST(Deflate, AFinalBlockEndsTheStream) {
+  Deflate b;
+  // "hi" as one final raw DEFLATE block (stored), then more octets.
+  b.feed(std::string("\x01\x02\x00\xfd\xffhi", 7));
+  char buffer[16];
+  EXPECT_EQ(b.inflate(buffer, sizeof buffer), 2);
+  b.feed("more");
+  EXPECT_EQ(b.inflate(buffer, sizeof buffer), -1);
+}
+
 }  // namespace
 }  // namespace herald::net

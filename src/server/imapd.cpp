@@ -294,7 +294,10 @@ class ImapProtocol {
     auto check = [&ctx = ctx_, &user, &password, verified, &ip] { return check_login(ctx, user, password, verified, ip); };
     Login login = co_await offload(ctx_.blocking, check);
     std::fill(password.begin(), password.end(), '\0');
-    if (login.result == imap::LoginResult::ok) {
+    // The credentials were right: the attempt is a success for the
+    // lockout and the log even when the session limit refuses it.
+    const bool authenticated = login.result == imap::LoginResult::ok;
+    if (authenticated) {
       ticket_ = ctx_.sessions.enter(login.user_id, ctx_.config.max_sessions_per_user);
       if (!ticket_) login.result = imap::LoginResult::too_many;
     }
@@ -305,7 +308,7 @@ class ImapProtocol {
                               verified ? "AUTHENTICATE" : "LOGIN", ip);
     }
     if (!verified && login.result != imap::LoginResult::temp_fail) {
-      sasl::AuthEvent attempt{login.result == imap::LoginResult::ok, user, "LOGIN", ""};
+      sasl::AuthEvent attempt{authenticated, user, "LOGIN", ""};
       co_await auth_.note(attempt);
     }
     co_return session_.on_login(login.result);
@@ -317,7 +320,8 @@ class ImapProtocol {
     const imap::Request& r = session_.request();
     imap::Answer answer;
     if (const auto* open = std::get_if<imap::request::Open>(&r)) {
-      answer = co_await select(open->mailbox);
+      const std::string& mailbox = open->mailbox;
+      answer = co_await select(mailbox);
     } else if (const auto* changes = std::get_if<imap::request::Changes>(&r)) {
       // The watch knows only what changed since it began: a MODSEQ older
       // than the view's (QRESYNC's, the client's own) always asks the store.
@@ -352,7 +356,7 @@ class ImapProtocol {
 
   // select - the mailbox watched first, then read, so that no change
   // after the read goes unseen (server/mailbox_watch.h).
-  asio::awaitable<imap::Answer> select(std::string name) {
+  asio::awaitable<imap::Answer> select(const std::string& name) {
     auto run = [this, &name]() -> imap::Answer {
       auto found = ctx_.mailboxes.find_mailbox(user_id_, name);
       if (!found) return failed(found.error());
@@ -364,9 +368,13 @@ class ImapProtocol {
       imap::answer::Opened out;
       out.info = info_of(**found);
       out.messages.reserve(messages->size());
+      // The mailbox row was read before the listing: a message delivered
+      // between the two is in the listing, so UIDNEXT and HIGHESTMODSEQ
+      // come from it too.
       for (const auto& m : *messages) {
         out.messages.push_back(meta_of(m));
         out.info.highestmodseq = std::max(out.info.highestmodseq, out.messages.back().modseq);
+        out.info.uidnext = std::max(out.info.uidnext, out.messages.back().uid + 1);
       }
       out.info.messages = static_cast<std::uint32_t>(out.messages.size());
       return imap::Answer{imap::StoreError::none, "", std::move(out)};
@@ -457,7 +465,10 @@ class ImapProtocol {
   // is awaited on the socket, never a read: nothing is left half-read.
   asio::awaitable<std::string> idle() {
     using namespace asio::experimental::awaitable_operators;
-    if (!signal_) signal_ = std::make_shared<WakeSignal>(co_await asio::this_coro::executor);
+    if (!signal_) {
+      auto executor = co_await asio::this_coro::executor;
+      signal_ = std::make_shared<WakeSignal>(executor);
+    }
     signal_->woken = false;
     const bool watching = watched_ && session_.selected_mailbox() == watched_id_;
     if (watching) {
@@ -465,13 +476,16 @@ class ImapProtocol {
       // A change the session has not asked for yet wakes at once.
       if (watched_->modseq() > session_.known_modseq()) signal_->woken = true;
     }
-    if (!signal_->woken && conn_.quiet()) {
+    // Readiness, a wake-up, or the autologout; a cancel that is none of
+    // them (a late one from an earlier wait) waits again.
+    while (!signal_->woken && conn_.quiet()) {
       signal_->timer.expires_after(ctx_.config.idle_timeout);
       std::error_code timer_ec, read_ec;
-      co_await (signal_->timer.async_wait(asio::redirect_error(asio::use_awaitable, timer_ec)) ||
-                conn_.socket().async_wait(asio::ip::tcp::socket::wait_read,
-                                          asio::redirect_error(asio::use_awaitable, read_ec)));
-      if (!signal_->woken && !timer_ec) co_return session_.autologout();  // RFC 9051 5.4
+      auto which = co_await (signal_->timer.async_wait(asio::redirect_error(asio::use_awaitable, timer_ec)) ||
+                             conn_.socket().async_wait(asio::ip::tcp::socket::wait_read,
+                                                       asio::redirect_error(asio::use_awaitable, read_ec)));
+      if (which.index() == 1) break;  // the socket: input (or the peer gone)
+      if (!timer_ec) co_return session_.autologout();  // RFC 9051 5.4
     }
     if (signal_->woken.exchange(false)) {
       session_.on_idle_wake();

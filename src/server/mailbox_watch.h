@@ -69,7 +69,8 @@ class MailboxWatch {
   // idle - wake signal until it fires once (a session in IDLE).
   static void idle(Watched& w, const std::shared_ptr<WakeSignal>& signal) {
     std::lock_guard lk(w.mu_);
-    std::erase_if(w.idle_, [](const auto& s) { return s.expired(); });
+    // Once per session: an IDLE that waits again is registered already.
+    std::erase_if(w.idle_, [&](const auto& s) { return s.expired() || s.lock() == signal; });
     w.idle_.push_back(signal);
   }
 

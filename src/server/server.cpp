@@ -92,6 +92,7 @@ struct ServerContext {
   ServerContext(const config::Config& cfg, store::Store& st, std::unique_ptr<net::TlsServer> tls_server,
                 std::string fake_salt_secret)
       : config(cfg),
+        store_(st),
         intake(cfg.hostname, st.queue(),
                queue::LocalDelivery(std::chrono::duration_cast<std::chrono::seconds>(cfg.queue_retry_interval)),
                queue::BodyLimits{cfg.smtp.body_memory_max, cfg.smtp.memory_budget}),
@@ -121,17 +122,22 @@ struct ServerContext {
                 ImapDriverContext{cfg.imap, imap_limits, cfg.hostname, st.directory(), st.mailboxes(), mailbox_watch,
                                   imap_sessions, imap_literals,
                                   blocking, TlsSetup{tls.get(), cfg.tls_handshake_timeout}, auth}} {
-    // Changes of mailboxes reach the sessions that have them selected.
-    st.mailboxes().set_change_listener([this](const std::vector<store::MailboxChange>& changes) {
-      mailbox_watch.changed(changes);
-    });
     for (const ListenerKind& kind : listener_kinds()) {
       const config::ListenerConfig& l = kind.section(cfg);
       limiters.push_back(std::make_unique<net::ConnectionLimiter>(l.max_connections, l.max_connections_per_client));
     }
+    // Changes of mailboxes reach the sessions that have them selected.
+    st.mailboxes().set_change_listener([this](const std::vector<store::MailboxChange>& changes) {
+      mailbox_watch.changed(changes);
+    });
+  }
+  ~ServerContext() {
+    // The store outlives this: a commit after here must not call into it.
+    store_.mailboxes().set_change_listener(nullptr);
   }
 
   const config::Config& config;
+  store::Store& store_;
   queue::Intake intake;
   queue::LocalRetry local_retry;  // copies deferred for a full mailbox, tried again
   queue::AliasExpander expander;
@@ -344,6 +350,8 @@ Server::~Server() {
   stop();
   for (auto& t : impl_->threads)
     if (t.joinable()) t.join();
+  // No wake-up may be posted to an io_context about to go (IDLE's timers).
+  if (impl_->ctx) impl_->store.mailboxes().set_change_listener(nullptr);
   if (impl_->spool_thread.joinable()) impl_->spool_thread.join();
   // Pending DNS lookups end while their io_context still exists.
   if (impl_->outbound) impl_->outbound->shutdown();

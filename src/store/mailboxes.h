@@ -269,7 +269,8 @@ class Mailboxes {
   // per mailbox, on the store's writer thread once durable; never for one
   // rolled back. It must be quick and must not call the store's writes and
   // wait for them (it runs on the thread that does them): IMAP IDLE wakes
-  // its sessions from it (RFC 2177). Set once, before the first write.
+  // its sessions from it (RFC 2177). Set before the first write; set to
+  // nullptr before what it calls goes (it waits for a call in progress).
   virtual void set_change_listener(std::function<void(const std::vector<MailboxChange>&)> listener) = 0;
 
   // ---- POP3 ----------------------------------------------------------------

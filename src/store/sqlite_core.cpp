@@ -159,6 +159,7 @@ void SqliteCore::commit() {
   changed.reserve(changes_.size());
   for (const auto& [mailbox, modseq] : changes_) changed.push_back({mailbox, modseq});
   changes_.clear();
+  std::lock_guard lk(listener_mu_);
   if (changed.empty() || !change_listener_) return;
   try {
     change_listener_(changed);

@@ -153,7 +153,9 @@ Status SqliteMailboxes::delete_mailbox(std::int64_t user_id, const std::string& 
       return;
     }
     remove_messages(db, user_id, id, unlink);
-    core_.note_change(id, modseq);  // a session that has it selected learns it went
+    // A session that has it selected learns it went: past any MODSEQ it
+    // knows, so it asks the store (and finds no mailbox).
+    core_.note_change(id, modseq + 1);
     if (parent)
       db.prepare("UPDATE mailboxes SET selectable = 0, special_use = '' WHERE id = ?").bind(1, id).run();
     else

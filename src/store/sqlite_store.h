@@ -103,6 +103,7 @@ class SqliteCore final : public TransactionControl {
   void note_change(std::int64_t mailbox_id, std::int64_t modseq);
   // set_change_listener - see Mailboxes::set_change_listener.
   void set_change_listener(std::function<void(const std::vector<MailboxChange>&)> listener) {
+    std::lock_guard lk(listener_mu_);  // commit() calls it on the writer thread
     change_listener_ = std::move(listener);
   }
   // pack_text - the deflated copy of an index text that index_text keeps
@@ -141,6 +142,7 @@ class SqliteCore final : public TransactionControl {
   Db wdb_;                               // the writer's connection
   std::int64_t journal_next_key_ = 0;    // writer thread, inside its transaction
   std::map<std::int64_t, std::int64_t> changes_;  // this transaction's: mailbox id -> highest MODSEQ
+  std::mutex listener_mu_;  // held while the listener runs: clearing it waits for a call in progress
   std::function<void(const std::vector<MailboxChange>&)> change_listener_;
   std::mutex pool_mu_;
   std::vector<std::unique_ptr<Db>> pool_;
