@@ -8,6 +8,7 @@
 #include "base/text.h"
 #include "imap/date.h"
 #include "imap/fetch.h"
+#include "mime/text.h"
 #include "mime/transfer.h"
 
 namespace herald::imap {
@@ -90,7 +91,7 @@ std::optional<FetchItem> parse_item(const Value& v) {
         {"UID", Kind::uid}, {"ENVELOPE", Kind::envelope}, {"BODY", Kind::body},
         {"BODYSTRUCTURE", Kind::bodystructure}, {"RFC822", Kind::rfc822}, {"RFC822.HEADER", Kind::rfc822_header},
         {"RFC822.TEXT", Kind::rfc822_text}, {"MODSEQ", Kind::modseq}, {"SAVEDATE", Kind::savedate},
-        {"EMAILID", Kind::emailid}, {"THREADID", Kind::threadid},
+        {"EMAILID", Kind::emailid}, {"THREADID", Kind::threadid}, {"PREVIEW", Kind::preview},
     };
     for (const auto& [n, k] : kPlain)
       if (name == n) {
@@ -209,6 +210,36 @@ std::string_view cut(std::string_view octets, Span s) {
 
 }  // namespace
 
+std::string preview(const FetchSource& source) {
+  if (!source.structure) return {};
+  // The text a full-text index keeps, less the header values before its
+  // separator: the body's words as a reader sees them.
+  std::string_view message = source.octets.substr(std::min<std::size_t>(source.prefix_size, source.octets.size()));
+  std::string text = mime::indexable_text(message, *source.structure, 4096);
+  std::size_t body = text.find(mime::kTextSeparator);
+  std::string_view words = body == std::string::npos ? std::string_view() : std::string_view(text).substr(body + 1);
+  std::string out;
+  std::size_t chars = 0;
+  bool space = false;
+  for (std::size_t i = 0; i < words.size() && chars < 200; ++i) {
+    unsigned char c = static_cast<unsigned char>(words[i]);
+    if (c <= 0x20 || c == 0x7f) {
+      space = !out.empty();
+      continue;
+    }
+    if (space) {
+      out += ' ';
+      ++chars;
+      space = false;
+      if (chars == 200) break;
+    }
+    out += static_cast<char>(c);
+    if ((c & 0xc0) != 0x80 && !(i + 1 < words.size() && (static_cast<unsigned char>(words[i + 1]) & 0xc0) == 0x80))
+      ++chars;  // a character ends here
+  }
+  return out;
+}
+
 bool FetchSpec::has(FetchItem::Kind k) const {
   return std::any_of(items.begin(), items.end(), [k](const FetchItem& i) { return i.kind == k; });
 }
@@ -300,7 +331,8 @@ std::optional<FetchSpec> parse_fetch(const std::vector<Value>& args, std::size_t
         spec.needs_structure = spec.needs_octets = true;
         spec.sets_seen = true;
         break;
-      case Kind::rfc822_header: spec.needs_structure = spec.needs_octets = true; break;
+      case Kind::rfc822_header:
+      case Kind::preview: spec.needs_structure = spec.needs_octets = true; break;
       default: break;
     }
   }
@@ -419,6 +451,15 @@ bool append_fetch(std::string& out, std::uint32_t msn, const FetchSpec& spec, co
         if (item.kind == Kind::emailid) body += fmt::format("EMAILID (M{})", meta.emailid);
         else body += "THREADID NIL";
         break;
+      case Kind::preview: {
+        // RFC 8970 3: NIL when there is no text to show.
+        sep();
+        std::string text = preview(source);
+        body += "PREVIEW ";
+        if (text.empty()) body += "NIL";
+        else append_string(body, text, options.form);  // 8-bit text as a literal for IMAP4rev1 clients
+        break;
+      }
       case Kind::envelope:
         sep();
         body += "ENVELOPE ";

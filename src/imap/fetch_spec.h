@@ -39,6 +39,7 @@ struct FetchItem {
     modseq,       // RFC 7162 3.1.4
     savedate,     // RFC 8514
     emailid, threadid,  // RFC 8474
+    preview,            // RFC 8970
   };
   Kind kind = Kind::flags;
   Section section;
@@ -86,6 +87,11 @@ bool append_fetch(std::string& out, std::uint32_t msn, const FetchSpec& spec, co
 
 // append_flags - "(\Seen $Label)": system flags, then keywords.
 void append_flags(std::string& out, std::uint32_t flags, const std::vector<std::string>& keywords);
+
+// preview - RFC 8970 3: the start of the message's text (decoded, HTML
+// stripped, white space collapsed), at most 200 characters; "" when it
+// has none.
+std::string preview(const FetchSource& source);
 
 // section_octets - the octets of a section of a message, "" for a part
 // that does not exist (RFC 9051 6.4.5 answers it as empty). Exposed for

@@ -29,7 +29,8 @@ constexpr std::string_view kCapsBefore = "IMAP4rev1 IMAP4rev2 LITERAL- SASL-IR I
 constexpr std::string_view kCapsAfter =
     "IMAP4rev1 IMAP4rev2 LITERAL- SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN LIST-EXTENDED "
     "LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE ESEARCH SEARCHRES STATUS=SIZE UTF8=ACCEPT BINARY CONDSTORE QRESYNC "
-    "QUOTA QUOTA=RES-STORAGE OBJECTID SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES COMPRESS=DEFLATE";
+    "QUOTA QUOTA=RES-STORAGE OBJECTID SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES COMPRESS=DEFLATE "
+    "PREVIEW";
 const std::string kDate = "\"14-Nov-2023 22:13:20 +0000\"";
 
 // lit - a literal as the server writes it.
@@ -994,6 +995,16 @@ TEST(ImapSession, ASelectedMailboxDeletedElsewhereEndsTheSession) {
   EXPECT_EQ(script(std::string(kLogin) + "S SELECT Work\r\n", "N NOOP\r\n", {},
                    [](Fixture& f) { f.store.mailboxes.erase("Work"); }),
             "* BYE The selected mailbox no longer exists\r\n");
+}
+
+// RFC 8970: the start of the text, decoded and with its white space
+// collapsed; the attachment of message 2 is no text.
+TEST(ImapSession, Preview) {
+  EXPECT_EQ(script(kSelect, "P FETCH 1:3 (PREVIEW)\r\n"),
+            "* 1 FETCH (PREVIEW \"Hi Bob, how are you?\")\r\n"
+            "* 2 FETCH (PREVIEW \"See attached.\")\r\n"
+            "* 3 FETCH (PREVIEW \"Pizza?\")\r\n"
+            "P OK FETCH completed\r\n");
 }
 
 }  // namespace
