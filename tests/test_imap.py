@@ -306,6 +306,26 @@ class TestTwoSessions(ImapCase):
         self.assertEqual(ok(c.search(None, "ALL")), [b"1"])
 
 
+    def test_idle_wakes_on_a_herald_command(self):
+        """A change made by `herald` (another process) reaches IDLE too."""
+        user = self.new_user("idlecli")
+        self.herald.deliver(user, message("one"))
+        c = self.login(user)
+        c.select("INBOX")
+        sock = c.socket()
+        sock.sendall(b"i1 IDLE\r\n")
+        reader = sock.makefile("rb")
+        self.assertTrue(reader.readline().startswith(b"+ "))
+        started = time.monotonic()
+        self.herald.cli("flags", user, "INBOX", "1", "--add", "\\Flagged")
+        ready, _, _ = select.select([sock], [], [], 5)
+        self.assertTrue(ready, "IDLE was not told of the command's change")
+        self.assertEqual(reader.readline(), b"* 1 FETCH (UID 1 FLAGS (\\Flagged))\r\n")
+        self.assertLess(time.monotonic() - started, 5)
+        sock.sendall(b"DONE\r\n")
+        self.assertTrue(reader.readline().startswith(b"i1 OK"))
+
+
 class TestLoginAndTransport(ImapCase):
     def test_bad_password_reveals_nothing(self):
         user = self.new_user("login")

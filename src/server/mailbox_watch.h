@@ -74,6 +74,16 @@ class MailboxWatch {
     w.idle_.push_back(signal);
   }
 
+  // watched - the mailboxes some session watches, with the MODSEQ each
+  // watch has seen.
+  std::vector<store::MailboxChange> watched() {
+    std::lock_guard lk(mu_);
+    std::vector<store::MailboxChange> out;
+    for (const auto& [id, weak] : table_)
+      if (auto w = weak.lock()) out.push_back({id, static_cast<std::int64_t>(w->modseq())});
+    return out;
+  }
+
   // changed - the store's listener: after a commit, on its writer thread.
   void changed(const std::vector<store::MailboxChange>& changes) {
     for (const auto& c : changes) {

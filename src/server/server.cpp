@@ -285,6 +285,37 @@ static asio::awaitable<void> watch_certificates(ServerContext& ctx) {
   }
 }
 
+// watch_other_processes - a `herald` command's changes to mailboxes (a
+// flag, an expunge, an import) reach the sessions that watch them: the
+// store counts other processes' commits in shared memory, read here four
+// times a second (a memory read; the store is asked only when it grew).
+static asio::awaitable<void> watch_other_processes(ServerContext& ctx) {
+  store::Mailboxes& mailboxes = ctx.store_.mailboxes();
+  asio::steady_timer tick(co_await asio::this_coro::executor);
+  std::uint64_t seen = mailboxes.foreign_changes();
+  for (;;) {
+    tick.expires_after(std::chrono::milliseconds(250));
+    std::error_code ec;
+    co_await tick.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+    const std::uint64_t now = mailboxes.foreign_changes();
+    if (now == seen) continue;
+    seen = now;
+    auto look = [&ctx, &mailboxes] {
+      std::vector<store::MailboxChange> watched = ctx.mailbox_watch.watched();
+      std::vector<std::int64_t> ids;
+      for (const auto& w : watched) ids.push_back(w.mailbox_id);
+      auto current = mailboxes.highest_modseqs(ids);
+      if (!current) return;
+      std::vector<store::MailboxChange> moved;
+      for (std::size_t i = 0; i < current->size() && i < watched.size(); ++i)
+        if ((*current)[i].highestmodseq > watched[i].highestmodseq) moved.push_back((*current)[i]);
+      if (!moved.empty()) ctx.mailbox_watch.changed(moved);
+    };
+    co_await offload(ctx.blocking, look);
+  }
+}
+
 // watch_free_space - every second, whether data_dir has room for mail
 // (free_space.h); read on the blocking pool, as a network file system may
 // be slow to answer. The first figure was read before the first client.
@@ -469,6 +500,7 @@ void Server::run() {
     asio::co_spawn(*im.ios.front(), prune_journal(*im.ctx, im.store.journal()), asio::detached);
   im.ctx->free_space.check();  // before the first client, not a second after
   asio::co_spawn(*im.ios.front(), watch_free_space(*im.ctx), asio::detached);
+  asio::co_spawn(*im.ios.front(), watch_other_processes(*im.ctx), asio::detached);
   ::signal(SIGPIPE, SIG_IGN);
   log::get("master")->info("daemon started -- version {}", HERALD_VERSION);
   for (std::size_t i = 1; i < im.ios.size(); ++i)

@@ -272,6 +272,14 @@ class Mailboxes {
   // its sessions from it (RFC 2177). Set before the first write; set to
   // nullptr before what it calls goes (it waits for a call in progress).
   virtual void set_change_listener(std::function<void(const std::vector<MailboxChange>&)> listener) = 0;
+  // foreign_changes - a count that grows with each commit of another
+  // process on this store (a `herald` command) that changed messages; the
+  // listener hears only of this process's. A server that sees it grow
+  // reads the HIGHESTMODSEQ of the mailboxes it watches (highest_modseqs).
+  virtual std::uint64_t foreign_changes() = 0;
+  // highest_modseqs - the HIGHESTMODSEQ of these mailboxes; one past it
+  // for one that no longer exists (so a session on it asks and learns).
+  virtual Result<std::vector<MailboxChange>> highest_modseqs(const std::vector<std::int64_t>& mailbox_ids) = 0;
 
   // ---- POP3 ----------------------------------------------------------------
   // lock_maildrop - the user's maildrop for this session; null when another

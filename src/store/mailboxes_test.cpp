@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include <chrono>
 #include <filesystem>
 #include <future>
@@ -586,6 +588,21 @@ TEST_F(MailboxesTest, TheListenerHearsOfEachCommittedChange) {
   EXPECT_EQ(take_changes(), (Changes{{{inbox, 7}}}));
   ASSERT_TRUE(mb().delete_mailbox(user_, "Drafts"));
   EXPECT_EQ(take_changes(), (Changes{{{drafts, 3}}})) << "past its last MODSEQ: a session with it selected asks";
+}
+
+// This process's commits are the listener's; foreign_changes counts only
+// other processes' (the e2e test_imap runs a `herald flags` beside the
+// server). highest_modseqs reads what a server watches.
+TEST_F(MailboxesTest, OwnCommitsAreNotForeignAndModseqsReadBack) {
+  const auto before = mb().foreign_changes();
+  deliver("one\r\n");
+  ASSERT_TRUE(store_flags({1}, FlagChange::add, kSeen));
+  EXPECT_EQ(mb().foreign_changes(), before);
+  const auto inbox = mailbox(kInbox);
+  auto modseqs = *mb().highest_modseqs({inbox.id, 987654});
+  ASSERT_EQ(modseqs.size(), 2u);
+  EXPECT_EQ(modseqs[0].highestmodseq, inbox.highestmodseq);
+  EXPECT_EQ(modseqs[1].highestmodseq, std::numeric_limits<std::int64_t>::max()) << "gone: past any MODSEQ";
 }
 
 // A batch in which one request fails is rolled back and run again without

@@ -74,6 +74,11 @@ Status SqliteCore::open() {
       return to_error(e);
     }
   }
+  // Every process on this data directory counts its commits that changed
+  // mailboxes here, so that the server hears of a `herald` command's.
+  auto generation = SharedGeneration::open(opts_.data_dir / "mailbox.generation");
+  if (!generation) return generation.error();
+  mailbox_generation_ = std::move(*generation);
   writer_ = std::make_unique<GroupCommit>(*this, opts_.commit_wait);
   writer_->start();
   return {};
@@ -159,6 +164,10 @@ void SqliteCore::commit() {
   changed.reserve(changes_.size());
   for (const auto& [mailbox, modseq] : changes_) changed.push_back({mailbox, modseq});
   changes_.clear();
+  if (!changed.empty()) {
+    own_changes_.fetch_add(1);
+    mailbox_generation_->bump();
+  }
   std::lock_guard lk(listener_mu_);
   if (changed.empty() || !change_listener_) return;
   try {

@@ -1,5 +1,7 @@
 // store/sqlite_mailboxes.cpp - users' mailboxes in SQLite: the hierarchy,
 // special use, subscriptions, and the POP3 maildrop and its lock.
+#include <limits>
+
 #include <fmt/format.h>
 
 #include "base/text.h"
@@ -238,6 +240,19 @@ Result<std::vector<std::string>> SqliteMailboxes::subscriptions(std::int64_t use
     auto st = db.prepare("SELECT name FROM subscriptions WHERE user_id = ? ORDER BY name");
     st.bind(1, user_id);
     while (st.step()) out.push_back(st.text(0));
+    return out;
+  });
+}
+
+Result<std::vector<MailboxChange>> SqliteMailboxes::highest_modseqs(const std::vector<std::int64_t>& mailbox_ids) {
+  return core_.read([&](Db& db) -> Result<std::vector<MailboxChange>> {
+    std::vector<MailboxChange> out;
+    for (auto id : mailbox_ids) {
+      auto st = db.prepare("SELECT highestmodseq FROM mailboxes WHERE id = ?");
+      st.bind(1, id);
+      // Gone: past every MODSEQ a session may know, which it then asks for.
+      out.push_back({id, st.step() ? st.i64(0) : std::numeric_limits<std::int64_t>::max()});
+    }
     return out;
   });
 }

@@ -101,6 +101,8 @@ class SqliteCore final : public TransactionControl {
   // note_change - a message of this mailbox changed with this MODSEQ; the
   // change listener hears of it once the transaction commits.
   void note_change(std::int64_t mailbox_id, std::int64_t modseq);
+  // foreign_changes - see Mailboxes::foreign_changes.
+  std::uint64_t foreign_changes() const { return mailbox_generation_->current() - own_changes_.load(); }
   // set_change_listener - see Mailboxes::set_change_listener.
   void set_change_listener(std::function<void(const std::vector<MailboxChange>&)> listener) {
     std::lock_guard lk(listener_mu_);  // commit() calls it on the writer thread
@@ -142,6 +144,8 @@ class SqliteCore final : public TransactionControl {
   Db wdb_;                               // the writer's connection
   std::int64_t journal_next_key_ = 0;    // writer thread, inside its transaction
   std::map<std::int64_t, std::int64_t> changes_;  // this transaction's: mailbox id -> highest MODSEQ
+  std::unique_ptr<SharedGeneration> mailbox_generation_;  // data_dir/mailbox.generation
+  std::atomic<std::uint64_t> own_changes_{0};              // of its bumps, this process's
   std::mutex listener_mu_;  // held while the listener runs: clearing it waits for a call in progress
   std::function<void(const std::vector<MailboxChange>&)> change_listener_;
   std::mutex pool_mu_;
@@ -219,6 +223,8 @@ class SqliteMailboxes final : public Mailboxes {
   Result<MailboxCounts> mailbox_counts(std::int64_t mailbox_id) override;
   // sqlite_text.cpp
   Result<TextSearch> search_text(std::int64_t mailbox_id, const std::string& query, bool body_only) override;
+  std::uint64_t foreign_changes() override { return core_.foreign_changes(); }
+  Result<std::vector<MailboxChange>> highest_modseqs(const std::vector<std::int64_t>& mailbox_ids) override;
   void set_change_listener(std::function<void(const std::vector<MailboxChange>&)> listener) override {
     core_.set_change_listener(std::move(listener));
   }
