@@ -114,6 +114,7 @@ class Session {
 
   // The store.
   const Request& request() const { return *request_; }
+  Request& request() { return *request_; }  // the driver may move what it hands on (APPEND's message)
   // on_store - the answer to Action::store; returns what to write (the
   // next step() may ask again).
   std::string on_store(Answer answer);

@@ -16,6 +16,7 @@
 #include "imap/fetch_spec.h"
 #include "imap/search.h"
 #include "imap/sort.h"
+#include "mime/header.h"
 #include "imap/session.h"
 
 namespace herald::imap {
@@ -71,6 +72,25 @@ constexpr std::uint64_t kBatchOctets = 8 << 20;
 std::optional<SequenceSet> sequence_arg(const Value& v) {
   if (v.kind != Value::Kind::atom) return std::nullopt;
   return SequenceSet::parse(v.text);
+}
+
+// ordering_fields - the fields SORT and THREAD read (RFC 5256), each cut
+// to kOrderingField octets: what a search keeps of every match, so a
+// message with a huge header costs what these fields are allowed.
+std::string ordering_fields(std::string_view header) {
+  static constexpr const char* kFields[] = {"Date", "Subject", "From", "To", "Cc", "Message-ID", "In-Reply-To",
+                                            "References"};
+  constexpr std::size_t kOrderingField = 4096;  // References keeps its last ids (sort.h reads the last 64)
+  std::string out;
+  for (const char* name : kFields) {
+    auto values = mime::field_values(header, name);
+    if (values.empty()) continue;
+    std::string_view v = values.front();
+    if (v.size() > kOrderingField) v = std::string_view(name) == "References" ? v.substr(v.size() - kOrderingField)
+                                                                            : v.substr(0, kOrderingField);
+    out += std::string(name) + ": " + std::string(v) + "\r\n";
+  }
+  return out + "\r\n";
 }
 
 // header_section - the octets up to and including the blank line.
@@ -656,7 +676,7 @@ Session::Outcome Session::search_batch(std::shared_ptr<SearchJob> job) {
       in.text = m.octets;
       if (!matches(job->program.root, in)) continue;
       job->found.push_back(batch[i]);
-      if (job->sort || job->thread) job->headers.emplace_back(in.header);
+      if (job->sort || job->thread) job->headers.push_back(ordering_fields(in.header));
     }
     return search_batch(job);
   });
