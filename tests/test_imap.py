@@ -258,72 +258,66 @@ class TestTwoSessions(ImapCase):
         self.assertEqual(a.response("EXPUNGE")[1], [b"2"])
         self.assertEqual(ok(a.search(None, "ALL")), [b"1 2"])
 
-    def test_idle_wakes_on_delivery(self):
-        user = self.new_user("idle")
+    class Idle:
+        """Idle - a selected session in IDLE, read one line at a time."""
+
+        def __init__(self, case, c):
+            self.case, self.sock = case, c.socket()
+            self.sock.sendall(b"i1 IDLE\r\n")
+            self.reader = self.sock.makefile("rb")
+            case.assertTrue(self.reader.readline().startswith(b"+ "))
+
+        def next_line(self, why="no untagged response within 5 s"):
+            ready, _, _ = select.select([self.sock], [], [], 5)
+            self.case.assertTrue(ready, why)
+            return self.reader.readline()
+
+        def done(self):
+            self.sock.sendall(b"DONE\r\n")
+            self.case.assertTrue(self.reader.readline().startswith(b"i1 OK"))
+
+    def idle(self, user):
         c = self.login(user)
         c.select("INBOX")
-        sock = c.socket()
-        sock.sendall(b"i1 IDLE\r\n")
-        reader = sock.makefile("rb")
-        self.assertTrue(reader.readline().startswith(b"+ "))
+        return c, self.Idle(self, c)
+
+    def test_idle_wakes_on_delivery(self):
+        user = self.new_user("idle")
+        _, idle = self.idle(user)
         started = time.monotonic()
         with smtplib.SMTP(HOST, self.herald.smtp_port, local_hostname="client.test", timeout=15) as s:
             s.sendmail("imap-test@client.test", [user], message("wake up"))
-        ready, _, _ = select.select([sock], [], [], 5)
-        self.assertTrue(ready, "no untagged response within 5 s of the delivery")
-        self.assertEqual(reader.readline(), b"* 1 EXISTS\r\n")
+        self.assertEqual(idle.next_line("no untagged response within 5 s of the delivery"), b"* 1 EXISTS\r\n")
         self.assertLess(time.monotonic() - started, 5)
-        sock.sendall(b"DONE\r\n")
-        self.assertTrue(reader.readline().startswith(b"i1 OK"))
-
+        idle.done()
 
     def test_idle_wakes_on_another_sessions_changes(self):
         user = self.new_user("idle2")
         self.herald.deliver(user, message("one"))
         self.herald.deliver(user, message("two"))
-        c = self.login(user)
-        c.select("INBOX")
         other = self.login(user)
         other.select("INBOX")
-        sock = c.socket()
-        sock.sendall(b"i1 IDLE\r\n")
-        reader = sock.makefile("rb")
-        self.assertTrue(reader.readline().startswith(b"+ "))
-
-        def next_line():
-            ready, _, _ = select.select([sock], [], [], 5)
-            self.assertTrue(ready, "no untagged response within 5 s")
-            return reader.readline()
-
+        c, idle = self.idle(user)
         ok(other.store("2", "+FLAGS", "\\Flagged"))
-        self.assertEqual(next_line(), b"* 2 FETCH (UID 2 FLAGS (\\Flagged))\r\n")
+        self.assertEqual(idle.next_line(), b"* 2 FETCH (UID 2 FLAGS (\\Flagged))\r\n")
         ok(other.store("1", "+FLAGS", "\\Deleted"))
-        self.assertEqual(next_line(), b"* 1 FETCH (UID 1 FLAGS (\\Deleted))\r\n")
+        self.assertEqual(idle.next_line(), b"* 1 FETCH (UID 1 FLAGS (\\Deleted))\r\n")
         ok(other.expunge())
-        self.assertEqual(next_line(), b"* 1 EXPUNGE\r\n")
-        sock.sendall(b"DONE\r\n")
-        self.assertTrue(reader.readline().startswith(b"i1 OK"))
+        self.assertEqual(idle.next_line(), b"* 1 EXPUNGE\r\n")
+        idle.done()
         self.assertEqual(ok(c.search(None, "ALL")), [b"1"])
-
 
     def test_idle_wakes_on_a_herald_command(self):
         """A change made by `herald` (another process) reaches IDLE too."""
         user = self.new_user("idlecli")
         self.herald.deliver(user, message("one"))
-        c = self.login(user)
-        c.select("INBOX")
-        sock = c.socket()
-        sock.sendall(b"i1 IDLE\r\n")
-        reader = sock.makefile("rb")
-        self.assertTrue(reader.readline().startswith(b"+ "))
+        _, idle = self.idle(user)
         started = time.monotonic()
         self.herald.cli("flags", user, "INBOX", "1", "--add", "\\Flagged")
-        ready, _, _ = select.select([sock], [], [], 5)
-        self.assertTrue(ready, "IDLE was not told of the command's change")
-        self.assertEqual(reader.readline(), b"* 1 FETCH (UID 1 FLAGS (\\Flagged))\r\n")
+        self.assertEqual(idle.next_line("IDLE was not told of the command's change"),
+                         b"* 1 FETCH (UID 1 FLAGS (\\Flagged))\r\n")
         self.assertLess(time.monotonic() - started, 5)
-        sock.sendall(b"DONE\r\n")
-        self.assertTrue(reader.readline().startswith(b"i1 OK"))
+        idle.done()
 
 
 class TestLoginAndTransport(ImapCase):

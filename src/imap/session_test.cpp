@@ -1007,5 +1007,22 @@ TEST(ImapSession, Preview) {
             "P OK FETCH completed\r\n");
 }
 
+// Patterns, BODY/TEXT keys and SORT keys are bounded: a command cannot
+// make one search cost the mailbox times thousands.
+TEST(ImapSession, SearchListAndSortBounds) {
+  std::string patterns = "L LIST \"\" (";
+  for (int i = 0; i < 65; ++i) patterns += "p" + std::to_string(i) + " ";
+  patterns += ")\r\n";
+  EXPECT_EQ(script(kLogin, patterns), "L BAD Too many patterns\r\n");
+  EXPECT_EQ(script(kLogin, "M LIST \"\" " + std::string(1100, 'x') + "\r\n"), "M BAD Pattern too long\r\n");
+  std::string keys = "S SEARCH";
+  for (int i = 0; i < 17; ++i) keys += " BODY w" + std::to_string(i);
+  EXPECT_EQ(script(kSelect, keys + "\r\n"), "S BAD Too many BODY and TEXT keys\r\n");
+  std::string sort = "T SORT (";
+  for (int i = 0; i < 2000; ++i) sort += "SUBJECT ";
+  sort += "ARRIVAL) UTF-8 ALL\r\n";
+  EXPECT_EQ(script(kSelect, sort), "* SORT 1 3 2\r\nT OK SORT completed\r\n") << "repeated keys count once";
+}
+
 }  // namespace
 }  // namespace herald::imap
