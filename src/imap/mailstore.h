@@ -12,12 +12,15 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <variant>
 #include <vector>
 
 namespace herald::imap {
+
+class Listing;  // imap/listing.h
 
 // The system flags of RFC 9051 2.3.2, as the store keeps them (bits).
 enum Flag : std::uint32_t {
@@ -38,6 +41,7 @@ struct MessageMeta {
   std::int64_t internaldate = 0;  // unix seconds
   std::int64_t savedate = 0;      // unix seconds, RFC 8514 (0: unknown)
   std::int64_t emailid = 0;       // the stored message, shared by its copies (RFC 8474 EMAILID)
+  bool operator==(const MessageMeta&) const = default;
 };
 
 // MailboxInfo - a mailbox with what SELECT, STATUS and LIST report.
@@ -139,7 +143,7 @@ struct List {
   std::vector<std::string> subscriptions;
 };
 struct Mailbox { MailboxInfo info; };                      // Status
-struct Opened { MailboxInfo info; std::vector<MessageMeta> messages; };  // by UID
+struct Opened { MailboxInfo info; std::shared_ptr<const Listing> messages; };  // never null
 struct Done {};                                            // Create, Delete, Rename, Subscribe
 struct Appended { std::uint32_t uidvalidity = 0; std::uint32_t uid = 0; };
 struct Changes {

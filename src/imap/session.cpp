@@ -480,7 +480,7 @@ std::string Session::on_login(LoginResult result) {
   password_.clear();
   switch (result) {
     case LoginResult::ok:
-      state_ = State::authenticated;
+      unselect();
       bad_in_a_row_ = 0;
       reader_.set_max_command(limits_.reader.max_command);
       // RFC 9051 6.2.3: the capabilities may change after login; say them.

@@ -142,6 +142,9 @@ class Session {
   std::int64_t selected_mailbox() const { return state_ == State::selected ? view_.id() : 0; }
   // known_modseq - the MODSEQ the selected mailbox's view is complete up to.
   std::uint64_t known_modseq() const { return view_.modseq(); }
+  // view - the selected mailbox's view, for the driver to share its
+  // listing with other sessions (MailboxView::shareable, adopt).
+  MailboxView& view() { return view_; }
   // LiteralBudget - the octets of literals every session holds in memory
   // together: reserve(n) takes n (false: not now), release(n) gives back.
   // Literals up to kSmallLiteral are not counted.
@@ -186,6 +189,11 @@ class Session {
   // finish - a command in the selected state ends: the mailbox's changes
   // first (expunges only when allowed), then the tagged reply.
   Outcome finish(std::string tagged, bool allow_expunge);
+  // unselect - back to the authenticated state; the view's listing let go.
+  void unselect() {
+    state_ = State::authenticated;
+    view_ = MailboxView{};
+  }
   std::optional<std::string> mailbox_arg(const Value& v, std::string& error) const;  // to the store's form
   std::string mailbox_out(const std::string& name) const;                              // to the client's form
   bool parse_flags(const Value& v, std::uint32_t& flags, std::vector<std::string>& keywords, bool allow_recent) const;

@@ -157,7 +157,7 @@ Session::Outcome Session::cmd_select(Command& c) {
   if (state_ == State::selected) {
     // RFC 9051 6.3.2: the old mailbox is closed first, without expunging.
     closed = "* OK [CLOSED] Previous mailbox closed\r\n";
-    state_ = State::authenticated;
+    unselect();
   }
   return ask(request::Open{*name}, [=, this](Answer& a) {
     Outcome o;
@@ -209,7 +209,7 @@ Session::Outcome Session::qresync_select(std::string untagged, std::string tagge
     Outcome o;
     o.output = untagged;
     if (a.error != StoreError::none) {
-      state_ = State::authenticated;  // a NO to SELECT leaves nothing selected
+      unselect();  // a NO to SELECT leaves nothing selected
       o.output += store_failed(a).output;
       return o;
     }
@@ -275,7 +275,7 @@ Session::Outcome Session::cmd_delete(Command& c) {
     if (a.error != StoreError::none) return store_failed(a);
     Outcome o = ok("DELETE completed");
     if (selected && state_ == State::selected) {
-      state_ = State::authenticated;
+      unselect();
       o.output = "* OK [CLOSED] The selected mailbox was deleted\r\n" + o.output;
     }
     return o;

@@ -137,11 +137,11 @@ Session::Outcome Session::cmd_close(Command& c) {
   const std::string done = c.name + " completed";
   saved_uids_.clear();  // RFC 5182 2.1
   if (c.name == "UNSELECT" || read_only_) {
-    state_ = State::authenticated;
+    unselect();
     return ok(done);
   }
   return ask(request::Expunge{view_.id(), std::nullopt}, [this, done](Answer& a) {
-    state_ = State::authenticated;  // the mailbox is closed, even if the expunge failed
+    unselect();  // the mailbox is closed, even if the expunge failed
     if (a.error != StoreError::none) return store_failed(a);
     return ok(done);
   });

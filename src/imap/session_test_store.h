@@ -28,6 +28,7 @@
 #include <variant>
 #include <vector>
 
+#include "imap/listing.h"
 #include "imap/mailstore.h"
 #include "imap/session.h"
 #include "mime/structure.h"
@@ -207,11 +208,13 @@ class FakeStore {
     if (!mb || !mb->info.selectable) return error(StoreError::nonexistent);
     answer::Opened out;
     out.info = mb->info;
+    std::vector<MessageMeta> listing;
     for (const auto& m : mb->messages) {
-      out.messages.push_back(m.meta);
+      listing.push_back(m.meta);
       out.info.highestmodseq = std::max(out.info.highestmodseq, m.meta.modseq);
     }
-    out.info.messages = static_cast<std::uint32_t>(out.messages.size());
+    out.info.messages = static_cast<std::uint32_t>(listing.size());
+    out.messages = std::make_shared<Listing>(std::move(listing));
     return value(std::move(out));
   }
   Answer on(const request::Create& r) {

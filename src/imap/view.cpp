@@ -1,6 +1,8 @@
 #include "imap/view.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cstdint>
 
 #include <fmt/format.h>
 
@@ -8,30 +10,50 @@
 
 namespace herald::imap {
 
-void MailboxView::open(MailboxInfo info, std::vector<MessageMeta> messages) {
+void MailboxView::open(MailboxInfo info, std::shared_ptr<const Listing> messages) {
   info_ = std::move(info);
   messages_ = std::move(messages);
   gone_.clear();
   modseq_ = info_.highestmodseq;
+  ahead_ = false;
 }
 
 std::uint32_t MailboxView::msn_of(std::uint32_t uid) const {
-  auto it = std::lower_bound(messages_.begin(), messages_.end(), uid,
-                             [](const MessageMeta& m, std::uint32_t u) { return m.uid < u; });
-  if (it == messages_.end() || it->uid != uid) return 0;
-  return static_cast<std::uint32_t>(it - messages_.begin()) + 1;
+  const std::size_t i = messages_->find(uid);
+  return i < messages_->size() ? static_cast<std::uint32_t>(i) + 1 : 0;
 }
 
 std::uint32_t MailboxView::unseen_first() const {
-  for (std::size_t i = 0; i < messages_.size(); ++i)
-    if (!(messages_[i].flags & kSeen)) return static_cast<std::uint32_t>(i + 1);
+  for (std::uint32_t msn = 1; msn <= exists(); ++msn)
+    if (!(at(msn).flags & kSeen)) return msn;
   return 0;
 }
 
 std::vector<std::string> MailboxView::keywords() const {
   std::set<std::string> all;
-  for (const auto& m : messages_) all.insert(m.keywords.begin(), m.keywords.end());
+  for (std::uint32_t msn = 1; msn <= exists(); ++msn) all.insert(at(msn).keywords.begin(), at(msn).keywords.end());
   return {all.begin(), all.end()};
+}
+
+std::shared_ptr<const Listing> MailboxView::shareable() const {
+  return gone_.empty() && !ahead_ ? messages_ : nullptr;
+}
+
+Listing& MailboxView::edit() {
+  if (messages_.use_count() == 1) {
+    // Sole owner (see Listing::own): changed in place. Listings are made
+    // mutable (std::make_shared<Listing>) and only shared as const.
+    std::atomic_thread_fence(std::memory_order_acquire);
+  } else {
+    messages_ = std::make_shared<Listing>(*messages_);
+  }
+  return const_cast<Listing&>(*messages_);
+}
+
+void MailboxView::ahead() {
+  if (ahead_) return;
+  ahead_ = true;
+  ahead_since_ = modseq_;
 }
 
 bool MailboxView::resolve(const SequenceSet& set, bool by_uid, std::vector<std::uint32_t>& msns) const {
@@ -54,13 +76,9 @@ bool MailboxView::resolve(const SequenceSet& set, bool by_uid, std::vector<std::
       std::uint32_t a = r.first == SequenceSet::kStar ? largest : r.first;
       std::uint32_t b = r.last == SequenceSet::kStar ? largest : r.last;
       if (a > b) std::swap(a, b);
-      auto lo = std::lower_bound(messages_.begin(), messages_.end(), a,
-                                 [](const MessageMeta& m, std::uint32_t u) { return m.uid < u; });
-      auto hi = std::upper_bound(messages_.begin(), messages_.end(), b,
-                                 [](std::uint32_t u, const MessageMeta& m) { return u < m.uid; });
-      if (lo < hi)
-        spans.emplace_back(static_cast<std::uint32_t>(lo - messages_.begin()) + 1,
-                           static_cast<std::uint32_t>(hi - messages_.begin()));
+      const std::size_t lo = messages_->lower_bound(a);
+      const std::size_t hi = b == UINT32_MAX ? messages_->size() : messages_->lower_bound(b + 1);
+      if (lo < hi) spans.emplace_back(static_cast<std::uint32_t>(lo) + 1, static_cast<std::uint32_t>(hi));
     }
   }
   std::sort(spans.begin(), spans.end());
@@ -80,17 +98,18 @@ void MailboxView::apply(const answer::Changes& changes, bool allow_expunge, cons
   bool added = false;
   for (const auto& m : changes.changed) {
     if (m.uid > largest) {
-      messages_.push_back(m);  // new: told by EXISTS below
+      edit().push_back(m);  // new: told by EXISTS below
       largest = m.uid;
       added = true;
       continue;
     }
     std::uint32_t msn = msn_of(m.uid);
     if (!msn) continue;
-    MessageMeta& mine = at(msn);
+    const MessageMeta& mine = at(msn);
+    if (mine == m) continue;
     bool flags_changed = mine.flags != m.flags || mine.keywords != m.keywords;
     bool modseq_changed = mine.modseq != m.modseq;
-    mine = m;
+    edit().set(msn - 1, m);
     if (gone_.count(m.uid)) continue;
     if (flags_changed || (options.condstore && modseq_changed)) {
       out += fmt::format("* {} FETCH (UID {} FLAGS ", msn, m.uid);
@@ -106,7 +125,10 @@ void MailboxView::apply(const answer::Changes& changes, bool allow_expunge, cons
   // EXISTS after expunges: the count the client ends with (RFC 9051 7.4.1).
   if (added) out += fmt::format("* {} EXISTS\r\n", exists());
   if (changes.highestmodseq > modseq_) modseq_ = changes.highestmodseq;
-  if (!messages_.empty()) info_.uidnext = std::max(info_.uidnext, largest_uid() + 1);
+  // Only the store answers past the MODSEQ the session's own change came
+  // after, and its answer was read after that change committed.
+  if (ahead_ && modseq_ > ahead_since_) ahead_ = false;
+  if (!messages_->empty()) info_.uidnext = std::max(info_.uidnext, largest_uid() + 1);
 }
 
 void MailboxView::expunged(const std::vector<std::uint32_t>& uids, const ViewOptions& options, std::string& out) {
@@ -115,6 +137,7 @@ void MailboxView::expunged(const std::vector<std::uint32_t>& uids, const ViewOpt
   all.insert(all.end(), uids.begin(), uids.end());
   std::sort(all.begin(), all.end());
   all.erase(std::unique(all.begin(), all.end()), all.end());
+  if (!uids.empty()) ahead();
   remove(all, options, out);
 }
 
@@ -136,7 +159,7 @@ void MailboxView::remove(const std::vector<std::uint32_t>& uids, const ViewOptio
     for (auto it = msns.rbegin(); it != msns.rend(); ++it) out += fmt::format("* {} EXPUNGE\r\n", *it);
   }
   std::sort(told.begin(), told.end());
-  std::erase_if(messages_, [&](const MessageMeta& m) { return std::binary_search(told.begin(), told.end(), m.uid); });
+  if (!told.empty()) edit().erase(told);
   if (options.qresync && !told.empty()) {
     out += "* VANISHED ";
     append_uid_set(out, told);
@@ -145,7 +168,10 @@ void MailboxView::remove(const std::vector<std::uint32_t>& uids, const ViewOptio
 }
 
 void MailboxView::update(const MessageMeta& meta) {
-  if (std::uint32_t msn = msn_of(meta.uid)) at(msn) = meta;
+  std::uint32_t msn = msn_of(meta.uid);
+  if (!msn || at(msn) == meta) return;
+  ahead();
+  edit().set(msn - 1, meta);
 }
 
 void append_uid_set(std::string& out, const std::vector<std::uint32_t>& uids) {

@@ -10,13 +10,21 @@
 // - New messages are told with EXISTS; their UIDs are above every UID the
 //   view has.
 // - A flag change is told once (FETCH FLAGS), whoever made it.
+//
+// The messages are a Listing (imap/listing.h) that sessions share: while
+// the view is exactly the mailbox at its MODSEQ (nothing untold, none of
+// this session's own changes ahead of it), shareable() hands it out and
+// adopt() takes an equal one another session made, so that sessions on
+// one mailbox hold one listing between them.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "imap/listing.h"
 #include "imap/mailstore.h"
 #include "imap/sequence.h"
 
@@ -29,17 +37,17 @@ struct ViewOptions {
 
 class MailboxView {
  public:
-  void open(MailboxInfo info, std::vector<MessageMeta> messages);
+  // open - REQUIRES: messages not null, complete up to info.highestmodseq.
+  void open(MailboxInfo info, std::shared_ptr<const Listing> messages);
 
   const MailboxInfo& info() const { return info_; }
   std::int64_t id() const { return info_.id; }
-  std::uint32_t exists() const { return static_cast<std::uint32_t>(messages_.size()); }
+  std::uint32_t exists() const { return static_cast<std::uint32_t>(messages_->size()); }
   // at - by sequence number, 1-based. REQUIRES: 1 <= msn <= exists().
-  const MessageMeta& at(std::uint32_t msn) const { return messages_[msn - 1]; }
-  MessageMeta& at(std::uint32_t msn) { return messages_[msn - 1]; }
+  const MessageMeta& at(std::uint32_t msn) const { return (*messages_)[msn - 1]; }
   // msn_of - the sequence number of a UID, 0 when the view has none.
   std::uint32_t msn_of(std::uint32_t uid) const;
-  std::uint32_t largest_uid() const { return messages_.empty() ? 0 : messages_.back().uid; }
+  std::uint32_t largest_uid() const { return messages_->empty() ? 0 : messages_->back().uid; }
   std::uint32_t unseen_first() const;  // RFC 3501 [UNSEEN n]; 0: none
   bool gone(std::uint32_t uid) const { return gone_.count(uid) != 0; }
   // keywords - every keyword in use, for the FLAGS response.
@@ -61,13 +69,26 @@ class MailboxView {
   // modseq - the MODSEQ the view is complete up to.
   std::uint64_t modseq() const { return modseq_; }
 
+  // shareable - the listing when it is exactly the mailbox at modseq(),
+  // else null.
+  std::shared_ptr<const Listing> shareable() const;
+  // adopt - an equal listing in place of the view's own. REQUIRES: made
+  // from the store's state at modseq(), while shareable() is not null.
+  void adopt(std::shared_ptr<const Listing> listing) { messages_ = std::move(listing); }
+
  private:
   void remove(const std::vector<std::uint32_t>& uids, const ViewOptions& options, std::string& out);
+  Listing& edit();  // the listing, copied first if another holds it
+  void ahead();     // the session's own change went in past modseq_
 
   MailboxInfo info_;
-  std::vector<MessageMeta> messages_;  // by UID = by sequence number
-  std::set<std::uint32_t> gone_;       // expunged, not yet told
+  std::shared_ptr<const Listing> messages_ = std::make_shared<Listing>();  // by UID = by sequence number
+  std::set<std::uint32_t> gone_;  // expunged, not yet told
   std::uint64_t modseq_ = 0;
+  // The session's own STORE or EXPUNGE changed the listing past modseq_
+  // (at ahead_since_); the next store answer past that MODSEQ covers it.
+  bool ahead_ = false;
+  std::uint64_t ahead_since_ = 0;
 };
 
 // append_uid_set - "1:3,7" for ascending UIDs (RFC 9051 9 sequence-set).

@@ -54,6 +54,15 @@ imap::MessageMeta meta_of(const store::MessageRecord& r) {
   return m;
 }
 
+imap::answer::Changes changes_of(const store::Mailboxes::Changes& changes) {
+  imap::answer::Changes out;
+  out.changed.reserve(changes.messages.size());
+  for (const auto& m : changes.messages) out.changed.push_back(meta_of(m));
+  for (const auto& e : changes.expunged) out.expunged.push_back(static_cast<std::uint32_t>(e.uid));
+  out.highestmodseq = static_cast<std::uint64_t>(changes.highestmodseq);
+  return out;
+}
+
 imap::MailboxInfo info_of(const store::MailboxRecord& r) {
   imap::MailboxInfo i;
   i.id = r.id;
@@ -127,11 +136,7 @@ struct Blocking {
   imap::Answer operator()(const imap::request::Changes& r) {
     auto changes = mailboxes.changes_since(r.mailbox_id, static_cast<std::int64_t>(r.since));
     if (!changes) return failed(changes.error());
-    imap::answer::Changes out;
-    for (const auto& m : changes->messages) out.changed.push_back(meta_of(m));
-    for (const auto& e : changes->expunged) out.expunged.push_back(static_cast<std::uint32_t>(e.uid));
-    out.highestmodseq = static_cast<std::uint64_t>(changes->highestmodseq);
-    return imap::Answer{imap::StoreError::none, "", std::move(out)};
+    return imap::Answer{imap::StoreError::none, "", changes_of(*changes)};
   }
   imap::Answer operator()(const imap::request::Read& r) {
     imap::answer::Read out;
@@ -345,7 +350,9 @@ class ImapProtocol {
     if (answer.error != imap::StoreError::none && answer.error != imap::StoreError::nonexistent &&
         answer.error != imap::StoreError::exists)
       log::get("imapd")->warn("warning: user id {}: store request failed: {}", user_id_, answer.detail);
-    co_return session_.on_store(std::move(answer));
+    std::string out = session_.on_store(std::move(answer));
+    share_listing();
+    co_return out;
   }
 
   asio::awaitable<imap::Answer> blocking(const imap::Request& r) {
@@ -355,33 +362,53 @@ class ImapProtocol {
   }
 
   // select - the mailbox watched first, then read, so that no change
-  // after the read goes unseen (server/mailbox_watch.h).
+  // after the read goes unseen (server/mailbox_watch.h). The listing
+  // another session left in the watch is brought up to date with what
+  // changed since; only the first session on a mailbox reads it whole.
   asio::awaitable<imap::Answer> select(const std::string& name) {
     auto run = [this, &name]() -> imap::Answer {
       auto found = ctx_.mailboxes.find_mailbox(user_id_, name);
       if (!found) return failed(found.error());
       if (!*found || !(*found)->selectable) return failed(make_error(Errc::not_found, "no such mailbox"));
-      watched_ = ctx_.watch.watch((*found)->id);
-      watched_id_ = (*found)->id;
-      auto messages = ctx_.mailboxes.messages((*found)->id, 0);
-      if (!messages) return failed(messages.error());
+      const std::int64_t id = (*found)->id;
+      watched_ = ctx_.watch.watch(id);
+      watched_id_ = id;
+      const MailboxWatch::Watched::Shared shared = watched_->shared();
+      auto read = shared.listing ? ctx_.mailboxes.changes_since(id, static_cast<std::int64_t>(shared.modseq))
+                                 : ctx_.mailboxes.listing(id);
+      if (!read) return failed(read.error());
+      const imap::answer::Changes changes = changes_of(*read);
       imap::answer::Opened out;
       out.info = info_of(**found);
-      out.messages.reserve(messages->size());
-      // The mailbox row was read before the listing: a message delivered
-      // between the two is in the listing, so UIDNEXT and HIGHESTMODSEQ
-      // come from it too.
-      for (const auto& m : *messages) {
-        out.messages.push_back(meta_of(m));
-        out.info.highestmodseq = std::max(out.info.highestmodseq, out.messages.back().modseq);
-        out.info.uidnext = std::max(out.info.uidnext, out.messages.back().uid + 1);
+      if (shared.listing && changes.changed.empty() && changes.expunged.empty()) {
+        out.messages = shared.listing;
+      } else {
+        auto listing = shared.listing ? std::make_shared<imap::Listing>(*shared.listing)
+                                      : std::make_shared<imap::Listing>();
+        imap::advance(*listing, changes);
+        out.messages = std::move(listing);
       }
-      out.info.messages = static_cast<std::uint32_t>(out.messages.size());
+      // The mailbox row was read before the listing: HIGHESTMODSEQ and
+      // UIDNEXT come from the listing's snapshot, which is at least as new.
+      out.info.highestmodseq = std::max(shared.modseq, changes.highestmodseq);
+      if (!out.messages->empty()) out.info.uidnext = std::max(out.info.uidnext, out.messages->back().uid + 1);
+      out.info.messages = static_cast<std::uint32_t>(out.messages->size());
       return imap::Answer{imap::StoreError::none, "", std::move(out)};
     };
     watched_.reset();
     imap::Answer a = co_await offload(ctx_.blocking, run);
     co_return a;
+  }
+
+  // share_listing - after a store answer: the view's listing kept in the
+  // watch, or the watch's equal one taken in its place (imap/listing.h).
+  void share_listing() {
+    if (!watched_ || session_.selected_mailbox() != watched_id_) return;
+    imap::MailboxView& view = session_.view();
+    auto mine = view.shareable();
+    if (!mine) return;
+    auto kept = watched_->share(std::move(mine), view.modseq());
+    if (kept != view.shareable()) view.adopt(std::move(kept));
   }
 
   asio::awaitable<imap::Answer> append(imap::request::Append& r) {

@@ -9,6 +9,11 @@
 // own thread) when its mailbox changes: a delivery, another session's
 // STORE or EXPUNGE, an APPEND - no session polls.
 //
+// The watch also keeps the mailbox's listing, the newest a session had
+// exactly (imap/listing.h): SELECT starts from it and reads only what
+// changed since, and sessions that reach the same MODSEQ take it instead
+// of keeping their own copy, so an idle session holds no listing of its own.
+//
 // Thread safety: changed() runs on the store's writer thread, the rest on
 // I/O threads; one mutex guards the table. Only mailboxes some session
 // watches have an entry; the rest of the changes cost a lookup.
@@ -25,6 +30,7 @@
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
 
+#include "imap/listing.h"
 #include "store/mailboxes.h"
 
 namespace herald::server {
@@ -45,11 +51,31 @@ class MailboxWatch {
     // modseq - the highest MODSEQ a change told since the watch began (0: none).
     std::uint64_t modseq() const { return modseq_.load(std::memory_order_acquire); }
 
+    // Shared - a listing and the MODSEQ it is complete up to.
+    struct Shared {
+      std::shared_ptr<const imap::Listing> listing;  // null: none yet
+      std::uint64_t modseq = 0;
+    };
+    Shared shared() {
+      std::lock_guard lk(mu_);
+      return shared_;
+    }
+    // share - a session's listing, exactly the mailbox at modseq: kept if
+    // newer than the one kept; the one to hold is returned (the kept one
+    // when it is at the same MODSEQ, so that both share it).
+    std::shared_ptr<const imap::Listing> share(std::shared_ptr<const imap::Listing> listing, std::uint64_t modseq) {
+      std::lock_guard lk(mu_);
+      if (shared_.listing && shared_.modseq == modseq) return shared_.listing;
+      if (!shared_.listing || shared_.modseq < modseq) shared_ = {listing, modseq};
+      return listing;
+    }
+
    private:
     friend class MailboxWatch;
     std::atomic<std::uint64_t> modseq_{0};
     std::mutex mu_;
     std::vector<std::weak_ptr<WakeSignal>> idle_;  // sessions in IDLE on it
+    Shared shared_;
   };
 
   // watch - begin watching a mailbox; call before reading it, so that no

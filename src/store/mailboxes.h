@@ -187,6 +187,10 @@ class Mailboxes {
     std::int64_t highestmodseq = 0;
   };
   virtual Result<Changes> changes_since(std::int64_t mailbox_id, std::int64_t modseq) = 0;
+  // listing - every message of a mailbox in UID order and its
+  // HIGHESTMODSEQ, from one snapshot (expunged is empty): what an IMAP
+  // SELECT starts from.
+  virtual Result<Changes> listing(std::int64_t mailbox_id) = 0;
   // read_message - the message as delivered to that mailbox (its trace
   // prefix, then the body), or the part of it in range. A body that cannot
   // be read whole is an error, never a shorter message.

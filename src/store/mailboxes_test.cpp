@@ -300,6 +300,22 @@ TEST_F(MailboxesTest, ChangesSinceGivesChangesExpungesAndTheHighestModseq) {
   EXPECT_EQ(mb().changes_since(987654, 0).error().code, Errc::not_found);
 }
 
+// listing: every message and the HIGHESTMODSEQ of the same snapshot, which
+// covers the last expunge though no message left carries its MODSEQ.
+TEST_F(MailboxesTest, ListingGivesEveryMessageAndTheHighestModseq) {
+  deliver("one\r\n");
+  deliver("two\r\n");
+  const auto inbox = mailbox(kInbox);
+  ASSERT_TRUE(expunge(inbox.id, {2}));
+  auto l = *mb().listing(inbox.id);
+  ASSERT_EQ(l.messages.size(), 1u);
+  EXPECT_EQ(l.messages[0].uid, 1);
+  EXPECT_TRUE(l.expunged.empty());
+  EXPECT_EQ(l.highestmodseq, mailbox(kInbox).highestmodseq);
+  EXPECT_GT(l.highestmodseq, l.messages[0].modseq);
+  EXPECT_EQ(mb().listing(987654).error().code, Errc::not_found);
+}
+
 TEST_F(MailboxesTest, ExpungedUidsAreRememberedWithTheirModseq) {
   deliver("one\r\n");
   deliver("two\r\n");

@@ -130,9 +130,18 @@ Result<std::vector<MessageRecord>> SqliteMailboxes::messages(std::int64_t mailbo
 }
 
 Result<Mailboxes::Changes> SqliteMailboxes::changes_since(std::int64_t mailbox_id, std::int64_t modseq) {
+  return read_changes(mailbox_id, modseq, true);
+}
+
+Result<Mailboxes::Changes> SqliteMailboxes::listing(std::int64_t mailbox_id) {
+  return read_changes(mailbox_id, 0, false);
+}
+
+Result<Mailboxes::Changes> SqliteMailboxes::read_changes(std::int64_t mailbox_id, std::int64_t modseq,
+                                                         bool expunged) {
   return core_.read([&](Db& db) -> Result<Changes> {
     Changes out;
-    ReadTransaction txn(db);  // the three reads from one snapshot
+    ReadTransaction txn(db);  // the reads from one snapshot
     auto mb = db.prepare("SELECT highestmodseq FROM mailboxes WHERE id = ?");
     mb.bind(1, mailbox_id);
     if (!mb.step()) return make_error(Errc::not_found, "no such mailbox");
@@ -142,6 +151,7 @@ Result<Mailboxes::Changes> SqliteMailboxes::changes_since(std::int64_t mailbox_i
         "WHERE mailbox_id = ? AND modseq > ? ORDER BY uid");
     st.bind(1, mailbox_id).bind(2, modseq);
     while (st.step()) out.messages.push_back(message_from(st));
+    if (!expunged) return out;
     auto ex = db.prepare("SELECT uid, modseq FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid");
     ex.bind(1, mailbox_id).bind(2, modseq);
     while (ex.step()) out.expunged.push_back({ex.i64(0), ex.i64(1)});

@@ -208,6 +208,7 @@ class SqliteMailboxes final : public Mailboxes {
   Result<std::vector<MessageRecord>> messages(std::int64_t mailbox_id, std::int64_t changed_since) override;
   Result<std::vector<ExpungedRecord>> expunged_since(std::int64_t mailbox_id, std::int64_t modseq) override;
   Result<Changes> changes_since(std::int64_t mailbox_id, std::int64_t modseq) override;
+  Result<Changes> listing(std::int64_t mailbox_id) override;
   Result<std::string> read_message(std::int64_t mailbox_id, std::int64_t uid, ByteRange range) override;
   Result<std::optional<Structure>> message_structure(std::int64_t mailbox_id, std::int64_t uid) override;
   void store_flags(std::int64_t mailbox_id, std::vector<std::int64_t> uids, FlagUpdate update,
@@ -231,6 +232,8 @@ class SqliteMailboxes final : public Mailboxes {
 
  private:
   class Lock;
+  // read_changes - changes_since, and listing (expunged = false).
+  Result<Changes> read_changes(std::int64_t mailbox_id, std::int64_t modseq, bool expunged);
   // Inside a write transaction:
   // remove_messages - every message of a mailbox.
   static void remove_messages(Db& db, std::int64_t user_id, std::int64_t mailbox_id, std::vector<std::string>& unlink);
