@@ -42,6 +42,14 @@ class Listing {
   std::size_t lower_bound(std::uint32_t uid) const;
   // find - the index of a UID, size() when absent.
   std::size_t find(std::uint32_t uid) const;
+  // each - f(message) in order until f returns false; a scan without the
+  // look-up operator[] makes per message.
+  template <typename F>
+  void each(F&& f) const {
+    for (const auto& ch : chunks_)
+      for (const auto& m : *ch)
+        if (!f(m)) return;
+  }
 
   // set - replace message i (its UID stays).
   void set(std::size_t i, const MessageMeta& meta);

@@ -24,14 +24,21 @@ std::uint32_t MailboxView::msn_of(std::uint32_t uid) const {
 }
 
 std::uint32_t MailboxView::unseen_first() const {
-  for (std::uint32_t msn = 1; msn <= exists(); ++msn)
-    if (!(at(msn).flags & kSeen)) return msn;
-  return 0;
+  std::uint32_t msn = 0, first = 0;
+  messages_->each([&](const MessageMeta& m) {
+    ++msn;
+    if (!(m.flags & kSeen)) first = msn;
+    return first == 0;
+  });
+  return first;
 }
 
 std::vector<std::string> MailboxView::keywords() const {
   std::set<std::string> all;
-  for (std::uint32_t msn = 1; msn <= exists(); ++msn) all.insert(at(msn).keywords.begin(), at(msn).keywords.end());
+  messages_->each([&](const MessageMeta& m) {
+    all.insert(m.keywords.begin(), m.keywords.end());
+    return true;
+  });
   return {all.begin(), all.end()};
 }
 

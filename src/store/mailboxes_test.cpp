@@ -521,6 +521,35 @@ TEST_F(MailboxesTest, MoveExpungesTheSourceWithOneModseq) {
   EXPECT_EQ(uids(trash.id), (Uids{2, 3}));
 }
 
+// The message count a mailbox look-up gives (kept by the store, not
+// counted at each look-up) follows delivery, APPEND, COPY, MOVE, expunge
+// and RENAME of INBOX, each checked against the rows listed.
+TEST_F(MailboxesTest, TheMessageCountFollowsEveryChange) {
+  auto count = [&](const std::string& name) {
+    const auto box = mailbox(name);
+    EXPECT_EQ(box.messages, uids(box.id).size()) << name;
+    return box.messages;
+  };
+  ASSERT_TRUE(mb().create_mailbox(user_, "Keep", ""));
+  deliver("one\r\n");
+  deliver("two\r\n");
+  AppendMessage m;
+  m.body = "three\r\n";
+  ASSERT_TRUE(append(kInbox, std::move(m)));
+  EXPECT_EQ(count(kInbox), 3u);
+  const auto inbox = mailbox(kInbox).id;
+  ASSERT_TRUE(copy(inbox, {1, 2}, "Keep", false));
+  EXPECT_EQ(count("Keep"), 2u);
+  ASSERT_TRUE(copy(inbox, {3}, "Keep", true));
+  EXPECT_EQ(count(kInbox), 2u);
+  EXPECT_EQ(count("Keep"), 3u);
+  ASSERT_TRUE(expunge(inbox, {1}));
+  EXPECT_EQ(count(kInbox), 1u);
+  ASSERT_TRUE(mb().rename_mailbox(user_, "INBOX", "Saved"));
+  EXPECT_EQ(count(kInbox), 0u);
+  EXPECT_EQ(count("Saved"), 1u);
+}
+
 TEST_F(MailboxesTest, ACopyCountsAgainstTheQuotaAMoveDoesNot) {
   const std::int64_t small = add_user("small@example.test", 250);
   AppendMessage m;

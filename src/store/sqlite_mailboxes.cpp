@@ -12,7 +12,7 @@ namespace {
 
 #define HERALD_MAILBOX_SELECT                                                                        \
   "SELECT mb.id, mb.name, mb.special_use, mb.selectable, mb.uidvalidity, mb.uidnext, mb.highestmodseq, " \
-  "(SELECT count(*) FROM mailbox_messages mm WHERE mm.mailbox_id = mb.id) FROM mailboxes mb "
+  "mb.messages FROM mailboxes mb "
 constexpr const char* kMailboxesOfUser = HERALD_MAILBOX_SELECT "WHERE mb.user_id = ? ORDER BY mb.name";
 constexpr const char* kMailboxByName = HERALD_MAILBOX_SELECT "WHERE mb.user_id = ? AND mb.name = ?";
 #undef HERALD_MAILBOX_SELECT

@@ -146,13 +146,19 @@ Result<Mailboxes::Changes> SqliteMailboxes::read_changes(std::int64_t mailbox_id
     mb.bind(1, mailbox_id);
     if (!mb.step()) return make_error(Errc::not_found, "no such mailbox");
     out.highestmodseq = mb.i64(0);
-    auto st = db.prepare(
-        "SELECT uid, size, flags, keywords, modseq, internaldate, message FROM mailbox_messages "
-        "WHERE mailbox_id = ? AND modseq > ? ORDER BY uid");
+    // What changed reads the MODSEQ indexes (schema 13): the planner,
+    // without statistics, would take the primary key for the ORDER BY and
+    // read the whole mailbox. The whole listing reads the primary key.
+    auto st = db.prepare(expunged ? "SELECT uid, size, flags, keywords, modseq, internaldate, message "
+                                    "FROM mailbox_messages INDEXED BY mailbox_messages_modseq "
+                                    "WHERE mailbox_id = ? AND modseq > ? ORDER BY uid"
+                                  : "SELECT uid, size, flags, keywords, modseq, internaldate, message "
+                                    "FROM mailbox_messages WHERE mailbox_id = ? AND modseq > ? ORDER BY uid");
     st.bind(1, mailbox_id).bind(2, modseq);
     while (st.step()) out.messages.push_back(message_from(st));
     if (!expunged) return out;
-    auto ex = db.prepare("SELECT uid, modseq FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid");
+    auto ex = db.prepare(
+        "SELECT uid, modseq FROM expunged INDEXED BY expunged_modseq WHERE mailbox_id = ? AND modseq > ? ORDER BY uid");
     ex.bind(1, mailbox_id).bind(2, modseq);
     while (ex.step()) out.expunged.push_back({ex.i64(0), ex.i64(1)});
     return out;
@@ -162,7 +168,8 @@ Result<Mailboxes::Changes> SqliteMailboxes::read_changes(std::int64_t mailbox_id
 Result<std::vector<ExpungedRecord>> SqliteMailboxes::expunged_since(std::int64_t mailbox_id, std::int64_t modseq) {
   return core_.read([&](Db& db) -> Result<std::vector<ExpungedRecord>> {
     std::vector<ExpungedRecord> out;
-    auto st = db.prepare("SELECT uid, modseq FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid");
+    auto st = db.prepare(
+        "SELECT uid, modseq FROM expunged INDEXED BY expunged_modseq WHERE mailbox_id = ? AND modseq > ? ORDER BY uid");
     st.bind(1, mailbox_id).bind(2, modseq);
     while (st.step()) out.push_back({st.i64(0), st.i64(1)});
     return out;

@@ -234,7 +234,10 @@ TEST(TextIndexUpgrade, MessagesFromBeforeAreUnindexed) {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open((dir / "herald.db").c_str(), &db), SQLITE_OK);
     ASSERT_EQ(sqlite3_exec(db, "DROP TABLE message_text; DROP TABLE message_text_source; DROP TABLE unindexed_messages; "
-                               "DELETE FROM schema_version WHERE version = 12",
+                               "DROP INDEX mailbox_messages_modseq; DROP INDEX expunged_modseq; DROP TRIGGER mailbox_messages_added; "
+                               "DROP TRIGGER mailbox_messages_removed; DROP TRIGGER mailbox_messages_moved; "
+                               "ALTER TABLE mailboxes DROP COLUMN messages; "
+                               "DELETE FROM schema_version WHERE version >= 12",
                            nullptr, nullptr, nullptr),
               SQLITE_OK);
     sqlite3_close(db);
@@ -243,6 +246,7 @@ TEST(TextIndexUpgrade, MessagesFromBeforeAreUnindexed) {
   ASSERT_TRUE(st);
   auto user = *(*st)->directory().find_user("alice@example.test");
   const auto inbox = (*(*st)->mailboxes().find_mailbox(user->id, kInbox))->id;
+  EXPECT_EQ((*(*st)->mailboxes().find_mailbox(user->id, kInbox))->messages, 2u);  // counted by schema 13
   auto r = (*st)->mailboxes().search_text(inbox, "words", true);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->matches, Uids{});
