@@ -140,26 +140,31 @@ struct Blocking {
   }
   imap::Answer operator()(const imap::request::Read& r) {
     imap::answer::Read out;
-    for (auto uid : r.uids) {
+    std::vector<store::Mailboxes::FoundStructure> structures;
+    if (r.structure) {
+      auto found = mailboxes.message_structures(r.mailbox_id, std::vector<std::int64_t>(r.uids.begin(), r.uids.end()));
+      if (!found) return failed(found.error());
+      structures = std::move(*found);
+    }
+    for (std::size_t i = 0; i < r.uids.size(); ++i) {
       imap::answer::Message m;
-      m.uid = uid;
+      m.uid = r.uids[i];
       bool octets = r.octets;
       if (r.structure) {
-        auto s = mailboxes.message_structure(r.mailbox_id, uid);
-        if (!s) {
-          if (s.error().code != Errc::not_found) return failed(s.error());
+        auto& s = structures[i];
+        if (!s.found) {
           out.messages.push_back(std::move(m));  // expunged meanwhile
           continue;
         }
-        if (*s) {
-          m.structure = std::move((*s)->encoded);
-          m.prefix_size = (*s)->prefix_size;
+        if (s.structure) {
+          m.structure = std::move(s.structure->encoded);
+          m.prefix_size = s.structure->prefix_size;
         } else {
           octets = true;  // kept before structures were: the session parses it
         }
       }
       if (octets) {
-        auto body = mailboxes.read_message(r.mailbox_id, uid);
+        auto body = mailboxes.read_message(r.mailbox_id, m.uid);
         if (!body) {
           if (body.error().code != Errc::not_found) return failed(body.error());
           out.messages.push_back(std::move(m));

@@ -521,6 +521,30 @@ TEST_F(MailboxesTest, MoveExpungesTheSourceWithOneModseq) {
   EXPECT_EQ(uids(trash.id), (Uids{2, 3}));
 }
 
+// message_structures: several messages' structures in the order asked,
+// an absent UID not found, a message kept without one found with none.
+TEST_F(MailboxesTest, StructuresAreReadManyAtATime) {
+  for (const char* structure : {"first", "", "third"}) {
+    AppendMessage m;
+    m.body = "x\r\n";
+    m.structure = structure;
+    ASSERT_TRUE(append(kInbox, std::move(m)));
+  }
+  auto found = mb().message_structures(mailbox(kInbox).id, {3, 99, 1, 2});
+  ASSERT_TRUE(found);
+  ASSERT_EQ(found->size(), 4u);
+  ASSERT_TRUE((*found)[0].found && (*found)[0].structure);
+  EXPECT_EQ((*found)[0].structure->encoded, "third");
+  EXPECT_FALSE((*found)[1].found);
+  ASSERT_TRUE((*found)[2].structure);
+  EXPECT_EQ((*found)[2].structure->encoded, "first");
+  EXPECT_TRUE((*found)[3].found);
+  EXPECT_FALSE((*found)[3].structure);
+  // An expunged message is not found.
+  ASSERT_TRUE(expunge(mailbox(kInbox).id, {1}));
+  EXPECT_FALSE(mb().message_structures(mailbox(kInbox).id, {1})->at(0).found);
+}
+
 // The message count a mailbox look-up gives (kept by the store, not
 // counted at each look-up) follows delivery, APPEND, COPY, MOVE, expunge
 // and RENAME of INBOX, each checked against the rows listed.

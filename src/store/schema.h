@@ -285,6 +285,13 @@ INSERT INTO unindexed_messages(message) SELECT id FROM messages;
     //     mailboxes.messages: the number of messages, kept by triggers in
     //     the transaction that adds or removes one, instead of counting
     //     the mailbox's rows at every look-up (SELECT, STATUS, LIST).
+    //
+    //     message_structures: each message's MIME structure (version 11's
+    //     messages.structure) in a table of its own. As the last column of
+    //     messages, behind an inline body, reading it walked the body's
+    //     overflow pages; SEARCH and SORT read it for every message of a
+    //     mailbox. The old column is left as it is (dropping or clearing
+    //     it rewrites every message) and no longer read or written.
     R"sql(
 CREATE INDEX mailbox_messages_modseq ON mailbox_messages(mailbox_id, modseq);
 CREATE INDEX expunged_modseq ON expunged(mailbox_id, modseq);
@@ -300,6 +307,11 @@ CREATE TRIGGER mailbox_messages_moved AFTER UPDATE OF mailbox_id ON mailbox_mess
   UPDATE mailboxes SET messages = messages - 1 WHERE id = OLD.mailbox_id;
   UPDATE mailboxes SET messages = messages + 1 WHERE id = NEW.mailbox_id;
 END;
+CREATE TABLE message_structures (
+  message    INTEGER PRIMARY KEY,  -- messages.id
+  structure  BLOB NOT NULL         -- mime::encode
+);
+INSERT INTO message_structures(message, structure) SELECT id, structure FROM messages WHERE structure IS NOT NULL;
 )sql",
 };
 

@@ -209,15 +209,16 @@ std::int64_t SqliteCore::insert_message(Db& db, const NewMessage& m, const std::
   }
   auto st = db.prepare(
       "INSERT INTO messages(queue_id, sender, message_id, client, size, received, body, blob_sha, eight_bit, ret, "
-      "envid, structure) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "envid) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   st.bind(1, m.queue_id).bind(2, m.sender).bind(3, m.message_id).bind(4, m.client).bind(5, m.size).bind(6, m.received);
   if (sha.empty()) st.bind_blob(7, m.body).bind_null(8);
   else st.bind_null(7).bind(8, sha);
   st.bind(9, m.eight_bit ? 1 : 0).bind(10, m.ret).bind(11, m.envid);
-  if (m.structure.empty()) st.bind_null(12);
-  else st.bind_blob(12, m.structure);
   st.run();
-  return db.last_insert_rowid();
+  const std::int64_t id = db.last_insert_rowid();
+  if (!m.structure.empty())
+    db.prepare("INSERT INTO message_structures(message, structure) VALUES(?, ?)").bind(1, id).bind_blob(2, m.structure).run();
+  return id;
 }
 
 void SqliteCore::insert_journal(Db& db, const JournalEntry& e) {
@@ -240,6 +241,7 @@ void SqliteCore::collect_message(Db& db, std::int64_t message, std::vector<std::
   bool has_blob = !st.is_null(0);
   std::string sha = st.text(0);
   while (st.step()) {}
+  db.prepare("DELETE FROM message_structures WHERE message = ?").bind(1, message).run();
   unindex_text(db, message);
   if (!has_blob) return;
   auto rc = db.prepare("UPDATE blob_files SET refcount = refcount - 1 WHERE sha256 = ? RETURNING refcount");

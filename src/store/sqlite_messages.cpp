@@ -178,14 +178,27 @@ Result<std::vector<ExpungedRecord>> SqliteMailboxes::expunged_since(std::int64_t
 
 Result<std::optional<Mailboxes::Structure>> SqliteMailboxes::message_structure(std::int64_t mailbox_id,
                                                                                std::int64_t uid) {
-  return core_.read([&](Db& db) -> Result<std::optional<Structure>> {
-    auto st = db.prepare(
-        "SELECT m.structure, length(CAST(mm.prefix AS BLOB)) FROM mailbox_messages mm JOIN messages m "
-        "ON m.id = mm.message WHERE mm.mailbox_id = ? AND mm.uid = ?");
-    st.bind(1, mailbox_id).bind(2, uid);
-    if (!st.step()) return make_error(Errc::not_found, "no such message");
-    if (st.is_null(0)) return std::optional<Structure>();
-    return std::optional<Structure>(Structure{st.text(0), static_cast<std::uint64_t>(st.i64(1))});
+  auto found = message_structures(mailbox_id, {uid});
+  if (!found) return found.error();
+  if (!found->at(0).found) return make_error(Errc::not_found, "no such message");
+  return std::move(found->at(0).structure);
+}
+
+Result<std::vector<Mailboxes::FoundStructure>> SqliteMailboxes::message_structures(
+    std::int64_t mailbox_id, const std::vector<std::int64_t>& uids) {
+  return core_.read([&](Db& db) -> Result<std::vector<FoundStructure>> {
+    std::vector<FoundStructure> out(uids.size());
+    ReadTransaction txn(db);  // one snapshot, not one per message
+    for (std::size_t i = 0; i < uids.size(); ++i) {
+      auto st = db.prepare(
+          "SELECT s.structure, length(CAST(mm.prefix AS BLOB)) FROM mailbox_messages mm "
+          "LEFT JOIN message_structures s ON s.message = mm.message WHERE mm.mailbox_id = ? AND mm.uid = ?");
+      st.bind(1, mailbox_id).bind(2, uids[i]);
+      if (!st.step()) continue;
+      out[i].found = true;
+      if (!st.is_null(0)) out[i].structure = Structure{st.text(0), static_cast<std::uint64_t>(st.i64(1))};
+    }
+    return out;
   });
 }
 

@@ -205,7 +205,8 @@ TEST_F(TextIndexTest, ControlOctetsInTheTextAreHarmless) {
 
 // An upgrade: messages stored before schema 12 have no index row; the
 // migration lists them as unindexed (it reads no bodies), new mail is
-// indexed, and collecting an old message takes it off the list.
+// indexed, and collecting an old message takes it off the list. Schema 13
+// on the way: the message count and the structures' own table.
 TEST(TextIndexUpgrade, MessagesFromBeforeAreUnindexed) {
   const auto dir = std::filesystem::temp_directory_path() / ("herald-text-upgrade-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
@@ -217,6 +218,7 @@ TEST(TextIndexUpgrade, MessagesFromBeforeAreUnindexed) {
     m.queue_id = "Q";
     m.body = "Subject: s\r\n\r\nx\r\n";
     m.text = index_text;
+    m.structure = "its structure";
     m.rules = &kTestRules;
     m.deliveries.push_back(local("alice@example.test"));
     std::promise<Result<CommitResult>> p;
@@ -237,6 +239,8 @@ TEST(TextIndexUpgrade, MessagesFromBeforeAreUnindexed) {
                                "DROP INDEX mailbox_messages_modseq; DROP INDEX expunged_modseq; DROP TRIGGER mailbox_messages_added; "
                                "DROP TRIGGER mailbox_messages_removed; DROP TRIGGER mailbox_messages_moved; "
                                "ALTER TABLE mailboxes DROP COLUMN messages; "
+                               "UPDATE messages SET structure = (SELECT structure FROM message_structures "
+                               "WHERE message = messages.id); DROP TABLE message_structures; "
                                "DELETE FROM schema_version WHERE version >= 12",
                            nullptr, nullptr, nullptr),
               SQLITE_OK);
@@ -247,6 +251,10 @@ TEST(TextIndexUpgrade, MessagesFromBeforeAreUnindexed) {
   auto user = *(*st)->directory().find_user("alice@example.test");
   const auto inbox = (*(*st)->mailboxes().find_mailbox(user->id, kInbox))->id;
   EXPECT_EQ((*(*st)->mailboxes().find_mailbox(user->id, kInbox))->messages, 2u);  // counted by schema 13
+  auto structure = (*st)->mailboxes().message_structure(inbox, 2);  // moved to its table by schema 13
+  ASSERT_TRUE(structure);
+  ASSERT_TRUE(*structure);
+  EXPECT_EQ((*structure)->encoded, "its structure");
   auto r = (*st)->mailboxes().search_text(inbox, "words", true);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->matches, Uids{});
