@@ -665,10 +665,10 @@ Session::Outcome Session::search_batch(std::shared_ptr<SearchJob> job) {
       const answer::Message& m = read.messages[i];
       if (!m.found) continue;
       SearchInput in = input(batch[i]);
-      std::optional<mime::Part> structure;
-      if (envelope && !m.structure.empty()) structure = mime::decode(m.structure);
-      if (structure && structure->envelope) {
-        synthetic = envelope_header(*structure->envelope);
+      std::optional<mime::Envelope> kept;
+      if (envelope && !m.structure.empty()) kept = mime::decode_envelope(m.structure);
+      if (kept) {
+        synthetic = envelope_header(*kept);
         in.header = synthetic;
       } else {
         in.header = header_section(m.octets);  // no structure kept: the store read the message

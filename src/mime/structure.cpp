@@ -331,6 +331,75 @@ std::optional<Part> decode(std::string_view octets) {
   }
 }
 
+namespace {
+
+// EnvelopeSax - nlohmann's SAX events over encode's CBOR: the strings of
+// the array under the top object's "env" key, and nothing else kept.
+class EnvelopeSax {
+ public:
+  using json = nlohmann::json;
+  std::vector<std::string> fields;
+  bool complete = false;
+
+  bool null() { return value(); }
+  bool boolean(bool) { return value(); }
+  bool number_integer(json::number_integer_t) { return value(); }
+  bool number_unsigned(json::number_unsigned_t) { return value(); }
+  bool number_float(json::number_float_t, const json::string_t&) { return value(); }
+  bool binary(json::binary_t&) { return value(); }
+  bool string(json::string_t& s) {
+    if (in_env_ && depth_ == 2) fields.push_back(std::move(s));
+    return value();
+  }
+  bool start_object(std::size_t) { return open(false); }
+  bool end_object() { return close(); }
+  bool start_array(std::size_t) { return open(true); }
+  bool end_array() {
+    if (in_env_ && depth_ == 2) {
+      complete = true;
+      return false;  // found: the rest is not read
+    }
+    return close();
+  }
+  bool key(json::string_t& k) {
+    if (depth_ == 1) env_next_ = k == "env";
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) { return false; }
+
+ private:
+  bool value() {
+    if (depth_ == 1) env_next_ = false;
+    return true;
+  }
+  bool open(bool array) {
+    if (depth_ == 1) {
+      in_env_ = array && env_next_;
+      env_next_ = false;
+    }
+    ++depth_;
+    return true;
+  }
+  bool close() {
+    --depth_;
+    return true;
+  }
+  std::size_t depth_ = 0;
+  bool env_next_ = false;  // the top object's "env" key was the last read
+  bool in_env_ = false;
+};
+
+}  // namespace
+
+std::optional<Envelope> decode_envelope(std::string_view octets) {
+  EnvelopeSax sax;
+  nlohmann::json::sax_parse(octets.begin(), octets.end(), &sax, nlohmann::json::input_format_t::cbor);
+  if (!sax.complete || sax.fields.size() != 10) return std::nullopt;
+  auto& v = sax.fields;
+  return Envelope{std::move(v[0]), std::move(v[1]), std::move(v[2]), std::move(v[3]), std::move(v[4]),
+                  std::move(v[5]), std::move(v[6]), std::move(v[7]), std::move(v[8]), std::move(v[9])};
+}
+
 Part structure_of(std::string_view message, StructureLimits limits) {
   StructureParser p(limits);
   p.feed(message);

@@ -129,5 +129,9 @@ void shift(Part& p, std::uint64_t from, std::uint64_t delta);
 // nlohmann-json); decode: nullopt for octets that are not one.
 std::string encode(const Part& p);
 std::optional<Part> decode(std::string_view octets);
+// decode_envelope - only the top message's envelope of encode's octets,
+// without building the tree (SEARCH and SORT read it of every message);
+// nullopt when they hold none.
+std::optional<Envelope> decode_envelope(std::string_view octets);
 
 }  // namespace herald::mime

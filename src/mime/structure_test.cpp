@@ -152,6 +152,25 @@ TEST(MimeStructureTest, KeptAndReadBackWhole) {
   EXPECT_EQ(p.parts[0].body_offset, back->parts[0].body_offset + 10);
 }
 
+// decode_envelope: the top message's envelope alone, not an enclosed
+// message's (whose "env" is deeper in the tree, and read first).
+TEST(MimeStructureTest, TheEnvelopeAloneIsReadBack) {
+  std::string m = "Subject: outer\r\nFrom: a@example.test\r\nMessage-ID: <o@x>\r\n"
+                  "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: message/rfc822\r\n\r\n"
+                  "Subject: inner\r\nFrom: b@example.test\r\n\r\nhi\r\n--b--\r\n";
+  Part p = structure_of(m);
+  ASSERT_TRUE(p.parts.at(0).parts.at(0).envelope);
+  auto e = decode_envelope(encode(p));
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->subject, "outer");
+  EXPECT_EQ(e->message_id, "<o@x>");
+  EXPECT_EQ(e->from, p.envelope->from);
+  Part bare;  // a part with no envelope of its own
+  EXPECT_FALSE(decode_envelope(encode(bare)));
+  EXPECT_FALSE(decode_envelope("not cbor"));
+  EXPECT_FALSE(decode_envelope(""));
+}
+
 // A MIME bomb costs its bounds: depth 1,000 and 100,000 parts.
 TEST(MimeStructureTest, BombsAreBounded) {
   std::string deep;
