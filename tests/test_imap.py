@@ -8,6 +8,7 @@ IMAP over one store, STARTTLS and imaps, curl's imap:// client.
 """
 
 import base64
+import datetime
 import email
 import imaplib
 import re
@@ -151,6 +152,42 @@ class TestFolders(ImapCase):
             c.create("Bad&Name")  # "&" must be written "&-" (RFC 3501 5.1.3)
         self.assertIn("BAD", str(e.exception))
 
+    def test_metadata_annotations(self):
+        """RFC 5464: a mailbox's comment kept across sessions and renames,
+        gone with the mailbox; the user's private server entries."""
+        imaplib.Commands.setdefault("GETMETADATA", ("AUTH", "SELECTED"))
+        imaplib.Commands.setdefault("SETMETADATA", ("AUTH", "SELECTED"))
+        user, other = self.new_user("meta"), self.new_user("meta-other")
+        c = self.login(user)
+        self.assertIn(b"METADATA", ok(c.capability())[0].split())
+        ok(c.create("Projects"))
+        typ, _ = c._simple_command("SETMETADATA", "Projects",
+                                   '(/shared/comment "Herald work" /private/Comment "mine")')
+        self.assertEqual(typ, "OK")
+        typ, _ = c._simple_command("SETMETADATA", '""', '(/private/vendor/test/theme "dark")')
+        self.assertEqual(typ, "OK")
+        ok(c.rename("Projects", "Work"))
+        d = self.login(user)
+        typ, _ = d._simple_command("GETMETADATA", "Work", "(/shared/comment /private/comment)")
+        self.assertEqual(typ, "OK")
+        got = b" ".join(x for x in d.response("METADATA")[1] if isinstance(x, bytes))
+        self.assertIn(b'/private/comment "mine"', got)
+        self.assertIn(b'/shared/comment "Herald work"', got)
+        typ, _ = d._simple_command("GETMETADATA", "(DEPTH infinity)", '""', "/private")
+        self.assertEqual(typ, "OK")
+        self.assertIn(b'/private/vendor/test/theme "dark"', d.response("METADATA")[1][0])
+        # Another user's private server entries are their own.
+        e = self.login(other)
+        typ, _ = e._simple_command("GETMETADATA", "(DEPTH infinity)", '""', "/private")
+        self.assertEqual(typ, "OK")
+        self.assertEqual(e.response("METADATA")[1], [None])
+        # A deleted mailbox's annotations go with it.
+        ok(d.delete("Work"))
+        ok(d.create("Work"))
+        typ, _ = d._simple_command("GETMETADATA", "Work", "/shared/comment")
+        self.assertEqual(typ, "OK")
+        self.assertIn(b"/shared/comment NIL", d.response("METADATA")[1][0])
+
     def test_status(self):
         user = self.new_user("status")
         self.herald.deliver(user, message("one"))
@@ -224,9 +261,47 @@ class TestChanging(ImapCase):
         for box in ("Archive", "Trash"):
             status = ok(c.status(box, "(MESSAGES)"))[0]
             self.assertIn(b"MESSAGES 1", status)
+        # RFC 8514: the moved message was saved into Trash now, though its
+        # internal date is 2023's.
+        c.select("Trash")
+        fetched = ok(c.fetch("1", "(INTERNALDATE SAVEDATE)"))[0]
+        self.assertIn(b'INTERNALDATE "14-Nov-2023 22:13:20 +0000"', fetched)
+        saved = re.search(rb'SAVEDATE "([^"]+)"', fetched)
+        self.assertIsNotNone(saved, fetched)
+        when = datetime.datetime.strptime(saved.group(1).decode().strip(), "%d-%b-%Y %H:%M:%S %z")
+        self.assertLess(abs(when.timestamp() - time.time()), 120)
+        self.assertEqual(ok(c.uid("SEARCH", "SAVEDBEFORE", "1-Jan-2024")), [b""])
         typ, data = c.append("Nowhere", None, None, draft)
         self.assertEqual(typ, "NO")
         self.assertIn(b"TRYCREATE", data[0])
+
+    def test_multiappend_stores_all_or_none(self):
+        """RFC 3502: two messages in one APPEND, each literal asked for."""
+        user = self.new_user("multi")
+        first, second = message("first of two"), message("second of two")
+        s = socket.create_connection((HOST, self.herald.imap_port), timeout=10)
+        self.addCleanup(s.close)
+        f = s.makefile("rb")
+        f.readline()
+        s.sendall(f"a LOGIN {user} secret\r\n".encode())
+        self.assertTrue(f.readline().startswith(b"a OK"))
+        s.sendall(b"b APPEND Sent (\\Seen) {%d}\r\n" % len(first))
+        self.assertTrue(f.readline().startswith(b"+"))
+        s.sendall(first + b' (\\Flagged) "14-Nov-2023 22:13:20 +0000" {%d}\r\n' % len(second))
+        self.assertTrue(f.readline().startswith(b"+"))
+        s.sendall(second + b"\r\n")
+        done = f.readline()
+        self.assertRegex(done, rb"^b OK \[APPENDUID \d+ 1:2\]")
+        # One refused (a zero-octet message) refuses the others.
+        s.sendall(b"c APPEND Sent {%d+}\r\n%s {0+}\r\n\r\n" % (len(first), first))
+        self.assertTrue(f.readline().startswith(b"c NO [CANNOT]"))
+        c = self.login(user)
+        c.select("Sent")
+        fetched = ok(c.fetch("1:*", "(FLAGS INTERNALDATE BODY.PEEK[])"))
+        self.assertEqual([part[1] for part in fetched if isinstance(part, tuple)], [first, second])
+        self.assertIn(b"\\Seen", fetched[0][0])
+        self.assertIn(b"\\Flagged", fetched[2][0])
+        self.assertIn(b'"14-Nov-2023 22:13:20 +0000"', fetched[2][0])
 
     def test_imap_and_pop3_share_the_inbox(self):
         user = self.new_user("shared")

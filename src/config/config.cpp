@@ -84,6 +84,9 @@ constexpr KeySpec kKeys[] = {
     {"imap", "max_sessions_per_user", Kind::integer, "50", "sessions one user may have open at once (every client, device and folder a client watches takes one)", {}, "1-10000"},
     {"imap", "literal_memory", Kind::size, R"("256M")", "memory the literals of all sessions (APPEND's messages) may hold together; past it a literal gets NO [LIMIT] and the client tries again", {}, "1M-1000G"},
     {"imap", "max_depth", Kind::integer, "32", "nesting of parenthesised lists in a command", {}, "2-256"},
+    // RFC 5464 4.1: at least 1024 octets and 10 entries.
+    {"imap", "metadata_max_size", Kind::size, R"("64k")", "octets of one METADATA annotation's value (SETMETADATA past it: NO [METADATA MAXSIZE])", {}, "1k-16M"},
+    {"imap", "metadata_max_entries", Kind::integer, "1000", "METADATA annotations one user may hold, on the server and all their mailboxes", {}, "10-1000000"},
     {"smtp", "require_auth", Kind::choice, R"("never")", "on port 25: AUTH needed for relaying only, for all mail, or never", "never|relay|always"},
     {"smtp", "require_tls", Kind::boolean, "false", "on port 25: MAIL needs STARTTLS first (530 5.7.0)"},
     {"tls", "cert", Kind::string, R"("")", "PEM certificate chain; \"\" = self-signed pair in data_dir"},
@@ -579,6 +582,8 @@ void read_listeners(Loader& in, Config& c) {
   c.imap.max_depth = in.u32("imap", "max_depth");
   c.imap.max_sessions_per_user = in.u32("imap", "max_sessions_per_user");
   c.imap.literal_memory = in.size("imap", "literal_memory");
+  c.imap.metadata_max_size = in.size("imap", "metadata_max_size");
+  c.imap.metadata_max_entries = in.u32("imap", "metadata_max_entries");
   c.imaps = in.listener("imaps");
   c.admin = in.listener("admin");
 }

@@ -69,6 +69,8 @@ struct ImapConfig : ListenerConfig {
   std::uint32_t max_depth = 0;
   std::uint32_t max_sessions_per_user = 0;
   std::uint64_t literal_memory = 0;
+  std::uint64_t metadata_max_size = 0;
+  std::uint32_t metadata_max_entries = 0;
 };
 
 struct Config {

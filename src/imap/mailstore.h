@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -81,13 +82,17 @@ struct Create { std::string mailbox; std::string special_use; };
 struct Delete { std::string mailbox; };
 struct Rename { std::string from, to; };
 struct Subscribe { std::string mailbox; bool subscribe = true; };
-// Append - one message; flags and keywords set, internaldate 0: now.
+// Append - messages, one or more (MULTIAPPEND, RFC 3502), all stored or
+// none; each with its flags and keywords set, internaldate 0: now.
 struct Append {
+  struct Message {
+    std::string octets;
+    std::uint32_t flags = 0;
+    std::vector<std::string> keywords;
+    std::int64_t internaldate = 0;
+  };
   std::string mailbox;
-  std::string message;
-  std::uint32_t flags = 0;
-  std::vector<std::string> keywords;
-  std::int64_t internaldate = 0;
+  std::vector<Message> messages;
 };
 // Changes - of the open mailbox since a MODSEQ: messages changed or added
 // after it, and UIDs expunged after it (RFC 7162).
@@ -129,12 +134,26 @@ struct TextSearch {
   bool body_only = false;  // BODY: not the header values
 };
 
+// GetMetadata - the annotations (RFC 5464) of a mailbox, or of the server
+// when it is "", named (lower case), and those below them.
+struct GetMetadata {
+  std::string mailbox;
+  std::vector<std::string> names;
+};
+// SetMetadata - set (a value) or remove (none) annotations, all or none;
+// refused when the user would hold more than max_entries.
+struct SetMetadata {
+  std::string mailbox;
+  std::vector<std::pair<std::string, std::optional<std::string>>> entries;
+  std::uint32_t max_entries = 0;
+};
+
 }  // namespace request
 
 using Request = std::variant<request::List, request::Status, request::Open, request::Create, request::Delete,
                              request::Rename, request::Subscribe, request::Append, request::Changes,
                              request::Read, request::StoreFlags, request::Copy, request::Expunge, request::Quota,
-                             request::TextSearch>;
+                             request::TextSearch, request::GetMetadata, request::SetMetadata>;
 
 namespace answer {
 
@@ -145,7 +164,11 @@ struct List {
 struct Mailbox { MailboxInfo info; };                      // Status
 struct Opened { MailboxInfo info; std::shared_ptr<const Listing> messages; };  // never null
 struct Done {};                                            // Create, Delete, Rename, Subscribe
-struct Appended { std::uint32_t uidvalidity = 0; std::uint32_t uid = 0; };
+struct Appended {
+  std::uint32_t uidvalidity = 0;
+  std::uint32_t uid = 0;    // the first message's
+  std::uint32_t count = 1;  // UIDs uid .. uid + count - 1
+};
 struct Changes {
   std::vector<MessageMeta> changed;   // by UID; new ones have UIDs above the view's
   std::vector<std::uint32_t> expunged;
@@ -177,6 +200,10 @@ struct TextFound {
   std::vector<std::uint32_t> unindexed;  // UIDs the index does not hold, ascending
 };
 
+struct Metadata {
+  std::vector<std::pair<std::string, std::string>> entries;  // by name
+};
+
 }  // namespace answer
 
 struct Answer {
@@ -184,7 +211,7 @@ struct Answer {
   std::string detail;  // for the log, never for the client
   std::variant<answer::Done, answer::List, answer::Mailbox, answer::Opened, answer::Appended, answer::Changes,
                answer::Read, answer::Stored, answer::Copied, answer::Expunged, answer::Quota,
-               answer::TextFound>
+               answer::TextFound, answer::Metadata>
       value;
 };
 

@@ -61,9 +61,9 @@ std::string Session::capabilities() const {
     for (const auto& m : auth_.mechanisms) caps += " AUTH=" + m;
     return caps;
   }
-  caps += " NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE"
+  caps += " NAMESPACE UIDPLUS MULTIAPPEND MOVE UNSELECT CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE"
           " ESEARCH SEARCHRES STATUS=SIZE UTF8=ACCEPT BINARY CONDSTORE QRESYNC QUOTA QUOTA=RES-STORAGE OBJECTID SORT SORT=DISPLAY"
-          " THREAD=ORDEREDSUBJECT THREAD=REFERENCES COMPRESS=DEFLATE PREVIEW";
+          " THREAD=ORDEREDSUBJECT THREAD=REFERENCES COMPRESS=DEFLATE PREVIEW SAVEDATE METADATA";
   if (limits_.append_limit) caps += fmt::format(" APPENDLIMIT={}", limits_.append_limit);
   return caps;
 }
@@ -373,6 +373,8 @@ Session::Outcome Session::dispatch(Command& c) {
       {"APPEND", kLoggedIn, &Session::cmd_append},
       {"IDLE", kLoggedIn, &Session::cmd_idle},
       {"COMPRESS", kLoggedIn, &Session::cmd_compress},
+      {"GETMETADATA", kLoggedIn, &Session::cmd_getmetadata},
+      {"SETMETADATA", kLoggedIn, &Session::cmd_setmetadata},
       {"GETQUOTAROOT", kLoggedIn, &Session::cmd_quota},
       {"GETQUOTA", kLoggedIn, &Session::cmd_quota},
       {"SETQUOTA", kLoggedIn, &Session::cmd_quota},

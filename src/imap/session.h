@@ -63,6 +63,8 @@ struct ImapLimits {
   std::uint32_t max_bad_commands = 20;  // imap.max_bad_commands: BADs in a row before BYE
   std::size_t fetch_batch = 64;         // messages read from the store at once (FETCH, SEARCH)
   std::uint64_t append_limit = 0;       // APPENDLIMIT (RFC 7889); 0: none advertised
+  std::uint64_t metadata_max_size = 64 * 1024;  // imap.metadata_max_size: octets of one annotation's value
+  std::uint32_t metadata_max_entries = 1000;    // imap.metadata_max_entries: annotations one user may hold
 };
 
 // ImapAuthOptions - what this connection offers now (sasl::AuthOptions:
@@ -195,6 +197,7 @@ class Session {
     view_ = MailboxView{};
   }
   std::optional<std::string> mailbox_arg(const Value& v, std::string& error) const;  // to the store's form
+  std::optional<std::string> metadata_mailbox(const Value& v, std::string& error) const;  // "" or mailbox_arg
   std::string mailbox_out(const std::string& name) const;                              // to the client's form
   bool parse_flags(const Value& v, std::uint32_t& flags, std::vector<std::string>& keywords, bool allow_recent) const;
 
@@ -221,6 +224,8 @@ class Session {
   Outcome cmd_namespace(Command& c);
   Outcome cmd_status(Command& c);
   Outcome cmd_append(Command& c);
+  Outcome cmd_getmetadata(Command& c);
+  Outcome cmd_setmetadata(Command& c);
   Outcome cmd_idle(Command& c);
   Outcome cmd_quota(Command& c);
   Outcome cmd_compress(Command& c);

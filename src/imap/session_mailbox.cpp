@@ -11,6 +11,7 @@
 #include "base/text.h"
 #include "imap/date.h"
 #include "imap/fetch_spec.h"
+#include "imap/metadata.h"
 #include "imap/session.h"
 
 namespace herald::imap {
@@ -475,45 +476,169 @@ Session::Outcome Session::cmd_status(Command& c) {
   });
 }
 
-// cmd_append - RFC 9051 6.3.12: mailbox [flags] [date-time] literal, with
-// the new UID (UIDPLUS, RFC 4315 3).
+// cmd_append - RFC 9051 6.3.12: mailbox [flags] [date-time] literal, and
+// more of those after it (MULTIAPPEND, RFC 3502 6.3.11), with the new
+// UIDs (UIDPLUS, RFC 4315 3).
 Session::Outcome Session::cmd_append(Command& c) {
-  // RFC 6855 4: "UTF8 (~{n}...)" carries a message with UTF-8 headers;
-  // unwrapped, it is a literal like any other.
-  if (c.args.size() >= 3 && c.args.back().kind == Value::Kind::list && c.args[c.args.size() - 2].is_atom("UTF8")) {
-    Value inner = std::move(c.args.back());
-    if (inner.items.size() != 1 || inner.items[0].kind != Value::Kind::literal) return bad("UTF8 takes (literal8)");
-    c.args.pop_back();
-    c.args.back() = std::move(inner.items[0]);
-  }
-  if (c.args.size() < 2 || c.args.size() > 4) return bad("APPEND takes a mailbox, [flags], [date-time] and a message");
+  if (c.args.size() < 2) return bad("APPEND takes a mailbox, [flags], [date-time] and a message");
   std::string error;
   auto name = mailbox_arg(c.args[0], error);
   if (!name) return bad(error);
   request::Append r;
   r.mailbox = *name;
-  std::size_t i = 1;
-  if (i < c.args.size() - 1 && c.args[i].kind == Value::Kind::list) {
-    if (!parse_flags(c.args[i], r.flags, r.keywords, false)) return bad("Invalid flags");
+  for (std::size_t i = 1; i < c.args.size();) {
+    request::Append::Message m;
+    if (c.args[i].kind == Value::Kind::list) {
+      if (!parse_flags(c.args[i], m.flags, m.keywords, false)) return bad("Invalid flags");
+      ++i;
+    }
+    if (i < c.args.size() && c.args[i].kind == Value::Kind::quoted) {
+      auto when = parse_date_time(c.args[i].text);
+      if (!when) return bad("Invalid date-time");
+      m.internaldate = *when;
+      ++i;
+    }
+    // RFC 6855 4: "UTF8 (~{n}...)" carries a message with UTF-8 headers;
+    // unwrapped, it is a literal like any other.
+    Value* data = i < c.args.size() ? &c.args[i] : nullptr;
+    if (data && data->is_atom("UTF8")) {
+      if (++i >= c.args.size() || c.args[i].kind != Value::Kind::list || c.args[i].items.size() != 1 ||
+          c.args[i].items[0].kind != Value::Kind::literal)
+        return bad("UTF8 takes (literal8)");
+      data = &c.args[i].items[0];
+    }
+    if (!data || data->kind != Value::Kind::literal) return bad("APPEND's message must be a literal");
     ++i;
+    // RFC 3502 6.3.11: one message refused refuses them all.
+    if (data->text.empty()) return no("Can't save a zero byte message", "CANNOT");
+    if (limits_.append_limit && data->text.size() > limits_.append_limit) return no("Message too large", "TOOBIG");
+    m.octets = std::move(data->text);
+    r.messages.push_back(std::move(m));
   }
-  if (i < c.args.size() - 1) {
-    if (c.args[i].kind != Value::Kind::quoted) return bad("Invalid date-time");
-    auto when = parse_date_time(c.args[i].text);
-    if (!when) return bad("Invalid date-time");
-    r.internaldate = *when;
-    ++i;
-  }
-  if (i != c.args.size() - 1 || c.args[i].kind != Value::Kind::literal) return bad("APPEND's message must be a literal");
-  if (c.args[i].text.empty()) return no("Can't save a zero byte message", "CANNOT");
-  if (limits_.append_limit && c.args[i].text.size() > limits_.append_limit) return no("Message too large", "TOOBIG");
-  r.message = std::move(c.args[i].text);
   return ask(std::move(r), [this](Answer& a) {
     if (a.error == StoreError::nonexistent) return no("Mailbox doesn't exist", "TRYCREATE");
     if (a.error != StoreError::none) return store_failed(a);
     const auto& done = std::get<answer::Appended>(a.value);
+    std::string uids = std::to_string(done.uid);
+    if (done.count > 1) uids += ":" + std::to_string(done.uid + done.count - 1);
     // Into the selected mailbox: its EXISTS comes before the tagged OK.
-    return finish(ok("APPEND completed", fmt::format("APPENDUID {} {}", done.uidvalidity, done.uid)).output, false);
+    return finish(ok("APPEND completed", fmt::format("APPENDUID {} {}", done.uidvalidity, uids)).output, false);
+  });
+}
+
+// metadata_mailbox - GETMETADATA's and SETMETADATA's mailbox: "" is the
+// server (RFC 5464 4.2, 4.3), any other name a mailbox.
+std::optional<std::string> Session::metadata_mailbox(const Value& v, std::string& error) const {
+  if (v.is_string() && v.text.empty()) return std::string();
+  return mailbox_arg(v, error);
+}
+
+// cmd_getmetadata - RFC 5464 4.2: [(MAXSIZE n DEPTH d)] mailbox entries.
+// An entry asked for by name that has no value is NIL, as Dovecot and
+// Cyrus answer; those below it only when they have one.
+Session::Outcome Session::cmd_getmetadata(Command& c) {
+  std::size_t i = 0;
+  std::optional<std::uint64_t> max_size;
+  MetadataDepth depth = MetadataDepth::zero;
+  if (!c.args.empty() && c.args[0].kind == Value::Kind::list) {
+    const auto& options = c.args[0].items;
+    for (std::size_t k = 0; k < options.size(); k += 2) {
+      if (k + 1 >= options.size() || options[k + 1].kind != Value::Kind::atom)
+        return bad("GETMETADATA options are MAXSIZE n and DEPTH 0, 1 or infinity");
+      const std::string& value = options[k + 1].text;
+      if (options[k].is_atom("MAXSIZE") && (max_size = parse_uint(value))) continue;
+      if (options[k].is_atom("DEPTH")) {
+        if (value == "0") depth = MetadataDepth::zero;
+        else if (value == "1") depth = MetadataDepth::one;
+        else if (iequals(value, "infinity")) depth = MetadataDepth::infinity;
+        else return bad("DEPTH is 0, 1 or infinity");
+        continue;
+      }
+      return bad("GETMETADATA options are MAXSIZE n and DEPTH 0, 1 or infinity");
+    }
+    ++i;
+  }
+  if (c.args.size() != i + 2) return bad("GETMETADATA takes [options], a mailbox and entries");
+  std::string error;
+  auto mailbox = metadata_mailbox(c.args[i], error);
+  if (!mailbox) return bad(error);
+  const Value& asked = c.args[i + 1];
+  std::vector<Value> single;
+  const std::vector<Value>& items = asked.kind == Value::Kind::list ? asked.items : (single = {asked});
+  request::GetMetadata r{*mailbox, {}};
+  for (const auto& item : items) {
+    auto name = item.is_astring() ? entry_name(item.text, true) : std::nullopt;
+    if (!name) return bad("Invalid entry name");  // RFC 5464 3.2.1
+    r.names.push_back(std::move(*name));
+  }
+  if (r.names.empty()) return bad("GETMETADATA takes entries");
+  const std::string shown = mailbox->empty() ? std::string("\"\"") : mailbox_out(*mailbox);
+  auto names = r.names;
+  return ask(std::move(r), [this, shown, max_size, depth, names = std::move(names)](Answer& a) {
+    if (a.error != StoreError::none) return store_failed(a);
+    const auto& entries = std::get<answer::Metadata>(a.value).entries;  // by name
+    std::string list;
+    auto add = [&list](std::string_view name, const std::string* value) {
+      if (!list.empty()) list += ' ';
+      list.append(name);
+      list += ' ';
+      if (!value) list += "NIL";
+      else if (value->find('\0') != std::string::npos) append_literal(list, *value, true);
+      else append_string(list, *value);
+    };
+    std::vector<bool> chosen(entries.size());
+    std::uint64_t longest = 0;  // RFC 5464 4.2.1: the largest value left out
+    for (const auto& name : names) {
+      bool found = false;
+      for (std::size_t j = 0; j < entries.size(); ++j) {
+        if (!within_depth(entries[j].first, name, depth)) continue;
+        found = found || entries[j].first == name;
+        if (max_size && entries[j].second.size() > *max_size)
+          longest = std::max<std::uint64_t>(longest, entries[j].second.size());
+        else
+          chosen[j] = true;
+      }
+      if (!found && name != "/private" && name != "/shared") add(name, nullptr);
+    }
+    for (std::size_t j = 0; j < entries.size(); ++j)
+      if (chosen[j]) add(entries[j].first, &entries[j].second);
+    std::string out;
+    if (!list.empty()) out = "* METADATA " + shown + " (" + list + ")\r\n";
+    std::string code = longest ? fmt::format("METADATA LONGENTRIES {}", longest) : std::string();
+    return prefixed(std::move(out), finish(ok("GETMETADATA completed", code).output, false));
+  });
+}
+
+// cmd_setmetadata - RFC 5464 4.3: mailbox (entry value ...), NIL removing
+// an entry; every entry is set or none. The server's /shared entries are
+// the operator's, read-only to users (RFC 5464 3.3 lets a server refuse).
+Session::Outcome Session::cmd_setmetadata(Command& c) {
+  if (c.args.size() != 2 || c.args[1].kind != Value::Kind::list || c.args[1].items.empty() ||
+      c.args[1].items.size() % 2 != 0)
+    return bad("SETMETADATA takes a mailbox and (entry value ...)");
+  std::string error;
+  auto mailbox = metadata_mailbox(c.args[0], error);
+  if (!mailbox) return bad(error);
+  request::SetMetadata r{*mailbox, {}, limits_.metadata_max_entries};
+  auto& items = c.args[1].items;
+  for (std::size_t k = 0; k < items.size(); k += 2) {
+    auto name = items[k].is_astring() ? entry_name(items[k].text, false) : std::nullopt;
+    if (!name) return bad("Invalid entry name");
+    Value& value = items[k + 1];
+    if (value.is_nil()) {
+      r.entries.emplace_back(std::move(*name), std::nullopt);
+      continue;
+    }
+    if (!value.is_string()) return bad("An entry's value is a string or NIL");
+    if (mailbox->empty() && name->starts_with("/shared")) return no("The server's shared entries are read-only", "NOPERM");
+    if (value.text.size() > limits_.metadata_max_size)
+      return no("Value too long", fmt::format("METADATA MAXSIZE {}", limits_.metadata_max_size));
+    r.entries.emplace_back(std::move(*name), std::move(value.text));
+  }
+  return ask(std::move(r), [this](Answer& a) {
+    if (a.error == StoreError::over_quota) return no("Too many entries", "METADATA TOOMANY");
+    if (a.error != StoreError::none) return store_failed(a);
+    return finish(ok("SETMETADATA completed").output, false);
   });
 }
 

@@ -2,6 +2,7 @@
 // it, against an in-memory store (imap/session_test_store.h): each test
 // asserts on the exact response lines a client reads, and every script is
 // fed whole and one octet at a time with the same output expected.
+#include "imap/metadata.h"
 #include "imap/session.h"
 
 #include <gtest/gtest.h>
@@ -27,10 +28,10 @@ constexpr std::string_view kLogin = "L LOGIN alice secret\r\n";
 const std::string kSelect = std::string(kLogin) + "S SELECT INBOX\r\n";
 constexpr std::string_view kCapsBefore = "IMAP4rev1 IMAP4rev2 LITERAL- SASL-IR ID ENABLE IDLE";
 constexpr std::string_view kCapsAfter =
-    "IMAP4rev1 IMAP4rev2 LITERAL- SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN LIST-EXTENDED "
+    "IMAP4rev1 IMAP4rev2 LITERAL- SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MULTIAPPEND MOVE UNSELECT CHILDREN LIST-EXTENDED "
     "LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE ESEARCH SEARCHRES STATUS=SIZE UTF8=ACCEPT BINARY CONDSTORE QRESYNC "
     "QUOTA QUOTA=RES-STORAGE OBJECTID SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES COMPRESS=DEFLATE "
-    "PREVIEW";
+    "PREVIEW SAVEDATE METADATA";
 const std::string kDate = "\"14-Nov-2023 22:13:20 +0000\"";
 
 // lit - a literal as the server writes it.
@@ -206,6 +207,12 @@ TEST(ImapSession, FetchListingItems) {
                 "* 2 FETCH (FLAGS () UID 2 RFC822.SIZE " + s2 + " INTERNALDATE " + kDate + ")\r\n" +
                 "* 3 FETCH (FLAGS (\\Flagged) UID 3 RFC822.SIZE " + s3 + " INTERNALDATE " + kDate + ")\r\n" +
                 "F OK FETCH completed\r\n");
+}
+
+// RFC 8514 4.2: SAVEDATE, and the SEARCH keys on it (4.3).
+TEST(ImapSession, FetchAndSearchTheSaveDate) {
+  EXPECT_EQ(script(kSelect, "F FETCH 2 (SAVEDATE)\r\nS SEARCH SAVEDON 14-Nov-2023 SAVEDATESUPPORTED\r\n"),
+            "* 2 FETCH (SAVEDATE " + kDate + ")\r\nF OK FETCH completed\r\n* SEARCH 1 2 3\r\nS OK SEARCH completed\r\n");
 }
 
 TEST(ImapSession, FetchHeaderFieldsTextAndPartial) {
@@ -621,6 +628,104 @@ TEST(ImapSession, AppendWithNonSynchronizingLiteralIntoTheSelectedMailbox) {
                                 "B APPEND Nope {3+}\r\nabc\r\n"),
             "* 4 EXISTS\r\nA OK [APPENDUID 1000 4] APPEND completed\r\n"
             "B NO [TRYCREATE] Mailbox doesn't exist\r\n");
+}
+
+// RFC 3502: several messages in one APPEND, each with its own flags and
+// date, each literal asked for in turn; one refused refuses them all.
+TEST(ImapSession, MultiappendStoresAllOrNone) {
+  both_ways([](Fixture& f) {
+    f.send(kLogin);
+    std::string t = f.send("A APPEND Sent (\\Seen) {" + std::to_string(kMsg1.size()) + "}\r\n");
+    EXPECT_EQ(t, "+ Ready for literal data\r\n");
+    std::string more = f.send(kMsg1 + " (\\Flagged) \"14-Nov-2023 10:00:00 +0100\" {" +
+                              std::to_string(kMsg3.size()) + "}\r\n");
+    EXPECT_EQ(more, "+ Ready for literal data\r\n");
+    std::string out = f.send(kMsg3 + "\r\n");
+    EXPECT_EQ(out, "A OK [APPENDUID 1001 1:2] APPEND completed\r\n");
+    const auto& sent = f.store.by_name("Sent")->messages;
+    EXPECT_EQ(sent.size(), 2u);
+    if (sent.size() == 2) {
+      EXPECT_EQ(sent[0].octets, kMsg1);
+      EXPECT_EQ(sent[0].meta.flags, static_cast<std::uint32_t>(kSeen));
+      EXPECT_EQ(sent[1].octets, kMsg3);
+      EXPECT_EQ(sent[1].meta.flags, static_cast<std::uint32_t>(kFlagged));
+      EXPECT_EQ(sent[1].meta.internaldate, 1699952400);
+    }
+    std::string refused = f.send("B APPEND Sent {3+}\r\nabc {0+}\r\n\r\nC APPEND Sent {3+}\r\nabc ()\r\n");
+    EXPECT_EQ(refused,
+              "B NO [CANNOT] Can't save a zero byte message\r\n"
+              "C BAD APPEND's message must be a literal\r\n");
+    EXPECT_EQ(sent.size(), 2u);
+    return t + more + out + refused;
+  });
+}
+
+// ---- METADATA (RFC 5464) ---------------------------------------------------------
+
+TEST(ImapMetadata, EntryNamesAndDepth) {
+  EXPECT_EQ(entry_name("/Private/Comment", false), "/private/comment");
+  EXPECT_EQ(entry_name("/shared/vendor/herald/x", false), "/shared/vendor/herald/x");
+  EXPECT_EQ(entry_name("/private", true), "/private");
+  for (const char* bad : {"/private", "/shared", "/other/comment", "private/comment", "/private/", "/private//a",
+                          "/private/a*", "/private/a%", "/private/\x7f", "/private/caf\xc3\xa9", "", "/"})
+    EXPECT_FALSE(entry_name(bad, false)) << bad;
+  EXPECT_TRUE(within_depth("/private/a", "/private/a", MetadataDepth::zero));
+  EXPECT_FALSE(within_depth("/private/a/b", "/private/a", MetadataDepth::zero));
+  EXPECT_TRUE(within_depth("/private/a/b", "/private/a", MetadataDepth::one));
+  EXPECT_FALSE(within_depth("/private/a/b/c", "/private/a", MetadataDepth::one));
+  EXPECT_TRUE(within_depth("/private/a/b/c", "/private/a", MetadataDepth::infinity));
+  EXPECT_FALSE(within_depth("/private/ab", "/private/a", MetadataDepth::infinity));
+}
+
+TEST(ImapSession, SetAndGetMetadata) {
+  EXPECT_EQ(script(kLogin,
+                   "A SETMETADATA INBOX (/private/Comment \"my inbox\" /shared/comment {4+}\r\nours)\r\n"
+                   "B GETMETADATA INBOX (/private/comment /shared/comment /private/vendor/none)\r\n"
+                   "C SETMETADATA \"\" (/private/vendor/x/a \"1\" /private/vendor/x/a/b \"22\")\r\n"
+                   "D GETMETADATA (DEPTH infinity MAXSIZE 1) \"\" /private\r\n"
+                   "E GETMETADATA (DEPTH 1) \"\" /private/vendor/x\r\n"
+                   "F SETMETADATA INBOX (/private/comment NIL)\r\n"
+                   "G GETMETADATA INBOX /private/comment\r\n"),
+            "A OK SETMETADATA completed\r\n"
+            "* METADATA INBOX (/private/vendor/none NIL /private/comment \"my inbox\" /shared/comment \"ours\")\r\n"
+            "B OK GETMETADATA completed\r\n"
+            "C OK SETMETADATA completed\r\n"
+            "* METADATA \"\" (/private/vendor/x/a \"1\")\r\n"
+            "D OK [METADATA LONGENTRIES 2] GETMETADATA completed\r\n"
+            "* METADATA \"\" (/private/vendor/x NIL /private/vendor/x/a \"1\")\r\n"
+            "E OK GETMETADATA completed\r\n"
+            "F OK SETMETADATA completed\r\n"
+            "* METADATA INBOX (/private/comment NIL)\r\n"
+            "G OK GETMETADATA completed\r\n");
+}
+
+TEST(ImapSession, MetadataErrorsAndLimits) {
+  ImapLimits limits;
+  limits.metadata_max_size = 4;
+  limits.metadata_max_entries = 2;
+  FakeStore store = fake::standard_store();
+  Session session{limits, "imap.example.test"};
+  DriveOptions options;
+  Drive drive;
+  fake::run(session, store, kLogin, false, options, &drive);
+  EXPECT_EQ(fake::run(session, store,
+                   "A SETMETADATA INBOX (/private/comment \"too long\")\r\n"
+                   "B SETMETADATA INBOX (/private/a \"1\" /private/b \"2\" /private/c \"3\")\r\n"
+                   "C GETMETADATA INBOX /private/a\r\n"
+                   "D SETMETADATA INBOX (/comment \"x\")\r\n"
+                   "E SETMETADATA \"\" (/shared/admin \"mailto:me@example.test\")\r\n"
+                   "F GETMETADATA Nope /private/comment\r\n"
+                   "G GETMETADATA (DEPTH 2) INBOX /private/comment\r\n"
+                   "H SETMETADATA INBOX (/private/a)\r\n",
+                   false, options, &drive),
+            "A NO [METADATA MAXSIZE 4] Value too long\r\n"
+            "B NO [METADATA TOOMANY] Too many entries\r\n"
+            "* METADATA INBOX (/private/a NIL)\r\nC OK GETMETADATA completed\r\n"
+            "D BAD Invalid entry name\r\n"
+            "E NO [NOPERM] The server's shared entries are read-only\r\n"
+            "F NO [NONEXISTENT] Mailbox doesn't exist\r\n"
+            "G BAD DEPTH is 0, 1 or infinity\r\n"
+            "H BAD SETMETADATA takes a mailbox and (entry value ...)\r\n");
 }
 
 // ---- COPY, MOVE --------------------------------------------------------------------

@@ -62,6 +62,8 @@ class FakeStore {
   std::uint64_t quota_limit = 0, quota_used = 0;  // the user's, in octets (0: no limit)
   std::int64_t next_emailid = 100;                 // the stored message of the next delivery
   std::vector<std::uint32_t> unindexed;            // UIDs TextSearch says the index does not hold
+  // Annotations by mailbox ("" the server), then by name: one user's view.
+  std::map<std::string, std::map<std::string, std::string>> metadata;
   request::Read last_read;                         // what the last Read asked for
 
   FakeMailbox& create(const std::string& name, const std::string& special_use = "", bool selectable = true) {
@@ -103,6 +105,7 @@ class FakeStore {
     m.meta.modseq = next_modseq(mb);
     m.meta.emailid = ++next_emailid;
     m.meta.internaldate = internaldate;
+    m.meta.savedate = kNow;
     m.octets = prefix + message;
     m.meta.size = m.octets.size();
     m.structure = mime::encode(mime::structure_of(message));
@@ -184,7 +187,7 @@ class FakeStore {
   static std::string kind(const Request& r) {
     static const char* kNames[] = {"List",   "Status",  "Open", "Create",     "Delete", "Rename",  "Subscribe",
                                    "Append", "Changes", "Read", "StoreFlags", "Copy",   "Expunge", "Quota",
-                                   "TextSearch"};
+                                   "TextSearch", "GetMetadata", "SetMetadata"};
     static_assert(std::size(kNames) == std::variant_size_v<Request>);
     return kNames[r.index()];
   }
@@ -289,8 +292,12 @@ class FakeStore {
   Answer on(const request::Append& r) {
     FakeMailbox* mb = by_name(canonical(r.mailbox));
     if (!mb || !mb->info.selectable) return error(StoreError::nonexistent);
-    std::uint32_t uid = deliver(mb->info.name, r.message, r.flags, r.keywords, r.internaldate ? r.internaldate : kNow);
-    return value(answer::Appended{mb->info.uidvalidity, uid});
+    answer::Appended out{mb->info.uidvalidity, 0, 0};
+    for (const auto& m : r.messages) {
+      std::uint32_t uid = deliver(mb->info.name, m.octets, m.flags, m.keywords, m.internaldate ? m.internaldate : kNow);
+      if (!out.count++) out.uid = uid;
+    }
+    return value(out);
   }
   Answer on(const request::Changes& r) {
     answer::Changes out;
@@ -342,6 +349,33 @@ class FakeStore {
     return value(std::move(out));
   }
   Answer on(const request::Quota&) { return value(answer::Quota{quota_limit, quota_used}); }
+  // The store's rules: the names asked and those below them, by name; a
+  // change is all or none, up to max_entries in all.
+  Answer on(const request::GetMetadata& r) {
+    if (!r.mailbox.empty() && !by_name(canonical(r.mailbox))) return error(StoreError::nonexistent);
+    answer::Metadata out;
+    for (const auto& [name, value] : metadata[canonical(r.mailbox)])
+      for (const auto& asked : r.names)
+        if (name == asked || name.starts_with(asked + "/")) {
+          out.entries.emplace_back(name, value);
+          break;
+        }
+    return value(std::move(out));
+  }
+  Answer on(const request::SetMetadata& r) {
+    if (!r.mailbox.empty() && !by_name(canonical(r.mailbox))) return error(StoreError::nonexistent);
+    auto after = metadata;
+    auto& entries = after[canonical(r.mailbox)];
+    for (const auto& [name, value] : r.entries) {
+      if (value) entries[name] = *value;
+      else entries.erase(name);
+    }
+    std::size_t held = 0;
+    for (const auto& [mailbox, e] : after) held += e.size();
+    if (held > r.max_entries) return error(StoreError::over_quota);
+    metadata = std::move(after);
+    return value(answer::Done{});
+  }
   // The index, as a case-insensitive word search of the octets (BODY: after
   // the header section); unindexed: what the test says the index lacks.
   Answer on(const request::TextSearch& r) {

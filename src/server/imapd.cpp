@@ -50,6 +50,7 @@ imap::MessageMeta meta_of(const store::MessageRecord& r) {
   m.modseq = static_cast<std::uint64_t>(r.modseq);
   m.size = r.size;
   m.internaldate = r.internaldate;
+  m.savedate = r.savedate;
   m.emailid = r.message;
   return m;
 }
@@ -184,6 +185,17 @@ struct Blocking {
     for (auto u : found->matches) out.matches.push_back(static_cast<std::uint32_t>(u));
     for (auto u : found->unindexed) out.unindexed.push_back(static_cast<std::uint32_t>(u));
     return imap::Answer{imap::StoreError::none, "", std::move(out)};
+  }
+  imap::Answer operator()(const imap::request::GetMetadata& r) {
+    auto found = mailboxes.metadata(user, r.mailbox, r.names);
+    if (!found) return failed(found.error());
+    imap::answer::Metadata out;
+    out.entries.reserve(found->size());
+    for (auto& e : *found) out.entries.emplace_back(std::move(e.name), std::move(e.value));
+    return imap::Answer{imap::StoreError::none, "", std::move(out)};
+  }
+  imap::Answer operator()(const imap::request::SetMetadata& r) {
+    return done_or(mailboxes.set_metadata(user, r.mailbox, r.entries, r.max_entries));
   }
   imap::Answer operator()(const imap::request::Quota&) {
     auto found = directory.find_user(address);
@@ -417,25 +429,34 @@ class ImapProtocol {
   }
 
   asio::awaitable<imap::Answer> append(imap::request::Append& r) {
-    store::AppendMessage m;
-    m.flags = r.flags;
-    m.keywords = r.keywords;
-    m.internaldate = r.internaldate;
     // The structure and the indexed text are computed once, as for
-    // delivered mail (mime/structure.h, mime/text.h).
-    auto parse = [&r] { return mime::stored_forms(r.message); };
-    mime::Stored forms = co_await offload(ctx_.blocking, parse);
-    m.structure = std::move(forms.structure);
-    m.text = std::move(forms.text);
-    m.body = std::move(r.message);  // the literal, once: no second copy of a 25 MB message
-    auto start = [&mailboxes = ctx_.mailboxes, user = user_id_, &r, &m](auto done) {
-      mailboxes.append_message(user, r.mailbox, std::move(m), std::move(done));
+    // delivered mail (mime/structure.h, mime/text.h), off this thread.
+    auto parse = [&r] {
+      std::vector<store::AppendMessage> out;
+      out.reserve(r.messages.size());
+      for (auto& one : r.messages) {
+        store::AppendMessage m;
+        mime::Stored forms = mime::stored_forms(one.octets);
+        m.structure = std::move(forms.structure);
+        m.text = std::move(forms.text);
+        m.body = std::move(one.octets);  // the literal, once: no second copy of a 25 MB message
+        m.flags = one.flags;
+        m.keywords = std::move(one.keywords);
+        m.internaldate = one.internaldate;
+        out.push_back(std::move(m));
+      }
+      return out;
+    };
+    std::vector<store::AppendMessage> messages = co_await offload(ctx_.blocking, parse);
+    auto start = [&mailboxes = ctx_.mailboxes, user = user_id_, &r, &messages](auto done) {
+      mailboxes.append_messages(user, r.mailbox, std::move(messages), std::move(done));
     };
     Result<store::Appended> appended = co_await on_completion<Result<store::Appended>>(start);
     if (!appended) co_return failed(appended.error());
     imap::Answer a;
     a.value = imap::answer::Appended{static_cast<std::uint32_t>(appended->uidvalidity),
-                                     static_cast<std::uint32_t>(appended->uid)};
+                                     static_cast<std::uint32_t>(appended->uid),
+                                     static_cast<std::uint32_t>(appended->count)};
     co_return a;
   }
 

@@ -81,6 +81,8 @@ imap::ImapLimits imap_limits_of(const config::ImapConfig& c) {
   l.reader.max_depth = c.max_depth;
   l.max_bad_commands = c.max_bad_commands;
   l.append_limit = c.max_literal;
+  l.metadata_max_size = c.metadata_max_size;
+  l.metadata_max_entries = c.metadata_max_entries;
   return l;
 }
 

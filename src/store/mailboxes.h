@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/result.h"
@@ -76,6 +77,7 @@ struct MessageRecord {
   std::vector<std::string> keywords;
   std::int64_t modseq = 0;
   std::int64_t internaldate = 0;  // unix seconds (RFC 9051 2.3.3)
+  std::int64_t savedate = 0;      // unix seconds, when put into this mailbox (RFC 8514); 0: unknown
   std::int64_t message = 0;       // the stored message: one for all its copies (OBJECTID's EMAILID)
 };
 
@@ -114,7 +116,16 @@ struct AppendMessage {
 struct Appended {
   std::int64_t mailbox_id = 0;
   std::int64_t uidvalidity = 0;
-  std::int64_t uid = 0;
+  std::int64_t uid = 0;    // the first message's; the others follow it
+  std::int64_t count = 0;  // messages appended: UIDs uid .. uid + count - 1
+};
+
+// MetadataEntry - one annotation (RFC 5464 3): its name in lower case,
+// under "/private" or "/shared", and its value.
+struct MetadataEntry {
+  std::string name;
+  std::string value;
+  bool operator==(const MetadataEntry&) const = default;
 };
 
 // TextSearch - what search_text found in a mailbox.
@@ -245,8 +256,17 @@ class Mailboxes {
   // named mailbox with the next UID and MODSEQ, charged to the user's quota.
   // Errc::not_found when there is no such selectable mailbox, Errc::quota
   // when the quota cannot hold it (nothing is written then).
-  virtual void append_message(std::int64_t user_id, const std::string& mailbox, AppendMessage message,
-                              std::function<void(Result<Appended>)> done) = 0;
+  void append_message(std::int64_t user_id, const std::string& mailbox, AppendMessage message,
+                      std::function<void(Result<Appended>)> done) {
+    std::vector<AppendMessage> one;
+    one.push_back(std::move(message));
+    append_messages(user_id, mailbox, std::move(one), std::move(done));
+  }
+  // append_messages - MULTIAPPEND (RFC 3502): these messages, in order,
+  // with consecutive UIDs, all in one transaction: all of them are
+  // stored or none (the quota holds them all or refuses them all).
+  virtual void append_messages(std::int64_t user_id, const std::string& mailbox, std::vector<AppendMessage> messages,
+                               std::function<void(Result<Appended>)> done) = 0;
   // copy_messages - COPY (RFC 9051 6.4.7), or MOVE (RFC 6851) when move.
   // Each source UID that exists, ascending, gets a copy in to_mailbox with
   // the next UID and MODSEQ there, and its flags, keywords and internal
@@ -257,6 +277,20 @@ class Mailboxes {
   virtual void copy_messages(std::int64_t user_id, std::int64_t from_mailbox_id, std::vector<std::int64_t> uids,
                              const std::string& to_mailbox, bool move,
                              std::function<void(Result<Copied>)> done) = 0;
+  // metadata - the annotations (RFC 5464) of a mailbox, or of the server
+  // when mailbox is "", that the user sees: their own /private entries
+  // and the mailbox's /shared ones; those named in names and those below
+  // them ("/private/a" gives "/private/a/b" too), by name. Names are lower
+  // case. Errc::not_found when the user has no such mailbox.
+  virtual Result<std::vector<MetadataEntry>> metadata(std::int64_t user_id, const std::string& mailbox,
+                                                      const std::vector<std::string>& names) = 0;
+  // set_metadata - set these entries (a value) or remove them (none), all
+  // in one transaction: all or none (RFC 5464 4.3). Errc::not_found when
+  // the user has no such mailbox; Errc::quota when the owner would hold
+  // more than max_entries entries, nothing changed.
+  using MetadataChange = std::pair<std::string, std::optional<std::string>>;
+  virtual Status set_metadata(std::int64_t user_id, const std::string& mailbox,
+                              const std::vector<MetadataChange>& entries, std::uint32_t max_entries) = 0;
   // mailbox_counts - its messages, unseen, deleted and octets, from one
   // read. Errc::not_found when there is no such mailbox.
   virtual Result<MailboxCounts> mailbox_counts(std::int64_t mailbox_id) = 0;

@@ -574,6 +574,104 @@ TEST_F(MailboxesTest, TheMessageCountFollowsEveryChange) {
   EXPECT_EQ(count("Saved"), 1u);
 }
 
+// RFC 8514: SAVEDATE is when the message came into its mailbox - at
+// delivery its internal date, at APPEND now whatever internal date the
+// client gave, at COPY and MOVE the time of the copy.
+TEST_F(MailboxesTest, TheSaveDateIsWhenTheMessageCameIntoItsMailbox) {
+  const auto now = [] {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  };
+  const auto before = now();
+  deliver("one\r\n");
+  AppendMessage m;
+  m.body = "Subject: old\r\n\r\nfrom 2023\r\n";
+  m.internaldate = 1700000000;
+  ASSERT_TRUE(append(kInbox, m));
+  const auto inbox = mailbox(kInbox);
+  auto listed = *mb().messages(inbox.id, 0);
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[0].savedate, listed[0].internaldate);
+  EXPECT_GE(listed[0].savedate, before);
+  EXPECT_EQ(listed[1].internaldate, 1700000000);
+  EXPECT_GE(listed[1].savedate, before);
+  EXPECT_LE(listed[1].savedate, now());
+  ASSERT_TRUE(copy(inbox.id, {2}, "Archive", false));
+  ASSERT_TRUE(copy(inbox.id, {1}, "Trash", true));
+  for (const char* name : {"Archive", "Trash"}) {
+    auto moved = *mb().messages(mailbox(name).id, 0);
+    ASSERT_EQ(moved.size(), 1u) << name;
+    EXPECT_GE(moved[0].savedate, before) << name;
+    EXPECT_LE(moved[0].savedate, now()) << name;
+  }
+  EXPECT_EQ(mb().messages(mailbox("Archive").id, 0)->at(0).internaldate, 1700000000);
+}
+
+// RFC 5464: annotations of a mailbox and of the server; an entry read with
+// those below it; /private ones the user's own, /shared ones the mailbox's.
+TEST_F(MailboxesTest, MetadataIsSetReadAndRemoved) {
+  using Entries = std::vector<MetadataEntry>;
+  ASSERT_TRUE(mb().set_metadata(user_, "INBOX",
+                                {{"/private/comment", "mine"},
+                                 {"/shared/comment", "ours"},
+                                 {"/private/vendor/x/a", "1"},
+                                 {"/private/vendor/x/a/b", "2"},
+                                 {"/private/vendor/xy", "not below x"}},
+                                100));
+  EXPECT_EQ(*mb().metadata(user_, "inbox", {"/private/comment", "/shared/comment"}),
+            (Entries{{"/private/comment", "mine"}, {"/shared/comment", "ours"}}));
+  EXPECT_EQ(*mb().metadata(user_, "INBOX", {"/private/vendor/x"}),
+            (Entries{{"/private/vendor/x/a", "1"}, {"/private/vendor/x/a/b", "2"}}));
+  EXPECT_EQ(mb().metadata(user_, "INBOX", {"/private"})->size(), 4u);
+  // The server's entries are apart from the mailboxes'.
+  EXPECT_EQ(*mb().metadata(user_, "", {"/private/comment"}), Entries{});
+  ASSERT_TRUE(mb().set_metadata(user_, "", {{"/private/comment", "server note"}}, 100));
+  EXPECT_EQ(*mb().metadata(user_, "", {"/private"}), (Entries{{"/private/comment", "server note"}}));
+  // Another user sees neither alice's mailboxes nor her private server entries.
+  const std::int64_t bob = add_user("bob@example.test", 0);
+  EXPECT_EQ(*mb().metadata(bob, "", {"/private"}), Entries{});
+  ASSERT_TRUE(mb().set_metadata(bob, "INBOX", {{"/private/comment", "bob's"}}, 100));
+  EXPECT_EQ(*mb().metadata(user_, "INBOX", {"/private/comment"}), (Entries{{"/private/comment", "mine"}}));
+  // No value removes the entry, and only that one.
+  ASSERT_TRUE(mb().set_metadata(user_, "INBOX", {{"/private/vendor/x/a", std::nullopt}}, 100));
+  EXPECT_EQ(*mb().metadata(user_, "INBOX", {"/private/vendor/x"}), (Entries{{"/private/vendor/x/a/b", "2"}}));
+  EXPECT_EQ(mb().metadata(user_, "Nope", {"/private"}).error().code, Errc::not_found);
+  EXPECT_EQ(mb().set_metadata(user_, "Nope", {{"/private/comment", "x"}}, 100).error().code, Errc::not_found);
+}
+
+// RFC 5464 4.3: past the limit nothing of the command is set; replacing and
+// removing are always allowed.
+TEST_F(MailboxesTest, MetadataPastTheLimitSetsNothing) {
+  ASSERT_TRUE(mb().set_metadata(user_, "INBOX", {{"/private/a", "1"}, {"/shared/b", "2"}}, 3));
+  auto st = mb().set_metadata(user_, "Sent", {{"/private/c", "3"}, {"/private/d", "4"}}, 3);
+  ASSERT_FALSE(st);
+  EXPECT_EQ(st.error().code, Errc::quota);
+  EXPECT_TRUE(mb().metadata(user_, "Sent", {"/private"})->empty());
+  EXPECT_TRUE(mb().set_metadata(user_, "INBOX", {{"/private/a", "one"}, {"/shared/b", std::nullopt}}, 2));
+  EXPECT_TRUE(mb().set_metadata(user_, "Sent", {{"/private/c", "3"}}, 2));
+}
+
+// RFC 5464 4.1: a renamed mailbox keeps its annotations, INBOX's are
+// copied when it is renamed, a deleted mailbox's go with it.
+TEST_F(MailboxesTest, MetadataFollowsRenameAndGoesWithDelete) {
+  using Entries = std::vector<MetadataEntry>;
+  ASSERT_TRUE(mb().create_mailbox(user_, "Lists/herald", ""));
+  ASSERT_TRUE(mb().set_metadata(user_, "Lists", {{"/shared/comment", "parent"}}, 100));
+  ASSERT_TRUE(mb().set_metadata(user_, "Lists/herald", {{"/shared/comment", "child"}}, 100));
+  ASSERT_TRUE(mb().set_metadata(user_, "INBOX", {{"/private/comment", "inbox"}}, 100));
+  ASSERT_TRUE(mb().rename_mailbox(user_, "Lists/herald", "Herald"));
+  EXPECT_EQ(*mb().metadata(user_, "Herald", {"/shared/comment"}), (Entries{{"/shared/comment", "child"}}));
+  ASSERT_TRUE(mb().rename_mailbox(user_, "INBOX", "Old"));
+  EXPECT_EQ(*mb().metadata(user_, "Old", {"/private"}), (Entries{{"/private/comment", "inbox"}}));
+  EXPECT_EQ(*mb().metadata(user_, "INBOX", {"/private"}), (Entries{{"/private/comment", "inbox"}}));
+  ASSERT_TRUE(mb().create_mailbox(user_, "Lists/other", ""));
+  ASSERT_TRUE(mb().delete_mailbox(user_, "Lists"));  // stays as a \Noselect parent
+  EXPECT_EQ(*mb().metadata(user_, "Lists", {"/shared"}), Entries{});
+  ASSERT_TRUE(mb().delete_mailbox(user_, "Herald"));
+  ASSERT_TRUE(mb().create_mailbox(user_, "Herald", ""));
+  EXPECT_EQ(*mb().metadata(user_, "Herald", {"/shared"}), Entries{});
+}
+
 TEST_F(MailboxesTest, ACopyCountsAgainstTheQuotaAMoveDoesNot) {
   const std::int64_t small = add_user("small@example.test", 250);
   AppendMessage m;

@@ -313,6 +313,33 @@ CREATE TABLE message_structures (
 );
 INSERT INTO message_structures(message, structure) SELECT id, structure FROM messages WHERE structure IS NOT NULL;
 )sql",
+    // 14: mailbox_messages.savedate, when the message was put into its
+    //     mailbox (delivery, APPEND, COPY, MOVE): RFC 8514's SAVEDATE.
+    //     NULL for the messages stored before, which IMAP reports as NIL.
+    R"sql(
+ALTER TABLE mailbox_messages ADD COLUMN savedate INTEGER;
+)sql",
+    // 15: metadata, the annotations of RFC 5464 on a mailbox or (mailbox
+    //     0) on the server. A /private entry is its user's (owner); a
+    //     /shared one has one value for everyone who sees the mailbox,
+    //     kept under the mailbox's owner (0 for the server's). An owner's
+    //     rows count against imap.metadata_max_entries.
+    R"sql(
+CREATE TABLE metadata (
+  mailbox_id  INTEGER NOT NULL,  -- mailboxes.id; 0: the server
+  owner       INTEGER NOT NULL,  -- users.id (0: the server's /shared entries)
+  name        TEXT NOT NULL,     -- lower case, "/private/..." or "/shared/..."
+  value       BLOB NOT NULL,
+  PRIMARY KEY (mailbox_id, owner, name)
+) WITHOUT ROWID;
+CREATE INDEX metadata_owner ON metadata(owner);
+CREATE TRIGGER mailbox_metadata_gone AFTER DELETE ON mailboxes BEGIN
+  DELETE FROM metadata WHERE mailbox_id = OLD.id;
+END;
+CREATE TRIGGER user_metadata_gone AFTER DELETE ON users BEGIN
+  DELETE FROM metadata WHERE owner = OLD.id;
+END;
+)sql",
 };
 
 }  // namespace herald::store

@@ -158,8 +158,12 @@ Status SqliteMailboxes::delete_mailbox(std::int64_t user_id, const std::string& 
     // A session that has it selected learns it went: past any MODSEQ it
     // knows, so it asks the store (and finds no mailbox).
     core_.note_change(id, modseq + 1);
-    if (parent)
+    // RFC 5464 4.1: its annotations go with it, even when its name stays
+    // as a \Noselect parent (deleting the row takes them by trigger).
+    if (parent) {
       db.prepare("UPDATE mailboxes SET selectable = 0, special_use = '' WHERE id = ?").bind(1, id).run();
+      db.prepare("DELETE FROM metadata WHERE mailbox_id = ?").bind(1, id).run();
+    }
     else
       db.prepare("DELETE FROM mailboxes WHERE id = ?").bind(1, id).run();
   };
@@ -194,6 +198,10 @@ Status SqliteMailboxes::rename_mailbox(std::int64_t user_id, const std::string& 
       db.prepare("INSERT INTO mailboxes(user_id, name, uidvalidity) VALUES(?, ?, ?)")
           .bind(1, user_id).bind(2, t).bind(3, next_uidvalidity(db, user_id)).run();
       const std::int64_t to_id = db.last_insert_rowid();
+      // RFC 5464 4.1: the annotations are copied; INBOX keeps its own.
+      db.prepare("INSERT INTO metadata(mailbox_id, owner, name, value) "
+                 "SELECT ?, owner, name, value FROM metadata WHERE mailbox_id = ?")
+          .bind(1, to_id).bind(2, id).run();
       // Seen from INBOX they are expunged, with one MODSEQ (RFC 7162 3.2.10).
       auto modseq = db.prepare(
           "UPDATE mailboxes SET highestmodseq = highestmodseq + 1 WHERE id = ?1 AND "

@@ -39,6 +39,7 @@ MessageRecord message_from(const Stmt& st) {
   r.modseq = st.i64(4);
   r.internaldate = st.i64(5);
   r.message = st.i64(6);
+  r.savedate = st.i64(7);  // NULL (stored before schema 14) reads 0
   return r;
 }
 
@@ -121,7 +122,7 @@ Result<std::vector<MessageRecord>> SqliteMailboxes::messages(std::int64_t mailbo
   return core_.read([&](Db& db) -> Result<std::vector<MessageRecord>> {
     std::vector<MessageRecord> out;
     auto st = db.prepare(
-        "SELECT uid, size, flags, keywords, modseq, internaldate, message FROM mailbox_messages "
+        "SELECT uid, size, flags, keywords, modseq, internaldate, message, savedate FROM mailbox_messages "
         "WHERE mailbox_id = ? AND modseq > ? ORDER BY uid");
     st.bind(1, mailbox_id).bind(2, changed_since);
     while (st.step()) out.push_back(message_from(st));
@@ -149,10 +150,10 @@ Result<Mailboxes::Changes> SqliteMailboxes::read_changes(std::int64_t mailbox_id
     // What changed reads the MODSEQ indexes (schema 13): the planner,
     // without statistics, would take the primary key for the ORDER BY and
     // read the whole mailbox. The whole listing reads the primary key.
-    auto st = db.prepare(expunged ? "SELECT uid, size, flags, keywords, modseq, internaldate, message "
+    auto st = db.prepare(expunged ? "SELECT uid, size, flags, keywords, modseq, internaldate, message, savedate "
                                     "FROM mailbox_messages INDEXED BY mailbox_messages_modseq "
                                     "WHERE mailbox_id = ? AND modseq > ? ORDER BY uid"
-                                  : "SELECT uid, size, flags, keywords, modseq, internaldate, message "
+                                  : "SELECT uid, size, flags, keywords, modseq, internaldate, message, savedate "
                                     "FROM mailbox_messages WHERE mailbox_id = ? AND modseq > ? ORDER BY uid");
     st.bind(1, mailbox_id).bind(2, modseq);
     while (st.step()) out.messages.push_back(message_from(st));
@@ -232,7 +233,7 @@ void SqliteMailboxes::store_flags(std::int64_t mailbox_id, std::vector<std::int6
     *result = {};  // a second run after a rollback starts afresh
     for (auto uid : uids) {
       auto st = db.prepare(
-          "SELECT uid, size, flags, keywords, modseq, internaldate, message FROM mailbox_messages "
+          "SELECT uid, size, flags, keywords, modseq, internaldate, message, savedate FROM mailbox_messages "
           "WHERE mailbox_id = ? AND uid = ?");
       st.bind(1, mailbox_id).bind(2, uid);
       if (!st.step()) continue;  // expunged meanwhile: nothing to change
@@ -322,44 +323,85 @@ std::vector<std::int64_t> SqliteMailboxes::expunge_uids(Db& db, std::int64_t use
   return removed;
 }
 
-void SqliteMailboxes::append_message(std::int64_t user_id, const std::string& mailbox, AppendMessage message,
-                                     std::function<void(Result<Appended>)> done) {
+void SqliteMailboxes::append_messages(std::int64_t user_id, const std::string& mailbox,
+                                      std::vector<AppendMessage> messages, std::function<void(Result<Appended>)> done) {
+  struct One {
+    AppendMessage m;
+    std::string packed;  // the indexed text, deflated off the writer
+    bool eight_bit = false;
+  };
   const std::string name = canonical_mailbox_name(mailbox);
-  auto m = std::make_shared<AppendMessage>(std::move(message));
-  if (m->internaldate == 0) m->internaldate = now_s();
-  auto sha = std::make_shared<std::string>();
+  const std::int64_t now = now_s();
+  auto all = std::make_shared<std::vector<One>>();
+  all->reserve(messages.size());
+  std::uint64_t total = 0;
+  for (auto& m : messages) {
+    if (m.internaldate == 0) m.internaldate = now;
+    total += m.body.size();
+    std::string packed = SqliteCore::pack_text(m.text);
+    const bool eight_bit = std::any_of(m.body.begin(), m.body.end(), [](char c) { return (c & 0x80) != 0; });
+    all->push_back({std::move(m), std::move(packed), eight_bit});
+  }
+  auto shas = std::make_shared<std::vector<std::string>>(all->size());
   auto outcome = std::make_shared<Result<Appended>>(Appended{});
-  auto packed = std::make_shared<const std::string>(SqliteCore::pack_text(m->text));  // off the writer
-  auto apply = [this, user_id, name, m, sha, packed, outcome](Db& db) {
+  auto apply = [this, user_id, name, all, shas, total, outcome](Db& db) {
     *outcome = Appended{};  // a second run after a rollback starts afresh
     auto target = target_mailbox(db, user_id, name);
     if (!target) {
       *outcome = no_such_mailbox(name);
       return;
     }
-    const std::uint64_t size = m->body.size();
-    if (over_quota(db, user_id, size)) {
-      *outcome = quota_error(size);
+    // RFC 3502 6: all of them or none, the quota too.
+    if (over_quota(db, user_id, total)) {
+      *outcome = quota_error(total);
       return;
     }
-    const bool eight_bit = std::any_of(m->body.begin(), m->body.end(), [](char c) { return (c & 0x80) != 0; });
-    // Not from the queue: no queue id, no envelope.
-    const std::int64_t id =
-        SqliteCore::insert_message(db, {"", "", "", "", size, now_s(), m->body, eight_bit, "", "", m->structure}, *sha);
-    SqliteCore::index_text(db, id, m->text, *packed);
-    const auto [uid, modseq] = next_uid(db, target->id);
-    db.prepare("INSERT INTO mailbox_messages(mailbox_id, uid, message, prefix, size, flags, keywords, modseq, "
-               "internaldate) VALUES(?, ?, ?, '', ?, ?, ?, ?, ?)")
-        .bind(1, target->id).bind(2, uid).bind(3, id).bind(4, size).bind(5, static_cast<std::int64_t>(m->flags))
-        .bind(6, join_keywords(m->keywords)).bind(7, modseq).bind(8, m->internaldate).run();
-    db.prepare("UPDATE users SET used_bytes = used_bytes + ? WHERE id = ?").bind(1, size).bind(2, user_id).run();
-    core_.note_change(target->id, modseq);
-    *outcome = Appended{target->id, target->uidvalidity, uid};
+    Appended appended{target->id, target->uidvalidity, 0, 0};
+    std::int64_t modseq = 0;
+    const std::int64_t saved = now_s();
+    for (std::size_t i = 0; i < all->size(); ++i) {
+      const One& one = (*all)[i];
+      const AppendMessage& m = one.m;
+      const std::uint64_t size = m.body.size();
+      // Not from the queue: no queue id, no envelope.
+      const std::int64_t id = SqliteCore::insert_message(
+          db, {"", "", "", "", size, saved, m.body, one.eight_bit, "", "", m.structure}, (*shas)[i]);
+      SqliteCore::index_text(db, id, m.text, one.packed);
+      std::int64_t uid = 0;
+      std::tie(uid, modseq) = next_uid(db, target->id);
+      db.prepare("INSERT INTO mailbox_messages(mailbox_id, uid, message, prefix, size, flags, keywords, modseq, "
+                 "internaldate, savedate) VALUES(?, ?, ?, '', ?, ?, ?, ?, ?, ?)")
+          .bind(1, target->id).bind(2, uid).bind(3, id).bind(4, size).bind(5, static_cast<std::int64_t>(m.flags))
+          .bind(6, join_keywords(m.keywords)).bind(7, modseq).bind(8, m.internaldate).bind(9, saved).run();
+      if (i == 0) appended.uid = uid;
+      ++appended.count;
+    }
+    db.prepare("UPDATE users SET used_bytes = used_bytes + ? WHERE id = ?").bind(1, total).bind(2, user_id).run();
+    if (modseq) core_.note_change(target->id, modseq);
+    *outcome = appended;
   };
-  auto prepare = core_.prepare_body(std::shared_ptr<const std::string>(m, &m->body), sha);
-  core_.submit(std::move(prepare), std::move(apply), [this, done = std::move(done), sha, outcome](Status st) {
-    // A body file written for a message refused: no row references it.
-    if (!sha->empty() && (!st || !*outcome)) core_.remove_blobs({*sha});
+  // The bodies kept in files are written before the transaction, each.
+  std::vector<std::function<void()>> prepares;
+  for (std::size_t i = 0; i < all->size(); ++i) {
+    auto body = std::shared_ptr<const std::string>(all, &(*all)[i].m.body);
+    auto sha = std::shared_ptr<std::string>(shas, &(*shas)[i]);
+    if (auto p = core_.prepare_body(std::move(body), std::move(sha))) prepares.push_back(std::move(p));
+  }
+  std::function<void()> prepare;
+  if (!prepares.empty())
+    prepare = [prepares = std::move(prepares)] {
+      for (const auto& p : prepares) p();
+    };
+  core_.submit(std::move(prepare), std::move(apply), [this, done = std::move(done), shas, outcome](Status st) {
+    // Body files written for messages refused: no row references them.
+    if (!st || !*outcome) {
+      std::vector<std::string> unused;
+      for (const auto& sha : *shas)
+        if (!sha.empty()) unused.push_back(sha);
+      std::sort(unused.begin(), unused.end());
+      unused.erase(std::unique(unused.begin(), unused.end()), unused.end());
+      if (!unused.empty()) core_.remove_blobs(std::move(unused));
+    }
     if (st) done(std::move(*outcome));
     else done(st.error());
   });
@@ -407,13 +449,15 @@ void SqliteMailboxes::copy_messages(std::int64_t user_id, std::int64_t from_mail
     }
     Copied copied{target->id, target->uidvalidity, {}, {}};
     std::int64_t modseq = 0;
+    const std::int64_t now = now_s();
     for (const auto& s : sources) {
       std::int64_t uid = 0;
       std::tie(uid, modseq) = next_uid(db, target->id);
+      // RFC 8514 3: a copy, and a moved message, is saved now.
       db.prepare("INSERT INTO mailbox_messages(mailbox_id, uid, message, prefix, size, flags, keywords, modseq, "
-                 "internaldate) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                 "internaldate, savedate) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
           .bind(1, target->id).bind(2, uid).bind(3, s.message).bind(4, s.prefix).bind(5, s.size).bind(6, s.flags)
-          .bind(7, s.keywords).bind(8, modseq).bind(9, s.internaldate).run();
+          .bind(7, s.keywords).bind(8, modseq).bind(9, s.internaldate).bind(10, now).run();
       copied.from.push_back(s.uid);
       copied.to.push_back(uid);
     }

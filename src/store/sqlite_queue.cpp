@@ -176,10 +176,10 @@ LocalVerdict SqliteQueue::deliver_local(Db& db, const LocalDeliveryRules& rules,
   if (v.state != RecipientState::delivered) return v;
   db.prepare("UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = ? WHERE id = ?")
       .bind(1, modseq).bind(2, mailbox).run();
-  db.prepare("INSERT INTO mailbox_messages(mailbox_id, uid, message, prefix, size, modseq, internaldate) "
-             "VALUES(?, ?, ?, ?, ?, ?, ?)")
+  db.prepare("INSERT INTO mailbox_messages(mailbox_id, uid, message, prefix, size, modseq, internaldate, savedate) "
+             "VALUES(?, ?, ?, ?, ?, ?, ?, ?)")
       .bind(1, mailbox).bind(2, uid).bind(3, message).bind(4, d.prefix).bind(5, size).bind(6, modseq)
-      .bind(7, now).run();
+      .bind(7, now).bind(8, now).run();
   db.prepare("UPDATE users SET used_bytes = used_bytes + ? WHERE id = ?").bind(1, size).bind(2, user).run();
   core_.note_change(mailbox, modseq);
   return v;

@@ -219,11 +219,16 @@ class SqliteMailboxes final : public Mailboxes {
                std::function<void(Status)> done) override;
   void expunge_deleted(std::int64_t user_id, std::int64_t mailbox_id, std::optional<std::vector<std::int64_t>> uids,
                        std::function<void(Result<std::vector<std::int64_t>>)> done) override;
-  void append_message(std::int64_t user_id, const std::string& mailbox, AppendMessage message,
-                      std::function<void(Result<Appended>)> done) override;
+  void append_messages(std::int64_t user_id, const std::string& mailbox, std::vector<AppendMessage> messages,
+                       std::function<void(Result<Appended>)> done) override;
   void copy_messages(std::int64_t user_id, std::int64_t from_mailbox_id, std::vector<std::int64_t> uids,
                      const std::string& to_mailbox, bool move, std::function<void(Result<Copied>)> done) override;
   Result<MailboxCounts> mailbox_counts(std::int64_t mailbox_id) override;
+  // sqlite_metadata.cpp
+  Result<std::vector<MetadataEntry>> metadata(std::int64_t user_id, const std::string& mailbox,
+                                              const std::vector<std::string>& names) override;
+  Status set_metadata(std::int64_t user_id, const std::string& mailbox, const std::vector<MetadataChange>& entries,
+                      std::uint32_t max_entries) override;
   // sqlite_text.cpp
   Result<TextSearch> search_text(std::int64_t mailbox_id, const std::string& query, bool body_only) override;
   std::uint64_t foreign_changes() override { return core_.foreign_changes(); }

@@ -241,6 +241,8 @@ TEST(TextIndexUpgrade, MessagesFromBeforeAreUnindexed) {
                                "ALTER TABLE mailboxes DROP COLUMN messages; "
                                "UPDATE messages SET structure = (SELECT structure FROM message_structures "
                                "WHERE message = messages.id); DROP TABLE message_structures; "
+                               "ALTER TABLE mailbox_messages DROP COLUMN savedate; "
+                               "DROP TRIGGER mailbox_metadata_gone; DROP TRIGGER user_metadata_gone; DROP TABLE metadata; "
                                "DELETE FROM schema_version WHERE version >= 12",
                            nullptr, nullptr, nullptr),
               SQLITE_OK);
