@@ -128,6 +128,25 @@ struct MetadataEntry {
   bool operator==(const MetadataEntry&) const = default;
 };
 
+// AclEntry - one line of a mailbox's access list (RFC 4314): who (a
+// user's address in lower case, or "anyone") and the rights, letters of
+// "lrswipkxtea" the store keeps as given.
+struct AclEntry {
+  std::string identifier;
+  std::string rights;
+  bool operator==(const AclEntry&) const = default;
+};
+
+// SharedMailbox - another user's mailbox whose access list names a user
+// (or anyone): its owner's address, the mailbox, and every entry that
+// applies to that user (their rights are the union).
+struct SharedMailbox {
+  std::int64_t owner_id = 0;
+  std::string owner;
+  MailboxRecord mailbox;
+  std::string rights;  // the letters of those entries, concatenated
+};
+
 // TextSearch - what search_text found in a mailbox.
 struct TextSearch {
   std::vector<std::int64_t> matches;    // UIDs, ascending
@@ -291,6 +310,16 @@ class Mailboxes {
   using MetadataChange = std::pair<std::string, std::optional<std::string>>;
   virtual Status set_metadata(std::int64_t user_id, const std::string& mailbox,
                               const std::vector<MetadataChange>& entries, std::uint32_t max_entries) = 0;
+  // acl - a mailbox's access list (RFC 4314 3.3), by identifier; its
+  // owner's implicit rights are not in it.
+  virtual Result<std::vector<AclEntry>> acl(std::int64_t mailbox_id) = 0;
+  // set_acl - the identifier's rights on a mailbox; "" removes the entry
+  // (DELETEACL). Errc::not_found when the mailbox is gone.
+  virtual Status set_acl(std::int64_t mailbox_id, const std::string& identifier, const std::string& rights) = 0;
+  // shared_with - the mailboxes of other users whose access lists name
+  // address or "anyone", by owner and name; entries with no rights left
+  // are not kept, so each has some.
+  virtual Result<std::vector<SharedMailbox>> shared_with(std::int64_t user_id, const std::string& address) = 0;
   // mailbox_counts - its messages, unseen, deleted and octets, from one
   // read. Errc::not_found when there is no such mailbox.
   virtual Result<MailboxCounts> mailbox_counts(std::int64_t mailbox_id) = 0;

@@ -7,6 +7,7 @@
 
 #include <limits>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <future>
@@ -670,6 +671,44 @@ TEST_F(MailboxesTest, MetadataFollowsRenameAndGoesWithDelete) {
   ASSERT_TRUE(mb().delete_mailbox(user_, "Herald"));
   ASSERT_TRUE(mb().create_mailbox(user_, "Herald", ""));
   EXPECT_EQ(*mb().metadata(user_, "Herald", {"/shared"}), Entries{});
+}
+
+// RFC 4314: an access list per mailbox; another user finds the mailboxes
+// shared with them, or with anyone, and the rights that apply.
+TEST_F(MailboxesTest, AccessListsShareMailboxes) {
+  using Acl = std::vector<AclEntry>;
+  const std::int64_t bob = add_user("bob@example.test", 0);
+  add_user("carol@example.test", 0);
+  ASSERT_TRUE(mb().create_mailbox(user_, "Projects", ""));
+  const auto projects = mailbox("Projects");
+  const auto archive = mailbox("Archive");
+  ASSERT_TRUE(mb().set_acl(projects.id, "bob@example.test", "lr"));
+  ASSERT_TRUE(mb().set_acl(projects.id, "anyone", "s"));
+  ASSERT_TRUE(mb().set_acl(archive.id, "carol@example.test", "lrswi"));
+  EXPECT_EQ(*mb().acl(projects.id), (Acl{{"anyone", "s"}, {"bob@example.test", "lr"}}));
+  auto shared = *mb().shared_with(bob, "bob@example.test");
+  ASSERT_EQ(shared.size(), 1u);
+  EXPECT_EQ(shared[0].owner, "alice@example.test");
+  EXPECT_EQ(shared[0].owner_id, user_);
+  EXPECT_EQ(shared[0].mailbox.id, projects.id);
+  EXPECT_EQ(shared[0].mailbox.name, "Projects");
+  std::string rights = shared[0].rights;
+  std::sort(rights.begin(), rights.end());
+  EXPECT_EQ(rights, "lrs");
+  // The owner's own mailboxes are never "shared with" them.
+  ASSERT_TRUE(mb().set_acl(projects.id, "alice@example.test", "l"));
+  EXPECT_TRUE(mb().shared_with(user_, "alice@example.test")->empty());
+  // No rights: the entry goes.
+  ASSERT_TRUE(mb().set_acl(projects.id, "bob@example.test", ""));
+  ASSERT_TRUE(mb().set_acl(projects.id, "anyone", ""));
+  EXPECT_TRUE(mb().shared_with(bob, "bob@example.test")->empty());
+  EXPECT_EQ(mb().set_acl(987654, "bob@example.test", "l").error().code, Errc::not_found);
+  // The list goes with its mailbox, and a deleted user's grants with them.
+  ASSERT_TRUE(mb().delete_mailbox(user_, "Projects"));
+  ASSERT_TRUE(mb().create_mailbox(user_, "Projects", ""));
+  EXPECT_TRUE(mb().acl(mailbox("Projects").id)->empty());
+  ASSERT_TRUE(store_->directory().del_user("carol@example.test"));
+  EXPECT_TRUE(mb().acl(archive.id)->empty());
 }
 
 TEST_F(MailboxesTest, ACopyCountsAgainstTheQuotaAMoveDoesNot) {

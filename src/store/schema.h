@@ -340,6 +340,24 @@ CREATE TRIGGER user_metadata_gone AFTER DELETE ON users BEGIN
   DELETE FROM metadata WHERE owner = OLD.id;
 END;
 )sql",
+    // 16: acl, the access lists of RFC 4314: who (a user's address, or
+    //     "anyone") holds which rights (letters of "lrswipkxtea") on a
+    //     mailbox its owner shares. An address, not a user id: granting
+    //     to a name says nothing of whether it exists. A deleted user's
+    //     grants go with them, so that a later user of the address does
+    //     not inherit them.
+    R"sql(
+CREATE TABLE acl (
+  mailbox_id  INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+  identifier  TEXT NOT NULL,     -- lower case address, or "anyone"
+  rights      TEXT NOT NULL,
+  PRIMARY KEY (mailbox_id, identifier)
+) WITHOUT ROWID;
+CREATE INDEX acl_identifier ON acl(identifier);
+CREATE TRIGGER user_acl_gone AFTER DELETE ON users BEGIN
+  DELETE FROM acl WHERE identifier = OLD.address;
+END;
+)sql",
 };
 
 }  // namespace herald::store

@@ -15,6 +15,13 @@ namespace {
   "mb.messages FROM mailboxes mb "
 constexpr const char* kMailboxesOfUser = HERALD_MAILBOX_SELECT "WHERE mb.user_id = ? ORDER BY mb.name";
 constexpr const char* kMailboxByName = HERALD_MAILBOX_SELECT "WHERE mb.user_id = ? AND mb.name = ?";
+// Another user's mailboxes shared with ?2 (or anyone): the owner's address
+// and the rights of every entry that applies, joined.
+constexpr const char* kSharedWith =
+    "SELECT mb.id, mb.name, mb.special_use, mb.selectable, mb.uidvalidity, mb.uidnext, mb.highestmodseq, "
+    "mb.messages, u.id, u.address, group_concat(a.rights, '') FROM acl a "
+    "JOIN mailboxes mb ON mb.id = a.mailbox_id JOIN users u ON u.id = mb.user_id "
+    "WHERE a.identifier IN (?2, 'anyone') AND mb.user_id != ?1 GROUP BY mb.id ORDER BY u.address, mb.name";
 #undef HERALD_MAILBOX_SELECT
 
 MailboxRecord mailbox_from(const Stmt& st) {
@@ -158,11 +165,13 @@ Status SqliteMailboxes::delete_mailbox(std::int64_t user_id, const std::string& 
     // A session that has it selected learns it went: past any MODSEQ it
     // knows, so it asks the store (and finds no mailbox).
     core_.note_change(id, modseq + 1);
-    // RFC 5464 4.1: its annotations go with it, even when its name stays
-    // as a \Noselect parent (deleting the row takes them by trigger).
+    // RFC 5464 4.1, RFC 4314 3: its annotations and access list go with
+    // it, even when its name stays as a \Noselect parent (deleting the row
+    // takes them by trigger and foreign key).
     if (parent) {
       db.prepare("UPDATE mailboxes SET selectable = 0, special_use = '' WHERE id = ?").bind(1, id).run();
       db.prepare("DELETE FROM metadata WHERE mailbox_id = ?").bind(1, id).run();
+      db.prepare("DELETE FROM acl WHERE mailbox_id = ?").bind(1, id).run();  // RFC 4314 3
     }
     else
       db.prepare("DELETE FROM mailboxes WHERE id = ?").bind(1, id).run();
@@ -201,6 +210,10 @@ Status SqliteMailboxes::rename_mailbox(std::int64_t user_id, const std::string& 
       // RFC 5464 4.1: the annotations are copied; INBOX keeps its own.
       db.prepare("INSERT INTO metadata(mailbox_id, owner, name, value) "
                  "SELECT ?, owner, name, value FROM metadata WHERE mailbox_id = ?")
+          .bind(1, to_id).bind(2, id).run();
+      // RFC 4314 3: the access list goes with the name, INBOX keeps its own.
+      db.prepare("INSERT INTO acl(mailbox_id, identifier, rights) SELECT ?, identifier, rights FROM acl "
+                 "WHERE mailbox_id = ?")
           .bind(1, to_id).bind(2, id).run();
       // Seen from INBOX they are expunged, with one MODSEQ (RFC 7162 3.2.10).
       auto modseq = db.prepare(
@@ -305,6 +318,46 @@ Result<Maildrop> SqliteMailboxes::maildrop(std::int64_t user_id) {
       e.uidl = fmt::format("{}.{}", uidvalidity, e.uid);
       out.messages.push_back(std::move(e));
     }
+    return out;
+  });
+}
+
+Result<std::vector<AclEntry>> SqliteMailboxes::acl(std::int64_t mailbox_id) {
+  return core_.read([&](Db& db) -> Result<std::vector<AclEntry>> {
+    std::vector<AclEntry> out;
+    auto st = db.prepare("SELECT identifier, rights FROM acl WHERE mailbox_id = ? ORDER BY identifier");
+    st.bind(1, mailbox_id);
+    while (st.step()) out.push_back({st.text(0), st.text(1)});
+    return out;
+  });
+}
+
+Status SqliteMailboxes::set_acl(std::int64_t mailbox_id, const std::string& identifier, const std::string& rights) {
+  Status outcome;
+  auto st = core_.write_sync([&](Db& db) {
+    outcome = {};
+    auto exists = db.prepare("SELECT 1 FROM mailboxes WHERE id = ?");
+    exists.bind(1, mailbox_id);
+    if (!exists.step()) {
+      outcome = make_error(Errc::not_found, "no such mailbox");
+      return;
+    }
+    if (rights.empty())
+      db.prepare("DELETE FROM acl WHERE mailbox_id = ? AND identifier = ?").bind(1, mailbox_id).bind(2, identifier).run();
+    else
+      db.prepare("INSERT OR REPLACE INTO acl(mailbox_id, identifier, rights) VALUES(?, ?, ?)")
+          .bind(1, mailbox_id).bind(2, identifier).bind(3, rights).run();
+  });
+  if (!st) return st;
+  return outcome;
+}
+
+Result<std::vector<SharedMailbox>> SqliteMailboxes::shared_with(std::int64_t user_id, const std::string& address) {
+  return core_.read([&](Db& db) -> Result<std::vector<SharedMailbox>> {
+    std::vector<SharedMailbox> out;
+    auto st = db.prepare(kSharedWith);
+    st.bind(1, user_id).bind(2, address);
+    while (st.step()) out.push_back({st.i64(8), st.text(9), mailbox_from(st), st.text(10)});
     return out;
   });
 }

@@ -229,6 +229,10 @@ class SqliteMailboxes final : public Mailboxes {
                                               const std::vector<std::string>& names) override;
   Status set_metadata(std::int64_t user_id, const std::string& mailbox, const std::vector<MetadataChange>& entries,
                       std::uint32_t max_entries) override;
+  // sqlite_mailboxes.cpp: access lists
+  Result<std::vector<AclEntry>> acl(std::int64_t mailbox_id) override;
+  Status set_acl(std::int64_t mailbox_id, const std::string& identifier, const std::string& rights) override;
+  Result<std::vector<SharedMailbox>> shared_with(std::int64_t user_id, const std::string& address) override;
   // sqlite_text.cpp
   Result<TextSearch> search_text(std::int64_t mailbox_id, const std::string& query, bool body_only) override;
   std::uint64_t foreign_changes() override { return core_.foreign_changes(); }

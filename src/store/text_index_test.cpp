@@ -243,6 +243,7 @@ TEST(TextIndexUpgrade, MessagesFromBeforeAreUnindexed) {
                                "WHERE message = messages.id); DROP TABLE message_structures; "
                                "ALTER TABLE mailbox_messages DROP COLUMN savedate; "
                                "DROP TRIGGER mailbox_metadata_gone; DROP TRIGGER user_metadata_gone; DROP TABLE metadata; "
+                               "DROP TRIGGER user_acl_gone; DROP TABLE acl; "
                                "DELETE FROM schema_version WHERE version >= 12",
                            nullptr, nullptr, nullptr),
               SQLITE_OK);
