@@ -198,6 +198,70 @@ class TestFolders(ImapCase):
         self.assertRegex(status, rb"SIZE \d+")
 
 
+class TestSharing(ImapCase):
+    """RFC 4314: a folder shared with another user, seen under Other Users
+    with what its access list allows."""
+
+    def setUp(self):
+        for verb in ("SETACL", "GETACL", "MYRIGHTS", "LISTRIGHTS", "DELETEACL"):
+            imaplib.Commands.setdefault(verb, ("AUTH", "SELECTED"))
+
+    def test_a_shared_folder(self):
+        alice, bob, carol = self.new_user("owner"), self.new_user("reader"), self.new_user("stranger")
+        a = self.login(alice)
+        ok(a.create("Projects"))
+        report = message("quarterly report")
+        ok(a.append("Projects", None, None, report))
+        typ, _ = a._simple_command("SETACL", "Projects", bob, "lrs")
+        self.assertEqual(typ, "OK")
+        typ, _ = a._simple_command("GETACL", "Projects")
+        self.assertEqual(typ, "OK")
+        self.assertIn(f"{bob} lrs".encode(), a.response("ACL")[1][0])
+        shared = f'"Other Users/{alice}/Projects"'
+
+        b = self.login(bob)
+        typ, data = b._simple_command("NAMESPACE")
+        self.assertIn(b'(("Other Users/" "/"))', b.response("NAMESPACE")[1][0])
+        listing = b" ".join(ok(b.list('""', "*")))
+        self.assertIn(f"Other Users/{alice}/Projects".encode(), listing)
+        typ, data = b.select(shared)
+        self.assertEqual(typ, "OK", data)
+        self.assertEqual(data, [b"1"])
+        self.assertEqual(ok(b.fetch("1", "(BODY[])"))[0][1], report)
+        typ, data = b.store("1", "+FLAGS", "(\\Flagged)")
+        self.assertEqual(typ, "NO")
+        self.assertIn(b"NOPERM", data[0])
+        typ, _ = b._simple_command("MYRIGHTS", shared)
+        self.assertIn(b"lrs", b.response("MYRIGHTS")[1][0])
+        # A copy into bob's own INBOX is bob's; an APPEND into alice's
+        # folder needs the 'i' right she has not given.
+        typ, data = b.copy("1", "INBOX")
+        self.assertEqual(typ, "OK", data)
+        self.assertIn(b"MESSAGES 1", ok(b.status("INBOX", "(MESSAGES)"))[0])
+        typ, data = b.append(shared, None, None, message("from bob"))
+        self.assertEqual(typ, "NO")
+        self.assertIn(b"NOPERM", data[0])
+        typ, _ = a._simple_command("SETACL", "Projects", bob, "+i")
+        self.assertEqual(typ, "OK")
+        ok(b.append(shared, None, None, message("from bob")))
+        self.assertIn(b"MESSAGES 2", ok(a.status("Projects", "(MESSAGES)"))[0])
+
+        # Someone without rights learns nothing: the folder is as absent as
+        # one that does not exist.
+        c = self.login(carol)
+        self.assertNotIn(b"Other Users", b" ".join(x for x in ok(c.list('""', "*")) if x))
+        for name in (shared, f'"Other Users/{alice}/Nope"'):
+            typ, data = c.select(name)
+            self.assertEqual(typ, "NO")
+            self.assertIn(b"NONEXISTENT", data[0])
+
+        # Taken back, it is gone from bob's list.
+        typ, _ = a._simple_command("DELETEACL", "Projects", bob)
+        self.assertEqual(typ, "OK")
+        b2 = self.login(bob)
+        self.assertNotIn(b"Other Users", b" ".join(x for x in ok(b2.list('""', "*")) if x))
+
+
 class TestChanging(ImapCase):
     def test_flags_search_expunge(self):
         user = self.new_user("flags")

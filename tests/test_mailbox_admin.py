@@ -231,6 +231,36 @@ class TestQuota(MailAdminCase):
         self.assertIn("no such user", self.cli_fails(1, "quota", "get", "nobody@example.test"))
 
 
+class TestAcl(MailAdminCase):
+    def test_acl_set_get_delete_as_imap_sees_them(self):
+        owner, reader = self.new_user("acl-owner"), self.new_user("acl-reader")
+        self.deliver(owner, message("shared with the team"))
+        self.herald.cli("acl", "set", owner, "INBOX", reader.upper(), "lr")
+        got = self.herald.cli_json("acl", "set", owner, "INBOX", reader, "+s")
+        self.assertEqual(got["owner"], owner)
+        self.assertEqual(got["entries"], [{"identifier": reader, "rights": "lrs"}])
+        text = self.herald.cli("acl", "get", owner, "inbox").stdout
+        self.assertIn(f"{owner}  lrswipkxtea  (owner)", text)
+        self.assertIn(f"{reader}  lrs", text)
+        c = self.login(reader)
+        shared = f'"Other Users/{owner}/INBOX"'
+        typ, data = c.select(shared)
+        self.assertEqual((typ, data), ("OK", [b"1"]))
+        self.assertIn(b"shared with the team", ok(c.fetch("1", "(BODY[HEADER.FIELDS (SUBJECT)])"))[0][1])
+        c.close()
+        self.assertEqual(self.herald.cli_json("acl", "delete", owner, "INBOX", reader)["entries"], [])
+        typ, data = c.select(shared)
+        self.assertEqual(typ, "NO")
+        self.assertIn(b"NONEXISTENT", data[0])
+
+    def test_bad_rights_identifiers_and_mailboxes(self):
+        owner = self.new_user("acl-bad")
+        self.assertIn("lrswipkxtea", self.cli_fails(2, "acl", "set", owner, "INBOX", "anyone", "lrz"))
+        self.cli_fails(2, "acl", "set", owner, "INBOX", "not an address", "lr")
+        self.assertIn("owner", self.cli_fails(2, "acl", "set", owner, "INBOX", owner, "l"))
+        self.assertIn("no mailbox", self.cli_fails(1, "acl", "get", owner, "Nope"))
+
+
 class TestFlags(MailAdminCase):
     def test_flags_set_by_the_cli_are_seen_over_imap(self):
         user = self.new_user("flags")

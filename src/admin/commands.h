@@ -224,6 +224,24 @@ Result<QuotaInfo> quota_get(store::Store& store, const std::string& address);
 // next one on, in a running daemon too (the directory cache is told).
 Result<QuotaInfo> quota_set(store::Store& store, const std::string& address, const std::string& size);
 
+// AclInfo - a mailbox's access list (RFC 4314) as `herald acl get` shows
+// it: its owner, who holds every right, then each entry by identifier.
+struct AclInfo {
+  std::string owner;
+  std::string mailbox;
+  std::vector<store::AclEntry> entries;
+};
+
+Result<AclInfo> acl_get(store::Store& store, const std::string& address, const std::string& mailbox);
+// acl_set - identifier ("anyone" or an address) gets rights as IMAP's SETACL
+// takes them: "lr" replaces, "+i" adds, "-w" removes; an entry left with
+// none goes. Errc::invalid for letters outside "lrswipkxtea" (and the old
+// "c", "d") or for the owner, whose rights are all of them.
+Result<AclInfo> acl_set(store::Store& store, const std::string& address, const std::string& mailbox,
+                        const std::string& identifier, const std::string& rights);
+Result<AclInfo> acl_delete(store::Store& store, const std::string& address, const std::string& mailbox,
+                           const std::string& identifier);
+
 // FlagsRequest - `herald flags`: the messages of uids in a mailbox, their
 // flags changed (add, remove, set) or only shown (none).
 struct FlagsRequest {

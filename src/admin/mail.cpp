@@ -12,6 +12,7 @@
 #include "admin/validate.h"
 #include "base/duration.h"
 #include "base/text.h"
+#include "imap/acl.h"
 
 namespace herald::admin {
 namespace {
@@ -178,6 +179,69 @@ Result<QuotaInfo> quota_set(store::Store& store, const std::string& address, con
     return st.error();
   }
   return quota_get(store, address);
+}
+
+// ---- access lists -------------------------------------------------------------
+
+namespace {
+
+// mailbox_of - the user's mailbox of that name (Errc::not_found when none).
+Result<std::pair<store::UserRecord, store::MailboxRecord>> mailbox_of(store::Store& store, const std::string& address,
+                                                                     const std::string& name) {
+  auto user = user_of(store, address);
+  if (!user) return user.error();
+  auto box = store.mailboxes().find_mailbox(user->id, name);
+  if (!box) return box.error();
+  if (!*box) return make_error(Errc::not_found, fmt::format("{} has no mailbox {}", user->address, printable(name, 200)));
+  return std::make_pair(std::move(*user), std::move(**box));
+}
+
+// acl_identifier - "anyone", or an address, in lower case as access lists
+// keep them; the owner's own address is refused (their rights are all).
+Result<std::string> acl_identifier(const std::string& identifier, const std::string& owner) {
+  const std::string id = to_lower(identifier);
+  if (id == "anyone") return id;
+  if (auto st = check_address(id); !st) return st.error();
+  if (id == owner) return make_error(Errc::invalid, "the owner holds every right; their entry cannot be changed");
+  return id;
+}
+
+}  // namespace
+
+Result<AclInfo> acl_get(store::Store& store, const std::string& address, const std::string& mailbox) {
+  auto found = mailbox_of(store, address, mailbox);
+  if (!found) return found.error();
+  auto acl = store.mailboxes().acl(found->second.id);
+  if (!acl) return acl.error();
+  return AclInfo{found->first.address, found->second.name, std::move(*acl)};
+}
+
+Result<AclInfo> acl_set(store::Store& store, const std::string& address, const std::string& mailbox,
+                        const std::string& identifier, const std::string& rights) {
+  auto found = mailbox_of(store, address, mailbox);
+  if (!found) return found.error();
+  auto id = acl_identifier(identifier, found->first.address);
+  if (!id) return id.error();
+  auto change = imap::parse_rights_change(rights);
+  if (!change) return make_error(Errc::invalid, fmt::format("rights are letters of lrswipkxtea, after + or - to add "
+                                                            "or remove: not {}", printable(rights, 40)));
+  auto acl = store.mailboxes().acl(found->second.id);
+  if (!acl) return acl.error();
+  imap::Rights old;
+  for (const auto& e : *acl)
+    if (e.identifier == *id) old = imap::Rights::parse(e.rights).value_or(imap::Rights());
+  if (auto st = store.mailboxes().set_acl(found->second.id, *id, change->applied_to(old).str()); !st) return st.error();
+  return acl_get(store, address, mailbox);
+}
+
+Result<AclInfo> acl_delete(store::Store& store, const std::string& address, const std::string& mailbox,
+                           const std::string& identifier) {
+  auto found = mailbox_of(store, address, mailbox);
+  if (!found) return found.error();
+  auto id = acl_identifier(identifier, found->first.address);
+  if (!id) return id.error();
+  if (auto st = store.mailboxes().set_acl(found->second.id, *id, ""); !st) return st.error();
+  return acl_get(store, address, mailbox);
 }
 
 // ---- flags and expunge -------------------------------------------------------

@@ -141,6 +141,12 @@ nlohmann::json to_json(const QuotaInfo& q) {
           {"unlimited", q.quota_bytes == 0}};
 }
 
+nlohmann::json to_json(const AclInfo& a) {
+  nlohmann::json entries = nlohmann::json::array();
+  for (const auto& e : a.entries) entries.push_back({{"identifier", e.identifier}, {"rights", e.rights}});
+  return {{"owner", a.owner}, {"mailbox", a.mailbox}, {"entries", std::move(entries)}};
+}
+
 nlohmann::json to_json(const ImportReport& r) {
   nlohmann::json boxes = nlohmann::json::object();
   for (const auto& [name, n] : r.mailboxes) boxes[name] = n;

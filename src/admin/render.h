@@ -63,6 +63,7 @@ nlohmann::json to_json(const MailboxInfo& m);
 nlohmann::json to_json(const MessageFlags& f);
 nlohmann::json to_json(const SearchHit& h);
 nlohmann::json to_json(const QuotaInfo& q);
+nlohmann::json to_json(const AclInfo& a);
 nlohmann::json to_json(const ImportReport& r);
 nlohmann::json to_json(const ExportReport& r);
 

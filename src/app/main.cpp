@@ -47,6 +47,7 @@ struct Args {
   std::vector<std::string> uids, flags_add, flags_remove, flags_set;
   bool deleted = false;
   std::string query;  // herald search
+  std::string identifier, rights;  // herald acl
 };
 
 // new_password - the one password source the command line gave.
@@ -347,6 +348,34 @@ void Cli::add_mail_commands() {
   set->add_option("USER", a_.name, "user@domain")->required();
   set->add_option("SIZE", a_.size, "such as 500M or 1G; 0 = unlimited")->required();
   set->add_flag("--json", a_.json, "print JSON");
+
+  auto* acl = group("acl", "who else may use a user's mailbox, and how (IMAP ACL, RFC 4314)");
+  auto* acl_get = command(acl, "get", "show a mailbox's access list", [](auto& a, auto& st) {
+    print_acl(check_request(admin::acl_get(st, a.name, a.mailbox)), a.json);
+  });
+  acl_get->add_option("USER", a_.name, "user@domain")->required();
+  acl_get->add_option("MAILBOX", a_.mailbox)->required();
+  acl_get->add_flag("--json", a_.json, "print JSON");
+  auto* acl_set = command(acl, "set", "give an identifier rights on a mailbox", [](auto& a, auto& st) {
+    print_acl(check_request(admin::acl_set(st, a.name, a.mailbox, a.identifier, a.rights)), a.json);
+  });
+  acl_set->add_option("USER", a_.name, "user@domain: the owner")->required();
+  acl_set->add_option("MAILBOX", a_.mailbox)->required();
+  acl_set->add_option("IDENTIFIER", a_.identifier, "another user's address, or anyone")->required();
+  acl_set->add_option("RIGHTS", a_.rights, "letters of lrswipkxtea: lr replaces, +i adds, -w removes")->required();
+  acl_set->add_flag("--json", a_.json, "print JSON");
+  acl_set->footer("Rights (RFC 4314): l see it in LIST, r read (SELECT, FETCH, SEARCH, COPY from), s keep \\Seen,\n"
+                  "w other flags, i insert (APPEND, COPY into), p post, k create below, x delete, t set \\Deleted,\n"
+                  "e expunge, a administer (change this list). The other user sees it as\n"
+                  "\"Other Users/USER/MAILBOX\".\n");
+  auto* acl_delete = command(acl, "delete", "take an identifier's entry off a mailbox's access list",
+                             [](auto& a, auto& st) {
+                               print_acl(check_request(admin::acl_delete(st, a.name, a.mailbox, a.identifier)), a.json);
+                             });
+  acl_delete->add_option("USER", a_.name, "user@domain: the owner")->required();
+  acl_delete->add_option("MAILBOX", a_.mailbox)->required();
+  acl_delete->add_option("IDENTIFIER", a_.identifier, "another user's address, or anyone")->required();
+  acl_delete->add_flag("--json", a_.json, "print JSON");
 
   auto* flags = command(&app_, "flags", "show or change the flags of messages (IMAP's FLAGS and STORE)",
                         [this](auto& a, auto& st) {

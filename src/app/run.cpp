@@ -19,6 +19,7 @@
 #include "base/ids.h"
 #include "base/log.h"
 #include "base/text.h"
+#include "imap/acl.h"
 #include "mime/builder.h"
 #include "mime/header.h"
 #include "queue/alias_expander.h"
@@ -321,6 +322,15 @@ void print_quota(const admin::QuotaInfo& q, bool json) {
   std::cout << fmt::format("  used:  {} ({} octets)", admin::human_size(q.used_bytes), q.used_bytes);
   if (q.quota_bytes) std::cout << fmt::format(", {:.1f}%", 100.0 * double(q.used_bytes) / double(q.quota_bytes));
   std::cout << "\n";
+}
+
+void print_acl(const admin::AclInfo& acl, bool json) {
+  if (json) {
+    std::cout << admin::dump(admin::to_json(acl)) << "\n";
+    return;
+  }
+  std::cout << fmt::format("{}  {}  (owner)\n", printable_utf8(acl.owner), imap::Rights::all().str());
+  for (const auto& e : acl.entries) std::cout << fmt::format("{}  {}\n", printable_utf8(e.identifier), e.rights);
 }
 
 void print_flags(const std::vector<admin::MessageFlags>& rows, bool json) {

@@ -129,6 +129,7 @@ void print_targets(store::Store& st, const std::filesystem::path& data_dir, bool
 // `quota get|set` as limit and use, `flags` as one line per message.
 void print_mailbox_list(store::Store& st, const std::string& address, bool json);
 void print_quota(const admin::QuotaInfo& q, bool json);
+void print_acl(const admin::AclInfo& acl, bool json);
 void print_flags(const std::vector<admin::MessageFlags>& rows, bool json);
 
 // import_mail - `herald import maildir|mbox`: a progress line on a

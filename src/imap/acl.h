@@ -39,6 +39,10 @@ class Rights {
   std::uint32_t bits_ = 0;
 };
 
+// kOtherUsers - the namespace of other users' mailboxes shared with this
+// one (RFC 2342 5): "Other Users/OWNER/NAME" is OWNER's NAME.
+inline constexpr std::string_view kOtherUsers = "Other Users";
+
 // RightsChange - SETACL's rights argument (RFC 4314 3.1): "+" adds, "-"
 // removes, neither replaces.
 struct RightsChange {

@@ -58,6 +58,7 @@ struct MailboxInfo {
   std::uint32_t unseen = 0;   // filled when counts were asked
   std::uint32_t deleted = 0;
   std::uint64_t size = 0;     // octets of all messages
+  std::string rights;         // RFC 4314, of this user; "" = all (the user's own)
 };
 
 // Why a request failed, as the tagged NO says it (RFC 5530 codes).
@@ -148,12 +149,24 @@ struct SetMetadata {
   std::uint32_t max_entries = 0;
 };
 
+// Acl - a mailbox's access list, its owner and this user's rights
+// (GETACL, MYRIGHTS, LISTRIGHTS: RFC 4314 3).
+struct Acl { std::string mailbox; };
+// SetAcl - SETACL (rights: "+..." adds, "-..." removes, else replaces) and
+// DELETEACL (none); the user needs the 'a' right.
+struct SetAcl {
+  std::string mailbox;
+  std::string identifier;  // lower case address, or "anyone"
+  std::optional<std::string> rights;
+};
+
 }  // namespace request
 
 using Request = std::variant<request::List, request::Status, request::Open, request::Create, request::Delete,
                              request::Rename, request::Subscribe, request::Append, request::Changes,
                              request::Read, request::StoreFlags, request::Copy, request::Expunge, request::Quota,
-                             request::TextSearch, request::GetMetadata, request::SetMetadata>;
+                             request::TextSearch, request::GetMetadata, request::SetMetadata, request::Acl,
+                             request::SetAcl>;
 
 namespace answer {
 
@@ -203,6 +216,11 @@ struct TextFound {
 struct Metadata {
   std::vector<std::pair<std::string, std::string>> entries;  // by name
 };
+struct Acl {
+  std::string owner;   // the owner's address
+  std::string rights;  // this user's
+  std::vector<std::pair<std::string, std::string>> entries;  // identifier, rights; the owner's not among them
+};
 
 }  // namespace answer
 
@@ -211,7 +229,7 @@ struct Answer {
   std::string detail;  // for the log, never for the client
   std::variant<answer::Done, answer::List, answer::Mailbox, answer::Opened, answer::Appended, answer::Changes,
                answer::Read, answer::Stored, answer::Copied, answer::Expunged, answer::Quota,
-               answer::TextFound, answer::Metadata>
+               answer::TextFound, answer::Metadata, answer::Acl>
       value;
 };
 

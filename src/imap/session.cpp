@@ -63,7 +63,7 @@ std::string Session::capabilities() const {
   }
   caps += " NAMESPACE UIDPLUS MULTIAPPEND MOVE UNSELECT CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE"
           " ESEARCH SEARCHRES STATUS=SIZE UTF8=ACCEPT BINARY CONDSTORE QRESYNC QUOTA QUOTA=RES-STORAGE OBJECTID SORT SORT=DISPLAY"
-          " THREAD=ORDEREDSUBJECT THREAD=REFERENCES COMPRESS=DEFLATE PREVIEW SAVEDATE METADATA";
+          " THREAD=ORDEREDSUBJECT THREAD=REFERENCES COMPRESS=DEFLATE PREVIEW SAVEDATE METADATA ACL RIGHTS=texk";
   if (limits_.append_limit) caps += fmt::format(" APPENDLIMIT={}", limits_.append_limit);
   return caps;
 }
@@ -373,6 +373,11 @@ Session::Outcome Session::dispatch(Command& c) {
       {"APPEND", kLoggedIn, &Session::cmd_append},
       {"IDLE", kLoggedIn, &Session::cmd_idle},
       {"COMPRESS", kLoggedIn, &Session::cmd_compress},
+      {"GETACL", kLoggedIn, &Session::cmd_acl},
+      {"MYRIGHTS", kLoggedIn, &Session::cmd_acl},
+      {"LISTRIGHTS", kLoggedIn, &Session::cmd_acl},
+      {"SETACL", kLoggedIn, &Session::cmd_setacl},
+      {"DELETEACL", kLoggedIn, &Session::cmd_setacl},
       {"GETMETADATA", kLoggedIn, &Session::cmd_getmetadata},
       {"SETMETADATA", kLoggedIn, &Session::cmd_setmetadata},
       {"GETQUOTAROOT", kLoggedIn, &Session::cmd_quota},

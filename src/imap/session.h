@@ -47,6 +47,7 @@
 #include <variant>
 #include <vector>
 
+#include "imap/acl.h"
 #include "imap/command.h"
 #include "imap/mailstore.h"
 #include "imap/view.h"
@@ -224,6 +225,8 @@ class Session {
   Outcome cmd_namespace(Command& c);
   Outcome cmd_status(Command& c);
   Outcome cmd_append(Command& c);
+  Outcome cmd_acl(Command& c);
+  Outcome cmd_setacl(Command& c);
   Outcome cmd_getmetadata(Command& c);
   Outcome cmd_setmetadata(Command& c);
   Outcome cmd_idle(Command& c);
@@ -268,6 +271,7 @@ class Session {
   MailboxView view_;
   std::vector<std::uint32_t> saved_uids_;  // SEARCH RETURN (SAVE): what "$" names (RFC 5182)
   bool read_only_ = false;
+  Rights rights_ = Rights::all();  // of the selected mailbox (RFC 4314)
   ViewOptions view_options_;
   void enable_condstore() { view_options_.condstore = true; }
   bool rev2_ = false;   // ENABLE IMAP4rev2

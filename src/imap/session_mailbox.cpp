@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "base/text.h"
+#include "imap/acl.h"
 #include "imap/date.h"
 #include "imap/fetch_spec.h"
 #include "imap/metadata.h"
@@ -169,28 +170,53 @@ Session::Outcome Session::cmd_select(Command& c) {
       return o;
     }
     auto& opened = std::get<answer::Opened>(a.value);
+    // RFC 4314 4: SELECT and EXAMINE need 'r'; without any right to change
+    // the mailbox it is read-only.
+    const Rights rights =
+        opened.info.rights.empty() ? Rights::all() : Rights::parse(opened.info.rights).value_or(Rights());
+    if (!rights.has('r')) {
+      o.output += no("Permission denied", "NOPERM").output;
+      return o;
+    }
+    rights_ = rights;
+    const bool read_only = examine || !rights.any_of("stwe");
     view_.open(std::move(opened.info), std::move(opened.messages));
     saved_uids_.clear();
-    read_only_ = examine;
+    read_only_ = read_only;
     state_ = State::selected;
     const MailboxInfo& m = view_.info();
     std::string flags = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
     for (const auto& k : view_.keywords()) flags += " " + k;
+    // PERMANENTFLAGS: those the user may change (RFC 4314 4: \Seen needs
+    // 's', \Deleted 't', the others 'w').
+    std::string permanent;
+    auto may = [&permanent](std::string_view f) {
+      if (!permanent.empty()) permanent += ' ';
+      permanent += f;
+    };
+    if (rights.has('w')) may("\\Answered \\Flagged");
+    if (rights.has('t')) may("\\Deleted");
+    if (rights.has('s')) may("\\Seen");
+    if (rights.has('w')) {
+      may("\\Draft");
+      for (const auto& k : view_.keywords()) may(k);
+      may("\\*");
+    }
     o.output += fmt::format("* {} EXISTS\r\n", view_.exists());
     if (!rev2_) {
       o.output += "* 0 RECENT\r\n";
       if (auto first = view_.unseen_first()) o.output += fmt::format("* OK [UNSEEN {}] First unseen\r\n", first);
     }
     o.output += fmt::format("* FLAGS ({})\r\n", flags);
-    o.output += examine ? "* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n"
-                        : fmt::format("* OK [PERMANENTFLAGS ({} \\*)] Flags permitted\r\n", flags);
+    o.output += read_only ? "* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n"
+                          : fmt::format("* OK [PERMANENTFLAGS ({})] Flags permitted\r\n", permanent);
     o.output += fmt::format("* OK [UIDVALIDITY {}] UIDs valid\r\n", m.uidvalidity);
     o.output += fmt::format("* OK [UIDNEXT {}] Predicted next UID\r\n", m.uidnext);
     o.output += fmt::format("* OK [MAILBOXID (F{})] Ok\r\n", m.id);  // RFC 8474 4.1
     if (view_options_.condstore) o.output += fmt::format("* OK [HIGHESTMODSEQ {}] Highest\r\n", view_.modseq());
     if (rev2_) o.output += "* LIST () \"/\" " + mailbox_out(m.name) + "\r\n";
     std::string tagged =
-        ok(examine ? "EXAMINE completed" : "SELECT completed", examine ? "READ-ONLY" : "READ-WRITE").output;
+        ok(examine ? "EXAMINE completed" : "SELECT completed", read_only ? "READ-ONLY" : "READ-WRITE").output;
     // RFC 7162 3.2.5.1: what changed since the client last looked, when its
     // UIDs are still valid.
     if (qresync_uidvalidity && *qresync_uidvalidity == m.uidvalidity)
@@ -453,9 +479,10 @@ Session::Outcome Session::cmd_list(Command& c) {
 
 Session::Outcome Session::cmd_namespace(Command& c) {
   if (!c.args.empty()) return bad("NAMESPACE takes no arguments");
-  // RFC 2342: one personal namespace, "" with "/"; no others yet.
+  // RFC 2342: the personal namespace, "" with "/", and other users'
+  // mailboxes shared with this one (RFC 4314).
   Outcome o = ok("NAMESPACE completed");
-  o.output = "* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n" + o.output;
+  o.output = fmt::format("* NAMESPACE ((\"\" \"/\")) ((\"{}/\" \"/\")) NIL\r\n", kOtherUsers) + o.output;
   return o;
 }
 
@@ -639,6 +666,91 @@ Session::Outcome Session::cmd_setmetadata(Command& c) {
     if (a.error == StoreError::over_quota) return no("Too many entries", "METADATA TOOMANY");
     if (a.error != StoreError::none) return store_failed(a);
     return finish(ok("SETMETADATA completed").output, false);
+  });
+}
+
+// identifier_arg - an ACL identifier (RFC 4314 2): "anyone", or a user's
+// address, in lower case. Negative rights ("-user") are not kept.
+std::optional<std::string> identifier_arg(const Value& v) {
+  if (!v.is_astring() || v.text.empty() || v.text.size() > 320 || v.text[0] == '-') return std::nullopt;
+  for (unsigned char c : v.text)
+    if (c <= 0x20 || c == 0x7f) return std::nullopt;
+  return to_lower(v.text);
+}
+
+// cmd_acl - GETACL, MYRIGHTS and LISTRIGHTS (RFC 4314 3.3-3.5). Reading
+// a mailbox's access list needs the 'a' right; MYRIGHTS any right.
+Session::Outcome Session::cmd_acl(Command& c) {
+  const bool listrights = c.name == "LISTRIGHTS";
+  if (c.args.size() != (listrights ? 2u : 1u))
+    return bad(fmt::format("{} takes a mailbox{}", c.name, listrights ? " and an identifier" : ""));
+  std::string error;
+  auto name = mailbox_arg(c.args[0], error);
+  if (!name) return bad(error);
+  std::optional<std::string> identifier;
+  if (listrights && !(identifier = identifier_arg(c.args[1]))) return bad("Invalid identifier");
+  const std::string verb = c.name;
+  const std::string shown = mailbox_out(*name);
+  return ask(request::Acl{*name}, [this, verb, shown, identifier](Answer& a) {
+    if (a.error != StoreError::none) return store_failed(a);
+    const auto& acl = std::get<answer::Acl>(a.value);
+    const Rights mine = acl.rights.empty() ? Rights::all() : Rights::parse(acl.rights).value_or(Rights());
+    std::string out;
+    if (verb == "MYRIGHTS") {
+      out = "* MYRIGHTS " + shown + " " + mine.str() + "\r\n";
+    } else if (!mine.has('a')) {
+      return no("Permission denied", "NOPERM");
+    } else if (verb == "GETACL") {
+      out = "* ACL " + shown + " ";
+      append_astring(out, acl.owner);
+      out += " " + Rights::all().str();
+      for (const auto& [who, rights] : acl.entries) {
+        out += ' ';
+        append_astring(out, who);
+        out += " " + Rights::parse(rights).value_or(Rights()).str();
+      }
+      out += "\r\n";
+    } else {
+      // RFC 4314 3.4: the owner holds every right; anyone else may be
+      // given each one alone.
+      out = "* LISTRIGHTS " + shown + " ";
+      append_astring(out, *identifier);
+      if (*identifier == acl.owner) {
+        out += " " + Rights::all().str();
+      } else {
+        out += " \"\"";
+        for (char r : Rights::kLetters) out += fmt::format(" {}", r);
+      }
+      out += "\r\n";
+    }
+    return prefixed(std::move(out), finish(ok(verb + " completed").output, false));
+  });
+}
+
+// cmd_setacl - SETACL and DELETEACL (RFC 4314 3.1, 3.2); the driver checks
+// the 'a' right.
+Session::Outcome Session::cmd_setacl(Command& c) {
+  const bool set = c.name == "SETACL";
+  if (c.args.size() != (set ? 3u : 2u))
+    return bad(set ? "SETACL takes a mailbox, an identifier and rights" : "DELETEACL takes a mailbox and an identifier");
+  std::string error;
+  auto name = mailbox_arg(c.args[0], error);
+  if (!name) return bad(error);
+  auto identifier = identifier_arg(c.args[1]);
+  if (!identifier) {
+    if (c.args[1].is_astring() && !c.args[1].text.empty() && c.args[1].text[0] == '-')
+      return no("Negative rights are not supported", "CANNOT");
+    return bad("Invalid identifier");
+  }
+  request::SetAcl r{*name, *identifier, std::nullopt};
+  if (set) {
+    if (!c.args[2].is_astring() || !parse_rights_change(c.args[2].text)) return bad("Invalid rights");
+    r.rights = c.args[2].text;
+  }
+  const std::string verb = c.name;
+  return ask(std::move(r), [this, verb](Answer& a) {
+    if (a.error != StoreError::none) return store_failed(a);
+    return finish(ok(verb + " completed").output, false);
   });
 }
 

@@ -136,7 +136,8 @@ Session::Outcome Session::cmd_close(Command& c) {
   if (!c.args.empty()) return bad(fmt::format("{} takes no arguments", c.name));
   const std::string done = c.name + " completed";
   saved_uids_.clear();  // RFC 5182 2.1
-  if (c.name == "UNSELECT" || read_only_) {
+  // Without 'e' (RFC 4314 4) CLOSE closes without expunging.
+  if (c.name == "UNSELECT" || read_only_ || !rights_.has('e')) {
     unselect();
     return ok(done);
   }
@@ -163,6 +164,7 @@ Session::Outcome Session::cmd_expunge(Command& c) {
     return bad("EXPUNGE takes no arguments");
   }
   if (read_only_) return no("Mailbox is read-only", "READ-ONLY");
+  if (!rights_.has('e')) return no("Permission denied", "NOPERM");  // RFC 4314 4
   return ask(request::Expunge{view_.id(), std::move(only)}, [this](Answer& a) {
     if (a.error != StoreError::none) return store_failed(a);
     Outcome o;
@@ -193,13 +195,15 @@ Session::Outcome Session::cmd_fetch(Command& c) {
   }
   // RFC 7162 3.1.4: with CONDSTORE on, FLAGS go out with their MODSEQ
   // (those a \Seen set by this FETCH reports too).
-  if (view_options_.condstore && (spec->has(FetchItem::Kind::flags) || (spec->sets_seen && !read_only_)))
+  // Without 's' (RFC 4314 4) reading a message leaves \Seen as it is.
+  const bool may_set_seen = !read_only_ && rights_.has('s');
+  if (view_options_.condstore && (spec->has(FetchItem::Kind::flags) || (spec->sets_seen && may_set_seen)))
     job->options.modseq = true;
   job->by_uid = uid_;
   job->options.uid = uid_;
   job->options.form = form();
   job->spec = std::move(*spec);
-  if (read_only_) job->spec.sets_seen = false;
+  if (!may_set_seen) job->spec.sets_seen = false;
   job->spec_with_flags = job->spec;
   if (!job->spec.has(FetchItem::Kind::flags)) job->spec_with_flags.items.push_back(FetchItem{});  // Kind::flags
   if (job->spec.vanished) {
@@ -352,6 +356,13 @@ Session::Outcome Session::cmd_store(Command& c) {
   std::vector<std::uint32_t> msns;
   if (!resolve(*set, msns)) return bad("Invalid message number");
   if (read_only_) return no("Mailbox is read-only", "READ-ONLY");
+  // RFC 4314 4: \Seen needs 's', \Deleted 't', the other flags 'w'; FLAGS
+  // replaces them all.
+  const std::uint32_t others = r.flags & ~static_cast<std::uint32_t>(kSeen | kDeleted);
+  const bool replace = r.change == request::StoreFlags::Change::replace;
+  if (((replace || (r.flags & kSeen)) && !rights_.has('s')) || ((replace || (r.flags & kDeleted)) && !rights_.has('t')) ||
+      ((replace || others || !r.keywords.empty()) && !rights_.has('w')))
+    return no("Permission denied", "NOPERM");
   r.mailbox_id = view_.id();
   for (auto m : msns)
     if (!view_.gone(view_.at(m).uid)) r.uids.push_back(view_.at(m).uid);
@@ -417,6 +428,7 @@ Session::Outcome Session::cmd_copy(Command& c) {
   std::vector<std::uint32_t> msns;
   if (!resolve(*set, msns)) return bad("Invalid message number");
   if (move && read_only_) return no("Mailbox is read-only", "READ-ONLY");
+  if (move && !(rights_.has('t') && rights_.has('e'))) return no("Permission denied", "NOPERM");  // RFC 4314 4
   request::Copy r{view_.id(), {}, *to, move};
   for (auto m : msns)
     if (!view_.gone(view_.at(m).uid)) r.uids.push_back(view_.at(m).uid);

@@ -2,6 +2,7 @@
 // it, against an in-memory store (imap/session_test_store.h): each test
 // asserts on the exact response lines a client reads, and every script is
 // fed whole and one octet at a time with the same output expected.
+#include "imap/acl.h"
 #include "imap/metadata.h"
 #include "imap/session.h"
 
@@ -31,7 +32,7 @@ constexpr std::string_view kCapsAfter =
     "IMAP4rev1 IMAP4rev2 LITERAL- SASL-IR ID ENABLE IDLE NAMESPACE UIDPLUS MULTIAPPEND MOVE UNSELECT CHILDREN LIST-EXTENDED "
     "LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE ESEARCH SEARCHRES STATUS=SIZE UTF8=ACCEPT BINARY CONDSTORE QRESYNC "
     "QUOTA QUOTA=RES-STORAGE OBJECTID SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES COMPRESS=DEFLATE "
-    "PREVIEW SAVEDATE METADATA";
+    "PREVIEW SAVEDATE METADATA ACL RIGHTS=texk";
 const std::string kDate = "\"14-Nov-2023 22:13:20 +0000\"";
 
 // lit - a literal as the server writes it.
@@ -594,7 +595,7 @@ TEST(ImapSession, MailboxNamesInModifiedUtf7AndInUtf8) {
 TEST(ImapSession, NamespaceIdEnable) {
   EXPECT_EQ(script("", "I ID (\"name\" \"test\")\r\n"), "* ID (\"name\" \"Herald\")\r\nI OK ID completed\r\n");
   EXPECT_EQ(script(kLogin, "N NAMESPACE\r\nE ENABLE IMAP4rev2 CONDSTORE\r\nF ENABLE IMAP4rev2\r\nI ID NIL\r\n"),
-            "* NAMESPACE ((\"\" \"/\")) NIL NIL\r\nN OK NAMESPACE completed\r\n"
+            "* NAMESPACE ((\"\" \"/\")) ((\"Other Users/\" \"/\")) NIL\r\nN OK NAMESPACE completed\r\n"
             "* ENABLED IMAP4rev2 CONDSTORE\r\nE OK ENABLE completed\r\n"
             "* ENABLED\r\nF OK ENABLE completed\r\n"
             "* ID (\"name\" \"Herald\")\r\nI OK ID completed\r\n");
@@ -726,6 +727,72 @@ TEST(ImapSession, MetadataErrorsAndLimits) {
             "F NO [NONEXISTENT] Mailbox doesn't exist\r\n"
             "G BAD DEPTH is 0, 1 or infinity\r\n"
             "H BAD SETMETADATA takes a mailbox and (entry value ...)\r\n");
+}
+
+// ---- ACL (RFC 4314) -------------------------------------------------------------
+
+TEST(ImapAcl, RightsParseAndChange) {
+  EXPECT_EQ(Rights::parse("rl")->str(), "lr");
+  EXPECT_EQ(Rights::parse("cd")->str(), "kxte");  // RFC 4314 2.1.1: the old "c" and "d"
+  EXPECT_FALSE(Rights::parse("lrz"));
+  EXPECT_FALSE(Rights::parse("l1"));
+  const Rights lr = *Rights::parse("lr");
+  EXPECT_EQ(parse_rights_change("+sw")->applied_to(lr).str(), "lrsw");
+  EXPECT_EQ(parse_rights_change("-r")->applied_to(lr).str(), "l");
+  EXPECT_EQ(parse_rights_change("i")->applied_to(lr).str(), "i");
+  EXPECT_FALSE(parse_rights_change("+q"));
+  EXPECT_TRUE(parse_rights_change("")->applied_to(lr).empty());
+}
+
+TEST(ImapSession, AccessListCommands) {
+  EXPECT_EQ(script(kLogin,
+                   "A SETACL Work Bob@Example.test lr\r\n"
+                   "B SETACL Work bob@example.test +sw\r\n"
+                   "C SETACL Work anyone l\r\n"
+                   "D GETACL Work\r\n"
+                   "E DELETEACL Work anyone\r\n"
+                   "F MYRIGHTS Work\r\n"
+                   "G LISTRIGHTS Work bob@example.test\r\n"
+                   "H LISTRIGHTS Work alice\r\n"
+                   "I SETACL Work -bob@example.test r\r\n"
+                   "J SETACL Work bob@example.test lrz\r\n"
+                   "K GETACL Nope\r\n"),
+            "A OK SETACL completed\r\n"
+            "B OK SETACL completed\r\n"
+            "C OK SETACL completed\r\n"
+            "* ACL Work alice lrswipkxtea anyone l bob@example.test lrsw\r\nD OK GETACL completed\r\n"
+            "E OK DELETEACL completed\r\n"
+            "* MYRIGHTS Work lrswipkxtea\r\nF OK MYRIGHTS completed\r\n"
+            "* LISTRIGHTS Work bob@example.test \"\" l r s w i p k x t e a\r\nG OK LISTRIGHTS completed\r\n"
+            "* LISTRIGHTS Work alice lrswipkxtea\r\nH OK LISTRIGHTS completed\r\n"
+            "I NO [CANNOT] Negative rights are not supported\r\n"
+            "J BAD Invalid rights\r\n"
+            "K NO [NONEXISTENT] Mailbox doesn't exist\r\n");
+}
+
+// RFC 4314 4: what a user may do in another's mailbox follows the rights
+// the store reports with it.
+TEST(ImapSession, RightsBoundTheSelectedMailbox) {
+  auto rights = [](std::string r) { return [r](Fixture& f) { f.store.by_name("INBOX")->info.rights = r; }; };
+  EXPECT_EQ(script(kLogin, "S SELECT INBOX\r\n", rights("l")),
+            "S NO [NOPERM] Permission denied\r\n");
+  std::string out = script(kLogin, "S SELECT INBOX\r\nA STORE 1 +FLAGS (\\Flagged)\r\nB EXPUNGE\r\n", rights("lr"));
+  EXPECT_NE(out.find("* OK [PERMANENTFLAGS ()] Read-only mailbox\r\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("S OK [READ-ONLY] SELECT completed\r\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("A NO [READ-ONLY]"), std::string::npos) << out;
+  out = script(kLogin,
+               "S SELECT INBOX\r\nA STORE 2 +FLAGS (\\Flagged)\r\nB STORE 2 +FLAGS.SILENT (\\Seen)\r\n"
+               "C EXPUNGE\r\nD MOVE 2 Trash\r\nE FETCH 3 (FLAGS BODY[])\r\n",
+               rights("lrs"));
+  EXPECT_NE(out.find("* OK [PERMANENTFLAGS (\\Seen)] Flags permitted\r\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("S OK [READ-WRITE] SELECT completed\r\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("A NO [NOPERM] Permission denied\r\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("B OK STORE completed\r\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("C NO [NOPERM] Permission denied\r\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("D NO [NOPERM] Permission denied\r\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("* 3 FETCH (FLAGS (\\Seen \\Flagged)"), std::string::npos) << out;  // 's': reading sets \Seen
+  out = script(kLogin, "S SELECT INBOX\r\nE FETCH 3 (FLAGS BODY[])\r\n", rights("lrw"));
+  EXPECT_NE(out.find("* 3 FETCH (FLAGS (\\Flagged) BODY[]"), std::string::npos) << out;  // no 's': it stays unseen
 }
 
 // ---- COPY, MOVE --------------------------------------------------------------------

@@ -28,6 +28,7 @@
 #include <variant>
 #include <vector>
 
+#include "imap/acl.h"
 #include "imap/listing.h"
 #include "imap/mailstore.h"
 #include "imap/session.h"
@@ -64,6 +65,8 @@ class FakeStore {
   std::vector<std::uint32_t> unindexed;            // UIDs TextSearch says the index does not hold
   // Annotations by mailbox ("" the server), then by name: one user's view.
   std::map<std::string, std::map<std::string, std::string>> metadata;
+  // Access lists by mailbox, then identifier; the user owns every mailbox.
+  std::map<std::string, std::map<std::string, std::string>> acls;
   request::Read last_read;                         // what the last Read asked for
 
   FakeMailbox& create(const std::string& name, const std::string& special_use = "", bool selectable = true) {
@@ -187,7 +190,7 @@ class FakeStore {
   static std::string kind(const Request& r) {
     static const char* kNames[] = {"List",   "Status",  "Open", "Create",     "Delete", "Rename",  "Subscribe",
                                    "Append", "Changes", "Read", "StoreFlags", "Copy",   "Expunge", "Quota",
-                                   "TextSearch", "GetMetadata", "SetMetadata"};
+                                   "TextSearch", "GetMetadata", "SetMetadata", "Acl", "SetAcl"};
     static_assert(std::size(kNames) == std::variant_size_v<Request>);
     return kNames[r.index()];
   }
@@ -361,6 +364,22 @@ class FakeStore {
           break;
         }
     return value(std::move(out));
+  }
+  Answer on(const request::Acl& r) {
+    if (!by_name(canonical(r.mailbox))) return error(StoreError::nonexistent);
+    answer::Acl out{"alice", "", {}};
+    for (const auto& [who, rights] : acls[canonical(r.mailbox)]) out.entries.emplace_back(who, rights);
+    return value(std::move(out));
+  }
+  Answer on(const request::SetAcl& r) {
+    if (!by_name(canonical(r.mailbox))) return error(StoreError::nonexistent);
+    auto& acl = acls[canonical(r.mailbox)];
+    auto change = r.rights ? parse_rights_change(*r.rights) : std::nullopt;
+    const Rights old = Rights::parse(acl[r.identifier]).value_or(Rights());
+    const Rights now = change ? change->applied_to(old) : Rights();
+    if (now.empty()) acl.erase(r.identifier);
+    else acl[r.identifier] = now.str();
+    return value(answer::Done{});
   }
   Answer on(const request::SetMetadata& r) {
     if (!r.mailbox.empty() && !by_name(canonical(r.mailbox))) return error(StoreError::nonexistent);

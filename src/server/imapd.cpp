@@ -11,6 +11,7 @@
 #include "mime/structure.h"
 #include "mime/text.h"
 #include "server/driver.h"
+#include "server/mailbox_access.h"
 #include "server/offload.h"
 
 namespace herald::server {
@@ -101,6 +102,16 @@ struct Blocking {
   store::Directory& directory;
   std::int64_t user;
   const std::string& address;
+  std::string lower = to_lower(address);  // as access lists name the user
+
+  static bool is_shared(const std::string& name) { return shared_name(name).has_value(); }
+  static imap::Answer not_yours() { return failed(make_error(Errc::denied, "another user's mailbox")); }
+  static imap::MailboxInfo noselect(std::string name) {
+    imap::MailboxInfo i;
+    i.name = std::move(name);
+    i.selectable = false;
+    return i;
+  }
 
   imap::Answer operator()(const imap::request::List& r) {
     auto list = mailboxes.list_mailboxes(user);
@@ -113,22 +124,49 @@ struct Blocking {
       if (r.counts)
         if (auto st = add_counts(mailboxes, out.mailboxes.back()); !st) return failed(st.error());
     }
+    // Other users' mailboxes this user may see ('l': RFC 4314 4), below
+    // \Noselect parents for the namespace and each owner.
+    auto shared = mailboxes.shared_with(user, lower);
+    if (!shared) return failed(shared.error());
+    std::string owner;
+    for (auto& s : *shared) {
+      auto rights = imap::Rights::parse(s.rights).value_or(imap::Rights());
+      if (!rights.has('l')) continue;
+      if (owner.empty()) out.mailboxes.push_back(noselect(std::string(imap::kOtherUsers)));
+      if (s.owner != owner) out.mailboxes.push_back(noselect(fmt::format("{}/{}", imap::kOtherUsers, s.owner)));
+      owner = s.owner;
+      out.mailboxes.push_back(info_of(s.mailbox));
+      out.mailboxes.back().name = shown_name(s.owner, s.mailbox.name);
+      out.mailboxes.back().rights = rights.str();
+      if (r.counts && rights.has('r'))
+        if (auto st = add_counts(mailboxes, out.mailboxes.back()); !st) return failed(st.error());
+    }
+    std::sort(out.mailboxes.begin(), out.mailboxes.end(),
+              [](const auto& a, const auto& b) { return a.name < b.name; });
     out.subscriptions = std::move(*subs);
     return imap::Answer{imap::StoreError::none, "", std::move(out)};
   }
   imap::Answer operator()(const imap::request::Status& r) {
-    auto found = mailboxes.find_mailbox(user, r.mailbox);
+    auto found = access(mailboxes, directory, user, lower, r.mailbox);
     if (!found) return failed(found.error());
-    if (!*found) return failed(make_error(Errc::not_found, "no such mailbox"));
-    imap::answer::Mailbox out{info_of(**found)};
+    if (!found->rights.has('r')) return failed(make_error(Errc::denied, "no 'r' right"));  // RFC 4314 4
+    imap::answer::Mailbox out{info_of(found->mailbox)};
+    out.info.name = r.mailbox;
     if (auto st = add_counts(mailboxes, out.info); !st) return failed(st.error());
     return imap::Answer{imap::StoreError::none, "", std::move(out)};
   }
+  // Other users' mailboxes are theirs to create, delete and rename (the
+  // 'k' and 'x' rights are not granted).
   imap::Answer operator()(const imap::request::Create& r) {
+    if (is_shared(r.mailbox)) return not_yours();
     return done_or(mailboxes.create_mailbox(user, r.mailbox, r.special_use));
   }
-  imap::Answer operator()(const imap::request::Delete& r) { return done_or(mailboxes.delete_mailbox(user, r.mailbox)); }
+  imap::Answer operator()(const imap::request::Delete& r) {
+    if (is_shared(r.mailbox)) return not_yours();
+    return done_or(mailboxes.delete_mailbox(user, r.mailbox));
+  }
   imap::Answer operator()(const imap::request::Rename& r) {
+    if (is_shared(r.from) || is_shared(r.to)) return not_yours();
     return done_or(mailboxes.rename_mailbox(user, r.from, r.to));
   }
   imap::Answer operator()(const imap::request::Subscribe& r) {
@@ -187,6 +225,7 @@ struct Blocking {
     return imap::Answer{imap::StoreError::none, "", std::move(out)};
   }
   imap::Answer operator()(const imap::request::GetMetadata& r) {
+    if (is_shared(r.mailbox)) return not_yours();
     auto found = mailboxes.metadata(user, r.mailbox, r.names);
     if (!found) return failed(found.error());
     imap::answer::Metadata out;
@@ -195,7 +234,41 @@ struct Blocking {
     return imap::Answer{imap::StoreError::none, "", std::move(out)};
   }
   imap::Answer operator()(const imap::request::SetMetadata& r) {
+    if (is_shared(r.mailbox)) return not_yours();
     return done_or(mailboxes.set_metadata(user, r.mailbox, r.entries, r.max_entries));
+  }
+  imap::Answer operator()(const imap::request::Acl& r) {
+    auto found = access(mailboxes, directory, user, lower, r.mailbox);
+    if (!found) return failed(found.error());
+    imap::answer::Acl out;
+    auto shared = shared_name(r.mailbox);
+    out.owner = shared ? shared->first : lower;
+    out.rights = found->rights.str();
+    auto acl = mailboxes.acl(found->mailbox.id);
+    if (!acl) return failed(acl.error());
+    for (auto& e : *acl) out.entries.emplace_back(std::move(e.identifier), std::move(e.rights));
+    return imap::Answer{imap::StoreError::none, "", std::move(out)};
+  }
+  imap::Answer operator()(const imap::request::SetAcl& r) {
+    auto found = access(mailboxes, directory, user, lower, r.mailbox);
+    if (!found) return failed(found.error());
+    if (!found->rights.has('a')) return failed(make_error(Errc::denied, "no 'a' right"));
+    auto shared = shared_name(r.mailbox);
+    // The owner holds every right, always (RFC 4314 2.1.1).
+    if (r.identifier == (shared ? shared->first : lower))
+      return failed(make_error(Errc::invalid, "the owner's rights are not in the list"));
+    imap::Rights now;
+    if (r.rights) {
+      auto acl = mailboxes.acl(found->mailbox.id);
+      if (!acl) return failed(acl.error());
+      imap::Rights old;
+      for (const auto& e : *acl)
+        if (e.identifier == r.identifier) old = imap::Rights::parse(e.rights).value_or(imap::Rights());
+      auto change = imap::parse_rights_change(*r.rights);
+      if (!change) return failed(make_error(Errc::invalid, "not rights"));
+      now = change->applied_to(old);
+    }
+    return done_or(mailboxes.set_acl(found->mailbox.id, r.identifier, now.str()));
   }
   imap::Answer operator()(const imap::request::Quota&) {
     auto found = directory.find_user(address);
@@ -384,10 +457,11 @@ class ImapProtocol {
   // changed since; only the first session on a mailbox reads it whole.
   asio::awaitable<imap::Answer> select(const std::string& name) {
     auto run = [this, &name]() -> imap::Answer {
-      auto found = ctx_.mailboxes.find_mailbox(user_id_, name);
+      auto found = access(ctx_.mailboxes, ctx_.directory, user_id_, to_lower(address_), name);
       if (!found) return failed(found.error());
-      if (!*found || !(*found)->selectable) return failed(make_error(Errc::not_found, "no such mailbox"));
-      const std::int64_t id = (*found)->id;
+      if (!found->mailbox.selectable) return failed(make_error(Errc::not_found, "no such mailbox"));
+      const std::int64_t id = found->mailbox.id;
+      selected_owner_ = found->owner_id;
       watched_ = ctx_.watch.watch(id);
       watched_id_ = id;
       const MailboxWatch::Watched::Shared shared = watched_->shared();
@@ -396,7 +470,9 @@ class ImapProtocol {
       if (!read) return failed(read.error());
       const imap::answer::Changes changes = changes_of(*read);
       imap::answer::Opened out;
-      out.info = info_of(**found);
+      out.info = info_of(found->mailbox);
+      out.info.name = name;
+      if (found->owner_id != user_id_) out.info.rights = found->rights.str();
       if (shared.listing && changes.changed.empty() && changes.expunged.empty()) {
         out.messages = shared.listing;
       } else {
@@ -447,9 +523,11 @@ class ImapProtocol {
       }
       return out;
     };
+    auto into = co_await target_of(r.mailbox);
+    if (!into) co_return failed(into.error());
     std::vector<store::AppendMessage> messages = co_await offload(ctx_.blocking, parse);
-    auto start = [&mailboxes = ctx_.mailboxes, user = user_id_, &r, &messages](auto done) {
-      mailboxes.append_messages(user, r.mailbox, std::move(messages), std::move(done));
+    auto start = [&mailboxes = ctx_.mailboxes, &into, &messages](auto done) {
+      mailboxes.append_messages(into->first, into->second, std::move(messages), std::move(done));
     };
     Result<store::Appended> appended = co_await on_completion<Result<store::Appended>>(start);
     if (!appended) co_return failed(appended.error());
@@ -482,10 +560,28 @@ class ImapProtocol {
     co_return a;
   }
 
+  // target_of - the owner of an APPEND, COPY or MOVE target and its name
+  // there: the user's own without asking the store; another user's shared
+  // one needs the 'i' right (RFC 4314 4).
+  asio::awaitable<Result<std::pair<std::int64_t, std::string>>> target_of(const std::string& name) {
+    using Target = Result<std::pair<std::int64_t, std::string>>;
+    if (!shared_name(name)) co_return Target(std::make_pair(user_id_, name));
+    auto run = [this, &name]() -> Target {
+      auto found = access(ctx_.mailboxes, ctx_.directory, user_id_, to_lower(address_), name);
+      if (!found) return found.error();
+      if (!found->rights.has('i')) return make_error(Errc::denied, "no 'i' right");
+      return std::make_pair(found->owner_id, found->mailbox.name);
+    };
+    Target target = co_await offload(ctx_.blocking, run);
+    co_return target;
+  }
+
   asio::awaitable<imap::Answer> copy_messages(const imap::request::Copy& r) {
     std::vector<std::int64_t> uids(r.uids.begin(), r.uids.end());
-    auto start = [&mailboxes = ctx_.mailboxes, user = user_id_, &r, &uids](auto done) {
-      mailboxes.copy_messages(user, r.mailbox_id, std::move(uids), r.to, r.move, std::move(done));
+    auto into = co_await target_of(r.to);
+    if (!into) co_return failed(into.error());
+    auto start = [&mailboxes = ctx_.mailboxes, from = selected_owner_, &r, &uids, &into](auto done) {
+      mailboxes.copy_messages(from, r.mailbox_id, std::move(uids), into->first, into->second, r.move, std::move(done));
     };
     Result<store::Copied> copied = co_await on_completion<Result<store::Copied>>(start);
     if (!copied) co_return failed(copied.error());
@@ -501,8 +597,8 @@ class ImapProtocol {
   asio::awaitable<imap::Answer> expunge_messages(const imap::request::Expunge& r) {
     std::optional<std::vector<std::int64_t>> only;
     if (r.uids) only.emplace(r.uids->begin(), r.uids->end());
-    auto start = [&mailboxes = ctx_.mailboxes, user = user_id_, &r, &only](auto done) {
-      mailboxes.expunge_deleted(user, r.mailbox_id, std::move(only), std::move(done));
+    auto start = [&mailboxes = ctx_.mailboxes, owner = selected_owner_, &r, &only](auto done) {
+      mailboxes.expunge_deleted(owner, r.mailbox_id, std::move(only), std::move(done));
     };
     Result<std::vector<std::int64_t>> removed = co_await on_completion<Result<std::vector<std::int64_t>>>(start);
     if (!removed) co_return failed(removed.error());
@@ -557,6 +653,7 @@ class ImapProtocol {
   imap::Action action_ = imap::Action::need_more;
   std::int64_t user_id_ = 0;
   std::string address_;
+  std::int64_t selected_owner_ = 0;  // whose the selected mailbox is (RFC 4314: perhaps another's)
   std::optional<UserSessions::Ticket> ticket_;  // this session counted against its user's
   std::shared_ptr<MailboxWatch::Watched> watched_;
   std::int64_t watched_id_ = 0;

@@ -286,16 +286,22 @@ class Mailboxes {
   // stored or none (the quota holds them all or refuses them all).
   virtual void append_messages(std::int64_t user_id, const std::string& mailbox, std::vector<AppendMessage> messages,
                                std::function<void(Result<Appended>)> done) = 0;
-  // copy_messages - COPY (RFC 9051 6.4.7), or MOVE (RFC 6851) when move.
-  // Each source UID that exists, ascending, gets a copy in to_mailbox with
-  // the next UID and MODSEQ there, and its flags, keywords and internal
-  // date; copies share the body. A copy counts against the quota
-  // (Errc::quota, nothing written); a move does not, its source going as
-  // expunge() removes it. Errc::not_found when there is no such selectable
-  // target; the source mailbox itself may be the target.
-  virtual void copy_messages(std::int64_t user_id, std::int64_t from_mailbox_id, std::vector<std::int64_t> uids,
-                             const std::string& to_mailbox, bool move,
+  // copy_messages - COPY (RFC 9051 6.4.7), or MOVE (RFC 6851) when move,
+  // from a mailbox of from_owner's to to_owner's to_mailbox (the same
+  // user, or another who shares it: RFC 4314). Each source UID that
+  // exists, ascending, gets a copy in to_mailbox with the next UID and
+  // MODSEQ there, and its flags, keywords and internal date; copies share
+  // the body. A copy counts against to_owner's quota (Errc::quota, nothing
+  // written); a move within one user's mailboxes does not, its source
+  // going as expunge() removes it. Errc::not_found when there is no such
+  // selectable target; the source mailbox itself may be the target.
+  virtual void copy_messages(std::int64_t from_owner_id, std::int64_t from_mailbox_id, std::vector<std::int64_t> uids,
+                             std::int64_t to_owner_id, const std::string& to_mailbox, bool move,
                              std::function<void(Result<Copied>)> done) = 0;
+  void copy_messages(std::int64_t user_id, std::int64_t from_mailbox_id, std::vector<std::int64_t> uids,
+                     const std::string& to_mailbox, bool move, std::function<void(Result<Copied>)> done) {
+    copy_messages(user_id, from_mailbox_id, std::move(uids), user_id, to_mailbox, move, std::move(done));
+  }
   // metadata - the annotations (RFC 5464) of a mailbox, or of the server
   // when mailbox is "", that the user sees: their own /private entries
   // and the mailbox's /shared ones; those named in names and those below

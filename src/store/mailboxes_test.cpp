@@ -711,6 +711,36 @@ TEST_F(MailboxesTest, AccessListsShareMailboxes) {
   EXPECT_TRUE(mb().acl(archive.id)->empty());
 }
 
+// RFC 4314: a copy from one user's mailbox to another's is the target
+// owner's to pay for; a move frees the source owner's space.
+TEST_F(MailboxesTest, ACopyToAnotherUsersMailboxIsTheirs) {
+  const std::int64_t bob = add_user("bob@example.test", 0);
+  deliver("one\r\n");
+  deliver("two\r\n");
+  const auto inbox = mailbox(kInbox);
+  const std::uint64_t before = used_bytes();
+  auto copy_to_bob = [&](std::vector<std::int64_t> uids, bool move) {
+    std::promise<Result<Copied>> p;
+    mb().copy_messages(user_, inbox.id, std::move(uids), bob, "INBOX", move,
+                       [&p](Result<Copied> r) { p.set_value(std::move(r)); });
+    return p.get_future().get();
+  };
+  auto copied = copy_to_bob({1}, false);
+  ASSERT_TRUE(copied) << copied.error().message;
+  EXPECT_EQ(copied->to, (Uids{1}));
+  EXPECT_EQ(used_bytes(), before);
+  const std::uint64_t bobs = used_bytes("bob@example.test");
+  EXPECT_GT(bobs, 0u);
+  ASSERT_TRUE(copy_to_bob({2}, true));
+  EXPECT_LT(used_bytes(), before);
+  EXPECT_GT(used_bytes("bob@example.test"), bobs);
+  EXPECT_EQ(mailbox(kInbox).messages, 1u);
+  // The source must be from_owner's: bob's id with alice's mailbox finds nothing.
+  std::promise<Result<Copied>> p;
+  mb().copy_messages(bob, inbox.id, {1}, bob, "INBOX", false, [&p](Result<Copied> r) { p.set_value(std::move(r)); });
+  EXPECT_TRUE(p.get_future().get()->from.empty());
+}
+
 TEST_F(MailboxesTest, ACopyCountsAgainstTheQuotaAMoveDoesNot) {
   const std::int64_t small = add_user("small@example.test", 250);
   AppendMessage m;

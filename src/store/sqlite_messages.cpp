@@ -407,7 +407,8 @@ void SqliteMailboxes::append_messages(std::int64_t user_id, const std::string& m
   });
 }
 
-void SqliteMailboxes::copy_messages(std::int64_t user_id, std::int64_t from_mailbox_id, std::vector<std::int64_t> uids,
+void SqliteMailboxes::copy_messages(std::int64_t from_owner_id, std::int64_t from_mailbox_id,
+                                    std::vector<std::int64_t> uids, std::int64_t to_owner_id,
                                     const std::string& to_mailbox, bool move,
                                     std::function<void(Result<Copied>)> done) {
   const std::string name = canonical_mailbox_name(to_mailbox);
@@ -415,10 +416,11 @@ void SqliteMailboxes::copy_messages(std::int64_t user_id, std::int64_t from_mail
   uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
   auto outcome = std::make_shared<Result<Copied>>(Copied{});
   auto unlink = std::make_shared<std::vector<std::string>>();
-  auto apply = [this, user_id, from_mailbox_id, uids = std::move(uids), name, move, outcome, unlink](Db& db) {
+  auto apply = [this, from_owner_id, from_mailbox_id, uids = std::move(uids), to_owner_id, name, move, outcome,
+                unlink](Db& db) {
     *outcome = Copied{};  // a second run after a rollback starts afresh
     unlink->clear();
-    auto target = target_mailbox(db, user_id, name);
+    auto target = target_mailbox(db, to_owner_id, name);
     if (!target) {
       *outcome = no_such_mailbox(name);
       return;
@@ -433,17 +435,18 @@ void SqliteMailboxes::copy_messages(std::int64_t user_id, std::int64_t from_mail
     std::vector<Source> sources;
     std::uint64_t total = 0;
     for (auto uid : uids) {
-      // The source must be the user's own: its copies are charged to them.
+      // The source must be from_owner's: a move frees their space.
       auto st = db.prepare(
           "SELECT mm.message, mm.prefix, mm.size, mm.flags, mm.keywords, mm.internaldate FROM mailbox_messages mm "
           "JOIN mailboxes mb ON mb.id = mm.mailbox_id WHERE mm.mailbox_id = ? AND mm.uid = ? AND mb.user_id = ?");
-      st.bind(1, from_mailbox_id).bind(2, uid).bind(3, user_id);
+      st.bind(1, from_mailbox_id).bind(2, uid).bind(3, from_owner_id);
       if (!st.step()) continue;  // expunged meanwhile: nothing to copy (RFC 9051 6.4.7)
       sources.push_back({uid, st.i64(0), st.text(1), st.i64(2), st.i64(3), st.text(4), st.i64(5)});
       total += static_cast<std::uint64_t>(st.i64(2));
     }
-    // A move adds what it removes: only a copy can pass the quota.
-    if (!move && over_quota(db, user_id, total)) {
+    // A move within one user's mailboxes adds what it removes: only a copy,
+    // or a move to another user's, can pass the quota.
+    if ((!move || from_owner_id != to_owner_id) && over_quota(db, to_owner_id, total)) {
       *outcome = quota_error(total);
       return;
     }
@@ -465,10 +468,10 @@ void SqliteMailboxes::copy_messages(std::int64_t user_id, std::int64_t from_mail
       *outcome = std::move(copied);
       return;
     }
-    db.prepare("UPDATE users SET used_bytes = used_bytes + ? WHERE id = ?").bind(1, total).bind(2, user_id).run();
+    db.prepare("UPDATE users SET used_bytes = used_bytes + ? WHERE id = ?").bind(1, total).bind(2, to_owner_id).run();
     core_.note_change(target->id, modseq);
     // RFC 6851 3.3: the source messages go as EXPUNGE removes them.
-    if (move) expunge_uids(db, user_id, from_mailbox_id, copied.from, *unlink);
+    if (move) expunge_uids(db, from_owner_id, from_mailbox_id, copied.from, *unlink);
     *outcome = std::move(copied);
   };
   core_.submit(nullptr, std::move(apply), [this, done = std::move(done), outcome, unlink](Status st) {

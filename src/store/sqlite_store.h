@@ -221,8 +221,10 @@ class SqliteMailboxes final : public Mailboxes {
                        std::function<void(Result<std::vector<std::int64_t>>)> done) override;
   void append_messages(std::int64_t user_id, const std::string& mailbox, std::vector<AppendMessage> messages,
                        std::function<void(Result<Appended>)> done) override;
-  void copy_messages(std::int64_t user_id, std::int64_t from_mailbox_id, std::vector<std::int64_t> uids,
-                     const std::string& to_mailbox, bool move, std::function<void(Result<Copied>)> done) override;
+  using Mailboxes::copy_messages;
+  void copy_messages(std::int64_t from_owner_id, std::int64_t from_mailbox_id, std::vector<std::int64_t> uids,
+                     std::int64_t to_owner_id, const std::string& to_mailbox, bool move,
+                     std::function<void(Result<Copied>)> done) override;
   Result<MailboxCounts> mailbox_counts(std::int64_t mailbox_id) override;
   // sqlite_metadata.cpp
   Result<std::vector<MetadataEntry>> metadata(std::int64_t user_id, const std::string& mailbox,
