@@ -232,14 +232,29 @@ class Parser {
   std::string error_;
 };
 
-// contains - needle in haystack, ASCII letters in any case.
+// contains - needle in haystack, ASCII letters in any case. A plain scan
+// for the first octet in either case, then a compare: SEARCH's needles are
+// short and its haystacks header values, where building a skip table per
+// call (std::boyer_moore_horspool_searcher) cost more than it saved.
 bool contains(std::string_view haystack, std::string_view needle) {
   if (needle.empty()) return true;
   if (needle.size() > haystack.size()) return false;
-  auto eq = [](char a, char b) { return ascii_lower(a) == ascii_lower(b); };
-  auto hash = [](char c) { return std::hash<char>{}(ascii_lower(c)); };
-  std::boyer_moore_horspool_searcher searcher(needle.begin(), needle.end(), hash, eq);
-  return std::search(haystack.begin(), haystack.end(), searcher) != haystack.end();
+  const char lo = ascii_lower(needle[0]);
+  const char up = lo >= 'a' && lo <= 'z' ? static_cast<char>(lo - 'a' + 'A') : lo;
+  const std::string_view rest = needle.substr(1);
+  const std::size_t last = haystack.size() - needle.size();
+  for (std::size_t i = 0; i <= last; ++i) {
+    const char c = haystack[i];
+    if ((c == lo || c == up) && iequals(haystack.substr(i + 1, rest.size()), rest)) return true;
+  }
+  return false;
+}
+
+// value_matches - an unstructured value (RFC 2047 encoded-words decoded,
+// when it has any) holds text.
+bool value_matches(std::string_view value, std::string_view text) {
+  if (value.find("=?") != std::string_view::npos) return contains(decode_encoded_words(value), text);
+  return contains(value, text);
 }
 
 // body_of - what follows the header section: after the first empty line
@@ -263,16 +278,33 @@ bool header_matches(std::string_view header, std::string_view name, std::string_
   auto values = mime::field_values(header, name);
   if (text.empty()) return !values.empty();
   for (const auto& v : values)
-    if (contains(decode_encoded_words(v), text)) return true;
+    if (value_matches(v, text)) return true;
   return false;
 }
 
-// sent_day - the day of the Date: field in its own zone (RFC 9051 6.4.4:
-// "disregarding time and timezone").
-std::optional<std::int64_t> sent_day(std::string_view header) {
-  auto values = mime::field_values(header, "Date");
-  if (values.empty()) return std::nullopt;
-  auto d = parse_message_date(values.front());
+// field_matches - FROM, TO, CC, BCC and SUBJECT: from the envelope kept at
+// delivery when the input has it (its values are the first field of each
+// name, unfolded, as mime::structure_of keeps them), else from the header.
+bool field_matches(const SearchInput& in, std::string mime::Envelope::*field, std::string_view name,
+                   std::string_view text) {
+  if (!in.envelope) return header_matches(in.header, name, text);
+  const std::string& value = in.envelope->*field;
+  if (text.empty()) return !value.empty();
+  return value_matches(value, text);
+}
+
+// sent_day - the day of the (first) Date: field in its own zone (RFC 9051
+// 6.4.4: "disregarding time and timezone"), the envelope's when kept.
+std::optional<std::int64_t> sent_day(const SearchInput& in) {
+  std::string value;
+  if (in.envelope) {
+    value = in.envelope->date;
+  } else {
+    auto values = mime::field_values(in.header, "Date");
+    if (values.empty()) return std::nullopt;
+    value = std::move(values.front());
+  }
+  auto d = parse_message_date(value);
   if (!d) return std::nullopt;
   return day_of(d->seconds, d->zone_minutes);
 }
@@ -392,11 +424,11 @@ bool matches(const SearchKey& key, const SearchInput& in) {
     case Kind::keyword: return has_keyword(m, key.text);
     case Kind::unkeyword: return !has_keyword(m, key.text);
     // RFC 9051 6.4.4 names the envelope's fields; they are the header's.
-    case Kind::bcc: return header_matches(in.header, "Bcc", key.text);
-    case Kind::cc: return header_matches(in.header, "Cc", key.text);
-    case Kind::from: return header_matches(in.header, "From", key.text);
-    case Kind::to: return header_matches(in.header, "To", key.text);
-    case Kind::subject: return header_matches(in.header, "Subject", key.text);
+    case Kind::bcc: return field_matches(in, &mime::Envelope::bcc, "Bcc", key.text);
+    case Kind::cc: return field_matches(in, &mime::Envelope::cc, "Cc", key.text);
+    case Kind::from: return field_matches(in, &mime::Envelope::from, "From", key.text);
+    case Kind::to: return field_matches(in, &mime::Envelope::to, "To", key.text);
+    case Kind::subject: return field_matches(in, &mime::Envelope::subject, "Subject", key.text);
     case Kind::header: return header_matches(in.header, key.field, key.text);
     case Kind::body:
     case Kind::text: {
@@ -408,7 +440,7 @@ bool matches(const SearchKey& key, const SearchInput& in) {
       return date_key(key.kind, day_of(m.internaldate), key.date);
     case Kind::sentbefore: case Kind::senton: case Kind::sentsince: {
       // A message without a readable Date: field has no sent day to compare.
-      auto day = sent_day(in.header);
+      auto day = sent_day(in);
       return day && date_key(key.kind, *day, key.date);
     }
     // A message without a save date (0: the store does not know it) has

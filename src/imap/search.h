@@ -32,6 +32,7 @@
 #include "imap/mailstore.h"
 #include "imap/sequence.h"
 #include "mime/header.h"
+#include "mime/structure.h"
 
 namespace herald::imap {
 
@@ -113,6 +114,9 @@ struct SearchInput {
   std::uint32_t largest_uid = 0;  // what "*" is in a UID set
   const MessageMeta* meta = nullptr;
   std::string_view header;  // the header section, raw, when need >= header
+  // The envelope kept at delivery, when need == envelope and the store
+  // kept one: FROM, TO, CC, BCC, SUBJECT and SENT* read it, not header.
+  const mime::Envelope* envelope = nullptr;
   std::string_view text;    // the whole message when need == text
   std::int64_t now = 0;     // unix seconds, for OLDER and YOUNGER
   // The UIDs of the saved result, ascending: what "$" is (RFC 5182 2.1).

@@ -4,6 +4,8 @@
 #include "imap/date.h"
 #include "imap/search.h"
 
+#include "mime/structure.h"
+
 namespace herald::imap {
 namespace {
 
@@ -345,7 +347,14 @@ class ImapSearchMatchTest : public testing::Test {
       in.meta = &m.meta;
       SearchNeed n = need(p.program->root);
       std::string_view octets = m.octets;
-      if (n >= SearchNeed::envelope) in.header = octets.substr(0, octets.find("\r\n\r\n") + 4);
+      std::optional<mime::Envelope> kept;
+      if (n == SearchNeed::envelope && kept_envelope) {
+        kept = mime::decode_envelope(mime::encode(mime::structure_of(m.octets)));  // as delivery keeps it
+        EXPECT_TRUE(kept);
+        in.envelope = kept ? &*kept : nullptr;
+      } else if (n >= SearchNeed::envelope) {
+        in.header = octets.substr(0, octets.find("\r\n\r\n") + 4);
+      }
       if (n == SearchNeed::text) in.text = octets;
       in.now = now;
       in.saved_uids = saved;
@@ -355,6 +364,7 @@ class ImapSearchMatchTest : public testing::Test {
   }
 
   std::vector<Message> messages;
+  bool kept_envelope = false;  // the envelope keys read the envelope kept at delivery, not the header
   std::int64_t now = k1Feb1994 + 20 * kDay;
   std::vector<std::uint32_t> saved;
 };
@@ -395,6 +405,20 @@ TEST_F(ImapSearchMatchTest, Headers) {
   EXPECT_EQ(found("HEADER subject \"re:\""), U{20});
   EXPECT_EQ(found("HEADER X-Missing \"\""), U{});
   EXPECT_EQ(found("SUBJECT \"\""), (U{10, 20}));
+}
+
+// The envelope kept at delivery answers FROM, TO, CC, BCC, SUBJECT and
+// SENT* as the header section does.
+TEST_F(ImapSearchMatchTest, TheKeptEnvelopeAnswersAsTheHeaderDoes) {
+  for (const char* keys : {"FROM alice", "FROM EXAMPLE.NET", "TO carol", "TO \"net>,\tcarol\"", "CC dave",
+                           "BCC dave", "SUBJECT meeting", "SUBJECT \"COLE D'\"", "SUBJECT =?UTF-8",
+                           "SUBJECT \"\"", "CC \"\"", "SENTON 31-Jan-1994", "SENTBEFORE 1-Feb-1994",
+                           "SENTSINCE 1-Jan-1900", "OR FROM bob SUBJECT cole"}) {
+    kept_envelope = false;
+    const auto from_header = found(keys);
+    kept_envelope = true;
+    EXPECT_EQ(found(keys), from_header) << keys;
+  }
 }
 
 TEST_F(ImapSearchMatchTest, BodyAndText) {

@@ -680,8 +680,12 @@ Session::Outcome Session::search_batch(std::shared_ptr<SearchJob> job) {
       std::optional<mime::Envelope> kept;
       if (envelope && !m.structure.empty()) kept = mime::decode_envelope(m.structure);
       if (kept) {
-        synthetic = envelope_header(*kept);
-        in.header = synthetic;
+        in.envelope = &*kept;
+        // SORT's fields come from a header section (ordering_fields).
+        if (job->sort) {
+          synthetic = envelope_header(*kept);
+          in.header = synthetic;
+        }
       } else {
         in.header = header_section(m.octets);  // no structure kept: the store read the message
       }
