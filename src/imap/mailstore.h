@@ -105,6 +105,9 @@ struct Read {
   std::vector<std::uint32_t> uids;
   bool structure = false;
   bool octets = false;
+  // The answer stops once what it read passes this many octets (one
+  // message at least), holding fewer messages than uids; 0: no bound.
+  std::uint64_t max_octets = 0;
 };
 struct StoreFlags {
   enum class Change { add, remove, replace };

@@ -63,6 +63,7 @@ struct ImapLimits {
   CommandLimits reader;
   std::uint32_t max_bad_commands = 20;  // imap.max_bad_commands: BADs in a row before BYE
   std::size_t fetch_batch = 64;         // messages read from the store at once (FETCH, SEARCH)
+  std::uint64_t batch_octets = 8 << 20;  // octets one FETCH or SEARCH batch reads at most
   std::uint64_t append_limit = 0;       // APPENDLIMIT (RFC 7889); 0: none advertised
   std::uint64_t metadata_max_size = 64 * 1024;  // imap.metadata_max_size: octets of one annotation's value
   std::uint32_t metadata_max_entries = 1000;    // imap.metadata_max_entries: annotations one user may hold

@@ -66,8 +66,11 @@ namespace {
 constexpr std::size_t kMetaBatch = 1000;
 // BODY and TEXT keys in one SEARCH at most.
 constexpr std::size_t kMaxTextKeys = 16;
-// The octets of the messages one FETCH or SEARCH batch reads at most.
-constexpr std::uint64_t kBatchOctets = 8 << 20;
+// A SEARCH that reads only the kept envelopes takes this many batches'
+// worth of messages per read: each read is a trip to the blocking pool
+// and a read transaction, and an envelope is small (the structure read
+// with it is bounded by the MIME parser's limits at delivery).
+constexpr std::size_t kEnvelopeBatches = 8;
 
 std::optional<SequenceSet> sequence_arg(const Value& v) {
   if (v.kind != Value::Kind::atom) return std::nullopt;
@@ -247,7 +250,7 @@ Session::Outcome Session::fetch_batch(std::shared_ptr<FetchJob> job) {
     std::uint64_t octets = 0;
     for (std::size_t i = 0; i < n; ++i) {
       octets += view_.at(job->msns[job->next + i]).size;
-      if (octets > kBatchOctets) {
+      if (octets > limits_.batch_octets) {
         n = std::max<std::size_t>(i, 1);
         break;
       }
@@ -648,12 +651,13 @@ Session::Outcome Session::search_batch(std::shared_ptr<SearchJob> job) {
     const char* verb = job->sort ? "SORT completed" : job->thread ? "THREAD completed" : "SEARCH completed";
     return prefixed(std::move(o.output), finish(ok(verb).output, job->by_uid));
   }
-  std::size_t n = std::min(job->candidates.size() - job->next, limits_.fetch_batch);
+  const std::size_t batch_size = limits_.fetch_batch * (job->need == SearchNeed::envelope ? kEnvelopeBatches : 1);
+  std::size_t n = std::min(job->candidates.size() - job->next, batch_size);
   if (job->need >= SearchNeed::header) {
     std::uint64_t octets = 0;
     for (std::size_t i = 0; i < n; ++i) {
       octets += view_.at(job->candidates[job->next + i]).size;
-      if (octets > kBatchOctets) {
+      if (octets > limits_.batch_octets) {
         n = std::max<std::size_t>(i, 1);
         break;
       }
@@ -668,10 +672,14 @@ Session::Outcome Session::search_batch(std::shared_ptr<SearchJob> job) {
   const bool envelope = job->need == SearchNeed::envelope;
   r.structure = envelope;
   r.octets = !envelope;
+  r.max_octets = limits_.batch_octets;  // a large batch of envelopes, not of whatever else comes with them
   for (auto msn : batch) r.uids.push_back(view_.at(msn).uid);
   return ask(std::move(r), [this, job, batch, input, envelope](Answer& a) {
     if (a.error != StoreError::none) return store_failed(a);
     const auto& read = std::get<answer::Read>(a.value);
+    // Cut short by max_octets: the rest is asked for again.
+    if (!read.messages.empty() && read.messages.size() < batch.size())
+      job->next -= batch.size() - read.messages.size();
     std::string synthetic;
     for (std::size_t i = 0; i < batch.size() && i < read.messages.size(); ++i) {
       const answer::Message& m = read.messages[i];

@@ -1132,6 +1132,22 @@ TEST(ImapSession, EnvelopeKeysReadTheStructureNotTheMessage) {
   EXPECT_TRUE(f.store.last_read.octets) << "any other field reads the header";
 }
 
+// A read the store cut short at batch_octets is taken up again where it
+// stopped: every message is searched, none twice.
+TEST(ImapSession, ASearchGoesOnWhereACutShortReadStopped) {
+  ImapLimits limits;
+  limits.batch_octets = 1;  // one message per read
+  FakeStore store = fake::standard_store();
+  Session session{limits, "imap.example.test"};
+  DriveOptions options;
+  Drive drive;
+  fake::run(session, store, kSelect, false, options, &drive);
+  store.log.clear();
+  EXPECT_EQ(fake::run(session, store, "A SEARCH OR SUBJECT lunch FROM alice\r\n", false, options, &drive),
+            "* SEARCH 1 3\r\nA OK SEARCH completed\r\n");
+  EXPECT_EQ(std::count(store.log.begin(), store.log.end(), "Read"), 3);
+}
+
 // ---- found in review ------------------------------------------------------------
 
 // After STARTTLS the reader starts afresh: a short first command in TLS is

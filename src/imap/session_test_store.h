@@ -328,7 +328,9 @@ class FakeStore {
     last_read = r;
     answer::Read out;
     FakeMailbox* mb = by_id(r.mailbox_id);
+    std::uint64_t read = 0;
     for (auto uid : r.uids) {
+      if (r.max_octets && read >= r.max_octets) break;  // as the store stops
       answer::Message m;
       m.uid = uid;
       const FakeMessage* f = mb ? message(*mb, uid) : nullptr;
@@ -347,6 +349,7 @@ class FakeStore {
       }
       if (octets) m.octets = f->octets;
       m.found = true;
+      read += m.structure.size() + m.octets.size();
       out.messages.push_back(std::move(m));
     }
     return value(std::move(out));

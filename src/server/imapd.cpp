@@ -180,12 +180,16 @@ struct Blocking {
   imap::Answer operator()(const imap::request::Read& r) {
     imap::answer::Read out;
     std::vector<store::Mailboxes::FoundStructure> structures;
+    std::size_t count = r.uids.size();
     if (r.structure) {
-      auto found = mailboxes.message_structures(r.mailbox_id, std::vector<std::int64_t>(r.uids.begin(), r.uids.end()));
+      auto found = mailboxes.message_structures(r.mailbox_id, std::vector<std::int64_t>(r.uids.begin(), r.uids.end()),
+                                                r.max_octets);
       if (!found) return failed(found.error());
       structures = std::move(*found);
+      count = structures.size();  // fewer past max_octets
     }
-    for (std::size_t i = 0; i < r.uids.size(); ++i) {
+    std::uint64_t octets_read = 0;
+    for (std::size_t i = 0; i < count && (r.max_octets == 0 || octets_read < r.max_octets); ++i) {
       imap::answer::Message m;
       m.uid = r.uids[i];
       bool octets = r.octets;
@@ -212,6 +216,7 @@ struct Blocking {
         m.octets = std::move(*body);
       }
       m.found = true;
+      octets_read += m.structure.size() + m.octets.size();
       out.messages.push_back(std::move(m));
     }
     return imap::Answer{imap::StoreError::none, "", std::move(out)};

@@ -236,12 +236,15 @@ class Mailboxes {
   virtual Result<std::optional<Structure>> message_structure(std::int64_t mailbox_id, std::int64_t uid) = 0;
   // message_structures - message_structure of several messages, from one
   // snapshot, in the order asked; found is false for a UID not there.
+  // With max_octets, it stops once the structures read pass that many
+  // octets (one at least): the answer is then shorter than uids.
   struct FoundStructure {
     bool found = false;
     std::optional<Structure> structure;
   };
   virtual Result<std::vector<FoundStructure>> message_structures(std::int64_t mailbox_id,
-                                                                 const std::vector<std::int64_t>& uids) = 0;
+                                                                 const std::vector<std::int64_t>& uids,
+                                                                 std::uint64_t max_octets = 0) = 0;
   // store_flags - change flags and keywords of these messages; each one
   // changed takes the next MODSEQ. With unchanged_since (RFC 7162 3.1.3),
   // a message whose MODSEQ is above it is left alone and reported as

@@ -541,6 +541,10 @@ TEST_F(MailboxesTest, StructuresAreReadManyAtATime) {
   EXPECT_EQ((*found)[2].structure->encoded, "first");
   EXPECT_TRUE((*found)[3].found);
   EXPECT_FALSE((*found)[3].structure);
+  // max_octets: it stops once past it, one message at least.
+  EXPECT_EQ(mb().message_structures(mailbox(kInbox).id, {3, 1, 2}, 6)->size(), 2u);  // "third" 5, "first" 5
+  EXPECT_EQ(mb().message_structures(mailbox(kInbox).id, {3, 1, 2}, 1)->size(), 1u);
+  EXPECT_EQ(mb().message_structures(mailbox(kInbox).id, {3, 1, 2}, 11)->size(), 3u);
   // An expunged message is not found.
   ASSERT_TRUE(expunge(mailbox(kInbox).id, {1}));
   EXPECT_FALSE(mb().message_structures(mailbox(kInbox).id, {1})->at(0).found);

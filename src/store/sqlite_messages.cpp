@@ -186,18 +186,23 @@ Result<std::optional<Mailboxes::Structure>> SqliteMailboxes::message_structure(s
 }
 
 Result<std::vector<Mailboxes::FoundStructure>> SqliteMailboxes::message_structures(
-    std::int64_t mailbox_id, const std::vector<std::int64_t>& uids) {
+    std::int64_t mailbox_id, const std::vector<std::int64_t>& uids, std::uint64_t max_octets) {
   return core_.read([&](Db& db) -> Result<std::vector<FoundStructure>> {
-    std::vector<FoundStructure> out(uids.size());
+    std::vector<FoundStructure> out;
+    out.reserve(uids.size());
+    std::uint64_t octets = 0;
     ReadTransaction txn(db);  // one snapshot, not one per message
-    for (std::size_t i = 0; i < uids.size(); ++i) {
+    for (std::size_t i = 0; i < uids.size() && (max_octets == 0 || octets < max_octets); ++i) {
+      auto& found = out.emplace_back();
       auto st = db.prepare(
           "SELECT s.structure, length(CAST(mm.prefix AS BLOB)) FROM mailbox_messages mm "
           "LEFT JOIN message_structures s ON s.message = mm.message WHERE mm.mailbox_id = ? AND mm.uid = ?");
       st.bind(1, mailbox_id).bind(2, uids[i]);
       if (!st.step()) continue;
-      out[i].found = true;
-      if (!st.is_null(0)) out[i].structure = Structure{st.text(0), static_cast<std::uint64_t>(st.i64(1))};
+      found.found = true;
+      if (st.is_null(0)) continue;
+      found.structure = Structure{st.text(0), static_cast<std::uint64_t>(st.i64(1))};
+      octets += found.structure->encoded.size();
     }
     return out;
   });

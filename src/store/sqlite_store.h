@@ -212,7 +212,8 @@ class SqliteMailboxes final : public Mailboxes {
   Result<std::string> read_message(std::int64_t mailbox_id, std::int64_t uid, ByteRange range) override;
   Result<std::optional<Structure>> message_structure(std::int64_t mailbox_id, std::int64_t uid) override;
   Result<std::vector<FoundStructure>> message_structures(std::int64_t mailbox_id,
-                                                         const std::vector<std::int64_t>& uids) override;
+                                                         const std::vector<std::int64_t>& uids,
+                                                         std::uint64_t max_octets = 0) override;
   void store_flags(std::int64_t mailbox_id, std::vector<std::int64_t> uids, FlagUpdate update,
                    std::function<void(Result<FlagsStored>)> done) override;
   void expunge(std::int64_t user_id, std::int64_t mailbox_id, std::vector<std::int64_t> uids,
