@@ -31,6 +31,10 @@ const std::vector<std::string> kFuzzSeeds = {
     "i SELECT INBOX\r\nj SEARCH ALL\r\nk FETCH 1:3 BODY[]\r\n",
     "a LOGIN {4294967296}\r\nb FETCH 99 FLAGS\r\nc UID FETCH 99 FLAGS\r\nd ID (\"name\" \"x\")\r\n"
     "e NAMESPACE\r\nf CREATE Entw&APw-rfe\r\ng LIST \"\" Entw*\r\nh CAPABILITY\r\n",
+    "a SETACL Work bob@example.test +lrs\r\nb GETACL Work\r\nc LISTRIGHTS Work anyone\r\nd MYRIGHTS INBOX\r\n"
+    "e DELETEACL Work bob@example.test\r\nf SETMETADATA INBOX (/private/comment {3+}\r\nabc /shared/x NIL)\r\n"
+    "g GETMETADATA (DEPTH infinity MAXSIZE 2) \"\" (/private /shared/x)\r\n"
+    "h APPEND Sent {2+}\r\nab (\\Seen) {2+}\r\ncd\r\ni FETCH 1 (SAVEDATE)\r\n",
 };
 
 namespace {
