@@ -50,6 +50,18 @@ class ImapCase(HeraldTestCase):
         self.addCleanup(self._logout, c)
         return c
 
+    def raw_session(self, user=None):
+        """raw_session - a plain socket to the imap port past the greeting
+        (and logged in as user): the socket and a reader of it."""
+        s = socket.create_connection((HOST, self.herald.imap_port), timeout=10)
+        self.addCleanup(s.close)
+        f = s.makefile("rb")
+        self.assertTrue(f.readline().startswith(b"* OK"))
+        if user:
+            s.sendall(f"a LOGIN {user} secret\r\n".encode())
+            self.assertTrue(f.readline().startswith(b"a OK"))
+        return s, f
+
     @staticmethod
     def _logout(c):
         try:
@@ -343,12 +355,7 @@ class TestChanging(ImapCase):
         """RFC 3502: two messages in one APPEND, each literal asked for."""
         user = self.new_user("multi")
         first, second = message("first of two"), message("second of two")
-        s = socket.create_connection((HOST, self.herald.imap_port), timeout=10)
-        self.addCleanup(s.close)
-        f = s.makefile("rb")
-        f.readline()
-        s.sendall(f"a LOGIN {user} secret\r\n".encode())
-        self.assertTrue(f.readline().startswith(b"a OK"))
+        s, f = self.raw_session(user)
         s.sendall(b"b APPEND Sent (\\Seen) {%d}\r\n" % len(first))
         self.assertTrue(f.readline().startswith(b"+"))
         s.sendall(first + b' (\\Flagged) "14-Nov-2023 22:13:20 +0000" {%d}\r\n' % len(second))
@@ -490,10 +497,7 @@ class TestLoginAndTransport(ImapCase):
         c2.logout()
 
     def test_bad_commands_end_the_session(self):
-        s = socket.create_connection((HOST, self.herald.imap_port), timeout=10)
-        self.addCleanup(s.close)
-        f = s.makefile("rb")
-        self.assertTrue(f.readline().startswith(b"* OK"))
+        s, f = self.raw_session()
         s.sendall(b"".join(b"x%d FROBNICATE\r\n" % i for i in range(25)))
         lines = []
         while True:
@@ -509,12 +513,8 @@ class TestLoginAndTransport(ImapCase):
         user = self.new_user("deflate")
         original = message("compressed", body="compress me, compress me\r\n" * 300)
         self.herald.deliver(user, original)
-        s = socket.create_connection((HOST, self.herald.imap_port), timeout=10)
-        self.addCleanup(s.close)
-        f = s.makefile("rb")
-        f.readline()
-        s.sendall(f"a LOGIN {user} secret\r\nb COMPRESS DEFLATE\r\n".encode())
-        self.assertTrue(f.readline().startswith(b"a OK"))
+        s, f = self.raw_session(user)
+        s.sendall(b"b COMPRESS DEFLATE\r\n")
         self.assertEqual(f.readline(), b"b OK DEFLATE active\r\n")
         out, inflate = zlib.compressobj(wbits=-15), zlib.decompressobj(wbits=-15)
         s.sendall(out.compress(b"c SELECT INBOX\r\nd FETCH 1 BODY.PEEK[TEXT]\r\ne LOGOUT\r\n") +
@@ -531,10 +531,7 @@ class TestLoginAndTransport(ImapCase):
         self.assertLess(wire, len(plain) / 5, "the FETCH came compressed")
 
     def test_huge_literal_is_refused(self):
-        s = socket.create_connection((HOST, self.herald.imap_port), timeout=10)
-        self.addCleanup(s.close)
-        f = s.makefile("rb")
-        f.readline()
+        s, f = self.raw_session()
         s.sendall(b"a1 LOGIN {4294967296}\r\n")
         self.assertTrue(f.readline().startswith(b"a1 BAD"))
         s.sendall(b"a2 NOOP\r\n")
