@@ -267,6 +267,12 @@ class TestSharing(ImapCase):
             self.assertEqual(typ, "NO")
             self.assertIn(b"NONEXISTENT", data[0])
 
+        # Nobody's own folder may live in that namespace.
+        for name in ('"Other Users"', f'"Other Users/{bob}/Mine"'):
+            typ, data = b.create(name)
+            self.assertEqual(typ, "NO")
+            self.assertIn(b"NOPERM", data[0])
+
         # Taken back, it is gone from bob's list.
         typ, _ = a._simple_command("DELETEACL", "Projects", bob)
         self.assertEqual(typ, "OK")

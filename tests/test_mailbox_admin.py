@@ -259,6 +259,7 @@ class TestAcl(MailAdminCase):
         self.cli_fails(2, "acl", "set", owner, "INBOX", "not an address", "lr")
         self.assertIn("owner", self.cli_fails(2, "acl", "set", owner, "INBOX", owner, "l"))
         self.assertIn("no mailbox", self.cli_fails(1, "acl", "get", owner, "Nope"))
+        self.assertIn("shared", self.cli_fails(2, "mailbox", "create", owner, "Other Users/x"))
 
 
 class TestFlags(MailAdminCase):

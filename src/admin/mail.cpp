@@ -127,10 +127,22 @@ Result<std::vector<MailboxInfo>> mailbox_list(store::Store& store, const std::st
   return out;
 }
 
+namespace {
+
+// other_users - the refusal of a personal name in IMAP's namespace of other
+// users' mailboxes (imap/acl.h).
+Error other_users(const std::string& name) {
+  return make_error(Errc::invalid, fmt::format("{}: names under \"{}\" are other users' shared mailboxes",
+                                               printable(name, 200), imap::kOtherUsers));
+}
+
+}  // namespace
+
 Status mailbox_create(store::Store& store, const std::string& address, const std::string& name,
                       const std::string& special_use) {
   auto use = special_use_of(special_use);
   if (!use) return use.error();
+  if (imap::in_other_users(name)) return other_users(name);
   auto user = user_of(store, address);
   if (!user) return user.error();
   if (auto st = store.mailboxes().create_mailbox(user->id, name, *use); !st) return st;
@@ -145,6 +157,7 @@ Status mailbox_delete(store::Store& store, const std::string& address, const std
 }
 
 Status mailbox_rename(store::Store& store, const std::string& address, const std::string& from, const std::string& to) {
+  if (imap::in_other_users(to)) return other_users(to);
   auto user = user_of(store, address);
   if (!user) return user.error();
   const std::string f = store::canonical_mailbox_name(from), t = store::canonical_mailbox_name(to);

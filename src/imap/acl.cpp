@@ -2,6 +2,10 @@
 
 namespace herald::imap {
 
+bool in_other_users(std::string_view name) {
+  return name.starts_with(kOtherUsers) && (name.size() == kOtherUsers.size() || name[kOtherUsers.size()] == '/');
+}
+
 std::optional<Rights> Rights::parse(std::string_view text) {
   std::uint32_t bits = 0;
   auto add = [&bits](std::string_view letters) {

@@ -43,6 +43,11 @@ class Rights {
 // one (RFC 2342 5): "Other Users/OWNER/NAME" is OWNER's NAME.
 inline constexpr std::string_view kOtherUsers = "Other Users";
 
+// in_other_users - the namespace itself or a name below it: never one of
+// a user's own (CREATE and RENAME, and `herald mailbox`, refuse it), so
+// that no personal mailbox hides or shadows another's.
+bool in_other_users(std::string_view name);
+
 // RightsChange - SETACL's rights argument (RFC 4314 3.1): "+" adds, "-"
 // removes, neither replaces.
 struct RightsChange {

@@ -742,6 +742,10 @@ TEST(ImapAcl, RightsParseAndChange) {
   EXPECT_EQ(parse_rights_change("i")->applied_to(lr).str(), "i");
   EXPECT_FALSE(parse_rights_change("+q"));
   EXPECT_TRUE(parse_rights_change("")->applied_to(lr).empty());
+  EXPECT_TRUE(in_other_users("Other Users"));
+  EXPECT_TRUE(in_other_users("Other Users/bob@example.test/Work"));
+  EXPECT_FALSE(in_other_users("Other Usersx"));
+  EXPECT_FALSE(in_other_users("Work/Other Users"));
 }
 
 TEST(ImapSession, AccessListCommands) {

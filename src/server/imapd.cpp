@@ -104,7 +104,7 @@ struct Blocking {
   const std::string& address;
   std::string lower = to_lower(address);  // as access lists name the user
 
-  static bool is_shared(const std::string& name) { return shared_name(name).has_value(); }
+  static bool is_shared(const std::string& name) { return imap::in_other_users(name); }
   static imap::Answer not_yours() { return failed(make_error(Errc::denied, "another user's mailbox")); }
   static imap::MailboxInfo noselect(std::string name) {
     imap::MailboxInfo i;
