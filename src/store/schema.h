@@ -358,6 +358,13 @@ CREATE TRIGGER user_acl_gone AFTER DELETE ON users BEGIN
   DELETE FROM acl WHERE identifier = OLD.address;
 END;
 )sql",
+    // 17: the count of a mailbox's messages goes up in the UPDATE that
+    //     takes its next UID (delivery, APPEND, COPY, MOVE), not by a
+    //     trigger: a second UPDATE of the same row in every delivery's
+    //     transaction. Removing and moving keep their triggers.
+    R"sql(
+DROP TRIGGER mailbox_messages_added;
+)sql",
 };
 
 }  // namespace herald::store

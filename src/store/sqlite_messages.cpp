@@ -53,10 +53,12 @@ std::int64_t next_modseq(Db& db, std::int64_t mailbox_id) {
   return modseq;
 }
 
-// next_uid - the mailbox's UIDNEXT and its next MODSEQ, for a new message.
+// next_uid - the mailbox's UIDNEXT and its next MODSEQ, for a new message,
+// counted in (schema 17).
 std::pair<std::int64_t, std::int64_t> next_uid(Db& db, std::int64_t mailbox_id) {
   auto st = db.prepare(
-      "UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1 WHERE id = ? "
+      "UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = highestmodseq + 1, messages = messages + 1 "
+      "WHERE id = ? "
       "RETURNING uidnext - 1, highestmodseq");
   st.bind(1, mailbox_id);
   if (!st.step()) throw SqliteError(SQLITE_CONSTRAINT, fmt::format("no mailbox {}", mailbox_id));

@@ -174,7 +174,7 @@ LocalVerdict SqliteQueue::deliver_local(Db& db, const LocalDeliveryRules& rules,
   LocalVerdict v = rules.decide(
       MailboxUsage{static_cast<std::uint64_t>(u.i64(1)), static_cast<std::uint64_t>(u.i64(2))}, size);
   if (v.state != RecipientState::delivered) return v;
-  db.prepare("UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = ? WHERE id = ?")
+  db.prepare("UPDATE mailboxes SET uidnext = uidnext + 1, highestmodseq = ?, messages = messages + 1 WHERE id = ?")
       .bind(1, modseq).bind(2, mailbox).run();
   db.prepare("INSERT INTO mailbox_messages(mailbox_id, uid, message, prefix, size, modseq, internaldate, savedate) "
              "VALUES(?, ?, ?, ?, ?, ?, ?, ?)")

@@ -236,7 +236,7 @@ TEST(TextIndexUpgrade, MessagesFromBeforeAreUnindexed) {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open((dir / "herald.db").c_str(), &db), SQLITE_OK);
     ASSERT_EQ(sqlite3_exec(db, "DROP TABLE message_text; DROP TABLE message_text_source; DROP TABLE unindexed_messages; "
-                               "DROP INDEX mailbox_messages_modseq; DROP INDEX expunged_modseq; DROP TRIGGER mailbox_messages_added; "
+                               "DROP INDEX mailbox_messages_modseq; DROP INDEX expunged_modseq; DROP TRIGGER IF EXISTS mailbox_messages_added; "
                                "DROP TRIGGER mailbox_messages_removed; DROP TRIGGER mailbox_messages_moved; "
                                "ALTER TABLE mailboxes DROP COLUMN messages; "
                                "UPDATE messages SET structure = (SELECT structure FROM message_structures "
