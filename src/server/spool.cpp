@@ -287,6 +287,10 @@ struct SpoolAgent::Impl {
   asio::awaitable<void> scan_every();
   void scan();
   void enqueue(std::string name, bool renamed);
+  // reconsider - a name waiting to settle whose attributes changed (an
+  // mtime set after the write, as `touch -d` or an unpacker does): looked
+  // at again now, not when its old settle time comes.
+  void reconsider(const std::string& name);
   void defer(const std::string& name, Clock::duration wait);
   Status open_directories();
   void prepare_maildrop();
@@ -753,7 +757,7 @@ asio::awaitable<void> SpoolAgent::Impl::run() {
   forget_stale_checkpoints();
   Fd inotify(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
   if (!inotify || ::inotify_add_watch(inotify.get(), spool.directory.c_str(),
-                                      IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE | IN_ONLYDIR) < 0)
+                                      IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE | IN_ATTRIB | IN_ONLYDIR) < 0)
     log->warn("warning: spool {}: no inotify ({}): the directory is read every {} s", spool.name,
               std::strerror(errno), std::chrono::duration_cast<std::chrono::seconds>(spool.scan_interval).count());
   else
@@ -802,7 +806,9 @@ asio::awaitable<void> SpoolAgent::Impl::watch(Fd inotify) {
         continue;
       }
       if (e->len == 0) continue;
-      enqueue(std::string(e->name), (e->mask & IN_MOVED_TO) != 0);
+      std::string name(e->name);
+      if ((e->mask & IN_ATTRIB) && known.contains(name)) reconsider(name);
+      else enqueue(std::move(name), (e->mask & IN_MOVED_TO) != 0);
     }
   }
 }
@@ -839,6 +845,17 @@ void SpoolAgent::Impl::enqueue(std::string name, bool renamed) {
   if (!known.insert(name).second) return;
   ready.emplace_back(std::move(name), renamed);
   wake.cancel();
+}
+
+void SpoolAgent::Impl::reconsider(const std::string& name) {
+  // A linear look: attribute changes are rare, the backlog bounded.
+  for (auto it = waiting.begin(); it != waiting.end(); ++it) {
+    if (it->second != name) continue;
+    waiting.erase(it);
+    ready.emplace_back(name, false);
+    wake.cancel();
+    return;
+  }
 }
 
 void SpoolAgent::Impl::defer(const std::string& name, Clock::duration wait) {
