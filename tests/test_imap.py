@@ -267,6 +267,22 @@ class TestSharing(ImapCase):
             self.assertEqual(typ, "NO")
             self.assertIn(b"NONEXISTENT", data[0])
 
+        # RFC 5464 with ACL: the folder's /shared comment is one for both,
+        # a /private one each reader's own.
+        for verb in ("SETMETADATA", "GETMETADATA"):
+            imaplib.Commands.setdefault(verb, ("AUTH", "SELECTED"))
+        typ, _ = a._simple_command("SETMETADATA", "Projects", '(/shared/comment "Q3" /private/comment "mine")')
+        self.assertEqual(typ, "OK")
+        typ, _ = b._simple_command("SETMETADATA", shared, '(/private/comment "bob\'s")')
+        self.assertEqual(typ, "OK")
+        typ, _ = b._simple_command("GETMETADATA", shared, "(/shared/comment /private/comment)")
+        self.assertEqual(typ, "OK")
+        got = b.response("METADATA")[1][0]
+        self.assertIn(b'/shared/comment "Q3"', got)
+        self.assertIn(b'/private/comment "bob\'s"', got)
+        typ, _ = a._simple_command("GETMETADATA", "Projects", "/private/comment")
+        self.assertIn(b'/private/comment "mine"', a.response("METADATA")[1][0])
+
         # Nobody's own folder may live in that namespace.
         for name in ('"Other Users"', f'"Other Users/{bob}/Mine"'):
             typ, data = b.create(name)

@@ -229,9 +229,24 @@ struct Blocking {
     for (auto u : found->unindexed) out.unindexed.push_back(static_cast<std::uint32_t>(u));
     return imap::Answer{imap::StoreError::none, "", std::move(out)};
   }
+  // shared_for_metadata - another user's mailbox this one may annotate:
+  // RFC 5464 4.1 asks 'l' and one of 'r', 's', 'w', 'i', 'p'.
+  Result<MailboxAccess> shared_for_metadata(const std::string& name) {
+    auto found = access(mailboxes, directory, user, lower, name);
+    if (!found) return found.error();
+    if (!found->rights.has('l') || !found->rights.any_of("rswip")) return make_error(Errc::denied, "no right");
+    return found;
+  }
   imap::Answer operator()(const imap::request::GetMetadata& r) {
+    if (shared_name(r.mailbox)) {
+      auto found = shared_for_metadata(r.mailbox);
+      if (!found) return failed(found.error());
+      return metadata_answer(mailboxes.metadata(found->owner_id, found->mailbox.name, r.names, user));
+    }
     if (is_shared(r.mailbox)) return not_yours();
-    auto found = mailboxes.metadata(user, r.mailbox, r.names);
+    return metadata_answer(mailboxes.metadata(user, r.mailbox, r.names));
+  }
+  static imap::Answer metadata_answer(Result<std::vector<store::MetadataEntry>> found) {
     if (!found) return failed(found.error());
     imap::answer::Metadata out;
     out.entries.reserve(found->size());
@@ -239,6 +254,11 @@ struct Blocking {
     return imap::Answer{imap::StoreError::none, "", std::move(out)};
   }
   imap::Answer operator()(const imap::request::SetMetadata& r) {
+    if (shared_name(r.mailbox)) {
+      auto found = shared_for_metadata(r.mailbox);
+      if (!found) return failed(found.error());
+      return done_or(mailboxes.set_metadata(found->owner_id, found->mailbox.name, r.entries, r.max_entries, user));
+    }
     if (is_shared(r.mailbox)) return not_yours();
     return done_or(mailboxes.set_metadata(user, r.mailbox, r.entries, r.max_entries));
   }

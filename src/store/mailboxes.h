@@ -305,20 +305,24 @@ class Mailboxes {
                      const std::string& to_mailbox, bool move, std::function<void(Result<Copied>)> done) {
     copy_messages(user_id, from_mailbox_id, std::move(uids), user_id, to_mailbox, move, std::move(done));
   }
-  // metadata - the annotations (RFC 5464) of a mailbox, or of the server
-  // when mailbox is "", that the user sees: their own /private entries
-  // and the mailbox's /shared ones; those named in names and those below
-  // them ("/private/a" gives "/private/a/b" too), by name. Names are lower
-  // case. Errc::not_found when the user has no such mailbox.
+  // metadata - the annotations (RFC 5464) of a mailbox of user_id's, or of
+  // the server when mailbox is "", that its reader sees (reader_id, or 0:
+  // the user; another user on a mailbox shared with them, RFC 4314): the
+  // reader's own /private entries and the mailbox's /shared ones; those
+  // named in names and those below them ("/private/a" gives
+  // "/private/a/b" too), by name. Names are lower case. Errc::not_found
+  // when the user has no such mailbox.
   virtual Result<std::vector<MetadataEntry>> metadata(std::int64_t user_id, const std::string& mailbox,
-                                                      const std::vector<std::string>& names) = 0;
-  // set_metadata - set these entries (a value) or remove them (none), all
-  // in one transaction: all or none (RFC 5464 4.3). Errc::not_found when
+                                                      const std::vector<std::string>& names,
+                                                      std::int64_t reader_id = 0) = 0;
+  // set_metadata - set these entries (a value) or remove them (none), as
+  // metadata() sees them, all in one transaction: all or none (RFC 5464 4.3). Errc::not_found when
   // the user has no such mailbox; Errc::quota when the owner would hold
   // more than max_entries entries, nothing changed.
   using MetadataChange = std::pair<std::string, std::optional<std::string>>;
   virtual Status set_metadata(std::int64_t user_id, const std::string& mailbox,
-                              const std::vector<MetadataChange>& entries, std::uint32_t max_entries) = 0;
+                              const std::vector<MetadataChange>& entries, std::uint32_t max_entries,
+                              std::int64_t reader_id = 0) = 0;
   // acl - a mailbox's access list (RFC 4314 3.3), by identifier; its
   // owner's implicit rights are not in it.
   virtual Result<std::vector<AclEntry>> acl(std::int64_t mailbox_id) = 0;

@@ -644,6 +644,19 @@ TEST_F(MailboxesTest, MetadataIsSetReadAndRemoved) {
   EXPECT_EQ(mb().set_metadata(user_, "Nope", {{"/private/comment", "x"}}, 100).error().code, Errc::not_found);
 }
 
+// RFC 5464 with RFC 4314: another reader of a mailbox shares its /shared
+// entries and keeps /private ones of their own.
+TEST_F(MailboxesTest, AnotherReaderHasTheirOwnPrivateEntries) {
+  using Entries = std::vector<MetadataEntry>;
+  const std::int64_t bob = add_user("bob@example.test", 0);
+  ASSERT_TRUE(mb().set_metadata(user_, "INBOX", {{"/private/comment", "alice's"}, {"/shared/comment", "ours"}}, 100));
+  ASSERT_TRUE(mb().set_metadata(user_, "INBOX", {{"/private/comment", "bob's"}}, 100, bob));
+  EXPECT_EQ(*mb().metadata(user_, "INBOX", {"/private", "/shared"}, bob),
+            (Entries{{"/private/comment", "bob's"}, {"/shared/comment", "ours"}}));
+  EXPECT_EQ(*mb().metadata(user_, "INBOX", {"/private"}), (Entries{{"/private/comment", "alice's"}}));
+  EXPECT_TRUE(mb().metadata(bob, "INBOX", {"/private"})->empty());  // bob's own INBOX has none
+}
+
 // RFC 5464 4.3: past the limit nothing of the command is set; replacing and
 // removing are always allowed.
 TEST_F(MailboxesTest, MetadataPastTheLimitSetsNothing) {

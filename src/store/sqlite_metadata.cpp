@@ -22,14 +22,15 @@ struct Where {
   }
 };
 
-// where - "" is the server; any mailbox of the user's, \Noselect ones too
-// (RFC 5464 4.1).
-std::optional<Where> where(Db& db, std::int64_t user_id, const std::string& mailbox) {
-  if (mailbox.empty()) return Where{0, 0, user_id};
+// where - "" is the server; any mailbox of owner's, \Noselect ones too
+// (RFC 5464 4.1), as reader sees it (reader 0: the owner).
+std::optional<Where> where(Db& db, std::int64_t owner_id, const std::string& mailbox, std::int64_t reader_id) {
+  const std::int64_t reader = reader_id ? reader_id : owner_id;
+  if (mailbox.empty()) return Where{0, 0, reader};
   auto st = db.prepare("SELECT id FROM mailboxes WHERE user_id = ? AND name = ?");
-  st.bind(1, user_id).bind(2, canonical_mailbox_name(mailbox));
+  st.bind(1, owner_id).bind(2, canonical_mailbox_name(mailbox));
   if (!st.step()) return std::nullopt;
-  return Where{st.i64(0), user_id, user_id};
+  return Where{st.i64(0), owner_id, reader};
 }
 
 Error no_such_mailbox(const std::string& name) {
@@ -39,10 +40,11 @@ Error no_such_mailbox(const std::string& name) {
 }  // namespace
 
 Result<std::vector<MetadataEntry>> SqliteMailboxes::metadata(std::int64_t user_id, const std::string& mailbox,
-                                                             const std::vector<std::string>& names) {
+                                                             const std::vector<std::string>& names,
+                                                             std::int64_t reader_id) {
   return core_.read([&](Db& db) -> Result<std::vector<MetadataEntry>> {
     ReadTransaction txn(db);
-    auto at = where(db, user_id, mailbox);
+    auto at = where(db, user_id, mailbox, reader_id);
     if (!at) return no_such_mailbox(mailbox);
     std::vector<MetadataEntry> out;
     for (const auto& name : names) {
@@ -61,11 +63,12 @@ Result<std::vector<MetadataEntry>> SqliteMailboxes::metadata(std::int64_t user_i
 }
 
 Status SqliteMailboxes::set_metadata(std::int64_t user_id, const std::string& mailbox,
-                                     const std::vector<MetadataChange>& entries, std::uint32_t max_entries) {
+                                     const std::vector<MetadataChange>& entries, std::uint32_t max_entries,
+                                     std::int64_t reader_id) {
   Status outcome;
   auto st = core_.write_sync([&](Db& db) {
     outcome = {};  // a second run after a rollback starts afresh
-    auto at = where(db, user_id, mailbox);
+    auto at = where(db, user_id, mailbox, reader_id);
     if (!at) {
       outcome = no_such_mailbox(mailbox);
       return;

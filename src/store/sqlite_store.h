@@ -229,9 +229,10 @@ class SqliteMailboxes final : public Mailboxes {
   Result<MailboxCounts> mailbox_counts(std::int64_t mailbox_id) override;
   // sqlite_metadata.cpp
   Result<std::vector<MetadataEntry>> metadata(std::int64_t user_id, const std::string& mailbox,
-                                              const std::vector<std::string>& names) override;
+                                              const std::vector<std::string>& names,
+                                              std::int64_t reader_id = 0) override;
   Status set_metadata(std::int64_t user_id, const std::string& mailbox, const std::vector<MetadataChange>& entries,
-                      std::uint32_t max_entries) override;
+                      std::uint32_t max_entries, std::int64_t reader_id = 0) override;
   // sqlite_mailboxes.cpp: access lists
   Result<std::vector<AclEntry>> acl(std::int64_t mailbox_id) override;
   Status set_acl(std::int64_t mailbox_id, const std::string& identifier, const std::string& rights) override;
