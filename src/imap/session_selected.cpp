@@ -68,8 +68,8 @@ constexpr std::size_t kMetaBatch = 1000;
 constexpr std::size_t kMaxTextKeys = 16;
 // A SEARCH that reads only the kept envelopes takes this many batches'
 // worth of messages per read: each read is a trip to the blocking pool
-// and a read transaction, and an envelope is small (the structure read
-// with it is bounded by the MIME parser's limits at delivery).
+// and a read transaction, and an envelope is small (the structures read
+// with them stop at batch_octets: Read::max_octets).
 constexpr std::size_t kEnvelopeBatches = 8;
 
 std::optional<SequenceSet> sequence_arg(const Value& v) {
