@@ -238,12 +238,9 @@ Result<AclInfo> acl_set(store::Store& store, const std::string& address, const s
   auto change = imap::parse_rights_change(rights);
   if (!change) return make_error(Errc::invalid, fmt::format("rights are letters of lrswipkxtea, after + or - to add "
                                                             "or remove: not {}", printable(rights, 40)));
-  auto acl = store.mailboxes().acl(found->second.id);
-  if (!acl) return acl.error();
-  imap::Rights old;
-  for (const auto& e : *acl)
-    if (e.identifier == *id) old = imap::Rights::parse(e.rights).value_or(imap::Rights());
-  if (auto st = store.mailboxes().set_acl(found->second.id, *id, change->applied_to(old).str()); !st) return st.error();
+  auto st = store.mailboxes().change_acl(found->second.id, *id,
+                                         [&change](const std::string& old) { return change->applied_to(old); });
+  if (!st) return st.error();
   return acl_get(store, address, mailbox);
 }
 

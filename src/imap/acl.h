@@ -55,6 +55,9 @@ struct RightsChange {
   Mode mode = Mode::replace;
   Rights rights;
   Rights applied_to(Rights old) const;
+  // applied_to - to rights as an access list keeps them (letters); letters
+  // that are no rights count as none.
+  std::string applied_to(std::string_view old) const { return applied_to(Rights::parse(old).value_or(Rights())).str(); }
 };
 std::optional<RightsChange> parse_rights_change(std::string_view text);
 

@@ -670,7 +670,8 @@ Session::Outcome Session::cmd_setmetadata(Command& c) {
 }
 
 // identifier_arg - an ACL identifier (RFC 4314 2): "anyone", or a user's
-// address, in lower case. Negative rights ("-user") are not kept.
+// address, in lower case, at most 320 octets (RFC 5321 4.5.3.1: a local
+// part of 64, "@", a domain of 255). Negative rights ("-user") are not kept.
 std::optional<std::string> identifier_arg(const Value& v) {
   if (!v.is_astring() || v.text.empty() || v.text.size() > 320 || v.text[0] == '-') return std::nullopt;
   for (unsigned char c : v.text)

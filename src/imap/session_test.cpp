@@ -39,8 +39,9 @@ const std::string kDate = "\"14-Nov-2023 22:13:20 +0000\"";
 std::string lit(const std::string& s) { return "{" + std::to_string(s.size()) + "}\r\n" + s; }
 
 struct Fixture {
+  explicit Fixture(ImapLimits limits = {}) : session(limits, "imap.example.test") {}
   FakeStore store = fake::standard_store();
-  Session session{ImapLimits{}, "imap.example.test"};
+  Session session;
   DriveOptions options;
   Drive drive;
   bool bytewise = false;
@@ -704,12 +705,9 @@ TEST(ImapSession, MetadataErrorsAndLimits) {
   ImapLimits limits;
   limits.metadata_max_size = 4;
   limits.metadata_max_entries = 2;
-  FakeStore store = fake::standard_store();
-  Session session{limits, "imap.example.test"};
-  DriveOptions options;
-  Drive drive;
-  fake::run(session, store, kLogin, false, options, &drive);
-  EXPECT_EQ(fake::run(session, store,
+  Fixture f(limits);
+  f.send(kLogin);
+  EXPECT_EQ(f.send(
                    "A SETMETADATA INBOX (/private/comment \"too long\")\r\n"
                    "B SETMETADATA INBOX (/private/a \"1\" /private/b \"2\" /private/c \"3\")\r\n"
                    "C GETMETADATA INBOX /private/a\r\n"
@@ -717,8 +715,7 @@ TEST(ImapSession, MetadataErrorsAndLimits) {
                    "E SETMETADATA \"\" (/shared/admin \"mailto:me@example.test\")\r\n"
                    "F GETMETADATA Nope /private/comment\r\n"
                    "G GETMETADATA (DEPTH 2) INBOX /private/comment\r\n"
-                   "H SETMETADATA INBOX (/private/a)\r\n",
-                   false, options, &drive),
+                   "H SETMETADATA INBOX (/private/a)\r\n"),
             "A NO [METADATA MAXSIZE 4] Value too long\r\n"
             "B NO [METADATA TOOMANY] Too many entries\r\n"
             "* METADATA INBOX (/private/a NIL)\r\nC OK GETMETADATA completed\r\n"
@@ -1141,15 +1138,11 @@ TEST(ImapSession, EnvelopeKeysReadTheStructureNotTheMessage) {
 TEST(ImapSession, ASearchGoesOnWhereACutShortReadStopped) {
   ImapLimits limits;
   limits.batch_octets = 1;  // one message per read
-  FakeStore store = fake::standard_store();
-  Session session{limits, "imap.example.test"};
-  DriveOptions options;
-  Drive drive;
-  fake::run(session, store, kSelect, false, options, &drive);
-  store.log.clear();
-  EXPECT_EQ(fake::run(session, store, "A SEARCH OR SUBJECT lunch FROM alice\r\n", false, options, &drive),
-            "* SEARCH 1 3\r\nA OK SEARCH completed\r\n");
-  EXPECT_EQ(std::count(store.log.begin(), store.log.end(), "Read"), 3);
+  Fixture f(limits);
+  f.send(kSelect);
+  f.store.log.clear();
+  EXPECT_EQ(f.send("A SEARCH OR SUBJECT lunch FROM alice\r\n"), "* SEARCH 1 3\r\nA OK SEARCH completed\r\n");
+  EXPECT_EQ(std::count(f.store.log.begin(), f.store.log.end(), "Read"), 3);
 }
 
 // ---- found in review ------------------------------------------------------------

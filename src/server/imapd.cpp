@@ -282,18 +282,11 @@ struct Blocking {
     // The owner holds every right, always (RFC 4314 2.1.1).
     if (r.identifier == (shared ? shared->first : lower))
       return failed(make_error(Errc::invalid, "the owner's rights are not in the list"));
-    imap::Rights now;
-    if (r.rights) {
-      auto acl = mailboxes.acl(found->mailbox.id);
-      if (!acl) return failed(acl.error());
-      imap::Rights old;
-      for (const auto& e : *acl)
-        if (e.identifier == r.identifier) old = imap::Rights::parse(e.rights).value_or(imap::Rights());
-      auto change = imap::parse_rights_change(*r.rights);
-      if (!change) return failed(make_error(Errc::invalid, "not rights"));
-      now = change->applied_to(old);
-    }
-    return done_or(mailboxes.set_acl(found->mailbox.id, r.identifier, now.str()));
+    if (!r.rights) return done_or(mailboxes.set_acl(found->mailbox.id, r.identifier, ""));  // DELETEACL
+    auto change = imap::parse_rights_change(*r.rights);
+    if (!change) return failed(make_error(Errc::invalid, "not rights"));
+    return done_or(mailboxes.change_acl(found->mailbox.id, r.identifier,
+                                        [&change](const std::string& old) { return change->applied_to(old); }));
   }
   imap::Answer operator()(const imap::request::Quota&) {
     auto found = directory.find_user(address);

@@ -326,9 +326,17 @@ class Mailboxes {
   // acl - a mailbox's access list (RFC 4314 3.3), by identifier; its
   // owner's implicit rights are not in it.
   virtual Result<std::vector<AclEntry>> acl(std::int64_t mailbox_id) = 0;
-  // set_acl - the identifier's rights on a mailbox; "" removes the entry
-  // (DELETEACL). Errc::not_found when the mailbox is gone.
-  virtual Status set_acl(std::int64_t mailbox_id, const std::string& identifier, const std::string& rights) = 0;
+  // change_acl - the identifier's rights on a mailbox, made by rights_after
+  // from those it has ("" without an entry), read and written in one
+  // transaction so that two changes never lose one another (SETACL's "+"
+  // and "-"); "" removes the entry. Errc::not_found when the mailbox is
+  // gone.
+  virtual Status change_acl(std::int64_t mailbox_id, const std::string& identifier,
+                            const std::function<std::string(const std::string&)>& rights_after) = 0;
+  // set_acl - the identifier's rights on a mailbox, whatever they were.
+  Status set_acl(std::int64_t mailbox_id, const std::string& identifier, const std::string& rights) {
+    return change_acl(mailbox_id, identifier, [&rights](const std::string&) { return rights; });
+  }
   // shared_with - the mailboxes of other users whose access lists name
   // address or "anyone", by owner and name; entries with no rights left
   // are not kept, so each has some.

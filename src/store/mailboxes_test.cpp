@@ -703,6 +703,13 @@ TEST_F(MailboxesTest, AccessListsShareMailboxes) {
   ASSERT_TRUE(mb().set_acl(projects.id, "anyone", "s"));
   ASSERT_TRUE(mb().set_acl(archive.id, "carol@example.test", "lrswi"));
   EXPECT_EQ(*mb().acl(projects.id), (Acl{{"anyone", "s"}, {"bob@example.test", "lr"}}));
+  // A change made from the rights there are (SETACL's "+"), in one step.
+  ASSERT_TRUE(mb().change_acl(projects.id, "bob@example.test", [](const std::string& old) { return old + "w"; }));
+  ASSERT_TRUE(mb().change_acl(projects.id, "carol@example.test", [](const std::string& old) { return old + "i"; }));
+  EXPECT_EQ(*mb().acl(projects.id),
+            (Acl{{"anyone", "s"}, {"bob@example.test", "lrw"}, {"carol@example.test", "i"}}));
+  ASSERT_TRUE(mb().set_acl(projects.id, "bob@example.test", "lr"));
+  ASSERT_TRUE(mb().set_acl(projects.id, "carol@example.test", ""));
   auto shared = *mb().shared_with(bob, "bob@example.test");
   ASSERT_EQ(shared.size(), 1u);
   EXPECT_EQ(shared[0].owner, "alice@example.test");

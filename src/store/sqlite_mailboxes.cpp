@@ -332,7 +332,8 @@ Result<std::vector<AclEntry>> SqliteMailboxes::acl(std::int64_t mailbox_id) {
   });
 }
 
-Status SqliteMailboxes::set_acl(std::int64_t mailbox_id, const std::string& identifier, const std::string& rights) {
+Status SqliteMailboxes::change_acl(std::int64_t mailbox_id, const std::string& identifier,
+                                   const std::function<std::string(const std::string&)>& rights_after) {
   Status outcome;
   auto st = core_.write_sync([&](Db& db) {
     outcome = {};
@@ -342,6 +343,9 @@ Status SqliteMailboxes::set_acl(std::int64_t mailbox_id, const std::string& iden
       outcome = make_error(Errc::not_found, "no such mailbox");
       return;
     }
+    auto old = db.prepare("SELECT rights FROM acl WHERE mailbox_id = ? AND identifier = ?");
+    old.bind(1, mailbox_id).bind(2, identifier);
+    const std::string rights = rights_after(old.step() ? old.text(0) : std::string());
     if (rights.empty())
       db.prepare("DELETE FROM acl WHERE mailbox_id = ? AND identifier = ?").bind(1, mailbox_id).bind(2, identifier).run();
     else

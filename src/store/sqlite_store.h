@@ -235,7 +235,8 @@ class SqliteMailboxes final : public Mailboxes {
                       std::uint32_t max_entries, std::int64_t reader_id = 0) override;
   // sqlite_mailboxes.cpp: access lists
   Result<std::vector<AclEntry>> acl(std::int64_t mailbox_id) override;
-  Status set_acl(std::int64_t mailbox_id, const std::string& identifier, const std::string& rights) override;
+  Status change_acl(std::int64_t mailbox_id, const std::string& identifier,
+                    const std::function<std::string(const std::string&)>& rights_after) override;
   Result<std::vector<SharedMailbox>> shared_with(std::int64_t user_id, const std::string& address) override;
   // sqlite_text.cpp
   Result<TextSearch> search_text(std::int64_t mailbox_id, const std::string& query, bool body_only) override;
