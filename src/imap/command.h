@@ -100,6 +100,9 @@ class CommandReader {
   // client will not send the literal (it gets a tagged NO), so the command
   // is dropped and the next line is a new one (RFC 9051 7.5).
   void refuse_literal();
+  // between_commands - no command is in part read: nothing is buffered,
+  // no literal or line is awaited.
+  bool between_commands() const { return state_ == State::line && !started_ && buffered() == 0; }
   // buffered - octets fed and not yet consumed (what STARTTLS must drop).
   std::size_t buffered() const { return buffer_.size() - pos_; }
   void discard_buffered() {

@@ -78,6 +78,9 @@ namespace request {
 
 struct List { bool counts = false; };  // every mailbox (with counts: LIST-STATUS) and subscription
 struct Status { std::string mailbox; };  // one mailbox with its counts
+// Statuses - some mailboxes with their counts (NOTIFY's STATUS, RFC 5465),
+// answered as List: those that are gone are left out.
+struct Statuses { std::vector<std::string> mailboxes; };
 struct Open { std::string mailbox; };    // SELECT/EXAMINE: the mailbox and its messages
 struct Create { std::string mailbox; std::string special_use; };
 struct Delete { std::string mailbox; };
@@ -169,11 +172,11 @@ using Request = std::variant<request::List, request::Status, request::Open, requ
                              request::Rename, request::Subscribe, request::Append, request::Changes,
                              request::Read, request::StoreFlags, request::Copy, request::Expunge, request::Quota,
                              request::TextSearch, request::GetMetadata, request::SetMetadata, request::Acl,
-                             request::SetAcl>;
+                             request::SetAcl, request::Statuses>;
 
 namespace answer {
 
-struct List {
+struct List {  // List, Statuses
   std::vector<MailboxInfo> mailboxes;  // by name
   std::vector<std::string> subscriptions;
 };

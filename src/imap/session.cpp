@@ -63,7 +63,7 @@ std::string Session::capabilities() const {
   }
   caps += " NAMESPACE UIDPLUS MULTIAPPEND MOVE UNSELECT CHILDREN LIST-EXTENDED LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE"
           " ESEARCH SEARCHRES STATUS=SIZE UTF8=ACCEPT BINARY CONDSTORE QRESYNC QUOTA QUOTA=RES-STORAGE OBJECTID SORT SORT=DISPLAY"
-          " THREAD=ORDEREDSUBJECT THREAD=REFERENCES COMPRESS=DEFLATE PREVIEW SAVEDATE METADATA ACL RIGHTS=texk";
+          " THREAD=ORDEREDSUBJECT THREAD=REFERENCES COMPRESS=DEFLATE PREVIEW SAVEDATE METADATA ACL RIGHTS=texk NOTIFY";
   if (limits_.append_limit) caps += fmt::format(" APPENDLIMIT={}", limits_.append_limit);
   return caps;
 }
@@ -242,7 +242,7 @@ Step Session::step() {
       o = resume(none);
     } else switch (reader_.next()) {
       case CommandReader::Event::need_more:
-        out.action = idling_ ? Action::idle : Action::need_more;
+        out.action = waits_for_events() ? Action::idle : Action::need_more;
         return out;
       case CommandReader::Event::continuation: {
         // RFC 9051 7.5: a synchronizing literal may be sent - if the
@@ -372,6 +372,7 @@ Session::Outcome Session::dispatch(Command& c) {
       {"STATUS", kLoggedIn, &Session::cmd_status},
       {"APPEND", kLoggedIn, &Session::cmd_append},
       {"IDLE", kLoggedIn, &Session::cmd_idle},
+      {"NOTIFY", kLoggedIn, &Session::cmd_notify},
       {"COMPRESS", kLoggedIn, &Session::cmd_compress},
       {"GETACL", kLoggedIn, &Session::cmd_acl},
       {"MYRIGHTS", kLoggedIn, &Session::cmd_acl},

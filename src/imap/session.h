@@ -33,7 +33,7 @@
 // (response codes), 5819 (LIST-STATUS), 6154 (SPECIAL-USE), 6851 (MOVE),
 // 7162 (CONDSTORE, QRESYNC), 9208 (QUOTA), 5182 (SEARCHRES), 8474 (OBJECTID),
 // 5256 (SORT, THREAD), 5957 (SORT=DISPLAY), 4978 (COMPRESS=DEFLATE), 8970 (PREVIEW),
-// 7888 (LITERAL-), 2971 (ID), 3348 (CHILDREN), 8438 (STATUS=SIZE).
+// 7888 (LITERAL-), 2971 (ID), 3348 (CHILDREN), 8438 (STATUS=SIZE), 5465 (NOTIFY).
 #pragma once
 
 #include <cstddef>
@@ -50,6 +50,7 @@
 #include "imap/acl.h"
 #include "imap/command.h"
 #include "imap/mailstore.h"
+#include "imap/notify.h"
 #include "imap/view.h"
 #include "imap/writer.h"
 #include "sasl/exchange.h"
@@ -78,8 +79,10 @@ struct ImapAuthOptions : sasl::AuthOptions {
 // login: check user()/password() (LOGIN) or, when sasl_verified(), only
 // find user() (AUTHENTICATE succeeded); answer on_login().
 // store: carry out request(), answer on_store().
-// idle: the client is in IDLE: wait for input or a change of the selected
-// mailbox (then on_idle_wake()); input goes on through feed()/step().
+// idle: wait for input or a change of a mailbox the session watches (then
+// on_idle_wake()): in IDLE, or between commands while NOTIFY asks for
+// events (watched_mailboxes(), wants_selected_changes()); input goes on
+// through feed()/step().
 // starttls, sasl_check, flush, close: as for POP3 (server/driver.h).
 // compress: RFC 4978: write the output in clear, then compress both ways,
 // taking take_buffered_input() as compressed octets already read.
@@ -123,10 +126,19 @@ class Session {
   // next step() may ask again).
   std::string on_store(Answer answer);
 
-  // IDLE (RFC 2177): the selected mailbox changed; the next step() asks
-  // for its changes. REQUIRES: Action::idle was returned and no DONE yet.
-  void on_idle_wake();
+  // IDLE (RFC 2177) and NOTIFY (RFC 5465): mailboxes changed - the
+  // selected one (when wants_selected_changes()) and/or those of changed
+  // that watched_mailboxes() named; the next step() asks for what to tell.
+  // REQUIRES: Action::idle was returned, no input fed since.
+  void on_idle_wake(std::vector<std::int64_t> changed = {});
   bool idling() const { return idling_; }
+  // wants_selected_changes - a change of the selected mailbox is told
+  // now (IDLE, NOTIFY SELECTED), not at the next command's end.
+  bool wants_selected_changes() const;
+  // watched_mailboxes - the store ids of the other mailboxes NOTIFY names
+  // (RFC 5465 6); watch_generation() changes whenever they do.
+  std::vector<std::int64_t> watched_mailboxes() const;
+  std::uint64_t watch_generation() const { return watch_generation_; }
 
   // TLS and SASL.
   void set_auth_options(ImapAuthOptions options) { auth_ = std::move(options); }
@@ -234,6 +246,13 @@ class Session {
   Outcome cmd_quota(Command& c);
   Outcome cmd_compress(Command& c);
   Outcome idle_line(std::string line);
+  // NOTIFY (RFC 5465), in session_notify.cpp.
+  Outcome cmd_notify(Command& c);
+  std::string notify_resolve(const answer::List& list);  // the mailboxes the groups name
+  Outcome notify_refresh(std::string tagged);  // resolved again (CREATE, SUBSCRIBE...), then tagged
+  Outcome tell_changes(std::vector<std::int64_t> changed);
+  Outcome tell_status(std::vector<std::int64_t> changed);
+  bool waits_for_events() const;  // between commands, Action::idle instead of need_more
   // Selected (6.4).
   Outcome cmd_close(Command& c);
   Outcome cmd_expunge(Command& c);
@@ -246,6 +265,9 @@ class Session {
   bool resolve(const SequenceSet& set, std::vector<std::uint32_t>& msns) const;
   Outcome fetch_batch(std::shared_ptr<struct FetchJob> job);
   Outcome fetch_vanished(std::shared_ptr<struct FetchJob> job);
+  // fetch_untagged - FETCH responses for msns without a tagged reply
+  // (NOTIFY's MessageNew, RFC 5465 5.2); then done().
+  Outcome fetch_untagged(const FetchSpec& spec, std::vector<std::uint32_t> msns, std::function<Outcome()> done);
   Outcome search_batch(std::shared_ptr<struct SearchJob> job);
   Outcome cmd_sort(Command& c);
   Outcome start_search(std::shared_ptr<struct SearchJob> job, struct SearchParse parsed);
@@ -281,6 +303,15 @@ class Session {
   bool compressed_ = false;  // COMPRESS DEFLATE is on
   bool idle_done_ = false;
   std::uint32_t bad_in_a_row_ = 0;
+  // NOTIFY: the groups in force, and the mailboxes they name but the
+  // selected one, each with what the client was last told of it.
+  std::optional<NotifySpec> notify_;
+  struct NotifyMailbox {
+    MailboxInfo told;
+    const NotifyGroup* group = nullptr;  // in notify_
+  };
+  std::vector<NotifyMailbox> notify_mailboxes_;
+  std::uint64_t watch_generation_ = 0;
   // Login.
   std::string user_, password_;
   bool sasl_verified_ = false;

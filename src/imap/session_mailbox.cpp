@@ -14,6 +14,7 @@
 #include "imap/fetch_spec.h"
 #include "imap/metadata.h"
 #include "imap/session.h"
+#include "imap/status.h"
 
 namespace herald::imap {
 namespace {
@@ -45,45 +46,6 @@ std::string canonical_pattern(std::string pattern) {
   std::string_view first = std::string_view(pattern).substr(0, pattern.find('/'));
   if (iequals(first, "INBOX")) pattern.replace(0, 5, "INBOX");
   return pattern;
-}
-
-// StatusItems - STATUS's items (RFC 9051 6.3.11), in the order asked: the
-// response gives them in that order.
-using StatusItems = std::vector<std::string>;
-
-std::optional<StatusItems> parse_status_items(const Value& v) {
-  static const char* kKnown[] = {"MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED",
-                                 "SIZE", "RECENT", "HIGHESTMODSEQ", "APPENDLIMIT", "MAILBOXID"};
-  if (v.kind != Value::Kind::list || v.items.empty() || v.items.size() > 16) return std::nullopt;
-  StatusItems s;
-  for (const auto& i : v.items) {
-    if (i.kind != Value::Kind::atom) return std::nullopt;
-    std::string upper = to_upper(i.text);
-    if (std::find(std::begin(kKnown), std::end(kKnown), upper) == std::end(kKnown)) return std::nullopt;
-    s.push_back(std::move(upper));
-  }
-  return s;
-}
-
-std::string status_line(const std::string& name_out, const MailboxInfo& m, const StatusItems& items,
-                        std::uint64_t append_limit) {
-  std::string out = "* STATUS " + name_out + " (";
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    const std::string& item = items[i];
-    if (i) out += ' ';
-    out += item + ' ';
-    if (item == "MESSAGES") out += std::to_string(m.messages);
-    else if (item == "UIDNEXT") out += std::to_string(m.uidnext);
-    else if (item == "UIDVALIDITY") out += std::to_string(m.uidvalidity);
-    else if (item == "UNSEEN") out += std::to_string(m.unseen);
-    else if (item == "DELETED") out += std::to_string(m.deleted);
-    else if (item == "SIZE") out += std::to_string(m.size);
-    else if (item == "RECENT") out += "0";  // IMAP4rev1 only; no \Recent is kept
-    else if (item == "HIGHESTMODSEQ") out += std::to_string(m.highestmodseq);
-    else if (item == "APPENDLIMIT") out += append_limit ? std::to_string(append_limit) : "NIL";
-    else if (item == "MAILBOXID") out += fmt::format("(F{})", m.id);  // RFC 8474 4
-  }
-  return out + ")\r\n";
 }
 
 }  // namespace
@@ -287,7 +249,7 @@ Session::Outcome Session::cmd_create(Command& c) {
   }
   return ask(request::Create{*name, special_use}, [this](Answer& a) {
     if (a.error != StoreError::none) return store_failed(a);
-    return ok("CREATE completed");
+    return notify_refresh(ok("CREATE completed").output);
   });
 }
 
@@ -300,12 +262,12 @@ Session::Outcome Session::cmd_delete(Command& c) {
   const bool selected = state_ == State::selected && view_.info().name == *name;
   return ask(request::Delete{*name}, [this, selected](Answer& a) {
     if (a.error != StoreError::none) return store_failed(a);
-    Outcome o = ok("DELETE completed");
+    std::string closed;
     if (selected && state_ == State::selected) {
       unselect();
-      o.output = "* OK [CLOSED] The selected mailbox was deleted\r\n" + o.output;
+      closed = "* OK [CLOSED] The selected mailbox was deleted\r\n";
     }
-    return o;
+    return prefixed(std::move(closed), notify_refresh(ok("DELETE completed").output));
   });
 }
 
@@ -319,7 +281,7 @@ Session::Outcome Session::cmd_rename(Command& c) {
   while (!to->empty() && to->back() == '/') to->pop_back();
   return ask(request::Rename{*from, *to}, [this](Answer& a) {
     if (a.error != StoreError::none) return store_failed(a);
-    return ok("RENAME completed");
+    return notify_refresh(ok("RENAME completed").output);
   });
 }
 
@@ -331,7 +293,7 @@ Session::Outcome Session::cmd_subscribe(Command& c) {
   const bool subscribe = c.name == "SUBSCRIBE";
   return ask(request::Subscribe{*name, subscribe}, [this, subscribe](Answer& a) {
     if (a.error != StoreError::none) return store_failed(a);
-    return ok(subscribe ? "SUBSCRIBE completed" : "UNSUBSCRIBE completed");
+    return notify_refresh(ok(subscribe ? "SUBSCRIBE completed" : "UNSUBSCRIBE completed").output);
   });
 }
 
@@ -807,18 +769,6 @@ Session::Outcome Session::cmd_idle(Command& c) {
   }
   o.action = Action::idle;
   return o;
-}
-
-void Session::on_idle_wake() {
-  if (!idling_ || state_ != State::selected || request_) return;
-  request_ = request::Changes{view_.id(), view_.modseq()};
-  then_ = [this](Answer& a) {
-    Outcome out;
-    if (a.error == StoreError::none && state_ == State::selected)
-      view_.apply(std::get<answer::Changes>(a.value), true, view_options_, out.output);
-    if (idling_) out.action = Action::idle;
-    return out;
-  };
 }
 
 Session::Outcome Session::idle_line(std::string line) {

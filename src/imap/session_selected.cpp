@@ -31,6 +31,7 @@ struct FetchJob {
   bool expunge_issued = false;
   bool unknown_cte = false;
   std::optional<SequenceSet> uid_set;  // VANISHED: the UIDs asked
+  std::function<Session::Outcome()> done;  // instead of the tagged reply (fetch_untagged)
 };
 
 struct SearchJob {
@@ -236,8 +237,21 @@ Session::Outcome Session::fetch_vanished(std::shared_ptr<FetchJob> job) {
   });
 }
 
+Session::Outcome Session::fetch_untagged(const FetchSpec& spec, std::vector<std::uint32_t> msns,
+                                         std::function<Outcome()> done) {
+  auto job = std::make_shared<FetchJob>();
+  job->spec = job->spec_with_flags = spec;
+  job->options.uid = true;  // the client may not know the sequence numbers yet
+  job->options.modseq = view_options_.condstore && spec.has(FetchItem::Kind::flags);
+  job->options.form = form();
+  job->msns = std::move(msns);
+  job->done = std::move(done);
+  return fetch_batch(job);
+}
+
 Session::Outcome Session::fetch_batch(std::shared_ptr<FetchJob> job) {
   if (job->next >= job->msns.size()) {
+    if (job->done) return job->done();
     std::string tagged = job->unknown_cte        ? no("Unknown content-transfer-encoding", "UNKNOWN-CTE").output
                          : job->expunge_issued ? ok("Some messages were expunged", "EXPUNGEISSUED").output
                                                : ok("FETCH completed").output;

@@ -190,7 +190,7 @@ class FakeStore {
   static std::string kind(const Request& r) {
     static const char* kNames[] = {"List",   "Status",  "Open", "Create",     "Delete", "Rename",  "Subscribe",
                                    "Append", "Changes", "Read", "StoreFlags", "Copy",   "Expunge", "Quota",
-                                   "TextSearch", "GetMetadata", "SetMetadata", "Acl", "SetAcl"};
+                                   "TextSearch", "GetMetadata", "SetMetadata", "Acl", "SetAcl", "Statuses"};
     static_assert(std::size(kNames) == std::variant_size_v<Request>);
     return kNames[r.index()];
   }
@@ -208,6 +208,12 @@ class FakeStore {
     FakeMailbox* mb = by_name(canonical(r.mailbox));
     if (!mb) return error(StoreError::nonexistent);
     return value(answer::Mailbox{with_counts(*mb)});
+  }
+  Answer on(const request::Statuses& r) {
+    answer::List out;
+    for (const auto& name : r.mailboxes)
+      if (FakeMailbox* mb = by_name(canonical(name))) out.mailboxes.push_back(with_counts(*mb));
+    return value(std::move(out));
   }
   Answer on(const request::Open& r) {
     FakeMailbox* mb = by_name(canonical(r.mailbox));

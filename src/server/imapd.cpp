@@ -155,6 +155,16 @@ struct Blocking {
     if (auto st = add_counts(mailboxes, out.info); !st) return failed(st.error());
     return imap::Answer{imap::StoreError::none, "", std::move(out)};
   }
+  imap::Answer operator()(const imap::request::Statuses& r) {
+    imap::answer::List out;
+    for (const auto& name : r.mailboxes) {
+      imap::Answer one = (*this)(imap::request::Status{name});
+      if (one.error == imap::StoreError::temporary) return one;
+      if (one.error == imap::StoreError::none)  // else gone (or its rights) since NOTIFY named it
+        out.mailboxes.push_back(std::move(std::get<imap::answer::Mailbox>(one.value).info));
+    }
+    return imap::Answer{imap::StoreError::none, "", std::move(out)};
+  }
   // Other users' mailboxes are theirs to create, delete and rename (the
   // 'k' and 'x' rights are not granted).
   imap::Answer operator()(const imap::request::Create& r) {
@@ -627,9 +637,26 @@ class ImapProtocol {
     co_return a;
   }
 
-  // idle - RFC 2177: wait for the client's next octets, a change of the
-  // selected mailbox (server/mailbox_watch.h) or the autologout. Readiness
-  // is awaited on the socket, never a read: nothing is left half-read.
+  // watch_notified - the mailboxes NOTIFY names (RFC 5465), watched from
+  // when the session names them. A new watch is checked once at the next
+  // wait, so that a change between the session's read of the mailbox and
+  // the watch's start is not lost (the session tells only a difference).
+  void watch_notified() {
+    if (session_.watch_generation() == watch_generation_) return;
+    watch_generation_ = session_.watch_generation();
+    std::vector<NotifyWatch> next;
+    for (auto id : session_.watched_mailboxes()) {
+      auto kept = std::find_if(notified_.begin(), notified_.end(), [id](const NotifyWatch& w) { return w.id == id; });
+      if (kept != notified_.end()) next.push_back(std::move(*kept));
+      else next.push_back({id, ctx_.watch.watch(id), 0, true});
+    }
+    notified_ = std::move(next);
+  }
+
+  // idle - IDLE (RFC 2177), and NOTIFY between commands: wait for the
+  // client's next octets, a change of a watched mailbox
+  // (server/mailbox_watch.h) or the autologout. Readiness is awaited on
+  // the socket, never a read: nothing is left half-read.
   asio::awaitable<std::string> idle() {
     using namespace asio::experimental::awaitable_operators;
     if (!signal_) {
@@ -637,11 +664,15 @@ class ImapProtocol {
       signal_ = std::make_shared<WakeSignal>(executor);
     }
     signal_->woken = false;
-    const bool watching = watched_ && session_.selected_mailbox() == watched_id_;
-    if (watching) {
+    watch_notified();
+    if (watched_ && session_.selected_mailbox() == watched_id_ && session_.wants_selected_changes()) {
       MailboxWatch::idle(*watched_, signal_);
       // A change the session has not asked for yet wakes at once.
       if (watched_->modseq() > session_.known_modseq()) signal_->woken = true;
+    }
+    for (auto& w : notified_) {
+      MailboxWatch::idle(*w.watched, signal_);
+      if (w.fresh || w.watched->modseq() > w.told) signal_->woken = true;
     }
     // Readiness, a wake-up, or the autologout; a cancel that is none of
     // them (a late one from an earlier wait) waits again.
@@ -655,7 +686,15 @@ class ImapProtocol {
       if (!timer_ec) co_return session_.autologout();  // RFC 9051 5.4
     }
     if (signal_->woken.exchange(false)) {
-      session_.on_idle_wake();
+      std::vector<std::int64_t> changed;
+      for (auto& w : notified_) {
+        const std::uint64_t now = w.watched->modseq();
+        if (!w.fresh && now <= w.told) continue;
+        changed.push_back(w.id);
+        w.told = now;
+        w.fresh = false;
+      }
+      session_.on_idle_wake(std::move(changed));
       co_return std::string();
     }
     // The client spoke (or went): the loop reads it, with its own buffer
@@ -677,6 +716,14 @@ class ImapProtocol {
   std::int64_t watched_id_ = 0;
   std::shared_ptr<WakeSignal> signal_;
   bool readable_ = false;  // IDLE saw input: the next step reads it
+  struct NotifyWatch {
+    std::int64_t id = 0;
+    std::shared_ptr<MailboxWatch::Watched> watched;
+    std::uint64_t told = 0;  // the watch's MODSEQ when the session last heard of it
+    bool fresh = true;       // not yet checked since the watch began
+  };
+  std::vector<NotifyWatch> notified_;  // NOTIFY's mailboxes (RFC 5465)
+  std::uint64_t watch_generation_ = 0;
 };
 
 }  // namespace
