@@ -488,6 +488,74 @@ class TestTwoSessions(ImapCase):
         idle.done()
 
 
+class TestNotify(ImapCase):
+    """NOTIFY (RFC 5465): told between commands, without asking."""
+
+    @staticmethod
+    def until_tagged(f, tag):
+        lines = []
+        while True:
+            line = f.readline()
+            lines.append(line)
+            if line.startswith(tag + b" "):
+                return lines
+
+    def notify_session(self, user, notify):
+        s, f = self.raw_session(user)
+        s.sendall(b"s SELECT INBOX\r\n")
+        self.until_tagged(f, b"s")
+        s.sendall(b"n NOTIFY " + notify + b"\r\n")
+        lines = self.until_tagged(f, b"n")
+        self.assertTrue(lines[-1].startswith(b"n OK"), lines)
+        return s, f, lines[:-1]
+
+    def test_other_folders_and_the_selected_one_are_told_without_a_command(self):
+        user = self.new_user("notify")
+        s, f, status = self.notify_session(
+            user, b"SET STATUS (SELECTED (MessageNew (UID BODY.PEEK[HEADER.FIELDS (Subject)]) MessageExpunge FlagChange)) "
+                  b"(PERSONAL (MessageNew MessageExpunge))")
+        # SET STATUS: the state of every other personal folder, now.
+        self.assertEqual(sorted(re.match(rb"\* STATUS (\S+) \(MESSAGES 0 UIDNEXT 1 UIDVALIDITY \d+\)\r\n$",
+                                         line).group(1) for line in status),
+                         [b"Archive", b"Drafts", b"Junk", b"Sent", b"Trash"])
+        other = self.login(user)
+        started = time.monotonic()
+        ok(other.append("Sent", None, None, message("sent elsewhere")))
+        self.assertRegex(f.readline(), rb"^\* STATUS Sent \(MESSAGES 1 UIDNEXT 2 UIDVALIDITY \d+\)\r\n$")
+        self.assertLess(time.monotonic() - started, 5)
+        with smtplib.SMTP(HOST, self.herald.smtp_port, local_hostname="client.test", timeout=15) as smtp:
+            smtp.sendmail("imap-test@client.test", [user], message("notify me"))
+        self.assertEqual(f.readline(), b"* 1 EXISTS\r\n")
+        fetch = re.match(rb"^\* 1 FETCH \(UID 1 BODY\[HEADER\.FIELDS \(Subject\)\] \{(\d+)\}\r\n$", f.readline())
+        self.assertTrue(fetch)
+        self.assertEqual(f.read(int(fetch.group(1))), b"Subject: notify me\r\n\r\n")
+        self.assertEqual(f.readline(), b")\r\n")
+        # Telling of it did not read it; another session's expunge is told too.
+        other.select("INBOX")
+        self.assertEqual(ok(other.fetch("1", "FLAGS")), [b"1 (FLAGS ())"])
+        ok(other.store("1", "+FLAGS", "\\Deleted"))
+        self.assertEqual(f.readline(), b"* 1 FETCH (UID 1 FLAGS (\\Deleted))\r\n")
+        ok(other.expunge())
+        self.assertEqual(f.readline(), b"* 1 EXPUNGE\r\n")
+        s.sendall(b"z NOOP\r\n")
+        self.assertEqual(self.until_tagged(f, b"z"), [b"z OK NOOP completed\r\n"])
+
+    def test_unsupported_events_and_none(self):
+        user = self.new_user("notify2")
+        self.assertIn(b"NOTIFY", ok(self.login(user).capability())[0].split())
+        s, f = self.raw_session(user)
+        s.sendall(b"a NOTIFY SET (PERSONAL (MailboxName))\r\nb NOTIFY SET (INBOXES (MessageNew))\r\n"
+                  b"c NOTIFY SET (INBOXES (MessageNew MessageExpunge))\r\nd NOTIFY NONE\r\n")
+        self.assertEqual(f.readline(), b"a NO [BADEVENT (MessageNew MessageExpunge FlagChange)] Event not supported\r\n")
+        self.assertEqual(f.readline(), b"b BAD MessageNew and MessageExpunge go together\r\n")
+        self.assertEqual(f.readline(), b"c OK NOTIFY completed\r\n")
+        self.assertEqual(f.readline(), b"d OK NOTIFY completed\r\n")
+        # After NONE nothing more is told: a delivery, then our own NOOP's reply first.
+        self.herald.deliver(user, message("unheard"))
+        s.sendall(b"e NOOP\r\n")
+        self.assertEqual(f.readline(), b"e OK NOOP completed\r\n")
+
+
 class TestLoginAndTransport(ImapCase):
     def test_bad_password_reveals_nothing(self):
         user = self.new_user("login")

@@ -35,6 +35,9 @@ const std::vector<std::string> kFuzzSeeds = {
     "e DELETEACL Work bob@example.test\r\nf SETMETADATA INBOX (/private/comment {3+}\r\nabc /shared/x NIL)\r\n"
     "g GETMETADATA (DEPTH infinity MAXSIZE 2) \"\" (/private /shared/x)\r\n"
     "h APPEND Sent {2+}\r\nab (\\Seen) {2+}\r\ncd\r\ni FETCH 1 (SAVEDATE)\r\n",
+    "a NOTIFY SET STATUS (SELECTED (MessageNew (UID BODY.PEEK[1]) MessageExpunge)) (PERSONAL (MessageNew "
+    "MessageExpunge FlagChange))\r\nb APPEND Work {2+}\r\nab\r\nc SUBSCRIBE Work\r\nd IDLE\r\nDONE\r\n"
+    "e NOTIFY SET (SELECTED-DELAYED (MessageNew MessageExpunge)) (SUBTREE (Work Nope) NONE)\r\nf NOTIFY NONE\r\n",
 };
 
 namespace {
@@ -97,10 +100,12 @@ void drain(Session& s, FakeStore& store, Transcript& t, std::size_t& steps, std:
       case Action::starttls: s.on_tls_started(ImapAuthOptions{}); continue;
       case Action::compress: check(s.authenticated()); continue;  // the connection's layer: transparent here
       case Action::idle:
-        check(s.idling());
+        // In IDLE, or between commands under NOTIFY (RFC 5465).
+        check(s.idling() || s.wants_selected_changes() || !s.watched_mailboxes().empty());
         if (!woke) {
           // A change may have come: the session asks for it, and says
-          // nothing new when there is none.
+          // nothing new when there is none. (Other mailboxes are not
+          // named: their STATUS would depend on where the input was cut.)
           woke = true;
           s.on_idle_wake();
           continue;

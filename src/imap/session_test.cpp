@@ -859,6 +859,148 @@ TEST(ImapSession, IdleWithDoneAlreadyBuffered) {
   EXPECT_EQ(script(kLogin, "I IDLE\r\nDONE\r\n"), "+ idling\r\nI OK IDLE terminated\r\n");
 }
 
+// ---- NOTIFY (RFC 5465) ------------------------------------------------------------
+
+TEST(ImapSession, NotifySetStatusToldForOtherMailboxesThenOnChange) {
+  both_ways([](Fixture& f) {
+    f.send(kSelect);
+    std::string set = f.send("N NOTIFY SET STATUS (PERSONAL (MessageNew MessageExpunge))\r\n");
+    // Every selectable personal mailbox but the selected one, then OK.
+    EXPECT_EQ(set,
+              "* STATUS Drafts (MESSAGES 0 UIDNEXT 1 UIDVALIDITY 1002)\r\n"
+              "* STATUS Sent (MESSAGES 0 UIDNEXT 1 UIDVALIDITY 1001)\r\n"
+              "* STATUS Trash (MESSAGES 0 UIDNEXT 1 UIDVALIDITY 1003)\r\n"
+              "* STATUS Work (MESSAGES 0 UIDNEXT 1 UIDVALIDITY 1004)\r\n"
+              "* STATUS Work/Projects (MESSAGES 0 UIDNEXT 1 UIDVALIDITY 1005)\r\n"
+              "N OK NOTIFY completed\r\n");
+    // Between commands the session waits for events, not only input.
+    EXPECT_TRUE(f.drive.idle);
+    const std::int64_t work = f.store.by_name("Work")->info.id;
+    std::vector<std::int64_t> watched = f.session.watched_mailboxes();
+    EXPECT_NE(std::find(watched.begin(), watched.end(), work), watched.end());
+    EXPECT_FALSE(f.session.wants_selected_changes());  // no SELECTED group
+    f.store.deliver("Work", kMsg1);
+    f.session.on_idle_wake({work});
+    std::string told = fake::drain(f.session, f.store, f.drive, f.options);
+    EXPECT_EQ(told, "* STATUS Work (MESSAGES 1 UIDNEXT 2 UIDVALIDITY 1004)\r\n");
+    // A flag change is not among the events asked: nothing is said.
+    f.store.set_flags("Work", 1, kSeen);
+    f.session.on_idle_wake({work});
+    std::string quiet = fake::drain(f.session, f.store, f.drive, f.options);
+    EXPECT_EQ(quiet, "");
+    EXPECT_TRUE(f.drive.idle);
+    // The selected mailbox gets no STATUS: its changes come as the base
+    // protocol's, at the next command's end.
+    f.store.deliver("INBOX", kMsg1);
+    f.session.on_idle_wake({f.session.selected_mailbox()});
+    std::string selected = fake::drain(f.session, f.store, f.drive, f.options);
+    EXPECT_EQ(selected, "");
+    std::string noop = f.send("O NOOP\r\n");
+    EXPECT_EQ(noop, "* 4 EXISTS\r\nO OK NOOP completed\r\n");
+    return set + told + quiet + selected + noop;
+  });
+}
+
+TEST(ImapSession, NotifyFlagChangeTellsUnseenAndWithCondstoreHighestModseq) {
+  Fixture f;
+  f.send(std::string(kLogin) + "E ENABLE CONDSTORE\r\n");
+  std::string set = f.send("N NOTIFY SET (MAILBOXES Work (MessageNew MessageExpunge FlagChange))\r\n");
+  EXPECT_EQ(set, "N OK NOTIFY completed\r\n");
+  const std::int64_t work = f.store.by_name("Work")->info.id;
+  EXPECT_EQ(f.session.watched_mailboxes(), std::vector<std::int64_t>{work});
+  f.store.deliver("Work", kMsg1);
+  f.session.on_idle_wake({work});
+  EXPECT_EQ(fake::drain(f.session, f.store, f.drive, f.options),
+            "* STATUS Work (MESSAGES 1 UIDNEXT 2 UIDVALIDITY 1004 UNSEEN 1 HIGHESTMODSEQ 2)\r\n");
+  f.store.set_flags("Work", 1, kSeen);
+  f.session.on_idle_wake({work});
+  EXPECT_EQ(fake::drain(f.session, f.store, f.drive, f.options),
+            "* STATUS Work (MESSAGES 1 UIDNEXT 2 UIDVALIDITY 1004 UNSEEN 0 HIGHESTMODSEQ 3)\r\n");
+}
+
+TEST(ImapSession, NotifySelectedTellsNewMessagesWithTheirFetchAndExpungesAtOnce) {
+  both_ways([](Fixture& f) {
+    f.send(kSelect);
+    std::string set = f.send(
+        "N NOTIFY SET (SELECTED (MessageNew (UID FLAGS BODY.PEEK[HEADER.FIELDS (Subject)]) MessageExpunge))\r\n");
+    EXPECT_EQ(set, "N OK NOTIFY completed\r\n");
+    EXPECT_TRUE(f.drive.idle);
+    EXPECT_TRUE(f.session.wants_selected_changes());
+    f.store.deliver("INBOX", kMsg1);
+    f.session.on_idle_wake();
+    std::string told = fake::drain(f.session, f.store, f.drive, f.options);
+    EXPECT_EQ(told,
+              "* 4 EXISTS\r\n"
+              "* 4 FETCH (UID 4 FLAGS () BODY[HEADER.FIELDS (Subject)] {18}\r\nSubject: Hello\r\n\r\n)\r\n");
+    // Telling of it did not read it: \Seen is not set.
+    EXPECT_EQ(f.send("F FETCH 4 FLAGS\r\n"), "* 4 FETCH (FLAGS ())\r\nF OK FETCH completed\r\n");
+    f.store.expunge("INBOX", {1});
+    f.session.on_idle_wake();
+    std::string expunged = fake::drain(f.session, f.store, f.drive, f.options);
+    EXPECT_EQ(expunged, "* 1 EXPUNGE\r\n");
+    return set + told + expunged;
+  });
+}
+
+TEST(ImapSession, NotifySelectedDelayedHoldsExpungesForNoop) {
+  both_ways([](Fixture& f) {
+    f.send(kSelect);
+    f.send("N NOTIFY SET (SELECTED-DELAYED (MessageNew MessageExpunge FlagChange))\r\n");
+    f.store.expunge("INBOX", {1});
+    f.store.set_flags("INBOX", 2, kFlagged);
+    f.session.on_idle_wake();
+    std::string told = fake::drain(f.session, f.store, f.drive, f.options);
+    EXPECT_EQ(told, "* 2 FETCH (UID 2 FLAGS (\\Flagged))\r\n");  // the expunge waits
+    std::string noop = f.send("O NOOP\r\n");
+    EXPECT_EQ(noop, "* 1 EXPUNGE\r\nO OK NOOP completed\r\n");
+    return told + noop;
+  });
+}
+
+TEST(ImapSession, NotifyNoneStopsTheWait) {
+  Fixture f;
+  f.send(kSelect);
+  f.send("N NOTIFY SET (SELECTED (MessageNew MessageExpunge)) (PERSONAL (MessageNew MessageExpunge))\r\n");
+  EXPECT_TRUE(f.drive.idle);
+  EXPECT_EQ(f.send("M NOTIFY NONE\r\n"), "M OK NOTIFY completed\r\n");
+  EXPECT_FALSE(f.drive.idle);
+  EXPECT_TRUE(f.session.watched_mailboxes().empty());
+  EXPECT_FALSE(f.session.wants_selected_changes());
+}
+
+TEST(ImapSession, NotifyErrors) {
+  EXPECT_EQ(script(kLogin, "N NOTIFY SET (PERSONAL (MailboxName))\r\n"),
+            "N NO [BADEVENT (MessageNew MessageExpunge FlagChange)] Event not supported\r\n");
+  EXPECT_EQ(script(kLogin, "N NOTIFY SET (PERSONAL (MessageNew))\r\n"),
+            "N BAD MessageNew and MessageExpunge go together\r\n");
+  EXPECT_EQ(script("", "N NOTIFY NONE\r\n"), "N BAD Please log in first\r\n");
+  // A name that does not exist is passed over (RFC 5465 6): nothing watched.
+  Fixture f;
+  f.send(kLogin);
+  EXPECT_EQ(f.send("N NOTIFY SET STATUS (MAILBOXES Nowhere (MessageNew MessageExpunge))\r\n"),
+            "N OK NOTIFY completed\r\n");
+  EXPECT_TRUE(f.session.watched_mailboxes().empty());
+  EXPECT_FALSE(f.drive.idle);
+}
+
+TEST(ImapSession, NotifySubscribedFollowsSubscriptions) {
+  Fixture f;
+  f.send(kLogin);
+  f.send("N NOTIFY SET (SUBSCRIBED (MessageNew MessageExpunge))\r\n");
+  const std::int64_t work = f.store.by_name("Work")->info.id;
+  auto watched = [&f] { return f.session.watched_mailboxes(); };
+  auto now = watched();
+  EXPECT_EQ(std::count(now.begin(), now.end(), work), 0);
+  const std::uint64_t generation = f.session.watch_generation();
+  EXPECT_EQ(f.send("S SUBSCRIBE Work\r\n"), "S OK SUBSCRIBE completed\r\n");
+  EXPECT_NE(f.session.watch_generation(), generation);
+  now = watched();
+  EXPECT_EQ(std::count(now.begin(), now.end(), work), 1);
+  EXPECT_EQ(f.send("C CREATE Work/New\r\nU UNSUBSCRIBE Work\r\n"), "C OK CREATE completed\r\nU OK UNSUBSCRIBE completed\r\n");
+  now = watched();
+  EXPECT_EQ(std::count(now.begin(), now.end(), work), 0);
+}
+
 // ---- hostile input ---------------------------------------------------------------------
 
 TEST(ImapSession, TwentyBadCommandsEndTheSession) {
