@@ -166,17 +166,26 @@ Session::Outcome Session::tell_status(std::vector<std::int64_t> changed) {
       if (m.told.id == id) r.mailboxes.push_back(m.told.name);
   }
   if (r.mailboxes.empty()) return {};
-  return ask(std::move(r), [this](Answer& a) {
+  std::set<std::string> asked(r.mailboxes.begin(), r.mailboxes.end());
+  return ask(std::move(r), [this, asked = std::move(asked)](Answer& a) {
     Outcome o;
     if (a.error != StoreError::none) return o;
-    for (const auto& now : std::get<answer::List>(a.value).mailboxes) {
-      for (auto& m : notify_mailboxes_) {
-        if (m.told.id != now.id) continue;
-        if (worth_telling(m.group->events, m.told, now))
-          o.output += status_line(mailbox_out(m.told.name), now, told_items(m.group->events, view_options_.condstore), 0);
-        m.told = now;
-      }
+    const auto& found = std::get<answer::List>(a.value).mailboxes;
+    for (auto& m : notify_mailboxes_) {
+      auto now = std::find_if(found.begin(), found.end(), [&m](const MailboxInfo& i) { return i.id == m.told.id; });
+      if (now == found.end()) continue;
+      if (worth_telling(m.group->events, m.told, *now))
+        o.output += status_line(mailbox_out(m.told.name), *now, told_items(m.group->events, view_options_.condstore), 0);
+      m.told = *now;
     }
+    // One asked for and not found was deleted or renamed by another
+    // session (or its rights taken): no longer watched under that name.
+    const std::size_t before = notify_mailboxes_.size();
+    std::erase_if(notify_mailboxes_, [&](const NotifyMailbox& m) {
+      return asked.count(m.told.name) &&
+             std::none_of(found.begin(), found.end(), [&m](const MailboxInfo& i) { return i.id == m.told.id; });
+    });
+    if (notify_mailboxes_.size() != before) ++watch_generation_;
     return o;
   });
 }

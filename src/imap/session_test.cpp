@@ -957,6 +957,31 @@ TEST(ImapSession, NotifySelectedDelayedHoldsExpungesForNoop) {
   });
 }
 
+TEST(ImapSession, NotifyInIdleTellsOtherMailboxesToo) {
+  both_ways([](Fixture& f) {
+    f.send(kSelect);
+    f.send("N NOTIFY SET (INBOXES (MessageNew MessageExpunge)) (MAILBOXES (Work Sent) (MessageNew MessageExpunge))\r\n");
+    std::string idle = f.send("I IDLE\r\n");
+    const std::int64_t work = f.store.by_name("Work")->info.id;
+    f.store.deliver("Work", kMsg1);
+    f.store.deliver("INBOX", kMsg1);
+    f.session.on_idle_wake({work, f.session.selected_mailbox()});
+    std::string told = fake::drain(f.session, f.store, f.drive, f.options);
+    // The selected mailbox as IDLE tells it, the other as STATUS.
+    EXPECT_EQ(told, "* 4 EXISTS\r\n* STATUS Work (MESSAGES 1 UIDNEXT 2 UIDVALIDITY 1004)\r\n");
+    // Deleted by another session: no longer watched.
+    f.store.mailboxes.erase("Work");
+    f.session.on_idle_wake({work});
+    std::string gone = fake::drain(f.session, f.store, f.drive, f.options);
+    EXPECT_EQ(gone, "");
+    EXPECT_EQ(f.session.watched_mailboxes(),
+              (std::vector<std::int64_t>{f.store.by_name("INBOX")->info.id, f.store.by_name("Sent")->info.id}));
+    std::string done = f.send("DONE\r\n");
+    EXPECT_EQ(done, "I OK IDLE terminated\r\n");
+    return idle + told + gone + done;
+  });
+}
+
 TEST(ImapSession, NotifyNoneStopsTheWait) {
   Fixture f;
   f.send(kSelect);
