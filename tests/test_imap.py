@@ -540,6 +540,20 @@ class TestNotify(ImapCase):
         s.sendall(b"z NOOP\r\n")
         self.assertEqual(self.until_tagged(f, b"z"), [b"z OK NOOP completed\r\n"])
 
+    def test_a_herald_command_is_told_as_status(self):
+        """A flag change by `herald flags` (another process) in a folder not
+        selected reaches the NOTIFY session as STATUS, UNSEEN included."""
+        user = self.new_user("notifycli")
+        self.herald.deliver(user, message("one"))
+        s, f = self.raw_session(user)
+        s.sendall(b"n NOTIFY SET STATUS (INBOXES (MessageNew MessageExpunge FlagChange))\r\n")
+        self.assertRegex(f.readline(), rb"^\* STATUS INBOX \(MESSAGES 1 UIDNEXT 2 UIDVALIDITY \d+ UNSEEN 1\)\r\n$")
+        self.assertEqual(f.readline(), b"n OK NOTIFY completed\r\n")
+        started = time.monotonic()
+        self.herald.cli("flags", user, "INBOX", "1", "--add", "\\Seen")
+        self.assertRegex(f.readline(), rb"^\* STATUS INBOX \(MESSAGES 1 UIDNEXT 2 UIDVALIDITY \d+ UNSEEN 0\)\r\n$")
+        self.assertLess(time.monotonic() - started, 5)
+
     def test_unsupported_events_and_none(self):
         user = self.new_user("notify2")
         self.assertIn(b"NOTIFY", ok(self.login(user).capability())[0].split())
