@@ -4,6 +4,7 @@
 // EXISTS/EXPUNGE/FETCH, the others' as STATUS - when the driver wakes it
 // (on_idle_wake, docs/ARCHITECTURE.md "IMAP").
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include <fmt/format.h>
@@ -66,6 +67,10 @@ Session::Outcome Session::cmd_notify(Command& c) {
 // \NoAccess (RFC 5465 6).
 std::string Session::notify_resolve(const answer::List& list) {
   std::string out;
+  // A mailbox named before keeps what the client was told of it: a change
+  // not told yet is still told at the next wake.
+  std::map<std::int64_t, MailboxInfo> told;
+  for (auto& m : notify_mailboxes_) told.emplace(m.told.id, std::move(m.told));
   notify_mailboxes_.clear();
   ++watch_generation_;
   const std::set<std::string> subscribed(list.subscriptions.begin(), list.subscriptions.end());
@@ -77,7 +82,12 @@ std::string Session::notify_resolve(const answer::List& list) {
       out += "* LIST (\\NoAccess) \"/\" " + mailbox_out(m.name) + "\r\n";
       continue;
     }
-    notify_mailboxes_.push_back({m, group});
+    MailboxInfo was = m;
+    if (auto kept = told.find(m.id); kept != told.end()) {
+      was = std::move(kept->second);
+      was.name = m.name;  // renamed by this session
+    }
+    notify_mailboxes_.push_back({std::move(was), group});
     const bool selected = state_ == State::selected && view_.id() == m.id;
     if (notify_->status && !selected)
       out += status_line(mailbox_out(m.name), m, told_items(group->events, view_options_.condstore), 0);

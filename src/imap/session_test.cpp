@@ -982,6 +982,21 @@ TEST(ImapSession, NotifyInIdleTellsOtherMailboxesToo) {
   });
 }
 
+TEST(ImapSession, NotifyAChangeNotToldYetSurvivesTheSessionsOwnCreate) {
+  Fixture f;
+  f.send(kLogin);
+  f.send("N NOTIFY SET (PERSONAL (MessageNew MessageExpunge))\r\n");
+  const std::int64_t work = f.store.by_name("Work")->info.id;
+  f.store.deliver("Work", kMsg1);  // before the wake: not told yet
+  EXPECT_EQ(f.send("C CREATE Lists\r\n"), "C OK CREATE completed\r\n");
+  const std::int64_t lists = f.store.by_name("Lists")->info.id;
+  auto watched = f.session.watched_mailboxes();
+  EXPECT_EQ(std::count(watched.begin(), watched.end(), lists), 1);  // PERSONAL names it now
+  f.session.on_idle_wake({work});
+  EXPECT_EQ(fake::drain(f.session, f.store, f.drive, f.options),
+            "* STATUS Work (MESSAGES 1 UIDNEXT 2 UIDVALIDITY 1004)\r\n");
+}
+
 TEST(ImapSession, NotifyNoneStopsTheWait) {
   Fixture f;
   f.send(kSelect);
