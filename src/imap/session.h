@@ -252,6 +252,7 @@ class Session {
   Outcome notify_refresh(std::string tagged);  // resolved again (CREATE, SUBSCRIBE...), then tagged
   Outcome tell_changes(std::vector<std::int64_t> changed);
   Outcome tell_status(std::vector<std::int64_t> changed);
+  void note_own_change(const std::string& mailbox);  // its next change is not told
   bool waits_for_events() const;  // between commands, Action::idle instead of need_more
   // Selected (6.4).
   Outcome cmd_close(Command& c);
@@ -309,6 +310,7 @@ class Session {
   struct NotifyMailbox {
     MailboxInfo told;
     const NotifyGroup* group = nullptr;  // in notify_
+    bool own_change = false;  // this session's APPEND, COPY or MOVE changed it since
   };
   std::vector<NotifyMailbox> notify_mailboxes_;
   std::uint64_t watch_generation_ = 0;

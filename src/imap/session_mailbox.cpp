@@ -504,9 +504,11 @@ Session::Outcome Session::cmd_append(Command& c) {
     m.octets = std::move(data->text);
     r.messages.push_back(std::move(m));
   }
-  return ask(std::move(r), [this](Answer& a) {
+  const std::string into = r.mailbox;
+  return ask(std::move(r), [this, into](Answer& a) {
     if (a.error == StoreError::nonexistent) return no("Mailbox doesn't exist", "TRYCREATE");
     if (a.error != StoreError::none) return store_failed(a);
+    note_own_change(into);
     const auto& done = std::get<answer::Appended>(a.value);
     std::string uids = std::to_string(done.uid);
     if (done.count > 1) uids += ":" + std::to_string(done.uid + done.count - 1);

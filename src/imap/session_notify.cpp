@@ -15,13 +15,13 @@
 namespace herald::imap {
 namespace {
 
-// told_items - the STATUS items a group's events report (RFC 5465 5.1-5.3):
-// counts for message events, UNSEEN (and with CONDSTORE, HIGHESTMODSEQ)
-// for flag changes.
+// told_items - the STATUS items a group's events report (RFC 5465 3.1,
+// 5.1-5.3): the counts and UIDVALIDITY, UNSEEN for flag changes, and
+// HIGHESTMODSEQ whenever CONDSTORE is on.
 StatusItems told_items(const NotifyEvents& events, bool condstore) {
   StatusItems items{"MESSAGES", "UIDNEXT", "UIDVALIDITY"};
   if (events.flags) items.push_back("UNSEEN");
-  if (events.flags && condstore) items.push_back("HIGHESTMODSEQ");
+  if (condstore) items.push_back("HIGHESTMODSEQ");
   return items;
 }
 
@@ -114,6 +114,11 @@ Session::Outcome Session::notify_refresh(std::string tagged) {
   });
 }
 
+void Session::note_own_change(const std::string& mailbox) {
+  for (auto& m : notify_mailboxes_)
+    if (m.told.name == mailbox) m.own_change = true;
+}
+
 bool Session::wants_selected_changes() const {
   if (state_ != State::selected) return false;
   if (idling_) return true;
@@ -155,8 +160,11 @@ Session::Outcome Session::tell_changes(std::vector<std::int64_t> changed) {
     const NotifyGroup* group = notify_ ? notify_->selected() : nullptr;
     const bool allow_expunge = idling_ || !group || group->filter == NotifyGroup::Filter::selected;
     const std::uint32_t largest = view_.largest_uid();
+    // Without FlagChange the client hears of no flag change (RFC 5465 5).
+    ViewOptions options = view_options_;
+    options.flags = idling_ || !group || group->events.flags;
     std::string out;
-    view_.apply(std::get<answer::Changes>(a.value), allow_expunge, view_options_, out);
+    view_.apply(std::get<answer::Changes>(a.value), allow_expunge, options, out);
     auto then = [this, changed = std::move(changed)]() mutable { return tell_status(std::move(changed)); };
     if (!group || !group->events.fetch) return prefixed(std::move(out), then());
     std::vector<std::uint32_t> added;
@@ -184,7 +192,8 @@ Session::Outcome Session::tell_status(std::vector<std::int64_t> changed) {
     for (auto& m : notify_mailboxes_) {
       auto now = std::find_if(found.begin(), found.end(), [&m](const MailboxInfo& i) { return i.id == m.told.id; });
       if (now == found.end()) continue;
-      if (worth_telling(m.group->events, m.told, *now))
+      // RFC 5465 5: what this session did itself is not told back.
+      if (!std::exchange(m.own_change, false) && worth_telling(m.group->events, m.told, *now))
         o.output += status_line(mailbox_out(m.told.name), *now, told_items(m.group->events, view_options_.condstore), 0);
       m.told = *now;
     }

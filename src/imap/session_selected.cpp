@@ -452,9 +452,10 @@ Session::Outcome Session::cmd_copy(Command& c) {
   const bool by_uid = uid_;
   const std::string verb = c.name;
   if (r.uids.empty()) return finish(ok(verb + " completed").output, by_uid);
-  return ask(std::move(r), [this, move, by_uid, verb](Answer& a) {
+  return ask(std::move(r), [this, move, by_uid, verb, into = *to](Answer& a) {
     if (a.error == StoreError::nonexistent) return no("Mailbox doesn't exist", "TRYCREATE");
     if (a.error != StoreError::none) return store_failed(a);
+    note_own_change(into);
     const auto& copied = std::get<answer::Copied>(a.value);
     std::string code;
     if (!copied.from.empty()) {

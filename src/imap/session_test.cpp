@@ -901,6 +901,7 @@ TEST(ImapSession, NotifySetStatusToldForOtherMailboxesThenOnChange) {
   });
 }
 
+// With CONDSTORE on, HIGHESTMODSEQ goes with every STATUS (RFC 5465 5.1-5.3).
 TEST(ImapSession, NotifyFlagChangeTellsUnseenAndWithCondstoreHighestModseq) {
   Fixture f;
   f.send(std::string(kLogin) + "E ENABLE CONDSTORE\r\n");
@@ -995,6 +996,28 @@ TEST(ImapSession, NotifyAChangeNotToldYetSurvivesTheSessionsOwnCreate) {
   f.session.on_idle_wake({work});
   EXPECT_EQ(fake::drain(f.session, f.store, f.drive, f.options),
             "* STATUS Work (MESSAGES 1 UIDNEXT 2 UIDVALIDITY 1004)\r\n");
+}
+
+TEST(ImapSession, NotifyTellsNotTheSessionsOwnChanges) {
+  Fixture f;
+  f.send(kSelect);
+  f.send("N NOTIFY SET (SELECTED (MessageNew MessageExpunge)) (PERSONAL (MessageNew MessageExpunge))\r\n");
+  const std::int64_t work = f.store.by_name("Work")->info.id, sent = f.store.by_name("Sent")->info.id;
+  // Its own APPEND and COPY (RFC 5465 5: SHOULD omit them).
+  std::string own = f.send("A APPEND Work {11+}\r\nSubject: x\r\nC COPY 1 Sent\r\n");
+  EXPECT_TRUE(own.starts_with("A OK [APPENDUID 1004 1] APPEND completed\r\n")) << own;
+  f.session.on_idle_wake({work, sent});
+  EXPECT_EQ(fake::drain(f.session, f.store, f.drive, f.options), "");
+  // Another's change after it is told.
+  f.store.deliver("Work", kMsg1);
+  f.session.on_idle_wake({work});
+  EXPECT_EQ(fake::drain(f.session, f.store, f.drive, f.options),
+            "* STATUS Work (MESSAGES 2 UIDNEXT 3 UIDVALIDITY 1004)\r\n");
+  // SELECTED without FlagChange: another session's flag change is not told.
+  f.store.set_flags("INBOX", 2, kFlagged);
+  f.store.deliver("INBOX", kMsg1);
+  f.session.on_idle_wake();
+  EXPECT_EQ(fake::drain(f.session, f.store, f.drive, f.options), "* 4 EXISTS\r\n");
 }
 
 TEST(ImapSession, NotifyNoneStopsTheWait) {

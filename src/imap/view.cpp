@@ -118,7 +118,7 @@ void MailboxView::apply(const answer::Changes& changes, bool allow_expunge, cons
     bool modseq_changed = mine.modseq != m.modseq;
     edit().set(msn - 1, m);
     if (gone_.count(m.uid)) continue;
-    if (flags_changed || (options.condstore && modseq_changed)) {
+    if (options.flags && (flags_changed || (options.condstore && modseq_changed))) {
       out += fmt::format("* {} FETCH (UID {} FLAGS ", msn, m.uid);
       append_flags(out, m.flags, m.keywords);
       if (options.condstore) out += fmt::format(" MODSEQ ({})", m.modseq);

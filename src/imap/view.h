@@ -33,6 +33,7 @@ namespace herald::imap {
 struct ViewOptions {
   bool condstore = false;  // MODSEQ in FETCH responses (RFC 7162 3.1.4)
   bool qresync = false;    // VANISHED instead of EXPUNGE (RFC 7162 3.2.10)
+  bool flags = true;       // FETCH FLAGS for flags changed (not under NOTIFY without FlagChange, RFC 5465 5)
 };
 
 class MailboxView {
