@@ -69,8 +69,8 @@ std::string Session::notify_resolve(const answer::List& list) {
   std::string out;
   // A mailbox named before keeps what the client was told of it: a change
   // not told yet is still told at the next wake.
-  std::map<std::int64_t, MailboxInfo> told;
-  for (auto& m : notify_mailboxes_) told.emplace(m.told.id, std::move(m.told));
+  std::map<std::int64_t, NotifyMailbox> before;
+  for (auto& m : notify_mailboxes_) before.emplace(m.told.id, std::move(m));
   notify_mailboxes_.clear();
   ++watch_generation_;
   const std::set<std::string> subscribed(list.subscriptions.begin(), list.subscriptions.end());
@@ -82,12 +82,13 @@ std::string Session::notify_resolve(const answer::List& list) {
       out += "* LIST (\\NoAccess) \"/\" " + mailbox_out(m.name) + "\r\n";
       continue;
     }
-    MailboxInfo was = m;
-    if (auto kept = told.find(m.id); kept != told.end()) {
-      was = std::move(kept->second);
-      was.name = m.name;  // renamed by this session
+    NotifyMailbox named{m, group};
+    if (auto kept = before.find(m.id); kept != before.end()) {
+      named.told = std::move(kept->second.told);
+      named.told.name = m.name;  // renamed by this session
+      named.own_change = kept->second.own_change;
     }
-    notify_mailboxes_.push_back({std::move(was), group});
+    notify_mailboxes_.push_back(std::move(named));
     const bool selected = state_ == State::selected && view_.id() == m.id;
     if (notify_->status && !selected)
       out += status_line(mailbox_out(m.name), m, told_items(group->events, view_options_.condstore), 0);
@@ -115,8 +116,9 @@ Session::Outcome Session::notify_refresh(std::string tagged) {
 }
 
 void Session::note_own_change(const std::string& mailbox) {
+  const std::int64_t selected = state_ == State::selected ? view_.id() : 0;  // told as the selected one
   for (auto& m : notify_mailboxes_)
-    if (m.told.name == mailbox) m.own_change = true;
+    if (m.told.name == mailbox && m.told.id != selected) m.own_change = true;
 }
 
 bool Session::wants_selected_changes() const {
