@@ -34,6 +34,7 @@ bench: build
 	bench/outbound
 	bench/spool
 	bench/imap
+	HERALD_BIN=$(abspath $(BUILD_DIR))/herald bench/notify
 	$(BUILD_DIR)/src/store/directory_bench 1000 100000 1000000
 
 install: build
