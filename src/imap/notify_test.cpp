@@ -81,6 +81,25 @@ TEST(ImapNotify, BadCombinationsAreBad) {
   }
 }
 
+// A command naming more than a bound gets BAD, not a resolve that costs
+// groups x names x mailboxes.
+TEST(ImapNotify, TooManyGroupsOrNamesAreBad) {
+  std::string groups = "SET";
+  for (std::size_t i = 0; i <= kMaxNotifyGroups; ++i) groups += " (INBOXES NONE)";
+  NotifyParse many_groups = parse(groups);
+  EXPECT_FALSE(many_groups.spec);
+  EXPECT_EQ(many_groups.error, "Too many event groups");
+  std::string names = "SET (MAILBOXES (";
+  for (std::size_t i = 0; i <= kMaxNotifyNames; ++i) names += " m" + std::to_string(i);
+  names += ") (MessageNew MessageExpunge))";
+  NotifyParse many_names = parse(names);
+  EXPECT_FALSE(many_names.spec);
+  EXPECT_EQ(many_names.error, "Too many mailbox names");
+  groups = "SET";
+  for (std::size_t i = 0; i < kMaxNotifyGroups; ++i) groups += " (INBOXES NONE)";
+  EXPECT_TRUE(parse(groups).spec);  // at the bound: taken
+}
+
 TEST(ImapNotify, EventsNotToldAreBadEvent) {
   for (const char* args : {
            "SET (personal (MailboxName))",

@@ -7,7 +7,9 @@
 // it compares the highest MODSEQ the watch has seen with its own: equal,
 // and the store is not asked at all. A session in IDLE is woken (on its
 // own thread) when its mailbox changes: a delivery, another session's
-// STORE or EXPUNGE, an APPEND - no session polls.
+// STORE or EXPUNGE, an APPEND - no session polls. A session with NOTIFY
+// (RFC 5465) also watches every mailbox its event groups name and waits
+// on all of them between commands.
 //
 // The watch also keeps the mailbox's listing, the newest a session had
 // exactly (imap/listing.h): SELECT starts from it and reads only what
@@ -35,8 +37,8 @@
 
 namespace herald::server {
 
-// WakeSignal - one IDLE session's: a timer on its thread that a change
-// cancels (the session's wait then ends early).
+// WakeSignal - one waiting session's (IDLE, NOTIFY): a timer on its
+// thread that a change cancels (the session's wait then ends early).
 struct WakeSignal {
   explicit WakeSignal(const asio::any_io_executor& ex) : timer(ex) {}
   asio::steady_timer timer;
@@ -74,7 +76,7 @@ class MailboxWatch {
     friend class MailboxWatch;
     std::atomic<std::uint64_t> modseq_{0};
     std::mutex mu_;
-    std::vector<std::weak_ptr<WakeSignal>> idle_;  // sessions in IDLE on it
+    std::vector<std::weak_ptr<WakeSignal>> idle_;  // sessions waiting on it (IDLE, NOTIFY)
     Shared shared_;
   };
 
@@ -92,10 +94,11 @@ class MailboxWatch {
     return w;
   }
 
-  // idle - wake signal until it fires once (a session in IDLE).
+  // idle - wake signal until it fires once (a session in IDLE, or NOTIFY's
+  // wait between commands, which registers on every mailbox it names).
   static void idle(Watched& w, const std::shared_ptr<WakeSignal>& signal) {
     std::lock_guard lk(w.mu_);
-    // Once per session: an IDLE that waits again is registered already.
+    // Once per session: a session that waits again is registered already.
     std::erase_if(w.idle_, [&](const auto& s) { return s.expired() || s.lock() == signal; });
     w.idle_.push_back(signal);
   }
